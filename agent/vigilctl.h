@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vigilctl: one table of subcommands (agent/vigilctl.c); each family of
+ * subcommands lives in its own agent/vigilctl_*.c file.
+ * Exit codes (docs/vigilctl.md): 0 ok, 1 the request was refused or failed,
+ * 2 usage error, 3 vigild unreachable, 4 verification failed.
+ */
+#ifndef VIGIL_VIGILCTL_H
+#define VIGIL_VIGILCTL_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <jansson.h>
+
+#include "vigil/err.h"
+
+enum {
+	VGCTL_EXIT_OK = 0,
+	VGCTL_EXIT_FAIL = 1,
+	VGCTL_EXIT_USAGE = 2,
+	VGCTL_EXIT_UNREACHABLE = 3,
+	VGCTL_EXIT_VERIFY = 4,
+};
+
+struct vgctl {
+	const char *socket;
+	bool json;
+	int timeout_ms;
+};
+
+struct vgctl_cmd {
+	const char *name;    /* "policy push", "status" */
+	const char *args;    /* synopsis of arguments, for --help */
+	const char *summary; /* one line */
+	/* argv[0] is the last word of the command name; getopt-style parsing is the command's */
+	int (*run)(struct vgctl *c, int argc, char **argv);
+};
+
+/* Send req (stolen) to vigild. On success returns 0 and the reply; prints the error and
+ * returns an exit code otherwise (UNREACHABLE when the socket cannot be reached). */
+int vgctl_call(struct vgctl *c, json_t *req, json_t **reply);
+/* Print reply as JSON (when --json) and return true; false means print human output. */
+bool vgctl_print_json(struct vgctl *c, json_t *reply);
+/* "vigilctl: what: why\n" to stderr */
+void vgctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* true when argv contains -h/--help; prints the usage of cmd */
+bool vgctl_want_help(const struct vgctl_cmd *cmd, int argc, char **argv);
+
+extern const struct vgctl_cmd vgctl_policy_cmds[];
+/* other families: declare here, list in agent/vigilctl.c */
+#endif

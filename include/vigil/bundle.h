@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The parsed, validated policy bundle. Produced by vg_bundle_parse() from the
+ * exact bytes a security team signed; consumed read-only by every subsystem
+ * (enforcement, elevation, identity, audit). The format is docs/bundle.md.
+ */
+#ifndef VIGIL_BUNDLE_H
+#define VIGIL_BUNDLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "vigil/err.h"
+
+enum vg_env { VG_ENV_DEV = 0, VG_ENV_STAGE = 1, VG_ENV_PROD = 2, VG_ENV__COUNT };
+enum vg_mode { VG_MODE_ENFORCE = 0, VG_MODE_AUDIT = 1 };
+enum vg_default { VG_DEFAULT_ALLOW = 0, VG_DEFAULT_DENY = 1 };
+
+/* protocol numbers as the kernel knows them; ICMP covers ICMPv6 too */
+enum vg_proto { VG_PROTO_ANY = 0, VG_PROTO_ICMP = 1, VG_PROTO_TCP = 6, VG_PROTO_UDP = 17 };
+
+struct vg_cidr {
+	uint8_t family;    /* AF_INET or AF_INET6 */
+	uint8_t prefixlen; /* 0..32 or 0..128 */
+	uint8_t addr[16];  /* network byte order; IPv4 uses the first 4 bytes; host bits are zero */
+};
+
+struct vg_portrange {
+	uint16_t lo, hi; /* inclusive; lo <= hi */
+};
+
+/* One allow rule: destination CIDR + protocol + ports (nports == 0: every port). */
+struct vg_rule {
+	uint32_t id; /* unique across the whole bundle, > 0; reported in events and explain */
+	struct vg_cidr cidr;
+	uint8_t proto;
+	size_t nports;
+	struct vg_portrange *ports;
+};
+
+struct vg_shared_service {
+	char *name;
+	size_t nrules;
+	struct vg_rule *rules;
+};
+
+struct vg_tenant {
+	char *name;
+	uint32_t id; /* 1..65535, unique */
+	enum vg_mode mode;
+	size_t ncgroups;
+	char **cgroups; /* cgroup v2 paths relative to the cgroup2 mount, starting with '/' */
+	size_t nsegments;
+	struct vg_cidr *segments;
+	size_t negress;
+	struct vg_rule *egress;
+	size_t nshared;
+	size_t *shared; /* indexes into bundle->shared_services */
+};
+
+struct vg_host_policy {
+	enum vg_mode mode;
+	enum vg_default dflt; /* allow: unrestricted; deny: only egress[] */
+	size_t negress;
+	struct vg_rule *egress;
+};
+
+enum vg_cose_alg { VG_COSE_ES256 = -7, VG_COSE_EDDSA = -8, VG_COSE_RS256 = -257 };
+
+struct vg_credential {
+	char *id_b64;	  /* credential id, base64url as in the bundle */
+	uint8_t *id;	  /* decoded */
+	size_t id_len;
+	int alg;	  /* enum vg_cose_alg */
+	char *public_key; /* PEM (SubjectPublicKeyInfo) */
+	bool uv;	  /* enrolled with user verification */
+};
+
+enum vg_user_state { VG_USER_ACTIVE = 0, VG_USER_DEPROVISIONED = 1 };
+
+struct vg_user {
+	char *name;
+	uint32_t uid, gid;
+	char *gecos, *home, *shell;
+	enum vg_user_state state;
+	size_t ncreds;
+	struct vg_credential *creds;
+};
+
+struct vg_group {
+	char *name;
+	uint32_t gid;
+	size_t nmembers;
+	char **members;
+};
+
+struct vg_identity {
+	uint32_t uid_min, uid_max, gid_min, gid_max;
+	size_t nusers;
+	struct vg_user *users;
+	size_t ngroups;
+	struct vg_group *groups;
+};
+
+enum vg_unknown_as { VG_UNKNOWN_FAIL = 0, VG_UNKNOWN_PASS = 1 };
+
+struct vg_posture_req {
+	bool present; /* environment listed in the bundle */
+	bool edr, disk_encryption, secure_boot;
+	uint32_t patch_max_age_days; /* 0: not required */
+	uint32_t max_age_s;	     /* a result older than this is stale */
+	enum vg_unknown_as unknown_as;
+};
+
+struct vg_breakglass {
+	char *id;
+	char *user;	   /* account it unlocks */
+	char *hash;	   /* "$pbkdf2-sha256$ITER$SALT_B64$HASH_B64" */
+	time_t not_after;  /* credential unusable afterwards */
+	uint32_t duration_s;
+};
+
+struct vg_elevation {
+	bool present;
+	char *group; /* elevation group name served by NSS while a grant lasts */
+	uint32_t gid;
+	size_t nallowed;
+	char **allowed; /* user names, or "%group" */
+	size_t nservices;
+	char **services; /* PAM services the module protects (sudo, su, sshd, login) */
+	uint32_t max_duration_s, default_duration_s;
+	bool require_uv, require_reason;
+	char *reason_pattern; /* POSIX ERE the reason must match, or NULL */
+	bool touch_within_grant;
+	char *rp_id;
+	size_t norigins;
+	char **origins;
+	struct vg_posture_req posture[VG_ENV__COUNT];
+	size_t nbreakglass;
+	struct vg_breakglass *breakglass;
+};
+
+enum vg_sink_type { VG_SINK_RELP = 0, VG_SINK_HTTPS = 1 };
+
+struct vg_sink {
+	char *name;
+	enum vg_sink_type type;
+	char *target; /* host:port for relp, URL for https */
+	char *ca_file, *cert_file, *key_file;
+	bool tls;
+	uint32_t batch;
+};
+
+struct vg_audit_policy {
+	size_t nsinks;
+	struct vg_sink *sinks;
+};
+
+struct vg_change {
+	char *id;
+	size_t napproved;
+	char **approved_by;
+	char *reason;
+};
+
+struct vg_scope {
+	size_t nhosts;
+	char **hosts; /* fnmatch globs against the host name */
+	size_t nlabels;
+	char **label_keys, **label_values; /* every label must match the host's */
+};
+
+struct vg_bundle {
+	int64_t version;
+	time_t issued_at, expires_at;
+	enum vg_env environment;
+	struct vg_change change;
+	struct vg_scope scope;
+	size_t ntenants;
+	struct vg_tenant *tenants;
+	size_t nshared_services;
+	struct vg_shared_service *shared_services;
+	struct vg_host_policy host;
+	struct vg_elevation elevation;
+	struct vg_identity identity;
+	struct vg_audit_policy audit;
+	size_t nrules_total; /* all egress rules across tenants, shared services and host */
+	char digest[65];     /* sha256 hex of the exact bytes */
+};
+
+/* Parse and strictly validate; on error fills err (message, JSON path, code) and returns -EINVAL. */
+int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct vg_err *err);
+void vg_bundle_free(struct vg_bundle *b);
+
+const char *vg_env_name(enum vg_env e);
+const char *vg_mode_name(enum vg_mode m);
+const char *vg_proto_name(uint8_t proto);
+int vg_cidr_parse(const char *s, struct vg_cidr *out);
+int vg_cidr_format(const struct vg_cidr *c, char *buf, size_t len);
+bool vg_cidr_contains(const struct vg_cidr *c, int family, const uint8_t *addr);
+
+const struct vg_tenant *vg_bundle_tenant_by_name(const struct vg_bundle *b, const char *name);
+const struct vg_user *vg_bundle_user_by_name(const struct vg_bundle *b, const char *name);
+
+#endif

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vigild.conf: "key = value" lines, '#' comments, every key has a default
+ * (docs/vigild.conf.md). Unknown keys and bad values are errors naming the line.
+ */
+#ifndef VIGIL_CONFIG_H
+#define VIGIL_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/err.h"
+
+#define VG_DEFAULT_CONFIG "/etc/vigil/vigild.conf"
+
+struct vg_config {
+	/* paths */
+	char state_dir[256];  /* /var/lib/vigil */
+	char run_dir[256];    /* /run/vigil */
+	char socket[256];     /* /run/vigil/vigil.sock */
+	char bpffs_dir[256];  /* /sys/fs/bpf/vigil */
+	char trust_file[256]; /* /etc/vigil/trust.json */
+	char inbox_dir[256];  /* /var/lib/vigil/inbox ("" disables) */
+	char cgroup_root[256]; /* "" = autodetect the cgroup2 mount */
+	char nss_cache_dir[256]; /* /var/lib/vigil/nss */
+	char posture_root[256]; /* "/" ; collectors read below this prefix */
+	char breakglass_spool[256]; /* /var/lib/vigil/breakglass.spool */
+	/* identity of this host */
+	char hostname[256];   /* "" = gethostname() */
+	char labels[512];     /* "k=v,k2=v2" */
+	char admin_group[64]; /* vigil-admin */
+	/* bundle */
+	uint64_t max_bundle_bytes; /* 64 MiB */
+	uint32_t clock_skew_s;	   /* 300 */
+	/* HTTPS pull ("" url disables) */
+	char pull_url[512];
+	uint32_t pull_interval_s; /* 300 */
+	uint32_t pull_jitter_s;	  /* 30 */
+	uint32_t pull_backoff_max_s; /* 3600 */
+	char pull_ca_file[256];
+	char pull_cert_file[256];
+	char pull_key_file[256];
+	/* audit log */
+	uint64_t audit_segment_bytes; /* 16 MiB */
+	uint64_t audit_spool_max_bytes; /* 1 GiB */
+	uint32_t audit_checkpoint_every; /* records, 1000 */
+	uint32_t audit_checkpoint_interval_s; /* 60 */
+	char audit_when_full[16]; /* "degrade" | "rotate" */
+	uint32_t audit_retention_days; /* 730 */
+	/* enforcement */
+	bool enforce; /* load BPF at all; true */
+	uint32_t event_rate_limit; /* deny events per second per tenant before sampling, 1000 */
+	/* elevation */
+	char failmode[16]; /* informative default for PAM docs */
+};
+
+void vg_config_defaults(struct vg_config *c);
+/* Parse text (path is used in messages only). */
+int vg_config_parse(struct vg_config *c, const char *text, const char *path, struct vg_err *err);
+int vg_config_load(struct vg_config *c, const char *path, struct vg_err *err);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Control-socket wire format (docs/control-socket.md): each message is a
+ * 4-byte big-endian length followed by that many bytes of one JSON object.
+ * Requests carry "cmd"; replies carry "ok" and, on failure, "error".
+ */
+#ifndef VIGIL_CTL_H
+#define VIGIL_CTL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "vigil/err.h"
+
+#define VG_CTL_DEFAULT_SOCKET "/run/vigil/vigil.sock"
+#define VG_CTL_MAX_REQUEST (96u << 20) /* a pushed bundle travels inside a request */
+#define VG_CTL_MAX_REPLY (64u << 20)
+#define VG_CTL_TIMEOUT_MS 5000
+
+/* Client side: connect, send req, wait for the reply (bounded by timeout_ms). */
+int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err);
+/* Encode a message into a freshly allocated frame. */
+int vg_ctl_frame(json_t *msg, char **out, size_t *len);
+/* Parse a request body (bounded, strict: object with string "cmd"). Fuzzed. */
+int vg_ctl_parse_request(const char *buf, size_t len, json_t **out, struct vg_err *err);
+json_t *vg_ctl_error_reply(const struct vg_err *err);
+
+#endif
