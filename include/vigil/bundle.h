@@ -112,6 +112,10 @@ struct vg_posture_req {
 	uint32_t patch_max_age_days; /* 0: not required */
 	uint32_t max_age_s;	     /* a result older than this is stale */
 	enum vg_unknown_as unknown_as;
+	size_t nedr_agents;
+	char **edr_agents; /* absolute executable paths of accepted EDR agents */
+	size_t nexempt_mounts;
+	char **exempt_mounts; /* mount points exempt from disk_encryption (e.g. /boot) */
 };
 
 struct vg_breakglass {
@@ -188,6 +192,7 @@ struct vg_bundle {
 	struct vg_audit_policy audit;
 	size_t nrules_total; /* all egress rules across tenants, shared services and host */
 	char digest[65];     /* sha256 hex of the exact bytes */
+	void *arena;	     /* every allocation above lives here; freed by vg_bundle_free */
 };
 
 /* Parse and strictly validate; on error fills err (message, JSON path, code) and returns -EINVAL. */

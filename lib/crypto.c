@@ -1,0 +1,181 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <openssl/bio.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "vigil/crypto.h"
+#include "vigil/util.h"
+
+const char *vg_key_alg(EVP_PKEY *key)
+{
+	if (EVP_PKEY_is_a(key, "ED25519"))
+		return "ed25519";
+	if (EVP_PKEY_is_a(key, "EC")) {
+		char group[64];
+		size_t len = 0;
+
+		if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &len) == 1 &&
+		    !strcmp(group, "prime256v1"))
+			return "ecdsa-p256";
+	}
+	return NULL;
+}
+
+int vg_key_id(EVP_PKEY *key, char out[17])
+{
+	unsigned char *der = NULL;
+	char hex[65];
+	int len = i2d_PUBKEY(key, &der);
+
+	if (len <= 0)
+		return -EINVAL;
+	vg_sha256_hex(der, (size_t)len, hex);
+	OPENSSL_free(der);
+	memcpy(out, hex, 16);
+	out[16] = '\0';
+	return 0;
+}
+
+int vg_key_generate(const char *alg, EVP_PKEY **out, struct vg_err *err)
+{
+	EVP_PKEY *k = NULL;
+
+	if (!strcmp(alg, "ed25519"))
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	else if (!strcmp(alg, "ecdsa-p256"))
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	else
+		return vg_err_set(err, EINVAL, "bad_algorithm", NULL,
+				  "unknown key algorithm \"%s\": use ed25519 or ecdsa-p256", alg);
+	if (!k)
+		return vg_err_set(err, EIO, "keygen_failed", NULL, "key generation failed in OpenSSL");
+	*out = k;
+	return 0;
+}
+
+EVP_PKEY *vg_key_from_pem(const char *pem, bool private_key)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	EVP_PKEY *k;
+
+	if (!bio)
+		return NULL;
+	k = private_key ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	ERR_clear_error();
+	if (k && !vg_key_alg(k)) {
+		EVP_PKEY_free(k);
+		return NULL;
+	}
+	return k;
+}
+
+int vg_key_load_private(const char *path, EVP_PKEY **out, struct vg_err *err)
+{
+	char *pem = NULL;
+	int r = vg_read_file(path, 64 << 10, &pem, NULL);
+
+	if (r < 0)
+		return vg_err_set(err, -r, "key_unreadable", path, "cannot read the private key: %s", strerror(-r));
+	*out = vg_key_from_pem(pem, true);
+	OPENSSL_cleanse(pem, strlen(pem));
+	free(pem);
+	if (!*out)
+		return vg_err_set(err, EINVAL, "key_invalid", path,
+				  "not a PEM Ed25519 or ECDSA P-256 private key (make one with: vigilctl keygen)");
+	return 0;
+}
+
+static char *bio_to_string(BIO *bio)
+{
+	char *data = NULL, *s;
+	long n = BIO_get_mem_data(bio, &data);
+
+	if (n < 0)
+		return NULL;
+	s = malloc((size_t)n + 1);
+	if (!s)
+		return NULL;
+	memcpy(s, data, (size_t)n);
+	s[n] = '\0';
+	return s;
+}
+
+char *vg_key_public_pem(EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *s = NULL;
+
+	if (bio && PEM_write_bio_PUBKEY(bio, key) == 1)
+		s = bio_to_string(bio);
+	BIO_free(bio);
+	return s;
+}
+
+char *vg_key_private_pem(EVP_PKEY *key)
+{
+	BIO *bio = BIO_new(BIO_s_secmem());
+	char *s = NULL;
+
+	if (bio && PEM_write_bio_PrivateKey(bio, key, NULL, NULL, 0, NULL, NULL) == 1)
+		s = bio_to_string(bio);
+	BIO_free(bio);
+	return s;
+}
+
+/* Ed25519 signs the message itself; ECDSA P-256 signs its SHA-256. */
+static const EVP_MD *md_for(EVP_PKEY *key)
+{
+	return EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256();
+}
+
+int vg_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t **sig, size_t *siglen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t *buf = NULL;
+	size_t n = 0;
+	int r = -EIO;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (EVP_DigestSignInit(ctx, NULL, md_for(key), NULL, key) != 1)
+		goto out;
+	if (EVP_DigestSign(ctx, NULL, &n, data, len) != 1)
+		goto out;
+	buf = malloc(n);
+	if (!buf) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestSign(ctx, buf, &n, data, len) != 1)
+		goto out;
+	*sig = buf;
+	*siglen = n;
+	buf = NULL;
+	r = 0;
+out:
+	free(buf);
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return r;
+}
+
+int vg_verify(EVP_PKEY *key, const void *data, size_t len, const uint8_t *sig, size_t siglen)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	int r = -EBADMSG;
+
+	if (!ctx)
+		return -ENOMEM;
+	if (EVP_DigestVerifyInit(ctx, NULL, md_for(key), NULL, key) == 1 &&
+	    EVP_DigestVerify(ctx, sig, siglen, data, len) == 1)
+		r = 0;
+	EVP_MD_CTX_free(ctx);
+	ERR_clear_error();
+	return r;
+}
