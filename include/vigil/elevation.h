@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Pure logic of just-in-time elevation (docs/pam.md): who the policy concerns,
+ * step-up challenges bound to their context, grants and their state file,
+ * break-glass hashes and the files vigild exports for pam_vigil.so.
+ * No sockets, no timers, no audit here: vigild (agent/elevation.c) and the
+ * PAM module (pam/) sit at the edges.
+ */
+#ifndef VIGIL_ELEVATION_H
+#define VIGIL_ELEVATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <jansson.h>
+
+#include "vigil/bundle.h"
+#include "vigil/err.h"
+#include "vigil/grant.h"
+
+#define VG_ELEV_DEFAULT_DURATION_S 3600u
+#define VG_CHALLENGE_TTL_S 120u
+#define VG_CHALLENGE_MAX 64u
+#define VG_GRANTS_MAX 1024u
+#define VG_GRANTS_FILE_MAX (4u << 20)
+#define VG_BREAKGLASS_FILE_MAX (1u << 20)
+#define VG_SPOOL_RECORD_MAX 4096u
+#define VG_PBKDF2_MIN_ITER 1000u
+#define VG_PBKDF2_MAX_ITER 10000000u
+#define VG_REASON_MAX 255u
+
+/* --- policy questions --- */
+
+/* The user is named in elevation.allowed, directly or through "%group" (bundle groups). */
+bool vg_elev_user_allowed(const struct vg_bundle *b, const char *user);
+/* The PAM service is one the bundle protects (elevation.services). */
+bool vg_elev_service_protected(const struct vg_bundle *b, const char *service);
+/* Grant length: default_duration capped by max_duration, both defaulting to 60 min. */
+uint32_t vg_elev_grant_duration(const struct vg_elevation *e);
+/* Break-glass grant length: the entry's duration capped by max_duration. */
+uint32_t vg_elev_breakglass_duration(const struct vg_elevation *e, const struct vg_breakglass *bg);
+/* 0 when the reason is acceptable (printable, bounded, matches reason_pattern), -EINVAL otherwise. */
+int vg_elev_check_reason(const struct vg_elevation *e, const char *reason, struct vg_err *err);
+
+/* --- challenges: single use, bound to (user, host, service, tty, reason), expiring --- */
+
+struct vg_challenge {
+	char id[33]; /* hex of 16 random bytes */
+	uint8_t nonce[32];
+	char user[64];
+	char host[256];
+	char service[32];
+	char tty[64];
+	char reason[VG_REASON_MAX + 1];
+	time_t expires;
+	uint8_t client_data_hash[32]; /* sha256 of the canonical client data; what the key signs */
+};
+
+struct vg_challenge_store {
+	size_t n;
+	struct vg_challenge c[VG_CHALLENGE_MAX];
+};
+
+/* Fill a fresh challenge (random id and nonce, expiry now+ttl, client data hash). */
+int vg_challenge_new(struct vg_challenge *ch, const char *user, const char *host, const char *service,
+		     const char *tty, const char *reason, time_t now, uint32_t ttl_s, struct vg_err *err);
+/* The canonical client data the hash is taken over (compact JSON, sorted keys); caller frees. */
+char *vg_challenge_client_data(const struct vg_challenge *ch);
+/* Store a challenge; expired ones are dropped first; -EBUSY when full of live ones. */
+int vg_challenge_store_add(struct vg_challenge_store *s, const struct vg_challenge *ch, time_t now,
+			   struct vg_err *err);
+/* Take (and forget, whatever the outcome) the challenge id; it must be live and bound to the same
+ * user, service and tty. -ENOENT unknown/used, -ETIMEDOUT expired, -EPERM bound elsewhere. */
+int vg_challenge_store_take(struct vg_challenge_store *s, const char *id, const char *user, const char *service,
+			    const char *tty, time_t now, struct vg_challenge *out, struct vg_err *err);
+
+/* --- grants --- */
+
+struct vg_grant_set {
+	size_t n;
+	struct vg_grant g[VG_GRANTS_MAX];
+	uint64_t next_id;
+};
+
+/* Live grant of user at now, or NULL. */
+const struct vg_grant *vg_grants_find_live(const struct vg_grant_set *s, const char *user, time_t now);
+/* Add a grant (replacing the user's previous one); fills id. -ENOSPC when full. */
+int vg_grants_put(struct vg_grant_set *s, struct vg_grant *g);
+/* Remove the user's grant into *out; -ENOENT when none. */
+int vg_grants_remove_user(struct vg_grant_set *s, const char *user, struct vg_grant *out);
+/* Remove grants with expires <= now, copying them to expired[] (up to max); returns how many. */
+size_t vg_grants_expire(struct vg_grant_set *s, time_t now, struct vg_grant *expired, size_t max);
+/* Earliest expiry among grants, 0 when none. */
+time_t vg_grants_next_expiry(const struct vg_grant_set *s);
+
+json_t *vg_grant_to_json(const struct vg_grant *g);
+/* Bounded, strict: every field typed, strings fit. */
+int vg_grant_from_json(json_t *o, struct vg_grant *g, struct vg_err *err);
+/* State file: {"next_id": N, "grants": [...]} */
+char *vg_grants_serialize(const struct vg_grant_set *s);
+int vg_grants_parse(const char *buf, size_t len, struct vg_grant_set *s, struct vg_err *err);
+
+/* --- sign counters per credential (clone detection), state file {"counters": {"<id>": N}} --- */
+int vg_counters_parse(const char *buf, size_t len, json_t **out, struct vg_err *err);
+
+/* --- break-glass --- */
+
+/* "$pbkdf2-sha256$ITER$SALT_B64$HASH_B64" of secret with a random 16-byte salt. */
+int vg_breakglass_hash(const char *secret, uint32_t iterations, char **out, struct vg_err *err);
+/* 0 match, -EACCES mismatch, -EINVAL malformed hash (bounded: iterations, lengths). Constant-time compare. */
+int vg_breakglass_verify(const char *hash, const char *secret, struct vg_err *err);
+
+/* The root-only file vigild writes on commit (state_dir/breakglass.json) for the PAM module. */
+char *vg_breakglass_export(const struct vg_elevation *e, const char *policy_digest);
+struct vg_bg_entry {
+	char id[64];
+	char user[64];
+	char hash[512];
+	time_t not_after;
+	uint32_t duration_s;
+};
+struct vg_bg_file {
+	size_t n;
+	struct vg_bg_entry e[32];
+	char policy_digest[65];
+};
+int vg_breakglass_file_parse(const char *buf, size_t len, struct vg_bg_file *out, struct vg_err *err);
+
+/* One spool line the PAM module appends when break-glass is used; vigild ingests at start. */
+struct vg_bg_use {
+	char id[64];
+	char user[64];
+	char service[32];
+	char tty[64];
+	char rhost[128];
+	char ruser[64];
+	time_t at;
+	uint32_t duration_s;
+	char policy_digest[65];
+};
+char *vg_bg_use_format(const struct vg_bg_use *u); /* one line, '\n'-terminated */
+int vg_bg_use_parse(const char *line, size_t len, struct vg_bg_use *u, struct vg_err *err);
+
+#endif

@@ -1,0 +1,347 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Pure elevation logic: policy questions, challenge binding/expiry/single use, grant caps and
+ * state file, break-glass hashes and the files exchanged with pam_vigil.so. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vigil/elevation.h"
+#include "vigil/util.h"
+
+static char *allowed[] = { "alice", "%sre" };
+static char *services[] = { "sudo", "su" };
+static char *sre_members[] = { "bob", "carol" };
+
+static void make_bundle(struct vg_bundle *b, struct vg_group *g)
+{
+	memset(b, 0, sizeof(*b));
+	memset(g, 0, sizeof(*g));
+	g->name = "sre";
+	g->gid = 60100;
+	g->nmembers = 2;
+	g->members = sre_members;
+	b->identity.ngroups = 1;
+	b->identity.groups = g;
+	b->elevation.present = true;
+	b->elevation.nallowed = 2;
+	b->elevation.allowed = allowed;
+	b->elevation.nservices = 2;
+	b->elevation.services = services;
+}
+
+static void test_user_allowed(void **state)
+{
+	struct vg_bundle b;
+	struct vg_group g;
+
+	make_bundle(&b, &g);
+	assert_true(vg_elev_user_allowed(&b, "alice"));
+	assert_true(vg_elev_user_allowed(&b, "bob")); /* through %sre */
+	assert_false(vg_elev_user_allowed(&b, "mallory"));
+	assert_false(vg_elev_user_allowed(&b, "sre")); /* a group name is not a user */
+	assert_true(vg_elev_service_protected(&b, "sudo"));
+	assert_false(vg_elev_service_protected(&b, "cron"));
+	b.elevation.present = false;
+	assert_false(vg_elev_user_allowed(&b, "alice"));
+	assert_false(vg_elev_service_protected(&b, "sudo"));
+}
+
+static void test_grant_duration_caps(void **state)
+{
+	struct vg_elevation e = { 0 };
+	struct vg_breakglass bg = { 0 };
+
+	assert_int_equal(vg_elev_grant_duration(&e), 3600); /* both absent: 60 min */
+	e.default_duration_s = 600;
+	assert_int_equal(vg_elev_grant_duration(&e), 600);
+	e.max_duration_s = 300;
+	assert_int_equal(vg_elev_grant_duration(&e), 300); /* capped by max */
+	e.default_duration_s = 0;
+	assert_int_equal(vg_elev_grant_duration(&e), 300);
+	e.max_duration_s = 0;
+	e.default_duration_s = 7200;
+	assert_int_equal(vg_elev_grant_duration(&e), 3600); /* default max is 60 min */
+	bg.duration_s = 900;
+	e.max_duration_s = 600;
+	assert_int_equal(vg_elev_breakglass_duration(&e, &bg), 600);
+	bg.duration_s = 120;
+	assert_int_equal(vg_elev_breakglass_duration(&e, &bg), 120);
+}
+
+static void test_reason(void **state)
+{
+	struct vg_elevation e = { 0 };
+	struct vg_err err;
+	char long_reason[400];
+
+	assert_int_equal(vg_elev_check_reason(&e, "", &err), 0);
+	e.require_reason = true;
+	assert_int_equal(vg_elev_check_reason(&e, "", &err), -EINVAL);
+	assert_string_equal(err.code, "reason_required");
+	e.reason_pattern = "^(CHG|INC)-[0-9]+";
+	assert_int_equal(vg_elev_check_reason(&e, "CHG-42 fix disk", &err), 0);
+	assert_int_equal(vg_elev_check_reason(&e, "because", &err), -EINVAL);
+	assert_string_equal(err.code, "reason_refused");
+	assert_int_equal(vg_elev_check_reason(&e, "CHG-1\x1b[2J", &err), -EINVAL);
+	assert_string_equal(err.code, "reason_invalid");
+	memset(long_reason, 'a', sizeof(long_reason) - 1);
+	long_reason[sizeof(long_reason) - 1] = '\0';
+	assert_int_equal(vg_elev_check_reason(&e, long_reason, &err), -EINVAL);
+	assert_string_equal(err.code, "reason_invalid");
+}
+
+static void test_challenge_binding(void **state)
+{
+	struct vg_challenge_store *s = calloc(1, sizeof(*s));
+	struct vg_challenge a, b, got;
+	struct vg_err err;
+	char *cd;
+
+	assert_int_equal(vg_challenge_new(&a, "alice", "h1", "sudo", "pts/1", "CHG-1", 1000, 120, &err), 0);
+	assert_int_equal(vg_challenge_new(&b, "alice", "h1", "sudo", "pts/1", "CHG-1", 1000, 120, &err), 0);
+	assert_string_not_equal(a.id, b.id);
+	assert_memory_not_equal(a.nonce, b.nonce, sizeof(a.nonce));
+	assert_memory_not_equal(a.client_data_hash, b.client_data_hash, 32);
+	/* the hash covers exactly the canonical client data, which names every bound field */
+	cd = vg_challenge_client_data(&a);
+	assert_non_null(cd);
+	{
+		uint8_t h[32];
+
+		vg_sha256(cd, strlen(cd), h);
+		assert_memory_equal(h, a.client_data_hash, 32);
+	}
+	assert_non_null(strstr(cd, "\"user\":\"alice\""));
+	assert_non_null(strstr(cd, "\"service\":\"sudo\""));
+	assert_non_null(strstr(cd, "\"tty\":\"pts/1\""));
+	assert_non_null(strstr(cd, "\"reason\":\"CHG-1\""));
+	assert_non_null(strstr(cd, "\"host\":\"h1\""));
+	free(cd);
+
+	assert_int_equal(vg_challenge_store_add(s, &a, 1000, &err), 0);
+	/* another user, service or tty cannot use it, and the attempt burns it */
+	assert_int_equal(vg_challenge_store_take(s, a.id, "mallory", "sudo", "pts/1", 1001, &got, &err), -EPERM);
+	assert_string_equal(err.code, "challenge_mismatch");
+	assert_int_equal(vg_challenge_store_take(s, a.id, "alice", "sudo", "pts/1", 1001, &got, &err), -ENOENT);
+
+	assert_int_equal(vg_challenge_store_add(s, &b, 1000, &err), 0);
+	assert_int_equal(vg_challenge_store_take(s, b.id, "alice", "su", "pts/1", 1001, &got, &err), -EPERM);
+	assert_int_equal(vg_challenge_new(&b, "alice", "h1", "sudo", "pts/1", "", 1000, 120, &err), 0);
+	assert_int_equal(vg_challenge_store_add(s, &b, 1000, &err), 0);
+	assert_int_equal(vg_challenge_store_take(s, b.id, "alice", "sudo", "pts/2", 1001, &got, &err), -EPERM);
+	/* too long a field is refused, not truncated */
+	{
+		char big[100];
+
+		memset(big, 'u', sizeof(big) - 1);
+		big[sizeof(big) - 1] = '\0';
+		assert_int_equal(vg_challenge_new(&b, big, "h1", "sudo", "", "", 1000, 120, &err), -EINVAL);
+	}
+	free(s);
+}
+
+static void test_challenge_single_use_and_expiry(void **state)
+{
+	struct vg_challenge_store *s = calloc(1, sizeof(*s));
+	struct vg_challenge a, got;
+	struct vg_err err;
+
+	assert_int_equal(vg_challenge_new(&a, "alice", "h1", "sudo", "", "", 1000, 120, &err), 0);
+	assert_int_equal(vg_challenge_store_add(s, &a, 1000, &err), 0);
+	assert_int_equal(vg_challenge_store_take(s, a.id, "alice", "sudo", "", 1119, &got, &err), 0);
+	assert_memory_equal(got.client_data_hash, a.client_data_hash, 32);
+	assert_int_equal(vg_challenge_store_take(s, a.id, "alice", "sudo", "", 1119, &got, &err), -ENOENT);
+	assert_string_equal(err.code, "challenge_unknown");
+
+	assert_int_equal(vg_challenge_new(&a, "alice", "h1", "sudo", "", "", 1000, 120, &err), 0);
+	assert_int_equal(vg_challenge_store_add(s, &a, 1000, &err), 0);
+	assert_int_equal(vg_challenge_store_take(s, a.id, "alice", "sudo", "", 1120, &got, &err), -ETIMEDOUT);
+	assert_string_equal(err.code, "challenge_expired");
+	assert_int_equal(s->n, 0);
+
+	/* full of live challenges -> EBUSY; once they expire there is room again */
+	for (unsigned i = 0; i < VG_CHALLENGE_MAX; i++) {
+		assert_int_equal(vg_challenge_new(&a, "alice", "h1", "sudo", "", "", 2000, 120, &err), 0);
+		assert_int_equal(vg_challenge_store_add(s, &a, 2000, &err), 0);
+	}
+	assert_int_equal(vg_challenge_store_add(s, &a, 2000, &err), -EBUSY);
+	assert_int_equal(vg_challenge_store_add(s, &a, 2120, &err), 0);
+	assert_int_equal(s->n, 1);
+	free(s);
+}
+
+static void fill_grant(struct vg_grant *g, const char *user, time_t started, time_t expires)
+{
+	memset(g, 0, sizeof(*g));
+	snprintf(g->user, sizeof(g->user), "%s", user);
+	g->uid = 60001;
+	snprintf(g->service, sizeof(g->service), "sudo");
+	snprintf(g->reason, sizeof(g->reason), "CHG-1 \"quoted\"");
+	snprintf(g->granted_by, sizeof(g->granted_by), "step-up:abc");
+	g->started = started;
+	g->expires = expires;
+}
+
+static void test_grants(void **state)
+{
+	struct vg_grant_set *s = calloc(1, sizeof(*s)), *s2 = calloc(1, sizeof(*s2));
+	struct vg_grant g, ex[4];
+	struct vg_err err;
+	char *txt;
+
+	fill_grant(&g, "alice", 1000, 4600);
+	assert_int_equal(vg_grants_put(s, &g), 0);
+	assert_int_equal(g.id, 1);
+	fill_grant(&g, "bob", 1000, 1300);
+	assert_int_equal(vg_grants_put(s, &g), 0);
+	assert_non_null(vg_grants_find_live(s, "alice", 4599));
+	assert_null(vg_grants_find_live(s, "alice", 4600));
+	assert_null(vg_grants_find_live(s, "carol", 1000));
+	assert_int_equal(vg_grants_next_expiry(s), 1300);
+	/* a new grant replaces the user's previous one */
+	fill_grant(&g, "alice", 2000, 5600);
+	assert_int_equal(vg_grants_put(s, &g), 0);
+	assert_int_equal(s->n, 2);
+	assert_int_equal(vg_grants_find_live(s, "alice", 5000)->id, 3);
+
+	txt = vg_grants_serialize(s);
+	assert_non_null(txt);
+	assert_int_equal(vg_grants_parse(txt, strlen(txt), s2, &err), 0);
+	free(txt);
+	assert_int_equal(s2->n, 2);
+	assert_int_equal(s2->next_id, 4);
+	assert_memory_equal(&s2->g[0], &s->g[0], sizeof(s->g[0]));
+	assert_memory_equal(&s2->g[1], &s->g[1], sizeof(s->g[1]));
+
+	assert_int_equal(vg_grants_expire(s, 1300, ex, 4), 1);
+	assert_string_equal(ex[0].user, "bob");
+	assert_int_equal(s->n, 1);
+	assert_int_equal(vg_grants_remove_user(s, "alice", &g), 0);
+	assert_int_equal(vg_grants_remove_user(s, "alice", &g), -ENOENT);
+	assert_int_equal(vg_grants_next_expiry(s), 0);
+
+	/* strict parser */
+	assert_int_equal(vg_grants_parse("{\"next_id\":1,\"grants\":[{\"id\":1}]}", 33, s2, &err), -EINVAL);
+	assert_int_equal(s2->n, 0);
+	{
+		const char *bad = "{\"next_id\":1,\"grants\":[{\"id\":1,\"uid\":5,\"user\":\"../x\",\"service\":\"sudo\","
+				  "\"granted_by\":\"x\",\"started\":\"2026-01-01T00:00:00Z\",\"expires\":\"2026-01-01T01:00:00Z\"}]}";
+
+		assert_int_equal(vg_grants_parse(bad, strlen(bad), s2, &err), -EINVAL);
+		assert_string_equal(err.code, "grant_invalid");
+	}
+	assert_int_equal(vg_grants_parse("[", 1, s2, &err), -EINVAL);
+	free(s);
+	free(s2);
+}
+
+static void test_counters(void **state)
+{
+	json_t *c = NULL;
+	struct vg_err err;
+	const char *good = "{\"counters\":{\"abc\":7}}";
+
+	assert_int_equal(vg_counters_parse(good, strlen(good), &c, &err), 0);
+	assert_int_equal(json_integer_value(json_object_get(c, "abc")), 7);
+	json_decref(c);
+	assert_int_equal(vg_counters_parse("{\"counters\":{\"a\":-1}}", 21, &c, &err), -EINVAL);
+	assert_int_equal(vg_counters_parse("{\"counters\":{\"a\":\"1\"}}", 22, &c, &err), -EINVAL);
+}
+
+static void test_breakglass_hash(void **state)
+{
+	struct vg_err err;
+	char *h = NULL, *h2 = NULL;
+
+	assert_int_equal(vg_breakglass_hash("correct horse", 1000, &h, &err), 0);
+	assert_non_null(strstr(h, "$pbkdf2-sha256$1000$"));
+	assert_null(strchr(h, '='));
+	assert_int_equal(vg_breakglass_verify(h, "correct horse", &err), 0);
+	assert_int_equal(vg_breakglass_verify(h, "correct horsf", &err), -EACCES);
+	assert_string_equal(err.code, "breakglass_mismatch");
+	assert_int_equal(vg_breakglass_verify(h, "", &err), -EACCES);
+	/* the same secret twice gets different salts */
+	assert_int_equal(vg_breakglass_hash("correct horse", 1000, &h2, &err), 0);
+	assert_string_not_equal(h, h2);
+	free(h);
+	free(h2);
+	assert_int_equal(vg_breakglass_hash("short", 1000, &h, &err), -EINVAL);
+	assert_int_equal(vg_breakglass_hash("long enough", 10, &h, &err), -EINVAL);
+
+	/* an independent vector: python3 hashlib.pbkdf2_hmac('sha256', b'password', b'saltsaltsalt', 1000) */
+	assert_int_equal(vg_breakglass_verify("$pbkdf2-sha256$1000$c2FsdHNhbHRzYWx0$"
+					      "sYIePhT5IXESDKvnouJXtE5pTJ6Znbmef4vViYmc9Uc",
+					      "password", &err), 0);
+	/* malformed: every part bounded */
+	assert_int_equal(vg_breakglass_verify("$pbkdf2-sha1$1000$c2FsdHNhbHRz$AAAA", "x", &err), -EINVAL);
+	assert_string_equal(err.code, "breakglass_hash_invalid");
+	assert_int_equal(vg_breakglass_verify("$pbkdf2-sha256$99999999999$c2FsdHNhbHRz$AAAAAAAAAAAAAAAAAAAAAA", "x",
+					      &err), -EINVAL);
+	assert_int_equal(vg_breakglass_verify("$pbkdf2-sha256$1000$c2FsdA$AAAAAAAAAAAAAAAAAAAAAA", "x", &err),
+			 -EINVAL); /* salt too short */
+	assert_int_equal(vg_breakglass_verify("$pbkdf2-sha256$1000$c2FsdHNhbHRz", "x", &err), -EINVAL);
+	assert_int_equal(vg_breakglass_verify("$pbkdf2-sha256$1000$c2Fs!HNhbHRz$AAAAAAAAAAAAAAAAAAAAAA", "x", &err),
+			 -EINVAL);
+}
+
+static void test_breakglass_files(void **state)
+{
+	struct vg_breakglass bg[1] = { { .id = "bg-1", .user = "root", .hash = "$pbkdf2-sha256$1000$x$y",
+					 .not_after = 1900000000, .duration_s = 7200 } };
+	struct vg_elevation e = { .present = true, .max_duration_s = 900, .nbreakglass = 1, .breakglass = bg };
+	struct vg_bg_file *f = calloc(1, sizeof(*f));
+	struct vg_bg_use u = { 0 }, u2;
+	struct vg_err err;
+	char *txt, *line;
+
+	txt = vg_breakglass_export(&e, "abcd");
+	assert_non_null(txt);
+	assert_int_equal(vg_breakglass_file_parse(txt, strlen(txt), f, &err), 0);
+	free(txt);
+	assert_int_equal(f->n, 1);
+	assert_string_equal(f->e[0].id, "bg-1");
+	assert_string_equal(f->e[0].user, "root");
+	assert_int_equal(f->e[0].not_after, 1900000000);
+	assert_int_equal(f->e[0].duration_s, 900); /* exported already capped */
+	assert_string_equal(f->policy_digest, "abcd");
+	assert_int_equal(vg_breakglass_file_parse("{\"entries\":[{\"id\":1}]}", 22, f, &err), -EINVAL);
+
+	snprintf(u.id, sizeof(u.id), "bg-1");
+	snprintf(u.user, sizeof(u.user), "root");
+	snprintf(u.service, sizeof(u.service), "su");
+	snprintf(u.tty, sizeof(u.tty), "pts/0\n{\"injected\":1}");
+	u.at = 1800000000;
+	u.duration_s = 900;
+	line = vg_bg_use_format(&u);
+	assert_non_null(line);
+	/* one record is one line whatever the fields hold */
+	assert_ptr_equal(strchr(line, '\n'), line + strlen(line) - 1);
+	assert_int_equal(vg_bg_use_parse(line, strlen(line), &u2, &err), 0);
+	assert_memory_equal(&u, &u2, sizeof(u));
+	free(line);
+	assert_int_equal(vg_bg_use_parse("{\"id\":\"x\"}", 10, &u2, &err), -EINVAL);
+	assert_int_equal(vg_bg_use_parse("nope", 4, &u2, &err), -EINVAL);
+	free(f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_user_allowed),
+		cmocka_unit_test(test_grant_duration_caps),
+		cmocka_unit_test(test_reason),
+		cmocka_unit_test(test_challenge_binding),
+		cmocka_unit_test(test_challenge_single_use_and_expiry),
+		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_counters),
+		cmocka_unit_test(test_breakglass_hash),
+		cmocka_unit_test(test_breakglass_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
