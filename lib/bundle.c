@@ -1,0 +1,1397 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Bundle parser and strict validator (docs/bundle.md). Input is untrusted
+ * until the signature checked out, and even then a mistake by the security
+ * team must become a clear error with a JSON path, never a half-applied policy.
+ * Every allocation lives in one arena owned by the bundle.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <regex.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <jansson.h>
+
+#include "vigil/bundle.h"
+#include "vigil/crypto.h"
+#include "vigil/util.h"
+
+#define MAX_NAME 32
+#define MAX_STR 4096
+#define MAX_ITEMS (4u << 20) /* any single array */
+
+/* ---- arena ---- */
+
+struct chunk {
+	struct chunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+struct arena {
+	struct chunk *head;
+};
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	struct chunk *c = a->head;
+
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if (!c || c->cap - c->used < n) {
+		size_t cap = n > (256u << 10) ? n : (256u << 10);
+
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	void *p = (char *)c->data + c->used;
+	c->used += n;
+	memset(p, 0, n);
+	return p;
+}
+
+static void arena_free(struct arena *a)
+{
+	struct chunk *c = a->head;
+
+	while (c) {
+		struct chunk *n = c->next;
+		free(c);
+		c = n;
+	}
+	free(a);
+}
+
+/* ---- small open-addressing set for duplicate detection ---- */
+
+struct set {
+	uint64_t *keys; /* 0 = empty; stored as hash|1 with a side check for strings */
+	const char **strs;
+	size_t cap, n;
+};
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h | 1;
+}
+
+static int set_init(struct set *s, size_t expect)
+{
+	s->cap = 16;
+	while (s->cap < expect * 2 + 16)
+		s->cap <<= 1;
+	s->n = 0;
+	s->keys = calloc(s->cap, sizeof(*s->keys));
+	s->strs = calloc(s->cap, sizeof(*s->strs));
+	return s->keys && s->strs ? 0 : -ENOMEM;
+}
+
+static void set_free(struct set *s)
+{
+	free(s->keys);
+	free(s->strs);
+}
+
+/* returns 1 if inserted, 0 if already present */
+static int set_add_str(struct set *s, const char *str)
+{
+	uint64_t h = hash_str(str);
+	size_t i = h & (s->cap - 1);
+
+	while (s->keys[i]) {
+		if (s->keys[i] == h && !strcmp(s->strs[i], str))
+			return 0;
+		i = (i + 1) & (s->cap - 1);
+	}
+	s->keys[i] = h;
+	s->strs[i] = str;
+	s->n++;
+	return 1;
+}
+
+static bool set_has_str(const struct set *s, const char *str)
+{
+	uint64_t h = hash_str(str);
+	size_t i = h & (s->cap - 1);
+
+	while (s->keys[i]) {
+		if (s->keys[i] == h && !strcmp(s->strs[i], str))
+			return true;
+		i = (i + 1) & (s->cap - 1);
+	}
+	return false;
+}
+
+static int set_add_u64(struct set *s, uint64_t v)
+{
+	uint64_t k = (v << 1) | 1, h = (v * 0x9E3779B97F4A7C15ull);
+	size_t i = (h >> 17) & (s->cap - 1);
+
+	while (s->keys[i]) {
+		if (s->keys[i] == k)
+			return 0;
+		i = (i + 1) & (s->cap - 1);
+	}
+	s->keys[i] = k;
+	s->n++;
+	return 1;
+}
+
+/* ---- parse context ---- */
+
+struct ctx {
+	struct arena *arena;
+	struct vg_err *err;
+	struct set rule_ids;
+};
+
+#define FAIL(c, code, path, ...) vg_err_set((c)->err, EINVAL, code, path, __VA_ARGS__)
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER: return "an integer";
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	default: return "null";
+	}
+}
+
+static void sub(char *out, size_t len, const char *path, const char *key)
+{
+	snprintf(out, len, "%s.%s", path, key);
+}
+
+static void idx(char *out, size_t len, const char *path, size_t i)
+{
+	snprintf(out, len, "%s[%zu]", path, i);
+}
+
+/* Only the listed keys are allowed; the required ones must be present. */
+static int check_fields(struct ctx *c, json_t *obj, const char *path, const char *const *allowed,
+			const char *const *required)
+{
+	const char *key;
+	json_t *v;
+	char p[256];
+
+	if (!json_is_object(obj))
+		return FAIL(c, "schema_type", path, "must be an object, found %s", type_name(obj));
+	json_object_foreach(obj, key, v) {
+		bool ok = false;
+
+		for (const char *const *a = allowed; *a; a++)
+			if (!strcmp(*a, key))
+				ok = true;
+		if (!ok) {
+			sub(p, sizeof(p), path, key);
+			return FAIL(c, "schema_unknown_field", p,
+				    "unknown field \"%.64s\" (check the spelling against docs/bundle.md)", key);
+		}
+	}
+	for (const char *const *r = required; r && *r; r++)
+		if (!json_object_get(obj, *r)) {
+			sub(p, sizeof(p), path, *r);
+			return FAIL(c, "schema_missing", p, "required field is missing");
+		}
+	return 0;
+}
+
+static char *astrdup(struct ctx *c, const char *s)
+{
+	size_t n = strlen(s);
+	char *d = arena_alloc(c->arena, n + 1);
+
+	if (d)
+		memcpy(d, s, n + 1);
+	return d;
+}
+
+static int get_str(struct ctx *c, json_t *obj, const char *path, const char *key, bool required, size_t maxlen,
+		   char **out)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256];
+
+	*out = NULL;
+	sub(p, sizeof(p), path, key);
+	if (!v) {
+		if (required)
+			return FAIL(c, "schema_missing", p, "required field is missing");
+		return 0;
+	}
+	if (!json_is_string(v))
+		return FAIL(c, "schema_type", p, "must be a string, found %s", type_name(v));
+	if (json_string_length(v) > maxlen)
+		return FAIL(c, "schema_value", p, "longer than %zu characters", maxlen);
+	if (strlen(json_string_value(v)) != json_string_length(v))
+		return FAIL(c, "schema_value", p, "contains a NUL character");
+	*out = astrdup(c, json_string_value(v));
+	return *out ? 0 : -ENOMEM;
+}
+
+static int get_name(struct ctx *c, json_t *obj, const char *path, const char *key, char **out)
+{
+	char p[256];
+	int r = get_str(c, obj, path, key, true, MAX_NAME, out);
+
+	if (r < 0)
+		return r;
+	if (!vg_str_valid_name(*out, MAX_NAME)) {
+		sub(p, sizeof(p), path, key);
+		return FAIL(c, "schema_value", p,
+			    "\"%s\" is not a valid name: use letters, digits, '_', '.', '-' (max %d), not starting with '.' or '-'",
+			    *out, MAX_NAME);
+	}
+	return 0;
+}
+
+static int get_int(struct ctx *c, json_t *obj, const char *path, const char *key, bool required, int64_t lo,
+		   int64_t hi, int64_t dflt, int64_t *out)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256];
+
+	*out = dflt;
+	sub(p, sizeof(p), path, key);
+	if (!v) {
+		if (required)
+			return FAIL(c, "schema_missing", p, "required field is missing");
+		return 0;
+	}
+	if (!json_is_integer(v))
+		return FAIL(c, "schema_type", p, "must be an integer, found %s", type_name(v));
+	if (json_integer_value(v) < lo || json_integer_value(v) > hi)
+		return FAIL(c, "schema_value", p, "%lld is out of range [%lld, %lld]",
+			    (long long)json_integer_value(v), (long long)lo, (long long)hi);
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int get_u32(struct ctx *c, json_t *obj, const char *path, const char *key, bool required, uint32_t lo,
+		   uint32_t hi, uint32_t dflt, uint32_t *out)
+{
+	int64_t v;
+	int r = get_int(c, obj, path, key, required, lo, hi, dflt, &v);
+
+	*out = (uint32_t)v;
+	return r;
+}
+
+static int get_bool(struct ctx *c, json_t *obj, const char *path, const char *key, bool dflt, bool *out)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256];
+
+	*out = dflt;
+	if (!v)
+		return 0;
+	if (!json_is_boolean(v)) {
+		sub(p, sizeof(p), path, key);
+		return FAIL(c, "schema_type", p, "must be true or false, found %s", type_name(v));
+	}
+	*out = json_is_true(v);
+	return 0;
+}
+
+static int get_time(struct ctx *c, json_t *obj, const char *path, const char *key, time_t *out)
+{
+	char *s, p[256];
+	int r = get_str(c, obj, path, key, true, 64, &s);
+
+	if (r < 0)
+		return r;
+	if (vg_time_parse(s, out) < 0) {
+		sub(p, sizeof(p), path, key);
+		return FAIL(c, "schema_value", p, "\"%s\" is not an RFC 3339 UTC time such as 2026-11-23T09:00:00Z", s);
+	}
+	return 0;
+}
+
+/* enum field: returns the index of the matching choice */
+static int get_choice(struct ctx *c, json_t *obj, const char *path, const char *key, const char *const *choices,
+		      int dflt, int *out)
+{
+	char *s, p[256], list[128] = "";
+	int r = get_str(c, obj, path, key, false, 64, &s);
+
+	*out = dflt;
+	if (r < 0 || !s)
+		return r;
+	for (int i = 0; choices[i]; i++) {
+		if (!strcmp(choices[i], s)) {
+			*out = i;
+			return 0;
+		}
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", choices[i]);
+	}
+	sub(p, sizeof(p), path, key);
+	return FAIL(c, "schema_value", p, "\"%s\" is not one of: %s", s, list);
+}
+
+/* optional array; *arr NULL when absent */
+static int get_array(struct ctx *c, json_t *obj, const char *path, const char *key, bool required, json_t **arr)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[256];
+
+	*arr = NULL;
+	sub(p, sizeof(p), path, key);
+	if (!v) {
+		if (required)
+			return FAIL(c, "schema_missing", p, "required field is missing");
+		return 0;
+	}
+	if (!json_is_array(v))
+		return FAIL(c, "schema_type", p, "must be an array, found %s", type_name(v));
+	if (json_array_size(v) > MAX_ITEMS)
+		return FAIL(c, "schema_value", p, "more than %u items", MAX_ITEMS);
+	*arr = v;
+	return 0;
+}
+
+static int get_str_array(struct ctx *c, json_t *obj, const char *path, const char *key, size_t maxlen,
+			 char ***out, size_t *n)
+{
+	json_t *arr, *v;
+	size_t i;
+	char p[256], pi[280];
+	int r = get_array(c, obj, path, key, false, &arr);
+
+	*out = NULL;
+	*n = 0;
+	if (r < 0 || !arr)
+		return r;
+	sub(p, sizeof(p), path, key);
+	*out = arena_alloc(c->arena, sizeof(char *) * (json_array_size(arr) + 1));
+	if (!*out)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		idx(pi, sizeof(pi), p, i);
+		if (!json_is_string(v))
+			return FAIL(c, "schema_type", pi, "must be a string, found %s", type_name(v));
+		if (json_string_length(v) > maxlen || json_string_length(v) == 0)
+			return FAIL(c, "schema_value", pi, "must be 1 to %zu characters", maxlen);
+		(*out)[i] = astrdup(c, json_string_value(v));
+		if (!(*out)[i])
+			return -ENOMEM;
+	}
+	*n = json_array_size(arr);
+	return 0;
+}
+
+/* ---- CIDRs, rules ---- */
+
+int vg_cidr_parse(const char *s, struct vg_cidr *out)
+{
+	char buf[64], *slash, *end;
+	long plen;
+	uint8_t addr[16];
+	int family, maxlen;
+
+	if (strlen(s) >= sizeof(buf))
+		return -EINVAL;
+	strcpy(buf, s);
+	slash = strchr(buf, '/');
+	if (slash)
+		*slash = '\0';
+	if (inet_pton(AF_INET, buf, addr) == 1) {
+		family = AF_INET;
+		maxlen = 32;
+	} else if (inet_pton(AF_INET6, buf, addr) == 1) {
+		family = AF_INET6;
+		maxlen = 128;
+	} else {
+		return -EINVAL;
+	}
+	plen = maxlen;
+	if (slash) {
+		if (!slash[1] || slash[1] < '0' || slash[1] > '9')
+			return -EINVAL;
+		plen = strtol(slash + 1, &end, 10);
+		if (*end || plen < 0 || plen > maxlen)
+			return -EINVAL;
+	}
+	memset(out, 0, sizeof(*out));
+	out->family = (uint8_t)family;
+	out->prefixlen = (uint8_t)plen;
+	memcpy(out->addr, addr, family == AF_INET ? 4 : 16);
+	/* host bits set ("10.0.0.1/8") are almost always a typo: refuse rather than guess */
+	for (int bit = (int)plen; bit < maxlen; bit++)
+		if (out->addr[bit / 8] & (0x80 >> (bit % 8)))
+			return -EDOM;
+	return 0;
+}
+
+int vg_cidr_format(const struct vg_cidr *c, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(c->family, c->addr, a, sizeof(a)))
+		return -EINVAL;
+	snprintf(buf, len, "%s/%u", a, c->prefixlen);
+	return 0;
+}
+
+bool vg_cidr_contains(const struct vg_cidr *c, int family, const uint8_t *addr)
+{
+	int full = c->prefixlen / 8, rem = c->prefixlen % 8;
+
+	if (family != c->family)
+		return false;
+	if (memcmp(c->addr, addr, (size_t)full))
+		return false;
+	if (rem) {
+		uint8_t mask = (uint8_t)(0xff << (8 - rem));
+
+		if ((c->addr[full] & mask) != (addr[full] & mask))
+			return false;
+	}
+	return true;
+}
+
+static int parse_cidr_value(struct ctx *c, json_t *v, const char *p, struct vg_cidr *out)
+{
+	int r;
+
+	if (!json_is_string(v))
+		return FAIL(c, "schema_type", p, "must be a CIDR string such as 10.0.0.0/8, found %s", type_name(v));
+	r = vg_cidr_parse(json_string_value(v), out);
+	if (r == -EDOM)
+		return FAIL(c, "schema_bad_cidr", p,
+			    "\"%s\" has host bits set beyond the prefix length: write the network address",
+			    json_string_value(v));
+	if (r < 0)
+		return FAIL(c, "schema_bad_cidr", p,
+			    "\"%.64s\" is not a CIDR: expected ADDRESS/PREFIX such as 10.0.0.0/8 or 2001:db8::/32",
+			    json_string_value(v));
+	return 0;
+}
+
+static int parse_ports(struct ctx *c, json_t *arr, const char *p, struct vg_rule *rule)
+{
+	json_t *v;
+	size_t i;
+	char pi[300];
+
+	rule->nports = json_array_size(arr);
+	if (rule->nports == 0)
+		return FAIL(c, "schema_value", p, "an empty port list allows nothing: leave \"ports\" out for every port");
+	if (rule->nports > 64)
+		return FAIL(c, "schema_value", p, "at most 64 port entries per rule; split the rule");
+	rule->ports = arena_alloc(c->arena, sizeof(*rule->ports) * rule->nports);
+	if (!rule->ports)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		long lo, hi;
+		char *end;
+
+		idx(pi, sizeof(pi), p, i);
+		if (json_is_integer(v)) {
+			lo = hi = (long)json_integer_value(v);
+		} else if (json_is_string(v)) {
+			const char *s = json_string_value(v);
+
+			if (*s < '0' || *s > '9')
+				goto bad;
+			lo = strtol(s, &end, 10);
+			hi = lo;
+			if (*end == '-') {
+				if (end[1] < '0' || end[1] > '9')
+					goto bad;
+				hi = strtol(end + 1, &end, 10);
+			}
+			if (*end)
+				goto bad;
+		} else {
+			goto bad;
+		}
+		if (lo < 1 || hi > 65535 || lo > hi)
+			return FAIL(c, "schema_value", pi, "port range %ld-%ld is outside 1-65535 or reversed", lo, hi);
+		rule->ports[i].lo = (uint16_t)lo;
+		rule->ports[i].hi = (uint16_t)hi;
+		continue;
+bad:
+		return FAIL(c, "schema_value", pi, "a port is a number (443) or a range string (\"8000-8100\")");
+	}
+	return 0;
+}
+
+static int parse_rule(struct ctx *c, json_t *obj, const char *path, struct vg_rule *rule)
+{
+	static const char *const allowed[] = { "id", "cidr", "proto", "ports", "comment", NULL };
+	static const char *const required[] = { "id", "cidr", NULL };
+	static const char *const protos[] = { "any", "tcp", "udp", "icmp", NULL };
+	static const uint8_t proto_nums[] = { VG_PROTO_ANY, VG_PROTO_TCP, VG_PROTO_UDP, VG_PROTO_ICMP };
+	char p[256];
+	json_t *ports;
+	int64_t id;
+	int proto, r;
+
+	if ((r = check_fields(c, obj, path, allowed, required)) < 0)
+		return r;
+	if ((r = get_int(c, obj, path, "id", true, 1, 0x7fffffff, 0, &id)) < 0)
+		return r;
+	rule->id = (uint32_t)id;
+	if (!set_add_u64(&c->rule_ids, rule->id)) {
+		sub(p, sizeof(p), path, "id");
+		return vg_err_set(c->err, EINVAL, "schema_duplicate", p,
+				  "rule id %u is used twice; rule ids are unique across the bundle", rule->id);
+	}
+	sub(p, sizeof(p), path, "cidr");
+	if ((r = parse_cidr_value(c, json_object_get(obj, "cidr"), p, &rule->cidr)) < 0)
+		return r;
+	if ((r = get_choice(c, obj, path, "proto", protos, 0, &proto)) < 0)
+		return r;
+	rule->proto = proto_nums[proto];
+	if ((r = get_array(c, obj, path, "ports", false, &ports)) < 0)
+		return r;
+	if (ports) {
+		sub(p, sizeof(p), path, "ports");
+		if (rule->proto == VG_PROTO_ICMP)
+			return FAIL(c, "schema_value", p, "ICMP has no ports: remove \"ports\" or change \"proto\"");
+		if ((r = parse_ports(c, ports, p, rule)) < 0)
+			return r;
+	}
+	if (json_object_get(obj, "comment") && !json_is_string(json_object_get(obj, "comment"))) {
+		sub(p, sizeof(p), path, "comment");
+		return FAIL(c, "schema_type", p, "must be a string");
+	}
+	return 0;
+}
+
+static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_rule **out,
+		       size_t *n, size_t *total)
+{
+	json_t *arr, *v;
+	size_t i;
+	char p[256], pi[280];
+	int r = get_array(c, obj, path, key, false, &arr);
+
+	*out = NULL;
+	*n = 0;
+	if (r < 0 || !arr)
+		return r;
+	sub(p, sizeof(p), path, key);
+	*out = arena_alloc(c->arena, sizeof(**out) * (json_array_size(arr) + 1));
+	if (!*out)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		idx(pi, sizeof(pi), p, i);
+		if ((r = parse_rule(c, v, pi, &(*out)[i])) < 0)
+			return r;
+	}
+	*n = json_array_size(arr);
+	*total += *n;
+	return 0;
+}
+
+static int parse_cidrs(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_cidr **out,
+		       size_t *n)
+{
+	json_t *arr, *v;
+	size_t i;
+	char p[256], pi[280];
+	int r = get_array(c, obj, path, key, false, &arr);
+
+	*out = NULL;
+	*n = 0;
+	if (r < 0 || !arr)
+		return r;
+	sub(p, sizeof(p), path, key);
+	*out = arena_alloc(c->arena, sizeof(**out) * (json_array_size(arr) + 1));
+	if (!*out)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		idx(pi, sizeof(pi), p, i);
+		if ((r = parse_cidr_value(c, v, pi, &(*out)[i])) < 0)
+			return r;
+	}
+	*n = json_array_size(arr);
+	return 0;
+}
+
+/* ---- sections ---- */
+
+static const char *const modes[] = { "enforce", "audit", NULL };
+
+static int parse_shared(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "name", "rules", "comment", NULL };
+	static const char *const required[] = { "name", "rules", NULL };
+	json_t *arr, *v;
+	size_t i;
+	char pi[64];
+	struct set names;
+	int r = get_array(c, root, "$", "shared_services", false, &arr);
+
+	if (r < 0 || !arr)
+		return r;
+	b->shared_services = arena_alloc(c->arena, sizeof(*b->shared_services) * (json_array_size(arr) + 1));
+	if (!b->shared_services || set_init(&names, json_array_size(arr)) < 0)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		struct vg_shared_service *s = &b->shared_services[i];
+
+		idx(pi, sizeof(pi), "$.shared_services", i);
+		if ((r = check_fields(c, v, pi, allowed, required)) < 0 || (r = get_name(c, v, pi, "name", &s->name)) < 0)
+			break;
+		if (!set_add_str(&names, s->name)) {
+			r = vg_err_set(c->err, EINVAL, "schema_duplicate", pi, "shared service \"%s\" is defined twice",
+				       s->name);
+			break;
+		}
+		if ((r = parse_rules(c, v, pi, "rules", &s->rules, &s->nrules, &b->nrules_total)) < 0)
+			break;
+		b->nshared_services++;
+	}
+	set_free(&names);
+	return r;
+}
+
+static int parse_cgroup_path(struct ctx *c, const char *s, const char *p)
+{
+	if (s[0] != '/')
+		return FAIL(c, "schema_value", p, "\"%s\" must be a cgroup v2 path starting with '/'", s);
+	if (strstr(s, "/../") || strstr(s, "/./") || !strcmp(s + strlen(s) - (strlen(s) >= 3 ? 3 : 0), "/..") ||
+	    strstr(s, "//"))
+		return FAIL(c, "schema_value", p, "\"%s\" must be a normalised path (no \"..\", \".\" or \"//\")", s);
+	return 0;
+}
+
+static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "name", "id", "mode", "cgroups", "segments", "egress", "shared",
+					       "comment", NULL };
+	static const char *const required[] = { "name", "id", "cgroups", NULL };
+	json_t *arr, *v;
+	size_t i;
+	char pi[64], p[128], pj[160];
+	struct set names, ids, cgroups;
+	int r = get_array(c, root, "$", "tenants", false, &arr);
+
+	if (r < 0 || !arr)
+		return r;
+	if (json_array_size(arr) > 65535)
+		return FAIL(c, "schema_value", "$.tenants", "at most 65535 tenants");
+	b->tenants = arena_alloc(c->arena, sizeof(*b->tenants) * (json_array_size(arr) + 1));
+	if (!b->tenants || set_init(&names, json_array_size(arr)) < 0 || set_init(&ids, json_array_size(arr)) < 0 ||
+	    set_init(&cgroups, json_array_size(arr) * 2) < 0)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		struct vg_tenant *t = &b->tenants[i];
+		int64_t id;
+		int mode;
+		char **shared;
+		size_t nshared;
+
+		idx(pi, sizeof(pi), "$.tenants", i);
+		if ((r = check_fields(c, v, pi, allowed, required)) < 0 || (r = get_name(c, v, pi, "name", &t->name)) < 0 ||
+		    (r = get_int(c, v, pi, "id", true, 1, 65535, 0, &id)) < 0 ||
+		    (r = get_choice(c, v, pi, "mode", modes, 0, &mode)) < 0)
+			goto out;
+		t->id = (uint32_t)id;
+		t->mode = (enum vg_mode)mode;
+		if (!set_add_str(&names, t->name)) {
+			sub(p, sizeof(p), pi, "name");
+			r = vg_err_set(c->err, EINVAL, "schema_duplicate", p, "tenant name \"%s\" is used twice", t->name);
+			goto out;
+		}
+		if (!set_add_u64(&ids, t->id)) {
+			sub(p, sizeof(p), pi, "id");
+			r = vg_err_set(c->err, EINVAL, "schema_duplicate", p,
+				       "tenant id %u is used twice; tenant ids are unique", t->id);
+			goto out;
+		}
+		if ((r = get_str_array(c, v, pi, "cgroups", 1024, &t->cgroups, &t->ncgroups)) < 0)
+			goto out;
+		sub(p, sizeof(p), pi, "cgroups");
+		if (t->ncgroups == 0) {
+			r = FAIL(c, "schema_value", p, "a tenant needs at least one cgroup");
+			goto out;
+		}
+		for (size_t k = 0; k < t->ncgroups; k++) {
+			idx(pj, sizeof(pj), p, k);
+			if ((r = parse_cgroup_path(c, t->cgroups[k], pj)) < 0)
+				goto out;
+			if (!set_add_str(&cgroups, t->cgroups[k])) {
+				r = vg_err_set(c->err, EINVAL, "schema_duplicate", pj,
+					       "cgroup \"%s\" belongs to two tenants (or is listed twice)", t->cgroups[k]);
+				goto out;
+			}
+		}
+		if ((r = parse_cidrs(c, v, pi, "segments", &t->segments, &t->nsegments)) < 0 ||
+		    (r = parse_rules(c, v, pi, "egress", &t->egress, &t->negress, &b->nrules_total)) < 0 ||
+		    (r = get_str_array(c, v, pi, "shared", MAX_NAME, &shared, &nshared)) < 0)
+			goto out;
+		t->shared = arena_alloc(c->arena, sizeof(size_t) * (nshared + 1));
+		if (!t->shared) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (size_t k = 0; k < nshared; k++) {
+			size_t s;
+
+			for (s = 0; s < b->nshared_services; s++)
+				if (!strcmp(b->shared_services[s].name, shared[k]))
+					break;
+			if (s == b->nshared_services) {
+				sub(p, sizeof(p), pi, "shared");
+				idx(pj, sizeof(pj), p, k);
+				r = FAIL(c, "schema_reference", pj,
+					 "shared service \"%s\" is not defined in $.shared_services", shared[k]);
+				goto out;
+			}
+			t->shared[t->nshared++] = s;
+		}
+		b->ntenants++;
+	}
+	/* segments of different tenants must not overlap: segmentation would be ambiguous */
+	for (size_t a = 0; a < b->ntenants; a++)
+		for (size_t x = a + 1; x < b->ntenants; x++)
+			for (size_t sa = 0; sa < b->tenants[a].nsegments; sa++)
+				for (size_t sx = 0; sx < b->tenants[x].nsegments; sx++) {
+					const struct vg_cidr *ca = &b->tenants[a].segments[sa];
+					const struct vg_cidr *cx = &b->tenants[x].segments[sx];
+
+					if (vg_cidr_contains(ca, cx->family, cx->addr) ||
+					    vg_cidr_contains(cx, ca->family, ca->addr)) {
+						char f1[64], f2[64];
+
+						vg_cidr_format(ca, f1, sizeof(f1));
+						vg_cidr_format(cx, f2, sizeof(f2));
+						snprintf(p, sizeof(p), "$.tenants[%zu].segments[%zu]", x, sx);
+						r = FAIL(c, "schema_overlap", p,
+							 "segment %s of tenant \"%s\" overlaps segment %s of tenant \"%s\"", f2,
+							 b->tenants[x].name, f1, b->tenants[a].name);
+						goto out;
+					}
+				}
+out:
+	set_free(&names);
+	set_free(&ids);
+	set_free(&cgroups);
+	return r;
+}
+
+static int parse_host(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "mode", "default", "egress", "comment", NULL };
+	static const char *const dflts[] = { "allow", "deny", NULL };
+	json_t *h = json_object_get(root, "host");
+	int mode, dflt, r;
+
+	b->host.mode = VG_MODE_ENFORCE;
+	b->host.dflt = VG_DEFAULT_ALLOW;
+	if (!h)
+		return 0;
+	if ((r = check_fields(c, h, "$.host", allowed, NULL)) < 0 ||
+	    (r = get_choice(c, h, "$.host", "mode", modes, 0, &mode)) < 0 ||
+	    (r = get_choice(c, h, "$.host", "default", dflts, 0, &dflt)) < 0 ||
+	    (r = parse_rules(c, h, "$.host", "egress", &b->host.egress, &b->host.negress, &b->nrules_total)) < 0)
+		return r;
+	b->host.mode = (enum vg_mode)mode;
+	b->host.dflt = (enum vg_default)dflt;
+	return 0;
+}
+
+static int check_abs_paths(struct ctx *c, char **v, size_t n, const char *path)
+{
+	char p[300];
+
+	for (size_t i = 0; i < n; i++)
+		if (v[i][0] != '/') {
+			idx(p, sizeof(p), path, i);
+			return FAIL(c, "schema_value", p, "\"%s\" must be an absolute path", v[i]);
+		}
+	return 0;
+}
+
+static int parse_posture(struct ctx *c, json_t *el, struct vg_elevation *e)
+{
+	static const char *const allowed[] = { "edr", "disk_encryption", "patch_max_age_days", "secure_boot", "max_age",
+					       "unknown", "edr_agents", "exempt_mounts", NULL };
+	static const char *const envs[] = { "dev", "stage", "prod", NULL };
+	static const char *const unknowns[] = { "fail", "pass", NULL };
+	json_t *po = json_object_get(el, "posture");
+	const char *key;
+	json_t *v;
+	char p[128], q[160];
+	int r;
+
+	if (!po)
+		return 0;
+	if (!json_is_object(po))
+		return FAIL(c, "schema_type", "$.elevation.posture", "must be an object keyed by environment");
+	json_object_foreach(po, key, v) {
+		int env = -1, unk;
+		struct vg_posture_req *req;
+
+		for (int i = 0; envs[i]; i++)
+			if (!strcmp(envs[i], key))
+				env = i;
+		sub(p, sizeof(p), "$.elevation.posture", key);
+		if (env < 0)
+			return FAIL(c, "schema_unknown_field", p, "unknown environment \"%.32s\": use dev, stage or prod",
+				    key);
+		req = &e->posture[env];
+		req->present = true;
+		if ((r = check_fields(c, v, p, allowed, NULL)) < 0 || (r = get_bool(c, v, p, "edr", false, &req->edr)) < 0 ||
+		    (r = get_bool(c, v, p, "disk_encryption", false, &req->disk_encryption)) < 0 ||
+		    (r = get_bool(c, v, p, "secure_boot", false, &req->secure_boot)) < 0 ||
+		    (r = get_u32(c, v, p, "patch_max_age_days", false, 0, 3650, 0, &req->patch_max_age_days)) < 0 ||
+		    (r = get_u32(c, v, p, "max_age", false, 1, 86400, 300, &req->max_age_s)) < 0 ||
+		    (r = get_choice(c, v, p, "unknown", unknowns, env == VG_ENV_DEV ? 1 : 0, &unk)) < 0 ||
+		    (r = get_str_array(c, v, p, "edr_agents", 1024, &req->edr_agents, &req->nedr_agents)) < 0 ||
+		    (r = get_str_array(c, v, p, "exempt_mounts", 1024, &req->exempt_mounts, &req->nexempt_mounts)) < 0)
+			return r;
+		req->unknown_as = (enum vg_unknown_as)unk;
+		sub(q, sizeof(q), p, "edr_agents");
+		if ((r = check_abs_paths(c, req->edr_agents, req->nedr_agents, q)) < 0)
+			return r;
+		sub(q, sizeof(q), p, "exempt_mounts");
+		if ((r = check_abs_paths(c, req->exempt_mounts, req->nexempt_mounts, q)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int parse_breakglass(struct ctx *c, json_t *el, struct vg_elevation *e)
+{
+	static const char *const allowed[] = { "id", "user", "hash", "not_after", "duration", "comment", NULL };
+	static const char *const required[] = { "id", "user", "hash", "not_after", NULL };
+	json_t *arr, *v;
+	size_t i;
+	char pi[64], p[96];
+	int r = get_array(c, el, "$.elevation", "break_glass", false, &arr);
+
+	if (r < 0 || !arr)
+		return r;
+	e->breakglass = arena_alloc(c->arena, sizeof(*e->breakglass) * (json_array_size(arr) + 1));
+	if (!e->breakglass)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		struct vg_breakglass *bg = &e->breakglass[i];
+
+		idx(pi, sizeof(pi), "$.elevation.break_glass", i);
+		if ((r = check_fields(c, v, pi, allowed, required)) < 0 || (r = get_name(c, v, pi, "id", &bg->id)) < 0 ||
+		    (r = get_name(c, v, pi, "user", &bg->user)) < 0 ||
+		    (r = get_str(c, v, pi, "hash", true, 512, &bg->hash)) < 0 ||
+		    (r = get_time(c, v, pi, "not_after", &bg->not_after)) < 0 ||
+		    (r = get_u32(c, v, pi, "duration", false, 60, 14400, 900, &bg->duration_s)) < 0)
+			return r;
+		if (strncmp(bg->hash, "$pbkdf2-sha256$", 15)) {
+			sub(p, sizeof(p), pi, "hash");
+			return FAIL(c, "schema_value", p,
+				    "must be \"$pbkdf2-sha256$ITERATIONS$SALT$HASH\" (make one with: vigilctl breakglass hash)");
+		}
+		e->nbreakglass++;
+	}
+	return 0;
+}
+
+static int parse_elevation(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "group", "gid", "allowed", "services", "max_duration", "default_duration",
+					       "require_uv", "require_reason", "reason_pattern", "touch_within_grant",
+					       "rp_id", "origins", "posture", "break_glass", "comment", NULL };
+	static const char *const required[] = { "group", "gid", "rp_id", NULL };
+	json_t *el = json_object_get(root, "elevation");
+	struct vg_elevation *e = &b->elevation;
+	char p[128];
+	int r;
+
+	if (!el)
+		return 0;
+	e->present = true;
+	if ((r = check_fields(c, el, "$.elevation", allowed, required)) < 0 ||
+	    (r = get_name(c, el, "$.elevation", "group", &e->group)) < 0 ||
+	    (r = get_u32(c, el, "$.elevation", "gid", true, 1, 0x7ffffffe, 0, &e->gid)) < 0 ||
+	    (r = get_str_array(c, el, "$.elevation", "allowed", MAX_NAME + 1, &e->allowed, &e->nallowed)) < 0 ||
+	    (r = get_str_array(c, el, "$.elevation", "services", 64, &e->services, &e->nservices)) < 0 ||
+	    (r = get_u32(c, el, "$.elevation", "max_duration", false, 60, 86400, 3600, &e->max_duration_s)) < 0 ||
+	    (r = get_u32(c, el, "$.elevation", "default_duration", false, 60, 86400, e->max_duration_s,
+			 &e->default_duration_s)) < 0 ||
+	    (r = get_bool(c, el, "$.elevation", "require_uv", false, &e->require_uv)) < 0 ||
+	    (r = get_bool(c, el, "$.elevation", "require_reason", true, &e->require_reason)) < 0 ||
+	    (r = get_str(c, el, "$.elevation", "reason_pattern", false, 256, &e->reason_pattern)) < 0 ||
+	    (r = get_bool(c, el, "$.elevation", "touch_within_grant", false, &e->touch_within_grant)) < 0 ||
+	    (r = get_str(c, el, "$.elevation", "rp_id", true, 253, &e->rp_id)) < 0 ||
+	    (r = get_str_array(c, el, "$.elevation", "origins", 512, &e->origins, &e->norigins)) < 0)
+		return r;
+	if (e->default_duration_s > e->max_duration_s)
+		return FAIL(c, "schema_value", "$.elevation.default_duration",
+			    "default_duration (%u s) is longer than max_duration (%u s)", e->default_duration_s,
+			    e->max_duration_s);
+	if (e->reason_pattern) {
+		regex_t re;
+
+		if (regcomp(&re, e->reason_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+			return FAIL(c, "schema_value", "$.elevation.reason_pattern",
+				    "not a valid POSIX extended regular expression");
+		regfree(&re);
+	}
+	for (size_t i = 0; i < e->norigins; i++) {
+		const char *o = e->origins[i];
+
+		if (strncmp(o, "https://", 8) && strncmp(o, "http://localhost", 16) && strncmp(o, "http://127.0.0.1", 16)) {
+			snprintf(p, sizeof(p), "$.elevation.origins[%zu]", i);
+			return FAIL(c, "schema_value", p,
+				    "\"%s\" is not an https:// origin (WebAuthn needs a secure context)", o);
+		}
+	}
+	for (size_t i = 0; i < e->nallowed; i++) {
+		const char *a = e->allowed[i][0] == '%' ? e->allowed[i] + 1 : e->allowed[i];
+
+		if (!vg_str_valid_name(a, MAX_NAME)) {
+			snprintf(p, sizeof(p), "$.elevation.allowed[%zu]", i);
+			return FAIL(c, "schema_value", p, "\"%s\" is not a user name or %%group", e->allowed[i]);
+		}
+	}
+	if ((r = parse_posture(c, el, e)) < 0)
+		return r;
+	return parse_breakglass(c, el, e);
+}
+
+static int parse_range(struct ctx *c, json_t *obj, const char *path, const char *key, uint32_t *lo, uint32_t *hi)
+{
+	json_t *v = json_object_get(obj, key);
+	char p[128];
+
+	sub(p, sizeof(p), path, key);
+	if (!v)
+		return FAIL(c, "schema_missing", p, "required field is missing");
+	if (!json_is_array(v) || json_array_size(v) != 2 || !json_is_integer(json_array_get(v, 0)) ||
+	    !json_is_integer(json_array_get(v, 1)))
+		return FAIL(c, "schema_type", p, "must be [MIN, MAX] with two integers");
+	if (json_integer_value(json_array_get(v, 0)) < 1000 || json_integer_value(json_array_get(v, 1)) > 0x7ffffffe ||
+	    json_integer_value(json_array_get(v, 0)) > json_integer_value(json_array_get(v, 1)))
+		return FAIL(c, "schema_value", p,
+			    "must satisfy 1000 <= MIN <= MAX < 2^31-1 (ids below 1000 belong to the system)");
+	*lo = (uint32_t)json_integer_value(json_array_get(v, 0));
+	*hi = (uint32_t)json_integer_value(json_array_get(v, 1));
+	return 0;
+}
+
+static int parse_credential(struct ctx *c, json_t *v, const char *pi, struct vg_credential *cr)
+{
+	static const char *const allowed[] = { "id", "alg", "public_key", "uv", "comment", NULL };
+	static const char *const required[] = { "id", "alg", "public_key", NULL };
+	static const char *const algs[] = { "es256", "eddsa", "rs256", NULL };
+	static const int alg_nums[] = { VG_COSE_ES256, VG_COSE_EDDSA, VG_COSE_RS256 };
+	char p[256];
+	int alg, r;
+
+	if ((r = check_fields(c, v, pi, allowed, required)) < 0 ||
+	    (r = get_str(c, v, pi, "id", true, 1024, &cr->id_b64)) < 0 ||
+	    (r = get_choice(c, v, pi, "alg", algs, 0, &alg)) < 0 ||
+	    (r = get_str(c, v, pi, "public_key", true, 4096, &cr->public_key)) < 0 ||
+	    (r = get_bool(c, v, pi, "uv", false, &cr->uv)) < 0)
+		return r;
+	cr->alg = alg_nums[alg];
+	{
+		uint8_t *raw;
+		size_t n;
+
+		if (vg_b64_decode(cr->id_b64, &raw, &n) < 0 || n == 0) {
+			sub(p, sizeof(p), pi, "id");
+			return FAIL(c, "schema_value", p, "credential id must be non-empty base64url");
+		}
+		cr->id = arena_alloc(c->arena, n);
+		if (!cr->id) {
+			free(raw);
+			return -ENOMEM;
+		}
+		memcpy(cr->id, raw, n);
+		cr->id_len = n;
+		free(raw);
+	}
+	if (strncmp(cr->public_key, "-----BEGIN PUBLIC KEY-----", 26)) {
+		sub(p, sizeof(p), pi, "public_key");
+		return FAIL(c, "schema_value", p,
+			    "must be a PEM SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----), as printed by vigilctl enroll");
+	}
+	return 0;
+}
+
+static int parse_identity(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "uid_range", "gid_range", "users", "groups", "comment", NULL };
+	static const char *const uallowed[] = { "name", "uid", "gid", "gecos", "home", "shell", "state", "credentials",
+						"comment", NULL };
+	static const char *const urequired[] = { "name", "uid", "gid", NULL };
+	static const char *const gallowed[] = { "name", "gid", "members", "comment", NULL };
+	static const char *const grequired[] = { "name", "gid", NULL };
+	static const char *const states[] = { "active", "deprovisioned", NULL };
+	json_t *id = json_object_get(root, "identity");
+	struct vg_identity *ident = &b->identity;
+	json_t *arr, *v;
+	size_t i;
+	char pi[64], p[128], pj[160];
+	struct set unames, uids, gnames, gids;
+	int r;
+
+	if (!id)
+		return 0;
+	if ((r = check_fields(c, id, "$.identity", allowed, NULL)) < 0 ||
+	    (r = parse_range(c, id, "$.identity", "uid_range", &ident->uid_min, &ident->uid_max)) < 0 ||
+	    (r = parse_range(c, id, "$.identity", "gid_range", &ident->gid_min, &ident->gid_max)) < 0)
+		return r;
+	if ((r = get_array(c, id, "$.identity", "users", false, &arr)) < 0)
+		return r;
+	if (set_init(&unames, arr ? json_array_size(arr) : 0) < 0 || set_init(&uids, arr ? json_array_size(arr) : 0) < 0)
+		return -ENOMEM;
+	if (arr) {
+		ident->users = arena_alloc(c->arena, sizeof(*ident->users) * (json_array_size(arr) + 1));
+		if (!ident->users) {
+			r = -ENOMEM;
+			goto users_out;
+		}
+		json_array_foreach(arr, i, v) {
+			struct vg_user *u = &ident->users[i];
+			int state;
+			json_t *creds, *cv;
+			size_t k;
+
+			idx(pi, sizeof(pi), "$.identity.users", i);
+			if ((r = check_fields(c, v, pi, uallowed, urequired)) < 0 ||
+			    (r = get_name(c, v, pi, "name", &u->name)) < 0 ||
+			    (r = get_u32(c, v, pi, "uid", true, ident->uid_min, ident->uid_max, 0, &u->uid)) < 0 ||
+			    (r = get_u32(c, v, pi, "gid", true, ident->gid_min, ident->gid_max, 0, &u->gid)) < 0 ||
+			    (r = get_str(c, v, pi, "gecos", false, 256, &u->gecos)) < 0 ||
+			    (r = get_str(c, v, pi, "home", false, 1024, &u->home)) < 0 ||
+			    (r = get_str(c, v, pi, "shell", false, 1024, &u->shell)) < 0 ||
+			    (r = get_choice(c, v, pi, "state", states, 0, &state)) < 0)
+				goto users_out;
+			u->state = (enum vg_user_state)state;
+			if (strchr(u->gecos ? u->gecos : "", ':') || strchr(u->gecos ? u->gecos : "", '\n')) {
+				sub(p, sizeof(p), pi, "gecos");
+				r = FAIL(c, "schema_value", p, "must not contain ':' or a newline");
+				goto users_out;
+			}
+			if ((u->home && u->home[0] != '/') || (u->shell && u->shell[0] != '/')) {
+				sub(p, sizeof(p), pi, u->home && u->home[0] != '/' ? "home" : "shell");
+				r = FAIL(c, "schema_value", p, "must be an absolute path");
+				goto users_out;
+			}
+			if (!set_add_str(&unames, u->name)) {
+				sub(p, sizeof(p), pi, "name");
+				r = vg_err_set(c->err, EINVAL, "schema_duplicate", p, "user \"%s\" is defined twice",
+					       u->name);
+				goto users_out;
+			}
+			if (!set_add_u64(&uids, u->uid)) {
+				sub(p, sizeof(p), pi, "uid");
+				r = vg_err_set(c->err, EINVAL, "schema_duplicate", p, "uid %u is used by two users",
+					       u->uid);
+				goto users_out;
+			}
+			if ((r = get_array(c, v, pi, "credentials", false, &creds)) < 0)
+				goto users_out;
+			if (creds) {
+				if (json_array_size(creds) > 16) {
+					sub(p, sizeof(p), pi, "credentials");
+					r = FAIL(c, "schema_value", p, "at most 16 credentials per user");
+					goto users_out;
+				}
+				u->creds = arena_alloc(c->arena, sizeof(*u->creds) * (json_array_size(creds) + 1));
+				if (!u->creds) {
+					r = -ENOMEM;
+					goto users_out;
+				}
+				sub(p, sizeof(p), pi, "credentials");
+				json_array_foreach(creds, k, cv) {
+					idx(pj, sizeof(pj), p, k);
+					if ((r = parse_credential(c, cv, pj, &u->creds[k])) < 0)
+						goto users_out;
+				}
+				u->ncreds = json_array_size(creds);
+			}
+			ident->nusers++;
+		}
+	}
+	if ((r = get_array(c, id, "$.identity", "groups", false, &arr)) < 0)
+		goto users_out;
+	if (set_init(&gnames, arr ? json_array_size(arr) : 0) < 0 || set_init(&gids, arr ? json_array_size(arr) : 0) < 0) {
+		r = -ENOMEM;
+		goto users_out;
+	}
+	if (arr) {
+		ident->groups = arena_alloc(c->arena, sizeof(*ident->groups) * (json_array_size(arr) + 1));
+		if (!ident->groups) {
+			r = -ENOMEM;
+			goto groups_out;
+		}
+		json_array_foreach(arr, i, v) {
+			struct vg_group *g = &ident->groups[i];
+
+			idx(pi, sizeof(pi), "$.identity.groups", i);
+			if ((r = check_fields(c, v, pi, gallowed, grequired)) < 0 ||
+			    (r = get_name(c, v, pi, "name", &g->name)) < 0 ||
+			    (r = get_u32(c, v, pi, "gid", true, ident->gid_min, ident->gid_max, 0, &g->gid)) < 0 ||
+			    (r = get_str_array(c, v, pi, "members", MAX_NAME, &g->members, &g->nmembers)) < 0)
+				goto groups_out;
+			if (!set_add_str(&gnames, g->name) || (b->elevation.group && !strcmp(g->name, b->elevation.group))) {
+				sub(p, sizeof(p), pi, "name");
+				r = vg_err_set(c->err, EINVAL, "schema_duplicate", p,
+					       "group \"%s\" is defined twice (or is the elevation group)", g->name);
+				goto groups_out;
+			}
+			if (!set_add_u64(&gids, g->gid) || (b->elevation.present && g->gid == b->elevation.gid)) {
+				sub(p, sizeof(p), pi, "gid");
+				r = vg_err_set(c->err, EINVAL, "schema_duplicate", p,
+					       "gid %u is used by two groups (or by the elevation group)", g->gid);
+				goto groups_out;
+			}
+			for (size_t k = 0; k < g->nmembers; k++)
+				if (!set_has_str(&unames, g->members[k])) {
+					sub(p, sizeof(p), pi, "members");
+					idx(pj, sizeof(pj), p, k);
+					r = FAIL(c, "schema_reference", pj,
+						 "\"%s\" is not a user of $.identity.users", g->members[k]);
+					goto groups_out;
+				}
+			ident->ngroups++;
+		}
+	}
+groups_out:
+	set_free(&gnames);
+	set_free(&gids);
+users_out:
+	set_free(&unames);
+	set_free(&uids);
+	return r;
+}
+
+static int parse_audit(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "sinks", "comment", NULL };
+	static const char *const sallowed[] = { "name", "type", "target", "tls", "ca_file", "cert_file", "key_file",
+						"batch", "comment", NULL };
+	static const char *const srequired[] = { "name", "type", "target", NULL };
+	static const char *const types[] = { "relp", "https", NULL };
+	json_t *au = json_object_get(root, "audit"), *arr, *v;
+	size_t i;
+	char pi[64];
+	int r;
+
+	if (!au)
+		return 0;
+	if ((r = check_fields(c, au, "$.audit", allowed, NULL)) < 0 ||
+	    (r = get_array(c, au, "$.audit", "sinks", false, &arr)) < 0 || !arr)
+		return r;
+	if (json_array_size(arr) > 16)
+		return FAIL(c, "schema_value", "$.audit.sinks", "at most 16 sinks");
+	b->audit.sinks = arena_alloc(c->arena, sizeof(*b->audit.sinks) * (json_array_size(arr) + 1));
+	if (!b->audit.sinks)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		struct vg_sink *s = &b->audit.sinks[i];
+		int type;
+
+		idx(pi, sizeof(pi), "$.audit.sinks", i);
+		if ((r = check_fields(c, v, pi, sallowed, srequired)) < 0 || (r = get_name(c, v, pi, "name", &s->name)) < 0 ||
+		    (r = get_choice(c, v, pi, "type", types, 0, &type)) < 0 ||
+		    (r = get_str(c, v, pi, "target", true, 512, &s->target)) < 0 ||
+		    (r = get_bool(c, v, pi, "tls", true, &s->tls)) < 0 ||
+		    (r = get_str(c, v, pi, "ca_file", false, 255, &s->ca_file)) < 0 ||
+		    (r = get_str(c, v, pi, "cert_file", false, 255, &s->cert_file)) < 0 ||
+		    (r = get_str(c, v, pi, "key_file", false, 255, &s->key_file)) < 0 ||
+		    (r = get_u32(c, v, pi, "batch", false, 1, 10000, 256, &s->batch)) < 0)
+			return r;
+		s->type = (enum vg_sink_type)type;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(b->audit.sinks[k].name, s->name))
+				return vg_err_set(c->err, EINVAL, "schema_duplicate", pi, "sink \"%s\" is defined twice",
+						  s->name);
+		b->audit.nsinks++;
+	}
+	return 0;
+}
+
+static int parse_scope(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "hosts", "labels", NULL };
+	static const char *const required[] = { "hosts", NULL };
+	json_t *sc = json_object_get(root, "scope"), *labels, *v;
+	const char *key;
+	int r;
+
+	if ((r = check_fields(c, sc, "$.scope", allowed, required)) < 0 ||
+	    (r = get_str_array(c, sc, "$.scope", "hosts", 253, &b->scope.hosts, &b->scope.nhosts)) < 0)
+		return r;
+	if (b->scope.nhosts == 0)
+		return FAIL(c, "schema_value", "$.scope.hosts",
+			    "an empty host list matches no host: use [\"*\"] for every host");
+	labels = json_object_get(sc, "labels");
+	if (!labels)
+		return 0;
+	if (!json_is_object(labels))
+		return FAIL(c, "schema_type", "$.scope.labels", "must be an object of string labels");
+	b->scope.label_keys = arena_alloc(c->arena, sizeof(char *) * (json_object_size(labels) + 1));
+	b->scope.label_values = arena_alloc(c->arena, sizeof(char *) * (json_object_size(labels) + 1));
+	if (!b->scope.label_keys || !b->scope.label_values)
+		return -ENOMEM;
+	json_object_foreach(labels, key, v) {
+		char p[128];
+
+		sub(p, sizeof(p), "$.scope.labels", key);
+		if (!json_is_string(v))
+			return FAIL(c, "schema_type", p, "must be a string, found %s", type_name(v));
+		b->scope.label_keys[b->scope.nlabels] = astrdup(c, key);
+		b->scope.label_values[b->scope.nlabels] = astrdup(c, json_string_value(v));
+		b->scope.nlabels++;
+	}
+	return 0;
+}
+
+static int parse_change(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "id", "approved_by", "reason", "rolls_back_to", NULL };
+	static const char *const required[] = { "id", NULL };
+	json_t *ch = json_object_get(root, "change");
+	int r;
+
+	if (!ch)
+		return 0;
+	if ((r = check_fields(c, ch, "$.change", allowed, required)) < 0 ||
+	    (r = get_str(c, ch, "$.change", "id", true, 128, &b->change.id)) < 0 ||
+	    (r = get_str_array(c, ch, "$.change", "approved_by", 128, &b->change.approved_by, &b->change.napproved)) < 0 ||
+	    (r = get_str(c, ch, "$.change", "reason", false, 1024, &b->change.reason)) < 0)
+		return r;
+	if (json_object_get(ch, "rolls_back_to") && !json_is_integer(json_object_get(ch, "rolls_back_to")))
+		return FAIL(c, "schema_type", "$.change.rolls_back_to", "must be an integer bundle version");
+	return 0;
+}
+
+static int parse_root(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "version", "issued_at", "expires_at", "environment", "change", "scope",
+					       "tenants", "shared_services", "host", "elevation", "identity", "audit",
+					       "comment", NULL };
+	static const char *const required[] = { "version", "issued_at", "expires_at", "environment", "scope", NULL };
+	static const char *const envs[] = { "dev", "stage", "prod", NULL };
+	int env, r;
+
+	if ((r = check_fields(c, root, "$", allowed, required)) < 0 ||
+	    (r = get_int(c, root, "$", "version", true, 1, INT64_MAX, 0, &b->version)) < 0 ||
+	    (r = get_time(c, root, "$", "issued_at", &b->issued_at)) < 0 ||
+	    (r = get_time(c, root, "$", "expires_at", &b->expires_at)) < 0)
+		return r;
+	if (!json_object_get(root, "environment"))
+		return FAIL(c, "schema_missing", "$.environment", "required field is missing");
+	if ((r = get_choice(c, root, "$", "environment", envs, 0, &env)) < 0)
+		return r;
+	b->environment = (enum vg_env)env;
+	if (b->expires_at <= b->issued_at)
+		return FAIL(c, "schema_value", "$.expires_at", "expires_at must be later than issued_at");
+	if ((r = parse_change(c, root, b)) < 0 || (r = parse_scope(c, root, b)) < 0 ||
+	    (r = parse_shared(c, root, b)) < 0 || (r = parse_tenants(c, root, b)) < 0 ||
+	    (r = parse_host(c, root, b)) < 0 || (r = parse_elevation(c, root, b)) < 0 ||
+	    (r = parse_identity(c, root, b)) < 0 || (r = parse_audit(c, root, b)) < 0)
+		return r;
+	return 0;
+}
+
+int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct vg_err *err)
+{
+	struct ctx c = { .err = err };
+	struct vg_bundle *b;
+	json_error_t jerr;
+	json_t *root;
+	int r;
+
+	*out = NULL;
+	c.arena = calloc(1, sizeof(*c.arena));
+	if (!c.arena)
+		return -ENOMEM;
+	b = arena_alloc(c.arena, sizeof(*b));
+	if (!b) {
+		arena_free(c.arena);
+		return -ENOMEM;
+	}
+	b->arena = c.arena;
+	vg_sha256_hex(buf, len, b->digest);
+	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		char where[64];
+
+		snprintf(where, sizeof(where), "line %d, column %d", jerr.line, jerr.column);
+		r = vg_err_set(err, EINVAL, "json_syntax", where, "not valid JSON: %s", jerr.text);
+		vg_bundle_free(b);
+		return r;
+	}
+	if (set_init(&c.rule_ids, 1024) < 0) {
+		json_decref(root);
+		vg_bundle_free(b);
+		return -ENOMEM;
+	}
+	r = parse_root(&c, root, b);
+	set_free(&c.rule_ids);
+	json_decref(root);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory while parsing the bundle");
+		vg_bundle_free(b);
+		return r;
+	}
+	*out = b;
+	return 0;
+}
+
+void vg_bundle_free(struct vg_bundle *b)
+{
+	if (b)
+		arena_free(b->arena);
+}
+
+const char *vg_env_name(enum vg_env e)
+{
+	static const char *const n[] = { "dev", "stage", "prod" };
+
+	return (unsigned)e < VG_ENV__COUNT ? n[e] : "?";
+}
+
+const char *vg_mode_name(enum vg_mode m)
+{
+	return m == VG_MODE_AUDIT ? "audit" : "enforce";
+}
+
+const char *vg_proto_name(uint8_t proto)
+{
+	switch (proto) {
+	case VG_PROTO_TCP: return "tcp";
+	case VG_PROTO_UDP: return "udp";
+	case VG_PROTO_ICMP: return "icmp";
+	default: return "any";
+	}
+}
+
+const struct vg_tenant *vg_bundle_tenant_by_name(const struct vg_bundle *b, const char *name)
+{
+	for (size_t i = 0; i < b->ntenants; i++)
+		if (!strcmp(b->tenants[i].name, name))
+			return &b->tenants[i];
+	return NULL;
+}
+
+const struct vg_user *vg_bundle_user_by_name(const struct vg_bundle *b, const char *name)
+{
+	for (size_t i = 0; i < b->identity.nusers; i++)
+		if (!strcmp(b->identity.users[i].name, name))
+			return &b->identity.users[i];
+	return NULL;
+}
