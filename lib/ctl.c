@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "vigil/ctl.h"
+#include "vigil/util.h"
+
+int vg_ctl_frame(json_t *msg, char **out, size_t *len)
+{
+	char *body = json_dumps(msg, JSON_COMPACT);
+	size_t n;
+	char *f;
+	uint32_t be;
+
+	if (!body)
+		return -ENOMEM;
+	n = strlen(body);
+	f = malloc(n + 4);
+	if (!f) {
+		free(body);
+		return -ENOMEM;
+	}
+	be = htonl((uint32_t)n);
+	memcpy(f, &be, 4);
+	memcpy(f + 4, body, n);
+	free(body);
+	*out = f;
+	*len = n + 4;
+	return 0;
+}
+
+int vg_ctl_parse_request(const char *buf, size_t len, json_t **out, struct vg_err *err)
+{
+	json_error_t jerr;
+	json_t *req;
+
+	*out = NULL;
+	if (len > VG_CTL_MAX_REQUEST)
+		return vg_err_set(err, EMSGSIZE, "request_too_large", NULL, "request larger than %u bytes",
+				  VG_CTL_MAX_REQUEST);
+	req = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req)
+		return vg_err_set(err, EINVAL, "request_malformed", NULL, "request is not valid JSON: %s", jerr.text);
+	if (!json_is_object(req) || !json_is_string(json_object_get(req, "cmd"))) {
+		json_decref(req);
+		return vg_err_set(err, EINVAL, "request_malformed", NULL, "request must be an object with a string \"cmd\"");
+	}
+	*out = req;
+	return 0;
+}
+
+json_t *vg_ctl_error_reply(const struct vg_err *err)
+{
+	json_t *e = json_pack("{s:s, s:s}", "code", err->code[0] ? err->code : "error", "message", err->msg);
+
+	if (err->path[0])
+		json_object_set_new(e, "path", json_string(err->path));
+	return json_pack("{s:b, s:o}", "ok", 0, "error", e);
+}
+
+static int wait_fd(int fd, short ev, uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+	uint64_t now = vg_now_ms_monotonic();
+	int r;
+
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	r = poll(&p, 1, (int)(deadline - now));
+	if (r < 0)
+		return errno == EINTR ? 0 : -errno;
+	if (r == 0)
+		return -ETIMEDOUT;
+	return 0;
+}
+
+static int io_all(int fd, char *buf, size_t len, bool writing, uint64_t deadline)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n;
+		int r = wait_fd(fd, writing ? POLLOUT : POLLIN, deadline);
+
+		if (r < 0)
+			return r;
+		n = writing ? send(fd, buf + done, len - done, MSG_NOSIGNAL | MSG_DONTWAIT)
+			    : recv(fd, buf + done, len - done, MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		done += (size_t)n;
+	}
+	return 0;
+}
+
+int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	uint64_t deadline = vg_now_ms_monotonic() + (uint64_t)(timeout_ms > 0 ? timeout_ms : VG_CTL_TIMEOUT_MS);
+	_cleanup_close_ int fd = -1;
+	char *frame = NULL, *body = NULL;
+	size_t flen;
+	uint32_t be, n;
+	json_error_t jerr;
+	int r;
+
+	*reply = NULL;
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return vg_err_set(err, ENAMETOOLONG, "socket_path", socket_path, "socket path too long");
+	strcpy(sa.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return vg_err_set(err, errno, "socket", NULL, "socket: %s", strerror(errno));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return vg_err_set(err, errno, "unreachable", socket_path,
+				  "cannot reach vigild (%s): is it running? (systemctl status vigild)", strerror(errno));
+	if ((r = vg_ctl_frame(req, &frame, &flen)) < 0)
+		return vg_err_set(err, -r, "encode", NULL, "cannot encode the request");
+	r = io_all(fd, frame, flen, true, deadline);
+	free(frame);
+	if (r < 0)
+		return vg_err_set(err, -r, "unreachable", socket_path, "sending the request failed: %s", strerror(-r));
+	if ((r = io_all(fd, (char *)&be, 4, false, deadline)) < 0)
+		return vg_err_set(err, -r, r == -ETIMEDOUT ? "timeout" : "unreachable", socket_path,
+				  "no reply from vigild: %s", strerror(-r));
+	n = ntohl(be);
+	if (n > VG_CTL_MAX_REPLY)
+		return vg_err_set(err, EMSGSIZE, "reply_too_large", NULL, "reply larger than %u bytes", VG_CTL_MAX_REPLY);
+	body = malloc(n + 1);
+	if (!body)
+		return -ENOMEM;
+	if ((r = io_all(fd, body, n, false, deadline)) < 0) {
+		free(body);
+		return vg_err_set(err, -r, "unreachable", socket_path, "reading the reply failed: %s", strerror(-r));
+	}
+	*reply = json_loadb(body, n, 0, &jerr);
+	free(body);
+	if (!json_is_object(*reply)) {
+		json_decref(*reply);
+		*reply = NULL;
+		return vg_err_set(err, EPROTO, "reply_malformed", NULL, "vigild sent a malformed reply");
+	}
+	return 0;
+}
