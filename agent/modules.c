@@ -3,8 +3,10 @@
 #include "daemon.h"
 
 extern const struct vg_module vg_module_audit;
+extern const struct vg_module vg_module_elevation;
 
 const struct vg_module *const vg_modules[] = {
 	&vg_module_audit,
+	&vg_module_elevation,
 	NULL,
 };

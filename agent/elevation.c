@@ -1,0 +1,696 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Elevation module of vigild (agent/elevation.h, docs/pam.md). */
+#include <errno.h>
+#include <regex.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <sys/stat.h>
+
+#include "elevation.h"
+#include "vigil/assertion.h"
+#include "vigil/elevation.h"
+#include "vigil/util.h"
+
+#define COUNTERS_FILE_MAX (1u << 20)
+#define SPOOL_FILE_MAX (8u << 20)
+
+static struct {
+	struct vg_challenge_store chal;
+	struct vg_grant_set grants;
+	json_t *counters; /* {"<credential id b64url>": last sign count} */
+	int timer;
+} st;
+
+static void state_path(struct vg_daemon *d, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s", vg_daemon_config(d)->state_dir, name);
+}
+
+/* The other subsystems' verdicts, one call each (agent/posture.h, agent/audit.h, agent/identity.h). */
+static int posture_verdict(struct vg_daemon *d, json_t **report)
+{
+	*report = NULL;
+	return 0;
+}
+
+static bool audit_degraded(struct vg_daemon *d)
+{
+	return false;
+}
+
+static void publish_grants(struct vg_daemon *d)
+{
+	(void)d;
+}
+
+static int save_grants(struct vg_daemon *d)
+{
+	char path[512];
+	_cleanup_free_ char *txt = vg_grants_serialize(&st.grants);
+	int r;
+
+	if (!txt)
+		return -ENOMEM;
+	state_path(d, "grants.json", path, sizeof(path));
+	r = vg_write_file_atomic(path, txt, strlen(txt), 0600);
+	if (r < 0)
+		vg_log(LOG_ERR, "elevation: cannot write %s: %s", path, strerror(-r));
+	return r;
+}
+
+static int save_counters(struct vg_daemon *d)
+{
+	char path[512];
+	json_t *o = json_pack("{s:O}", "counters", st.counters);
+	_cleanup_free_ char *txt = o ? json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+	int r;
+
+	json_decref(o);
+	if (!txt)
+		return -ENOMEM;
+	state_path(d, "sign_counters.json", path, sizeof(path));
+	r = vg_write_file_atomic(path, txt, strlen(txt), 0600);
+	if (r < 0)
+		vg_log(LOG_ERR, "elevation: cannot write %s: %s", path, strerror(-r));
+	return r;
+}
+
+static json_t *grant_event(const struct vg_grant *g)
+{
+	return vg_grant_to_json(g);
+}
+
+static void schedule_expiry(struct vg_daemon *d);
+
+static void expire_now(struct vg_daemon *d)
+{
+	struct vg_grant ex[64];
+	size_t n;
+	bool changed = false;
+
+	/* bounded batches: a grant file could hold many expired grants after a long downtime */
+	while ((n = vg_grants_expire(&st.grants, vg_now(), ex, VG_ARRAY_SIZE(ex))) > 0) {
+		changed = true;
+		for (size_t i = 0; i < n; i++)
+			vg_daemon_audit(d, "elevation.expired", ex[i].user, grant_event(&ex[i]));
+	}
+	if (changed) {
+		save_grants(d);
+		publish_grants(d);
+	}
+}
+
+static void on_expiry_timer(struct vg_daemon *d, void *arg)
+{
+	st.timer = 0;
+	expire_now(d);
+	schedule_expiry(d);
+}
+
+static void schedule_expiry(struct vg_daemon *d)
+{
+	time_t next = vg_grants_next_expiry(&st.grants), now = vg_now();
+	int id;
+
+	if (st.timer > 0)
+		vg_loop_cancel_timer(d, st.timer);
+	st.timer = 0;
+	if (next == 0)
+		return;
+	id = vg_loop_add_timer(d, next > now ? (uint64_t)(next - now) * 1000u : 0, on_expiry_timer, NULL);
+	if (id > 0)
+		st.timer = id;
+}
+
+static int add_grant(struct vg_daemon *d, struct vg_grant *g)
+{
+	int r = vg_grants_put(&st.grants, g);
+
+	if (r < 0)
+		return r;
+	save_grants(d);
+	publish_grants(d);
+	schedule_expiry(d);
+	return 0;
+}
+
+/* Break-glass uses spooled by pam_vigil.so while vigild was down. Renamed first so a use
+ * spooled during ingestion lands in a fresh file and is not lost. */
+static int ingest_spool(struct vg_daemon *d, size_t *count)
+{
+	const struct vg_config *c = vg_daemon_config(d);
+	char work[300];
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, n = 0;
+	int r;
+
+	*count = 0;
+	if (!c->breakglass_spool[0])
+		return 0;
+	snprintf(work, sizeof(work), "%s.ingesting", c->breakglass_spool);
+	if (rename(c->breakglass_spool, work) < 0 && errno != ENOENT)
+		return -errno;
+	r = vg_read_file(work, SPOOL_FILE_MAX, &buf, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0) {
+		vg_log(LOG_ERR, "elevation: cannot read break-glass spool %s: %s", work, strerror(-r));
+		return r;
+	}
+	for (char *line = buf, *nl; line < buf + len; line = nl + 1) {
+		struct vg_bg_use u;
+		struct vg_err err;
+		json_t *ev;
+
+		nl = memchr(line, '\n', (size_t)(buf + len - line));
+		if (!nl)
+			nl = buf + len;
+		n++;
+		if (nl == line)
+			continue;
+		if (vg_bg_use_parse(line, (size_t)(nl - line), &u, &err) < 0) {
+			vg_log(LOG_CRIT, "elevation: break-glass spool line %zu is unreadable: %s", n, err.msg);
+			vg_daemon_audit(d, "breakglass.spool_invalid", NULL,
+					json_pack("{s:s, s:I, s:s}", "spool", c->breakglass_spool, "line", (json_int_t)n,
+						  "error", err.msg));
+			continue;
+		}
+		vg_log(LOG_CRIT, "elevation: BREAK-GLASS credential %s was used for %s via %s (tty %s)", u.id, u.user,
+		       u.service, u.tty);
+		{
+			char at[32];
+
+			vg_time_format(u.at, at);
+			ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:b}", "breakglass_id", u.id, "user",
+				       u.user, "service", u.service, "tty", u.tty, "rhost", u.rhost, "ruser", u.ruser,
+				       "used_at", at, "duration", (int)u.duration_s, "used_under_policy",
+				       u.policy_digest, "vigild_was_down", 1);
+		}
+		vg_daemon_audit(d, "breakglass.used", u.user, ev);
+		if (u.at + (time_t)u.duration_s > vg_now()) {
+			struct vg_grant g = { 0 };
+
+			snprintf(g.user, sizeof(g.user), "%s", u.user);
+			snprintf(g.service, sizeof(g.service), "%s", u.service);
+			snprintf(g.reason, sizeof(g.reason), "break-glass");
+			snprintf(g.granted_by, sizeof(g.granted_by), "break-glass:%.50s", u.id);
+			g.started = u.at;
+			g.expires = u.at + (time_t)u.duration_s;
+			if (add_grant(d, &g) == 0)
+				vg_daemon_audit(d, "elevation.granted", g.user, grant_event(&g));
+		}
+		(*count)++;
+	}
+	unlink(work);
+	return 0;
+}
+
+static int elev_init(struct vg_daemon *d, struct vg_err *err)
+{
+	char path[512];
+	_cleanup_free_ char *buf = NULL;
+	size_t len = 0, nbg;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	state_path(d, "grants.json", path, sizeof(path));
+	r = vg_read_file(path, VG_GRANTS_FILE_MAX, &buf, &len);
+	if (r == 0) {
+		r = vg_grants_parse(buf, len, &st.grants, err);
+		if (r < 0) {
+			snprintf(err->path, sizeof(err->path), "%.255s", path);
+			return r;
+		}
+	} else if (r != -ENOENT) {
+		return vg_err_set(err, -r, "grants_unreadable", path, "cannot read the grants file: %s", strerror(-r));
+	}
+	free(buf);
+	buf = NULL;
+	state_path(d, "sign_counters.json", path, sizeof(path));
+	r = vg_read_file(path, COUNTERS_FILE_MAX, &buf, &len);
+	if (r == 0) {
+		r = vg_counters_parse(buf, len, &st.counters, err);
+		if (r < 0) {
+			snprintf(err->path, sizeof(err->path), "%.255s", path);
+			return r;
+		}
+	} else if (r == -ENOENT) {
+		st.counters = json_object();
+	} else {
+		return vg_err_set(err, -r, "counters_unreadable", path, "cannot read the sign counters: %s",
+				  strerror(-r));
+	}
+	/* grants that ran out while vigild was down expire now, audited */
+	expire_now(d);
+	ingest_spool(d, &nbg);
+	schedule_expiry(d);
+	return 0;
+}
+
+static int elev_prepare(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
+{
+	const struct vg_elevation *e = &b->elevation;
+	char *bg;
+
+	if (e->present && e->reason_pattern) {
+		regex_t re;
+
+		if (regcomp(&re, e->reason_pattern, REG_EXTENDED | REG_NOSUB) != 0)
+			return vg_err_set(err, EINVAL, "reason_pattern_invalid", "$.elevation.reason_pattern",
+					  "\"%s\" is not a valid POSIX extended regular expression", e->reason_pattern);
+		regfree(&re);
+	}
+	bg = vg_breakglass_export(e, b->digest);
+	if (!bg)
+		return vg_err_set(err, ENOMEM, "out_of_memory", "$.elevation.break_glass", "out of memory");
+	*staged = bg;
+	return 0;
+}
+
+static void elev_abort(struct vg_daemon *d, void *staged)
+{
+	free(staged);
+}
+
+static bool user_revoked_by(const struct vg_bundle *b, const char *name)
+{
+	const struct vg_user *u = vg_bundle_user_by_name(b, name);
+
+	if (u && u->state == VG_USER_DEPROVISIONED)
+		return true;
+	/* break-glass grants are for accounts outside the normal allow list */
+	return !vg_elev_user_allowed(b, name);
+}
+
+static void elev_commit(struct vg_daemon *d, const struct vg_bundle *b, void *staged)
+{
+	char path[512];
+	char *bg = staged;
+	bool changed = false;
+	int r;
+
+	state_path(d, "breakglass.json", path, sizeof(path));
+	/* root-only: the hashes are offline-attackable */
+	r = vg_write_file_atomic(path, bg, strlen(bg), 0600);
+	if (r < 0)
+		vg_log(LOG_ERR, "elevation: cannot export break-glass entries to %s: %s", path, strerror(-r));
+	free(bg);
+	/* a user the new policy deprovisions or no longer allows loses a step-up grant at once */
+	for (size_t i = 0; i < st.grants.n;) {
+		struct vg_grant g = st.grants.g[i];
+
+		if (strncmp(g.granted_by, "step-up:", 8) != 0 || !user_revoked_by(b, g.user)) {
+			i++;
+			continue;
+		}
+		vg_grants_remove_user(&st.grants, g.user, NULL);
+		changed = true;
+		vg_daemon_audit(d, "elevation.revoked", g.user,
+				json_pack("{s:o, s:s}", "grant", grant_event(&g), "by", "policy"));
+	}
+	if (changed) {
+		save_grants(d);
+		schedule_expiry(d);
+	}
+	publish_grants(d);
+}
+
+/* --- ctl --- */
+
+static const char *req_str(json_t *req, const char *key)
+{
+	const char *s = json_string_value(json_object_get(req, key));
+
+	return s ? s : "";
+}
+
+static int need_root(const struct vg_peer *peer, const char *cmd, struct vg_err *err)
+{
+	if (peer->uid != 0)
+		return vg_err_set(err, EPERM, "permission_denied", cmd,
+				  "%s is for pam_vigil.so running as root (caller uid %u)", cmd, (unsigned)peer->uid);
+	return 0;
+}
+
+static int need_admin(const struct vg_peer *peer, const char *cmd, struct vg_err *err)
+{
+	if (!peer->admin)
+		return vg_err_set(err, EPERM, "permission_denied", cmd,
+				  "%s needs root or the admin group (caller uid %u)", cmd, (unsigned)peer->uid);
+	return 0;
+}
+
+static void audit_failed(struct vg_daemon *d, const char *user, const char *service, const char *tty,
+			 const char *reason, const char *detail, json_t *extra)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", user, "service", service, "tty", tty, "reason",
+			      reason, "detail", detail ? detail : "");
+
+	if (o && extra)
+		json_object_set(o, "posture", extra);
+	vg_daemon_audit(d, "step_up_failed", user, o);
+}
+
+static const struct vg_bundle *need_bundle(struct vg_daemon *d, struct vg_err *err)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+
+	if (!b)
+		vg_err_set(err, ENODATA, "no_policy", "elevation",
+			   "no policy bundle is applied on this host; push one with vigilctl policy push");
+	return b;
+}
+
+/* elevation.check {user, service, use_grant}: what the PAM module must do for this user. */
+static int cmd_check(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+{
+	const struct vg_bundle *b = need_bundle(d, err);
+	const char *user = req_str(req, "user"), *service = req_str(req, "service");
+	const struct vg_grant *g;
+	const struct vg_user *u;
+	bool concerned, touch;
+
+	if (!b)
+		return -ENODATA;
+	concerned = vg_elev_service_protected(b, service) && vg_elev_user_allowed(b, user);
+	u = vg_bundle_user_by_name(b, user);
+	g = concerned ? vg_grants_find_live(&st.grants, user, vg_now()) : NULL;
+	touch = !g || b->elevation.touch_within_grant;
+	if (concerned && !touch && json_is_true(json_object_get(req, "use_grant")))
+		vg_daemon_audit(d, "step_up_satisfied", user,
+				json_pack("{s:s, s:s, s:s, s:I}", "user", user, "service", service, "method", "grant",
+					  "grant_id", (json_int_t)g->id));
+	*reply = json_pack("{s:b, s:s, s:b, s:b, s:s?}", "concerned", concerned, "state",
+			   !u ? "unknown" : u->state == VG_USER_DEPROVISIONED ? "deprovisioned" : "active",
+			   "touch_needed", touch, "need_reason", b->elevation.require_reason, "reason_pattern",
+			   b->elevation.reason_pattern);
+	if (*reply && g)
+		json_object_set_new(*reply, "grant", vg_grant_to_json(g));
+	return *reply ? 0 : -ENOMEM;
+}
+
+/* elevation.challenge {user, service, tty, reason} */
+static int cmd_challenge(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+{
+	const struct vg_bundle *b = need_bundle(d, err);
+	const char *user = req_str(req, "user"), *service = req_str(req, "service"), *tty = req_str(req, "tty");
+	const char *reason = req_str(req, "reason");
+	const struct vg_user *u;
+	struct vg_challenge ch;
+	json_t *creds;
+	_cleanup_free_ char *cdh = NULL, *cd = NULL;
+	char exp[32];
+	int r;
+
+	if (!b)
+		return -ENODATA;
+	if (!vg_elev_service_protected(b, service) || !vg_elev_user_allowed(b, user))
+		return vg_err_set(err, EPERM, "not_concerned", "elevation.challenge",
+				  "the policy does not offer elevation to %s through %s", user, service);
+	u = vg_bundle_user_by_name(b, user);
+	if (!u || u->state != VG_USER_ACTIVE) {
+		audit_failed(d, user, service, tty, "user_not_active", NULL, NULL);
+		return vg_err_set(err, EPERM, "user_not_active", "elevation.challenge",
+				  "%s is %s in the policy; elevation refused", user, u ? "deprovisioned" : "unknown");
+	}
+	if (u->ncreds == 0) {
+		audit_failed(d, user, service, tty, "no_credential", NULL, NULL);
+		return vg_err_set(err, EPERM, "no_credential", "elevation.challenge",
+				  "%s has no enrolled security key in the policy (vigilctl enroll)", user);
+	}
+	if ((r = vg_elev_check_reason(&b->elevation, reason, err)) < 0) {
+		audit_failed(d, user, service, tty, err->code, err->msg, NULL);
+		return r;
+	}
+	if ((r = vg_challenge_new(&ch, user, vg_daemon_hostname(d), service, tty, reason, vg_now(),
+				  VG_CHALLENGE_TTL_S, err)) < 0 ||
+	    (r = vg_challenge_store_add(&st.chal, &ch, vg_now(), err)) < 0)
+		return r;
+	creds = json_array();
+	for (size_t i = 0; creds && i < u->ncreds; i++)
+		json_array_append_new(creds, json_string(u->creds[i].id_b64));
+	cdh = vg_b64_encode(ch.client_data_hash, sizeof(ch.client_data_hash), true);
+	cd = vg_challenge_client_data(&ch);
+	vg_time_format(ch.expires, exp);
+	vg_daemon_audit(d, "step_up_required", user,
+			json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", user, "service", service, "tty", tty, "reason",
+				  reason, "trace_id", ch.id));
+	*reply = json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:o, s:s}", "challenge_id", ch.id, "client_data_hash", cdh,
+			   "client_data", cd, "rp_id", b->elevation.rp_id, "uv_required", b->elevation.require_uv,
+			   "credentials", creds, "expires", exp);
+	return *reply ? 0 : -ENOMEM;
+}
+
+static const struct vg_credential *find_cred(const struct vg_user *u, const char *id_b64)
+{
+	_cleanup_free_ uint8_t *id = NULL;
+	size_t len = 0;
+
+	if (vg_b64_decode(id_b64, &id, &len) < 0)
+		return NULL;
+	for (size_t i = 0; i < u->ncreds; i++)
+		if (u->creds[i].id_len == len && memcmp(u->creds[i].id, id, len) == 0)
+			return &u->creds[i];
+	return NULL;
+}
+
+static int decode_field(json_t *req, const char *key, size_t max, uint8_t **out, size_t *len,
+			struct vg_err *err)
+{
+	const char *s = json_string_value(json_object_get(req, key));
+
+	if (!s || strlen(s) > max * 4 / 3 + 4 || vg_b64_decode(s, out, len) < 0)
+		return vg_err_set(err, EINVAL, "assertion_malformed", key, "\"%s\" must be base64 of at most %zu bytes",
+				  key, max);
+	return 0;
+}
+
+/* Map a verification error to the step_up_failed reason named in docs/pam.md. */
+static const char *fail_reason(const char *code)
+{
+	static const struct {
+		const char *code, *reason;
+	} map[] = {
+		{ "counter_not_increased", "clone" },
+		{ "user_not_verified", "uv_missing" },
+		{ "user_not_present", "no_touch" },
+		{ "signature_invalid", "wrong_key" },
+		{ "rp_id_mismatch", "wrong_key" },
+	};
+
+	for (size_t i = 0; i < VG_ARRAY_SIZE(map); i++)
+		if (strcmp(map[i].code, code) == 0)
+			return map[i].reason;
+	return code;
+}
+
+/* elevation.assert {challenge_id, user, service, tty, credential_id, auth_data, signature}
+ * or {challenge_id, user, service, tty, client_error, detail} when the key gave nothing. */
+static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+{
+	const struct vg_bundle *b = need_bundle(d, err);
+	const char *user = req_str(req, "user"), *service = req_str(req, "service"), *tty = req_str(req, "tty");
+	const char *cred_id = req_str(req, "credential_id"), *client_error = req_str(req, "client_error");
+	_cleanup_free_ uint8_t *ad = NULL, *sig = NULL;
+	size_t ad_len = 0, sig_len = 0;
+	const struct vg_credential *cred;
+	const struct vg_user *u;
+	struct vg_challenge ch;
+	struct vg_grant g = { 0 };
+	json_t *report = NULL;
+	uint32_t prev, now_ctr = 0;
+	int r;
+
+	if (!b)
+		return -ENODATA;
+	if ((r = vg_challenge_store_take(&st.chal, req_str(req, "challenge_id"), user, service, tty, vg_now(), &ch,
+					 err)) < 0) {
+		audit_failed(d, user, service, tty, err->code, err->msg, NULL);
+		return r;
+	}
+	if (*client_error) {
+		audit_failed(d, user, service, tty, client_error, req_str(req, "detail"), NULL);
+		return vg_err_set(err, EPERM, client_error, "elevation.assert", "step-up failed on the client: %s",
+				  req_str(req, "detail"));
+	}
+	u = vg_bundle_user_by_name(b, user);
+	cred = u && u->state == VG_USER_ACTIVE && vg_elev_user_allowed(b, user) ? find_cred(u, cred_id) : NULL;
+	if (!cred) {
+		audit_failed(d, user, service, tty, "wrong_key", "credential not enrolled for this user", NULL);
+		return vg_err_set(err, EPERM, "wrong_key", "elevation.assert",
+				  "the security key's credential is not enrolled for %s", user);
+	}
+	if ((r = decode_field(req, "auth_data", VG_AUTHDATA_MAX, &ad, &ad_len, err)) < 0 ||
+	    (r = decode_field(req, "signature", 1024, &sig, &sig_len, err)) < 0) {
+		audit_failed(d, user, service, tty, "assertion_malformed", err->msg, NULL);
+		return r;
+	}
+	prev = (uint32_t)json_integer_value(json_object_get(st.counters, cred->id_b64));
+	r = vg_assertion_verify(cred, b->elevation.rp_id ? b->elevation.rp_id : "", ch.client_data_hash, ad, ad_len,
+				sig, sig_len, b->elevation.require_uv, prev, &now_ctr, err);
+	if (r < 0) {
+		const char *why = fail_reason(err->code);
+
+		if (strcmp(why, "clone") == 0)
+			vg_log(LOG_CRIT, "elevation: possible CLONED security key for %s (credential %s): counter %u",
+			       user, cred->id_b64, prev);
+		audit_failed(d, user, service, tty, why, err->msg, NULL);
+		snprintf(err->code, sizeof(err->code), "%s", why);
+		return r;
+	}
+	json_object_set_new(st.counters, cred->id_b64, json_integer(now_ctr));
+	save_counters(d);
+	if ((r = posture_verdict(d, &report)) < 0) {
+		audit_failed(d, user, service, tty, "posture_failed", "device posture does not pass", report);
+		json_decref(report);
+		return vg_err_set(err, EACCES, "posture_failed", "elevation.assert",
+				  "device posture does not pass the policy (vigilctl posture shows why)");
+	}
+	json_decref(report);
+	if (audit_degraded(d)) {
+		audit_failed(d, user, service, tty, "audit_degraded", NULL, NULL);
+		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.assert",
+				  "the audit trail is degraded; elevation is refused until it recovers");
+	}
+	snprintf(g.user, sizeof(g.user), "%s", user);
+	g.uid = u->uid;
+	snprintf(g.service, sizeof(g.service), "%s", service);
+	snprintf(g.reason, sizeof(g.reason), "%s", ch.reason);
+	snprintf(g.granted_by, sizeof(g.granted_by), "step-up:%.54s", cred->id_b64);
+	snprintf(g.trace_id, sizeof(g.trace_id), "%s", ch.id);
+	g.started = vg_now();
+	g.expires = g.started + (time_t)vg_elev_grant_duration(&b->elevation);
+	if ((r = add_grant(d, &g)) < 0)
+		return vg_err_set(err, -r, "grant_failed", "elevation.assert", "cannot record the grant: %s",
+				  strerror(-r));
+	vg_daemon_audit(d, "step_up_satisfied", user,
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "user", user, "service", service, "method",
+				  "security_key", "credential", cred->id_b64, "trace_id", ch.id, "sign_count",
+				  (json_int_t)now_ctr));
+	vg_daemon_audit(d, "elevation.granted", user, grant_event(&g));
+	*reply = json_pack("{s:o}", "grant", vg_grant_to_json(&g));
+	return *reply ? 0 : -ENOMEM;
+}
+
+/* elevation.account {user, service, uid}: may this account use a protected service at all? */
+static int cmd_account(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+{
+	const struct vg_bundle *b = need_bundle(d, err);
+	const char *user = req_str(req, "user"), *service = req_str(req, "service");
+	json_t *juid = json_object_get(req, "uid");
+	const struct vg_user *u;
+	const char *verdict, *msg = "";
+
+	if (!b)
+		return -ENODATA;
+	u = vg_bundle_user_by_name(b, user);
+	if (!vg_elev_service_protected(b, service)) {
+		verdict = "ignore";
+	} else if (u && u->state == VG_USER_DEPROVISIONED) {
+		verdict = "deprovisioned";
+		msg = "this account is deprovisioned by the vigil policy";
+	} else if (u) {
+		verdict = "ok";
+	} else if (!json_is_integer(juid) ||
+		   (json_integer_value(juid) >= b->identity.uid_min && json_integer_value(juid) <= b->identity.uid_max)) {
+		/* in the policy-managed uid range but not in the policy: a stale or foreign account */
+		verdict = "unknown";
+		msg = "this account is not known to the vigil policy";
+	} else {
+		verdict = "ignore";
+	}
+	if (strcmp(verdict, "deprovisioned") == 0 || strcmp(verdict, "unknown") == 0)
+		vg_daemon_audit(d, "account.refused", user,
+				json_pack("{s:s, s:s, s:s}", "user", user, "service", service, "reason", verdict));
+	*reply = json_pack("{s:s, s:s}", "verdict", verdict, "message", msg);
+	return *reply ? 0 : -ENOMEM;
+}
+
+static int cmd_grants_list(struct vg_daemon *d, json_t **reply)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; arr && i < st.grants.n; i++)
+		if (st.grants.g[i].expires > vg_now())
+			json_array_append_new(arr, vg_grant_to_json(&st.grants.g[i]));
+	*reply = json_pack("{s:o}", "grants", arr);
+	return *reply ? 0 : -ENOMEM;
+}
+
+static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+		      struct vg_err *err)
+{
+	const char *user = req_str(req, "user");
+	struct vg_grant g;
+
+	if (vg_grants_remove_user(&st.grants, user, &g) < 0)
+		return vg_err_set(err, ENOENT, "no_grant", "grants.revoke", "%s has no grant", user);
+	save_grants(d);
+	publish_grants(d);
+	schedule_expiry(d);
+	vg_daemon_audit(d, "elevation.revoked", user,
+			json_pack("{s:o, s:s, s:i}", "grant", grant_event(&g), "by", "admin", "by_uid", (int)peer->uid));
+	*reply = json_pack("{s:o}", "revoked", vg_grant_to_json(&g));
+	return *reply ? 0 : -ENOMEM;
+}
+
+static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
+		    struct vg_err *err)
+{
+	int r;
+
+	if (strcmp(cmd, "elevation.check") == 0)
+		return need_root(peer, cmd, err) ?: cmd_check(d, req, reply, err);
+	if (strcmp(cmd, "elevation.challenge") == 0)
+		return need_root(peer, cmd, err) ?: cmd_challenge(d, req, reply, err);
+	if (strcmp(cmd, "elevation.assert") == 0)
+		return need_root(peer, cmd, err) ?: cmd_assert(d, req, reply, err);
+	if (strcmp(cmd, "elevation.account") == 0)
+		return need_root(peer, cmd, err) ?: cmd_account(d, req, reply, err);
+	if (strcmp(cmd, "grants.list") == 0)
+		return need_admin(peer, cmd, err) ?: cmd_grants_list(d, reply);
+	if (strcmp(cmd, "grants.revoke") == 0)
+		return need_admin(peer, cmd, err) ?: cmd_revoke(d, peer, req, reply, err);
+	if (strcmp(cmd, "breakglass.ingest") == 0) {
+		size_t n;
+
+		if ((r = need_admin(peer, cmd, err)) < 0)
+			return r;
+		if ((r = ingest_spool(d, &n)) < 0)
+			return vg_err_set(err, -r, "spool_unreadable", vg_daemon_config(d)->breakglass_spool,
+					  "cannot ingest the break-glass spool: %s", strerror(-r));
+		*reply = json_pack("{s:I}", "ingested", (json_int_t)n);
+		return *reply ? 0 : -ENOMEM;
+	}
+	return -ENOENT;
+}
+
+static void elev_status(struct vg_daemon *d, json_t *status)
+{
+	size_t live = 0;
+
+	for (size_t i = 0; i < st.grants.n; i++)
+		live += st.grants.g[i].expires > vg_now();
+	json_object_set_new(status, "elevation",
+			    json_pack("{s:I, s:I}", "grants", (json_int_t)live, "pending_challenges",
+				      (json_int_t)st.chal.n));
+}
+
+static void elev_shutdown(struct vg_daemon *d)
+{
+	json_decref(st.counters);
+	st.counters = NULL;
+	memset(&st.chal, 0, sizeof(st.chal));
+}
+
+const struct vg_module vg_module_elevation = {
+	.name = "elevation",
+	.init = elev_init,
+	.prepare = elev_prepare,
+	.commit = elev_commit,
+	.abort = elev_abort,
+	.ctl = elev_ctl,
+	.status = elev_status,
+	.shutdown = elev_shutdown,
+};

@@ -1,0 +1,437 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The auth and account flows of pam_vigil.so (pam/flow.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <security/pam_modules.h>
+#include <openssl/crypto.h>
+
+#include "flow.h"
+#include "vigil/ctl.h"
+#include "vigil/elevation.h"
+#include "vigil/util.h"
+
+static int set_path(char *dst, size_t cap, const char *v, const char *key, char *errbuf, size_t errlen)
+{
+	if (v[0] != '/' || strlen(v) >= cap) {
+		snprintf(errbuf, errlen, "%s= needs an absolute path shorter than %zu bytes", key, cap);
+		return -EINVAL;
+	}
+	memcpy(dst, v, strlen(v) + 1);
+	return 0;
+}
+
+static int set_uint(uint32_t *dst, const char *v, uint32_t lo, uint32_t hi, const char *key, char *errbuf,
+		    size_t errlen)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || *end || end == v || n < lo || n > hi) {
+		snprintf(errbuf, errlen, "%s= must be an integer in %u..%u", key, lo, hi);
+		return -EINVAL;
+	}
+	*dst = (uint32_t)n;
+	return 0;
+}
+
+int pv_args_parse(struct pv_args *a, int argc, const char **argv, char *errbuf, size_t errlen)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->socket, sizeof(a->socket), "%s", VG_CTL_DEFAULT_SOCKET);
+	snprintf(a->breakglass, sizeof(a->breakglass), "%s", PV_DEFAULT_BREAKGLASS);
+	snprintf(a->spool, sizeof(a->spool), "%s", PV_DEFAULT_SPOOL);
+	a->touch_timeout_s = PV_DEFAULT_TOUCH_TIMEOUT_S;
+	a->ctl_timeout_ms = PV_DEFAULT_CTL_TIMEOUT_MS;
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *v = strchr(arg, '=');
+		size_t klen = v ? (size_t)(v - arg) : strlen(arg);
+		int r = 0;
+
+		v = v ? v + 1 : "";
+#define KEY(k) (klen == strlen(k) && strncmp(arg, k, klen) == 0)
+		if (KEY("socket"))
+			r = set_path(a->socket, sizeof(a->socket), v, "socket", errbuf, errlen);
+		else if (KEY("breakglass"))
+			r = set_path(a->breakglass, sizeof(a->breakglass), v, "breakglass", errbuf, errlen);
+		else if (KEY("spool"))
+			r = set_path(a->spool, sizeof(a->spool), v, "spool", errbuf, errlen);
+		else if (KEY("softfido"))
+			r = set_path(a->softfido, sizeof(a->softfido), v, "softfido", errbuf, errlen);
+		else if (KEY("timeout"))
+			r = set_uint(&a->touch_timeout_s, v, 1, 300, "timeout", errbuf, errlen);
+		else if (KEY("ctl_timeout_ms"))
+			r = set_uint(&a->ctl_timeout_ms, v, 100, 60000, "ctl_timeout_ms", errbuf, errlen);
+		else if (KEY("debug") && !*v)
+			a->debug = true;
+		else if (KEY("failmode") && strcmp(v, "secure") == 0)
+			a->failmode = PV_FAIL_SECURE;
+		else if (KEY("failmode") && strcmp(v, "safe") == 0)
+			a->failmode = PV_FAIL_SAFE;
+		else {
+			snprintf(errbuf, errlen, "unknown or malformed module argument \"%s\" (docs/pam.md)", arg);
+			r = -EINVAL;
+		}
+#undef KEY
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static void say(void (*fn)(void *, const char *), void *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void say(void (*fn)(void *, const char *), void *ctx, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	fn(ctx, buf);
+}
+
+static void logf_(const struct pv_io *io, int prio, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void logf_(const struct pv_io *io, int prio, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	io->log(io->ctx, prio, buf);
+}
+
+enum call_result { CALL_OK, CALL_REFUSED, CALL_DOWN, CALL_BROKEN };
+
+/* One request to vigild. DOWN: vigild cannot be reached or has no policy (the fail mode
+ * decides); REFUSED: vigild answered no (err filled from its reply); BROKEN: anything else. */
+static enum call_result call(const struct pv_args *a, json_t *req, json_t **reply, struct vg_err *err)
+{
+	json_t *e;
+	int r;
+
+	vg_err_clear(err);
+	r = vg_ctl_call(a->socket, req, reply, (int)a->ctl_timeout_ms, err);
+	json_decref(req);
+	if (r < 0)
+		return strcmp(err->code, "unreachable") == 0 || strcmp(err->code, "timeout") == 0 ? CALL_DOWN
+												  : CALL_BROKEN;
+	if (json_is_true(json_object_get(*reply, "ok")))
+		return CALL_OK;
+	e = json_object_get(*reply, "error");
+	vg_err_set(err, EPERM, json_string_value(json_object_get(e, "code")) ?: "refused", NULL, "%s",
+		   json_string_value(json_object_get(e, "message")) ?: "vigild refused the request");
+	json_decref(*reply);
+	*reply = NULL;
+	return strcmp(err->code, "no_policy") == 0 ? CALL_DOWN : CALL_REFUSED;
+}
+
+/* --- break-glass, the one path that works with vigild down --- */
+
+static int spool_use(const struct pv_args *a, const struct vg_bg_use *u)
+{
+	_cleanup_free_ char *line = vg_bg_use_format(u);
+	_cleanup_close_ int fd = -1;
+	size_t len;
+
+	if (!line)
+		return -ENOMEM;
+	len = strlen(line);
+	fd = open(a->spool, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	/* one write of one line: concurrent uses append whole records */
+	if (write(fd, line, len) != (ssize_t)len)
+		return -EIO;
+	if (fsync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+/* Returns PAM_SUCCESS, PAM_AUTH_ERR, or PAM_IGNORE when break-glass does not apply. */
+static int try_breakglass(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct vg_bg_file *f;
+	size_t len = 0, live = 0;
+	time_t now = vg_now();
+	struct vg_err err;
+	char *secret;
+	int rc = PAM_IGNORE;
+
+	if (vg_read_file(a->breakglass, VG_BREAKGLASS_FILE_MAX, &buf, &len) < 0)
+		return PAM_IGNORE;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return PAM_AUTH_ERR;
+	if (vg_breakglass_file_parse(buf, len, f, &err) < 0) {
+		logf_(io, LOG_ERR, "break-glass file %s is unreadable: %s", a->breakglass, err.msg);
+		goto out;
+	}
+	for (size_t i = 0; i < f->n; i++)
+		live += strcmp(f->e[i].user, s->user) == 0 && f->e[i].not_after > now;
+	if (!live)
+		goto out;
+	secret = io->prompt(io->ctx, false,
+			    "vigild is unreachable. BREAK-GLASS code (this use is audited; empty to skip): ");
+	if (!secret || !*secret) {
+		free(secret);
+		goto out;
+	}
+	rc = PAM_AUTH_ERR;
+	for (size_t i = 0; i < f->n; i++) {
+		struct vg_bg_entry *e = &f->e[i];
+		struct vg_bg_use u = { 0 };
+		char until[32];
+		int r;
+
+		if (strcmp(e->user, s->user) != 0 || e->not_after <= now ||
+		    vg_breakglass_verify(e->hash, secret, &err) != 0)
+			continue;
+		snprintf(u.id, sizeof(u.id), "%s", e->id);
+		snprintf(u.user, sizeof(u.user), "%s", s->user);
+		snprintf(u.service, sizeof(u.service), "%s", s->service);
+		snprintf(u.tty, sizeof(u.tty), "%s", s->tty ? s->tty : "");
+		snprintf(u.rhost, sizeof(u.rhost), "%s", s->rhost ? s->rhost : "");
+		snprintf(u.ruser, sizeof(u.ruser), "%s", s->ruser ? s->ruser : "");
+		snprintf(u.policy_digest, sizeof(u.policy_digest), "%s", f->policy_digest);
+		u.at = now;
+		u.duration_s = e->duration_s;
+		/* no audit record, no access: an unrecorded break-glass use must not happen */
+		if ((r = spool_use(a, &u)) < 0) {
+			logf_(io, LOG_ALERT, "break-glass %s for %s matched but cannot be spooled to %s: %s", e->id,
+			      s->user, a->spool, strerror(-r));
+			say(io->error, io->ctx, "vigil: break-glass refused: the audit spool cannot be written");
+			break;
+		}
+		vg_time_format(now + (time_t)e->duration_s, until);
+		logf_(io, LOG_ALERT, "BREAK-GLASS credential %s used for %s via %s (tty %s, rhost %s)", e->id,
+		      s->user, s->service, u.tty, u.rhost);
+		say(io->info, io->ctx,
+		    "vigil: BREAK-GLASS access for %s (credential %s) until %s. This use is recorded and will be audited.",
+		    s->user, e->id, until);
+		s->breakglass_used = true;
+		rc = PAM_SUCCESS;
+		break;
+	}
+	if (rc != PAM_SUCCESS)
+		logf_(io, LOG_ALERT, "break-glass attempt for %s via %s failed", s->user, s->service);
+	OPENSSL_cleanse(secret, strlen(secret));
+	free(secret);
+out:
+	free(f);
+	return rc;
+}
+
+static int vigild_down(const struct pv_args *a, const struct pv_io *io, struct pv_session *s,
+		       const struct vg_err *err)
+{
+	int rc = try_breakglass(a, io, s);
+
+	if (rc != PAM_IGNORE)
+		return rc;
+	if (a->failmode == PV_FAIL_SAFE) {
+		logf_(io, LOG_WARNING, "vigild unavailable (%s); step-up skipped for %s (failmode=safe)", err->msg,
+		      s->user);
+		say(io->error, io->ctx, "vigil: vigild is unavailable; security-key step-up skipped (failmode=safe)");
+		return PAM_IGNORE;
+	}
+	logf_(io, LOG_ERR, "vigild unavailable (%s); elevation denied for %s (failmode=secure)", err->msg, s->user);
+	say(io->error, io->ctx, "vigil: vigild is unavailable (%s); elevation denied (failmode=secure)", err->msg);
+	return PAM_AUTH_ERR;
+}
+
+/* --- step-up --- */
+
+static int report_client_failure(const struct pv_args *a, const struct pv_session *s, const char *id,
+				 const char *why, const char *detail)
+{
+	json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.assert", "challenge_id", id,
+				"user", s->user, "service", s->service, "tty", s->tty ? s->tty : "", "client_error", why,
+				"detail", detail);
+	json_t *reply = NULL;
+	struct vg_err err;
+
+	call(a, req, &reply, &err);
+	json_decref(reply);
+	return PAM_AUTH_ERR;
+}
+
+static const char *client_msg(const char *why)
+{
+	if (strcmp(why, "no_key") == 0)
+		return "no security key found; plug it in and try again";
+	if (strcmp(why, "timeout") == 0)
+		return "the security key was not touched in time";
+	if (strcmp(why, "wrong_key") == 0)
+		return "this security key is not enrolled for you";
+	if (strcmp(why, "uv_missing") == 0)
+		return "the security key could not verify you (PIN or biometrics)";
+	return "the security key failed";
+}
+
+static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_session *s, json_t *check)
+{
+	const char *tty = s->tty ? s->tty : "";
+	_cleanup_free_ char *reason = NULL;
+	_cleanup_free_ uint8_t *cdh = NULL;
+	size_t cdh_len = 0, ncreds;
+	json_t *req, *reply = NULL, *creds;
+	const char *ids[16], *why = "key_error";
+	char detail[256] = "";
+	struct pv_assertion as = { 0 };
+	struct vg_err err;
+	enum call_result cr;
+	int rc = PAM_AUTH_ERR;
+
+	if (json_is_true(json_object_get(check, "need_reason"))) {
+		const char *pat = json_string_value(json_object_get(check, "reason_pattern"));
+
+		if (pat)
+			say(io->info, io->ctx, "vigil: elevation needs a reason matching %s", pat);
+		reason = io->prompt(io->ctx, true, "Reason for elevation: ");
+		if (!reason) {
+			say(io->error, io->ctx, "vigil: no reason given; elevation denied");
+			return PAM_AUTH_ERR;
+		}
+	}
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.challenge", "user", s->user, "service",
+			s->service, "tty", tty, "reason", reason ? reason : "");
+	cr = call(a, req, &reply, &err);
+	if (cr == CALL_DOWN)
+		return vigild_down(a, io, s, &err);
+	if (cr != CALL_OK) {
+		say(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
+		return PAM_AUTH_ERR;
+	}
+	creds = json_object_get(reply, "credentials");
+	ncreds = json_array_size(creds);
+	if (ncreds == 0 || ncreds > VG_ARRAY_SIZE(ids) ||
+	    vg_b64_decode(json_string_value(json_object_get(reply, "client_data_hash")) ?: "!", &cdh, &cdh_len) < 0 ||
+	    cdh_len != 32 || !json_is_string(json_object_get(reply, "challenge_id"))) {
+		logf_(io, LOG_ERR, "malformed challenge from vigild");
+		say(io->error, io->ctx, "vigil: internal error (malformed challenge); elevation denied");
+		goto out;
+	}
+	for (size_t i = 0; i < ncreds; i++)
+		if (!(ids[i] = json_string_value(json_array_get(creds, i))))
+			goto out;
+	{
+		struct pv_challenge_in in = {
+			.rp_id = json_string_value(json_object_get(reply, "rp_id")) ?: "",
+			.client_data_hash = cdh,
+			.ncreds = ncreds,
+			.creds = ids,
+			.uv = json_is_true(json_object_get(reply, "uv_required")),
+		};
+		const char *id = json_string_value(json_object_get(reply, "challenge_id"));
+
+		if (pv_fido_assert(a, io, &in, &as, &why, detail, sizeof(detail)) < 0) {
+			say(io->error, io->ctx, "vigil: %s; elevation denied", client_msg(why));
+			logf_(io, LOG_NOTICE, "step-up for %s failed on the key: %s (%s)", s->user, why, detail);
+			rc = report_client_failure(a, s, id, why, detail);
+			goto out;
+		}
+		req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.assert", "challenge_id",
+				id, "user", s->user, "service", s->service, "tty", tty, "credential_id",
+				as.credential_id, "auth_data", as.auth_data, "signature", as.signature);
+	}
+	json_decref(reply);
+	reply = NULL;
+	cr = call(a, req, &reply, &err);
+	if (cr != CALL_OK) {
+		/* vigild vanishing between challenge and verdict is not "down": nothing was verified */
+		say(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
+		logf_(io, LOG_NOTICE, "step-up for %s refused: %s (%s)", s->user, err.code, err.msg);
+		goto out;
+	}
+	say(io->info, io->ctx, "vigil: elevation granted until %s",
+	    json_string_value(json_object_get(json_object_get(reply, "grant"), "expires")) ?: "?");
+	logf_(io, LOG_INFO, "step-up satisfied for %s via %s", s->user, s->service);
+	rc = PAM_SUCCESS;
+out:
+	pv_assertion_free(&as);
+	json_decref(reply);
+	return rc;
+}
+
+int pv_authenticate(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
+{
+	json_t *req, *reply = NULL;
+	struct vg_err err;
+	enum call_result cr;
+	int rc;
+
+	req = json_pack("{s:s, s:s, s:s, s:b}", "cmd", "elevation.check", "user", s->user, "service", s->service,
+			"use_grant", 1);
+	cr = call(a, req, &reply, &err);
+	if (cr == CALL_DOWN)
+		return vigild_down(a, io, s, &err);
+	if (cr != CALL_OK) {
+		logf_(io, LOG_ERR, "elevation.check for %s failed: %s", s->user, err.msg);
+		say(io->error, io->ctx, "vigil: internal error (%s); elevation denied", err.msg);
+		return PAM_AUTH_ERR;
+	}
+	if (!json_is_true(json_object_get(reply, "concerned"))) {
+		/* the only PAM_IGNORE of the auth flow: the policy does not speak about this user/service */
+		json_decref(reply);
+		return PAM_IGNORE;
+	}
+	if (json_is_false(json_object_get(reply, "touch_needed"))) {
+		say(io->info, io->ctx, "vigil: elevation grant active until %s",
+		    json_string_value(json_object_get(json_object_get(reply, "grant"), "expires")) ?: "?");
+		json_decref(reply);
+		return PAM_SUCCESS;
+	}
+	rc = step_up(a, io, s, reply);
+	json_decref(reply);
+	return rc;
+}
+
+int pv_account(const struct pv_args *a, const struct pv_io *io, const struct pv_session *s)
+{
+	json_t *req, *reply = NULL;
+	struct vg_err err;
+	enum call_result cr;
+	const char *verdict;
+	int rc;
+
+	req = json_pack("{s:s, s:s, s:s}", "cmd", "elevation.account", "user", s->user, "service", s->service);
+	if (req && s->uid != (uid_t)-1)
+		json_object_set_new(req, "uid", json_integer(s->uid));
+	cr = call(a, req, &reply, &err);
+	if (cr == CALL_DOWN) {
+		if (s->breakglass_used)
+			return PAM_SUCCESS;
+		if (a->failmode == PV_FAIL_SAFE)
+			return PAM_IGNORE;
+		say(io->error, io->ctx, "vigil: vigild is unavailable (%s); access denied (failmode=secure)", err.msg);
+		return PAM_PERM_DENIED;
+	}
+	if (cr != CALL_OK) {
+		say(io->error, io->ctx, "vigil: internal error (%s); access denied", err.msg);
+		return PAM_PERM_DENIED;
+	}
+	verdict = json_string_value(json_object_get(reply, "verdict")) ?: "";
+	if (strcmp(verdict, "ok") == 0)
+		rc = PAM_SUCCESS;
+	else if (strcmp(verdict, "ignore") == 0)
+		rc = PAM_IGNORE;
+	else {
+		say(io->error, io->ctx, "vigil: access denied for %s: %s", s->user,
+		    json_string_value(json_object_get(reply, "message")) ?: verdict);
+		logf_(io, LOG_NOTICE, "account %s refused for %s: %s", s->user, s->service, verdict);
+		rc = PAM_PERM_DENIED;
+	}
+	json_decref(reply);
+	return rc;
+}
