@@ -1,0 +1,178 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The NSS cache: files vigild writes (lib/nsscache_write.c) and
+ * libnss_vigil.so.2 maps read-only (nss/nsscache_read.c). Format: docs/nss.md.
+ *
+ * Three files in the cache directory, each one header, then sections at
+ * 8-aligned offsets. Integers are in the writer's native byte order
+ * (byte_order tells a foreign file apart); strings are offsets into the
+ * STRINGS section, NUL-terminated, offset 0 is "".
+ *
+ *   passwd.cache   records: struct vg_nssc_passwd, indexes by name and by uid
+ *   group.cache    records: struct vg_nssc_group, indexes by name and by gid,
+ *                  MEMBERS (uint32 string offsets) and MEMBER_INDEX (who is in what)
+ *   members.cache  the elevation group (gid in aux, name in aux_name) and
+ *                  records: struct vg_nssc_grant (one per user, latest expiry),
+ *                  index by name; readers hide a grant once expires <= now
+ *
+ * Only types and inline helpers here: the NSS module includes this header and
+ * links nothing but libc; the writer functions live in libvigil.
+ */
+#ifndef VIGIL_NSSCACHE_H
+#define VIGIL_NSSCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include "vigil/bundle.h"
+#include "vigil/err.h"
+#include "vigil/grant.h"
+
+#define VG_NSSC_MAGIC "VIGILNSS" /* 8 bytes, no NUL */
+#define VG_NSSC_VERSION 1u
+#define VG_NSSC_BYTE_ORDER 0x01020304u
+#define VG_NSSC_MAX_FILE (1ull << 30)
+#define VG_NSSC_NONE UINT32_MAX /* "no string" in aux_name */
+
+#define VG_NSSC_PASSWD_FILE "passwd.cache"
+#define VG_NSSC_GROUP_FILE "group.cache"
+#define VG_NSSC_MEMBERS_FILE "members.cache"
+#define VG_NSSC_DEFAULT_DIR "/var/lib/vigil/nss"
+
+enum vg_nssc_kind { VG_NSSC_PASSWD = 1, VG_NSSC_GROUP = 2, VG_NSSC_MEMBERS = 3 };
+
+enum vg_nssc_sec {
+	VG_NSSC_SEC_RECORDS = 0,
+	VG_NSSC_SEC_BY_NAME,	  /* uint32 record indexes, names ascending (strcmp) */
+	VG_NSSC_SEC_BY_ID,	  /* uint32 record indexes, ids ascending (passwd, group) */
+	VG_NSSC_SEC_MEMBERS,	  /* group: uint32 string offsets, each group's slice */
+	VG_NSSC_SEC_MEMBER_INDEX, /* group: struct vg_nssc_member_ref, by member name then gid */
+	VG_NSSC_SEC_STRINGS,
+	VG_NSSC_SEC__COUNT
+};
+
+struct vg_nssc_section {
+	uint64_t off, size; /* bytes */
+};
+
+struct vg_nssc_header {
+	char magic[8];
+	uint32_t version;
+	uint32_t kind; /* enum vg_nssc_kind */
+	uint32_t byte_order;
+	uint32_t header_size; /* sizeof(struct vg_nssc_header) */
+	uint64_t file_size;
+	uint64_t checksum;   /* vg_nssc_checksum() of the whole file with this field zero */
+	uint64_t generation; /* bundle version the file was written from */
+	int64_t written_at;
+	uint32_t id_min, id_max; /* declared uid range (passwd) or gid range (group, members) */
+	uint32_t count;		 /* records */
+	uint32_t aux;		 /* members: elevation gid (0: no elevation group) */
+	uint32_t aux_name;	 /* members: elevation group name, or VG_NSSC_NONE */
+	uint32_t reserved;
+	struct vg_nssc_section sec[VG_NSSC_SEC__COUNT];
+};
+
+struct vg_nssc_passwd {
+	uint32_t uid, gid;
+	uint32_t name, gecos, dir, shell; /* string offsets */
+};
+
+struct vg_nssc_group {
+	uint32_t gid;
+	uint32_t name;
+	uint32_t members;  /* first entry in SEC_MEMBERS */
+	uint32_t nmembers;
+};
+
+struct vg_nssc_member_ref {
+	uint32_t name;	/* member name (string offset) */
+	uint32_t group; /* record index in group.cache */
+};
+
+struct vg_nssc_grant {
+	uint32_t uid;
+	uint32_t name; /* user name (string offset) */
+	int64_t expires;
+};
+
+/*
+ * Corruption check, not authentication (the files are root-owned, 0644):
+ * a bijective mix per 64-bit word, so any single changed word changes the
+ * result. The checksum field itself counts as zero. len is a multiple of 8.
+ */
+static inline uint64_t vg_nssc_checksum(const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	const size_t skip = offsetof(struct vg_nssc_header, checksum);
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
+
+	for (size_t i = 0; i + 8 <= len; i += 8) {
+		uint64_t w;
+
+		if (i == skip)
+			w = 0;
+		else
+			memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdull;
+		h ^= h >> 32;
+	}
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 29;
+	return h;
+}
+
+/* One entry the writer refused to put in the cache, and why. */
+struct vg_nssc_conflict {
+	char kind[8];	/* "user", "group", "member", "grant" */
+	char name[64];
+	uint32_t id;
+	char why[96];
+};
+
+struct vg_nssc_report {
+	size_t nusers, ngroups, nmembers, ngrants; /* written */
+	size_t nconflicts;
+	struct vg_nssc_conflict *conflicts;
+};
+void vg_nssc_report_free(struct vg_nssc_report *r);
+
+/* Names and ids of the host's local accounts (from passwd/group files). */
+struct vg_nssc_local;
+/* A missing file counts as empty; anything else unreadable is an error. */
+int vg_nssc_local_load(const char *passwd_path, const char *group_path, struct vg_nssc_local **out,
+		       struct vg_err *err);
+void vg_nssc_local_free(struct vg_nssc_local *l);
+
+/* A built cache file, ready for vg_nssc_buf_write(). */
+struct vg_nssc_buf {
+	uint8_t *data;
+	size_t len;
+};
+void vg_nssc_buf_free(struct vg_nssc_buf *b);
+
+/*
+ * Build passwd.cache and group.cache from the identity. Refused (left out and
+ * listed in rep): uid/gid 0, ids outside the declared ranges, names or ids of
+ * local accounts (local may be NULL), duplicates, fields that cannot appear in
+ * a passwd line, and the elevation group's name/gid for an identity group.
+ * Deprovisioned users are left out of passwd and of every member list.
+ */
+int vg_nssc_build_identity(const struct vg_identity *id, const char *elev_group, uint32_t elev_gid,
+			   const struct vg_nssc_local *local, uint64_t generation, time_t now,
+			   struct vg_nssc_buf *passwd, struct vg_nssc_buf *group, struct vg_nssc_report *rep,
+			   struct vg_err *err);
+/*
+ * Build members.cache: the elevation group (elev_group NULL: none) and one
+ * entry per user holding a grant that has not expired at now (latest expiry wins).
+ */
+int vg_nssc_build_members(const char *elev_group, uint32_t elev_gid, const struct vg_grant *grants, size_t n,
+			  uint32_t gid_min, uint32_t gid_max, uint64_t generation, time_t now,
+			  struct vg_nssc_buf *out, struct vg_nssc_report *rep, struct vg_err *err);
+/* dir/name via vg_write_file_atomic, mode 0644 */
+int vg_nssc_buf_write(const char *dir, const char *name, const struct vg_nssc_buf *b, struct vg_err *err);
+
+#endif

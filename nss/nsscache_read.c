@@ -1,0 +1,428 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Bounded reader of the NSS cache files; see nsscache_read.h. */
+#include <errno.h>
+#include <string.h>
+
+#include "nsscache_read.h"
+
+static const size_t record_size[] = {
+	[VG_NSSC_PASSWD] = sizeof(struct vg_nssc_passwd),
+	[VG_NSSC_GROUP] = sizeof(struct vg_nssc_group),
+	[VG_NSSC_MEMBERS] = sizeof(struct vg_nssc_grant),
+};
+
+static bool section_ok(const struct vg_nssc_header *h, size_t len, int i)
+{
+	const struct vg_nssc_section *s = &h->sec[i];
+
+	return s->off % 8 == 0 && s->off >= h->header_size && s->off <= len && s->size <= len - s->off;
+}
+
+int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned flags,
+		       struct vg_nssc_view *v)
+{
+	const struct vg_nssc_header *h = buf;
+	const uint8_t *base = buf;
+	const struct vg_nssc_section *sec;
+	size_t rs;
+
+	memset(v, 0, sizeof(*v));
+	if ((uintptr_t)buf % 8)
+		return -EINVAL;
+	if (kind < VG_NSSC_PASSWD || kind > VG_NSSC_MEMBERS)
+		return -EINVAL;
+	if (len < sizeof(*h) || len > VG_NSSC_MAX_FILE || len % 8)
+		return -EBADMSG;
+	if (memcmp(h->magic, VG_NSSC_MAGIC, sizeof(h->magic)) || h->version != VG_NSSC_VERSION ||
+	    h->byte_order != VG_NSSC_BYTE_ORDER || h->header_size != sizeof(*h) || h->kind != (uint32_t)kind ||
+	    h->file_size != len)
+		return -EBADMSG;
+	if (!(flags & VG_NSSC_SKIP_CHECKSUM) && vg_nssc_checksum(buf, len) != h->checksum)
+		return -EBADMSG;
+	for (int i = 0; i < VG_NSSC_SEC__COUNT; i++)
+		if (!section_ok(h, len, i))
+			return -EBADMSG;
+	sec = h->sec;
+	rs = record_size[kind];
+	if (sec[VG_NSSC_SEC_RECORDS].size != (uint64_t)h->count * rs ||
+	    sec[VG_NSSC_SEC_BY_NAME].size != (uint64_t)h->count * 4)
+		return -EBADMSG;
+	if (kind == VG_NSSC_MEMBERS ? sec[VG_NSSC_SEC_BY_ID].size != 0
+				    : sec[VG_NSSC_SEC_BY_ID].size != (uint64_t)h->count * 4)
+		return -EBADMSG;
+	if (kind != VG_NSSC_GROUP && (sec[VG_NSSC_SEC_MEMBERS].size || sec[VG_NSSC_SEC_MEMBER_INDEX].size))
+		return -EBADMSG;
+	if (sec[VG_NSSC_SEC_MEMBERS].size % 4 || sec[VG_NSSC_SEC_MEMBER_INDEX].size % 8)
+		return -EBADMSG;
+	/* offset 0 must be "" and every string must end inside the section */
+	if (sec[VG_NSSC_SEC_STRINGS].size == 0 || sec[VG_NSSC_SEC_STRINGS].size > UINT32_MAX ||
+	    base[sec[VG_NSSC_SEC_STRINGS].off] != '\0' ||
+	    base[sec[VG_NSSC_SEC_STRINGS].off + sec[VG_NSSC_SEC_STRINGS].size - 1] != '\0')
+		return -EBADMSG;
+	if (h->id_min == 0 || h->id_min > h->id_max)
+		return -EBADMSG;
+
+	v->base = base;
+	v->size = len;
+	v->kind = kind;
+	v->count = h->count;
+	v->id_min = h->id_min;
+	v->id_max = h->id_max;
+	v->aux = h->aux;
+	v->aux_name = h->aux_name;
+	v->generation = h->generation;
+	v->records = base + sec[VG_NSSC_SEC_RECORDS].off;
+	v->by_name = (const uint32_t *)(base + sec[VG_NSSC_SEC_BY_NAME].off);
+	v->by_id = kind == VG_NSSC_MEMBERS ? NULL : (const uint32_t *)(base + sec[VG_NSSC_SEC_BY_ID].off);
+	v->members = (const uint32_t *)(base + sec[VG_NSSC_SEC_MEMBERS].off);
+	v->nmembers = sec[VG_NSSC_SEC_MEMBERS].size / 4;
+	v->refs = (const struct vg_nssc_member_ref *)(base + sec[VG_NSSC_SEC_MEMBER_INDEX].off);
+	v->nrefs = sec[VG_NSSC_SEC_MEMBER_INDEX].size / 8;
+	v->strings = (const char *)(base + sec[VG_NSSC_SEC_STRINGS].off);
+	v->strings_len = sec[VG_NSSC_SEC_STRINGS].size;
+	if (kind == VG_NSSC_MEMBERS && vg_nssc_has_elevation(v) &&
+	    (v->aux < v->id_min || v->aux > v->id_max))
+		return -EBADMSG;
+	return 0;
+}
+
+const char *vg_nssc_str(const struct vg_nssc_view *v, uint32_t off, size_t *len)
+{
+	const char *s;
+	size_t n;
+
+	if (off >= v->strings_len)
+		return NULL;
+	s = v->strings + off;
+	n = strnlen(s, v->strings_len - off);
+	if (n == v->strings_len - off)
+		return NULL;
+	if (len)
+		*len = n;
+	return s;
+}
+
+/* strcmp(key, string at off) with the string bounded; *bad set when off is invalid */
+static int cmp_key(const struct vg_nssc_view *v, const char *key, size_t klen, uint32_t off, bool *bad)
+{
+	size_t n;
+	const char *s = vg_nssc_str(v, off, &n);
+	int d;
+
+	if (!s) {
+		*bad = true;
+		return 0;
+	}
+	d = memcmp(key, s, klen < n ? klen : n);
+	if (d)
+		return d;
+	return klen < n ? -1 : klen > n;
+}
+
+static const void *record(const struct vg_nssc_view *v, uint32_t i)
+{
+	if (i >= v->count)
+		return NULL;
+	return (const uint8_t *)v->records + (size_t)i * record_size[v->kind];
+}
+
+/* the name of record i, whatever its kind */
+static uint32_t record_name(const struct vg_nssc_view *v, const void *r)
+{
+	switch (v->kind) {
+	case VG_NSSC_PASSWD:
+		return ((const struct vg_nssc_passwd *)r)->name;
+	case VG_NSSC_GROUP:
+		return ((const struct vg_nssc_group *)r)->name;
+	default:
+		return ((const struct vg_nssc_grant *)r)->name;
+	}
+}
+
+static uint32_t record_id(const struct vg_nssc_view *v, const void *r)
+{
+	return v->kind == VG_NSSC_PASSWD ? ((const struct vg_nssc_passwd *)r)->uid
+					 : ((const struct vg_nssc_group *)r)->gid;
+}
+
+static const void *find_by_name(const struct vg_nssc_view *v, const char *name)
+{
+	size_t lo = 0, hi = v->count, klen = strlen(name);
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const void *r = record(v, v->by_name[mid]);
+		bool bad = false;
+		int d;
+
+		if (!r)
+			return NULL;
+		d = cmp_key(v, name, klen, record_name(v, r), &bad);
+		if (bad)
+			return NULL;
+		if (d == 0)
+			return r;
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static const void *find_by_id(const struct vg_nssc_view *v, uint32_t id)
+{
+	size_t lo = 0, hi = v->count;
+
+	if (!v->by_id || id == 0 || id < v->id_min || id > v->id_max)
+		return NULL;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const void *r = record(v, v->by_id[mid]);
+		uint32_t x;
+
+		if (!r)
+			return NULL;
+		x = record_id(v, r);
+		if (x == id)
+			return r;
+		if (id < x)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+const struct vg_nssc_passwd *vg_nssc_pw_by_name(const struct vg_nssc_view *v, const char *name)
+{
+	return v->kind == VG_NSSC_PASSWD ? find_by_name(v, name) : NULL;
+}
+
+const struct vg_nssc_passwd *vg_nssc_pw_by_uid(const struct vg_nssc_view *v, uint32_t uid)
+{
+	return v->kind == VG_NSSC_PASSWD ? find_by_id(v, uid) : NULL;
+}
+
+const struct vg_nssc_passwd *vg_nssc_pw_at(const struct vg_nssc_view *v, size_t i)
+{
+	if (v->kind != VG_NSSC_PASSWD || i >= v->count)
+		return NULL;
+	return record(v, v->by_name[i]);
+}
+
+const struct vg_nssc_group *vg_nssc_gr_by_name(const struct vg_nssc_view *v, const char *name)
+{
+	return v->kind == VG_NSSC_GROUP ? find_by_name(v, name) : NULL;
+}
+
+const struct vg_nssc_group *vg_nssc_gr_by_gid(const struct vg_nssc_view *v, uint32_t gid)
+{
+	return v->kind == VG_NSSC_GROUP ? find_by_id(v, gid) : NULL;
+}
+
+const struct vg_nssc_group *vg_nssc_gr_at(const struct vg_nssc_view *v, size_t i)
+{
+	if (v->kind != VG_NSSC_GROUP || i >= v->count)
+		return NULL;
+	return record(v, v->by_name[i]);
+}
+
+bool vg_nssc_has_elevation(const struct vg_nssc_view *m)
+{
+	size_t n;
+
+	return m->kind == VG_NSSC_MEMBERS && m->aux != 0 && vg_nssc_str(m, m->aux_name, &n) && n > 0;
+}
+
+const struct vg_nssc_grant *vg_nssc_grant_live(const struct vg_nssc_view *m, const char *user, time_t now)
+{
+	const struct vg_nssc_grant *g;
+
+	if (!vg_nssc_has_elevation(m))
+		return NULL;
+	g = find_by_name(m, user);
+	return g && g->expires > (int64_t)now ? g : NULL;
+}
+
+/* Copies strings into a caller buffer; the first failure sticks. */
+struct bufw {
+	char *p;
+	size_t left;
+	int err;
+};
+
+static char *bufw_str(struct bufw *w, const struct vg_nssc_view *v, uint32_t off)
+{
+	size_t n;
+	const char *s = vg_nssc_str(v, off, &n);
+	char *d;
+
+	if (w->err)
+		return NULL;
+	if (!s) {
+		w->err = -EBADMSG;
+		return NULL;
+	}
+	if (n + 1 > w->left) {
+		w->err = -ERANGE;
+		return NULL;
+	}
+	d = memcpy(w->p, s, n + 1);
+	w->p += n + 1;
+	w->left -= n + 1;
+	return d;
+}
+
+/* room for n pointers, aligned for char * */
+static char **bufw_ptrs(struct bufw *w, size_t n)
+{
+	size_t pad = (size_t)(-(uintptr_t)w->p) % sizeof(char *);
+	char **d;
+
+	if (w->err)
+		return NULL;
+	if (pad > w->left || n > (w->left - pad) / sizeof(char *)) {
+		w->err = -ERANGE;
+		return NULL;
+	}
+	d = (char **)(void *)(w->p + pad);
+	w->p += pad + n * sizeof(char *);
+	w->left -= pad + n * sizeof(char *);
+	return d;
+}
+
+static char *bufw_lit(struct bufw *w, const char *s)
+{
+	size_t n = strlen(s);
+	char *d;
+
+	if (w->err)
+		return NULL;
+	if (n + 1 > w->left) {
+		w->err = -ERANGE;
+		return NULL;
+	}
+	d = memcpy(w->p, s, n + 1);
+	w->p += n + 1;
+	w->left -= n + 1;
+	return d;
+}
+
+int vg_nssc_fill_passwd(const struct vg_nssc_view *v, const struct vg_nssc_passwd *r, struct passwd *pw,
+			char *buf, size_t len)
+{
+	struct bufw w = { buf, len, 0 };
+
+	if (r->uid == 0 || r->gid == 0 || r->uid < v->id_min || r->uid > v->id_max)
+		return -EBADMSG; /* the writer never produces these: the file is not what vigild wrote */
+	pw->pw_name = bufw_str(&w, v, r->name);
+	pw->pw_passwd = bufw_lit(&w, "x");
+	pw->pw_gecos = bufw_str(&w, v, r->gecos);
+	pw->pw_dir = bufw_str(&w, v, r->dir);
+	pw->pw_shell = bufw_str(&w, v, r->shell);
+	pw->pw_uid = r->uid;
+	pw->pw_gid = r->gid;
+	if (!w.err && pw->pw_name[0] == '\0')
+		return -EBADMSG;
+	return w.err;
+}
+
+int vg_nssc_fill_group(const struct vg_nssc_view *v, const struct vg_nssc_group *r, struct group *gr,
+		       char *buf, size_t len)
+{
+	struct bufw w = { buf, len, 0 };
+	char **mem;
+
+	if (r->gid == 0 || r->gid < v->id_min || r->gid > v->id_max || r->members > v->nmembers ||
+	    r->nmembers > v->nmembers - r->members)
+		return -EBADMSG;
+	mem = bufw_ptrs(&w, (size_t)r->nmembers + 1);
+	gr->gr_name = bufw_str(&w, v, r->name);
+	gr->gr_passwd = bufw_lit(&w, "x");
+	for (uint32_t i = 0; i < r->nmembers && !w.err; i++)
+		mem[i] = bufw_str(&w, v, v->members[r->members + i]);
+	if (w.err)
+		return w.err;
+	if (gr->gr_name[0] == '\0')
+		return -EBADMSG;
+	mem[r->nmembers] = NULL;
+	gr->gr_mem = mem;
+	gr->gr_gid = r->gid;
+	return 0;
+}
+
+int vg_nssc_fill_elevation(const struct vg_nssc_view *m, time_t now, struct group *gr, char *buf, size_t len)
+{
+	struct bufw w = { buf, len, 0 };
+	size_t live = 0, k = 0;
+	char **mem;
+
+	if (!vg_nssc_has_elevation(m))
+		return -ENOENT;
+	for (uint32_t i = 0; i < m->count; i++) {
+		const struct vg_nssc_grant *g = record(m, i);
+
+		if (g->expires > (int64_t)now)
+			live++;
+	}
+	mem = bufw_ptrs(&w, live + 1);
+	gr->gr_name = bufw_str(&w, m, m->aux_name);
+	gr->gr_passwd = bufw_lit(&w, "x");
+	for (uint32_t i = 0; i < m->count && !w.err; i++) {
+		const struct vg_nssc_grant *g = record(m, m->by_name[i]);
+
+		if (!g) {
+			w.err = -EBADMSG;
+			break;
+		}
+		/* live was counted over the same records; a changed file must not overflow mem */
+		if (g->expires > (int64_t)now && k < live)
+			mem[k++] = bufw_str(&w, m, g->name);
+	}
+	if (w.err)
+		return w.err;
+	mem[k] = NULL;
+	gr->gr_mem = mem;
+	gr->gr_gid = m->aux;
+	return 0;
+}
+
+int vg_nssc_user_groups(const struct vg_nssc_view *g, const struct vg_nssc_view *m, const char *user,
+			time_t now, int (*cb)(gid_t gid, void *arg), void *arg)
+{
+	size_t lo = 0, hi = g->kind == VG_NSSC_GROUP ? g->nrefs : 0, klen = strlen(user);
+	int r;
+
+	/* lower bound of user in the member index, then walk its run */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		bool bad = false;
+		int d = cmp_key(g, user, klen, g->refs[mid].name, &bad);
+
+		if (bad)
+			return -EBADMSG;
+		if (d <= 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	for (size_t i = lo; g->kind == VG_NSSC_GROUP && i < g->nrefs; i++) {
+		const struct vg_nssc_group *gr;
+		bool bad = false;
+
+		if (cmp_key(g, user, klen, g->refs[i].name, &bad) != 0 || bad)
+			break;
+		gr = record(g, g->refs[i].group);
+		if (!gr)
+			return -EBADMSG;
+		if (gr->gid == 0 || gr->gid < g->id_min || gr->gid > g->id_max)
+			continue;
+		r = cb(gr->gid, arg);
+		if (r < 0)
+			return r;
+	}
+	if (m && vg_nssc_grant_live(m, user, now))
+		return cb(m->aux, arg);
+	return 0;
+}

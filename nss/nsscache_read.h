@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Bounded reader of the NSS cache files (include/vigil/nsscache.h), shared by
+ * libnss_vigil.so.2, its unit tests and the fuzz target. Links only libc.
+ *
+ * vg_nssc_view_parse() checks the header, the section bounds and the checksum
+ * once; every later access checks its own indexes and string offsets, so even
+ * a file changed in place after parsing is never read out of bounds (lookups
+ * then just fail).
+ */
+#ifndef VIGIL_NSSCACHE_READ_H
+#define VIGIL_NSSCACHE_READ_H
+
+#include <grp.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "vigil/nsscache.h"
+
+enum { VG_NSSC_SKIP_CHECKSUM = 1 }; /* fuzzing only: reach the code past the checksum */
+
+struct vg_nssc_view {
+	const uint8_t *base;
+	size_t size;
+	uint32_t kind, count, id_min, id_max, aux, aux_name;
+	uint64_t generation;
+	const void *records;
+	const uint32_t *by_name, *by_id; /* by_id is NULL in members.cache */
+	const uint32_t *members;
+	size_t nmembers;
+	const struct vg_nssc_member_ref *refs;
+	size_t nrefs;
+	const char *strings;
+	size_t strings_len;
+};
+
+/* 0, or -EBADMSG (corrupt/truncated/foreign), -EINVAL (unaligned buffer) */
+int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned flags,
+		       struct vg_nssc_view *v);
+
+/* The NUL-terminated string at off and its length, or NULL when off is bad. */
+const char *vg_nssc_str(const struct vg_nssc_view *v, uint32_t off, size_t *len);
+
+/* Record lookups: NULL when absent (or the file is inconsistent). */
+const struct vg_nssc_passwd *vg_nssc_pw_by_name(const struct vg_nssc_view *v, const char *name);
+const struct vg_nssc_passwd *vg_nssc_pw_by_uid(const struct vg_nssc_view *v, uint32_t uid);
+const struct vg_nssc_passwd *vg_nssc_pw_at(const struct vg_nssc_view *v, size_t i); /* name order */
+const struct vg_nssc_group *vg_nssc_gr_by_name(const struct vg_nssc_view *v, const char *name);
+const struct vg_nssc_group *vg_nssc_gr_by_gid(const struct vg_nssc_view *v, uint32_t gid);
+const struct vg_nssc_group *vg_nssc_gr_at(const struct vg_nssc_view *v, size_t i);
+/* the user's grant if it is still live at now */
+const struct vg_nssc_grant *vg_nssc_grant_live(const struct vg_nssc_view *m, const char *user, time_t now);
+/* members.cache names an elevation group */
+bool vg_nssc_has_elevation(const struct vg_nssc_view *m);
+
+/* Fill glibc structs with strings copied into buf: 0, -ERANGE (buf too small), -EBADMSG. */
+int vg_nssc_fill_passwd(const struct vg_nssc_view *v, const struct vg_nssc_passwd *r, struct passwd *pw,
+			char *buf, size_t len);
+int vg_nssc_fill_group(const struct vg_nssc_view *v, const struct vg_nssc_group *r, struct group *gr,
+		       char *buf, size_t len);
+/* the elevation group with the members whose grant is live at now */
+int vg_nssc_fill_elevation(const struct vg_nssc_view *m, time_t now, struct group *gr, char *buf,
+			   size_t len);
+
+/* Every supplementary gid of user: identity groups, then the elevation group
+ * while the user's grant is live. m may be NULL. Stops at the first cb < 0. */
+int vg_nssc_user_groups(const struct vg_nssc_view *g, const struct vg_nssc_view *m, const char *user,
+			time_t now, int (*cb)(gid_t gid, void *arg), void *arg);
+
+#endif

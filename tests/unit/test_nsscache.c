@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* NSS cache: writer (lib/nsscache_write.c) and reader (nss/nsscache_read.c) together. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "nsscache_read.h"
+#include "vigil/nsscache.h"
+#include "vigil/util.h"
+
+#define NOW ((time_t)1795000000)
+
+static struct vg_user user(const char *name, uint32_t uid, uint32_t gid, enum vg_user_state st)
+{
+	struct vg_user u = { .name = (char *)name, .uid = uid, .gid = gid, .gecos = (char *)"Someone",
+			     .home = (char *)"/home/x", .shell = (char *)"/bin/bash", .state = st };
+	return u;
+}
+
+struct fixture {
+	struct vg_user users[8];
+	struct vg_group groups[6];
+	char *sre_members[4];
+	char *dev_members[2];
+	struct vg_identity id;
+};
+
+static void fixture_init(struct fixture *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->users[0] = user("alice", 60001, 60001, VG_USER_ACTIVE);
+	f->users[1] = user("mallory", 60002, 60002, VG_USER_DEPROVISIONED);
+	f->users[2] = user("bob", 60003, 60003, VG_USER_ACTIVE);
+	f->users[3] = user("carol", 60004, 60100, VG_USER_ACTIVE);
+	f->sre_members[0] = "carol";
+	f->sre_members[1] = "alice";
+	f->sre_members[2] = "mallory"; /* deprovisioned: silently dropped */
+	f->sre_members[3] = "alice";   /* repeated: once */
+	f->dev_members[0] = "bob";
+	f->dev_members[1] = "alice";
+	f->groups[0] = (struct vg_group){ .name = "sre", .gid = 60100, .nmembers = 4, .members = f->sre_members };
+	f->groups[1] = (struct vg_group){ .name = "alice", .gid = 60001 };
+	f->groups[2] = (struct vg_group){ .name = "dev", .gid = 60200, .nmembers = 2, .members = f->dev_members };
+	f->id = (struct vg_identity){ .uid_min = 60000, .uid_max = 60999, .gid_min = 60000, .gid_max = 64999,
+				      .nusers = 4, .users = f->users, .ngroups = 3, .groups = f->groups };
+}
+
+/* malloc'd copies are 16-aligned, as an mmap'd file is page-aligned */
+static void build(const struct vg_identity *id, const struct vg_nssc_local *local, struct vg_nssc_buf *pw,
+		  struct vg_nssc_buf *gr, struct vg_nssc_report *rep)
+{
+	struct vg_err err = { 0 };
+
+	assert_int_equal(vg_nssc_build_identity(id, "vigil-elevated", 64000, local, 7, NOW, pw, gr, rep, &err), 0);
+}
+
+static bool has_conflict(const struct vg_nssc_report *rep, const char *name, const char *why_part)
+{
+	for (size_t i = 0; i < rep->nconflicts; i++)
+		if (strcmp(rep->conflicts[i].name, name) == 0 && strstr(rep->conflicts[i].why, why_part))
+			return true;
+	return false;
+}
+
+static void test_passwd_lookups(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw, gr;
+	struct vg_nssc_report rep = { 0 };
+	struct vg_nssc_view v;
+	struct passwd p;
+	char buf[256];
+
+	fixture_init(&f);
+	build(&f.id, NULL, &pw, &gr, &rep);
+	assert_int_equal(rep.nusers, 3);
+	assert_int_equal(rep.nconflicts, 0);
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(v.count, 3);
+	assert_int_equal(v.generation, 7);
+
+	assert_int_equal(vg_nssc_fill_passwd(&v, vg_nssc_pw_by_name(&v, "alice"), &p, buf, sizeof(buf)), 0);
+	assert_string_equal(p.pw_name, "alice");
+	assert_string_equal(p.pw_passwd, "x");
+	assert_int_equal(p.pw_uid, 60001);
+	assert_int_equal(p.pw_gid, 60001);
+	assert_string_equal(p.pw_gecos, "Someone");
+	assert_string_equal(p.pw_dir, "/home/x");
+	assert_string_equal(p.pw_shell, "/bin/bash");
+	assert_int_equal(vg_nssc_fill_passwd(&v, vg_nssc_pw_by_uid(&v, 60004), &p, buf, sizeof(buf)), 0);
+	assert_string_equal(p.pw_name, "carol");
+
+	assert_null(vg_nssc_pw_by_name(&v, "mallory")); /* deprovisioned */
+	assert_null(vg_nssc_pw_by_uid(&v, 60002));
+	assert_null(vg_nssc_pw_by_name(&v, "alic"));
+	assert_null(vg_nssc_pw_by_name(&v, "alicee"));
+	assert_null(vg_nssc_pw_by_name(&v, ""));
+	assert_null(vg_nssc_pw_by_uid(&v, 0));
+	assert_null(vg_nssc_pw_by_uid(&v, 59999));
+	/* enumeration in name order, then the end */
+	assert_string_equal(vg_nssc_str(&v, vg_nssc_pw_at(&v, 0)->name, NULL), "alice");
+	assert_string_equal(vg_nssc_str(&v, vg_nssc_pw_at(&v, 1)->name, NULL), "bob");
+	assert_string_equal(vg_nssc_str(&v, vg_nssc_pw_at(&v, 2)->name, NULL), "carol");
+	assert_null(vg_nssc_pw_at(&v, 3));
+	/* a group file is not a passwd file */
+	assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_PASSWD, 0, &v), -EBADMSG);
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+	vg_nssc_report_free(&rep);
+}
+
+static void test_erange_every_short_length(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw, gr;
+	struct vg_nssc_view v, g;
+	struct passwd p;
+	struct group grp;
+	char buf[512];
+	size_t need_pw = 0, need_gr = 0;
+
+	fixture_init(&f);
+	build(&f.id, NULL, &pw, &gr, NULL);
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_GROUP, 0, &g), 0);
+	/* "alice\0x\0Someone\0/home/x\0/bin/bash\0" */
+	need_pw = 6 + 2 + 8 + 8 + 10;
+	for (size_t n = 0; n < need_pw; n++)
+		assert_int_equal(vg_nssc_fill_passwd(&v, vg_nssc_pw_by_name(&v, "alice"), &p, buf, n), -ERANGE);
+	assert_int_equal(vg_nssc_fill_passwd(&v, vg_nssc_pw_by_name(&v, "alice"), &p, buf, need_pw), 0);
+	/* sre: 3 pointers (+ alignment) + "sre\0x\0alice\0carol\0" */
+	for (size_t n = 0; n < 3 * sizeof(char *); n++)
+		assert_int_equal(vg_nssc_fill_group(&g, vg_nssc_gr_by_name(&g, "sre"), &grp, buf, n), -ERANGE);
+	for (need_gr = 0; need_gr < sizeof(buf); need_gr++)
+		if (vg_nssc_fill_group(&g, vg_nssc_gr_by_name(&g, "sre"), &grp, buf, need_gr) == 0)
+			break;
+	assert_in_range(need_gr, 3 * sizeof(char *) + 18, 3 * sizeof(char *) + 18 + sizeof(char *));
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+}
+
+static int collect(gid_t gid, void *arg)
+{
+	gid_t *out = arg;
+
+	out[++out[0]] = gid;
+	return 0;
+}
+
+static void test_groups_and_memberships(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw, gr, mb;
+	struct vg_nssc_report rep = { 0 };
+	struct vg_nssc_view g, m;
+	struct vg_grant grants[3] = { 0 };
+	struct vg_err err = { 0 };
+	struct group grp;
+	gid_t got[16];
+	char buf[512];
+
+	fixture_init(&f);
+	build(&f.id, NULL, &pw, &gr, &rep);
+	assert_int_equal(rep.ngroups, 3);
+	assert_int_equal(rep.nmembers, 4); /* sre: alice carol; dev: alice bob */
+	assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_GROUP, 0, &g), 0);
+	assert_int_equal(vg_nssc_fill_group(&g, vg_nssc_gr_by_name(&g, "sre"), &grp, buf, sizeof(buf)), 0);
+	assert_int_equal(grp.gr_gid, 60100);
+	assert_string_equal(grp.gr_mem[0], "alice");
+	assert_string_equal(grp.gr_mem[1], "carol");
+	assert_null(grp.gr_mem[2]);
+	assert_int_equal(vg_nssc_fill_group(&g, vg_nssc_gr_by_gid(&g, 60001), &grp, buf, sizeof(buf)), 0);
+	assert_string_equal(grp.gr_name, "alice");
+	assert_null(grp.gr_mem[0]);
+	assert_null(vg_nssc_gr_by_name(&g, "vigil-elevated")); /* lives in members.cache */
+
+	/* alice holds two grants (the later one counts), bob's expired, carol's is live */
+	snprintf(grants[0].user, sizeof(grants[0].user), "alice");
+	grants[0].expires = NOW + 10;
+	grants[1] = grants[0];
+	grants[1].expires = NOW + 100;
+	snprintf(grants[2].user, sizeof(grants[2].user), "bob");
+	grants[2].expires = NOW;
+	assert_int_equal(vg_nssc_build_members("vigil-elevated", 64000, grants, 3, 60000, 64999, 7, NOW, &mb,
+					       &rep, &err),
+			 0);
+	assert_int_equal(rep.ngrants, 1);
+	assert_int_equal(vg_nssc_view_parse(mb.data, mb.len, VG_NSSC_MEMBERS, 0, &m), 0);
+	assert_true(vg_nssc_has_elevation(&m));
+	assert_non_null(vg_nssc_grant_live(&m, "alice", NOW + 99));
+	assert_null(vg_nssc_grant_live(&m, "alice", NOW + 100)); /* expired at the lookup: hidden */
+	assert_null(vg_nssc_grant_live(&m, "bob", NOW - 5));	 /* expired when written: absent */
+	assert_int_equal(vg_nssc_fill_elevation(&m, NOW + 50, &grp, buf, sizeof(buf)), 0);
+	assert_string_equal(grp.gr_name, "vigil-elevated");
+	assert_int_equal(grp.gr_gid, 64000);
+	assert_string_equal(grp.gr_mem[0], "alice");
+	assert_null(grp.gr_mem[1]);
+	assert_int_equal(vg_nssc_fill_elevation(&m, NOW + 100, &grp, buf, sizeof(buf)), 0);
+	assert_null(grp.gr_mem[0]);
+
+	got[0] = 0;
+	assert_int_equal(vg_nssc_user_groups(&g, &m, "alice", NOW + 1, collect, got), 0);
+	assert_int_equal(got[0], 3);
+	assert_int_equal(got[1], 60100);
+	assert_int_equal(got[2], 60200);
+	assert_int_equal(got[3], 64000);
+	got[0] = 0;
+	assert_int_equal(vg_nssc_user_groups(&g, &m, "alice", NOW + 100, collect, got), 0);
+	assert_int_equal(got[0], 2);
+	got[0] = 0;
+	assert_int_equal(vg_nssc_user_groups(&g, &m, "bob", NOW, collect, got), 0);
+	assert_int_equal(got[0], 1);
+	assert_int_equal(got[1], 60200);
+	got[0] = 0;
+	assert_int_equal(vg_nssc_user_groups(&g, &m, "mallory", NOW, collect, got), 0);
+	assert_int_equal(got[0], 0);
+	vg_nssc_buf_free(&mb);
+
+	/* no elevation configured: an empty members.cache */
+	assert_int_equal(vg_nssc_build_members(NULL, 0, grants, 3, 60000, 64999, 7, NOW, &mb, NULL, &err), 0);
+	assert_int_equal(vg_nssc_view_parse(mb.data, mb.len, VG_NSSC_MEMBERS, 0, &m), 0);
+	assert_false(vg_nssc_has_elevation(&m));
+	assert_null(vg_nssc_grant_live(&m, "alice", NOW));
+	assert_int_equal(vg_nssc_fill_elevation(&m, NOW, &grp, buf, sizeof(buf)), -ENOENT);
+	vg_nssc_buf_free(&mb);
+	/* an elevation gid outside the range is refused with a reason */
+	assert_int_equal(vg_nssc_build_members("vigil-elevated", 70000, grants, 3, 60000, 64999, 7, NOW, &mb,
+					       NULL, &err),
+			 -EINVAL);
+	assert_string_equal(err.code, "elevation_group_invalid");
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+	vg_nssc_report_free(&rep);
+}
+
+static void test_conflicts_refused(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw, gr;
+	struct vg_nssc_report rep = { 0 };
+	struct vg_nssc_local *local = NULL;
+	struct vg_nssc_view v, g;
+	struct vg_err err = { 0 };
+	char dir[] = "/tmp/nsscache-test-XXXXXX", ppath[128], gpath[128];
+	char *members[] = { "alice", "ghost" };
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(ppath, sizeof(ppath), "%s/passwd", dir);
+	snprintf(gpath, sizeof(gpath), "%s/group", dir);
+	fp = fopen(ppath, "w");
+	fprintf(fp, "root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1::/:/usr/sbin/nologin\n"
+		    "svc:x:60050:60050::/:/bin/false\n+@nis\n");
+	fclose(fp);
+	fp = fopen(gpath, "w");
+	fprintf(fp, "root:x:0:\nstaff:x:50:\nlocalgrp:x:60300:\n");
+	fclose(fp);
+	assert_int_equal(vg_nssc_local_load(ppath, gpath, &local, &err), 0);
+
+	fixture_init(&f);
+	f.users[4] = user("daemon", 60010, 60010, VG_USER_ACTIVE);   /* local name */
+	f.users[5] = user("zed", 60050, 60050, VG_USER_ACTIVE);	     /* local uid */
+	f.users[6] = user("root2", 0, 60001, VG_USER_ACTIVE);	     /* uid 0 */
+	f.users[7] = user("far", 61000, 60001, VG_USER_ACTIVE);	     /* outside the range */
+	f.id.nusers = 8;
+	f.users[2].shell = "/bin/sh:evil"; /* bob: would forge a passwd field */
+	f.groups[3] = (struct vg_group){ .name = "staff", .gid = 60400 };
+	f.groups[4] = (struct vg_group){ .name = "elev", .gid = 64000 }; /* the elevation gid */
+	f.groups[5] = (struct vg_group){ .name = "dup", .gid = 60100, .nmembers = 2, .members = members };
+	f.id.ngroups = 6;
+	build(&f.id, local, &pw, &gr, &rep);
+	assert_true(has_conflict(&rep, "daemon", "local account"));
+	assert_true(has_conflict(&rep, "zed", "uid of a local account"));
+	assert_true(has_conflict(&rep, "root2", "0"));
+	assert_true(has_conflict(&rep, "far", "uid_range"));
+	assert_true(has_conflict(&rep, "bob", "':'"));
+	assert_true(has_conflict(&rep, "staff", "local group"));
+	assert_true(has_conflict(&rep, "elev", "elevation group"));
+	assert_true(has_conflict(&rep, "dup", "duplicate gid") || has_conflict(&rep, "sre", "duplicate gid"));
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(v.count, 2); /* alice, carol */
+	assert_null(vg_nssc_pw_by_name(&v, "daemon"));
+	assert_null(vg_nssc_pw_by_name(&v, "bob"));
+	assert_null(vg_nssc_pw_by_uid(&v, 60050));
+	assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_GROUP, 0, &g), 0);
+	assert_null(vg_nssc_gr_by_name(&g, "staff"));
+	assert_null(vg_nssc_gr_by_gid(&g, 64000));
+	/* bob was refused, so dev keeps only alice */
+	assert_true(has_conflict(&rep, "bob", "not a provisioned user"));
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+	vg_nssc_report_free(&rep);
+
+	/* duplicates among vigil's own entries: the first by name keeps the uid */
+	fixture_init(&f);
+	f.users[4] = user("alice", 60020, 60001, VG_USER_ACTIVE);
+	f.users[5] = user("dave", 60001, 60001, VG_USER_ACTIVE);
+	f.id.nusers = 6;
+	build(&f.id, local, &pw, &gr, &rep);
+	assert_true(has_conflict(&rep, "alice", "duplicate user name"));
+	assert_true(has_conflict(&rep, "dave", "duplicate uid"));
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(vg_nssc_pw_by_name(&v, "alice")->uid, 60001);
+	assert_null(vg_nssc_pw_by_uid(&v, 60020));
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+	vg_nssc_report_free(&rep);
+
+	/* a range that includes 0 is an error, not a cache */
+	f.id.uid_min = 0;
+	assert_int_equal(vg_nssc_build_identity(&f.id, NULL, 0, local, 1, NOW, &pw, &gr, NULL, &err), -EINVAL);
+	assert_string_equal(err.code, "identity_range_invalid");
+	vg_nssc_local_free(local);
+	unlink(ppath);
+	unlink(gpath);
+	rmdir(dir);
+}
+
+static void test_corruption_detected(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw, gr;
+	struct vg_nssc_view v;
+	uint8_t *copy;
+
+	fixture_init(&f);
+	build(&f.id, NULL, &pw, &gr, NULL);
+	copy = aligned_alloc(8, pw.len + 8);
+	/* every single-byte change is caught by the header checks or the checksum */
+	for (size_t i = 0; i < pw.len; i++) {
+		memcpy(copy, pw.data, pw.len);
+		copy[i] ^= 0x5a;
+		assert_int_equal(vg_nssc_view_parse(copy, pw.len, VG_NSSC_PASSWD, 0, &v), -EBADMSG);
+	}
+	/* every truncation */
+	memcpy(copy, pw.data, pw.len);
+	for (size_t n = 0; n < pw.len; n++)
+		assert_int_not_equal(vg_nssc_view_parse(copy, n, VG_NSSC_PASSWD, 0, &v), 0);
+	/* unaligned buffers are refused rather than read with misaligned loads */
+	memcpy(copy + 1, pw.data, pw.len);
+	assert_int_equal(vg_nssc_view_parse(copy + 1, pw.len, VG_NSSC_PASSWD, 0, &v), -EINVAL);
+	free(copy);
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+}
+
+/* With the checksum skipped, random damage may parse: lookups must stay in bounds (ASan). */
+static void test_damage_past_checksum_stays_in_bounds(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf bufs[2];
+	const enum vg_nssc_kind kinds[2] = { VG_NSSC_PASSWD, VG_NSSC_GROUP };
+	uint64_t seed = 0x1234567u;
+	char out[256];
+
+	fixture_init(&f);
+	build(&f.id, NULL, &bufs[0], &bufs[1], NULL);
+	for (int k = 0; k < 2; k++) {
+		uint8_t *copy = aligned_alloc(8, bufs[k].len);
+		int parsed = 0;
+
+		for (int round = 0; round < 20000; round++) {
+			struct vg_nssc_view v;
+			struct passwd p;
+			struct group g;
+			gid_t got[64];
+
+			memcpy(copy, bufs[k].data, bufs[k].len);
+			for (int j = 0; j < 1 + round % 4; j++) {
+				seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+				copy[sizeof(struct vg_nssc_header) + (seed >> 33) %
+						(bufs[k].len - sizeof(struct vg_nssc_header))] = (uint8_t)(seed >> 17);
+			}
+			if (vg_nssc_view_parse(copy, bufs[k].len, kinds[k], VG_NSSC_SKIP_CHECKSUM, &v) < 0)
+				continue;
+			parsed++;
+			for (size_t i = 0; i < v.count + 1; i++) {
+				const struct vg_nssc_passwd *pr = vg_nssc_pw_at(&v, i);
+				const struct vg_nssc_group *gr = vg_nssc_gr_at(&v, i);
+
+				if (pr)
+					(void)vg_nssc_fill_passwd(&v, pr, &p, out, sizeof(out));
+				if (gr)
+					(void)vg_nssc_fill_group(&v, gr, &g, out, sizeof(out));
+			}
+			(void)vg_nssc_pw_by_name(&v, "carol");
+			(void)vg_nssc_pw_by_uid(&v, 60003);
+			(void)vg_nssc_gr_by_name(&v, "sre");
+			(void)vg_nssc_gr_by_gid(&v, 60200);
+			got[0] = 0;
+			if (k == 1)
+				(void)vg_nssc_user_groups(&v, NULL, "alice", NOW, collect, got);
+			assert_true(got[0] < 60);
+		}
+		assert_true(parsed > 1000); /* the damage reached the lookups, not just the parser */
+		free(copy);
+		vg_nssc_buf_free(&bufs[k]);
+	}
+}
+
+static void test_write_files(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw, gr;
+	struct vg_err err = { 0 };
+	struct vg_nssc_view v;
+	char dir[] = "/tmp/nsscache-test-XXXXXX", sub[128], path[160];
+	char *data = NULL;
+	size_t len = 0;
+
+	fixture_init(&f);
+	build(&f.id, NULL, &pw, &gr, NULL);
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof(sub), "%s/nss", dir);
+	assert_int_equal(vg_nssc_buf_write(sub, VG_NSSC_PASSWD_FILE, &pw, &err), 0);
+	snprintf(path, sizeof(path), "%s/%s", sub, VG_NSSC_PASSWD_FILE);
+	assert_int_equal(vg_read_file(path, 1 << 20, &data, &len), 0);
+	assert_int_equal(len, pw.len);
+	assert_memory_equal(data, pw.data, len);
+	assert_int_equal(vg_nssc_view_parse(data, len, VG_NSSC_PASSWD, 0, &v), 0);
+	free(data);
+	unlink(path);
+	rmdir(sub);
+	rmdir(dir);
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_passwd_lookups),
+		cmocka_unit_test(test_erange_every_short_length),
+		cmocka_unit_test(test_groups_and_memberships),
+		cmocka_unit_test(test_conflicts_refused),
+		cmocka_unit_test(test_corruption_detected),
+		cmocka_unit_test(test_damage_past_checksum_stays_in_bounds),
+		cmocka_unit_test(test_write_files),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
