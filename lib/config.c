@@ -38,6 +38,8 @@ static const struct key keys[] = {
 	S(cgroup_root, ""),
 	S(nss_cache_dir, "/var/lib/vigil/nss"),
 	S(posture_root, "/"),
+	S(posture_edr_units, ""),
+	U(posture_interval_s, "60"),
 	S(breakglass_spool, "/var/lib/vigil/breakglass.spool"),
 	S(hostname, ""),
 	S(labels, ""),

@@ -25,6 +25,8 @@ struct vg_config {
 	char cgroup_root[256]; /* "" = autodetect the cgroup2 mount */
 	char nss_cache_dir[256]; /* /var/lib/vigil/nss */
 	char posture_root[256]; /* "/" ; collectors read below this prefix */
+	char posture_edr_units[1024]; /* "" ; "PATH=UNIT,..." systemd unit an EDR agent must run in */
+	uint32_t posture_interval_s; /* 60 ; periodic posture refresh */
 	char breakglass_spool[256]; /* /var/lib/vigil/breakglass.spool */
 	/* identity of this host */
 	char hostname[256];   /* "" = gethostname() */
