@@ -1,0 +1,216 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The contract between bpf/vigil.bpf.c and user space (lib/enforce_compile.c,
+ * agent/enforce.c): map keys, values, events, and the one decision function
+ * both sides run, so that `vigilctl explain` and the kernel cannot disagree.
+ * docs/enforcement.md explains the layout.
+ *
+ * Included from BPF (after vmlinux.h) and from user space (after <linux/types.h>).
+ */
+#ifndef VIGIL_BPF_MAPS_H
+#define VIGIL_BPF_MAPS_H
+
+#ifndef __always_inline
+#define __always_inline inline __attribute__((always_inline))
+#endif
+
+/* Policy generations: the kernel reads active[0] and uses slot N of every gen_* map. */
+#define VG_ENF_GEN_SLOTS 2
+/* Deepest cgroup level searched for a tenant cgroup (level 0 is the root). */
+#define VG_ENF_MAX_CGROUP_DEPTH 32
+/* Intervals per (prefix, protocol class) list: at most one per port. */
+#define VG_ENF_MAX_INTERVALS 65536
+/* Binary search steps that cover VG_ENF_MAX_INTERVALS entries. */
+#define VG_ENF_BSEARCH_STEPS 17
+/* Trie key bits before the address: 32 of tenant id, 8 of family (4 or 6). */
+#define VG_ENF_KEY_HEAD_BITS 40
+#define VG_ENF_KEY_FULL_BITS (VG_ENF_KEY_HEAD_BITS + 128)
+/* Key of the host policy in the cgroup map: no real cgroup has id 0. */
+#define VG_ENF_HOST_CGID 0
+#define VG_ENF_MAX_TENANT 65535
+
+/* Protocol classes: every list already contains the tenant's "any" rules. */
+enum vg_enf_class {
+	VG_ENF_CLASS_TCP = 0,
+	VG_ENF_CLASS_UDP = 1,
+	VG_ENF_CLASS_ICMP = 2,	/* ICMP and ICMPv6; ports do not apply */
+	VG_ENF_CLASS_OTHER = 3, /* anything else a raw socket sends; only "any" rules */
+	VG_ENF_CLASS__COUNT = 4,
+};
+
+enum vg_enf_verdict {
+	VG_ENF_ALLOW_NOPOLICY = 1, /* no policy loaded, or host default allow */
+	VG_ENF_ALLOW_RULE = 2,	   /* the tenant's own egress rule (rule_id) */
+	VG_ENF_ALLOW_SHARED = 3,   /* a shared service the tenant lists (rule_id) */
+	VG_ENF_ALLOW_SEGMENT = 4,  /* the tenant's own segment */
+	VG_ENF_DENY_PORT = 5,	   /* another tenant's local listening port (owner) */
+	VG_ENF_DENY_SEGMENT = 6,   /* another tenant's segment (owner) */
+	VG_ENF_DENY_DEFAULT = 7,   /* nothing allows it */
+};
+
+static __always_inline int vg_enf_verdict_allows(__u32 v)
+{
+	return v <= VG_ENF_ALLOW_SEGMENT;
+}
+
+enum vg_enf_hook {
+	VG_ENF_HOOK_CONNECT = 1,
+	VG_ENF_HOOK_SENDMSG = 2,
+	VG_ENF_HOOK_SKB = 3,
+};
+
+/*
+ * IPv4 and IPv6 live in one trie, told apart by fam so that "::/0" never
+ * covers IPv4; an IPv4-mapped IPv6 destination is looked up as fam 4.
+ */
+struct vg_enf_lpm_key {
+	__u32 prefixlen; /* VG_ENF_KEY_HEAD_BITS + CIDR prefix length */
+	__u32 tenant;	 /* always fully matched: byte order is irrelevant */
+	__u8 fam;	 /* 4 or 6 */
+	__u8 addr[16];	 /* IPv4 in the first 4 bytes */
+	__u8 pad[3];
+};
+
+struct vg_enf_lpm_val {
+	__u32 seg_owner;		  /* owner of the longest segment containing the prefix, 0: none */
+	__u32 off[VG_ENF_CLASS__COUNT];	  /* first interval in the ranges map */
+	__u32 cnt[VG_ENF_CLASS__COUNT];	  /* number of intervals, sorted by lo, disjoint */
+};
+
+/* One elementary port interval of a (prefix, class) list. */
+struct vg_enf_range {
+	__u16 lo, hi;	   /* inclusive, host byte order */
+	__u32 own_rule;	   /* lowest id of the tenant's own rules covering it, 0: none */
+	__u32 shared_rule; /* lowest id of the listed shared-service rules covering it, 0: none */
+};
+
+/* Value of the cgroup map (key: cgroup id; VG_ENF_HOST_CGID: the host policy). */
+struct vg_enf_cgroup_val {
+	__u32 tenant; /* 0 for the host */
+	__u8 mode;    /* enum vg_mode */
+	__u8 dflt;    /* host only: enum vg_default */
+	__u16 pad;
+};
+
+/* Local listening ports recorded by post_bind, deleted by sock_release. */
+struct vg_enf_port_key {
+	__u16 port; /* host byte order */
+	__u8 proto;
+	__u8 pad;
+};
+
+struct vg_enf_counters {
+	__u64 allowed;
+	__u64 denied;
+	__u64 would_deny;
+	__u64 events_dropped;
+};
+
+struct vg_enf_conf {
+	__u32 event_rate_limit; /* events per second per tenant before sampling */
+	__u32 sample_every;	/* beyond the limit, one event in this many is sent */
+};
+
+struct vg_enf_rate {
+	__u64 window_ns;
+	__u64 count;
+};
+
+struct vg_enf_event {
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 uid;
+	__u32 tenant;
+	__u32 rule_id; /* the rule that decided, 0: none */
+	__u32 owner;   /* tenant owning the segment or local port that decided, 0: none */
+	__u16 port;    /* host byte order, 0 for ICMP/other */
+	__u8 family;   /* AF_INET, AF_INET6 of the socket */
+	__u8 proto;
+	__u8 verdict;  /* enum vg_enf_verdict */
+	__u8 mode;     /* enum vg_mode */
+	__u8 hook;     /* enum vg_enf_hook */
+	__u8 sampled;  /* 1: sent under sampling, others in the same second were dropped */
+	__u8 fam;      /* 4 or 6: how addr was matched (IPv4-mapped IPv6 is 4) */
+	__u8 pad[3];
+	__u8 addr[16]; /* IPv4 in the first 4 bytes */
+	char comm[16];
+};
+
+static __always_inline __u32 vg_enf_proto_class(__u8 proto)
+{
+	switch (proto) {
+	case 6:
+		return VG_ENF_CLASS_TCP;
+	case 17:
+		return VG_ENF_CLASS_UDP;
+	case 1:
+	case 58:
+		return VG_ENF_CLASS_ICMP;
+	default:
+		return VG_ENF_CLASS_OTHER;
+	}
+}
+
+/* Destinations on this host whose port may belong to another tenant's listener. */
+static __always_inline int vg_enf_is_local(__u8 fam, const __u8 a[16])
+{
+	if (fam == 4)
+		return a[0] == 127 || (!a[0] && !a[1] && !a[2] && !a[3]);
+	for (int i = 0; i < 15; i++)
+		if (a[i])
+			return 0;
+	return a[15] <= 1;
+}
+
+/* ::ffff:a.b.c.d is IPv4 */
+static __always_inline int vg_enf_v4mapped(const __u8 a[16])
+{
+	for (int i = 0; i < 10; i++)
+		if (a[i])
+			return 0;
+	return a[10] == 0xff && a[11] == 0xff;
+}
+
+/*
+ * The decision, given what the lookups found. val: the longest trie entry
+ * for (tenant, address) or NULL; own_rule/shared_rule: what the port search
+ * in val's list found; port_owner: tenant owning the local destination port.
+ * Order: shared services, then other tenants' ports and segments (deny wins
+ * over the tenant's own allowlist), own segments, own rules, default deny.
+ */
+static __always_inline __u32 vg_enf_decide(__u32 tenant, const struct vg_enf_lpm_val *val, __u32 own_rule,
+					   __u32 shared_rule, __u32 port_owner, __u32 *rule, __u32 *owner)
+{
+	*rule = 0;
+	*owner = 0;
+	if (tenant == 0) {
+		if (own_rule) {
+			*rule = own_rule;
+			return VG_ENF_ALLOW_RULE;
+		}
+		return VG_ENF_DENY_DEFAULT;
+	}
+	if (shared_rule) {
+		*rule = shared_rule;
+		return VG_ENF_ALLOW_SHARED;
+	}
+	if (port_owner && port_owner != tenant) {
+		*owner = port_owner;
+		return VG_ENF_DENY_PORT;
+	}
+	if (val && val->seg_owner && val->seg_owner != tenant) {
+		*owner = val->seg_owner;
+		return VG_ENF_DENY_SEGMENT;
+	}
+	if (val && val->seg_owner == tenant) {
+		*owner = tenant;
+		return VG_ENF_ALLOW_SEGMENT;
+	}
+	if (own_rule) {
+		*rule = own_rule;
+		return VG_ENF_ALLOW_RULE;
+	}
+	return VG_ENF_DENY_DEFAULT;
+}
+
+#endif

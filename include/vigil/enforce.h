@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Egress enforcement, pure part: a bundle compiled into the exact map entries
+ * bpf/vigil.bpf.c looks up, and explain(), which walks those entries with the
+ * kernel's own decision function (vg_enf_decide in bpf/vigil_maps.h).
+ * The format and the semantics are docs/enforcement.md.
+ */
+#ifndef VIGIL_ENFORCE_H
+#define VIGIL_ENFORCE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <linux/types.h>
+
+#include "vigil/bundle.h"
+#include "vigil/err.h"
+#include "../../bpf/vigil_maps.h"
+
+/* Design limits (the kernel's own are checked when the maps are created). */
+#define VG_ENF_MAX_ENTRIES (16u << 20) /* trie entries */
+#define VG_ENF_MAX_RANGES (64u << 20)  /* port intervals, all lists together */
+
+struct vg_enf_entry {
+	struct vg_enf_lpm_key key;
+	struct vg_enf_lpm_val val;
+};
+
+/* A tenant cgroup as the bundle names it; user space resolves it to an id. */
+struct vg_enf_cgroup {
+	const char *path; /* points into the bundle */
+	struct vg_enf_cgroup_val val;
+};
+
+struct vg_enf_compiled {
+	size_t nentries;
+	struct vg_enf_entry *entries; /* sorted by (tenant, fam, prefixlen, addr) */
+	size_t nranges;
+	struct vg_enf_range *ranges;
+	size_t ncgroups;
+	struct vg_enf_cgroup *cgroups;
+	size_t ntenants;
+	struct vg_enf_cgroup_val *tenants; /* id and mode of every tenant, in bundle order */
+	struct vg_enf_cgroup_val host;
+};
+
+/* limit_entries: 0 = VG_ENF_MAX_ENTRIES; a larger policy is rejected with err. */
+int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_enf_compiled **out,
+		   struct vg_err *err);
+void vg_enf_compiled_free(struct vg_enf_compiled *c);
+
+struct vg_enf_verdict_info {
+	uint32_t verdict; /* enum vg_enf_verdict */
+	bool allowed;	  /* verdict allows, or mode is audit */
+	uint8_t mode;	  /* enum vg_mode of the tenant (host: host mode) */
+	uint32_t rule_id; /* deciding rule, 0: none */
+	uint32_t owner;	  /* tenant owning the deciding segment or port, 0: none */
+	bool matched;	  /* a trie entry matched: prefix/fam are set */
+	uint8_t fam;	  /* 4 or 6 */
+	uint8_t prefixlen;
+	uint8_t prefix[16];
+};
+
+/*
+ * Why would (tenant, destination) be allowed? tenant 0: the host policy.
+ * family AF_INET (addr: 4 bytes) or AF_INET6 (16; IPv4-mapped is matched as IPv4).
+ * port_owner: tenant whose listener owns (port, proto) on this host, 0: none.
+ * Returns -ENOENT for an unknown tenant.
+ */
+int vg_enf_explain(const struct vg_enf_compiled *c, uint32_t tenant, int family, const uint8_t *addr,
+		   uint16_t port, uint8_t proto, uint32_t port_owner, struct vg_enf_verdict_info *out);
+
+const char *vg_enf_verdict_name(uint32_t verdict);
+
+#endif
