@@ -40,7 +40,7 @@ assert_eq() { [ "$1" = "$2" ] && ok "$3" || fail "$3: expected '$2', got '$1'"; 
 make_keys() {
 	mkdir -p "$T/keys" "$T/etc"
 	"$VIGILCTL" keygen --out "$T/keys/sec1.key" >/dev/null
-	"$VIGILCTL" keygen --trust-file "$T/etc/trust.json" --version 1 --threshold 1 "$T/keys/sec1.key.pub" >/dev/null
+	"$VIGILCTL" trust new --out "$T/etc/trust.json" --version 1 --threshold 1 "$T/keys/sec1.key.pub" >/dev/null
 }
 
 # write_config [extra key=value lines...] -> $T/vigild.conf with every path under $T

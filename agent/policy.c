@@ -1,0 +1,653 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The bundle loader (docs/bundle.md#loading): size cap → signatures →
+ * strict schema → scope → time → version → every module prepares → every
+ * module commits → persist (current, last-known-good) → audit. Any rejection
+ * leaves the running policy untouched.
+ */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "core.h"
+#include "vigil/util.h"
+
+#define STATE_MAX (1u << 20)
+
+static void policy_path(struct vg_daemon *d, const char *name, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/policy/%s", d->cfg.state_dir, name);
+}
+
+/* ---- generic checks ---- */
+
+static bool label_matches(const char *labels, const char *key, const char *value)
+{
+	size_t kl = strlen(key), vl = strlen(value);
+	const char *p = labels;
+
+	while (p && *p) {
+		const char *end = strchr(p, ','), *eq;
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+
+		while (*p == ' ' && len) {
+			p++;
+			len--;
+		}
+		eq = memchr(p, '=', len);
+		if (eq && (size_t)(eq - p) == kl && !strncmp(p, key, kl) && len - kl - 1 == vl &&
+		    !strncmp(eq + 1, value, vl))
+			return true;
+		p = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
+static int check_scope(struct vg_daemon *d, const struct vg_bundle *b, struct vg_err *err)
+{
+	bool host_ok = false;
+
+	for (size_t i = 0; i < b->scope.nhosts; i++)
+		if (fnmatch(b->scope.hosts[i], d->hostname, FNM_CASEFOLD) == 0)
+			host_ok = true;
+	if (!host_ok)
+		return vg_err_set(err, EPERM, "scope_mismatch", "$.scope.hosts",
+				  "this bundle is not for host \"%s\" (its scope names other hosts)", d->hostname);
+	for (size_t i = 0; i < b->scope.nlabels; i++)
+		if (!label_matches(d->cfg.labels, b->scope.label_keys[i], b->scope.label_values[i]))
+			return vg_err_set(err, EPERM, "scope_mismatch", "$.scope.labels",
+					  "this host lacks label %s=%s (host labels: \"%s\", set in vigild.conf)",
+					  b->scope.label_keys[i], b->scope.label_values[i], d->cfg.labels);
+	return 0;
+}
+
+static int check_time(struct vg_daemon *d, const struct vg_bundle *b, time_t now, unsigned flags,
+		      struct vg_err *err)
+{
+	char t1[32], t2[32];
+
+	if (b->issued_at > now + (time_t)d->cfg.clock_skew_s) {
+		vg_time_format(b->issued_at, t1);
+		vg_time_format(now, t2);
+		return vg_err_set(err, EPERM, "not_yet_valid", "$.issued_at",
+				  "issued_at %s is in the future (now %s, allowed skew %u s): check the clocks", t1, t2,
+				  d->cfg.clock_skew_s);
+	}
+	if (b->expires_at <= now && !(flags & VG_LOAD_STARTUP)) {
+		vg_time_format(b->expires_at, t1);
+		vg_time_format(now, t2);
+		return vg_err_set(err, EPERM, "expired", "$.expires_at",
+				  "the bundle expired at %s (now %s): ask the security team for a fresh bundle", t1, t2);
+	}
+	return 0;
+}
+
+static int check_version(struct vg_daemon *d, const struct vg_bundle *b, unsigned flags, struct vg_err *err)
+{
+	struct vg_policy_state *p = &d->pol;
+
+	if (flags & VG_LOAD_ROLLBACK)
+		return 0;
+	if (b->version < p->highest_version)
+		return vg_err_set(err, EPERM, "downgrade", "$.version",
+				  "version %lld is older than version %lld already applied: a rollback is an explicit "
+				  "command (vigilctl policy rollback)",
+				  (long long)b->version, (long long)p->highest_version);
+	if (b->version == p->highest_version) {
+		if (strcmp(b->digest, p->highest_digest))
+			return vg_err_set(err, EPERM, "version_reused", "$.version",
+					  "version %lld was already applied with other contents (digest %.16s…): every "
+					  "change needs a new version",
+					  (long long)b->version, p->highest_digest);
+		if (p->bundle && !strcmp(p->bundle->digest, b->digest) && !(flags & VG_LOAD_STARTUP))
+			return vg_err_set(err, EALREADY, "unchanged", NULL, "version %lld is already running",
+					  (long long)b->version);
+	}
+	return 0;
+}
+
+/* ---- persistence ---- */
+
+static int save_state(struct vg_daemon *d)
+{
+	struct vg_policy_state *p = &d->pol;
+	char path[512], *s;
+	json_t *st;
+	int r;
+
+	st = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s}", "highest_version", (json_int_t)p->highest_version,
+		       "highest_digest", p->highest_digest, "source", p->source, "applied_at", (json_int_t)p->applied_at,
+		       "lkg_version", (json_int_t)p->lkg_version, "lkg_digest", p->lkg_digest);
+	s = json_dumps(st, JSON_INDENT(1));
+	json_decref(st);
+	if (!s)
+		return -ENOMEM;
+	policy_path(d, "state.json", path, sizeof(path));
+	r = vg_write_file_atomic(path, s, strlen(s), 0644);
+	free(s);
+	return r;
+}
+
+static void load_state(struct vg_daemon *d)
+{
+	struct vg_policy_state *p = &d->pol;
+	char path[512], *buf = NULL;
+	json_t *st;
+
+	policy_path(d, "state.json", path, sizeof(path));
+	if (vg_read_file(path, STATE_MAX, &buf, NULL) < 0)
+		return;
+	st = json_loads(buf, 0, NULL);
+	free(buf);
+	if (!st) {
+		vg_log(LOG_ERR, "policy: %s is corrupt; the anti-rollback floor is taken from the persisted bundle", path);
+		return;
+	}
+	p->highest_version = json_integer_value(json_object_get(st, "highest_version"));
+	snprintf(p->highest_digest, sizeof(p->highest_digest), "%s",
+		 json_string_value(json_object_get(st, "highest_digest")) ?: "");
+	snprintf(p->source, sizeof(p->source), "%s", json_string_value(json_object_get(st, "source")) ?: "");
+	p->applied_at = json_integer_value(json_object_get(st, "applied_at"));
+	p->lkg_version = json_integer_value(json_object_get(st, "lkg_version"));
+	snprintf(p->lkg_digest, sizeof(p->lkg_digest), "%s", json_string_value(json_object_get(st, "lkg_digest")) ?: "");
+	json_decref(st);
+}
+
+static int write_pair(struct vg_daemon *d, const char *name, const char *bytes, size_t len, const char *sig,
+		      size_t siglen)
+{
+	char path[512], spath[520];
+	int r;
+
+	policy_path(d, name, path, sizeof(path));
+	snprintf(spath, sizeof(spath), "%s.sig", path);
+	/* signature first: a crash in between leaves a pair that fails verification, never a forged one */
+	if ((r = vg_write_file_atomic(spath, sig, siglen, 0644)) < 0)
+		return r;
+	return vg_write_file_atomic(path, bytes, len, 0644);
+}
+
+static int read_pair(struct vg_daemon *d, const char *name, char **bytes, size_t *len, char **sig, size_t *siglen)
+{
+	char path[512], spath[520];
+	int r;
+
+	policy_path(d, name, path, sizeof(path));
+	snprintf(spath, sizeof(spath), "%s.sig", path);
+	if ((r = vg_read_file(path, d->cfg.max_bundle_bytes, bytes, len)) < 0)
+		return r;
+	if ((r = vg_read_file(spath, VG_SIG_MAX_BYTES, sig, siglen)) < 0) {
+		free(*bytes);
+		*bytes = NULL;
+		return r;
+	}
+	return 0;
+}
+
+/* ---- the loader ---- */
+
+static json_t *bundle_summary(const struct vg_bundle *b)
+{
+	char t1[32], t2[32];
+	json_t *o;
+
+	vg_time_format(b->issued_at, t1);
+	vg_time_format(b->expires_at, t2);
+	o = json_pack("{s:I, s:s, s:s, s:s, s:s}", "version", (json_int_t)b->version, "policy_digest", b->digest,
+		      "issued_at", t1, "expires_at", t2, "environment", vg_env_name(b->environment));
+	if (b->change.id) {
+		json_t *ap = json_array();
+
+		for (size_t i = 0; i < b->change.napproved; i++)
+			json_array_append_new(ap, json_string(b->change.approved_by[i]));
+		json_object_set_new(o, "change_id", json_string(b->change.id));
+		json_object_set_new(o, "approved_by", ap);
+		if (b->change.reason)
+			json_object_set_new(o, "change_reason", json_string(b->change.reason));
+	}
+	return o;
+}
+
+static void on_expiry(struct vg_daemon *d, void *arg);
+
+static void arm_expiry(struct vg_daemon *d)
+{
+	time_t now = vg_now();
+	struct vg_policy_state *p = &d->pol;
+
+	if (p->expiry_timer > 0)
+		vg_loop_cancel_timer(d, p->expiry_timer);
+	p->expiry_timer = 0;
+	p->expired = p->bundle && p->bundle->expires_at <= now;
+	if (p->bundle && !p->expired) {
+		uint64_t ms = (uint64_t)(p->bundle->expires_at - now) * 1000u;
+
+		p->expiry_timer = vg_loop_add_timer(d, ms > 3600000u ? 3600000u : ms, on_expiry, NULL);
+	}
+}
+
+static void on_expiry(struct vg_daemon *d, void *arg)
+{
+	struct vg_policy_state *p = &d->pol;
+
+	p->expiry_timer = 0;
+	arm_expiry(d);
+	if (p->expired) {
+		vg_log(LOG_WARNING, "policy: version %lld expired; it stays in force until a fresh bundle arrives",
+		       (long long)p->bundle->version);
+		vg_daemon_audit(d, "policy.expired", "policy", bundle_summary(p->bundle));
+	}
+}
+
+static void reject(struct vg_daemon *d, const char *source, const char *bytes, size_t len, const struct vg_err *err,
+		   json_t *extra)
+{
+	struct vg_policy_state *p = &d->pol;
+	char digest[65], msg[1100];
+	json_t *data;
+
+	if (!strcmp(err->code, "unchanged")) {
+		json_decref(extra);
+		return;
+	}
+	vg_sha256_hex(bytes, len, digest);
+	p->last_err = *err;
+	p->last_err_at = vg_now();
+	vg_log(LOG_WARNING, "policy: rejected bundle from %s (%s): %s", source, err->code,
+	       vg_err_str(err, msg, sizeof(msg)));
+	data = json_pack("{s:s, s:s, s:s, s:s, s:s}", "source", source, "outcome", "rejected", "reason", err->msg,
+			 "reason_code", err->code, "bundle_digest", digest);
+	if (err->path[0])
+		json_object_set_new(data, "path", json_string(err->path));
+	if (extra)
+		json_object_update(data, extra);
+	json_decref(extra);
+	vg_daemon_audit(d, "policy.rejected", "policy", data);
+}
+
+int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const char *sig, size_t siglen,
+		   const char *source, unsigned flags, json_t *audit_extra, struct vg_err *err)
+{
+	struct vg_policy_state *p = &d->pol;
+	struct vg_bundle *b = NULL;
+	void *staged[64] = { 0 };
+	size_t nmod = 0, i;
+	time_t now = vg_now(); /* one "now" for the whole load */
+	struct vg_bundle *old;
+	char *nbytes = NULL, *nsig = NULL;
+	int64_t prev_version;
+	char prev_digest[65];
+	json_t *data;
+	int r;
+
+	vg_err_clear(err);
+	if (len > d->cfg.max_bundle_bytes) {
+		r = vg_err_set(err, EFBIG, "too_large", NULL,
+			       "bundle of %zu bytes exceeds max_bundle_bytes (%llu): split it or raise the limit", len,
+			       (unsigned long long)d->cfg.max_bundle_bytes);
+		goto reject;
+	}
+	if (!d->trust) {
+		r = vg_err_set(err, EPERM, "trust_missing", d->cfg.trust_file,
+			       "no valid trust file: every bundle is refused until one is installed");
+		goto reject;
+	}
+	if ((r = vg_sig_verify(d->trust, VG_SIG_DOMAIN_BUNDLE, bytes, len, sig, siglen, err)) < 0)
+		goto reject;
+	if ((r = vg_bundle_parse(bytes, len, &b, err)) < 0)
+		goto reject;
+	if ((r = check_scope(d, b, err)) < 0 || (r = check_time(d, b, now, flags, err)) < 0 ||
+	    (r = check_version(d, b, flags, err)) < 0)
+		goto reject;
+	while (vg_modules[nmod])
+		nmod++;
+	for (i = 0; i < nmod; i++) {
+		if (!vg_modules[i]->prepare)
+			continue;
+		if ((r = vg_modules[i]->prepare(d, b, &staged[i], err)) < 0) {
+			if (!err->msg[0])
+				vg_err_set(err, -r, "prepare_failed", NULL, "%s: %s", vg_modules[i]->name, strerror(-r));
+			while (i-- > 0)
+				if (vg_modules[i]->abort)
+					vg_modules[i]->abort(d, staged[i]);
+			goto reject;
+		}
+	}
+	nbytes = malloc(len + 1);
+	nsig = malloc(siglen + 1);
+	if (!nbytes || !nsig) {
+		r = vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+		for (i = 0; i < nmod; i++)
+			if (vg_modules[i]->abort)
+				vg_modules[i]->abort(d, staged[i]);
+		goto reject;
+	}
+	memcpy(nbytes, bytes, len);
+	nbytes[len] = '\0';
+	memcpy(nsig, sig, siglen);
+	nsig[siglen] = '\0';
+
+	/* point of no return: every module switches */
+	old = p->bundle;
+	prev_version = old ? old->version : 0;
+	snprintf(prev_digest, sizeof(prev_digest), "%s", old ? old->digest : "");
+	p->bundle = b;
+	for (i = 0; i < nmod; i++)
+		if (vg_modules[i]->commit)
+			vg_modules[i]->commit(d, b, staged[i]);
+
+	if (!(flags & VG_LOAD_STARTUP)) {
+		if (p->bytes && (r = write_pair(d, "lkg.json", p->bytes, p->len, p->sig, p->siglen)) == 0) {
+			p->lkg_version = prev_version;
+			snprintf(p->lkg_digest, sizeof(p->lkg_digest), "%s", prev_digest);
+		}
+		if ((r = write_pair(d, "current.json", nbytes, len, nsig, siglen)) < 0)
+			vg_log(LOG_ERR, "policy: cannot persist the bundle under %s/policy: %s (it runs, but a restart "
+					"falls back to the previous one)",
+			       d->cfg.state_dir, strerror(-r));
+		snprintf(p->source, sizeof(p->source), "%s", source);
+		p->applied_at = now;
+	}
+	if (b->version > p->highest_version || !p->highest_digest[0]) {
+		p->highest_version = b->version;
+		snprintf(p->highest_digest, sizeof(p->highest_digest), "%s", b->digest);
+	}
+	if (!(flags & VG_LOAD_STARTUP))
+		save_state(d);
+	free(p->bytes);
+	free(p->sig);
+	p->bytes = nbytes;
+	p->len = len;
+	p->sig = nsig;
+	p->siglen = siglen;
+	vg_bundle_free(old);
+	arm_expiry(d);
+
+	vg_log(LOG_INFO, "policy: applied version %lld (digest %.16s…) from %s", (long long)b->version, b->digest,
+	       source);
+	data = bundle_summary(b);
+	json_object_set_new(data, "source", json_string(source));
+	json_object_set_new(data, "outcome", json_string("applied"));
+	json_object_set_new(data, "rolls_back_to", json_pack("{s:I, s:s}", "version", (json_int_t)prev_version,
+							      "policy_digest", prev_digest));
+	if (audit_extra)
+		json_object_update(data, audit_extra);
+	json_decref(audit_extra);
+	vg_daemon_audit(d, (flags & VG_LOAD_ROLLBACK) ? "policy.rolled_back" : (flags & VG_LOAD_STARTUP) ? "policy.restored" : "policy.applied",
+			"policy", data);
+	return 0;
+
+reject:
+	vg_bundle_free(b);
+	reject(d, source, bytes, len, err, audit_extra);
+	return r;
+}
+
+/* At start: the persisted bundle is verified again against today's trust file. */
+int vg_policy_init(struct vg_daemon *d)
+{
+	struct vg_policy_state *p = &d->pol;
+	char dir[512], *bytes = NULL, *sig = NULL, msg[1100];
+	size_t len, siglen;
+	struct vg_err err;
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/policy", d->cfg.state_dir);
+	vg_mkdir_p(dir, 0755);
+	load_state(d);
+	if (read_pair(d, "current.json", &bytes, &len, &sig, &siglen) == 0) {
+		r = vg_policy_load(d, bytes, len, sig, siglen, "persisted", VG_LOAD_STARTUP, NULL, &err);
+		free(bytes);
+		free(sig);
+		if (r == 0) {
+			if (p->expired)
+				vg_log(LOG_WARNING, "policy: the persisted bundle (version %lld) has expired; it stays in force",
+				       (long long)p->bundle->version);
+			return 0;
+		}
+		vg_log(LOG_CRIT, "policy: THE PERSISTED BUNDLE NO LONGER VERIFIES: %s; falling back to the last-known-good",
+		       vg_err_str(&err, msg, sizeof(msg)));
+	}
+	if (read_pair(d, "lkg.json", &bytes, &len, &sig, &siglen) == 0) {
+		r = vg_policy_load(d, bytes, len, sig, siglen, "last-known-good", VG_LOAD_STARTUP | VG_LOAD_ROLLBACK,
+				   NULL, &err);
+		free(bytes);
+		free(sig);
+		if (r == 0)
+			return 0;
+		vg_log(LOG_CRIT, "policy: the last-known-good bundle does not verify either: %s",
+		       vg_err_str(&err, msg, sizeof(msg)));
+	}
+	vg_log(LOG_NOTICE, "policy: no bundle applied yet; waiting for one (vigilctl policy push, inbox %s%s%s)",
+	       d->cfg.inbox_dir, d->cfg.pull_url[0] ? ", pull " : "", d->cfg.pull_url);
+	return 0;
+}
+
+void vg_policy_shutdown(struct vg_daemon *d)
+{
+	struct vg_policy_state *p = &d->pol;
+
+	vg_bundle_free(p->bundle);
+	p->bundle = NULL;
+	free(p->bytes);
+	free(p->sig);
+	p->bytes = p->sig = NULL;
+}
+
+void vg_policy_status(struct vg_daemon *d, json_t *status)
+{
+	struct vg_policy_state *p = &d->pol;
+	json_t *pol, *tr;
+	char when[32];
+
+	if (p->bundle) {
+		pol = bundle_summary(p->bundle);
+		vg_time_format(p->applied_at, when);
+		json_object_set_new(pol, "active", json_true());
+		json_object_set_new(pol, "source", json_string(p->source));
+		json_object_set_new(pol, "applied_at", json_string(when));
+		json_object_set_new(pol, "expired", json_boolean(p->expired));
+		json_object_set_new(pol, "tenants", json_integer((json_int_t)p->bundle->ntenants));
+		json_object_set_new(pol, "rules", json_integer((json_int_t)p->bundle->nrules_total));
+		json_object_set_new(pol, "users", json_integer((json_int_t)p->bundle->identity.nusers));
+	} else {
+		pol = json_pack("{s:b}", "active", 0);
+	}
+	json_object_set_new(pol, "highest_version", json_integer(p->highest_version));
+	if (p->lkg_version)
+		json_object_set_new(pol, "last_known_good", json_pack("{s:I, s:s}", "version", (json_int_t)p->lkg_version,
+								       "policy_digest", p->lkg_digest));
+	if (p->last_err_at) {
+		vg_time_format(p->last_err_at, when);
+		json_object_set_new(pol, "last_error", json_pack("{s:s, s:s, s:s, s:s}", "code", p->last_err.code,
+								  "message", p->last_err.msg, "path", p->last_err.path,
+								  "at", when));
+	}
+	json_object_set_new(status, "policy", pol);
+	if (d->trust)
+		tr = json_pack("{s:I, s:i, s:i, s:s}", "version", (json_int_t)d->trust->version, "threshold",
+			       (int)d->trust->threshold, "keys", (int)d->trust->nkeys, "digest", d->trust->digest);
+	else
+		tr = json_pack("{s:b, s:s}", "valid", 0, "file", d->cfg.trust_file);
+	json_object_set_new(status, "trust", tr);
+}
+
+/* ---- control commands ---- */
+
+static int b64_field(json_t *req, const char *key, char **out, size_t *len, struct vg_err *err)
+{
+	const char *s = json_string_value(json_object_get(req, key));
+	uint8_t *raw;
+
+	if (!s)
+		return vg_err_set(err, EINVAL, "request_malformed", key, "missing base64 field \"%s\"", key);
+	if (vg_b64_decode(s, &raw, len) < 0)
+		return vg_err_set(err, EINVAL, "request_malformed", key, "field \"%s\" is not base64", key);
+	*out = (char *)raw;
+	return 0;
+}
+
+static int need_admin(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, struct vg_err *err)
+{
+	if (peer->admin)
+		return 0;
+	return vg_err_set(err, EACCES, "permission_denied", NULL,
+			  "%s needs root or membership in group %s (you are uid %u)", cmd, d->cfg.admin_group, peer->uid);
+}
+
+static json_t *actor(const struct vg_peer *peer)
+{
+	return json_pack("{s:{s:I, s:I}}", "actor", "uid", (json_int_t)peer->uid, "pid", (json_int_t)peer->pid);
+}
+
+static int ctl_push(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply, struct vg_err *err)
+{
+	char *bytes = NULL, *sig = NULL;
+	size_t len, siglen;
+	int r;
+
+	if ((r = need_admin(d, peer, "policy push", err)) < 0)
+		return r;
+	if ((r = b64_field(req, "bundle", &bytes, &len, err)) < 0)
+		return r;
+	if ((r = b64_field(req, "sig", &sig, &siglen, err)) < 0) {
+		free(bytes);
+		return r;
+	}
+	r = vg_policy_load(d, bytes, len, sig, siglen, "push", 0, actor(peer), err);
+	free(bytes);
+	free(sig);
+	if (r == -EALREADY) {
+		*reply = json_pack("{s:s, s:I}", "result", "unchanged", "version", (json_int_t)d->pol.bundle->version);
+		return 0;
+	}
+	if (r < 0)
+		return r;
+	*reply = bundle_summary(d->pol.bundle);
+	json_object_set_new(*reply, "result", json_string("applied"));
+	return 0;
+}
+
+static int ctl_rollback(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+			struct vg_err *err)
+{
+	const char *reason = json_string_value(json_object_get(req, "reason"));
+	char *bytes = NULL, *sig = NULL;
+	size_t len, siglen;
+	json_t *extra;
+	int r;
+
+	if ((r = need_admin(d, peer, "policy rollback", err)) < 0)
+		return r;
+	if (!reason || strlen(reason) < 3)
+		return vg_err_set(err, EINVAL, "reason_required", "reason",
+				  "a rollback needs a reason (e.g. --reason \"INC-42 bad egress rule\")");
+	if (read_pair(d, "lkg.json", &bytes, &len, &sig, &siglen) < 0)
+		return vg_err_set(err, ENOENT, "no_last_known_good", NULL, "there is no last-known-good bundle to roll back to");
+	extra = actor(peer);
+	json_object_set_new(extra, "reason", json_string(reason));
+	json_object_set_new(extra, "rolled_back_from", json_pack("{s:I, s:s}", "version",
+								   (json_int_t)(d->pol.bundle ? d->pol.bundle->version : 0),
+								   "policy_digest", d->pol.bundle ? d->pol.bundle->digest : ""));
+	r = vg_policy_load(d, bytes, len, sig, siglen, "rollback", VG_LOAD_ROLLBACK, extra, err);
+	free(bytes);
+	free(sig);
+	if (r < 0)
+		return r;
+	*reply = bundle_summary(d->pol.bundle);
+	json_object_set_new(*reply, "result", json_string("rolled_back"));
+	return 0;
+}
+
+static int ctl_show(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply, struct vg_err *err)
+{
+	json_t *doc;
+	int r;
+
+	/* the bundle holds break-glass hashes and every identity: admins only */
+	if ((r = need_admin(d, peer, "policy show", err)) < 0)
+		return r;
+	if (!d->pol.bundle)
+		return vg_err_set(err, ENOENT, "no_policy", NULL, "no bundle is applied yet");
+	doc = json_loadb(d->pol.bytes, d->pol.len, 0, NULL);
+	*reply = json_pack("{s:o, s:o}", "summary", bundle_summary(d->pol.bundle), "bundle", doc ? doc : json_null());
+	return 0;
+}
+
+static int ctl_trust_update(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+			    struct vg_err *err)
+{
+	char *bytes = NULL, *sig = NULL, digest[65];
+	size_t len, siglen;
+	struct vg_trust *nt = NULL;
+	int64_t oldv;
+	int r;
+
+	if ((r = need_admin(d, peer, "trust update", err)) < 0)
+		return r;
+	if (!d->trust)
+		return vg_err_set(err, EPERM, "trust_missing", d->cfg.trust_file,
+				  "no current trust file: install the first one by hand (it is the root of trust)");
+	if ((r = b64_field(req, "trust", &bytes, &len, err)) < 0)
+		return r;
+	if ((r = b64_field(req, "sig", &sig, &siglen, err)) < 0)
+		goto out;
+	vg_sha256_hex(bytes, len, digest);
+	if ((r = vg_trust_check_rotation(d->trust, bytes, len, sig, siglen, &nt, err)) < 0) {
+		json_t *data = actor(peer);
+
+		json_object_set_new(data, "outcome", json_string("rejected"));
+		json_object_set_new(data, "reason", json_string(err->msg));
+		json_object_set_new(data, "reason_code", json_string(err->code));
+		json_object_set_new(data, "trust_digest", json_string(digest));
+		vg_daemon_audit(d, "trust.rejected", "trust", data);
+		goto out;
+	}
+	{
+		char spath[300];
+
+		snprintf(spath, sizeof(spath), "%s.sig", d->cfg.trust_file);
+		if ((r = vg_write_file_atomic(spath, sig, siglen, 0644)) < 0 ||
+		    (r = vg_write_file_atomic(d->cfg.trust_file, bytes, len, 0644)) < 0) {
+			r = vg_err_set(err, -r, "trust_write", d->cfg.trust_file, "cannot write the trust file: %s",
+				       strerror(-r));
+			vg_trust_free(nt);
+			goto out;
+		}
+	}
+	oldv = d->trust->version;
+	vg_trust_free(d->trust);
+	d->trust = nt;
+	{
+		json_t *data = actor(peer);
+
+		json_object_set_new(data, "outcome", json_string("rotated"));
+		json_object_set_new(data, "from_version", json_integer(oldv));
+		json_object_set_new(data, "to_version", json_integer(nt->version));
+		json_object_set_new(data, "trust_digest", json_string(nt->digest));
+		vg_daemon_audit(d, "trust.rotated", "trust", data);
+	}
+	vg_log(LOG_NOTICE, "trust: rotated from version %lld to %lld", (long long)oldv, (long long)nt->version);
+	*reply = json_pack("{s:I, s:i, s:i}", "version", (json_int_t)nt->version, "keys", (int)nt->nkeys, "threshold",
+			   (int)nt->threshold);
+out:
+	free(bytes);
+	free(sig);
+	return r;
+}
+
+int vg_policy_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
+		  struct vg_err *err)
+{
+	if (!strcmp(cmd, "policy.push"))
+		return ctl_push(d, peer, req, reply, err);
+	if (!strcmp(cmd, "policy.rollback"))
+		return ctl_rollback(d, peer, req, reply, err);
+	if (!strcmp(cmd, "policy.show"))
+		return ctl_show(d, peer, req, reply, err);
+	if (!strcmp(cmd, "trust.update"))
+		return ctl_trust_update(d, peer, req, reply, err);
+	return -ENOENT;
+}
