@@ -169,6 +169,7 @@ int vg_relay_challenge_seal(struct vg_relay_challenge *c, const uint8_t key[VG_R
 	put_u8(&w, c->flags);
 	put_u32(&w, (uint32_t)c->expires);
 	put(&w, c->nonce, VG_RELAY_NONCE_LEN);
+	put(&w, c->cdh, sizeof(c->cdh));
 	put_str8(&w, c->user);
 	put_str8(&w, c->host);
 	put_str8(&w, c->service);
@@ -228,7 +229,8 @@ int vg_relay_challenge_parse(const uint8_t *raw, size_t len, struct vg_relay_cha
 		return vg_err_set(err, EINVAL, "challenge_malformed", NULL,
 				  "challenge format version %u is not supported (this vigil reads %d)", magic[2],
 				  VG_RELAY_VERSION);
-	if (get_u8(&r, &out->flags) < 0 || get(&r, b, 4) < 0 || get(&r, out->nonce, VG_RELAY_NONCE_LEN) < 0)
+	if (get_u8(&r, &out->flags) < 0 || get(&r, b, 4) < 0 || get(&r, out->nonce, VG_RELAY_NONCE_LEN) < 0 ||
+	    get(&r, out->cdh, sizeof(out->cdh)) < 0)
 		return malformed(err, "truncated header");
 	out->expires = (time_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]);
 	if (get_str8(&r, out->user, VG_RELAY_USER_MAX, false) < 0)
@@ -317,11 +319,6 @@ int vg_relay_challenge_decode(const char *text, struct vg_relay_challenge *out, 
 	r = vg_relay_challenge_parse(bin, len, out, err);
 	free(bin);
 	return r;
-}
-
-void vg_relay_challenge_hash(const struct vg_relay_challenge *c, uint8_t out[32])
-{
-	vg_sha256(c->raw, c->raw_len, out);
 }
 
 int vg_relay_challenge_check(const struct vg_relay_challenge *c, const struct vg_relay_expect *e, struct vg_err *err)

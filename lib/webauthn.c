@@ -392,7 +392,6 @@ char *vg_webauthn_enrollment_snippet(const struct vg_webauthn_enrollment *e)
 int vg_relay_answer_check(const struct vg_relay_answer *a, const struct vg_relay_verify *v,
 			  const struct vg_credential **cred, struct vg_err *err)
 {
-	uint8_t h[32];
 	int r;
 
 	*cred = NULL;
@@ -406,12 +405,11 @@ int vg_relay_answer_check(const struct vg_relay_answer *a, const struct vg_relay
 				  a->challenge.rp_id, v->rp_id);
 	if (a->kind == VG_RELAY_WEBAUTHN) {
 		struct vg_webauthn_expect ex = { .type = "webauthn.get",
-						 .challenge = h,
-						 .challenge_len = sizeof(h),
+						 .challenge = a->challenge.cdh,
+						 .challenge_len = sizeof(a->challenge.cdh),
 						 .origins = v->origins,
 						 .norigins = v->norigins };
 
-		vg_relay_challenge_hash(&a->challenge, h);
 		r = vg_webauthn_check_client_data(a->client_data, a->client_data_len, &ex, err);
 		if (r < 0)
 			return r;
@@ -439,7 +437,7 @@ int vg_relay_answer_verify_sig(const struct vg_relay_answer *a, const struct vg_
 	if (a->kind == VG_RELAY_WEBAUTHN)
 		vg_sha256(a->client_data, a->client_data_len, cdh);
 	else
-		vg_relay_challenge_hash(&a->challenge, cdh);
+		memcpy(cdh, a->challenge.cdh, sizeof(cdh));
 	return vg_assertion_verify(cred, v->rp_id, cdh, a->auth_data, a->auth_data_len, a->sig, a->sig_len, uv,
 				   prev_counter, new_counter, err);
 }

@@ -6,12 +6,14 @@
  * bounded parsers: every byte of an answer comes from a user's paste.
  *
  * Challenge (binary, then base64url without padding = the "code"):
- *   "VC" 0x01 | flags u8 | expires u32be | nonce[16] |
+ *   "VC" 0x01 | flags u8 | expires u32be | nonce[16] | cdh[32] |
  *   user, host, service, rp_id, reason: str8 (u8 length + bytes) |
  *   ncreds u8 (<= 4), each str8 (credential id) | mac[16]
  * mac = first 16 bytes of HMAC-SHA256(vigild's key, all bytes before it).
- * What the key signs: SHA-256(challenge bytes) ("challenge hash"); it is the
- * CTAP clientDataHash for vigil-stepup and the WebAuthn challenge for the page.
+ * nonce is the id of vigild's step-up challenge (elevation.challenge) and cdh
+ * its client data hash: what the key signs. It is the CTAP clientDataHash for
+ * vigil-stepup and the WebAuthn challenge for the page, whose signature then
+ * covers SHA-256(clientDataJSON) as WebAuthn defines.
  *
  * Answer (binary, then base64url):
  *   "VA" 0x01 | kind u8 (1 ctap, 2 webauthn) | challenge: u16be length + bytes |
@@ -52,8 +54,8 @@ enum vg_relay_flag {
 };
 
 enum vg_relay_kind {
-	VG_RELAY_CTAP = 1,     /* vigil-stepup: clientDataHash = challenge hash */
-	VG_RELAY_WEBAUTHN = 2, /* browser: clientDataJSON.challenge = base64url(challenge hash) */
+	VG_RELAY_CTAP = 1,     /* vigil-stepup: clientDataHash = cdh */
+	VG_RELAY_WEBAUTHN = 2, /* browser: clientDataJSON.challenge = base64url(cdh) */
 };
 
 struct vg_relay_cred {
@@ -65,6 +67,7 @@ struct vg_relay_challenge {
 	uint8_t flags;
 	time_t expires;
 	uint8_t nonce[VG_RELAY_NONCE_LEN];
+	uint8_t cdh[32];
 	char user[VG_RELAY_USER_MAX + 1];
 	char host[VG_RELAY_HOST_MAX + 1];
 	char service[VG_RELAY_SERVICE_MAX + 1];
@@ -103,8 +106,6 @@ int vg_relay_challenge_parse(const uint8_t *raw, size_t len, struct vg_relay_cha
 			     struct vg_err *err);
 /* Parse a code as pasted: surrounding blanks ignored, the URL form accepted. */
 int vg_relay_challenge_decode(const char *text, struct vg_relay_challenge *out, struct vg_err *err);
-/* SHA-256 of c->raw: what the key signs */
-void vg_relay_challenge_hash(const struct vg_relay_challenge *c, uint8_t out[32]);
 
 /* What vigild expects of a challenge coming back inside an answer. */
 struct vg_relay_expect {

@@ -21,6 +21,7 @@ static void make_challenge(struct vg_relay_challenge *c)
 	c->flags = VG_RELAY_F_UV;
 	c->expires = NOW + 120;
 	memset(c->nonce, 0x5a, sizeof(c->nonce));
+	memset(c->cdh, 0xc3, sizeof(c->cdh));
 	strcpy(c->user, "alice");
 	strcpy(c->host, "web-1.example.com");
 	strcpy(c->service, "sudo");
@@ -53,7 +54,7 @@ static void test_challenge_roundtrip(void **state)
 	code = vg_relay_challenge_code(&c);
 	assert_non_null(code);
 	assert_true(strncmp(code, "VkMB", 4) == 0); /* "VC" 0x01: recognisable prefix */
-	assert_true(strlen(code) < 300);
+	assert_true(strlen(code) < 400); /* two credentials, 16 and 64 bytes */
 	assert_int_equal(vg_relay_challenge_decode(code, &d, &err), 0);
 	assert_int_equal(d.raw_len, c.raw_len);
 	assert_memory_equal(d.raw, c.raw, c.raw_len);
@@ -67,6 +68,7 @@ static void test_challenge_roundtrip(void **state)
 	assert_int_equal(d.ncreds, 2);
 	assert_int_equal(d.creds[1].len, 64);
 	assert_memory_equal(d.nonce, c.nonce, VG_RELAY_NONCE_LEN);
+	assert_memory_equal(d.cdh, c.cdh, 32);
 	assert_int_equal(vg_relay_challenge_check(&d, &e, &err), 0);
 
 	/* the URL form and blanks around a paste decode to the same challenge */

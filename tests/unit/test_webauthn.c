@@ -136,6 +136,7 @@ static void sealed_challenge(struct vg_relay_challenge *c, const char *host, con
 	memset(c, 0, sizeof(*c));
 	c->expires = expires;
 	memset(c->nonce, 7, sizeof(c->nonce));
+	vg_sha256(&expires, sizeof(expires), c->cdh); /* distinct per challenge, as vigild's are */
 	snprintf(c->user, sizeof(c->user), "%s", user);
 	snprintf(c->host, sizeof(c->host), "%s", host);
 	snprintf(c->service, sizeof(c->service), "sudo");
@@ -151,7 +152,7 @@ static void sealed_challenge(struct vg_relay_challenge *c, const char *host, con
 static void answer_with(struct vg_relay_answer *a, const struct fx_key *k, enum vg_relay_kind kind,
 			const char *origin, uint32_t counter, uint8_t flags)
 {
-	uint8_t cdh[32], h[32];
+	uint8_t cdh[32];
 	char *chal;
 
 	memcpy(a->cred_id, k->cred_id, sizeof(k->cred_id));
@@ -159,8 +160,7 @@ static void answer_with(struct vg_relay_answer *a, const struct fx_key *k, enum 
 	a->kind = kind;
 	a->auth_data_len = fx_authdata(k, RP, flags, counter, false, a->auth_data);
 	if (kind == VG_RELAY_WEBAUTHN) {
-		vg_relay_challenge_hash(&a->challenge, h);
-		chal = vg_b64_encode(h, 32, true);
+		chal = vg_b64_encode(a->challenge.cdh, 32, true);
 		a->client_data_len = (size_t)snprintf(a->client_data, sizeof(a->client_data),
 						      "{\"type\":\"webauthn.get\",\"challenge\":\"%s\",\"origin\":\"%s\","
 						      "\"crossOrigin\":false}",
@@ -168,7 +168,7 @@ static void answer_with(struct vg_relay_answer *a, const struct fx_key *k, enum 
 		free(chal);
 		vg_sha256(a->client_data, a->client_data_len, cdh);
 	} else {
-		vg_relay_challenge_hash(&a->challenge, cdh);
+		memcpy(cdh, a->challenge.cdh, 32);
 	}
 	a->sig_len = fx_sign(k, a->auth_data, a->auth_data_len, cdh, a->sig, sizeof(a->sig));
 }
