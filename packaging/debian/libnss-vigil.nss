@@ -1,0 +1,2 @@
+passwd after=files vigil
+group after=files vigil
