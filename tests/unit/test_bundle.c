@@ -1,0 +1,254 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Bundle parser: a valid bundle parses into the right structures, and every
+ * schema rejection says what, where (JSON path) and carries its code. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "vigil/bundle.h"
+
+static const char *base_bundle =
+	"{\"version\": 3, \"issued_at\": \"2026-11-01T00:00:00Z\", \"expires_at\": \"2027-01-01T00:00:00Z\","
+	" \"environment\": \"prod\","
+	" \"change\": {\"id\": \"CHG-1\", \"approved_by\": [\"a\", \"b\"]},"
+	" \"scope\": {\"hosts\": [\"web-*\"], \"labels\": {\"role\": \"web\"}},"
+	" \"shared_services\": [{\"name\": \"dns\", \"rules\": [{\"id\": 900, \"cidr\": \"10.0.0.53/32\", \"proto\": \"udp\", \"ports\": [53]}]}],"
+	" \"tenants\": ["
+	"  {\"name\": \"pay\", \"id\": 1, \"mode\": \"enforce\", \"cgroups\": [\"/t/pay\"], \"segments\": [\"10.1.0.0/16\"],"
+	"   \"egress\": [{\"id\": 1, \"cidr\": \"0.0.0.0/0\", \"proto\": \"tcp\", \"ports\": [\"443\", \"8000-8100\"]},"
+	"              {\"id\": 2, \"cidr\": \"2001:db8::/32\"}], \"shared\": [\"dns\"]},"
+	"  {\"name\": \"ana\", \"id\": 2, \"mode\": \"audit\", \"cgroups\": [\"/t/ana\"], \"segments\": [\"10.2.0.0/16\"]}],"
+	" \"host\": {\"mode\": \"enforce\", \"default\": \"allow\"},"
+	" \"elevation\": {\"group\": \"elev\", \"gid\": 64000, \"rp_id\": \"example.com\", \"allowed\": [\"alice\", \"%sre\"],"
+	"   \"services\": [\"sudo\"], \"max_duration\": 3600, \"reason_pattern\": \"^CHG-[0-9]+\","
+	"   \"origins\": [\"https://example.com\"],"
+	"   \"posture\": {\"prod\": {\"edr\": true, \"disk_encryption\": true, \"patch_max_age_days\": 30, \"max_age\": 300,"
+	"                \"edr_agents\": [\"/opt/edr/bin/agent\"], \"exempt_mounts\": [\"/boot\"]}},"
+	"   \"break_glass\": [{\"id\": \"bg1\", \"user\": \"root\", \"hash\": \"$pbkdf2-sha256$1000$c2FsdA$aGFzaA\","
+	"                     \"not_after\": \"2027-01-01T00:00:00Z\"}]},"
+	" \"identity\": {\"uid_range\": [60000, 60999], \"gid_range\": [60000, 64999],"
+	"   \"users\": [{\"name\": \"alice\", \"uid\": 60001, \"gid\": 60001, \"home\": \"/home/alice\", \"shell\": \"/bin/sh\","
+	"               \"credentials\": [{\"id\": \"AAEC\", \"alg\": \"es256\", \"public_key\": \"-----BEGIN PUBLIC KEY-----\\nX\\n-----END PUBLIC KEY-----\\n\"}]},"
+	"              {\"name\": \"bob\", \"uid\": 60002, \"gid\": 60002, \"state\": \"deprovisioned\"}],"
+	"   \"groups\": [{\"name\": \"sre\", \"gid\": 60100, \"members\": [\"alice\"]}]},"
+	" \"audit\": {\"sinks\": [{\"name\": \"siem\", \"type\": \"relp\", \"target\": \"127.0.0.1:2514\"}]}}";
+
+static int parse_str(const char *s, struct vg_bundle **b, struct vg_err *err)
+{
+	return vg_bundle_parse(s, strlen(s), b, err);
+}
+
+static void test_valid_bundle(void **state)
+{
+	struct vg_bundle *b = NULL;
+	struct vg_err err = { 0 };
+	uint8_t a4[4];
+
+	assert_int_equal(parse_str(base_bundle, &b, &err), 0);
+	assert_int_equal(b->version, 3);
+	assert_int_equal(b->environment, VG_ENV_PROD);
+	assert_int_equal(b->ntenants, 2);
+	assert_string_equal(b->tenants[0].name, "pay");
+	assert_int_equal(b->tenants[1].mode, VG_MODE_AUDIT);
+	assert_int_equal(b->tenants[0].negress, 2);
+	assert_int_equal(b->tenants[0].egress[0].proto, VG_PROTO_TCP);
+	assert_int_equal(b->tenants[0].egress[0].nports, 2);
+	assert_int_equal(b->tenants[0].egress[0].ports[1].lo, 8000);
+	assert_int_equal(b->tenants[0].egress[0].ports[1].hi, 8100);
+	assert_int_equal(b->tenants[0].egress[1].cidr.family, AF_INET6);
+	assert_int_equal(b->tenants[0].egress[1].cidr.prefixlen, 32);
+	assert_int_equal(b->tenants[0].nshared, 1);
+	assert_int_equal(b->nrules_total, 3);
+	inet_pton(AF_INET, "10.1.200.3", a4);
+	assert_true(vg_cidr_contains(&b->tenants[0].segments[0], AF_INET, a4));
+	assert_false(vg_cidr_contains(&b->tenants[1].segments[0], AF_INET, a4));
+	assert_true(b->elevation.present);
+	assert_int_equal(b->elevation.default_duration_s, 3600);
+	assert_true(b->elevation.posture[VG_ENV_PROD].present);
+	assert_int_equal(b->elevation.posture[VG_ENV_PROD].patch_max_age_days, 30);
+	assert_int_equal(b->elevation.posture[VG_ENV_PROD].nedr_agents, 1);
+	assert_int_equal(b->elevation.nbreakglass, 1);
+	assert_int_equal(b->identity.nusers, 2);
+	assert_int_equal(b->identity.users[1].state, VG_USER_DEPROVISIONED);
+	assert_int_equal(b->identity.users[0].creds[0].id_len, 3);
+	assert_int_equal(b->identity.users[0].creds[0].alg, VG_COSE_ES256);
+	assert_int_equal(b->audit.nsinks, 1);
+	assert_int_equal(strlen(b->digest), 64);
+	vg_bundle_free(b);
+}
+
+/* Set or delete (value NULL) the member at a dotted path ("tenants.0.egress.1.cidr"). */
+static char *mutate(const char *path, const char *value)
+{
+	json_t *root = json_loads(base_bundle, 0, NULL), *cur = root;
+	char buf[256], *save = NULL, *tok, *next;
+	char *out;
+
+	assert_non_null(root);
+	snprintf(buf, sizeof(buf), "%s", path);
+	tok = strtok_r(buf, ".", &save);
+	while ((next = strtok_r(NULL, ".", &save))) {
+		cur = json_is_array(cur) ? json_array_get(cur, strtoul(tok, NULL, 10)) : json_object_get(cur, tok);
+		assert_non_null(cur);
+		tok = next;
+	}
+	if (json_is_array(cur)) {
+		size_t i = strtoul(tok, NULL, 10);
+
+		if (value)
+			json_array_set_new(cur, i, json_loads(value, JSON_DECODE_ANY, NULL));
+		else
+			json_array_remove(cur, i);
+	} else if (value) {
+		json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
+
+		assert_non_null(v);
+		json_object_set_new(cur, tok, v);
+	} else {
+		json_object_del(cur, tok);
+	}
+	out = json_dumps(root, 0);
+	json_decref(root);
+	return out;
+}
+
+struct reject_case {
+	const char *path, *value; /* mutation; value NULL = delete */
+	const char *code, *err_path, *msg;
+};
+
+static const struct reject_case cases[] = {
+	{ "color", "\"blue\"", "schema_unknown_field", "$.color", "unknown field \"color\"" },
+	{ "tenants.0.egres", "[]", "schema_unknown_field", "$.tenants[0].egres", "unknown field" },
+	{ "version", NULL, "schema_missing", "$.version", "required field is missing" },
+	{ "version", "\"3\"", "schema_type", "$.version", "must be an integer, found a string" },
+	{ "version", "0", "schema_value", "$.version", "out of range" },
+	{ "issued_at", "\"yesterday\"", "schema_value", "$.issued_at", "RFC 3339" },
+	{ "expires_at", "\"2026-01-01T00:00:00Z\"", "schema_value", "$.expires_at", "later than issued_at" },
+	{ "environment", "\"qa\"", "schema_value", "$.environment", "not one of: dev, stage, prod" },
+	{ "scope.hosts", "[]", "schema_value", "$.scope.hosts", "matches no host" },
+	{ "scope", NULL, "schema_missing", "$.scope", "required field is missing" },
+	{ "tenants.0.egress.0.cidr", "\"10.0.0.0/33\"", "schema_bad_cidr", "$.tenants[0].egress[0].cidr", "is not a CIDR" },
+	{ "tenants.0.egress.0.cidr", "\"10.0.0.1/8\"", "schema_bad_cidr", "$.tenants[0].egress[0].cidr", "host bits" },
+	{ "tenants.0.egress.0.cidr", "\"banana\"", "schema_bad_cidr", "$.tenants[0].egress[0].cidr", "is not a CIDR" },
+	{ "tenants.0.egress.0.cidr", "42", "schema_type", "$.tenants[0].egress[0].cidr", "found an integer" },
+	{ "tenants.0.segments.0", "\"fd00::/129\"", "schema_bad_cidr", "$.tenants[0].segments[0]", "is not a CIDR" },
+	{ "tenants.0.egress.0.ports.1", "\"9000-8000\"", "schema_value", "$.tenants[0].egress[0].ports[1]", "reversed" },
+	{ "tenants.0.egress.0.ports.0", "0", "schema_value", "$.tenants[0].egress[0].ports[0]", "outside 1-65535" },
+	{ "tenants.0.egress.0.ports.0", "\"http\"", "schema_value", "$.tenants[0].egress[0].ports[0]", "a port is a number" },
+	{ "tenants.0.egress.0.ports", "[]", "schema_value", "$.tenants[0].egress[0].ports", "empty port list" },
+	{ "tenants.0.egress.0.proto", "\"sctp\"", "schema_value", "$.tenants[0].egress[0].proto", "not one of" },
+	{ "tenants.0.egress.0.proto", "\"icmp\"", "schema_value", "$.tenants[0].egress[0].ports", "ICMP has no ports" },
+	{ "tenants.0.egress.1.id", "1", "schema_duplicate", "$.tenants[0].egress[1].id", "rule id 1 is used twice" },
+	{ "shared_services.0.rules.0.id", "2", "schema_duplicate", "$.tenants[0].egress[1].id", "rule id 2 is used twice" },
+	{ "tenants.1.id", "1", "schema_duplicate", "$.tenants[1].id", "tenant id 1 is used twice" },
+	{ "tenants.1.name", "\"pay\"", "schema_duplicate", "$.tenants[1].name", "tenant name \"pay\" is used twice" },
+	{ "tenants.1.name", "\"-x\"", "schema_value", "$.tenants[1].name", "not a valid name" },
+	{ "tenants.1.id", "70000", "schema_value", "$.tenants[1].id", "out of range" },
+	{ "tenants.1.mode", "\"block\"", "schema_value", "$.tenants[1].mode", "not one of: enforce, audit" },
+	{ "tenants.1.cgroups", "[\"/t/pay\"]", "schema_duplicate", "$.tenants[1].cgroups[0]", "belongs to two tenants" },
+	{ "tenants.1.cgroups", "[\"t/rel\"]", "schema_value", "$.tenants[1].cgroups[0]", "starting with '/'" },
+	{ "tenants.1.cgroups", "[\"/t/../x\"]", "schema_value", "$.tenants[1].cgroups[0]", "normalised" },
+	{ "tenants.1.cgroups", "[]", "schema_value", "$.tenants[1].cgroups", "at least one cgroup" },
+	{ "tenants.1.segments", "[\"10.1.2.0/24\"]", "schema_overlap", "$.tenants[1].segments[0]", "overlaps segment 10.1.0.0/16" },
+	{ "tenants.0.shared", "[\"ntp\"]", "schema_reference", "$.tenants[0].shared[0]", "\"ntp\" is not defined" },
+	{ "tenants", "{}", "schema_type", "$.tenants", "must be an array" },
+	{ "host.default", "\"maybe\"", "schema_value", "$.host.default", "not one of: allow, deny" },
+	{ "elevation.rp_id", NULL, "schema_missing", "$.elevation.rp_id", "required field is missing" },
+	{ "elevation.default_duration", "7200", "schema_value", "$.elevation.default_duration", "longer than max_duration" },
+	{ "elevation.reason_pattern", "\"([\"", "schema_value", "$.elevation.reason_pattern", "regular expression" },
+	{ "elevation.origins.0", "\"http://evil.example\"", "schema_value", "$.elevation.origins[0]", "https://" },
+	{ "elevation.posture.qa", "{}", "schema_unknown_field", "$.elevation.posture.qa", "unknown environment" },
+	{ "elevation.posture.prod.edr", "\"yes\"", "schema_type", "$.elevation.posture.prod.edr", "true or false" },
+	{ "elevation.posture.prod.edr_agents", "[\"agent\"]", "schema_value", "$.elevation.posture.prod.edr_agents[0]", "absolute path" },
+	{ "elevation.break_glass.0.hash", "\"plaintext\"", "schema_value", "$.elevation.break_glass[0].hash", "pbkdf2" },
+	{ "identity.users.0.uid", "500", "schema_value", "$.identity.users[0].uid", "out of range [60000, 60999]" },
+	{ "identity.users.1.uid", "60001", "schema_duplicate", "$.identity.users[1].uid", "uid 60001 is used by two users" },
+	{ "identity.users.1.name", "\"alice\"", "schema_duplicate", "$.identity.users[1].name", "defined twice" },
+	{ "identity.users.0.home", "\"home\"", "schema_value", "$.identity.users[0].home", "absolute path" },
+	{ "identity.users.0.gecos", "\"a:b\"", "schema_value", "$.identity.users[0].gecos", "':'" },
+	{ "identity.users.0.state", "\"gone\"", "schema_value", "$.identity.users[0].state", "active, deprovisioned" },
+	{ "identity.users.0.credentials.0.alg", "\"md5\"", "schema_value", "$.identity.users[0].credentials[0].alg", "not one of" },
+	{ "identity.users.0.credentials.0.id", "\"!!\"", "schema_value", "$.identity.users[0].credentials[0].id", "base64url" },
+	{ "identity.users.0.credentials.0.public_key", "\"abc\"", "schema_value", "$.identity.users[0].credentials[0].public_key", "PEM" },
+	{ "identity.uid_range", "[0, 10]", "schema_value", "$.identity.uid_range", "1000 <= MIN" },
+	{ "identity.groups.0.members", "[\"carol\"]", "schema_reference", "$.identity.groups[0].members[0]", "not a user" },
+	{ "identity.groups.0.name", "\"elev\"", "schema_duplicate", "$.identity.groups[0].name", "elevation group" },
+	{ "identity.groups.0.gid", "64000", "schema_duplicate", "$.identity.groups[0].gid", "elevation group" },
+	{ "audit.sinks.0.type", "\"syslog\"", "schema_value", "$.audit.sinks[0].type", "relp, https" },
+	{ "change.id", NULL, "schema_missing", "$.change.id", "required field is missing" },
+};
+
+static void test_rejections(void **state)
+{
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct reject_case *c = &cases[i];
+		char *doc = mutate(c->path, c->value);
+		struct vg_bundle *b = NULL;
+		struct vg_err err = { 0 };
+		int r = parse_str(doc, &b, &err);
+
+		if (r != -EINVAL || strcmp(err.code, c->code) || strcmp(err.path, c->err_path) || !strstr(err.msg, c->msg))
+			fail_msg("case %zu (%s = %s): got r=%d code=%s path=%s msg=%s", i, c->path,
+				 c->value ? c->value : "<deleted>", r, err.code, err.path, err.msg);
+		assert_null(b);
+		free(doc);
+	}
+}
+
+static void test_json_syntax(void **state)
+{
+	struct vg_bundle *b = NULL;
+	struct vg_err err = { 0 };
+
+	assert_int_equal(parse_str("{\"version\": 1,", &b, &err), -EINVAL);
+	assert_string_equal(err.code, "json_syntax");
+	assert_non_null(strstr(err.path, "line 1"));
+	assert_int_equal(parse_str("{\"version\": 1, \"version\": 2}", &b, &err), -EINVAL);
+	assert_string_equal(err.code, "json_syntax");
+	assert_non_null(strstr(err.msg, "duplicate"));
+	assert_int_equal(parse_str("[]", &b, &err), -EINVAL);
+	assert_string_equal(err.code, "schema_type");
+	assert_int_equal(vg_bundle_parse("", 0, &b, &err), -EINVAL);
+}
+
+static void test_cidr(void **state)
+{
+	struct vg_cidr c;
+	char buf[64];
+	uint8_t a[16];
+
+	assert_int_equal(vg_cidr_parse("192.0.2.0/24", &c), 0);
+	vg_cidr_format(&c, buf, sizeof(buf));
+	assert_string_equal(buf, "192.0.2.0/24");
+	assert_int_equal(vg_cidr_parse("192.0.2.7", &c), 0);
+	assert_int_equal(c.prefixlen, 32);
+	assert_int_equal(vg_cidr_parse("::/0", &c), 0);
+	inet_pton(AF_INET6, "2001:db8::1", a);
+	assert_true(vg_cidr_contains(&c, AF_INET6, a));
+	assert_false(vg_cidr_contains(&c, AF_INET, a));
+	assert_int_equal(vg_cidr_parse("10.0.0.0/", &c), -EINVAL);
+	assert_int_equal(vg_cidr_parse("10.0.0.0/-1", &c), -EINVAL);
+	assert_int_equal(vg_cidr_parse("10.0.0.0/8x", &c), -EINVAL);
+	assert_int_equal(vg_cidr_parse("10.128.0.0/9", &c), 0);
+	assert_int_equal(vg_cidr_parse("10.192.0.0/9", &c), -EDOM);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_valid_bundle),
+		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_json_syntax),
+		cmocka_unit_test(test_cidr),
+	};
+
+	return cmocka_run_group_tests_name("bundle", tests, NULL, NULL);
+}
