@@ -963,6 +963,20 @@ int vg_auditlog_tick(struct vg_auditlog *l, struct vg_err *err)
 	return r;
 }
 
+int vg_auditlog_seal(struct vg_auditlog *l, struct vg_err *err)
+{
+	int r = 0;
+
+	if (l->key && l->next_seq - 1 > l->last_ckpt_seq)
+		r = checkpoint(l);
+	if (r < 0)
+		return vg_err_set(err, -r, "checkpoint_failed", l->dir, "cannot write a checkpoint: %s", strerror(-r));
+	r = flush_buf(l, err);
+	if (r == 0)
+		write_head(l, true);
+	return r;
+}
+
 void vg_auditlog_set_forwarded(struct vg_auditlog *l, uint64_t seq, bool have_sinks)
 {
 	l->forwarded_seq = seq;

@@ -133,6 +133,8 @@ int vg_auditlog_emit(struct vg_auditlog *l, const char *type, const char *subjec
 int vg_auditlog_commit(struct vg_auditlog *l, struct vg_err *err);
 /* Periodic duties (time-based checkpoint, retention, degraded exit); commits. */
 int vg_auditlog_tick(struct vg_auditlog *l, struct vg_err *err);
+/* Checkpoint now (when records follow the last one), commit, write the head file. */
+int vg_auditlog_seal(struct vg_auditlog *l, struct vg_err *err);
 /* Lowest seq acknowledged by every sink (have_sinks false: none configured). */
 void vg_auditlog_set_forwarded(struct vg_auditlog *l, uint64_t seq, bool have_sinks);
 bool vg_auditlog_degraded(const struct vg_auditlog *l);

@@ -1,0 +1,2 @@
+# audit trail: librelp for the RELP sink, pthreads for the forwarders
+VIGILD_EXTRA_LIBS += -lrelp -lpthread
