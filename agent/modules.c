@@ -4,9 +4,15 @@
 
 extern const struct vg_module vg_module_audit;
 extern const struct vg_module vg_module_elevation;
+extern const struct vg_module vg_module_posture;
+extern const struct vg_module vg_module_identity;
+extern const struct vg_module vg_module_enforce;
 
 const struct vg_module *const vg_modules[] = {
 	&vg_module_audit,
+	&vg_module_posture,
 	&vg_module_elevation,
+	&vg_module_identity,
+	&vg_module_enforce,
 	NULL,
 };

@@ -36,3 +36,6 @@ $(NSS_UNIT_BINS): $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libvigil.a $(NSS_OBJ
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIE -Itests/unit -Inss $< -o $@ $(EXE_LDFLAGS) $(NSS_OBJS) $(BUILD)/libvigil.a \
 		$(PKG_LIBS) -lcmocka -lpthread
+
+# agent/identity.c reads the previous cache with the module's own reader
+$(BUILD)/agent/identity.o: ALL_CFLAGS += -Inss

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Identity module: on every applied bundle, writes passwd.cache, group.cache
+ * and members.cache (lib/nsscache_write.c) into nss_cache_dir for
+ * libnss_vigil.so.2; rewrites members.cache whenever the elevation module
+ * reports new grants. Who was (de)provisioned is the difference between the
+ * passwd.cache on disk and the new one, so a restart emits nothing twice.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "daemon.h"
+#include "identity.h"
+#include "nsscache_read.h"
+#include "vigil/nsscache.h"
+#include "vigil/util.h"
+
+#define LOCAL_PASSWD "/etc/passwd"
+#define LOCAL_GROUP "/etc/group"
+#define MAX_CONFLICTS_AUDITED 100 /* one event lists at most this many; the count is exact */
+
+static struct {
+	struct vg_grant *grants;
+	size_t ngrants;
+	struct vg_nssc_report last; /* of the last identity write */
+	size_t live_grants;
+	time_t written_at;
+	char last_error[256];
+} st;
+
+struct staged {
+	struct vg_nssc_buf passwd, group, members;
+	struct vg_nssc_report rep;
+	json_t *provisioned, *deprovisioned; /* arrays of {"user", "uid"} */
+};
+
+static void staged_free(struct staged *s)
+{
+	if (!s)
+		return;
+	vg_nssc_buf_free(&s->passwd);
+	vg_nssc_buf_free(&s->group);
+	vg_nssc_buf_free(&s->members);
+	vg_nssc_report_free(&s->rep);
+	json_decref(s->provisioned);
+	json_decref(s->deprovisioned);
+	free(s);
+}
+
+static int build_members(const struct vg_bundle *b, struct vg_nssc_buf *out, struct vg_nssc_report *rep,
+			 struct vg_err *err)
+{
+	const struct vg_elevation *e = &b->elevation;
+	bool elev = e->present && e->group;
+
+	return vg_nssc_build_members(elev ? e->group : NULL, elev ? e->gid : 0, st.grants, st.ngrants,
+				     b->identity.gid_min, b->identity.gid_max, (uint64_t)b->version, vg_now(), out,
+				     rep, err);
+}
+
+static json_t *who(const struct vg_nssc_view *v, const struct vg_nssc_passwd *p)
+{
+	return json_pack("{s:s, s:I}", "user", vg_nssc_str(v, p->name, NULL), "uid", (json_int_t)p->uid);
+}
+
+/* Merge the sorted name orders of the old and the new passwd.cache. */
+static int diff_users(const char *dir, const struct vg_nssc_buf *next, json_t *added, json_t *removed)
+{
+	char path[512];
+	_cleanup_free_ char *old = NULL;
+	struct vg_nssc_view ov = { 0 }, nv;
+	size_t len = 0, i = 0, j = 0;
+	int r;
+
+	r = vg_nssc_view_parse(next->data, next->len, VG_NSSC_PASSWD, 0, &nv);
+	if (r < 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s", dir, VG_NSSC_PASSWD_FILE);
+	/* a missing or damaged cache counts as empty: everyone in the new one is provisioned */
+	if (vg_read_file(path, VG_NSSC_MAX_FILE, &old, &len) < 0 ||
+	    vg_nssc_view_parse(old, len, VG_NSSC_PASSWD, 0, &ov) < 0)
+		ov.count = 0;
+	while (i < ov.count || j < nv.count) {
+		const struct vg_nssc_passwd *a = i < ov.count ? vg_nssc_pw_at(&ov, i) : NULL;
+		const struct vg_nssc_passwd *b = j < nv.count ? vg_nssc_pw_at(&nv, j) : NULL;
+		const char *an = a ? vg_nssc_str(&ov, a->name, NULL) : NULL;
+		const char *bn = b ? vg_nssc_str(&nv, b->name, NULL) : NULL;
+		int d;
+
+		if ((a && !an) || (b && !bn))
+			return -EBADMSG;
+		d = !an ? 1 : !bn ? -1 : strcmp(an, bn);
+		if (d < 0) {
+			json_array_append_new(removed, who(&ov, a));
+			i++;
+		} else if (d > 0) {
+			json_array_append_new(added, who(&nv, b));
+			j++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+	return 0;
+}
+
+static int identity_prepare(struct vg_daemon *d, const struct vg_bundle *b, void **out, struct vg_err *err)
+{
+	const struct vg_config *c = vg_daemon_config(d);
+	const struct vg_elevation *e = &b->elevation;
+	struct vg_nssc_local *local = NULL;
+	struct staged *s = calloc(1, sizeof(*s));
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->provisioned = json_array();
+	s->deprovisioned = json_array();
+	r = vg_nssc_local_load(LOCAL_PASSWD, LOCAL_GROUP, &local, err);
+	if (r < 0)
+		goto fail;
+	r = vg_nssc_build_identity(&b->identity, e->present ? e->group : NULL, e->present ? e->gid : 0, local,
+				   (uint64_t)b->version, vg_now(), &s->passwd, &s->group, &s->rep, err);
+	vg_nssc_local_free(local);
+	if (r < 0)
+		goto fail;
+	r = build_members(b, &s->members, &s->rep, err);
+	if (r < 0)
+		goto fail;
+	r = diff_users(c->nss_cache_dir, &s->passwd, s->provisioned, s->deprovisioned);
+	if (r < 0) {
+		vg_err_set(err, -r, "nss_cache_build_failed", c->nss_cache_dir, "cannot compare with the NSS cache: %s",
+			   strerror(-r));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	staged_free(s);
+	return r;
+}
+
+static void audit_users(struct vg_daemon *d, const struct vg_bundle *b, json_t *list, const char *type)
+{
+	size_t i;
+	json_t *u;
+
+	json_array_foreach(list, i, u) {
+		const char *name = json_string_value(json_object_get(u, "user"));
+		const struct vg_user *bu = vg_bundle_user_by_name(b, name);
+		json_t *data = json_deep_copy(u);
+
+		if (strcmp(type, "user.deprovisioned") == 0)
+			json_object_set_new(data, "reason",
+					    json_string(!bu ? "removed from the bundle"
+						       : bu->state == VG_USER_DEPROVISIONED ? "state deprovisioned"
+											     : "refused (conflict)"));
+		vg_log(LOG_NOTICE, "identity: %s %s", type, name);
+		vg_daemon_audit(d, type, name, data);
+	}
+}
+
+static void audit_conflicts(struct vg_daemon *d, const struct vg_nssc_report *rep)
+{
+	json_t *list;
+
+	if (!rep->nconflicts)
+		return;
+	list = json_array();
+	for (size_t i = 0; i < rep->nconflicts; i++) {
+		const struct vg_nssc_conflict *c = &rep->conflicts[i];
+
+		vg_log(LOG_WARNING, "identity: not served: %s %s (id %u): %s", c->kind, c->name, c->id, c->why);
+		if (i < MAX_CONFLICTS_AUDITED)
+			json_array_append_new(list, json_pack("{s:s, s:s, s:I, s:s}", "kind", c->kind, "name", c->name,
+							      "id", (json_int_t)c->id, "why", c->why));
+	}
+	vg_daemon_audit(d, "identity.conflict", "nss",
+			json_pack("{s:I, s:o}", "count", (json_int_t)rep->nconflicts, "conflicts", list));
+}
+
+static int write_cache(struct vg_daemon *d, const char *name, const struct vg_nssc_buf *buf)
+{
+	const struct vg_config *c = vg_daemon_config(d);
+	struct vg_err err = { 0 };
+	char msg[600];
+	int r;
+
+	r = vg_nssc_buf_write(c->nss_cache_dir, name, buf, &err);
+	if (r < 0) {
+		vg_err_str(&err, msg, sizeof(msg));
+		vg_log(LOG_ERR, "identity: %s", msg);
+		snprintf(st.last_error, sizeof(st.last_error), "%s", msg);
+		vg_daemon_audit(d, "identity.cache_failed", name,
+				json_pack("{s:s, s:s}", "reason", err.code, "error", msg));
+	}
+	return r;
+}
+
+static void identity_commit(struct vg_daemon *d, const struct vg_bundle *b, void *staged)
+{
+	struct staged *s = staged;
+
+	st.last_error[0] = '\0';
+	/* passwd first: a deprovisioned user disappears before anything else changes */
+	if (write_cache(d, VG_NSSC_PASSWD_FILE, &s->passwd) == 0) {
+		audit_users(d, b, s->deprovisioned, "user.deprovisioned");
+		audit_users(d, b, s->provisioned, "user.provisioned");
+	}
+	write_cache(d, VG_NSSC_GROUP_FILE, &s->group);
+	write_cache(d, VG_NSSC_MEMBERS_FILE, &s->members);
+	audit_conflicts(d, &s->rep);
+	vg_nssc_report_free(&st.last);
+	st.last = s->rep;
+	memset(&s->rep, 0, sizeof(s->rep));
+	st.live_grants = st.last.ngrants;
+	st.written_at = vg_now();
+	staged_free(s);
+}
+
+static void identity_abort(struct vg_daemon *d, void *staged)
+{
+	staged_free(staged);
+}
+
+void vg_identity_set_grants(struct vg_daemon *d, const struct vg_grant *g, size_t n)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+	struct vg_nssc_report rep = { 0 };
+	struct vg_nssc_buf buf = { 0 };
+	struct vg_grant *copy = NULL;
+	struct vg_err err = { 0 };
+	char msg[600];
+	int r;
+
+	if (n) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy) {
+			vg_log(LOG_ERR, "identity: out of memory: NSS memberships not updated");
+			return;
+		}
+		memcpy(copy, g, n * sizeof(*copy));
+	}
+	free(st.grants);
+	st.grants = copy;
+	st.ngrants = n;
+	if (!b)
+		return; /* written with the first bundle */
+	r = build_members(b, &buf, &rep, &err);
+	if (r < 0) {
+		vg_err_str(&err, msg, sizeof(msg));
+		vg_log(LOG_ERR, "identity: cannot build the membership cache: %s", msg);
+		snprintf(st.last_error, sizeof(st.last_error), "%s", msg);
+	} else if (write_cache(d, VG_NSSC_MEMBERS_FILE, &buf) == 0) {
+		st.live_grants = rep.ngrants;
+		for (size_t i = 0; i < rep.nconflicts; i++)
+			vg_log(LOG_WARNING, "identity: grant not served: %s: %s", rep.conflicts[i].name,
+			       rep.conflicts[i].why);
+	}
+	vg_nssc_buf_free(&buf);
+	vg_nssc_report_free(&rep);
+}
+
+static bool in_group(const struct vg_bundle *b, const char *group, const char *user)
+{
+	for (size_t i = 0; i < b->identity.ngroups; i++) {
+		const struct vg_group *g = &b->identity.groups[i];
+
+		if (strcmp(g->name, group) != 0)
+			continue;
+		for (size_t j = 0; j < g->nmembers; j++)
+			if (strcmp(g->members[j], user) == 0)
+				return true;
+	}
+	return false;
+}
+
+static json_t *whoami(struct vg_daemon *d, uid_t uid)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+	const struct vg_user *u = NULL;
+	json_t *out = json_pack("{s:I}", "uid", (json_int_t)uid), *groups, *elev;
+	bool eligible = false;
+	time_t expires = 0;
+	char when[32];
+
+	if (b)
+		for (size_t i = 0; i < b->identity.nusers && !u; i++)
+			if (b->identity.users[i].uid == uid)
+				u = &b->identity.users[i];
+	if (!u) {
+		json_object_set_new(out, "user", json_null());
+		json_object_set_new(out, "managed", json_false());
+		return out;
+	}
+	json_object_set_new(out, "managed", json_true());
+	json_object_set_new(out, "user",
+			    json_pack("{s:s, s:I, s:I, s:s, s:s, s:s, s:s}", "name", u->name, "uid", (json_int_t)u->uid,
+				      "gid", (json_int_t)u->gid, "gecos", u->gecos ? u->gecos : "", "home",
+				      u->home ? u->home : "", "shell", u->shell ? u->shell : "", "state",
+				      u->state == VG_USER_ACTIVE ? "active" : "deprovisioned"));
+	groups = json_array();
+	for (size_t i = 0; i < b->identity.ngroups; i++)
+		if (in_group(b, b->identity.groups[i].name, u->name))
+			json_array_append_new(groups, json_string(b->identity.groups[i].name));
+	json_object_set_new(out, "groups", groups);
+	if (!b->elevation.present) {
+		json_object_set_new(out, "elevation", json_null());
+		return out;
+	}
+	for (size_t i = 0; i < b->elevation.nallowed && !eligible; i++) {
+		const char *a = b->elevation.allowed[i];
+
+		eligible = a[0] == '%' ? in_group(b, a + 1, u->name) : strcmp(a, u->name) == 0;
+	}
+	for (size_t i = 0; i < st.ngrants; i++)
+		if (strcmp(st.grants[i].user, u->name) == 0 && st.grants[i].expires > vg_now() &&
+		    st.grants[i].expires > expires)
+			expires = st.grants[i].expires;
+	elev = json_pack("{s:s, s:I, s:b}", "group", b->elevation.group, "gid", (json_int_t)b->elevation.gid,
+			 "eligible", eligible && u->state == VG_USER_ACTIVE);
+	if (expires) {
+		vg_time_format(expires, when);
+		json_object_set_new(elev, "grant_expires", json_string(when));
+	} else {
+		json_object_set_new(elev, "grant_expires", json_null());
+	}
+	json_object_set_new(out, "elevation", elev);
+	return out;
+}
+
+static int identity_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req,
+			json_t **reply, struct vg_err *err)
+{
+	if (strcmp(cmd, "identity.whoami") != 0)
+		return -ENOENT;
+	/* any caller, about itself only: the answer is keyed by SO_PEERCRED, not by the request */
+	*reply = whoami(d, peer->uid);
+	return *reply ? 0 : -ENOMEM;
+}
+
+static void identity_status(struct vg_daemon *d, json_t *status)
+{
+	const struct vg_config *c = vg_daemon_config(d);
+	char when[32] = "";
+
+	if (st.written_at)
+		vg_time_format(st.written_at, when);
+	json_object_set_new(status, "identity",
+			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "nss_cache_dir", c->nss_cache_dir,
+				      "users", (json_int_t)st.last.nusers, "groups", (json_int_t)st.last.ngroups,
+				      "memberships", (json_int_t)st.last.nmembers, "elevated",
+				      (json_int_t)st.live_grants, "conflicts", (json_int_t)st.last.nconflicts,
+				      "written_at", when, "last_error", st.last_error));
+}
+
+static void identity_shutdown(struct vg_daemon *d)
+{
+	free(st.grants);
+	st.grants = NULL;
+	st.ngrants = 0;
+	vg_nssc_report_free(&st.last);
+}
+
+const struct vg_module vg_module_identity = {
+	.name = "identity",
+	.prepare = identity_prepare,
+	.commit = identity_commit,
+	.abort = identity_abort,
+	.ctl = identity_ctl,
+	.status = identity_status,
+	.shutdown = identity_shutdown,
+};

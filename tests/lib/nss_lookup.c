@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Test helper: NSS lookups through glibc with a chosen buffer size, and an
+ * enumeration that pauses so a test can replace the cache in the middle.
+ *   nss_lookup pwnam NAME BUFLEN | pwuid UID BUFLEN | grnam NAME BUFLEN | grgid GID BUFLEN
+ *   nss_lookup pwent-pause READY_FILE GO_FILE
+ * Prints the entry as a passwd/group line, or "ERANGE", "NOTFOUND", "ERROR <errno>".
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int report(int r, void *found, const char *line)
+{
+	if (r == ERANGE) {
+		printf("ERANGE\n");
+		return 3;
+	}
+	if (r) {
+		printf("ERROR %d\n", r);
+		return 1;
+	}
+	if (!found) {
+		printf("NOTFOUND\n");
+		return 2;
+	}
+	printf("%s\n", line);
+	return 0;
+}
+
+static void fmt_pw(const struct passwd *p, char *line, size_t n)
+{
+	snprintf(line, n, "%s:%s:%u:%u:%s:%s:%s", p->pw_name, p->pw_passwd, p->pw_uid, p->pw_gid, p->pw_gecos,
+		 p->pw_dir, p->pw_shell);
+}
+
+static void fmt_gr(const struct group *g, char *line, size_t n)
+{
+	size_t o = (size_t)snprintf(line, n, "%s:%s:%u:", g->gr_name, g->gr_passwd, g->gr_gid);
+
+	for (char **m = g->gr_mem; *m && o < n; m++)
+		o += (size_t)snprintf(line + o, n - o, "%s%s", m == g->gr_mem ? "" : ",", *m);
+}
+
+/* Enumerate passwd; after the first entry, create READY and wait (bounded) for GO. */
+static int pwent_pause(const char *ready, const char *go)
+{
+	struct passwd *p;
+	int n = 0;
+
+	setpwent();
+	while ((p = getpwent())) {
+		printf("%s\n", p->pw_name);
+		fflush(stdout);
+		if (n++ == 0) {
+			FILE *f = fopen(ready, "w");
+
+			if (f)
+				fclose(f);
+			for (int i = 0; i < 1000 && access(go, F_OK) != 0; i++)
+				nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+		}
+	}
+	endpwent();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	char line[8192];
+	char *buf;
+	size_t len;
+	int r;
+
+	if (argc == 4 && strcmp(argv[1], "pwent-pause") == 0)
+		return pwent_pause(argv[2], argv[3]);
+	if (argc != 4) {
+		fprintf(stderr, "usage: nss_lookup pwnam|pwuid|grnam|grgid KEY BUFLEN | pwent-pause READY GO\n");
+		return 64;
+	}
+	len = strtoul(argv[3], NULL, 10);
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return 1;
+	if (strncmp(argv[1], "pw", 2) == 0) {
+		struct passwd pw, *res = NULL;
+
+		if (strcmp(argv[1], "pwnam") == 0)
+			r = getpwnam_r(argv[2], &pw, buf, len, &res);
+		else
+			r = getpwuid_r((uid_t)strtoul(argv[2], NULL, 10), &pw, buf, len, &res);
+		if (res)
+			fmt_pw(res, line, sizeof(line));
+		r = report(r, res, line);
+	} else {
+		struct group gr, *res = NULL;
+
+		if (strcmp(argv[1], "grnam") == 0)
+			r = getgrnam_r(argv[2], &gr, buf, len, &res);
+		else
+			r = getgrgid_r((gid_t)strtoul(argv[2], NULL, 10), &gr, buf, len, &res);
+		if (res)
+			fmt_gr(res, line, sizeof(line));
+		r = report(r, res, line);
+	}
+	free(buf);
+	return r;
+}
