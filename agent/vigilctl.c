@@ -11,6 +11,7 @@
 /* Families of commands; each array ends with an entry whose name is NULL. */
 static const struct vgctl_cmd *const families[] = {
 	vgctl_policy_cmds,
+	vgctl_posture_cmds,
 	NULL,
 };
 

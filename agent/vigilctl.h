@@ -49,4 +49,5 @@ bool vgctl_want_help(const struct vgctl_cmd *cmd, int argc, char **argv);
 extern const struct vgctl_cmd vgctl_policy_cmds[];
 /* other families: declare here, list in agent/vigilctl.c */
 extern const struct vgctl_cmd vgctl_elevation_cmds[]; /* grants, revoke, breakglass hash */
+extern const struct vgctl_cmd vgctl_posture_cmds[];   /* posture, posture report, posture verify */
 #endif
