@@ -6,12 +6,12 @@
  * leaves the running policy untouched.
  */
 #include <errno.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
 
 #include "core.h"
+#include "vigil/loader.h"
 #include "vigil/util.h"
 
 #define STATE_MAX (1u << 20)
@@ -19,93 +19,6 @@
 static void policy_path(struct vg_daemon *d, const char *name, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s/policy/%s", d->cfg.state_dir, name);
-}
-
-/* ---- generic checks ---- */
-
-static bool label_matches(const char *labels, const char *key, const char *value)
-{
-	size_t kl = strlen(key), vl = strlen(value);
-	const char *p = labels;
-
-	while (p && *p) {
-		const char *end = strchr(p, ','), *eq;
-		size_t len = end ? (size_t)(end - p) : strlen(p);
-
-		while (*p == ' ' && len) {
-			p++;
-			len--;
-		}
-		eq = memchr(p, '=', len);
-		if (eq && (size_t)(eq - p) == kl && !strncmp(p, key, kl) && len - kl - 1 == vl &&
-		    !strncmp(eq + 1, value, vl))
-			return true;
-		p = end ? end + 1 : NULL;
-	}
-	return false;
-}
-
-static int check_scope(struct vg_daemon *d, const struct vg_bundle *b, struct vg_err *err)
-{
-	bool host_ok = false;
-
-	for (size_t i = 0; i < b->scope.nhosts; i++)
-		if (fnmatch(b->scope.hosts[i], d->hostname, FNM_CASEFOLD) == 0)
-			host_ok = true;
-	if (!host_ok)
-		return vg_err_set(err, EPERM, "scope_mismatch", "$.scope.hosts",
-				  "this bundle is not for host \"%s\" (its scope names other hosts)", d->hostname);
-	for (size_t i = 0; i < b->scope.nlabels; i++)
-		if (!label_matches(d->cfg.labels, b->scope.label_keys[i], b->scope.label_values[i]))
-			return vg_err_set(err, EPERM, "scope_mismatch", "$.scope.labels",
-					  "this host lacks label %s=%s (host labels: \"%s\", set in vigild.conf)",
-					  b->scope.label_keys[i], b->scope.label_values[i], d->cfg.labels);
-	return 0;
-}
-
-static int check_time(struct vg_daemon *d, const struct vg_bundle *b, time_t now, unsigned flags,
-		      struct vg_err *err)
-{
-	char t1[32], t2[32];
-
-	if (b->issued_at > now + (time_t)d->cfg.clock_skew_s) {
-		vg_time_format(b->issued_at, t1);
-		vg_time_format(now, t2);
-		return vg_err_set(err, EPERM, "not_yet_valid", "$.issued_at",
-				  "issued_at %s is in the future (now %s, allowed skew %u s): check the clocks", t1, t2,
-				  d->cfg.clock_skew_s);
-	}
-	if (b->expires_at <= now && !(flags & VG_LOAD_STARTUP)) {
-		vg_time_format(b->expires_at, t1);
-		vg_time_format(now, t2);
-		return vg_err_set(err, EPERM, "expired", "$.expires_at",
-				  "the bundle expired at %s (now %s): ask the security team for a fresh bundle", t1, t2);
-	}
-	return 0;
-}
-
-static int check_version(struct vg_daemon *d, const struct vg_bundle *b, unsigned flags, struct vg_err *err)
-{
-	struct vg_policy_state *p = &d->pol;
-
-	if (flags & VG_LOAD_ROLLBACK)
-		return 0;
-	if (b->version < p->highest_version)
-		return vg_err_set(err, EPERM, "downgrade", "$.version",
-				  "version %lld is older than version %lld already applied: a rollback is an explicit "
-				  "command (vigilctl policy rollback)",
-				  (long long)b->version, (long long)p->highest_version);
-	if (b->version == p->highest_version) {
-		if (strcmp(b->digest, p->highest_digest))
-			return vg_err_set(err, EPERM, "version_reused", "$.version",
-					  "version %lld was already applied with other contents (digest %.16s…): every "
-					  "change needs a new version",
-					  (long long)b->version, p->highest_digest);
-		if (p->bundle && !strcmp(p->bundle->digest, b->digest) && !(flags & VG_LOAD_STARTUP))
-			return vg_err_set(err, EALREADY, "unchanged", NULL, "version %lld is already running",
-					  (long long)b->version);
-	}
-	return 0;
 }
 
 /* ---- persistence ---- */
@@ -283,12 +196,8 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 	int r;
 
 	vg_err_clear(err);
-	if (len > d->cfg.max_bundle_bytes) {
-		r = vg_err_set(err, EFBIG, "too_large", NULL,
-			       "bundle of %zu bytes exceeds max_bundle_bytes (%llu): split it or raise the limit", len,
-			       (unsigned long long)d->cfg.max_bundle_bytes);
+	if ((r = vg_check_size(len, d->cfg.max_bundle_bytes, err)) < 0)
 		goto reject;
-	}
 	if (!d->trust) {
 		r = vg_err_set(err, EPERM, "trust_missing", d->cfg.trust_file,
 			       "no valid trust file: every bundle is refused until one is installed");
@@ -298,8 +207,11 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 		goto reject;
 	if ((r = vg_bundle_parse(bytes, len, &b, err)) < 0)
 		goto reject;
-	if ((r = check_scope(d, b, err)) < 0 || (r = check_time(d, b, now, flags, err)) < 0 ||
-	    (r = check_version(d, b, flags, err)) < 0)
+	if ((r = vg_check_scope(b, d->hostname, d->cfg.labels, err)) < 0 ||
+	    (r = vg_check_time(b, now, d->cfg.clock_skew_s, flags & VG_LOAD_STARTUP, err)) < 0 ||
+	    (!(flags & VG_LOAD_ROLLBACK) &&
+	     (r = vg_check_version(b, p->highest_version, p->highest_digest, p->bundle ? p->bundle->digest : NULL,
+				   flags & VG_LOAD_STARTUP, err)) < 0))
 		goto reject;
 	while (vg_modules[nmod])
 		nmod++;
