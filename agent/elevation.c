@@ -7,7 +7,10 @@
 #include <syslog.h>
 #include <sys/stat.h>
 
+#include "audit.h"
 #include "elevation.h"
+#include "identity.h"
+#include "posture.h"
 #include "vigil/assertion.h"
 #include "vigil/elevation.h"
 #include "vigil/util.h"
@@ -27,21 +30,9 @@ static void state_path(struct vg_daemon *d, const char *name, char *buf, size_t 
 	snprintf(buf, len, "%s/%s", vg_daemon_config(d)->state_dir, name);
 }
 
-/* The other subsystems' verdicts, one call each (agent/posture.h, agent/audit.h, agent/identity.h). */
-static int posture_verdict(struct vg_daemon *d, json_t **report)
-{
-	*report = NULL;
-	return 0;
-}
-
-static bool audit_degraded(struct vg_daemon *d)
-{
-	return false;
-}
-
 static void publish_grants(struct vg_daemon *d)
 {
-	(void)d;
+	vg_identity_set_grants(d, st.grants.g, st.grants.n);
 }
 
 static int save_grants(struct vg_daemon *d)
@@ -414,14 +405,14 @@ static int cmd_challenge(struct vg_daemon *d, json_t *req, json_t **reply, struc
 		return vg_err_set(err, EPERM, "user_not_active", "elevation.challenge",
 				  "%s is %s in the policy; elevation refused", user, u ? "deprovisioned" : "unknown");
 	}
+	if ((r = vg_elev_check_reason(&b->elevation, reason, err)) < 0) {
+		audit_failed(d, user, service, tty, err->code, err->msg, NULL);
+		return r;
+	}
 	if (u->ncreds == 0) {
 		audit_failed(d, user, service, tty, "no_credential", NULL, NULL);
 		return vg_err_set(err, EPERM, "no_credential", "elevation.challenge",
 				  "%s has no enrolled security key in the policy (vigilctl enroll)", user);
-	}
-	if ((r = vg_elev_check_reason(&b->elevation, reason, err)) < 0) {
-		audit_failed(d, user, service, tty, err->code, err->msg, NULL);
-		return r;
 	}
 	if ((r = vg_challenge_new(&ch, user, vg_daemon_hostname(d), service, tty, reason, vg_now(),
 				  VG_CHALLENGE_TTL_S, err)) < 0 ||
@@ -541,14 +532,15 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 	}
 	json_object_set_new(st.counters, cred->id_b64, json_integer(now_ctr));
 	save_counters(d);
-	if ((r = posture_verdict(d, &report)) < 0) {
+	/* collected anew: a grant must not rest on a stale verdict */
+	if ((r = vg_posture_verdict(d, true, &report)) < 0) {
 		audit_failed(d, user, service, tty, "posture_failed", "device posture does not pass", report);
 		json_decref(report);
 		return vg_err_set(err, EACCES, "posture_failed", "elevation.assert",
 				  "device posture does not pass the policy (vigilctl posture shows why)");
 	}
 	json_decref(report);
-	if (audit_degraded(d)) {
+	if (vg_audit_degraded(d)) {
 		audit_failed(d, user, service, tty, "audit_degraded", NULL, NULL);
 		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.assert",
 				  "the audit trail is degraded; elevation is refused until it recovers");

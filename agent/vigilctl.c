@@ -12,6 +12,7 @@
 static const struct vgctl_cmd *const families[] = {
 	vgctl_policy_cmds,
 	vgctl_posture_cmds,
+	vgctl_elevation_cmds,
 	NULL,
 };
 

@@ -1,0 +1,110 @@
+# Helpers for the t_pam_*.sh tests (sourced after lib.sh). Every PAM stack runs in a private
+# mount namespace where $T/pam.d is /etc/pam.d and $T/passwd|group add the test accounts, so
+# the machine's own PAM and account files are never touched.
+need_root
+PAM_SO="$BIN/pam_vigil.so"
+[ -f "$PAM_SO" ] || skip "$PAM_SO not built"
+[ -x "$VIGILD" ] && [ -x "$VIGILCTL" ] || skip "vigild/vigilctl not built in $BIN"
+command -v pamtester >/dev/null || skip "pamtester missing (make deps)"
+command -v unshare >/dev/null || skip "unshare missing"
+
+PAM_ARGS="socket=$T/run/vigil.sock breakglass=$T/state/breakglass.json spool=$T/state/breakglass.spool ctl_timeout_ms=3000 timeout=5"
+BG_SECRET="correct-horse-battery"
+SOFTFIDO="$T/softfido.state"
+
+# pam_service NAME < lines : writes $T/pam.d/NAME; @VIGIL@ becomes "pam_vigil.so + test arguments"
+pam_service() {
+	mkdir -p "$T/pam.d"
+	sed "s|@VIGIL@|$PAM_SO $PAM_ARGS|g" >"$T/pam.d/$1"
+}
+
+# accounts: the bundle's users (alice active, mallory deprovisioned), ghost (uid inside the
+# policy range but unknown to it) and outsider (a local account outside the range)
+pam_accounts() {
+	cp /etc/passwd "$T/passwd"
+	cp /etc/group "$T/group"
+	cat >>"$T/passwd" <<EOP
+alice:x:60001:60001:Alice:/tmp:/bin/sh
+mallory:x:60002:60002:Mallory:/tmp:/bin/sh
+ghost:x:60500:60500:Ghost:/tmp:/bin/sh
+outsider:x:1999:1999:Outsider:/tmp:/bin/sh
+EOP
+	cat >>"$T/group" <<EOG
+alice:x:60001:
+mallory:x:60002:
+ghost:x:60500:
+outsider:x:1999:
+EOG
+	chmod 644 "$T/passwd" "$T/group"
+}
+
+# in_ns CMD... : CMD with the test /etc/pam.d, passwd, group (and sudoers when $T/sudoers exists),
+# killed after 60 s whatever the module does
+in_ns() {
+	timeout 60 unshare -m --propagation private sh -c '
+		t=$1; shift
+		mount --bind "$t/pam.d" /etc/pam.d || exit 90
+		mount --bind "$t/passwd" /etc/passwd || exit 90
+		mount --bind "$t/group" /etc/group || exit 90
+		if [ -f "$t/sudoers" ]; then mount --bind "$t/sudoers" /etc/sudoers || exit 90; fi
+		if [ -d "$t/sudoers.d" ]; then mount --bind "$t/sudoers.d" /etc/sudoers.d || exit 90; fi
+		exec "$@"' sh "$T" "$@"
+}
+
+# pamt "answers" SERVICE USER OPS... : pamtester in the namespace; output in $OUT, exit code in $RC
+pamt() {
+	answers=$1; shift
+	RC=0
+	OUT=$(printf '%b' "$answers" | in_ns pamtester -v "$@" 2>&1) || RC=$?
+}
+
+# audit_has TYPE [TEXT] : the audit trail holds an event of TYPE (containing TEXT), polled 10 s
+audit_has() {
+	i=0
+	while [ $i -lt 100 ]; do
+		if grep -ras "dev.vigil.$1\"" "$T/state" | grep -qa -- "${2:-}"; then return 0; fi
+		i=$((i + 1))
+		sleep 0.1
+	done
+	return 1
+}
+audit_count() { grep -ras "dev.vigil.$1\"" "$T/state" | grep -a -c -- "${2:-}" || true; }
+
+# pam_bundle VERSION [mkbundle args...] : dev environment (posture requires nothing), a test
+# break-glass entry for root, alice's enrolled credential when $T/cred.json exists; pushed.
+pam_bundle() {
+	v=$1; shift
+	set -- --set environment='"dev"' \
+		--set "elevation.break_glass.0.hash=\"$BG_HASH\"" \
+		--set "elevation.break_glass.0.not_after=\"$(date -u -d '+1 day' +%Y-%m-%dT%H:%M:%SZ)\"" \
+		--set elevation.break_glass.0.duration=600 "$@"
+	if [ -f "$T/cred.json" ]; then
+		set -- --set "identity.users.0.credentials=[$(cat "$T/cred.json")]" "$@"
+	fi
+	make_bundle "$T/b$v.json" "$v" "$@"
+	ctl policy push "$T/b$v.json" >/dev/null || fail "policy push of bundle v$v refused"
+}
+
+# pam_start_env : keys, config, accounts, break-glass hash, vigild running
+pam_start_env() {
+	make_keys
+	write_config "$@"
+	pam_accounts
+	BG_HASH=$(printf '%s\n' "$BG_SECRET" | "$VIGILCTL" breakglass hash --iterations 1000) ||
+		fail "vigilctl breakglass hash failed"
+	start_vigild
+}
+
+# softfido_enroll : a software key for alice (test builds only), its credential in $T/cred.json
+softfido_enroll() {
+	nm -D "$PAM_SO" 2>/dev/null | grep -q softfido ||
+		nm "$PAM_SO" 2>/dev/null | grep -q softfido ||
+		skip "pam_vigil.so is not a test build (make TESTHOOKS=1): it cannot use the software key"
+	[ -x "$BIN/tests/softfido-ctl" ] || skip "softfido-ctl not built"
+	"$BIN/tests/softfido-ctl" create "$SOFTFIDO" || fail "softfido create"
+	"$BIN/tests/softfido-ctl" set "$SOFTFIDO" notouch_ms 1000 || fail "softfido notouch_ms"
+	"$VIGILCTL" enroll --help >/dev/null 2>&1 || skip "vigilctl enroll not available"
+	"$VIGILCTL" enroll --user alice --rp-id vigil.example.com --softfido "$SOFTFIDO" --json >"$T/cred.json" ||
+		fail "vigilctl enroll against softfido failed"
+	PAM_ARGS="$PAM_ARGS softfido=$SOFTFIDO"
+}
