@@ -12,6 +12,7 @@
 
 static const uint8_t challenge_magic[3] = { 'V', 'C', VG_RELAY_VERSION };
 static const uint8_t answer_magic[3] = { 'V', 'A', VG_RELAY_VERSION };
+static const uint8_t enrollment_magic[3] = { 'V', 'E', VG_RELAY_VERSION };
 
 /* Bounded writer: once full, every later put is ignored and ok turns false. */
 struct wbuf {
@@ -442,4 +443,38 @@ int vg_relay_answer_decode(const char *text, struct vg_relay_answer *out, struct
 	r = answer_parse(bin, len, out, err);
 	free(bin);
 	return r;
+}
+
+static int enrollment_malformed(struct vg_err *err, const char *what)
+{
+	return vg_err_set(err, EINVAL, "enrollment_malformed", NULL,
+			  "the enrollment code is malformed (%s): copy the whole code printed by the enrollment page",
+			  what);
+}
+
+int vg_relay_enrollment_decode(const char *text, struct vg_relay_enrollment *out, struct vg_err *err)
+{
+	uint8_t *bin = NULL;
+	size_t len = 0;
+	struct rbuf r;
+	uint8_t magic[3];
+	int ret = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (decode_text(text, &bin, &len) < 0)
+		return enrollment_malformed(err, "not base64url");
+	r = (struct rbuf){ .p = bin, .len = len };
+	if (get(&r, magic, 3) < 0 || memcmp(magic, enrollment_magic, 3))
+		ret = enrollment_malformed(err, "not a vigil enrollment code");
+	else if (get_bytes16(&r, out->att, sizeof(out->att), &out->att_len) < 0 || out->att_len == 0)
+		ret = enrollment_malformed(err, "attestation object");
+	else if (get_bytes16(&r, (uint8_t *)out->client_data, VG_RELAY_CLIENT_DATA_MAX, &out->client_data_len) < 0 ||
+		 out->client_data_len == 0)
+		ret = enrollment_malformed(err, "client data");
+	else if (r.off != r.len)
+		ret = enrollment_malformed(err, "trailing bytes");
+	else
+		out->client_data[out->client_data_len] = '\0';
+	free(bin);
+	return ret;
 }

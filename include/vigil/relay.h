@@ -15,6 +15,9 @@
  * vigil-stepup and the WebAuthn challenge for the page, whose signature then
  * covers SHA-256(clientDataJSON) as WebAuthn defines.
  *
+ * Enrollment code (printed by the enrollment page, read by vigil-stepup enroll-check):
+ *   "VE" 0x01 | attestationObject: u16be length + bytes | clientDataJSON: u16be length + bytes
+ *
  * Answer (binary, then base64url):
  *   "VA" 0x01 | kind u8 (1 ctap, 2 webauthn) | challenge: u16be length + bytes |
  *   credential id: u16be + bytes | authenticatorData: u16be + bytes |
@@ -47,7 +50,8 @@
 #define VG_RELAY_CLIENT_DATA_MAX 1024
 /* sudo hands a PAM conversation reply of at most 1023 characters: tools warn above it */
 #define VG_RELAY_ANSWER_SUDO_MAX 1023
-#define VG_RELAY_TEXT_MAX 4096 /* longest paste accepted before decoding (code, URL or answer) */
+#define VG_RELAY_TEXT_MAX 8192 /* longest paste accepted before decoding (code, URL, answer, enrollment) */
+#define VG_RELAY_ATTESTATION_MAX 4096
 
 enum vg_relay_flag {
 	VG_RELAY_F_UV = 0x01, /* user verification required */
@@ -124,5 +128,14 @@ int vg_relay_challenge_check(const struct vg_relay_challenge *c, const struct vg
  * (or "answer_is_challenge" when the challenge code was pasted instead). */
 char *vg_relay_answer_encode(const struct vg_relay_answer *a);
 int vg_relay_answer_decode(const char *text, struct vg_relay_answer *out, struct vg_err *err);
+
+struct vg_relay_enrollment {
+	uint8_t att[VG_RELAY_ATTESTATION_MAX];
+	size_t att_len;
+	char client_data[VG_RELAY_CLIENT_DATA_MAX + 1]; /* NUL-terminated */
+	size_t client_data_len;
+};
+/* err->code "enrollment_malformed" */
+int vg_relay_enrollment_decode(const char *text, struct vg_relay_enrollment *out, struct vg_err *err);
 
 #endif
