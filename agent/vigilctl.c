@@ -13,6 +13,7 @@ static const struct vgctl_cmd *const families[] = {
 	vgctl_policy_cmds,
 	vgctl_posture_cmds,
 	vgctl_elevation_cmds,
+	vgctl_fido_cmds,
 	NULL,
 };
 

@@ -50,4 +50,5 @@ extern const struct vgctl_cmd vgctl_policy_cmds[];
 /* other families: declare here, list in agent/vigilctl.c */
 extern const struct vgctl_cmd vgctl_elevation_cmds[]; /* grants, revoke, breakglass hash */
 extern const struct vgctl_cmd vgctl_posture_cmds[];   /* posture, posture report, posture verify */
+extern const struct vgctl_cmd vgctl_fido_cmds[];      /* enroll */
 #endif
