@@ -14,6 +14,7 @@ static const struct vgctl_cmd *const families[] = {
 	vgctl_posture_cmds,
 	vgctl_elevation_cmds,
 	vgctl_fido_cmds,
+	vgctl_audit_cmds,
 	NULL,
 };
 

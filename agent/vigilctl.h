@@ -51,4 +51,5 @@ extern const struct vgctl_cmd vgctl_policy_cmds[];
 extern const struct vgctl_cmd vgctl_elevation_cmds[]; /* grants, revoke, breakglass hash */
 extern const struct vgctl_cmd vgctl_posture_cmds[];   /* posture, posture report, posture verify */
 extern const struct vgctl_cmd vgctl_fido_cmds[];      /* enroll */
+extern const struct vgctl_cmd vgctl_audit_cmds[];     /* audit verify, tail, export, pubkey, status, note, seal */
 #endif
