@@ -15,6 +15,7 @@ static const struct vgctl_cmd *const families[] = {
 	vgctl_elevation_cmds,
 	vgctl_fido_cmds,
 	vgctl_audit_cmds,
+	vgctl_enforce_cmds,
 	NULL,
 };
 

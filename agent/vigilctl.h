@@ -52,4 +52,5 @@ extern const struct vgctl_cmd vgctl_elevation_cmds[]; /* grants, revoke, breakgl
 extern const struct vgctl_cmd vgctl_posture_cmds[];   /* posture, posture report, posture verify */
 extern const struct vgctl_cmd vgctl_fido_cmds[];      /* enroll */
 extern const struct vgctl_cmd vgctl_audit_cmds[];     /* audit verify, tail, export, pubkey, status, note, seal */
+extern const struct vgctl_cmd vgctl_enforce_cmds[];   /* explain, unload */
 #endif

@@ -1,0 +1,841 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Egress enforcement module of vigild (docs/enforcement.md): loads the BPF
+ * programs of bpf/vigil.bpf.c at the cgroup2 root, pins programs' links and
+ * maps under bpffs_dir so enforcement outlives vigild, re-adopts the pins on
+ * start, applies each bundle as a new generation switched by one map write,
+ * and turns the kernel's deny events into audit events.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <arpa/inet.h>
+#include <linux/magic.h>
+#include <sys/epoll.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "daemon.h"
+#include "vigil/enforce.h"
+#include "vigil/util.h"
+#include "vigil.skel.h"
+
+#define BPFFS_DEFAULT_MOUNT "/sys/fs/bpf"
+/* beyond event_rate_limit per second and tenant, one event in this many is sent */
+#define SAMPLE_EVERY 64
+
+/* Pinned objects, by the names they have in bpf/vigil.bpf.c. */
+enum { M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_PORTS, M_COUNTERS, M_RATES, M_EVENTS, M_BOUND, M__COUNT };
+static const char *const map_names[M__COUNT] = {
+	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "ports", "counters", "rates", "events", "bound_socks",
+};
+static const char *const prog_names[] = {
+	"vg_connect4", "vg_connect6", "vg_sendmsg4", "vg_sendmsg6",
+	"vg_post_bind4", "vg_post_bind6", "vg_sock_release", "vg_skb_egress",
+};
+#define NPROGS VG_ARRAY_SIZE(prog_names)
+
+enum enf_state { ENF_DISABLED, ENF_ACTIVE, ENF_UNLOADED };
+
+static struct enforce {
+	enum enf_state state;
+	bool adopted; /* found pinned at start rather than loaded */
+	char dir[256];
+	char cgroot[PATH_MAX];
+	int fd[M__COUNT];
+	struct ring_buffer *rb;
+	int rb_fd;
+	struct vg_enf_compiled *compiled; /* the running policy, for explain */
+	uint32_t slot;
+	uint64_t events_received, events_audited;
+} E = { .rb_fd = -1 };
+
+struct staged {
+	struct vg_enf_compiled *c;
+	uint32_t slot;
+};
+
+static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[1024];
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	line[strcspn(line, "\n")] = '\0';
+	vg_log(level == LIBBPF_WARN ? LOG_WARNING : LOG_INFO, "enforce: libbpf: %s", line);
+	return 0;
+}
+
+static void pin_path(char *buf, size_t len, const char *kind, const char *name)
+{
+	/* bpffs refuses names with a dot */
+	snprintf(buf, len, "%s/%s_%s", E.dir, kind, name);
+}
+
+static void close_maps(void)
+{
+	for (int i = 0; i < M__COUNT; i++) {
+		if (E.fd[i] >= 0)
+			close(E.fd[i]);
+		E.fd[i] = -1;
+	}
+}
+
+/* bpffs_dir must live on a bpf filesystem; mount the standard one when nothing is there. */
+static int ensure_bpffs(struct vg_err *err)
+{
+	struct statfs st;
+	int r;
+
+	if (statfs(BPFFS_DEFAULT_MOUNT, &st) == 0 && (uint32_t)st.f_type != BPF_FS_MAGIC &&
+	    !strncmp(E.dir, BPFFS_DEFAULT_MOUNT "/", strlen(BPFFS_DEFAULT_MOUNT "/")) &&
+	    mount("bpf", BPFFS_DEFAULT_MOUNT, "bpf", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700") < 0)
+		return vg_err_set(err, errno, "bpffs_mount", BPFFS_DEFAULT_MOUNT, "cannot mount the bpf filesystem: %s",
+				  strerror(errno));
+	if ((r = vg_mkdir_p(E.dir, 0700)) < 0)
+		return vg_err_set(err, -r, "bpffs_dir", E.dir, "cannot create the pin directory: %s", strerror(-r));
+	if (statfs(E.dir, &st) < 0 || (uint32_t)st.f_type != BPF_FS_MAGIC)
+		return vg_err_set(err, EINVAL, "bpffs_dir", E.dir,
+				  "not on a bpf filesystem: mount one (mount -t bpf bpf /sys/fs/bpf) or fix bpffs_dir");
+	return 0;
+}
+
+/* The cgroup2 mount: config cgroup_root, else the first cgroup2 line of /proc/self/mountinfo. */
+static int find_cgroup_root(const struct vg_config *cfg, struct vg_err *err)
+{
+	char line[4096];
+	FILE *f;
+
+	if (cfg->cgroup_root[0]) {
+		snprintf(E.cgroot, sizeof(E.cgroot), "%s", cfg->cgroup_root);
+		return 0;
+	}
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return vg_err_set(err, errno, "cgroup2_missing", "/proc/self/mountinfo", "cannot read: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		char *sep = strstr(line, " - "), *save = NULL, *tok, *mnt = NULL;
+		int field = 0;
+
+		if (!sep || strncmp(sep + 3, "cgroup2 ", 8))
+			continue;
+		*sep = '\0';
+		for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+			if (++field == 5)
+				mnt = tok;
+		if (mnt) {
+			snprintf(E.cgroot, sizeof(E.cgroot), "%s", mnt);
+			fclose(f);
+			return 0;
+		}
+	}
+	fclose(f);
+	return vg_err_set(err, ENOENT, "cgroup2_missing", "/proc/self/mountinfo",
+			  "no cgroup2 filesystem is mounted: mount one or set cgroup_root");
+}
+
+static bool any_pinned(void)
+{
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < NPROGS; i++) {
+		pin_path(p, sizeof(p), "link", prog_names[i]);
+		if (access(p, F_OK) == 0)
+			return true;
+	}
+	for (int i = 0; i < M__COUNT; i++) {
+		pin_path(p, sizeof(p), "map", map_names[i]);
+		if (access(p, F_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Removing a link's pin detaches its program (nothing else holds the link). */
+static int unpin_all(json_t *removed)
+{
+	char p[PATH_MAX];
+	int r = 0;
+
+	for (size_t i = 0; i < NPROGS; i++) {
+		pin_path(p, sizeof(p), "link", prog_names[i]);
+		if (unlink(p) == 0) {
+			if (removed)
+				json_array_append_new(removed, json_string(p));
+		} else if (errno != ENOENT) {
+			r = -errno;
+		}
+	}
+	for (int i = 0; i < M__COUNT; i++) {
+		pin_path(p, sizeof(p), "map", map_names[i]);
+		if (unlink(p) == 0) {
+			if (removed)
+				json_array_append_new(removed, json_string(p));
+		} else if (errno != ENOENT) {
+			r = -errno;
+		}
+	}
+	if (rmdir(E.dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
+		r = -errno;
+	return r;
+}
+
+/* Open every pinned map; all links must be pinned too, or this is not a complete installation. */
+static int adopt(void)
+{
+	char p[PATH_MAX];
+
+	for (size_t i = 0; i < NPROGS; i++) {
+		int fd;
+
+		pin_path(p, sizeof(p), "link", prog_names[i]);
+		fd = bpf_obj_get(p);
+		if (fd < 0)
+			return -ENOENT;
+		close(fd);
+	}
+	for (int i = 0; i < M__COUNT; i++) {
+		pin_path(p, sizeof(p), "map", map_names[i]);
+		E.fd[i] = bpf_obj_get(p);
+		if (E.fd[i] < 0) {
+			close_maps();
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+static int load_and_pin(struct vg_err *err)
+{
+	struct vigil_bpf *skel = NULL;
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	char p[PATH_MAX];
+	int cgfd = -1, r;
+
+	cgfd = open(E.cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		r = vg_err_set(err, errno, "cgroup2_missing", E.cgroot, "cannot open the cgroup2 root: %s", strerror(errno));
+		goto out;
+	}
+	skel = vigil_bpf__open();
+	if (!skel) {
+		r = vg_err_set(err, errno, "bpf_load", "bpf/vigil.bpf.c", "cannot open the BPF object: %s", strerror(errno));
+		goto out;
+	}
+	if ((r = vigil_bpf__load(skel)) < 0) {
+		r = vg_err_set(err, -r, "bpf_load", "bpf/vigil.bpf.c",
+			       "the kernel refused the BPF programs: %s (needs BTF, cgroup v2 and CAP_BPF/CAP_NET_ADMIN; the verifier log is above)",
+			       strerror(-r));
+		goto out;
+	}
+	bpf_object__for_each_map(map, skel->obj) {
+		pin_path(p, sizeof(p), "map", bpf_map__name(map));
+		if ((r = bpf_map__pin(map, p)) < 0) {
+			r = vg_err_set(err, -r, "bpf_pin", p, "cannot pin map: %s", strerror(-r));
+			goto out;
+		}
+	}
+	bpf_object__for_each_program(prog, skel->obj) {
+		struct bpf_link *link = bpf_program__attach_cgroup(prog, cgfd);
+
+		if (!link) {
+			r = vg_err_set(err, errno, "bpf_attach", E.cgroot, "cannot attach %s: %s", bpf_program__name(prog),
+				       strerror(errno));
+			goto out;
+		}
+		pin_path(p, sizeof(p), "link", bpf_program__name(prog));
+		r = bpf_link__pin(link, p);
+		/* the pin (if any) keeps the program attached after this fd closes */
+		bpf_link__destroy(link);
+		if (r < 0) {
+			r = vg_err_set(err, -r, "bpf_pin", p, "cannot pin link: %s", strerror(-r));
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	vigil_bpf__destroy(skel);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (r < 0)
+		unpin_all(NULL);
+	return r;
+}
+
+static const char *tenant_name(struct vg_daemon *d, uint32_t id)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+
+	if (id == 0)
+		return "host";
+	for (size_t i = 0; b && i < b->ntenants; i++)
+		if (b->tenants[i].id == id)
+			return b->tenants[i].name;
+	return "unknown";
+}
+
+static void format_addr(uint8_t fam, const uint8_t *a, char *buf, size_t len)
+{
+	if (!inet_ntop(fam == 4 ? AF_INET : AF_INET6, a, buf, (socklen_t)len))
+		snprintf(buf, len, "?");
+}
+
+static const char *hook_name(uint8_t hook)
+{
+	switch (hook) {
+	case VG_ENF_HOOK_CONNECT:
+		return "connect";
+	case VG_ENF_HOOK_SENDMSG:
+		return "sendmsg";
+	default:
+		return "egress_packet";
+	}
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct vg_daemon *d = ctx;
+	const struct vg_enf_event *e = data;
+	char dst[INET6_ADDRSTRLEN], comm[sizeof(e->comm) + 1];
+	const char *tname;
+	json_t *j;
+
+	if (size < sizeof(*e))
+		return 0;
+	E.events_received++;
+	tname = tenant_name(d, e->tenant);
+	format_addr(e->fam, e->addr, dst, sizeof(dst));
+	memcpy(comm, e->comm, sizeof(e->comm));
+	comm[sizeof(e->comm)] = '\0';
+	j = json_pack("{s:s, s:I, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:b}", "tenant", tname,
+		      "tenant_id", (json_int_t)e->tenant, "pid", (json_int_t)e->pid, "uid", (json_int_t)e->uid, "comm",
+		      comm, "cgroup_id", (json_int_t)e->cgroup_id, "family", e->family == AF_INET6 ? "ipv6" : "ipv4",
+		      "proto", vg_proto_name(e->proto), "dst", dst, "port", (json_int_t)e->port, "rule_id",
+		      (json_int_t)e->rule_id, "reason", vg_enf_verdict_name(e->verdict), "mode",
+		      vg_mode_name((enum vg_mode)e->mode), "hook", hook_name(e->hook), "sampled", e->sampled != 0);
+	if (!j)
+		return 0;
+	json_object_set_new(j, "proto_number", json_integer(e->proto));
+	if (e->owner)
+		json_object_set_new(j, "owner_tenant", json_string(tenant_name(d, e->owner)));
+	if (vg_daemon_audit(d, e->mode == VG_MODE_AUDIT ? "egress.would_deny" : "egress.denied", tname, j) == 0)
+		E.events_audited++;
+	return 0;
+}
+
+static void on_ring(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	/* the BPF side samples floods, so what is queued here is bounded per second */
+	ring_buffer__consume(E.rb);
+}
+
+static int start_events(struct vg_daemon *d, struct vg_err *err)
+{
+	E.rb = ring_buffer__new(E.fd[M_EVENTS], on_event, d, NULL);
+	if (!E.rb)
+		return vg_err_set(err, errno, "bpf_ringbuf", E.dir, "cannot open the event ring buffer: %s", strerror(errno));
+	E.rb_fd = ring_buffer__epoll_fd(E.rb);
+	return vg_loop_add_fd(d, E.rb_fd, EPOLLIN, on_ring, NULL);
+}
+
+static void stop_events(struct vg_daemon *d)
+{
+	if (E.rb) {
+		ring_buffer__consume(E.rb);
+		vg_loop_del_fd(d, E.rb_fd);
+		ring_buffer__free(E.rb);
+	}
+	E.rb = NULL;
+	E.rb_fd = -1;
+}
+
+static int enforce_init(struct vg_daemon *d, struct vg_err *err)
+{
+	const struct vg_config *cfg = vg_daemon_config(d);
+	struct vg_enf_conf conf = { .event_rate_limit = cfg->event_rate_limit, .sample_every = SAMPLE_EVERY };
+	uint32_t zero = 0;
+	int r;
+
+	for (int i = 0; i < M__COUNT; i++)
+		E.fd[i] = -1;
+	if (!cfg->enforce) {
+		E.state = ENF_DISABLED;
+		vg_log(LOG_INFO, "enforce: disabled by configuration (enforce = false)");
+		return 0;
+	}
+	libbpf_set_print(libbpf_log);
+	snprintf(E.dir, sizeof(E.dir), "%s", cfg->bpffs_dir);
+	if ((r = ensure_bpffs(err)) < 0 || (r = find_cgroup_root(cfg, err)) < 0)
+		return r;
+	if (adopt() == 0) {
+		E.adopted = true;
+		vg_log(LOG_INFO, "enforce: re-adopted the programs pinned under %s", E.dir);
+	} else {
+		if (any_pinned()) {
+			vg_log(LOG_WARNING, "enforce: incomplete pins under %s (interrupted start?): replacing them", E.dir);
+			unpin_all(NULL);
+		}
+		if ((r = ensure_bpffs(err)) < 0 || (r = load_and_pin(err)) < 0)
+			return r;
+		if (adopt() < 0)
+			return vg_err_set(err, ENOENT, "bpf_pin", E.dir, "the pins vanished right after loading");
+		vg_log(LOG_INFO, "enforce: programs attached at %s, pinned under %s", E.cgroot, E.dir);
+	}
+	if (bpf_map_lookup_elem(E.fd[M_ACTIVE], &zero, &E.slot) < 0)
+		E.slot = 0;
+	if (bpf_map_update_elem(E.fd[M_CONF], &zero, &conf, BPF_ANY) < 0) {
+		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot write the event settings: %s", strerror(errno));
+		goto fail;
+	}
+	if ((r = start_events(d, err)) < 0)
+		goto fail;
+	E.state = ENF_ACTIVE;
+	return 0;
+fail:
+	close_maps();
+	return r;
+}
+
+/* cgroup id = the kernfs node id that name_to_handle_at() returns for the directory */
+static int cgroup_id(const char *path, uint64_t *id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh.handle_bytes = sizeof(uint64_t) };
+	int mnt;
+
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) < 0)
+		return -errno;
+	if (h.fh.handle_bytes != sizeof(uint64_t))
+		return -EINVAL;
+	memcpy(id, h.fh.f_handle, sizeof(*id));
+	return 0;
+}
+
+static int create_inner(enum bpf_map_type type, uint32_t key_size, uint32_t value_size, size_t n, uint32_t flags,
+			const char *name, struct vg_err *err)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = flags);
+	int fd;
+
+	if (n > UINT32_MAX)
+		return vg_err_set(err, E2BIG, "enforce_too_large", "$.tenants",
+				  "the policy needs %zu %s entries, beyond what a BPF map holds", n, name);
+	fd = bpf_map_create(type, name, key_size, value_size, (uint32_t)(n ? n : 1), &o);
+	if (fd < 0)
+		return vg_err_set(err, errno, "enforce_too_large", "$.tenants",
+				  "the kernel refused a %s map of %zu entries: %s; reduce the policy or raise the memory limit of vigild",
+				  name, n, strerror(errno));
+	return fd;
+}
+
+static int fill_failed(struct vg_err *err, const char *what, size_t done, size_t n)
+{
+	return vg_err_set(err, errno, "enforce_too_large", "$.tenants",
+			  "the kernel refused %s entry %zu of %zu: %s; reduce the policy or raise the memory limit of vigild",
+			  what, done + 1, n, strerror(errno));
+}
+
+static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, struct vg_err *err)
+{
+	int lpm = -1, ranges = -1, cgroups = -1, r;
+	uint64_t host = VG_ENF_HOST_CGID;
+	char path[PATH_MAX];
+
+	lpm = create_inner(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct vg_enf_lpm_key), sizeof(struct vg_enf_lpm_val),
+			   c->nentries, BPF_F_NO_PREALLOC, "vg_lpm", err);
+	if (lpm < 0)
+		return lpm;
+	ranges = create_inner(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(struct vg_enf_range), c->nranges,
+			      BPF_F_INNER_MAP, "vg_ranges", err);
+	if (ranges < 0) {
+		r = ranges;
+		goto out;
+	}
+	cgroups = create_inner(BPF_MAP_TYPE_HASH, sizeof(uint64_t), sizeof(struct vg_enf_cgroup_val), c->ncgroups + 1, 0,
+			       "vg_cgroups", err);
+	if (cgroups < 0) {
+		r = cgroups;
+		goto out;
+	}
+	for (size_t i = 0; i < c->nentries; i++)
+		if (bpf_map_update_elem(lpm, &c->entries[i].key, &c->entries[i].val, BPF_ANY) < 0) {
+			r = fill_failed(err, "trie", i, c->nentries);
+			goto out;
+		}
+	for (size_t i = 0; i < c->nranges; i++) {
+		uint32_t k = (uint32_t)i;
+
+		if (bpf_map_update_elem(ranges, &k, &c->ranges[i], BPF_ANY) < 0) {
+			r = fill_failed(err, "port interval", i, c->nranges);
+			goto out;
+		}
+	}
+	if (bpf_map_update_elem(cgroups, &host, &c->host, BPF_ANY) < 0) {
+		r = fill_failed(err, "cgroup", 0, c->ncgroups + 1);
+		goto out;
+	}
+	for (size_t i = 0; i < c->ncgroups; i++) {
+		uint64_t id;
+
+		snprintf(path, sizeof(path), "%s%s", E.cgroot, c->cgroups[i].path);
+		/* a tenant cgroup that does not exist yet is created, so its id is known now
+		 * and the processes placed in it later are covered */
+		if ((r = vg_mkdir_p(path, 0755)) < 0 || (r = cgroup_id(path, &id)) < 0) {
+			r = vg_err_set(err, -r, "enforce_cgroup", c->cgroups[i].path, "cannot create or resolve cgroup %s: %s",
+				       path, strerror(-r));
+			goto out;
+		}
+		if (bpf_map_update_elem(cgroups, &id, &c->cgroups[i].val, BPF_ANY) < 0) {
+			r = fill_failed(err, "cgroup", i + 1, c->ncgroups + 1);
+			goto out;
+		}
+	}
+	/* the inactive slot: nothing reads it until active[0] points there */
+	if (bpf_map_update_elem(E.fd[M_GEN_LPM], &slot, &lpm, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(E.fd[M_GEN_RANGES], &slot, &ranges, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(E.fd[M_GEN_CGROUPS], &slot, &cgroups, BPF_ANY) < 0) {
+		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot install the new policy generation: %s", strerror(errno));
+		goto out;
+	}
+	r = 0;
+out:
+	/* the outer maps hold their own references */
+	close(lpm);
+	if (ranges >= 0)
+		close(ranges);
+	if (cgroups >= 0)
+		close(cgroups);
+	return r;
+}
+
+static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
+{
+	struct staged *s;
+	int r;
+
+	*staged = NULL;
+	if (E.state != ENF_ACTIVE)
+		return 0;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	if ((r = vg_enf_compile(b, 0, &s->c, err)) < 0)
+		goto fail;
+	s->slot = E.slot ^ 1;
+	if ((r = fill_generation(s->c, s->slot, err)) < 0)
+		goto fail;
+	*staged = s;
+	return 0;
+fail:
+	vg_enf_compiled_free(s->c);
+	free(s);
+	return r;
+}
+
+static void enforce_commit(struct vg_daemon *d, const struct vg_bundle *b, void *staged)
+{
+	struct staged *s = staged;
+	uint32_t zero = 0;
+
+	if (!s)
+		return;
+	/* the switch: one write, every hook sees the old generation or the new one */
+	if (bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &s->slot, BPF_ANY) < 0)
+		vg_log(LOG_ERR, "enforce: cannot switch to policy version %lld: %s; the previous policy stays in force",
+		       (long long)b->version, strerror(errno));
+	else
+		E.slot = s->slot;
+	vg_enf_compiled_free(E.compiled);
+	E.compiled = s->c;
+	free(s);
+	vg_log(LOG_INFO, "enforce: policy version %lld in force (%zu trie entries, %zu port intervals, %zu cgroups)",
+	       (long long)b->version, E.compiled->nentries, E.compiled->nranges, E.compiled->ncgroups);
+}
+
+static void enforce_abort(struct vg_daemon *d, void *staged)
+{
+	struct staged *s = staged;
+
+	if (!s)
+		return;
+	/* free the kernel memory of the generation that will not run */
+	bpf_map_delete_elem(E.fd[M_GEN_LPM], &s->slot);
+	bpf_map_delete_elem(E.fd[M_GEN_RANGES], &s->slot);
+	bpf_map_delete_elem(E.fd[M_GEN_CGROUPS], &s->slot);
+	vg_enf_compiled_free(s->c);
+	free(s);
+}
+
+static int parse_proto(const char *s, uint8_t *proto)
+{
+	static const struct {
+		const char *name;
+		uint8_t proto;
+	} names[] = { { "tcp", VG_PROTO_TCP }, { "udp", VG_PROTO_UDP }, { "icmp", VG_PROTO_ICMP }, { "icmpv6", 58 } };
+	char *end;
+	long v;
+
+	for (size_t i = 0; i < VG_ARRAY_SIZE(names); i++)
+		if (!strcmp(s, names[i].name)) {
+			*proto = names[i].proto;
+			return 0;
+		}
+	v = strtol(s, &end, 10);
+	if (!*s || *end || v < 0 || v > 255)
+		return -EINVAL;
+	*proto = (uint8_t)v;
+	return 0;
+}
+
+static const struct vg_rule *find_rule(const struct vg_bundle *b, uint32_t id, const char **where)
+{
+	for (size_t i = 0; i < b->ntenants; i++)
+		for (size_t k = 0; k < b->tenants[i].negress; k++)
+			if (b->tenants[i].egress[k].id == id) {
+				*where = b->tenants[i].name;
+				return &b->tenants[i].egress[k];
+			}
+	for (size_t i = 0; i < b->nshared_services; i++)
+		for (size_t k = 0; k < b->shared_services[i].nrules; k++)
+			if (b->shared_services[i].rules[k].id == id) {
+				*where = b->shared_services[i].name;
+				return &b->shared_services[i].rules[k];
+			}
+	for (size_t k = 0; k < b->host.negress; k++)
+		if (b->host.egress[k].id == id) {
+			*where = "host";
+			return &b->host.egress[k];
+		}
+	return NULL;
+}
+
+static json_t *rule_json(const struct vg_rule *r, const char *where)
+{
+	char cidr[64];
+	json_t *ports = json_array();
+
+	vg_cidr_format(&r->cidr, cidr, sizeof(cidr));
+	for (size_t i = 0; i < r->nports; i++) {
+		char p[16];
+
+		if (r->ports[i].lo == r->ports[i].hi)
+			snprintf(p, sizeof(p), "%u", r->ports[i].lo);
+		else
+			snprintf(p, sizeof(p), "%u-%u", r->ports[i].lo, r->ports[i].hi);
+		json_array_append_new(ports, json_string(p));
+	}
+	return json_pack("{s:I, s:s, s:s, s:o, s:s}", "id", (json_int_t)r->id, "cidr", cidr, "proto",
+			 vg_proto_name(r->proto), "ports", ports, "from", where);
+}
+
+static int need_admin(const struct vg_peer *peer, const char *cmd, struct vg_err *err)
+{
+	if (peer->admin)
+		return 0;
+	return vg_err_set(err, EPERM, "permission_denied", NULL, "%s needs root or the admin group (you are uid %u)", cmd,
+			  peer->uid);
+}
+
+static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+	const char *tname = json_string_value(json_object_get(req, "tenant"));
+	const char *dst = json_string_value(json_object_get(req, "dst"));
+	const char *pstr = json_string_value(json_object_get(req, "proto"));
+	json_t *jport = json_object_get(req, "port");
+	const struct vg_tenant *t = NULL;
+	struct vg_enf_verdict_info v;
+	uint8_t addr[16], proto = VG_PROTO_TCP;
+	uint32_t tid = 0, port_owner = 0;
+	json_int_t port = 0;
+	int family, r;
+	char prefix[INET6_ADDRSTRLEN + 8];
+
+	if (!E.compiled || !b)
+		return vg_err_set(err, ENOENT, "no_policy", NULL, "no policy is in force: nothing to explain");
+	if (!tname || !dst)
+		return vg_err_set(err, EINVAL, "bad_request", NULL, "enforce.explain needs \"tenant\" and \"dst\"");
+	if (strcmp(tname, "host")) {
+		t = vg_bundle_tenant_by_name(b, tname);
+		if (!t)
+			return vg_err_set(err, ENOENT, "unknown_tenant", tname,
+					  "no tenant \"%s\" in policy version %lld (\"host\" explains the host policy)", tname,
+					  (long long)b->version);
+		tid = t->id;
+	}
+	family = strchr(dst, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, dst, addr) != 1)
+		return vg_err_set(err, EINVAL, "bad_request", dst, "not an IPv4 or IPv6 address");
+	if (jport && (!json_is_integer(jport) || json_integer_value(jport) < 0 || json_integer_value(jport) > 65535))
+		return vg_err_set(err, EINVAL, "bad_request", "port", "port must be 0-65535");
+	if (jport)
+		port = json_integer_value(jport);
+	if (pstr && parse_proto(pstr, &proto) < 0)
+		return vg_err_set(err, EINVAL, "bad_request", pstr, "protocol must be tcp, udp, icmp, icmpv6 or a number");
+	if (proto == VG_PROTO_ICMP && family == AF_INET6)
+		proto = 58;
+	if (E.fd[M_PORTS] >= 0) {
+		/* local listeners are runtime state: the kernel's ports map knows them */
+		struct vg_enf_port_key pk = { .port = (uint16_t)port, .proto = proto };
+
+		if (bpf_map_lookup_elem(E.fd[M_PORTS], &pk, &port_owner) < 0)
+			port_owner = 0;
+	}
+	if ((r = vg_enf_explain(E.compiled, tid, family, addr, (uint16_t)port, proto, port_owner, &v)) < 0)
+		return vg_err_set(err, -r, "explain_failed", tname, "cannot explain: %s", strerror(-r));
+	*reply = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:s, s:s, s:I}", "tenant", t ? t->name : "host", "dst", dst,
+			   "port", port, "proto", vg_proto_name(proto), "verdict", vg_enf_verdict_name(v.verdict),
+			   "allowed", v.allowed, "decision",
+			   vg_enf_verdict_allows(v.verdict) ? "allow" : (v.mode == VG_MODE_AUDIT ? "would_deny" : "deny"),
+			   "mode", vg_mode_name((enum vg_mode)v.mode), "policy_version", (json_int_t)b->version);
+	if (!*reply)
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	json_object_set_new(*reply, "proto_number", json_integer(proto));
+	if (v.rule_id) {
+		const char *where = "";
+		const struct vg_rule *rule = find_rule(b, v.rule_id, &where);
+
+		json_object_set_new(*reply, "rule_id", json_integer(v.rule_id));
+		if (rule)
+			json_object_set_new(*reply, "rule", rule_json(rule, where));
+	}
+	if (v.owner)
+		json_object_set_new(*reply, "owner_tenant", json_string(tenant_name(d, v.owner)));
+	if (v.matched) {
+		char a[INET6_ADDRSTRLEN];
+
+		format_addr(v.fam, v.prefix, a, sizeof(a));
+		snprintf(prefix, sizeof(prefix), "%s/%u", a, v.prefixlen);
+		json_object_set_new(*reply, "matched_prefix", json_string(prefix));
+	}
+	return 0;
+}
+
+static int ctl_unload(struct vg_daemon *d, const struct vg_peer *peer, json_t **reply, struct vg_err *err)
+{
+	json_t *removed = json_array();
+	int r;
+
+	if (E.state != ENF_ACTIVE) {
+		json_decref(removed);
+		return vg_err_set(err, ENOENT, "not_loaded", E.dir[0] ? E.dir : NULL, "enforcement is not loaded");
+	}
+	stop_events(d);
+	close_maps();
+	r = unpin_all(removed);
+	E.state = ENF_UNLOADED;
+	vg_enf_compiled_free(E.compiled);
+	E.compiled = NULL;
+	vg_daemon_audit(d, "enforce.unloaded", vg_daemon_hostname(d),
+			json_pack("{s:I, s:I, s:s, s:O, s:b}", "by_uid", (json_int_t)peer->uid, "by_pid", (json_int_t)peer->pid,
+				  "bpffs_dir", E.dir, "removed", removed, "complete", r == 0));
+	vg_log(LOG_WARNING, "enforce: unloaded by uid %u: egress is no longer enforced until vigild restarts", peer->uid);
+	if (r < 0) {
+		json_decref(removed);
+		return vg_err_set(err, -r, "unload_incomplete", E.dir, "some pins could not be removed: %s", strerror(-r));
+	}
+	*reply = json_pack("{s:b, s:o, s:s}", "unloaded", 1, "removed", removed, "bpffs_dir", E.dir);
+	return 0;
+}
+
+static int enforce_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
+		       struct vg_err *err)
+{
+	int r;
+
+	if (strcmp(cmd, "enforce.explain") && strcmp(cmd, "enforce.unload"))
+		return -ENOENT;
+	/* the policy itself is admin-only (policy show): so is what it says about a destination */
+	if ((r = need_admin(peer, cmd, err)) < 0)
+		return r;
+	if (E.state == ENF_DISABLED)
+		return vg_err_set(err, ENOENT, "enforce_disabled", NULL, "enforcement is disabled (enforce = false)");
+	if (!strcmp(cmd, "enforce.unload"))
+		return ctl_unload(d, peer, reply, err);
+	return ctl_explain(d, req, reply, err);
+}
+
+static json_t *counters_json(uint32_t tenant)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct vg_enf_counters *per, sum = { 0 };
+
+	if (ncpu <= 0 || E.fd[M_COUNTERS] < 0)
+		return NULL;
+	per = calloc((size_t)ncpu, sizeof(*per));
+	if (per && bpf_map_lookup_elem(E.fd[M_COUNTERS], &tenant, per) == 0)
+		for (int i = 0; i < ncpu; i++) {
+			sum.allowed += per[i].allowed;
+			sum.denied += per[i].denied;
+			sum.would_deny += per[i].would_deny;
+			sum.events_dropped += per[i].events_dropped;
+		}
+	free(per);
+	return json_pack("{s:I, s:I, s:I, s:I}", "allowed", (json_int_t)sum.allowed, "denied", (json_int_t)sum.denied,
+			 "would_deny", (json_int_t)sum.would_deny, "events_dropped", (json_int_t)sum.events_dropped);
+}
+
+static void enforce_status(struct vg_daemon *d, json_t *st)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+	json_t *tenants;
+
+	json_object_set_new(st, "state", json_string(E.state == ENF_ACTIVE ? "enforcing"
+						   : E.state == ENF_UNLOADED ? "unloaded"
+									       : "disabled"));
+	if (E.state != ENF_ACTIVE)
+		return;
+	json_object_set_new(st, "bpffs_dir", json_string(E.dir));
+	json_object_set_new(st, "cgroup_root", json_string(E.cgroot));
+	json_object_set_new(st, "adopted", json_boolean(E.adopted));
+	json_object_set_new(st, "generation_slot", json_integer(E.slot));
+	if (E.compiled)
+		json_object_set_new(st, "maps", json_pack("{s:I, s:I, s:I}", "trie_entries", (json_int_t)E.compiled->nentries,
+							   "port_intervals", (json_int_t)E.compiled->nranges, "cgroups",
+							   (json_int_t)E.compiled->ncgroups));
+	json_object_set_new(st, "events", json_pack("{s:I, s:I}", "received", (json_int_t)E.events_received, "audited",
+						    (json_int_t)E.events_audited));
+	tenants = json_object();
+	for (size_t i = 0; b && i < b->ntenants; i++) {
+		json_t *c = counters_json(b->tenants[i].id);
+
+		if (c) {
+			json_object_set_new(c, "id", json_integer(b->tenants[i].id));
+			json_object_set_new(c, "mode", json_string(vg_mode_name(b->tenants[i].mode)));
+			json_object_set_new(tenants, b->tenants[i].name, c);
+		}
+	}
+	json_object_set_new(st, "tenants", tenants);
+	json_object_set_new(st, "host", counters_json(0));
+}
+
+static void enforce_shutdown(struct vg_daemon *d)
+{
+	/* the pins keep enforcing; only vigild's handles go */
+	stop_events(d);
+	close_maps();
+	vg_enf_compiled_free(E.compiled);
+	E.compiled = NULL;
+}
+
+const struct vg_module vg_module_enforce = {
+	.name = "enforce",
+	.init = enforce_init,
+	.prepare = enforce_prepare,
+	.commit = enforce_commit,
+	.abort = enforce_abort,
+	.ctl = enforce_ctl,
+	.status = enforce_status,
+	.shutdown = enforce_shutdown,
+};
