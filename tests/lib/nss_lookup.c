@@ -3,7 +3,7 @@
  * Test helper: NSS lookups through glibc with a chosen buffer size, and an
  * enumeration that pauses so a test can replace the cache in the middle.
  *   nss_lookup pwnam NAME BUFLEN | pwuid UID BUFLEN | grnam NAME BUFLEN | grgid GID BUFLEN
- *   nss_lookup pwent-pause READY_FILE GO_FILE
+ *   nss_lookup pwent-pause READY_FILE GO_FILE MIN_UID MAX_UID
  * Prints the entry as a passwd/group line, or "ERANGE", "NOTFOUND", "ERROR <errno>".
  */
 #include <errno.h>
@@ -47,14 +47,17 @@ static void fmt_gr(const struct group *g, char *line, size_t n)
 		o += (size_t)snprintf(line + o, n - o, "%s%s", m == g->gr_mem ? "" : ",", *m);
 }
 
-/* Enumerate passwd; after the first entry, create READY and wait (bounded) for GO. */
-static int pwent_pause(const char *ready, const char *go)
+/* Enumerate passwd (entries with uid in [min, max]: "files" comes first); after the
+ * first such entry, create READY and wait (bounded) for GO. */
+static int pwent_pause(const char *ready, const char *go, uid_t min, uid_t max)
 {
 	struct passwd *p;
 	int n = 0;
 
 	setpwent();
 	while ((p = getpwent())) {
+		if (p->pw_uid < min || p->pw_uid > max)
+			continue;
 		printf("%s\n", p->pw_name);
 		fflush(stdout);
 		if (n++ == 0) {
@@ -77,10 +80,11 @@ int main(int argc, char **argv)
 	size_t len;
 	int r;
 
-	if (argc == 4 && strcmp(argv[1], "pwent-pause") == 0)
-		return pwent_pause(argv[2], argv[3]);
+	if (argc == 6 && strcmp(argv[1], "pwent-pause") == 0)
+		return pwent_pause(argv[2], argv[3], (uid_t)strtoul(argv[4], NULL, 10),
+				   (uid_t)strtoul(argv[5], NULL, 10));
 	if (argc != 4) {
-		fprintf(stderr, "usage: nss_lookup pwnam|pwuid|grnam|grgid KEY BUFLEN | pwent-pause READY GO\n");
+		fprintf(stderr, "usage: nss_lookup pwnam|pwuid|grnam|grgid KEY BUFLEN | pwent-pause READY GO MIN_UID MAX_UID\n");
 		return 64;
 	}
 	len = strtoul(argv[3], NULL, 10);
