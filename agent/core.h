@@ -27,6 +27,7 @@ struct vg_policy_state {
 	time_t applied_at;
 	int64_t highest_version;
 	char highest_digest[65];
+	char current_digest[65]; /* what state.json says was applied last */
 	int64_t lkg_version;
 	char lkg_digest[65];
 	bool expired;

@@ -30,9 +30,10 @@ static int save_state(struct vg_daemon *d)
 	json_t *st;
 	int r;
 
-	st = json_pack("{s:I, s:s, s:s, s:I, s:I, s:s}", "highest_version", (json_int_t)p->highest_version,
-		       "highest_digest", p->highest_digest, "source", p->source, "applied_at", (json_int_t)p->applied_at,
-		       "lkg_version", (json_int_t)p->lkg_version, "lkg_digest", p->lkg_digest);
+	st = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s}", "highest_version", (json_int_t)p->highest_version,
+		       "highest_digest", p->highest_digest, "current_digest", p->current_digest, "source", p->source,
+		       "applied_at", (json_int_t)p->applied_at, "lkg_version", (json_int_t)p->lkg_version, "lkg_digest",
+		       p->lkg_digest);
 	s = json_dumps(st, JSON_INDENT(1));
 	json_decref(st);
 	if (!s)
@@ -62,6 +63,8 @@ static void load_state(struct vg_daemon *d)
 	snprintf(p->highest_digest, sizeof(p->highest_digest), "%s",
 		 json_string_value(json_object_get(st, "highest_digest")) ?: "");
 	snprintf(p->source, sizeof(p->source), "%s", json_string_value(json_object_get(st, "source")) ?: "");
+	snprintf(p->current_digest, sizeof(p->current_digest), "%s",
+		 json_string_value(json_object_get(st, "current_digest")) ?: "");
 	p->applied_at = json_integer_value(json_object_get(st, "applied_at"));
 	p->lkg_version = json_integer_value(json_object_get(st, "lkg_version"));
 	snprintf(p->lkg_digest, sizeof(p->lkg_digest), "%s", json_string_value(json_object_get(st, "lkg_digest")) ?: "");
@@ -209,7 +212,11 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 		goto reject;
 	if ((r = vg_check_scope(b, d->hostname, d->cfg.labels, err)) < 0 ||
 	    (r = vg_check_time(b, now, d->cfg.clock_skew_s, flags & VG_LOAD_STARTUP, err)) < 0 ||
-	    (!(flags & VG_LOAD_ROLLBACK) &&
+	    ((flags & VG_LOAD_STARTUP) && !(flags & VG_LOAD_ROLLBACK) && p->current_digest[0] && strcmp(p->current_digest, b->digest) &&
+	     (r = vg_err_set(err, EPERM, "state_mismatch", NULL,
+			     "the persisted bundle (digest %.16s…) is not the one last applied (%.16s…)", b->digest,
+			     p->current_digest)) < 0) ||
+	    (!(flags & (VG_LOAD_ROLLBACK | VG_LOAD_STARTUP)) &&
 	     (r = vg_check_version(b, p->highest_version, p->highest_digest, p->bundle ? p->bundle->digest : NULL,
 				   flags & VG_LOAD_STARTUP, err)) < 0))
 		goto reject;
@@ -251,7 +258,9 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 			vg_modules[i]->commit(d, b, staged[i]);
 
 	if (!(flags & VG_LOAD_STARTUP)) {
-		if (p->bytes && (r = write_pair(d, "lkg.json", p->bytes, p->len, p->sig, p->siglen)) == 0) {
+		/* a rollback leaves the last-known-good slot as it is: the bundle rolled back from is not "good" */
+		if (p->bytes && !(flags & VG_LOAD_ROLLBACK) &&
+		    (r = write_pair(d, "lkg.json", p->bytes, p->len, p->sig, p->siglen)) == 0) {
 			p->lkg_version = prev_version;
 			snprintf(p->lkg_digest, sizeof(p->lkg_digest), "%s", prev_digest);
 		}
@@ -266,8 +275,10 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 		p->highest_version = b->version;
 		snprintf(p->highest_digest, sizeof(p->highest_digest), "%s", b->digest);
 	}
-	if (!(flags & VG_LOAD_STARTUP))
+	if (!(flags & VG_LOAD_STARTUP)) {
+		snprintf(p->current_digest, sizeof(p->current_digest), "%s", b->digest);
 		save_state(d);
+	}
 	free(p->bytes);
 	free(p->sig);
 	p->bytes = nbytes;
