@@ -51,9 +51,11 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },    { "pubkey", required_argument, NULL, 'k' },
 		{ "from", required_argument, NULL, 'f' },   { "head", required_argument, NULL, 'H' },
-		{ "no-head", no_argument, NULL, 'N' },	    { NULL, 0, NULL, 0 },
+		{ "no-head", no_argument, NULL, 'N' },	    { "events", required_argument, NULL, 'e' },
+		{ "source", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 },
 	};
-	const char *dir = DEFAULT_LOG_DIR, *pub = NULL, *headp = NULL;
+	const char *dir = DEFAULT_LOG_DIR, *pub = NULL, *headp = NULL, *events = NULL, *source = NULL;
+	uint64_t dups = 0;
 	char defpub[4200], defhead[4200];
 	bool no_head = false;
 	uint64_t from = 0;
@@ -65,8 +67,10 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 	int o, rc;
 
 	reset_getopt();
-	while ((o = getopt_long(argc, argv, "d:k:f:H:N", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "d:k:f:H:Ne:s:", opts, NULL)) != -1) {
 		switch (o) {
+		case 'e': events = optarg; break;
+		case 's': source = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'k': pub = optarg; break;
 		case 'f': from = strtoull(optarg, NULL, 10); break;
@@ -79,13 +83,17 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 		vgctl_error("audit verify: unexpected argument \"%s\"", argv[optind]);
 		return VGCTL_EXIT_USAGE;
 	}
-	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (events) {
+		/* a collector's copy: no local head, and the key must be given */
+		no_head = true;
+		dir = events;
+	} else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		vgctl_error("audit verify: %s: not a log directory (use --dir)", dir);
 		return VGCTL_EXIT_FAIL;
 	}
 	/* defaults for a log in place: state_dir/host.pub and the head file beside the segments */
 	snprintf(defpub, sizeof(defpub), "%s/../host.pub", dir);
-	if (!pub && access(defpub, R_OK) == 0)
+	if (!pub && !events && access(defpub, R_OK) == 0)
 		pub = defpub;
 	snprintf(defhead, sizeof(defhead), "%s/" VG_AUDIT_HEAD_FILE, dir);
 	if (!headp && !no_head && access(defhead, R_OK) == 0)
@@ -100,7 +108,14 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 		return VGCTL_EXIT_FAIL;
 	}
 	vg_audit_verify_init(&v, key, from);
-	rc = vg_audit_verify_dir(dir, &v, head, &err);
+	if (events) {
+		if (head && vg_audit_verify_set_head(&v, head) < 0)
+			rc = 0;
+		else
+			rc = vg_audit_verify_events(events, source, &v, &dups, &err);
+	} else {
+		rc = vg_audit_verify_dir(dir, &v, head, &err);
+	}
 	json_decref(head);
 	EVP_PKEY_free(key);
 	if (rc < 0) {
@@ -112,6 +127,8 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 			"checkpoints", (json_int_t)v.checkpoints, "last_checkpoint_seq",
 			(json_int_t)v.last_checkpoint_seq, "signatures_checked", pub != NULL, "head_checked",
 			headp != NULL);
+	if (events)
+		json_object_set_new(out, "duplicates", json_integer((json_int_t)dups));
 	if (v.reason[0]) {
 		json_object_set_new(out, "bad_seq", json_integer((json_int_t)v.bad_seq));
 		json_object_set_new(out, "reason", json_string(v.reason));
@@ -501,8 +518,8 @@ static int run_seal(struct vgctl *c, int argc, char **argv)
 }
 
 const struct vgctl_cmd vgctl_audit_cmds[] = {
-	{ "audit verify", "[--dir D] [--pubkey F] [--from SEQ] [--head F | --no-head]",
-	  "check the hash chain, checkpoints and signed head of a log (offline)", run_verify },
+	{ "audit verify", "[--dir D | --events JSONL [--source S]] [--pubkey F] [--from SEQ] [--head F | --no-head]",
+	  "check the hash chain, checkpoints and signed head of a log or a collector's copy (offline)", run_verify },
 	{ "audit tail", "[-f] [--type T] [--since TIME] [-n N] [--dir D]", "print the last events", run_tail },
 	{ "audit export", "[--since T] [--until T] [--dir D] OUTDIR",
 	  "copy a time range as a sealed, verifiable sub-log with a manifest", run_export },

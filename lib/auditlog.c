@@ -1244,3 +1244,99 @@ void vg_auditlog_close(struct vg_auditlog *l)
 	free(l->source);
 	free(l);
 }
+
+/* ------------------------------------------------ a collector's copy */
+
+struct ev_line {
+	uint64_t seq;
+	uint32_t kind;
+	char *payload;
+	size_t len;
+};
+
+static int cmp_ev(const void *a, const void *b)
+{
+	const struct ev_line *x = a, *y = b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int vg_audit_verify_events(const char *path, const char *source, struct vg_audit_verify *v, uint64_t *duplicates,
+			   struct vg_err *err)
+{
+	_cleanup_free_ char *txt = NULL;
+	struct ev_line *evs = NULL;
+	size_t len = 0, n = 0, cap = 0, dups = 0;
+	uint8_t prev[32] = { 0 }, *buf = NULL;
+	char *line, *save = NULL;
+	int r;
+
+	r = vg_read_file(path, (size_t)1 << 33, &txt, &len);
+	if (r < 0)
+		return vg_err_set(err, -r, "events_unreadable", path, "cannot read: %s", strerror(-r));
+	/* one CloudEvent per line, possibly behind a syslog header: the JSON starts at '{' */
+	for (line = strtok_r(txt, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *js = strchr(line, '{');
+		json_t *ev, *seq;
+		const char *src, *type;
+
+		if (!js)
+			continue;
+		ev = json_loads(js, 0, NULL);
+		seq = json_object_get(json_object_get(ev, "data"), "seq");
+		src = json_string_value(json_object_get(ev, "source"));
+		type = json_string_value(json_object_get(ev, "type"));
+		if (!ev || !json_is_integer(seq) || json_integer_value(seq) < 1 || !src || !type ||
+		    (source && strcmp(src, source) != 0)) {
+			json_decref(ev);
+			continue;
+		}
+		if (n == cap) {
+			struct ev_line *ne = realloc(evs, (cap = cap ? cap * 2 : 1024) * sizeof(*ne));
+
+			if (!ne) {
+				json_decref(ev);
+				free(evs);
+				return vg_err_set(err, ENOMEM, "no_memory", path, "out of memory");
+			}
+			evs = ne;
+		}
+		evs[n++] = (struct ev_line){ .seq = (uint64_t)json_integer_value(seq),
+					     .kind = strcmp(type, "dev.vigil.audit.checkpoint") == 0
+							     ? VG_AREC_CHECKPOINT
+							     : VG_AREC_EVENT,
+					     .payload = js,
+					     .len = strlen(js) };
+		json_decref(ev);
+	}
+	if (n)
+		qsort(evs, n, sizeof(*evs), cmp_ev);
+	buf = malloc(VG_AREC_HDR + VG_AREC_MAX_PAYLOAD);
+	for (size_t i = 0; buf && i < n; i++) {
+		struct vg_arec rec;
+		size_t used;
+
+		if (i && evs[i].seq == evs[i - 1].seq) {
+			/* at-least-once: a duplicate must be the same bytes */
+			if (evs[i].len != evs[i - 1].len || memcmp(evs[i].payload, evs[i - 1].payload, evs[i].len)) {
+				vfail(v, evs[i].seq, "modified", "two different events carry seq %" PRIu64, evs[i].seq);
+				break;
+			}
+			dups++;
+			continue;
+		}
+		if (evs[i].len > VG_AREC_MAX_PAYLOAD)
+			continue;
+		/* the collector has the payloads: rebuild each record and its chain hash */
+		vg_arec_encode(buf, prev, evs[i].seq, evs[i].kind, evs[i].payload, evs[i].len);
+		vg_arec_decode(buf, VG_AREC_HDR + evs[i].len, &rec, &used);
+		vg_audit_verify_feed(v, &rec);
+		memcpy(prev, rec.hash, 32);
+	}
+	free(buf);
+	free(evs);
+	if (duplicates)
+		*duplicates = dups;
+	vg_audit_verify_finish(v);
+	return 0;
+}

@@ -98,6 +98,14 @@ void vg_audit_reader_free(struct vg_audit_reader *r);
  * checkpoint event (JSON) from the head file or a collector. */
 int vg_audit_verify_dir(const char *dir, struct vg_audit_verify *v, json_t *head, struct vg_err *err);
 
+/* Verify a collector's copy: CloudEvents one per line (anything before the first
+ * '{' of a line is ignored, e.g. a syslog header), duplicates allowed when
+ * identical, only events of source (NULL: any). Rebuilds every record from its
+ * payload, so the chain and checkpoints are checked as in the local log; a gap
+ * in seq is reported as missing. */
+int vg_audit_verify_events(const char *path, const char *source, struct vg_audit_verify *v, uint64_t *duplicates,
+			   struct vg_err *err);
+
 /* ---- the writer (vigild) ---- */
 enum vg_audit_when_full { VG_AUDIT_FULL_DEGRADE = 0, VG_AUDIT_FULL_ROTATE = 1 };
 
