@@ -4,6 +4,7 @@
 
 extern const struct vg_module vg_module_audit;
 extern const struct vg_module vg_module_elevation;
+extern const struct vg_module vg_module_elevation_relay;
 extern const struct vg_module vg_module_posture;
 extern const struct vg_module vg_module_identity;
 extern const struct vg_module vg_module_enforce;
@@ -12,6 +13,7 @@ const struct vg_module *const vg_modules[] = {
 	&vg_module_audit,
 	&vg_module_posture,
 	&vg_module_elevation,
+	&vg_module_elevation_relay,
 	&vg_module_identity,
 	&vg_module_enforce,
 	NULL,

@@ -39,12 +39,12 @@
 #define VG_RELAY_KEY_LEN 32
 #define VG_RELAY_MAX_CREDS 4
 #define VG_RELAY_USER_MAX 32
-#define VG_RELAY_HOST_MAX 64
+#define VG_RELAY_HOST_MAX 253
 #define VG_RELAY_SERVICE_MAX 32
 #define VG_RELAY_RP_ID_MAX 253
 #define VG_RELAY_REASON_MAX 200
 #define VG_RELAY_CRED_ID_MAX 255
-#define VG_RELAY_CHALLENGE_MAX 1400 /* binary bytes, fits every field at its maximum */
+#define VG_RELAY_CHALLENGE_MAX 2048 /* binary bytes, fits every field at its maximum (1872) */
 #define VG_RELAY_AUTHDATA_MAX 512
 #define VG_RELAY_SIG_MAX 512
 #define VG_RELAY_CLIENT_DATA_MAX 1024
