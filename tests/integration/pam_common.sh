@@ -11,6 +11,7 @@ command -v unshare >/dev/null || skip "unshare missing"
 PAM_ARGS="socket=$T/run/vigil.sock breakglass=$T/state/breakglass.json spool=$T/state/breakglass.spool ctl_timeout_ms=3000 timeout=5"
 BG_SECRET="correct-horse-battery"
 SOFTFIDO="$T/softfido.state"
+sf() { "$BIN/tests/softfido-ctl" set "$SOFTFIDO" "$1" "$2" || fail "softfido-ctl set $1 $2"; }
 
 # pam_service NAME < lines : writes $T/pam.d/NAME; @VIGIL@ becomes "pam_vigil.so + test arguments"
 pam_service() {
@@ -104,7 +105,7 @@ softfido_enroll() {
 	"$BIN/tests/softfido-ctl" create "$SOFTFIDO" || fail "softfido create"
 	"$BIN/tests/softfido-ctl" set "$SOFTFIDO" notouch_ms 1000 || fail "softfido notouch_ms"
 	"$VIGILCTL" enroll --help >/dev/null 2>&1 || skip "vigilctl enroll not available"
-	"$VIGILCTL" enroll --user alice --rp-id vigil.example.com --softfido "$SOFTFIDO" --json >"$T/cred.json" ||
-		fail "vigilctl enroll against softfido failed"
+	VIGIL_TEST_SOFTFIDO="$SOFTFIDO" "$VIGILCTL" --json enroll --user alice --rp-id vigil.example.com \
+		>"$T/cred.json" 2>"$T/enroll.err" || fail "vigilctl enroll against softfido failed: $(cat "$T/enroll.err")"
 	PAM_ARGS="$PAM_ARGS softfido=$SOFTFIDO"
 }

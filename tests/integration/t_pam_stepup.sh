@@ -1,0 +1,132 @@
+#!/bin/sh
+# FIDO2 step-up through a real PAM stack (pamtester) with the software key (softfido, test
+# builds): success creates a grant (visible in NSS as elevation group membership), a grant is
+# reused without touch, revoke, no touch, wrong key, cloned key, UV required but missing,
+# posture failing, expiry on time (also across a vigild restart), grants survive restarts.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pam_common.sh"
+. "$(dirname "$0")/nss_ns.sh"
+
+softfido_enroll
+pam_start_env
+NSSDIR="$T/state/nss"
+nss_setup
+pam_bundle 1
+
+pam_service sudo <<EOS
+auth     [success=done ignore=ignore default=die]  @VIGIL@
+auth     required  pam_deny.so
+account  required  @VIGIL@
+EOS
+
+# success: reason, touch, grant, audit trail, NSS membership
+pamt "CHG-42 rotate certs\n" sudo alice authenticate acct_mgmt
+[ "$RC" = 0 ] || fail "step-up with the enrolled key failed: $OUT"
+assert_contains "$OUT" "Touch your security key" "the user is told to touch the key"
+assert_contains "$OUT" "elevation granted until" "the user is told the grant's end"
+g=$(ctl --json grants)
+assert_contains "$g" '"user": "alice"' "grant listed"
+assert_contains "$g" '"reason": "CHG-42 rotate certs"' "grant carries the reason"
+audit_has step_up_required alice || fail "step_up_required not audited"
+audit_has step_up_satisfied security_key || fail "step_up_satisfied not audited"
+audit_has elevation.granted alice || fail "elevation.granted not audited"
+ok "step_up_required, step_up_satisfied, elevation.granted audited"
+grep -q '"counters"' "$T/state/sign_counters.json" || fail "sign counter not persisted"
+elevated() { in_nss_ns getent -s vigil group vigil-elevated | grep -q alice; }
+not_elevated() { ! elevated; }
+poll_until 10 elevated || fail "NSS does not show alice in vigil-elevated: $(in_nss_ns getent -s vigil group vigil-elevated)"
+ok "NSS shows alice in vigil-elevated"
+
+# within the grant: no touch needed (the key would not answer)
+sf touch no
+pamt "" sudo alice authenticate
+[ "$RC" = 0 ] || fail "grant reuse asked for the key: $OUT"
+assert_contains "$OUT" "grant active" "grant reused without touch"
+assert_not_contains "$OUT" "Touch your security key" "no touch prompt within the grant"
+
+# survives a restart
+stop_vigild
+start_vigild
+assert_contains "$(ctl --json grants)" '"user": "alice"' "grant reloaded after restart"
+
+# revoke: the grant ends, and now the untouched key times out
+ctl revoke alice >/dev/null || fail "vigilctl revoke alice failed"
+assert_not_contains "$(ctl --json grants)" '"alice"' "revoked grant gone"
+audit_has elevation.revoked alice || fail "elevation.revoked not audited"
+poll_until 10 not_elevated ||
+	fail "NSS still shows alice after revoke"
+ok "revoke audited and NSS membership gone"
+pamt "CHG-43\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "no touch was accepted: $OUT"
+assert_contains "$OUT" "not touched in time" "no touch: denied with a message"
+audit_has step_up_failed '"timeout"' || fail "step_up_failed timeout not audited"
+sf touch yes
+
+# wrong key: the key signs with another private key
+sf wrong_key yes
+pamt "CHG-44\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "a wrong key was accepted: $OUT"
+audit_has step_up_failed '"wrong_key"' || fail "step_up_failed wrong_key not audited"
+ok "wrong key denied, audited"
+sf wrong_key no
+
+# cloned key: the counter stops advancing. The first frozen assertion may still be above the
+# stored counter (refused attempts above advanced the key), the next one cannot be.
+sf counter_mode frozen
+pamt "CHG-45\n" sudo alice authenticate
+ctl revoke alice >/dev/null 2>&1 || true
+pamt "CHG-45\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "a key whose counter does not increase was accepted: $OUT"
+audit_has step_up_failed '"clone"' || fail "step_up_failed clone not audited"
+grep -qa "CLONED" "$T/vigild.log" || fail "vigild did not log the clone loudly"
+ok "cloned key denied, audited"
+sf counter_mode increment
+ctl revoke alice >/dev/null 2>&1 || true
+
+# UV required, the key cannot verify the user
+pam_bundle 2 --set elevation.require_uv=true
+sf uv off
+pamt "CHG-46\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "UV required but the key has none, accepted: $OUT"
+audit_has step_up_failed '"uv_missing"' || fail "step_up_failed uv_missing not audited"
+ok "UV missing denied, audited"
+sf uv on
+pamt "CHG-47\n" sudo alice authenticate
+[ "$RC" = 0 ] || fail "UV required and given, refused: $OUT"
+ok "UV required and given: granted"
+ctl revoke alice >/dev/null
+
+# posture failing: prod requires EDR, disk encryption, secure boot; this VM's fixture has none
+mkdir -p "$T/posture"
+pam_bundle 3 --set environment='"prod"'
+pamt "CHG-48\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "elevation granted with failing posture: $OUT"
+assert_contains "$OUT" "posture" "posture failure named on screen"
+audit_has step_up_failed '"posture_failed"' || fail "step_up_failed posture_failed not audited"
+ok "posture failing: denied, audited"
+
+# expiry on time (the policy's shortest grant is 60 s), with vigild running and across a
+# restart: vigild started with its test clock past the grant's end expires it at start
+pam_bundle 4 --set elevation.default_duration=60 --set elevation.max_duration=60
+pamt "CHG-49\n" sudo alice authenticate
+[ "$RC" = 0 ] || fail "short grant not created: $OUT"
+has_grant() { ctl --json grants | grep -q '"alice"'; }
+no_grant() { ! has_grant; }
+stop_vigild
+export VIGIL_FAKE_NOW=$(($(date +%s) + 120))
+start_vigild
+unset VIGIL_FAKE_NOW
+poll_until 10 no_grant || fail "grant past its end still listed after restart"
+audit_has elevation.expired alice || fail "expiry during downtime not audited at start"
+ok "grant that ran out while vigild was down expired at start, audited"
+stop_vigild
+start_vigild
+n=$(audit_count elevation.expired)
+pamt "CHG-50\n" sudo alice authenticate
+[ "$RC" = 0 ] || fail "short grant not created: $OUT"
+has_grant || fail "short grant not listed"
+poll_until 75 no_grant || fail "grant did not expire on time"
+more_expired() { [ "$(audit_count elevation.expired)" -gt "$n" ]; }
+poll_until 10 more_expired || fail "timer expiry not audited"
+poll_until 10 not_elevated || fail "NSS still shows alice after expiry"
+ok "grant expired on its timer, audited, NSS membership gone"
