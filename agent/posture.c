@@ -143,7 +143,7 @@ static void arm_timer(struct vg_daemon *d)
 static void on_timer(struct vg_daemon *d, void *arg)
 {
 	st.timer = 0;
-	refresh(d, "timer");
+	refresh(d, st.collected ? "timer" : "start");
 	arm_timer(d);
 }
 
