@@ -530,7 +530,7 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
-	if ((r = vg_enf_compile(b, 0, &s->c, err)) < 0)
+	if ((r = vg_enf_compile(b, vg_daemon_config(d)->enforce_max_entries, &s->c, err)) < 0)
 		goto fail;
 	s->slot = E.slot ^ 1;
 	if ((r = fill_generation(s->c, s->slot, err)) < 0)

@@ -61,6 +61,7 @@ static const struct key keys[] = {
 	U(audit_retention_days, "730"),
 	B(enforce, "true"),
 	U(event_rate_limit, "1000"),
+	U(enforce_max_entries, "16777216"),
 	C(failmode, "secure", "secure|safe"),
 };
 

@@ -269,7 +269,7 @@ static int build_view(struct builder *bd, uint32_t tenant)
 				return r;
 		if (c->nentries + 1 > bd->limit)
 			return vg_err_set(bd->err, E2BIG, "enforce_too_large", "$",
-					  "the policy needs more than %zu trie entries (one per tenant and CIDR, segments count for every tenant); reduce the rules or raise the limit",
+					  "the policy needs more than %zu trie entries (one per tenant and CIDR, segments count for every tenant); reduce the rules or raise enforce_max_entries",
 					  bd->limit);
 		if (grow((void **)&c->entries, &bd->cap_entries, c->nentries + 1, sizeof(*c->entries)))
 			return -ENOMEM;
@@ -339,7 +339,8 @@ void vg_enf_compiled_free(struct vg_enf_compiled *c)
 int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_enf_compiled **out,
 		   struct vg_err *err)
 {
-	struct builder bd = { .limit = limit_entries ? limit_entries : VG_ENF_MAX_ENTRIES, .err = err };
+	struct builder bd = { .limit = limit_entries && limit_entries < VG_ENF_MAX_ENTRIES ? limit_entries : VG_ENF_MAX_ENTRIES,
+			      .err = err };
 	struct vg_enf_compiled *c;
 	size_t ncg = 0;
 	int r = -ENOMEM;

@@ -44,7 +44,7 @@ struct vg_enf_compiled {
 	struct vg_enf_cgroup_val host;
 };
 
-/* limit_entries: 0 = VG_ENF_MAX_ENTRIES; a larger policy is rejected with err. */
+/* limit_entries: 0 or above VG_ENF_MAX_ENTRIES = VG_ENF_MAX_ENTRIES; a larger policy is rejected with err. */
 int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_enf_compiled **out,
 		   struct vg_err *err);
 void vg_enf_compiled_free(struct vg_enf_compiled *c);

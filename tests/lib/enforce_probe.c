@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Test helper: asks the kernel what it lets this process do. Optionally moves
- * itself into a cgroup first, then reads one request per line from stdin and
+ * itself into a cgroup and a network namespace (--netns /run/netns/NAME) first,
+ * then reads one request per line from stdin and
  * prints one answer per line (flushed), so one process can test thousands of
  * destinations:
  *
@@ -13,12 +14,15 @@
  *   raw ADDR            ICMP echo on a raw socket
  *   listen tcp|udp PORT bind on the wildcard address and keep the socket open
  *
+ * --hold keeps the listeners open after the last request until a signal.
+ *
  * "deny" means the kernel answered EPERM: vigil's hooks refused it. ADDR may
  * be IPv4, IPv6 or IPv4-mapped IPv6 (then an AF_INET6 socket is used).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <netinet/icmp6.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
@@ -199,6 +203,7 @@ static int do_listen(const char *proto, const char *port)
 int main(int argc, char **argv)
 {
 	char line[512];
+	int hold = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--cgroup") && i + 1 < argc) {
@@ -211,10 +216,21 @@ int main(int argc, char **argv)
 				fprintf(stderr, "enforce_probe: cannot join %s: %s\n", p, strerror(errno));
 				return 1;
 			}
+		} else if (!strcmp(argv[i], "--netns") && i + 1 < argc) {
+			/* after --cgroup: "ip netns exec" would hide the cgroup2 mount behind a fresh /sys */
+			int fd = open(argv[++i], O_RDONLY | O_CLOEXEC);
+
+			if (fd < 0 || setns(fd, CLONE_NEWNET) < 0) {
+				fprintf(stderr, "enforce_probe: cannot enter %s: %s\n", argv[i], strerror(errno));
+				return 1;
+			}
+			close(fd);
+		} else if (!strcmp(argv[i], "--hold")) {
+			hold = 1;
 		} else if (!strcmp(argv[i], "--wait-ms") && i + 1 < argc) {
 			wait_ms = atoi(argv[++i]);
 		} else {
-			fprintf(stderr, "usage: enforce_probe [--cgroup DIR] [--wait-ms N] < requests\n");
+			fprintf(stderr, "usage: enforce_probe [--cgroup DIR] [--netns PATH] [--wait-ms N] [--hold] < requests\n");
 			return 2;
 		}
 	}
@@ -251,5 +267,7 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 	}
+	while (hold)
+		pause();
 	return 0;
 }
