@@ -44,6 +44,11 @@ static void on_auth_err(void *usr, char *authinfo, char *msg, relpRetVal code)
 	snprintf(r->err, sizeof(r->err), "TLS peer %s: %s (librelp %d)", authinfo, msg, (int)code);
 }
 
+/* librelp calls its debug hook unconditionally; it has no default */
+static void __attribute__((format(printf, 1, 2))) relp_dbg(char *fmt, ...)
+{
+}
+
 static int relp_create(struct vg_fwd *f, char *errbuf, size_t len)
 {
 	struct relp *r = calloc(1, sizeof(*r));
@@ -71,6 +76,7 @@ static int relp_create(struct vg_fwd *f, char *errbuf, size_t len)
 		snprintf(errbuf, len, "librelp: cannot create the engine");
 		return -ENOMEM;
 	}
+	relpEngineSetDbgprint(r->eng, relp_dbg);
 	relpEngineSetDnsLookupMode(r->eng, 0);
 	relpEngineSetOnErr(r->eng, on_err);
 	relpEngineSetOnAuthErr(r->eng, on_auth_err);

@@ -147,7 +147,7 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 		}
 		if (!pub)
 			printf("  warning: checkpoint signatures not checked (no host public key; use --pubkey)\n");
-		if (!headp)
+		if (!headp && !events)
 			printf("  warning: no signed head: truncation at a record boundary cannot be seen\n");
 	}
 	json_decref(out);
