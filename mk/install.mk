@@ -25,6 +25,8 @@ TMPFILESDIR ?= /usr/lib/tmpfiles.d
 PAMCONFIGDIR ?= $(DATADIR)/pam-configs
 AUTHSELECTDIR ?= $(DATADIR)/authselect/vendor
 
+# Debian ships shared objects 0644, Fedora 0755
+SOMODE      ?= 0644
 PKG_BUILD   := build-pkg
 INSTALL     ?= install
 
@@ -32,10 +34,13 @@ MAN5 := docs/man/vigild.conf.5
 MAN8 := docs/man/vigild.8 docs/man/vigilctl.8
 INSTALL_DOCS := $(wildcard docs/*.md)
 
-# only what a package ships: no unit tests, no helpers
-build-bins: $(ALL_TARGETS)
+# Only what a package ships (no tests, no test helpers). Recursive and built from
+# the recipe because mk/*.mk after this file still add to ALL_TARGETS.
+PKG_BINS = $(filter %/vigild %/vigilctl %/vigil-stepup %/pam_vigil.so %/libnss_vigil.so.2,$(ALL_TARGETS))
+build-bins:
+	@$(MAKE) --no-print-directory $(PKG_BINS)
 
-.PHONY: build-bins install-pam install-nss install-authselect
+.PHONY: build-bins install-pam install-nss install-stepup install-authselect
 
 install: build-bins
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
@@ -53,69 +58,88 @@ install: build-bins
 	$(INSTALL) -d $(DESTDIR)$(DOCDIR)
 	$(if $(INSTALL_DOCS),$(INSTALL) -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/)
 	$(INSTALL) -m 0644 examples/bundle.json $(DESTDIR)$(DOCDIR)/bundle.example.json
-	@if [ -f $(BUILD)/pam_vigil.so ]; then $(MAKE) --no-print-directory install-pam; \
-	 else echo "install: $(BUILD)/pam_vigil.so not built, PAM module not installed"; fi
-	@if [ -f $(BUILD)/libnss_vigil.so.2 ]; then $(MAKE) --no-print-directory install-nss; \
-	 else echo "install: $(BUILD)/libnss_vigil.so.2 not built, NSS module not installed"; fi
+	$(if $(PKG_HAS_PAM),@$(MAKE) --no-print-directory install-pam,@echo "install: no PAM module in this build")
+	$(if $(PKG_HAS_NSS),@$(MAKE) --no-print-directory install-nss,@echo "install: no NSS module in this build")
+	$(if $(PKG_HAS_STEPUP),@$(MAKE) --no-print-directory install-stepup,@echo "install: no vigil-stepup in this build")
 
 install-pam:
 	$(INSTALL) -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(PAMCONFIGDIR)
-	$(INSTALL) -m 0644 $(BUILD)/pam_vigil.so $(DESTDIR)$(PAMDIR)/pam_vigil.so
+	$(INSTALL) -m $(SOMODE) $(BUILD)/pam_vigil.so $(DESTDIR)$(PAMDIR)/pam_vigil.so
 	$(INSTALL) -m 0644 packaging/pam-configs/vigil $(DESTDIR)$(PAMCONFIGDIR)/vigil
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 0644 docs/man/pam_vigil.8 $(DESTDIR)$(MANDIR)/man8/
 
 install-nss:
 	$(INSTALL) -d $(DESTDIR)$(NSSDIR)
-	$(INSTALL) -m 0644 $(BUILD)/libnss_vigil.so.2 $(DESTDIR)$(NSSDIR)/libnss_vigil.so.2
+	$(INSTALL) -m $(SOMODE) $(BUILD)/libnss_vigil.so.2 $(DESTDIR)$(NSSDIR)/libnss_vigil.so.2
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8
 	$(INSTALL) -m 0644 docs/man/libnss_vigil.8 $(DESTDIR)$(MANDIR)/man8/
+
+# the workstation command of remote step-up
+install-stepup:
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 0755 $(BUILD)/vigil-stepup $(DESTDIR)$(BINDIR)/vigil-stepup
+	$(INSTALL) -m 0644 docs/man/vigil-stepup.1 $(DESTDIR)$(MANDIR)/man1/
 
 # the rpm ships an authselect vendor profile instead of a pam-auth-update one
 install-authselect:
 	$(INSTALL) -d $(DESTDIR)$(AUTHSELECTDIR)/vigil
 	$(INSTALL) -m 0644 packaging/authselect/vigil/* $(DESTDIR)$(AUTHSELECTDIR)/vigil/
 
-# Both package builds work on an export of the tree under build-pkg/, so they
-# never write into the source tree or its build*/ directories. Files that are
-# not committed yet are exported too (git ls-files -co), so an uncommitted
-# working tree packages as it is.
-PKG_VERSION := $(shell sed -n '1s/.*(\([^)]*\)).*/\1/p' packaging/debian/changelog 2>/dev/null | sed 's/-[^-]*$$//')
+# Both package builds work on an export of the tree under build-pkg/, so they never
+# write into the source tree or its build*/ directories. The export is the committed
+# HEAD (what CI and a release see, and stable while the working tree is being edited);
+# PKG_FROM=worktree exports the working tree as it is, uncommitted files included.
+PKG_FROM ?= head
+PKG_VERSION := $(shell head -n 1 packaging/debian/changelog | cut -d' ' -f2 | tr -d '()' | sed 's/-[^-]*$$//')
 # a module is packaged when the build makes it (its mk/*.mk adds it to ALL_TARGETS);
 # recursive (=) because those files are included after this one
 PKG_HAS_PAM = $(if $(filter %/pam_vigil.so,$(ALL_TARGETS)),1,)
 PKG_HAS_NSS = $(if $(filter %/libnss_vigil.so.2,$(ALL_TARGETS)),1,)
-DEB_PROFILES = $(strip $(if $(PKG_HAS_PAM),,pkg.vigil.nopam) $(if $(PKG_HAS_NSS),,pkg.vigil.nonss))
+PKG_HAS_STEPUP = $(if $(filter %/vigil-stepup,$(ALL_TARGETS)),1,)
+DEB_PROFILES = $(strip $(if $(PKG_HAS_PAM),,pkg.vigil.nopam) $(if $(PKG_HAS_NSS),,pkg.vigil.nonss) \
+	$(if $(PKG_HAS_STEPUP),,pkg.vigil.nostepup))
 DEB_BUILD_OPTIONS ?= nocheck parallel=2
 
 define pkg_export
 	rm -rf $(1) && mkdir -p $(1)
-	git ls-files -co --exclude-standard -z | grep -zv '^build' | \
-		xargs -0 sh -c 'for f; do [ -f "$$f" ] && printf "%s\0" "$$f"; done' sh | \
-		tar --null -T - -cf - | tar -xf - -C $(1)
+	if [ "$(PKG_FROM)" = head ] && git rev-parse --verify -q HEAD >/dev/null 2>&1; then \
+		git archive --format=tar HEAD | tar -xf - -C $(1); \
+	else \
+		tar --exclude='./build*' --exclude=./.git -cf - . | tar -xf - -C $(1); \
+	fi
 endef
 
+# what the export's own makefiles build decides which packages there are
+pkg-profiles:
+	@echo $(subst $(space),$(comma),$(DEB_PROFILES))
+pkg-rpm-opts:
+	@echo $(if $(PKG_HAS_PAM),,--without pam) $(if $(PKG_HAS_NSS),,--without nss) \
+		$(if $(PKG_HAS_STEPUP),,--without stepup)
+
+.PHONY: pkg-profiles pkg-rpm-opts
+
+DEB_SRC = $(PKG_BUILD)/deb/vigil-$(PKG_VERSION)
 deb:
 	rm -f $(PKG_BUILD)/*.deb
-	$(call pkg_export,$(PKG_BUILD)/deb/vigil-$(PKG_VERSION))
-	cp -r packaging/debian $(PKG_BUILD)/deb/vigil-$(PKG_VERSION)/debian
-	cd $(PKG_BUILD)/deb/vigil-$(PKG_VERSION) && \
-		DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
-		dpkg-buildpackage -b -us -uc $(if $(DEB_PROFILES),-P$(subst $(space),$(comma),$(DEB_PROFILES)))
+	$(call pkg_export,$(DEB_SRC))
+	cp -r $(DEB_SRC)/packaging/debian $(DEB_SRC)/debian
+	cd $(DEB_SRC) && profiles=$$($(MAKE) -s --no-print-directory pkg-profiles) && \
+		DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -b -us -uc $${profiles:+-P$$profiles}
 	mv $(PKG_BUILD)/deb/*.deb $(PKG_BUILD)/
-	mv $(PKG_BUILD)/deb/*.changes $(PKG_BUILD)/deb/*.buildinfo $(PKG_BUILD)/deb/ 2>/dev/null || true
 	@ls -1 $(PKG_BUILD)/*.deb
 
 RPM_TOP := $(CURDIR)/$(PKG_BUILD)/rpm
+RPM_SRC = $(PKG_BUILD)/rpm/vigil-$(PKG_VERSION)
 rpm:
 	rm -f $(PKG_BUILD)/*.rpm
-	$(call pkg_export,$(PKG_BUILD)/rpm/vigil-$(PKG_VERSION))
+	$(call pkg_export,$(RPM_SRC))
 	mkdir -p $(RPM_TOP)/SOURCES $(RPM_TOP)/RPMS $(RPM_TOP)/BUILD
-	tar -C $(PKG_BUILD)/rpm -czf $(RPM_TOP)/SOURCES/vigil-$(PKG_VERSION).tar.gz vigil-$(PKG_VERSION)
-	rm -rf $(PKG_BUILD)/rpm/vigil-$(PKG_VERSION)
+	opts=$$($(MAKE) -s --no-print-directory -C $(RPM_SRC) pkg-rpm-opts) && \
+	tar -C $(PKG_BUILD)/rpm -czf $(RPM_TOP)/SOURCES/vigil-$(PKG_VERSION).tar.gz vigil-$(PKG_VERSION) && \
 	rpmbuild -bb --nodeps --define "_topdir $(RPM_TOP)" --define "vigil_version $(PKG_VERSION)" \
-		$(if $(PKG_HAS_PAM),,--without pam) $(if $(PKG_HAS_NSS),,--without nss) \
-		packaging/rpm/vigil.spec
+		$$opts $(RPM_SRC)/packaging/rpm/vigil.spec
+	rm -rf $(RPM_SRC)
 	find $(RPM_TOP)/RPMS -name '*.rpm' -exec mv {} $(PKG_BUILD)/ \;
 	@ls -1 $(PKG_BUILD)/*.rpm
 
