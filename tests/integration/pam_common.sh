@@ -59,17 +59,19 @@ pamt() {
 	OUT=$(printf '%b' "$answers" | in_ns pamtester -v "$@" 2>&1) || RC=$?
 }
 
-# audit_has TYPE [TEXT] : the audit trail holds an event of TYPE (containing TEXT), polled 10 s
+# audit_events TYPE : the events of TYPE in the audit trail, one JSON object a line
+audit_events() { "$VIGILCTL" --json audit tail --type "dev.vigil.$1" -n 100000 --dir "$T/state/audit" 2>/dev/null; }
+# audit_has TYPE [TEXT] : an event of TYPE (containing TEXT) is in the trail, polled 10 s
 audit_has() {
 	i=0
 	while [ $i -lt 100 ]; do
-		if grep -ras "dev.vigil.$1\"" "$T/state" | grep -qa -- "${2:-}"; then return 0; fi
+		if audit_events "$1" | grep -q -- "${2:-}"; then return 0; fi
 		i=$((i + 1))
 		sleep 0.1
 	done
 	return 1
 }
-audit_count() { grep -ras "dev.vigil.$1\"" "$T/state" | grep -a -c -- "${2:-}" || true; }
+audit_count() { audit_events "$1" | grep -c -- "${2:-}" || true; }
 
 # pam_bundle VERSION [mkbundle args...] : dev environment (posture requires nothing), a test
 # break-glass entry for root, alice's enrolled credential when $T/cred.json exists; pushed.
