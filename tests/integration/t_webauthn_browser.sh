@@ -6,6 +6,8 @@
 # accepts the answer and refuses replayed, tampered, expired, wrong-host, wrong-user and
 # wrong-origin ones.
 . "$(dirname "$0")/lib.sh"
+# Debian's python3 first: a version-manager shim on PATH costs seconds per call
+PATH="/usr/bin:$PATH"
 command -v chromium >/dev/null 2>&1 || skip "chromium is not installed (make deps)"
 command -v node >/dev/null 2>&1 || skip "node is not installed"
 command -v npm >/dev/null 2>&1 || skip "npm is not installed"

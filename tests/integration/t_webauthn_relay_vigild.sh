@@ -4,6 +4,8 @@
 # elevation.relay_answer granting; then replayed, tampered, forged, wrong-host, wrong-user
 # and malformed answers refused, each with an audit event.
 . "$(dirname "$0")/lib.sh"
+# Debian's python3 first: a version-manager shim on PATH costs seconds per call
+PATH="/usr/bin:$PATH"
 . "$(dirname "$0")/pam_common.sh"
 STEPUP="$BIN/vigil-stepup"
 [ -x "$STEPUP" ] || skip "$STEPUP not built"
