@@ -1,0 +1,88 @@
+#!/bin/sh
+# The .rpms: `make rpm` with rpmbuild on this Debian host, then what an EL/Fedora
+# admin would see with rpm -qp: the paths (/usr/lib64 for the modules), %config
+# (noreplace), the written-out scriptlets (group, preset, start, unload on real
+# removal only, restart on upgrade), the authselect profile, and rpmlint with the
+# filters of packaging/rpm/vigil.rpmlintrc, each of which carries its reason.
+. "$(dirname "$0")/lib.sh"
+for tool in rpmbuild rpm rpmlint; do
+	command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (make deps)"
+done
+PKG="$ROOT/build-pkg"
+
+(cd "$ROOT" && make rpm) >"$T/rpm.log" 2>&1 || { tail -n 40 "$T/rpm.log" >&2; fail "make rpm"; }
+MAIN=$(ls "$PKG"/vigil-[0-9]*.rpm)
+PAM=$(ls "$PKG"/vigil-pam-[0-9]*.rpm 2>/dev/null || true)
+NSS=$(ls "$PKG"/vigil-nss-[0-9]*.rpm 2>/dev/null || true)
+ok "make rpm: $(cd "$PKG" && ls ./*.rpm | tr '\n' ' ')"
+
+q() { rpm -qp "$@" 2>/dev/null; }
+
+files=$(q -l "$MAIN")
+for f in /usr/sbin/vigild /usr/bin/vigilctl /usr/lib/systemd/system/vigild.service \
+	/usr/lib/systemd/system-preset/90-vigil.preset /usr/lib/sysusers.d/vigil.conf \
+	/usr/lib/tmpfiles.d/vigil.conf /etc/vigil/vigild.conf /var/lib/vigil \
+	/usr/share/man/man8/vigild.8.gz /usr/share/man/man8/vigilctl.8.gz /usr/share/man/man5/vigild.conf.5.gz; do
+	assert_contains "$files" "$f" "vigil.rpm ships $f"
+done
+assert_not_contains "$files" "trust.json" "no default trust file"
+assert_not_contains "$files" "pam-configs" "no Debian pam-auth-update profile in the rpm"
+assert_eq "$(q --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$MAIN" | grep ' /etc/vigil/vigild.conf$')" \
+	"cn /etc/vigil/vigild.conf" "vigild.conf is %config(noreplace)"
+
+scripts=$(q --scripts "$MAIN")
+assert_contains "$scripts" "groupadd -r vigil-admin" "%pre creates the vigil-admin group"
+assert_contains "$scripts" "systemctl --no-reload preset vigild.service" "%post applies the preset on install"
+assert_contains "$scripts" "systemctl start vigild.service" "%post starts vigild on a fresh install"
+assert_contains "$scripts" "vigilctl unload" "%preun unloads enforcement"
+assert_contains "$scripts" "systemctl try-restart vigild.service" "%postun restarts on upgrade"
+
+# Run the written-out scriptlets the way rpm would, with stub systemctl/vigilctl that
+# log their calls and succeed (so the bpffs fallback of %preun never runs on this
+# host), to check that an upgrade neither stops nor unloads and a removal does.
+mkdir -p "$T/stub"
+for c in systemctl vigilctl systemd-tmpfiles; do
+	printf '#!/bin/sh\necho "%s $*" >>"%s"\n' "$c" "$T/calls" >"$T/stub/$c"
+	chmod 755 "$T/stub/$c"
+done
+scriptlet() { # TAG ARG: run the %TAG scriptlet with $1 = ARG
+	q --qf "%{$1}" "$MAIN" >"$T/$1.sh"
+	: >"$T/calls"
+	PATH="$T/stub:$PATH" sh "$T/$1.sh" "$2" >"$T/$1.out" 2>&1 || fail "%$1 $2 failed: $(cat "$T/$1.out")"
+	cat "$T/calls"
+}
+assert_eq "$(scriptlet PREUN 1)" "" "%preun on upgrade (\$1=1) does nothing: enforcement kept"
+calls=$(scriptlet PREUN 0)
+assert_contains "$calls" "vigilctl unload" "%preun on erase (\$1=0) calls vigilctl unload"
+assert_contains "$calls" "systemctl --no-reload disable --now vigild.service" "%preun on erase stops and disables"
+assert_contains "$(scriptlet POSTUN 1)" "systemctl try-restart vigild.service" "%postun on upgrade restarts vigild"
+assert_not_contains "$(scriptlet POSTUN 0)" "try-restart" "%postun on erase does not restart"
+assert_contains "$(scriptlet POSTIN 1)" "preset vigild.service" "%post on install presets"
+assert_not_contains "$(scriptlet POSTIN 2)" "preset" "%post on upgrade keeps the admin's enablement"
+
+if [ -n "$PAM" ]; then
+	assert_contains "$(q -l "$PAM")" "/usr/lib64/security/pam_vigil.so" "vigil-pam ships /usr/lib64/security/pam_vigil.so"
+else
+	echo "  note: PAM module not built: no vigil-pam"
+fi
+if [ -n "$NSS" ]; then
+	nfiles=$(q -l "$NSS")
+	assert_contains "$nfiles" "/usr/lib64/libnss_vigil.so.2" "vigil-nss ships /usr/lib64/libnss_vigil.so.2"
+	for f in README REQUIREMENTS nsswitch.conf system-auth password-auth; do
+		assert_contains "$nfiles" "/usr/share/authselect/vendor/vigil/$f" "authselect profile has $f"
+	done
+	assert_contains "$(q --scripts "$NSS")" "/sbin/ldconfig" "vigil-nss runs ldconfig"
+	prof="$ROOT/packaging/authselect/vigil"
+	assert_contains "$(grep '^passwd:' "$prof/nsswitch.conf")" "files vigil" "authselect: passwd uses vigil after files"
+	assert_contains "$(grep '^group:' "$prof/nsswitch.conf")" "vigil" "authselect: group uses vigil"
+	assert_eq "$(grep -c 'pam_vigil.so.*{include if "with-vigil-stepup"}' "$prof/system-auth")" 2 \
+		"authselect: pam_vigil only with with-vigil-stepup (auth + account)"
+	grep -q 'with-vigil-stepup::' "$prof/README" || fail "authselect README does not document with-vigil-stepup"
+else
+	echo "  note: NSS module not built: no vigil-nss"
+fi
+
+rpmlint -r "$ROOT/packaging/rpm/vigil.rpmlintrc" "$PKG"/*.rpm >"$T/rpmlint.log" 2>&1 ||
+	{ cat "$T/rpmlint.log" >&2; fail "rpmlint reports errors"; }
+ok "rpmlint: $(tail -n 1 "$T/rpmlint.log")"
+exit 0
