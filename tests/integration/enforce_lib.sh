@@ -186,5 +186,7 @@ pinned_link_ids() {
 attached_vigil_progs() {
 	bpftool -j cgroup show "$CGROOT" | python3 -c '
 import json, sys
-print(" ".join(sorted("%s:%s" % (p["name"], p["id"]) for p in json.load(sys.stdin) if p.get("name", "").startswith("vg_"))))'
+text = sys.stdin.read().strip()
+progs = json.loads(text) if text else []
+print(" ".join(sorted("%s:%s" % (p["name"], p["id"]) for p in progs if p.get("name", "").startswith("vg_"))))'
 }
