@@ -107,7 +107,7 @@ static int parse_cred(char *rest, struct sf_cred *c)
 {
 	char *idhex = strtok(rest, " "), *alg = strtok(NULL, " "), *rp = strtok(NULL, " ");
 	char *uid = strtok(NULL, " "), *der = strtok(NULL, " \n");
-	static uint8_t buf[SF_LINE_MAX / 2];
+	uint8_t buf[SF_LINE_MAX / 2];
 	const uint8_t *p = buf;
 	long n;
 

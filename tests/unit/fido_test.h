@@ -3,12 +3,14 @@
 #ifndef VIGIL_FIDO_TEST_H
 #define VIGIL_FIDO_TEST_H
 
+#include <ftw.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 #include <fido.h>
@@ -21,16 +23,34 @@
 
 #define FT_RP "vigil.example.com"
 
+/* every key of a test binary lives under one directory, removed by the group teardown
+ * even when a test fails */
+static char ft_root[64];
+static int ft_seq;
+
 struct ft_key {
-	char dir[64];
 	char path[128];
 };
 
+static int ft_rm(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static inline int ft_group_setup(void **state)
+{
+	strcpy(ft_root, "/tmp/vigil-fido-unit.XXXXXX");
+	return mkdtemp(ft_root) ? 0 : -1;
+}
+
+static inline int ft_group_teardown(void **state)
+{
+	return nftw(ft_root, ft_rm, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static inline void ft_key_create(struct ft_key *k)
 {
-	strcpy(k->dir, "/tmp/vigil-fido-unit.XXXXXX");
-	assert_non_null(mkdtemp(k->dir));
-	snprintf(k->path, sizeof(k->path), "%s/key.state", k->dir);
+	snprintf(k->path, sizeof(k->path), "%s/key%d.state", ft_root, ++ft_seq);
 	assert_int_equal(softfido_create(k->path), 0);
 }
 
@@ -41,7 +61,6 @@ static inline void ft_key_remove(struct ft_key *k)
 	unlink(k->path);
 	snprintf(p, sizeof(p), "%s.lock", k->path);
 	unlink(p);
-	rmdir(k->dir);
 }
 
 static inline fido_dev_t *ft_open(const struct ft_key *k)

@@ -447,5 +447,5 @@ int main(void)
 	};
 
 	fido_init(0);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, ft_group_setup, ft_group_teardown);
 }
