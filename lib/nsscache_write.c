@@ -234,9 +234,16 @@ static int assemble(enum vg_nssc_kind kind, uint64_t generation, time_t now, uin
 		    struct vg_nssc_buf *out)
 {
 	struct vg_nssc_header h;
-	size_t off = align8(sizeof(h));
+	size_t body_len = 0, body_off, npages, off;
+	uint64_t *pages;
 	uint8_t *data;
 
+	for (int i = 0; i < VG_NSSC_SEC_PAGES; i++)
+		body_len += align8(s->size[i]);
+	npages = (body_len + VG_NSSC_PAGE - 1) / VG_NSSC_PAGE;
+	body_off = sizeof(h) + npages * sizeof(uint64_t);
+	if (body_off + body_len > VG_NSSC_MAX_FILE)
+		return -E2BIG;
 	memset(&h, 0, sizeof(h));
 	memcpy(h.magic, VG_NSSC_MAGIC, sizeof(h.magic));
 	h.version = VG_NSSC_VERSION;
@@ -250,23 +257,29 @@ static int assemble(enum vg_nssc_kind kind, uint64_t generation, time_t now, uin
 	h.count = count;
 	h.aux = aux;
 	h.aux_name = aux_name;
-	for (int i = 0; i < VG_NSSC_SEC__COUNT; i++) {
+	h.sec[VG_NSSC_SEC_PAGES].off = sizeof(h);
+	h.sec[VG_NSSC_SEC_PAGES].size = npages * sizeof(uint64_t);
+	off = body_off;
+	for (int i = 0; i < VG_NSSC_SEC_PAGES; i++) {
 		h.sec[i].off = off;
 		h.sec[i].size = s->size[i];
-		off = align8(off + s->size[i]);
+		off += align8(s->size[i]);
 	}
-	if (off > VG_NSSC_MAX_FILE)
-		return -E2BIG;
 	h.file_size = off;
 	data = calloc(1, off);
 	if (!data)
 		return -ENOMEM;
-	for (int i = 0; i < VG_NSSC_SEC__COUNT; i++)
+	for (int i = 0; i < VG_NSSC_SEC_PAGES; i++)
 		if (s->size[i])
 			memcpy(data + h.sec[i].off, s->p[i], s->size[i]);
+	pages = (uint64_t *)(void *)(data + sizeof(h));
+	for (size_t i = 0; i < npages; i++) {
+		size_t start = body_off + i * VG_NSSC_PAGE, len = off - start < VG_NSSC_PAGE ? off - start : VG_NSSC_PAGE;
+
+		pages[i] = vg_nssc_page_checksum(i, data + start, len);
+	}
+	h.checksum = vg_nssc_header_checksum(&h, pages);
 	memcpy(data, &h, sizeof(h));
-	h.checksum = vg_nssc_checksum(data, off);
-	memcpy(data + offsetof(struct vg_nssc_header, checksum), &h.checksum, sizeof(h.checksum));
 	out->data = data;
 	out->len = off;
 	return 0;

@@ -32,6 +32,7 @@ struct mapping {
 	ino_t ino;
 	struct timespec mtim;
 	unsigned refs; /* under map_lock; the slot holds one while current */
+	uint64_t lazy[]; /* which pages were checked (vg_nssc_view_parse_lazy) */
 };
 
 static const char *const file_of[] = {
@@ -122,7 +123,7 @@ static int map_file(enum vg_nssc_kind kind, const char *path, struct mapping **o
 	close(fd);
 	if (addr == MAP_FAILED)
 		return -errno;
-	m = calloc(1, sizeof(*m));
+	m = calloc(1, sizeof(*m) + vg_nssc_lazy_size((size_t)st.st_size));
 	if (!m) {
 		munmap(addr, (size_t)st.st_size);
 		return -ENOMEM;
@@ -132,7 +133,8 @@ static int map_file(enum vg_nssc_kind kind, const char *path, struct mapping **o
 	m->dev = st.st_dev;
 	m->ino = st.st_ino;
 	m->mtim = st.st_mtim;
-	r = vg_nssc_view_parse(addr, m->len, kind, 0, &m->v);
+	r = vg_nssc_view_parse_lazy(addr, m->len, kind, (struct vg_nssc_lazy *)(void *)m->lazy,
+				    vg_nssc_lazy_size(m->len), &m->v);
 	if (r < 0) {
 		mapping_free(m);
 		return r;
@@ -227,6 +229,14 @@ static enum nss_status notfound(int *errnop)
 	return NSS_STATUS_NOTFOUND;
 }
 
+/* Nothing found: truly absent, or a page on the way did not match its checksum. */
+static enum nss_status miss(const struct mapping *a, const struct mapping *b, int *errnop)
+{
+	if (vg_nssc_view_corrupt(&a->v) || (b && vg_nssc_view_corrupt(&b->v)))
+		return unavail(-EBADMSG, errnop);
+	return notfound(errnop);
+}
+
 /* ---- passwd ---- */
 
 enum nss_status _nss_vigil_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
@@ -240,7 +250,7 @@ enum nss_status _nss_vigil_getpwnam_r(const char *name, struct passwd *pw, char 
 	if (r < 0)
 		return unavail(r, errnop);
 	rec = vg_nssc_pw_by_name(&m->v, name);
-	s = rec ? from_fill(vg_nssc_fill_passwd(&m->v, rec, pw, buf, len), errnop) : notfound(errnop);
+	s = rec ? from_fill(vg_nssc_fill_passwd(&m->v, rec, pw, buf, len), errnop) : miss(m, NULL, errnop);
 	release(m);
 	return s;
 }
@@ -258,7 +268,7 @@ enum nss_status _nss_vigil_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, s
 	if (r < 0)
 		return unavail(r, errnop);
 	rec = vg_nssc_pw_by_uid(&m->v, uid);
-	s = rec ? from_fill(vg_nssc_fill_passwd(&m->v, rec, pw, buf, len), errnop) : notfound(errnop);
+	s = rec ? from_fill(vg_nssc_fill_passwd(&m->v, rec, pw, buf, len), errnop) : miss(m, NULL, errnop);
 	release(m);
 	return s;
 }
@@ -276,7 +286,7 @@ enum nss_status _nss_vigil_setpwent(int stayopen)
 	if (r == 0)
 		ent.pw = m;
 	pthread_mutex_unlock(&ent_lock);
-	return r < 0 ? NSS_STATUS_UNAVAIL : NSS_STATUS_SUCCESS;
+	return r < 0 || vg_nssc_view_corrupt(&m->v) ? NSS_STATUS_UNAVAIL : NSS_STATUS_SUCCESS;
 }
 
 enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop)
@@ -292,7 +302,7 @@ enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t len, 
 		ent.pw = NULL;
 		s = unavail(r, errnop);
 	} else if (!(rec = vg_nssc_pw_at(&ent.pw->v, ent.pw_next))) {
-		s = notfound(errnop);
+		s = miss(ent.pw, NULL, errnop);
 	} else {
 		s = from_fill(vg_nssc_fill_passwd(&ent.pw->v, rec, pw, buf, len), errnop);
 		/* a too-small buffer retries the same entry */
@@ -348,7 +358,7 @@ enum nss_status _nss_vigil_getgrnam_r(const char *name, struct group *gr, char *
 	else if (elev && strcmp(elev, name) == 0)
 		s = from_fill(vg_nssc_fill_elevation(&mem->v, time(NULL), gr, buf, len), errnop);
 	else
-		s = notfound(errnop);
+		s = miss(g, mem, errnop);
 	release(g);
 	release(mem);
 	return s;
@@ -372,7 +382,7 @@ enum nss_status _nss_vigil_getgrgid_r(gid_t gid, struct group *gr, char *buf, si
 	else if (vg_nssc_has_elevation(&mem->v) && mem->v.aux == gid)
 		s = from_fill(vg_nssc_fill_elevation(&mem->v, time(NULL), gr, buf, len), errnop);
 	else
-		s = notfound(errnop);
+		s = miss(g, mem, errnop);
 	release(g);
 	release(mem);
 	return s;
@@ -417,7 +427,7 @@ enum nss_status _nss_vigil_getgrent_r(struct group *gr, char *buf, size_t len, i
 		/* the elevation group comes last */
 		s = from_fill(vg_nssc_fill_elevation(&ent.mem->v, time(NULL), gr, buf, len), errnop);
 	} else {
-		s = notfound(errnop);
+		s = miss(ent.gr, ent.mem, errnop);
 	}
 	if (s == NSS_STATUS_SUCCESS)
 		ent.gr_next++;

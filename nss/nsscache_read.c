@@ -11,6 +11,14 @@ static const size_t record_size[] = {
 	[VG_NSSC_MEMBERS] = sizeof(struct vg_nssc_grant),
 };
 
+struct vg_nssc_lazy {
+	uint32_t bad;
+	uint32_t reserved;
+	uint64_t checked[]; /* a bit per body page */
+};
+
+/* ---- parsing and page checks ---- */
+
 static bool section_ok(const struct vg_nssc_header *h, size_t len, int i)
 {
 	const struct vg_nssc_section *s = &h->sec[i];
@@ -18,8 +26,53 @@ static bool section_ok(const struct vg_nssc_header *h, size_t len, int i)
 	return s->off % 8 == 0 && s->off >= h->header_size && s->off <= len && s->size <= len - s->off;
 }
 
-int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned flags,
-		       struct vg_nssc_view *v)
+static uint64_t page_sum(const struct vg_nssc_view *v, size_t p)
+{
+	size_t start = v->body_off + p * VG_NSSC_PAGE;
+	size_t len = v->size - start < VG_NSSC_PAGE ? v->size - start : VG_NSSC_PAGE;
+
+	return vg_nssc_page_checksum(p, v->base + start, len);
+}
+
+/* Checks the body pages under [off, off + len) once; false when one does not match. */
+static bool touch(const struct vg_nssc_view *v, size_t off, size_t len)
+{
+	struct vg_nssc_lazy *lz = v->lazy;
+	size_t first, last;
+
+	if (!lz)
+		return true;
+	if (__atomic_load_n(&lz->bad, __ATOMIC_ACQUIRE))
+		return false;
+	if (len == 0 || off < v->body_off || off > v->size || len > v->size - off)
+		return len == 0;
+	first = (off - v->body_off) / VG_NSSC_PAGE;
+	last = (off + len - 1 - v->body_off) / VG_NSSC_PAGE;
+	for (size_t p = first; p <= last && p < v->npages; p++) {
+		uint64_t bit = 1ull << (p % 64), *w = &lz->checked[p / 64];
+
+		if (__atomic_load_n(w, __ATOMIC_ACQUIRE) & bit)
+			continue;
+		if (page_sum(v, p) != v->pages[p]) {
+			__atomic_store_n(&lz->bad, 1, __ATOMIC_RELEASE);
+			return false;
+		}
+		__atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
+	}
+	return true;
+}
+
+bool vg_nssc_view_corrupt(const struct vg_nssc_view *v)
+{
+	return v->lazy && __atomic_load_n(&v->lazy->bad, __ATOMIC_ACQUIRE);
+}
+
+size_t vg_nssc_lazy_size(size_t len)
+{
+	return sizeof(struct vg_nssc_lazy) + (len / VG_NSSC_PAGE / 64 + 1) * sizeof(uint64_t);
+}
+
+static int parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned flags, struct vg_nssc_view *v)
 {
 	const struct vg_nssc_header *h = buf;
 	const uint8_t *base = buf;
@@ -37,12 +90,21 @@ int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsi
 	    h->byte_order != VG_NSSC_BYTE_ORDER || h->header_size != sizeof(*h) || h->kind != (uint32_t)kind ||
 	    h->file_size != len)
 		return -EBADMSG;
-	if (!(flags & VG_NSSC_SKIP_CHECKSUM) && vg_nssc_checksum(buf, len) != h->checksum)
-		return -EBADMSG;
 	for (int i = 0; i < VG_NSSC_SEC__COUNT; i++)
 		if (!section_ok(h, len, i))
 			return -EBADMSG;
 	sec = h->sec;
+	/* the page table sits between the header and the body: one entry per body page */
+	v->body_off = sec[VG_NSSC_SEC_PAGES].off + sec[VG_NSSC_SEC_PAGES].size;
+	v->npages = (len - v->body_off + VG_NSSC_PAGE - 1) / VG_NSSC_PAGE;
+	if (sec[VG_NSSC_SEC_PAGES].off != sizeof(*h) || sec[VG_NSSC_SEC_PAGES].size != v->npages * 8)
+		return -EBADMSG;
+	for (int i = 0; i < VG_NSSC_SEC_PAGES; i++)
+		if (sec[i].off < v->body_off)
+			return -EBADMSG;
+	v->pages = (const uint64_t *)(base + sec[VG_NSSC_SEC_PAGES].off);
+	if (!(flags & VG_NSSC_SKIP_CHECKSUM) && vg_nssc_header_checksum(h, v->pages) != h->checksum)
+		return -EBADMSG;
 	rs = record_size[kind];
 	if (sec[VG_NSSC_SEC_RECORDS].size != (uint64_t)h->count * rs ||
 	    sec[VG_NSSC_SEC_BY_NAME].size != (uint64_t)h->count * 4)
@@ -54,10 +116,7 @@ int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsi
 		return -EBADMSG;
 	if (sec[VG_NSSC_SEC_MEMBERS].size % 4 || sec[VG_NSSC_SEC_MEMBER_INDEX].size % 8)
 		return -EBADMSG;
-	/* offset 0 must be "" and every string must end inside the section */
-	if (sec[VG_NSSC_SEC_STRINGS].size == 0 || sec[VG_NSSC_SEC_STRINGS].size > UINT32_MAX ||
-	    base[sec[VG_NSSC_SEC_STRINGS].off] != '\0' ||
-	    base[sec[VG_NSSC_SEC_STRINGS].off + sec[VG_NSSC_SEC_STRINGS].size - 1] != '\0')
+	if (sec[VG_NSSC_SEC_STRINGS].size == 0 || sec[VG_NSSC_SEC_STRINGS].size > UINT32_MAX)
 		return -EBADMSG;
 	if (h->id_min == 0 || h->id_min > h->id_max)
 		return -EBADMSG;
@@ -80,29 +139,77 @@ int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsi
 	v->nrefs = sec[VG_NSSC_SEC_MEMBER_INDEX].size / 8;
 	v->strings = (const char *)(base + sec[VG_NSSC_SEC_STRINGS].off);
 	v->strings_len = sec[VG_NSSC_SEC_STRINGS].size;
-	if (kind == VG_NSSC_MEMBERS && vg_nssc_has_elevation(v) &&
-	    (v->aux < v->id_min || v->aux > v->id_max))
-		return -EBADMSG;
 	return 0;
 }
 
+/* members.cache: the elevation gid lies in the declared range */
+static int check_aux(const struct vg_nssc_view *v)
+{
+	if (v->kind == VG_NSSC_MEMBERS && vg_nssc_has_elevation(v) && (v->aux < v->id_min || v->aux > v->id_max))
+		return -EBADMSG;
+	return vg_nssc_view_corrupt(v) ? -EBADMSG : 0;
+}
+
+int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned flags,
+		       struct vg_nssc_view *v)
+{
+	int r = parse(buf, len, kind, flags, v);
+
+	if (r < 0)
+		return r;
+	if (!(flags & VG_NSSC_SKIP_CHECKSUM))
+		for (size_t p = 0; p < v->npages; p++)
+			if (page_sum(v, p) != v->pages[p])
+				return -EBADMSG;
+	return check_aux(v);
+}
+
+int vg_nssc_view_parse_lazy(const void *buf, size_t len, enum vg_nssc_kind kind, struct vg_nssc_lazy *state,
+			    size_t state_len, struct vg_nssc_view *v)
+{
+	int r = parse(buf, len, kind, 0, v);
+
+	if (r < 0)
+		return r;
+	if (state_len < vg_nssc_lazy_size(len))
+		return -EINVAL;
+	v->lazy = state;
+	return check_aux(v);
+}
+
+/* ---- bounded accessors: each checks its index and the pages it reads ---- */
+
 const char *vg_nssc_str(const struct vg_nssc_view *v, uint32_t off, size_t *len)
 {
-	const char *s;
-	size_t n;
+	size_t base_off = (size_t)((const uint8_t *)v->strings - v->base), pos = off;
 
 	if (off >= v->strings_len)
 		return NULL;
-	s = v->strings + off;
-	n = strnlen(s, v->strings_len - off);
-	if (n == v->strings_len - off)
-		return NULL;
-	if (len)
-		*len = n;
-	return s;
+	/* page by page up to the NUL, so a string never reads an unchecked page */
+	for (;;) {
+		size_t abs = base_off + pos, stop = v->strings_len, n;
+
+		if (v->lazy && abs >= v->body_off) {
+			size_t page_end = v->body_off + ((abs - v->body_off) / VG_NSSC_PAGE + 1) * VG_NSSC_PAGE;
+
+			if (page_end - base_off < stop)
+				stop = page_end - base_off;
+		}
+		if (!touch(v, abs, stop - pos))
+			return NULL;
+		n = strnlen(v->strings + pos, stop - pos);
+		if (n < stop - pos) {
+			if (len)
+				*len = pos + n - off;
+			return v->strings + off;
+		}
+		pos = stop;
+		if (pos >= v->strings_len)
+			return NULL;
+	}
 }
 
-/* strcmp(key, string at off) with the string bounded; *bad set when off is invalid */
+/* strcmp(key, string at off) with the string bounded; *bad set when off is unusable */
 static int cmp_key(const struct vg_nssc_view *v, const char *key, size_t klen, uint32_t off, bool *bad)
 {
 	size_t n;
@@ -121,12 +228,28 @@ static int cmp_key(const struct vg_nssc_view *v, const char *key, size_t klen, u
 
 static const void *record(const struct vg_nssc_view *v, uint32_t i)
 {
+	const uint8_t *r;
+
 	if (i >= v->count)
 		return NULL;
-	return (const uint8_t *)v->records + (size_t)i * record_size[v->kind];
+	r = (const uint8_t *)v->records + (size_t)i * record_size[v->kind];
+	return touch(v, (size_t)(r - v->base), record_size[v->kind]) ? r : NULL;
 }
 
-/* the name of record i, whatever its kind */
+/* entry i of a uint32 section (an index, MEMBERS); UINT32_MAX when unusable */
+static uint32_t u32_at(const struct vg_nssc_view *v, const uint32_t *arr, size_t i)
+{
+	return touch(v, (size_t)((const uint8_t *)&arr[i] - v->base), 4) ? arr[i] : UINT32_MAX;
+}
+
+static const struct vg_nssc_member_ref *ref_at(const struct vg_nssc_view *v, size_t i)
+{
+	const struct vg_nssc_member_ref *r = &v->refs[i];
+
+	return touch(v, (size_t)((const uint8_t *)r - v->base), sizeof(*r)) ? r : NULL;
+}
+
+/* the name of a record, whatever its kind */
 static uint32_t record_name(const struct vg_nssc_view *v, const void *r)
 {
 	switch (v->kind) {
@@ -145,13 +268,15 @@ static uint32_t record_id(const struct vg_nssc_view *v, const void *r)
 					 : ((const struct vg_nssc_group *)r)->gid;
 }
 
+/* ---- lookups ---- */
+
 static const void *find_by_name(const struct vg_nssc_view *v, const char *name)
 {
 	size_t lo = 0, hi = v->count, klen = strlen(name);
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const void *r = record(v, v->by_name[mid]);
+		const void *r = record(v, u32_at(v, v->by_name, mid));
 		bool bad = false;
 		int d;
 
@@ -178,7 +303,7 @@ static const void *find_by_id(const struct vg_nssc_view *v, uint32_t id)
 		return NULL;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		const void *r = record(v, v->by_id[mid]);
+		const void *r = record(v, u32_at(v, v->by_id, mid));
 		uint32_t x;
 
 		if (!r)
@@ -208,7 +333,7 @@ const struct vg_nssc_passwd *vg_nssc_pw_at(const struct vg_nssc_view *v, size_t 
 {
 	if (v->kind != VG_NSSC_PASSWD || i >= v->count)
 		return NULL;
-	return record(v, v->by_name[i]);
+	return record(v, u32_at(v, v->by_name, i));
 }
 
 const struct vg_nssc_group *vg_nssc_gr_by_name(const struct vg_nssc_view *v, const char *name)
@@ -225,7 +350,7 @@ const struct vg_nssc_group *vg_nssc_gr_at(const struct vg_nssc_view *v, size_t i
 {
 	if (v->kind != VG_NSSC_GROUP || i >= v->count)
 		return NULL;
-	return record(v, v->by_name[i]);
+	return record(v, u32_at(v, v->by_name, i));
 }
 
 bool vg_nssc_has_elevation(const struct vg_nssc_view *m)
@@ -245,6 +370,8 @@ const struct vg_nssc_grant *vg_nssc_grant_live(const struct vg_nssc_view *m, con
 	return g && g->expires > (int64_t)now ? g : NULL;
 }
 
+/* ---- filling glibc's structs ---- */
+
 /* Copies strings into a caller buffer; the first failure sticks. */
 struct bufw {
 	char *p;
@@ -255,11 +382,12 @@ struct bufw {
 static char *bufw_str(struct bufw *w, const struct vg_nssc_view *v, uint32_t off)
 {
 	size_t n;
-	const char *s = vg_nssc_str(v, off, &n);
+	const char *s;
 	char *d;
 
 	if (w->err)
 		return NULL;
+	s = vg_nssc_str(v, off, &n);
 	if (!s) {
 		w->err = -EBADMSG;
 		return NULL;
@@ -341,7 +469,7 @@ int vg_nssc_fill_group(const struct vg_nssc_view *v, const struct vg_nssc_group 
 	gr->gr_name = bufw_str(&w, v, r->name);
 	gr->gr_passwd = bufw_lit(&w, "x");
 	for (uint32_t i = 0; i < r->nmembers && !w.err; i++)
-		mem[i] = bufw_str(&w, v, v->members[r->members + i]);
+		mem[i] = bufw_str(&w, v, u32_at(v, v->members, (size_t)r->members + i));
 	if (w.err)
 		return w.err;
 	if (gr->gr_name[0] == '\0')
@@ -359,10 +487,12 @@ int vg_nssc_fill_elevation(const struct vg_nssc_view *m, time_t now, struct grou
 	char **mem;
 
 	if (!vg_nssc_has_elevation(m))
-		return -ENOENT;
+		return vg_nssc_view_corrupt(m) ? -EBADMSG : -ENOENT;
 	for (uint32_t i = 0; i < m->count; i++) {
 		const struct vg_nssc_grant *g = record(m, i);
 
+		if (!g)
+			return -EBADMSG;
 		if (g->expires > (int64_t)now)
 			live++;
 	}
@@ -370,13 +500,13 @@ int vg_nssc_fill_elevation(const struct vg_nssc_view *m, time_t now, struct grou
 	gr->gr_name = bufw_str(&w, m, m->aux_name);
 	gr->gr_passwd = bufw_lit(&w, "x");
 	for (uint32_t i = 0; i < m->count && !w.err; i++) {
-		const struct vg_nssc_grant *g = record(m, m->by_name[i]);
+		const struct vg_nssc_grant *g = record(m, u32_at(m, m->by_name, i));
 
 		if (!g) {
 			w.err = -EBADMSG;
 			break;
 		}
-		/* live was counted over the same records; a changed file must not overflow mem */
+		/* live was counted over the same records; a file changed meanwhile must not overflow mem */
 		if (g->expires > (int64_t)now && k < live)
 			mem[k++] = bufw_str(&w, m, g->name);
 	}
@@ -397,8 +527,9 @@ int vg_nssc_user_groups(const struct vg_nssc_view *g, const struct vg_nssc_view 
 	/* lower bound of user in the member index, then walk its run */
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		bool bad = false;
-		int d = cmp_key(g, user, klen, g->refs[mid].name, &bad);
+		const struct vg_nssc_member_ref *ref = ref_at(g, mid);
+		bool bad = !ref;
+		int d = ref ? cmp_key(g, user, klen, ref->name, &bad) : 0;
 
 		if (bad)
 			return -EBADMSG;
@@ -408,12 +539,16 @@ int vg_nssc_user_groups(const struct vg_nssc_view *g, const struct vg_nssc_view 
 			lo = mid + 1;
 	}
 	for (size_t i = lo; g->kind == VG_NSSC_GROUP && i < g->nrefs; i++) {
+		const struct vg_nssc_member_ref *ref = ref_at(g, i);
 		const struct vg_nssc_group *gr;
-		bool bad = false;
+		bool bad = !ref;
 
-		if (cmp_key(g, user, klen, g->refs[i].name, &bad) != 0 || bad)
+		if (bad || cmp_key(g, user, klen, ref->name, &bad) != 0 || bad) {
+			if (bad)
+				return -EBADMSG;
 			break;
-		gr = record(g, g->refs[i].group);
+		}
+		gr = record(g, ref->group);
 		if (!gr)
 			return -EBADMSG;
 		if (gr->gid == 0 || gr->gid < g->id_min || gr->gid > g->id_max)
@@ -424,5 +559,5 @@ int vg_nssc_user_groups(const struct vg_nssc_view *g, const struct vg_nssc_view 
 	}
 	if (m && vg_nssc_grant_live(m, user, now))
 		return cb(m->aux, arg);
-	return 0;
+	return m && vg_nssc_view_corrupt(m) ? -EBADMSG : 0;
 }

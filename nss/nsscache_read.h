@@ -3,10 +3,12 @@
  * Bounded reader of the NSS cache files (include/vigil/nsscache.h), shared by
  * libnss_vigil.so.2, its unit tests and the fuzz target. Links only libc.
  *
- * vg_nssc_view_parse() checks the header, the section bounds and the checksum
- * once; every later access checks its own indexes and string offsets, so even
- * a file changed in place after parsing is never read out of bounds (lookups
- * then just fail).
+ * Parsing checks the header, the section bounds and the header checksum;
+ * body pages are checked against the page table either all at once
+ * (vg_nssc_view_parse) or each the first time an access touches it
+ * (vg_nssc_view_parse_lazy, what the NSS module uses). Every access also
+ * checks its own indexes and string offsets, so even a file changed in place
+ * after parsing is never read out of bounds (lookups then just fail).
  */
 #ifndef VIGIL_NSSCACHE_READ_H
 #define VIGIL_NSSCACHE_READ_H
@@ -21,7 +23,9 @@
 
 #include "vigil/nsscache.h"
 
-enum { VG_NSSC_SKIP_CHECKSUM = 1 }; /* fuzzing only: reach the code past the checksum */
+enum { VG_NSSC_SKIP_CHECKSUM = 1 }; /* fuzzing only: reach the code past the checksums */
+
+struct vg_nssc_lazy; /* which pages were checked; caller-provided, zeroed */
 
 struct vg_nssc_view {
 	const uint8_t *base;
@@ -36,11 +40,20 @@ struct vg_nssc_view {
 	size_t nrefs;
 	const char *strings;
 	size_t strings_len;
+	const uint64_t *pages; /* page table */
+	size_t npages, body_off;
+	struct vg_nssc_lazy *lazy; /* NULL: every page was checked at parse time */
 };
 
 /* 0, or -EBADMSG (corrupt/truncated/foreign), -EINVAL (unaligned buffer) */
 int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned flags,
 		       struct vg_nssc_view *v);
+/* Bytes of zeroed state vg_nssc_view_parse_lazy() needs for a file of len bytes. */
+size_t vg_nssc_lazy_size(size_t len);
+int vg_nssc_view_parse_lazy(const void *buf, size_t len, enum vg_nssc_kind kind, struct vg_nssc_lazy *state,
+			    size_t state_len, struct vg_nssc_view *v);
+/* A lazily checked page did not match: the file is damaged, answer UNAVAIL. */
+bool vg_nssc_view_corrupt(const struct vg_nssc_view *v);
 
 /* The NUL-terminated string at off and its length, or NULL when off is bad. */
 const char *vg_nssc_str(const struct vg_nssc_view *v, uint32_t off, size_t *len);

@@ -3,10 +3,10 @@
  * The NSS cache: files vigild writes (lib/nsscache_write.c) and
  * libnss_vigil.so.2 maps read-only (nss/nsscache_read.c). Format: docs/nss.md.
  *
- * Three files in the cache directory, each one header, then sections at
- * 8-aligned offsets. Integers are in the writer's native byte order
- * (byte_order tells a foreign file apart); strings are offsets into the
- * STRINGS section, NUL-terminated, offset 0 is "".
+ * Three files in the cache directory. Each is a header, a page table, then
+ * the body: sections at 8-aligned offsets. Integers are in the writer's
+ * native byte order (byte_order tells a foreign file apart); strings are
+ * offsets into the STRINGS section, NUL-terminated, offset 0 is "".
  *
  *   passwd.cache   records: struct vg_nssc_passwd, indexes by name and by uid
  *   group.cache    records: struct vg_nssc_group, indexes by name and by gid,
@@ -14,6 +14,12 @@
  *   members.cache  the elevation group (gid in aux, name in aux_name) and
  *                  records: struct vg_nssc_grant (one per user, latest expiry),
  *                  index by name; readers hide a grant once expires <= now
+ *
+ * Integrity: header.checksum covers the header (checksum field zero) and the
+ * page table; the page table holds one checksum per 4 KiB page of the body.
+ * Readers check the header at map time and each body page the first time a
+ * lookup touches it, so a process that resolves one user reads a few pages of
+ * a 100k-user file, not all of it.
  *
  * Only types and inline helpers here: the NSS module includes this header and
  * links nothing but libc; the writer functions live in libvigil.
@@ -35,6 +41,7 @@
 #define VG_NSSC_BYTE_ORDER 0x01020304u
 #define VG_NSSC_MAX_FILE (1ull << 30)
 #define VG_NSSC_NONE UINT32_MAX /* "no string" in aux_name */
+#define VG_NSSC_PAGE 4096u
 
 #define VG_NSSC_PASSWD_FILE "passwd.cache"
 #define VG_NSSC_GROUP_FILE "group.cache"
@@ -50,6 +57,7 @@ enum vg_nssc_sec {
 	VG_NSSC_SEC_MEMBERS,	  /* group: uint32 string offsets, each group's slice */
 	VG_NSSC_SEC_MEMBER_INDEX, /* group: struct vg_nssc_member_ref, by member name then gid */
 	VG_NSSC_SEC_STRINGS,
+	VG_NSSC_SEC_PAGES, /* uint64 per body page; right after the header, before the body */
 	VG_NSSC_SEC__COUNT
 };
 
@@ -64,7 +72,7 @@ struct vg_nssc_header {
 	uint32_t byte_order;
 	uint32_t header_size; /* sizeof(struct vg_nssc_header) */
 	uint64_t file_size;
-	uint64_t checksum;   /* vg_nssc_checksum() of the whole file with this field zero */
+	uint64_t checksum;   /* of the header (this field zero) and the page table */
 	uint64_t generation; /* bundle version the file was written from */
 	int64_t written_at;
 	uint32_t id_min, id_max; /* declared uid range (passwd) or gid range (group, members) */
@@ -99,30 +107,46 @@ struct vg_nssc_grant {
 };
 
 /*
- * Corruption check, not authentication (the files are root-owned, 0644):
- * a bijective mix per 64-bit word, so any single changed word changes the
- * result. The checksum field itself counts as zero. len is a multiple of 8.
+ * Corruption check, not authentication (the files are root-owned, 0644): a
+ * bijective mix per 64-bit word, so any single changed word changes the
+ * result. len is a multiple of 8. Chain calls, then vg_nssc_hash_final().
  */
-static inline uint64_t vg_nssc_checksum(const void *data, size_t len)
+static inline uint64_t vg_nssc_hash(uint64_t h, const void *data, size_t len)
 {
 	const unsigned char *p = data;
-	const size_t skip = offsetof(struct vg_nssc_header, checksum);
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ (uint64_t)len;
 
 	for (size_t i = 0; i + 8 <= len; i += 8) {
 		uint64_t w;
 
-		if (i == skip)
-			w = 0;
-		else
-			memcpy(&w, p + i, 8);
+		memcpy(&w, p + i, 8);
 		h = (h ^ w) * 0xff51afd7ed558ccdull;
 		h ^= h >> 32;
 	}
+	return h;
+}
+
+static inline uint64_t vg_nssc_hash_final(uint64_t h)
+{
 	h ^= h >> 33;
 	h *= 0xc4ceb9fe1a85ec53ull;
 	h ^= h >> 29;
 	return h;
+}
+
+/* header (with checksum zero) + page table */
+static inline uint64_t vg_nssc_header_checksum(const struct vg_nssc_header *h, const void *pages)
+{
+	struct vg_nssc_header c = *h;
+
+	c.checksum = 0;
+	return vg_nssc_hash_final(
+		vg_nssc_hash(vg_nssc_hash(0x9e3779b97f4a7c15ull, &c, sizeof(c)), pages, h->sec[VG_NSSC_SEC_PAGES].size));
+}
+
+/* page i of the body; its index is mixed in so swapped pages do not match */
+static inline uint64_t vg_nssc_page_checksum(uint64_t i, const void *page, size_t len)
+{
+	return vg_nssc_hash_final(vg_nssc_hash(0x9e3779b97f4a7c15ull ^ (i * 0x100000001b3ull), page, len));
 }
 
 /* One entry the writer refused to put in the cache, and why. */

@@ -350,6 +350,47 @@ static void test_corruption_detected(void **state)
 	vg_nssc_buf_free(&gr);
 }
 
+/* Lazy checks: the header at parse time, each body page when a lookup first reads it. */
+static void test_lazy_page_checks(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw, gr;
+	struct vg_nssc_view v;
+	struct passwd p;
+	char out[256];
+	size_t n;
+	void *lz;
+	uint8_t *copy;
+
+	fixture_init(&f);
+	build(&f.id, NULL, &pw, &gr, NULL);
+	n = vg_nssc_lazy_size(pw.len);
+	lz = calloc(1, n);
+	copy = aligned_alloc(8, pw.len);
+	memcpy(copy, pw.data, pw.len);
+	assert_int_equal(vg_nssc_view_parse_lazy(copy, pw.len, VG_NSSC_PASSWD, lz, n, &v), 0);
+	assert_int_equal(vg_nssc_fill_passwd(&v, vg_nssc_pw_by_name(&v, "carol"), &p, out, sizeof(out)), 0);
+	assert_false(vg_nssc_view_corrupt(&v));
+	assert_int_equal(vg_nssc_view_parse_lazy(copy, pw.len, VG_NSSC_PASSWD, lz, n - 1, &v), -EINVAL);
+
+	/* damage in the body passes the header check and is caught by the first read of its page */
+	memset(lz, 0, n);
+	copy[pw.len - 9] ^= 1;
+	assert_int_equal(vg_nssc_view_parse_lazy(copy, pw.len, VG_NSSC_PASSWD, lz, n, &v), 0);
+	assert_null(vg_nssc_pw_by_name(&v, "carol"));
+	assert_true(vg_nssc_view_corrupt(&v));
+	assert_null(vg_nssc_pw_by_uid(&v, 60001)); /* and the file stays condemned */
+	/* damage in the page table is caught by the header checksum */
+	copy[pw.len - 9] ^= 1;
+	copy[sizeof(struct vg_nssc_header)] ^= 1;
+	memset(lz, 0, n);
+	assert_int_equal(vg_nssc_view_parse_lazy(copy, pw.len, VG_NSSC_PASSWD, lz, n, &v), -EBADMSG);
+	free(copy);
+	free(lz);
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+}
+
 /* With the checksum skipped, random damage may parse: lookups must stay in bounds (ASan). */
 static void test_damage_past_checksum_stays_in_bounds(void **state)
 {
@@ -440,6 +481,7 @@ int main(void)
 		cmocka_unit_test(test_groups_and_memberships),
 		cmocka_unit_test(test_conflicts_refused),
 		cmocka_unit_test(test_corruption_detected),
+		cmocka_unit_test(test_lazy_page_checks),
 		cmocka_unit_test(test_damage_past_checksum_stays_in_bounds),
 		cmocka_unit_test(test_write_files),
 	};

@@ -229,7 +229,8 @@ static void test_missing_and_corrupt_cache_unavail(void **state)
 	fputc('!', f); /* in place: the size stays, the mtime moves, so the module re-maps */
 	fclose(f);
 	assert_int_equal(_nss_vigil_getpwnam_r("u001", &pw, buf, sizeof(buf), &e), NSS_STATUS_UNAVAIL);
-	assert_int_equal(_nss_vigil_setpwent(0), NSS_STATUS_UNAVAIL);
+	assert_int_equal(_nss_vigil_setpwent(0), NSS_STATUS_UNAVAIL); /* the damage is known now */
+	assert_int_equal(_nss_vigil_getpwent_r(&pw, buf, sizeof(buf), &e), NSS_STATUS_UNAVAIL);
 	_nss_vigil_endpwent();
 	assert_int_equal(truncate(path, 100), 0);
 	assert_int_equal(_nss_vigil_getpwuid_r(60001, &pw, buf, sizeof(buf), &e), NSS_STATUS_UNAVAIL);
