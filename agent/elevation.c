@@ -14,6 +14,7 @@
 #include "vigil/assertion.h"
 #include "vigil/elevation.h"
 #include "vigil/util.h"
+#include "vigil/webauthn.h"
 
 #define COUNTERS_FILE_MAX (1u << 20)
 #define SPOOL_FILE_MAX (8u << 20)
@@ -457,6 +458,37 @@ static int decode_field(json_t *req, const char *key, size_t max, uint8_t **out,
 	return 0;
 }
 
+/* What the key signed besides authData: the challenge's client data hash (CTAP2, local key), or
+ * for a browser (WebAuthn, relay mode) the hash of a clientDataJSON whose challenge is that hash. */
+static int signed_hash(const struct vg_bundle *b, json_t *req, const struct vg_challenge *ch, uint8_t hash[32],
+		       struct vg_err *err)
+{
+	_cleanup_free_ uint8_t *cdj = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!json_object_get(req, "client_data_json")) {
+		memcpy(hash, ch->client_data_hash, 32);
+		return 0;
+	}
+	if ((r = decode_field(req, "client_data_json", 4096, &cdj, &len, err)) < 0)
+		return r;
+	{
+		struct vg_webauthn_expect e = {
+			.type = "webauthn.get",
+			.challenge = ch->client_data_hash,
+			.challenge_len = sizeof(ch->client_data_hash),
+			.origins = b->elevation.origins,
+			.norigins = b->elevation.norigins,
+		};
+
+		if ((r = vg_webauthn_check_client_data((const char *)cdj, len, &e, err)) < 0)
+			return r;
+	}
+	vg_sha256(cdj, len, hash);
+	return 0;
+}
+
 /* Map a verification error to the step_up_failed reason named in docs/pam.md. */
 static const char *fail_reason(const char *code)
 {
@@ -491,6 +523,7 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 	struct vg_grant g = { 0 };
 	json_t *report = NULL;
 	uint32_t prev, now_ctr = 0;
+	uint8_t hash[32];
 	int r;
 
 	if (!b)
@@ -517,9 +550,13 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 		audit_failed(d, user, service, tty, "assertion_malformed", err->msg, NULL);
 		return r;
 	}
+	if ((r = signed_hash(b, req, &ch, hash, err)) < 0) {
+		audit_failed(d, user, service, tty, err->code, err->msg, NULL);
+		return r;
+	}
 	prev = (uint32_t)json_integer_value(json_object_get(st.counters, cred->id_b64));
-	r = vg_assertion_verify(cred, b->elevation.rp_id ? b->elevation.rp_id : "", ch.client_data_hash, ad, ad_len,
-				sig, sig_len, b->elevation.require_uv, prev, &now_ctr, err);
+	r = vg_assertion_verify(cred, b->elevation.rp_id ? b->elevation.rp_id : "", hash, ad, ad_len, sig, sig_len,
+				b->elevation.require_uv, prev, &now_ctr, err);
 	if (r < 0) {
 		const char *why = fail_reason(err->code);
 

@@ -53,6 +53,18 @@ static int unwrap_bstr(const uint8_t *p, size_t len, const uint8_t **raw, size_t
 	return 0;
 }
 
+bool pv_fido_key_present(const struct pv_args *a)
+{
+	fido_dev_t *dev = NULL;
+	struct vg_err err;
+
+	fido_init(0);
+	if (vg_fido_dev_open(a->softfido[0] ? a->softfido : NULL, &dev, &err) < 0)
+		return false;
+	vg_fido_dev_close(&dev);
+	return true;
+}
+
 static const char *fido_why(int r)
 {
 	switch (r) {

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "flow.h"
+#include "relay.h"
 #include "vigil/ctl.h"
 #include "vigil/elevation.h"
 #include "vigil/util.h"
@@ -304,6 +305,9 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 			return PAM_AUTH_ERR;
 		}
 	}
+	/* no key on this host: the administrator signs on their workstation (docs/remote-stepup.md) */
+	if (!pv_fido_key_present(a))
+		return pv_relay_step_up(a, io, s, reason);
 	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.challenge", "user", s->user, "service",
 			s->service, "tty", tty, "reason", reason ? reason : "");
 	cr = call(a, req, &reply, &err);

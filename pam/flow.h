@@ -69,5 +69,7 @@ struct pv_challenge_in {
 int pv_fido_assert(const struct pv_args *a, const struct pv_io *io, const struct pv_challenge_in *in,
 		   struct pv_assertion *out, const char **why, char *detail, size_t detail_len);
 void pv_assertion_free(struct pv_assertion *as);
+/* A security key is plugged in (or, in test builds, the software key exists). */
+bool pv_fido_key_present(const struct pv_args *a);
 
 #endif
