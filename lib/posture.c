@@ -113,6 +113,47 @@ static void copy_trunc(char *dst, size_t len, const char *src)
 	dst[n] = '\0';
 }
 
+/* Replace every byte that is not part of valid UTF-8 with '?': paths and names come from the
+ * host (a user picks their own directory names) and JSON strings must be valid UTF-8; a
+ * truncated message may also end in half a character. */
+static void utf8_fix(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		size_t n = *p < 0x80 ? 1 : (*p >= 0xc2 && *p <= 0xdf) ? 2 : (*p >= 0xe0 && *p <= 0xef) ? 3
+			 : (*p >= 0xf0 && *p <= 0xf4) ? 4 : 0;
+		bool ok = n > 0;
+
+		for (size_t i = 1; ok && i < n; i++)
+			ok = (p[i] & 0xc0) == 0x80;
+		/* no overlong forms, no surrogates, nothing above U+10FFFF */
+		if (ok && n == 3)
+			ok = !(p[0] == 0xe0 && p[1] < 0xa0) && !(p[0] == 0xed && p[1] > 0x9f);
+		if (ok && n == 4)
+			ok = !(p[0] == 0xf0 && p[1] < 0x90) && !(p[0] == 0xf4 && p[1] > 0x8f);
+		if (!ok) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
+/* a JSON string of text from the host, made valid UTF-8 */
+static json_t *jstr(const char *s)
+{
+	char *copy = strdup(s);
+	json_t *j;
+
+	if (!copy)
+		return NULL;
+	utf8_fix(copy);
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
 static void chomp(char *s)
 {
 	size_t n = strlen(s);
@@ -153,6 +194,7 @@ check_set(struct vg_posture_check *c, enum vg_posture_result r, const char *fmt,
 	va_start(ap, fmt);
 	vsnprintf(c->summary, sizeof(c->summary), fmt, ap);
 	va_end(ap);
+	utf8_fix(c->summary);
 }
 
 static void append_bounded(json_t *arr, json_t *item)
@@ -244,7 +286,7 @@ static bool in_unit_cgroup(const struct vg_posture_opts *o, const char *pid, con
 	cg[0] = '\0';
 	if (rpath(o, path, sizeof(path), "proc/%s/cgroup", pid) < 0 || read_small(path, buf, sizeof(buf)) < 0)
 		return false;
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char *cpath = NULL;
 
 		if (!strncmp(line, "0::", 3))
@@ -302,8 +344,8 @@ static bool vet_agent(const struct vg_posture_opts *o, const char *pid, const ch
 			snprintf(why, wlen, "not running in systemd unit %s (cgroup %.200s)", unit, cg[0] ? cg : "unreadable");
 			return false;
 		}
-		json_object_set_new(hit, "unit", json_string(unit));
-		json_object_set_new(hit, "cgroup", json_string(cg));
+		json_object_set_new(hit, "unit", jstr(unit));
+		json_object_set_new(hit, "cgroup", jstr(cg));
 	}
 	return true;
 }
@@ -347,7 +389,7 @@ static void collect_edr(const struct vg_posture_opts *o, struct vg_posture_check
 	json_object_set_new(ev, "agents", agents);
 	json_object_set_new(ev, "rejected", rejected);
 	for (size_t i = 0; i < o->nagents; i++)
-		json_array_append_new(agents, json_string(o->agents[i]));
+		json_array_append_new(agents, jstr(o->agents[i]));
 	if (!o->nagents) {
 		check_set(c, VG_POSTURE_UNKNOWN, "no EDR agent is configured (bundle elevation.posture.<env>.edr_agents)");
 		return;
@@ -368,19 +410,19 @@ static void collect_edr(const struct vg_posture_opts *o, struct vg_posture_check
 
 			if (!same_path && strcmp(base_name(exe), base_name(agent)))
 				continue;
-			hit = json_pack("{s:I, s:s}", "pid", (json_int_t)strtoll(de->d_name, NULL, 10), "exe", exe);
+			hit = json_pack("{s:I, s:o}", "pid", (json_int_t)strtoll(de->d_name, NULL, 10), "exe", jstr(exe));
 			if (!same_path)
 				snprintf(why, sizeof(why), "named like %.200s but runs %.200s", agent, exe);
 			else if (deleted)
 				snprintf(why, sizeof(why), "its executable was deleted or replaced since it started");
 			else if (vet_agent(o, de->d_name, agent, hit, why, sizeof(why))) {
-				json_object_set_new(hit, "agent", json_string(agent));
+				json_object_set_new(hit, "agent", jstr(agent));
 				json_object_set_new(ev, "running", hit);
 				check_set(c, VG_POSTURE_PASS, "%s is running as pid %s", agent, de->d_name);
 				closedir(dir);
 				return;
 			}
-			json_object_set_new(hit, "reason", json_string(why));
+			json_object_set_new(hit, "reason", jstr(why));
 			append_bounded(rejected, hit);
 			if (!first_why[0])
 				snprintf(first_why, sizeof(first_why), "; rejected pid %.16s: %s", de->d_name, why);
@@ -689,17 +731,17 @@ static void collect_disk(const struct vg_posture_opts *o, struct vg_posture_chec
 		if (r == -ENOENT)
 			continue;
 		if (exempt(o, m->point)) {
-			append_bounded(exempted, json_string(m->point));
+			append_bounded(exempted, jstr(m->point));
 			continue;
 		}
 		nblock++;
 		e = r < 0 ? ENC_UNKNOWN : walk_device(&w, name, 0);
 		if (r < 0)
 			snprintf(w.decided_by, sizeof(w.decided_by), "%.63s", m->source);
-		append_bounded(mounts, json_pack("{s:s, s:s, s:s, s:o, s:s}", "mount", m->point, "fstype", m->fstype,
-						 "device", r < 0 ? m->source : name, "encrypted",
+		append_bounded(mounts, json_pack("{s:o, s:o, s:o, s:o, s:o}", "mount", jstr(m->point), "fstype",
+						 jstr(m->fstype), "device", jstr(r < 0 ? m->source : name), "encrypted",
 						 e == ENC_UNKNOWN ? json_null() : json_boolean(e == ENC_YES),
-						 "decided_by", w.decided_by));
+						 "decided_by", jstr(w.decided_by)));
 		if (e == ENC_NO && !nplain++)
 			snprintf(first_plain, sizeof(first_plain), "%s (%s on %s) is not on dm-crypt", m->point,
 				 m->fstype, w.decided_by);
@@ -858,7 +900,7 @@ static int pending_security(const struct vg_posture_opts *o)
 	if (rpath(o, path, sizeof(path), "var/lib/update-notifier/updates-available") < 0 ||
 	    read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
-	for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		while (*line == ' ')
 			line++;
 		if (strstr(line, "security update") && isdigit((unsigned char)*line))
@@ -995,7 +1037,7 @@ static void collect_lockdown(const struct vg_posture_opts *o, struct vg_posture_
 		return;
 	}
 	snprintf(mode, sizeof(mode), "%.*s", (int)(close_br - open_br - 1), open_br + 1);
-	json_object_set_new(c->evidence, "mode", json_string(mode));
+	json_object_set_new(c->evidence, "mode", jstr(mode));
 	check_set(c, strcmp(mode, "none") ? VG_POSTURE_PASS : VG_POSTURE_FAIL, "kernel lockdown: %s", mode);
 }
 
@@ -1114,6 +1156,7 @@ add_reason(struct vg_posture_verdict *v, int check, const char *code, const char
 	va_start(ap, fmt);
 	vsnprintf(r->msg, sizeof(r->msg), fmt, ap);
 	va_end(ap);
+	utf8_fix(r->msg);
 }
 
 void vg_posture_evaluate(const struct vg_posture *p, const struct vg_posture_req *req, time_t now,

@@ -728,6 +728,61 @@ static void test_lockdown_and_taint(void **state)
 	assert_int_equal(c->result, VG_POSTURE_UNKNOWN);
 }
 
+/* Names from the host may be any bytes; evidence, summaries and the report stay valid JSON. */
+static void test_non_utf8_names(void **state)
+{
+	struct fx *f = *state;
+	const struct vg_posture_check *c;
+	struct vg_posture_verdict v;
+	char mi[2048], *dump;
+	json_t *rep;
+
+	/* a mount point with an invalid byte, and a long multibyte one cut inside a character */
+	snprintf(mi, sizeof(mi), PSEUDO_MOUNTS "26 1 254:1 / /mnt/\\377x rw - ext4 /dev/vdb1 rw\n"
+					   "27 1 254:1 / /mnt/%s rw - ext4 /dev/vdb1 rw\n",
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9");
+	fx_text(f, "proc/self/mountinfo", mi);
+	fx_blockdev(f, "vdb1", "254:1", NULL, NULL);
+	c = run(f, VG_CHECK_DISK_ENCRYPTION);
+	assert_int_equal(c->result, VG_POSTURE_FAIL);
+	assert_string_equal(c->summary, "/mnt/?x (ext4 on vdb1) is not on dm-crypt (and others)");
+	assert_int_equal(json_array_size(json_object_get(c->evidence, "mounts")), 2);
+
+	/* an impostor in a directory whose name is not UTF-8 */
+	f->o.agents = edr_agents;
+	f->o.nagents = 1;
+	fx_edr_binary(f, "tmp/\xff\xfe/agentd", 0755);
+	fx_proc(f, 77, "@tmp/\xff\xfe/agentd", 0, "/user.slice");
+	c = run(f, VG_CHECK_EDR);
+	assert_int_equal(c->result, VG_POSTURE_FAIL);
+	assert_non_null(strstr(c->summary, "but runs /tmp/?" "?/agentd"));
+	assert_int_equal(json_array_size(json_object_get(c->evidence, "rejected")), 1);
+
+	vg_posture_evaluate(&f->p, &(struct vg_posture_req){ .present = true, .edr = true, .disk_encryption = true,
+							     .max_age_s = 300 },
+			    NOW, &v);
+	rep = vg_posture_report(&f->p, NULL, &v, NOW);
+	assert_non_null(rep);
+	assert_non_null(json_object_get(json_object_get(rep, "checks"), "edr"));
+	assert_non_null(json_object_get(json_object_get(rep, "checks"), "disk_encryption"));
+	dump = json_dumps(rep, 0);
+	assert_non_null(dump);
+	free(dump);
+	json_decref(rep);
+}
+
 /* ---- evaluation --------------------------------------------------------- */
 
 static void set_check(struct vg_posture *p, enum vg_posture_check_id id, enum vg_posture_result r, time_t at)
@@ -940,6 +995,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_patch_line_parsers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_secure_boot, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_lockdown_and_taint, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_non_utf8_names, fx_setup, fx_teardown),
 		cmocka_unit_test(test_evaluate_pass_fail),
 		cmocka_unit_test(test_evaluate_unknown_per_environment),
 		cmocka_unit_test(test_evaluate_staleness),
