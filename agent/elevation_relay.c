@@ -145,7 +145,7 @@ static int cmd_relay_challenge(struct vg_daemon *d, const struct vg_peer *peer, 
 	if (b && b->elevation.norigins > 0)
 		url = vg_relay_challenge_url(b->elevation.origins[0], code);
 	rs.issued++;
-	*reply = json_pack("{s:s, s:s?, s:O, s:O}", "code", code, "url", url, "challenge_id",
+	*reply = json_pack("{s:s, s:s*, s:O, s:O}", "code", code, "url", url, "challenge_id",
 			   json_object_get(ch, "challenge_id"), "expires", json_object_get(ch, "expires"));
 	r = *reply ? 0 : -ENOMEM;
 out:
@@ -233,7 +233,7 @@ static int cmd_relay_answer(struct vg_daemon *d, const struct vg_peer *peer, jso
 	sig_b64 = vg_b64_encode(a->sig, a->sig_len, false);
 	if (a->kind == VG_RELAY_WEBAUTHN)
 		cd_b64 = vg_b64_encode((const uint8_t *)a->client_data, a->client_data_len, true);
-	inner = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?, s:s?, s:s?}", "cmd", "elevation.assert",
+	inner = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s*}", "cmd", "elevation.assert",
 			  "challenge_id", id, "user", user, "service", service, "tty", tty, "credential_id", cred_b64,
 			  "auth_data", ad_b64, "signature", sig_b64, "client_data_json", cd_b64);
 	if (!inner) {
