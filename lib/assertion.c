@@ -237,6 +237,35 @@ static bool ec_key_is_p256(EVP_PKEY *k)
 	return strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0;
 }
 
+/* The enrolled key, or NULL with err set when it does not fit the credential's algorithm. */
+static EVP_PKEY *credential_key(const struct vg_credential *cred, struct vg_err *err)
+{
+	EVP_PKEY *k = pem_public_key(cred->public_key);
+	bool fits = k && EVP_PKEY_get_base_id(k) == alg_pkey_type(cred->alg);
+
+	if (fits && cred->alg == VG_COSE_ES256)
+		fits = ec_key_is_p256(k);
+	if (fits && cred->alg == VG_COSE_RS256)
+		fits = EVP_PKEY_get_bits(k) >= RSA_MIN_BITS && EVP_PKEY_get_bits(k) <= RSA_MAX_BITS;
+	if (fits)
+		return k;
+	EVP_PKEY_free(k);
+	vg_err_set(err, EINVAL, "credential_invalid", cred->id_b64 ? cred->id_b64 : "credential",
+		   "the enrolled public key is not a valid %s key; re-enroll the credential",
+		   vg_cose_alg_name(cred->alg) ? vg_cose_alg_name(cred->alg) : "supported");
+	return NULL;
+}
+
+int vg_credential_check(const struct vg_credential *cred, struct vg_err *err)
+{
+	EVP_PKEY *k = credential_key(cred, err);
+
+	if (!k)
+		return -EINVAL;
+	EVP_PKEY_free(k);
+	return 0;
+}
+
 static int verify_signature(EVP_PKEY *key, int alg, const uint8_t *msg, size_t msglen, const uint8_t *sig,
 			    size_t siglen)
 {
@@ -281,12 +310,9 @@ int vg_assertion_verify(const struct vg_credential *cred, const char *rp_id,
 		return vg_err_set(err, EPERM, "user_not_verified", "authenticatorData.flags",
 				  "user verification (PIN or biometric) is required but the key did not perform it");
 
-	key = pem_public_key(cred->public_key);
-	if (!key || EVP_PKEY_get_base_id(key) != alg_pkey_type(cred->alg) ||
-	    (cred->alg == VG_COSE_ES256 && !ec_key_is_p256(key))) {
-		r = vg_err_set(err, EINVAL, "credential_invalid", cred->id_b64 ? cred->id_b64 : "credential",
-			       "the enrolled public key is not a valid %s key; re-enroll the credential",
-			       vg_cose_alg_name(cred->alg) ? vg_cose_alg_name(cred->alg) : "supported");
+	key = credential_key(cred, err);
+	if (!key) {
+		r = -EINVAL;
 		goto out;
 	}
 	msg = malloc(auth_data_len + 32);

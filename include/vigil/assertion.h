@@ -59,6 +59,12 @@ int vg_assertion_verify(const struct vg_credential *cred, const char *rp_id,
 			const uint8_t *sig, size_t sig_len, bool require_uv, uint32_t prev_counter,
 			uint32_t *new_counter, struct vg_err *err);
 
+/* The enrolled key is usable: cred->public_key is a PEM SubjectPublicKeyInfo of cred->alg's
+ * type (P-256 for es256, Ed25519 for eddsa, RSA 2048..8192 bits for rs256). For the bundle
+ * validator, so a bad key is refused at load time rather than at the first step-up.
+ * err->code "credential_invalid". */
+int vg_credential_check(const struct vg_credential *cred, struct vg_err *err);
+
 /* COSE_Key (CBOR map: EC2 P-256 / OKP Ed25519 / RSA) -> PEM SubjectPublicKeyInfo (malloc'd)
  * and its COSE algorithm (enum vg_cose_alg). err->code "cose_key_invalid" on refusal. */
 int vg_cose_key_to_pem(const uint8_t *cose, size_t len, int *alg, char **pem, struct vg_err *err);

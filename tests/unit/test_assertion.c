@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <openssl/ec.h>
 #include <openssl/pem.h>
+#include <openssl/rsa.h>
 
 #include "fido_test.h"
 #include "vigil/assertion.h"
@@ -270,6 +271,32 @@ static void test_credential_invalid(void **state)
 	expect_reject(vg_assertion_verify(&c, FT_RP, cdh, ad, ad_len, sig, sig_len, false, 0, NULL, &err), &err,
 		      "credential_invalid", "es256");
 	free(c.public_key);
+	/* the load-time check says the same */
+	c = e.cred;
+	assert_int_equal(vg_credential_check(&c, &err), 0);
+	c.public_key = other.cred.public_key;
+	expect_reject(vg_credential_check(&c, &err), &err, "credential_invalid", "not a valid es256 key");
+	c = other.cred;
+	assert_int_equal(vg_credential_check(&c, &err), 0);
+	c.alg = VG_COSE_RS256;
+	expect_reject(vg_credential_check(&c, &err), &err, "credential_invalid", "rs256");
+	/* an RSA key below 2048 bits */
+	{
+		EVP_PKEY *r1024 = EVP_RSA_gen(1024);
+		BIO *rb = BIO_new(BIO_s_mem());
+		char *rpem = NULL;
+
+		assert_non_null(r1024);
+		assert_int_equal(PEM_write_bio_PUBKEY(rb, r1024), 1);
+		n = BIO_get_mem_data(rb, &rpem);
+		c = e.cred;
+		c.alg = VG_COSE_RS256;
+		c.public_key = strndup(rpem, (size_t)n);
+		expect_reject(vg_credential_check(&c, &err), &err, "credential_invalid", "rs256");
+		free(c.public_key);
+		BIO_free(rb);
+		EVP_PKEY_free(r1024);
+	}
 	/* an unknown algorithm */
 	c = e.cred;
 	c.alg = -35;
