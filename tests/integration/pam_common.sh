@@ -8,6 +8,21 @@ PAM_SO="$BIN/pam_vigil.so"
 command -v pamtester >/dev/null || skip "pamtester missing (make deps)"
 command -v unshare >/dev/null || skip "unshare missing"
 
+# a sanitizer build of the module (make SANITIZE=1) needs its runtime preloaded into pamtester;
+# reports go to $T/san.* and fail the test (pamt), whatever pamtester's exit code says
+PAM_PRELOAD=$(ldd "$PAM_SO" 2>/dev/null | awk '/libasan/ { print $3 }')
+SAN_ENV=""
+if [ -n "$PAM_PRELOAD" ]; then
+	SAN_ENV="LD_PRELOAD=$PAM_PRELOAD ASAN_OPTIONS=log_path=$T/san.asan:detect_leaks=1 UBSAN_OPTIONS=log_path=$T/san.ubsan:print_stacktrace=1"
+fi
+san_check() {
+	for f in "$T"/san.*; do
+		[ -e "$f" ] || continue
+		cat "$T"/san.* >&2
+		fail "sanitizer report from pam_vigil.so"
+	done
+}
+
 PAM_ARGS="socket=$T/run/vigil.sock breakglass=$T/state/breakglass.json spool=$T/state/breakglass.spool ctl_timeout_ms=3000 timeout=5"
 BG_SECRET="correct-horse-battery"
 SOFTFIDO="$T/softfido.state"
@@ -56,7 +71,9 @@ in_ns() {
 pamt() {
 	answers=$1; shift
 	RC=0
-	OUT=$(printf '%b' "$answers" | in_ns pamtester -v "$@" 2>&1) || RC=$?
+	# shellcheck disable=SC2086
+	OUT=$(printf '%b' "$answers" | in_ns env $SAN_ENV pamtester -v "$@" 2>&1) || RC=$?
+	san_check
 }
 
 # audit_events TYPE : the events of TYPE in the audit trail, one JSON object a line

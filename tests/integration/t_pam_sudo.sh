@@ -6,6 +6,7 @@
 . "$(dirname "$0")/pam_common.sh"
 command -v sudo >/dev/null || skip "sudo missing (make deps)"
 command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+[ -z "$PAM_PRELOAD" ] || skip "sanitizer build: setuid sudo cannot preload the sanitizer runtime (t_pam_stepup covers the same flows)"
 
 softfido_enroll
 pam_start_env
