@@ -40,3 +40,7 @@ $(FIDO_UNIT_BINS): PKG_LIBS += $(SOFTFIDO_LIBS)
 build-fuzz/%: PKG_LIBS += -lfido2
 
 ALL_TARGETS += $(SOFTFIDO_LIB) $(BUILD)/tests/softfido-ctl
+
+# bench/fido_bench.c makes its assertions with softfido
+$(BUILD)/bench/fido_bench: $(SOFTFIDO_LIB)
+$(BUILD)/bench/fido_bench: PKG_LIBS += $(SOFTFIDO_LIBS)
