@@ -194,7 +194,8 @@ static int build_class(struct builder *bd, const struct item *grp, size_t ngrp, 
 			break;
 	if (i == ngrp)
 		return 0; /* the enclosing CIDR's list applies unchanged: share it */
-	memcpy(bd->tmp, c->ranges + val->off[cls], n * sizeof(*bd->tmp));
+	if (n)
+		memcpy(bd->tmp, c->ranges + val->off[cls], n * sizeof(*bd->tmp));
 	for (; i < ngrp; i++) {
 		const struct vg_rule *r = grp[i].rule;
 		uint32_t own, shared;
