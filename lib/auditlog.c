@@ -398,7 +398,8 @@ static void seg_path(char *buf, size_t len, const char *dir, uint64_t first)
 	snprintf(buf, len, "%s/%020" PRIu64 VG_AUDIT_SEG_SUFFIX, dir, first);
 }
 
-#define READER_BUF (VG_AREC_HDR + VG_AREC_MAX_PAYLOAD + (1u << 20))
+#define READER_BUF_MIN (256u << 10)
+#define READER_BUF_MAX (VG_AREC_HDR + VG_AREC_MAX_PAYLOAD + (1u << 20))
 
 struct vg_audit_reader {
 	char *dir;
@@ -406,7 +407,7 @@ struct vg_audit_reader {
 	uint64_t cur_first; /* segment being read (0: none yet) */
 	int fd;
 	uint8_t *buf;
-	size_t start, end;
+	size_t cap, start, end;
 	uint64_t offset; /* file offset of buf[start] */
 };
 
@@ -414,13 +415,14 @@ int vg_audit_reader_open(const char *dir, uint64_t from_seq, struct vg_audit_rea
 {
 	struct vg_audit_reader *r = calloc(1, sizeof(*r));
 
-	if (!r || !(r->buf = malloc(READER_BUF)) || !(r->dir = strdup(dir))) {
+	if (!r || !(r->buf = malloc(READER_BUF_MIN)) || !(r->dir = strdup(dir))) {
 		if (r)
 			free(r->buf);
 		free(r);
 		return vg_err_set(err, ENOMEM, "no_memory", dir, "out of memory opening the audit log");
 	}
 	r->fd = -1;
+	r->cap = READER_BUF_MIN;
 	r->from_seq = from_seq;
 	*out = r;
 	return 0;
@@ -508,7 +510,17 @@ int vg_audit_reader_next(struct vg_audit_reader *r, struct vg_arec *rec, size_t 
 			r->end -= r->start;
 			r->start = 0;
 		}
-		ssize_t got = read(r->fd, r->buf + r->end, READER_BUF - r->end);
+		if (r->end == r->cap && r->cap < READER_BUF_MAX) {
+			/* a record larger than the buffer (bounded by VG_AREC_MAX_PAYLOAD) */
+			size_t cap = r->cap * 2 > READER_BUF_MAX ? READER_BUF_MAX : r->cap * 2;
+			uint8_t *nb = realloc(r->buf, cap);
+
+			if (!nb)
+				return vg_err_set(err, ENOMEM, "no_memory", r->dir, "out of memory reading the log");
+			r->buf = nb;
+			r->cap = cap;
+		}
+		ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
 
 		if (got < 0) {
 			if (errno == EINTR)
@@ -1311,7 +1323,12 @@ int vg_audit_verify_events(const char *path, const char *source, struct vg_audit
 	}
 	if (n)
 		qsort(evs, n, sizeof(*evs), cmp_ev);
-	buf = malloc(VG_AREC_HDR + VG_AREC_MAX_PAYLOAD);
+	size_t maxlen = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (evs[i].len <= VG_AREC_MAX_PAYLOAD && evs[i].len > maxlen)
+			maxlen = evs[i].len;
+	buf = malloc(VG_AREC_HDR + maxlen);
 	for (size_t i = 0; buf && i < n; i++) {
 		struct vg_arec rec;
 		size_t used;
