@@ -700,16 +700,79 @@ static bool exempt(const struct vg_posture_opts *o, const char *point)
 	return false;
 }
 
+struct disk_tally {
+	size_t njudged, nplain, nunknown;
+	char first_plain[768], first_unknown[768];
+};
+
+/* one judged device: its evidence entry and its place in the summary */
+static void tally(struct disk_tally *t, json_t *list, const char *what, const char *fstype, const char *device,
+		  enum enc e, const char *decided_by)
+{
+	append_bounded(list, json_pack("{s:o, s:o, s:o, s:o, s:o}", "mount", jstr(what), "fstype", jstr(fstype),
+				       "device", jstr(device), "encrypted",
+				       e == ENC_UNKNOWN ? json_null() : json_boolean(e == ENC_YES), "decided_by",
+				       jstr(decided_by)));
+	t->njudged++;
+	if (e == ENC_NO && !t->nplain++)
+		snprintf(t->first_plain, sizeof(t->first_plain), "%s (%s on %s) is not on dm-crypt", what, fstype,
+			 decided_by);
+	if (e == ENC_UNKNOWN && !t->nunknown++)
+		snprintf(t->first_unknown, sizeof(t->first_unknown), "cannot follow %s (%s) to its disk", what,
+			 decided_by);
+}
+
+/* Swap holds memory pages; on a plain disk it leaks what encryption protects elsewhere. */
+static void judge_swap(const struct vg_posture_opts *o, struct walk *w, struct disk_tally *t, json_t *list,
+		       json_t *exempted)
+{
+	char path[PATH_MAX], buf[16384], file[512], type[32], name[64];
+	char *save = NULL;
+
+	/* no swap information: nothing to judge */
+	if (rpath(o, path, sizeof(path), "proc/swaps") < 0 || read_small(path, buf, sizeof(buf)) < 0)
+		return;
+	for (char *line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const struct mount *m = NULL;
+		enum enc e;
+		int r;
+
+		/* the header ("Filename Type ...") does not start with '/' */
+		if (sscanf(line, "%511s %31s", file, type) != 2 || file[0] != '/')
+			continue;
+		unescape_octal(file);
+		if (exempt(o, file)) {
+			append_bounded(exempted, jstr(file));
+			continue;
+		}
+		if (!strcmp(type, "partition")) {
+			r = dev_source_name(o, file, name, sizeof(name));
+			if (r == 0 && !strncmp(name, "zram", 4))
+				continue; /* compressed RAM: never reaches a disk */
+		} else {
+			/* a swap file is as encrypted as the filesystem holding it */
+			m = mount_of(w->mounts, file);
+			r = m ? mount_block_name(o, m, name, sizeof(name)) : -ENOENT;
+		}
+		e = r < 0 ? ENC_UNKNOWN : walk_device(w, name, 0);
+		if (r < 0)
+			copy_trunc(w->decided_by, sizeof(w->decided_by), m ? m->source : file);
+		tally(t, list, file, "swap", r < 0 ? file : name, e, w->decided_by);
+	}
+}
+
 static void collect_disk(const struct vg_posture_opts *o, struct vg_posture_check *c)
 {
-	json_t *ev = c->evidence, *mounts = json_array(), *exempted = json_array();
+	json_t *ev = c->evidence, *mounts = json_array(), *swap = json_array(), *exempted = json_array();
 	struct mount_list l = { 0 };
 	struct walk w = { .o = o, .mounts = &l };
-	size_t nblock = 0, nplain = 0, nunknown = 0;
-	char path[PATH_MAX], first_plain[768] = "", first_unknown[768] = "";
+	struct disk_tally t = { 0 };
+	char path[PATH_MAX];
+	size_t nmounts;
 	int r;
 
 	json_object_set_new(ev, "mounts", mounts);
+	json_object_set_new(ev, "swap", swap);
 	json_object_set_new(ev, "exempt", exempted);
 	r = rpath(o, path, sizeof(path), "proc/self/mountinfo");
 	if (r == 0)
@@ -734,29 +797,22 @@ static void collect_disk(const struct vg_posture_opts *o, struct vg_posture_chec
 			append_bounded(exempted, jstr(m->point));
 			continue;
 		}
-		nblock++;
 		e = r < 0 ? ENC_UNKNOWN : walk_device(&w, name, 0);
 		if (r < 0)
-			snprintf(w.decided_by, sizeof(w.decided_by), "%.63s", m->source);
-		append_bounded(mounts, json_pack("{s:o, s:o, s:o, s:o, s:o}", "mount", jstr(m->point), "fstype",
-						 jstr(m->fstype), "device", jstr(r < 0 ? m->source : name), "encrypted",
-						 e == ENC_UNKNOWN ? json_null() : json_boolean(e == ENC_YES),
-						 "decided_by", jstr(w.decided_by)));
-		if (e == ENC_NO && !nplain++)
-			snprintf(first_plain, sizeof(first_plain), "%s (%s on %s) is not on dm-crypt", m->point,
-				 m->fstype, w.decided_by);
-		if (e == ENC_UNKNOWN && !nunknown++)
-			snprintf(first_unknown, sizeof(first_unknown), "cannot follow %s (%s) to its disk", m->point,
-				 w.decided_by);
+			copy_trunc(w.decided_by, sizeof(w.decided_by), m->source);
+		tally(&t, mounts, m->point, m->fstype, r < 0 ? m->source : name, e, w.decided_by);
 	}
-	if (nplain)
-		check_set(c, VG_POSTURE_FAIL, "%s%s", first_plain, nplain > 1 ? " (and others)" : "");
-	else if (nunknown)
-		check_set(c, VG_POSTURE_UNKNOWN, "%s", first_unknown);
-	else if (!nblock)
+	nmounts = t.njudged;
+	judge_swap(o, &w, &t, swap, exempted);
+	if (t.nplain)
+		check_set(c, VG_POSTURE_FAIL, "%s%s", t.first_plain, t.nplain > 1 ? " (and others)" : "");
+	else if (t.nunknown)
+		check_set(c, VG_POSTURE_UNKNOWN, "%s", t.first_unknown);
+	else if (!nmounts)
 		check_set(c, VG_POSTURE_UNKNOWN, "no block-backed filesystem is mounted");
 	else
-		check_set(c, VG_POSTURE_PASS, "all %zu block-backed filesystems are on dm-crypt", nblock);
+		check_set(c, VG_POSTURE_PASS, "all %zu block-backed filesystems%s are on dm-crypt", nmounts,
+			  t.njudged > nmounts ? " and swap areas" : "");
 out:
 	free(l.m);
 }

@@ -300,6 +300,46 @@ static void test_disk_btrfs_and_loop(void **state)
 	assert_int_equal(c->result, VG_POSTURE_PASS);
 }
 
+static void test_disk_swap(void **state)
+{
+	struct fx *f = *state;
+	const char *const dm0[] = { "vda2", NULL }, *const dm1[] = { "vda3", NULL };
+	const struct vg_posture_check *c;
+	char *exempt[] = { "/dev/vda4" };
+
+	fx_text(f, "proc/self/mountinfo", PSEUDO_MOUNTS "26 1 253:0 / / rw - ext4 /dev/mapper/root rw\n");
+	fx_blockdev(f, "vda2", "254:2", NULL, NULL);
+	fx_blockdev(f, "vda3", "254:3", NULL, NULL);
+	fx_blockdev(f, "vda4", "254:4", NULL, NULL);
+	fx_blockdev(f, "zram0", "252:0", NULL, none);
+	fx_blockdev(f, "dm-0", "253:0", "CRYPT-LUKS2-cc-root", dm0);
+	fx_blockdev(f, "dm-1", "253:1", "CRYPT-PLAIN-swap", dm1);
+	fx_link(f, "dev/mapper/swap", "../dm-1");
+	/* encrypted swap partition, a swap file on the encrypted root, zram: all fine */
+	fx_text(f, "proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+				 "/dev/dm-1                               partition\t8388604\t\t0\t\t-2\n"
+				 "/swap\\040file                          file\t\t1048572\t\t0\t\t-3\n"
+				 "/dev/zram0                              partition\t4194300\t\t0\t\t100\n");
+	c = run(f, VG_CHECK_DISK_ENCRYPTION);
+	assert_int_equal(c->result, VG_POSTURE_PASS);
+	assert_string_equal(c->summary, "all 1 block-backed filesystems and swap areas are on dm-crypt");
+	assert_int_equal(json_array_size(json_object_get(c->evidence, "swap")), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(c->evidence, "swap"), 1),
+							       "mount")),
+			    "/swap file");
+
+	/* a plain swap partition fails the check, unless exempted */
+	fx_text(f, "proc/swaps", "Filename\tType\tSize\tUsed\tPriority\n/dev/vda4 partition 100 0 -2\n");
+	c = run(f, VG_CHECK_DISK_ENCRYPTION);
+	assert_int_equal(c->result, VG_POSTURE_FAIL);
+	assert_string_equal(c->summary, "/dev/vda4 (swap on vda4) is not on dm-crypt");
+	f->o.exempt = exempt;
+	f->o.nexempt = 1;
+	c = run(f, VG_CHECK_DISK_ENCRYPTION);
+	assert_int_equal(c->result, VG_POSTURE_PASS);
+	assert_string_equal(c->summary, "all 1 block-backed filesystems are on dm-crypt");
+}
+
 static void test_disk_unknown(void **state)
 {
 	struct fx *f = *state;
@@ -981,6 +1021,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_disk_encrypted_root_plain_var, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_disk_layers_that_do_not_encrypt, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_disk_btrfs_and_loop, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_disk_swap, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_disk_unknown, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_disk_escaped_mount_point, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_edr_running, fx_setup, fx_teardown),
