@@ -2,8 +2,9 @@
 /*
  * libFuzzer target for the NSS cache reader (nss/nsscache_read.c), the code
  * libnss_vigil.so.2 runs on files in every process. Input: one byte picking
- * the file kind, then the file. The checksum is skipped so mutations reach
- * the lookups; every lookup, fill and enumeration must stay in bounds.
+ * the file kind, then the file. Mutations reach the lookups twice: with the
+ * checksums skipped, and with the header checksum recomputed so the lazy
+ * page checks run. Every lookup, fill and enumeration must stay in bounds.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -82,8 +83,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	snprintf(key, sizeof(key), "%.*s", (int)(size < 8 ? size : 8), (const char *)data);
 	if (vg_nssc_view_parse(copy, size, kind, 0, &v) == 0)
 		exercise(&v, key);
-	if (vg_nssc_view_parse(copy, size, kind, VG_NSSC_SKIP_CHECKSUM, &v) == 0)
+	if (vg_nssc_view_parse(copy, size, kind, VG_NSSC_SKIP_CHECKSUM, &v) == 0) {
+		struct vg_nssc_header *h = (struct vg_nssc_header *)(void *)copy;
+		size_t n = vg_nssc_lazy_size(size);
+		void *lazy = calloc(1, n);
+
 		exercise(&v, key);
+		/* the section bounds were checked above, so the page table is in the buffer */
+		h->checksum = vg_nssc_header_checksum(h, copy + h->sec[VG_NSSC_SEC_PAGES].off);
+		if (lazy && vg_nssc_view_parse_lazy(copy, size, kind, lazy, n, &v) == 0)
+			exercise(&v, key);
+		free(lazy);
+	}
 	free(copy);
 	return 0;
 }
