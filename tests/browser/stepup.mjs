@@ -16,6 +16,9 @@ const RELAY_TOOL = env("RELAY_TOOL");
 const STEPUP = env("STEPUP");
 const KEY = env("RELAY_KEY");
 const T = env("T");
+const PUSH = env("PUSH");           // pushes a bundle holding ${T}/cred.json to vigild
+const RELAY_CTL = env("RELAY_CTL"); // one control-socket request, as pam_vigil.so sends it
+const SOCKET = env("SOCKET");
 const RP = "localhost";
 const WAIT = { timeout: 20000 };
 
@@ -47,6 +50,15 @@ function verify(answer, extra = []) {
   // later options win in getopt order for --host/--user: put overrides after base
   return run(RELAY_TOOL, args);
 }
+
+function vigild(req) {
+  const r = run("python3", [RELAY_CTL, SOCKET, JSON.stringify(req)]);
+  if (r.rc !== 0) throw new Error(`control socket: ${r.out}`);
+  return JSON.parse(r.out);
+}
+const who = { user: "alice", service: "sudo", tty: "pts/3" };
+const relayChallenge = () => vigild({ cmd: "elevation.relay_challenge", ...who, reason: "CHG-43 browser via vigild" });
+const relayAnswer = (answer) => vigild({ cmd: "elevation.relay_answer", ...who, answer });
 
 function expectRefused(r, code, what) {
   if (r.rc === 1 && r.out.startsWith(`refused ${code}:`)) ok(`${what} (${r.out})`);
@@ -113,7 +125,32 @@ try {
   if (wrongOrigin.rc !== 0 && wrongOrigin.out.includes("origin_not_allowed")) ok("enrollment from an origin not allowed is refused");
   else fail(`enroll-check accepted a foreign origin: ${wrongOrigin.out}`);
 
-  // 2. answer a challenge through the page; the verifier accepts it
+  // 2. vigild: the URL it issues, signed on the page, grants; replay and a foreign origin refused
+  const pushed = run("sh", [PUSH]);
+  if (pushed.rc !== 0) throw new Error(`bundle push failed: ${pushed.out}`);
+  const ch = relayChallenge();
+  if (!ch.ok) throw new Error(`relay challenge refused: ${JSON.stringify(ch)}`);
+  if (ch.url === `${ORIGIN}/stepup/#c=${ch.code}`) ok("vigild issues the page URL on the bundle's origin");
+  else fail(`unexpected URL ${ch.url}`);
+  await page.goto(ch.url);
+  await page.waitForSelector("#details:not([hidden])", WAIT);
+  await page.click("#sign");
+  await page.waitForSelector("#answer-box:not([hidden]), #error:not([hidden])", WAIT);
+  const viaVigild = await page.inputValue("#answer");
+  const granted = relayAnswer(viaVigild);
+  if (granted.ok && granted.grant && granted.grant.user === "alice" && granted.grant.reason === "CHG-43 browser via vigild")
+    ok(`vigild grants on the page's answer (grant ${granted.grant.id} until ${granted.grant.expires})`);
+  else fail(`vigild refused the page's answer: ${JSON.stringify(granted)}`);
+  const replayed = relayAnswer(viaVigild);
+  if (!replayed.ok) ok(`vigild refuses the replayed answer (${replayed.error.code}: ${replayed.error.message})`);
+  else fail("vigild accepted a replayed answer");
+  const foreign = await signOnPage(page, OTHER_ORIGIN, relayChallenge().code);
+  const refused = relayAnswer(foreign.answer);
+  if (!refused.ok && refused.error.code === "origin_not_allowed")
+    ok(`vigild refuses an answer made on another origin (${refused.error.message})`);
+  else fail(`vigild on a foreign origin: ${JSON.stringify(refused)}`);
+
+  // 3. answer a challenge through the page; the verifier alone accepts it
   const code = newChallenge(snippet.id);
   const { shown, answer } = await signOnPage(page, ORIGIN, code);
   if (shown === "alice@testhost CHG-42 browser") ok("the page shows user, host and reason of the challenge");
@@ -126,7 +163,7 @@ try {
   else throw new Error(`answer refused: ${good.out}`);
   const counter = m[1];
 
-  // 3. refusals
+  // 4. refusals
   expectRefused(verify(answer, ["--prev", counter]), "counter_not_increased", "replayed answer refused");
   expectRefused(verify(tamperAuthData(answer)), "signature_invalid", "tampered answer refused");
   expectRefused(verify(answer, ["--now-offset", "600"]), "challenge_expired", "expired answer refused");
@@ -135,7 +172,7 @@ try {
   expectRefused(verify(code), "answer_is_challenge", "the challenge pasted as an answer refused");
   expectRefused(verify(answer.slice(0, 200)), "answer_malformed", "truncated answer refused");
 
-  // 4. the same page served from another origin (same RP id): signed, but refused
+  // 5. the same page served from another origin (same RP id): signed, but refused
   const other = await signOnPage(page, OTHER_ORIGIN, newChallenge(snippet.id));
   expectRefused(verify(other.answer), "origin_not_allowed", "answer made on an origin not allowed refused");
   const second = await signOnPage(page, ORIGIN, newChallenge(snippet.id));

@@ -2,9 +2,10 @@
 # WebAuthn with a real browser: Debian's Chromium, headless, driven by playwright-core
 # with a CDP virtual authenticator (ctap2, internal, UV). Enroll through the enrollment
 # page (verified by vigil-stepup enroll-check), answer challenges through the step-up
-# page, and check the C verifier (lib/relay.c + lib/webauthn.c, through tests/lib/relay_tool)
-# accepts the answer and refuses replayed, tampered, expired, wrong-host, wrong-user and
-# wrong-origin ones.
+# page, and check vigild (elevation.relay_challenge / relay_answer on its control socket)
+# grants on the answer and refuses a replayed one and one made on an origin the bundle does
+# not allow; the same checks plus tampered, expired, wrong-host and wrong-user answers run
+# against the C verifier alone (lib/relay.c + lib/webauthn.c, through tests/lib/relay_tool).
 . "$(dirname "$0")/lib.sh"
 # Debian's python3 first: a version-manager shim on PATH costs seconds per call
 PATH="/usr/bin:$PATH"
@@ -37,9 +38,24 @@ for p in "$P1" "$P2"; do
 	done
 done
 
+# vigild for the real path: the browser's credential is pushed in a bundle once enrolled
+[ -x "$VIGILD" ] && [ -x "$VIGILCTL" ] || fail "vigild/vigilctl not built in $BIN"
+make_keys
+write_config
+start_vigild
+cat >"$T/push.sh" <<EOS
+set -e
+python3 "$ROOT/tests/integration/mkbundle.py" --version 2 --out "$T/b2.json" --set environment='"dev"' \\
+	--set elevation.rp_id='"localhost"' --set elevation.origins='["http://localhost:$P1"]' \\
+	--set "identity.users.0.credentials=[\$(cat "$T/cred.json")]"
+"$VIGILCTL" policy sign --key "$T/keys/sec1.key" "$T/b2.json" >/dev/null
+"$VIGILCTL" -s "$T/run/vigil.sock" policy push "$T/b2.json" >/dev/null
+EOS
+
 cp "$ROOT/tests/browser/stepup.mjs" "$BIN/browser/stepup.mjs"
 mkdir -p "$T/home"
 HOME="$T/home" ORIGIN="http://localhost:$P1" OTHER_ORIGIN="http://localhost:$P2" \
 	RELAY_TOOL="$BIN/tests/relay_tool" STEPUP="$BIN/vigil-stepup" RELAY_KEY=$(openssl rand -hex 32) T="$T" \
+	PUSH="$T/push.sh" RELAY_CTL="$ROOT/tests/integration/relay_ctl.py" SOCKET="$T/run/vigil.sock" \
 	timeout 120 node "$BIN/browser/stepup.mjs" || fail "browser step-up flow"
 echo "t_webauthn_browser: passed"
