@@ -569,9 +569,14 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 	}
 	json_object_set_new(st.counters, cred->id_b64, json_integer(now_ctr));
 	save_counters(d);
-	/* collected anew: a grant must not rest on a stale verdict */
-	if ((r = vg_posture_verdict(d, true, &report)) < 0) {
-		audit_failed(d, user, service, tty, "posture_failed", "device posture does not pass", report);
+	/* the cached verdict counts only while fresh (the posture module fails stale results);
+	 * a failing one is collected anew once, so a host fixed a moment ago is not refused */
+	if ((r = vg_posture_verdict(d, false, NULL)) < 0)
+		r = vg_posture_verdict(d, true, &report);
+	if (r < 0) {
+		const char *why = json_is_true(json_object_get(report, "stale")) ? "posture_stale" : "posture_failed";
+
+		audit_failed(d, user, service, tty, why, "device posture does not pass", report);
 		json_decref(report);
 		return vg_err_set(err, EACCES, "posture_failed", "elevation.assert",
 				  "device posture does not pass the policy (vigilctl posture shows why)");
