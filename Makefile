@@ -34,6 +34,8 @@ UNIT_SRCS    := $(wildcard tests/unit/test_*.c)
 UNIT_BINS    := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_HELPER_SRCS := $(wildcard tests/lib/*.c)
 TEST_HELPER_BINS := $(TEST_HELPER_SRCS:tests/lib/%.c=$(BUILD)/tests/%)
+BENCH_SRCS   := $(wildcard bench/*.c)
+BENCH_BINS   := $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
 # extra objects/libs/deps a subsystem adds to vigild or vigilctl (see mk/*.mk)
 VIGILD_EXTRA_LIBS :=
@@ -46,7 +48,7 @@ all: build-all
 
 include $(sort $(wildcard mk/*.mk))
 
-build-all: $(ALL_TARGETS) $(UNIT_BINS) $(TEST_HELPER_BINS)
+build-all: $(ALL_TARGETS) $(UNIT_BINS) $(TEST_HELPER_BINS) $(BENCH_BINS)
 
 $(BUILD)/lib/%.o: lib/%.c $(wildcard include/vigil/*.h)
 	@mkdir -p $(dir $@)
@@ -73,6 +75,10 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(BUILD)/libvigil.a $(wildcard tests/
 $(BUILD)/tests/%: tests/lib/%.c $(BUILD)/libvigil.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIE $< -o $@ $(EXE_LDFLAGS) $(BUILD)/libvigil.a $(PKG_LIBS) -lpthread
+
+$(BUILD)/bench/%: bench/%.c $(BUILD)/libvigil.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fPIE $< -o $@ $(EXE_LDFLAGS) $(BUILD)/libvigil.a $(VIGILD_EXTRA_LIBS) $(PKG_LIBS) -lpthread
 
 deps:
 	@packaging/deps.sh

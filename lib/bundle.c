@@ -101,12 +101,17 @@ static void set_free(struct set *s)
 	free(s->strs);
 }
 
-/* returns 1 if inserted, 0 if already present */
+static int set_grow(struct set *s);
+
+/* returns 1 if inserted, 0 if already present, -ENOMEM */
 static int set_add_str(struct set *s, const char *str)
 {
 	uint64_t h = hash_str(str);
-	size_t i = h & (s->cap - 1);
+	size_t i;
 
+	if ((s->n + 1) * 2 > s->cap && set_grow(s) < 0)
+		return -ENOMEM;
+	i = h & (s->cap - 1);
 	while (s->keys[i]) {
 		if (s->keys[i] == h && !strcmp(s->strs[i], str))
 			return 0;
@@ -131,11 +136,19 @@ static bool set_has_str(const struct set *s, const char *str)
 	return false;
 }
 
+static size_t u64_slot(uint64_t v, size_t cap)
+{
+	return (size_t)((v * 0x9E3779B97F4A7C15ull) >> 17) & (cap - 1);
+}
+
 static int set_add_u64(struct set *s, uint64_t v)
 {
-	uint64_t k = (v << 1) | 1, h = (v * 0x9E3779B97F4A7C15ull);
-	size_t i = (h >> 17) & (s->cap - 1);
+	uint64_t k = (v << 1) | 1;
+	size_t i;
 
+	if ((s->n + 1) * 2 > s->cap && set_grow(s) < 0)
+		return -ENOMEM;
+	i = u64_slot(v, s->cap);
 	while (s->keys[i]) {
 		if (s->keys[i] == k)
 			return 0;
@@ -144,6 +157,37 @@ static int set_add_u64(struct set *s, uint64_t v)
 	s->keys[i] = k;
 	s->n++;
 	return 1;
+}
+
+/* Double the table; string entries rehash by their stored hash, integers by their value. */
+static int set_grow(struct set *s)
+{
+	size_t cap = s->cap * 2;
+	uint64_t *keys = calloc(cap, sizeof(*keys));
+	const char **strs = calloc(cap, sizeof(*strs));
+
+	if (!keys || !strs) {
+		free(keys);
+		free(strs);
+		return -ENOMEM;
+	}
+	for (size_t j = 0; j < s->cap; j++) {
+		size_t i;
+
+		if (!s->keys[j])
+			continue;
+		i = s->strs[j] ? (size_t)(s->keys[j] & (cap - 1)) : u64_slot(s->keys[j] >> 1, cap);
+		while (keys[i])
+			i = (i + 1) & (cap - 1);
+		keys[i] = s->keys[j];
+		strs[i] = s->strs[j];
+	}
+	free(s->keys);
+	free(s->strs);
+	s->keys = keys;
+	s->strs = strs;
+	s->cap = cap;
+	return 0;
 }
 
 /* ---- parse context ---- */
