@@ -86,13 +86,18 @@ deps:
 unit: build-all
 	@tests/run-unit.sh $(BUILD)
 
-integration: build-all
-	@BUILD=$(BUILD) tests/run-integration.sh
+integration:
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) TESTHOOKS=1 build-all
+	@BUILD=$(TEST_BUILD) PROD_BUILD=$(BUILD) tests/run-integration.sh
 
+# Unit tests run on the production build; integration tests on a test build
+# (TESTHOOKS=1: the software FIDO2 key and a pinnable clock) of the same sources.
+TEST_BUILD ?= build-th
 check: deps
 	@$(MAKE) --no-print-directory build-all
+	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) TESTHOOKS=1 build-all
 	@tests/run-unit.sh $(BUILD)
-	@BUILD=$(BUILD) tests/run-integration.sh
+	@BUILD=$(TEST_BUILD) PROD_BUILD=$(BUILD) tests/run-integration.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory build-all
@@ -117,4 +122,4 @@ format:
 	clang-format -i $(LIB_SRCS) $(wildcard agent/*.[ch] include/vigil/*.h)
 
 clean:
-	rm -rf build build-san build-fuzz build-pkg
+	rm -rf build build-san build-th build-fuzz build-pkg
