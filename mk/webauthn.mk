@@ -19,6 +19,5 @@ $(BUILD)/browser/.installed: tests/browser/package.json tests/browser/package-lo
 .PHONY: browser-deps
 browser-deps: $(BUILD)/browser/.installed
 
-FUZZ_RELAY_SEEDS := fuzz/corpus/relay fuzz/corpus/webauthn
 
 ALL_TARGETS += $(BUILD)/vigil-stepup
