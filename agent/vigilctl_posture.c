@@ -38,11 +38,14 @@ static void print_report(json_t *rep, bool verbose)
 	json_t *checks = json_object_get(rep, "checks"), *reasons = json_object_get(rep, "reasons"), *r;
 	bool pass = !strcmp(str(rep, "verdict", ""), "pass");
 	json_t *ver = json_object_get(rep, "policy_version");
+	char policy[32] = "(none)";
 	size_t i;
 
-	printf("posture: %s  environment %s, policy %s%lld, host %s%s\n", pass ? "PASS" : "FAIL",
-	       str(rep, "environment", "(none)"), json_is_integer(ver) ? "v" : "", (long long)json_integer_value(ver),
-	       str(rep, "host", "?"), json_is_true(json_object_get(rep, "stale")) ? ", STALE" : "");
+	if (json_is_integer(ver))
+		snprintf(policy, sizeof(policy), "v%lld", (long long)json_integer_value(ver));
+	printf("posture: %s  environment %s, policy %s, host %s%s\n", pass ? "PASS" : "FAIL",
+	       str(rep, "environment", "(none)"), policy, str(rep, "host", "?"),
+	       json_is_true(json_object_get(rep, "stale")) ? ", STALE" : "");
 	printf("evaluated at %s\n\n", str(rep, "evaluated_at", "?"));
 	printf("%-16s %-8s %-9s %-5s %s\n", "CHECK", "RESULT", "REQUIRED", "AGE", "SUMMARY");
 	for (i = 0; order[i]; i++) {

@@ -9,6 +9,10 @@ need_root
 make_keys
 write_config
 start_vigild
+# before any bundle: deny, and say why
+OUT=$(ctl posture) && fail "posture passes without a policy"
+assert_contains "$OUT" "posture: FAIL  environment (none), policy (none), host testhost" "no policy: headline"
+assert_contains "$OUT" "no policy bundle is applied" "no policy: reason"
 make_bundle "$T/b1.json" 1 --set 'elevation.posture.prod.edr_agents=[]'
 ctl policy push "$T/b1.json" >/dev/null || fail "push bundle"
 
