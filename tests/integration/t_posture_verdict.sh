@@ -103,3 +103,13 @@ assert_contains "$OUT" "posture: PASS  environment dev" "dev requires nothing"
 OUT=$(ctl --json status)
 assert_eq "$(echo "$OUT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["modules"]["posture"]["verdict"])')" "pass" \
 	"status carries the posture verdict"
+
+# 12. any user may read the verdict; only administrators make vigild collect on every request
+chmod 755 "$T"
+as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$VIGILCTL" -s "$T/run/vigil.sock" "$@"; }
+as_nobody posture >/dev/null || fail "an unprivileged user cannot read the verdict"
+as_nobody --json posture --refresh >/dev/null || true
+assert_eq "$(as_nobody --json posture --refresh | python3 -c 'import json,sys; print(json.load(sys.stdin)["refreshed"])')" \
+	"False" "unprivileged refresh within 5 s is served from the cache"
+assert_eq "$(ctl --json posture --refresh | python3 -c 'import json,sys; print(json.load(sys.stdin)["refreshed"])')" \
+	"True" "root's refresh always collects"
