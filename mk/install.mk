@@ -99,7 +99,7 @@ PKG_HAS_NSS = $(if $(filter %/libnss_vigil.so.2,$(ALL_TARGETS)),1,)
 PKG_HAS_STEPUP = $(if $(filter %/vigil-stepup,$(ALL_TARGETS)),1,)
 DEB_PROFILES = $(strip $(if $(PKG_HAS_PAM),,pkg.vigil.nopam) $(if $(PKG_HAS_NSS),,pkg.vigil.nonss) \
 	$(if $(PKG_HAS_STEPUP),,pkg.vigil.nostepup))
-DEB_BUILD_OPTIONS ?= nocheck parallel=2
+DEB_BUILD_OPTIONS ?= nocheck noddebs parallel=2
 
 define pkg_export
 	rm -rf $(1) && mkdir -p $(1)

@@ -114,6 +114,10 @@ cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null || true
 for m in proc sys; do
 	! mountpoint -q "$R/$m" || fail "$R/$m is still mounted after debootstrap"
 done
+# systemd-tmpfiles (postinst) needs /proc; the mount lives in this test's private
+# mount namespace and is taken down before $T is removed
+mount -t proc proc "$R/proc" || fail "mount /proc in the chroot"
+on_exit "umount -l '$R/proc'"
 mkdir -p "$R/tmp/debs"
 cp $VIGIL_DEB $PAM_DEB $NSS_DEB "$R/tmp/debs/"
 cp "$R/etc/nsswitch.conf" "$T/nsswitch.orig"
