@@ -28,7 +28,8 @@ assert_eq "$(in_nss_ns getent -s vigil passwd | cut -d: -f1 | tr '\n' ' ')" "ali
 assert_eq "$(in_nss_ns id -Gn carol)" "sre" "id -Gn carol"
 in_nss_ns getent -s vigil passwd mallory >/dev/null && fail "deprovisioned mallory served" || ok "deprovisioned mallory absent"
 
-events() { ctl audit tail --type "$1" -n 100 --dir "$T/state/audit" 2>/dev/null || ctl audit tail --type "$1" -n 100; }
+# the output counts, not the exit status (a sanitizer build may flag vigilctl at exit)
+events() { ctl audit tail --type "$1" -n 100 --dir "$T/state/audit" 2>/dev/null || true; }
 prov=$(events user.provisioned)
 assert_contains "$prov" "alice" "user.provisioned alice audited"
 assert_contains "$prov" "carol" "user.provisioned carol audited"
