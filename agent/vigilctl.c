@@ -16,6 +16,7 @@ static const struct vgctl_cmd *const families[] = {
 	vgctl_fido_cmds,
 	vgctl_audit_cmds,
 	vgctl_enforce_cmds,
+	vgctl_identity_cmds,
 	NULL,
 };
 

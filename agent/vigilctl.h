@@ -53,4 +53,5 @@ extern const struct vgctl_cmd vgctl_posture_cmds[];   /* posture, posture report
 extern const struct vgctl_cmd vgctl_fido_cmds[];      /* enroll */
 extern const struct vgctl_cmd vgctl_audit_cmds[];     /* audit verify, tail, export, pubkey, status, note, seal */
 extern const struct vgctl_cmd vgctl_enforce_cmds[];   /* explain, unload */
+extern const struct vgctl_cmd vgctl_identity_cmds[];  /* whoami */
 #endif

@@ -61,6 +61,9 @@ PY
 assert_eq "$(whoami_as 60001)" "True 60001 alice active sre True" "whoami as alice (the request's uid is ignored)"
 assert_eq "$(whoami_as 60004)" "True 60004 carol active sre True" "whoami as carol (eligible through %sre)"
 assert_eq "$(whoami_as 65534)" "True 65534 None None  None" "whoami as an unmanaged user"
+out=$(setpriv --reuid=60001 --regid=60001 --clear-groups "$VIGILCTL" -s "$T/run/vigil.sock" whoami 2>&1 || true)
+assert_contains "$out" "alice (uid 60001, gid 60001), active" "vigilctl whoami as alice"
+assert_contains "$out" "vigil-elevated, eligible, grant none" "vigilctl whoami shows elevation eligibility"
 
 # v2: alice deprovisioned
 make_bundle "$T/b2.json" 2 --set "identity.users.2=$carol" --set 'identity.users.0.state="deprovisioned"'
