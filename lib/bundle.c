@@ -13,6 +13,7 @@
 #include <string.h>
 #include <jansson.h>
 
+#include "vigil/assertion.h"
 #include "vigil/bundle.h"
 #include "vigil/crypto.h"
 #include "vigil/util.h"
@@ -1067,6 +1068,14 @@ static int parse_credential(struct ctx *c, json_t *v, const char *pi, struct vg_
 		sub(p, sizeof(p), pi, "public_key");
 		return FAIL(c, "schema_value", p,
 			    "must be a PEM SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----), as printed by vigilctl enroll");
+	}
+	{
+		struct vg_err kerr = { 0 };
+
+		if (vg_credential_check(cr, &kerr) < 0) {
+			sub(p, sizeof(p), pi, "public_key");
+			return FAIL(c, "schema_value", p, "%s", kerr.msg);
+		}
 	}
 	return 0;
 }

@@ -35,7 +35,7 @@ static const char *base_bundle =
 	"                     \"not_after\": \"2027-01-01T00:00:00Z\"}]},"
 	" \"identity\": {\"uid_range\": [60000, 60999], \"gid_range\": [60000, 64999],"
 	"   \"users\": [{\"name\": \"alice\", \"uid\": 60001, \"gid\": 60001, \"home\": \"/home/alice\", \"shell\": \"/bin/sh\","
-	"               \"credentials\": [{\"id\": \"AAEC\", \"alg\": \"es256\", \"public_key\": \"-----BEGIN PUBLIC KEY-----\\nX\\n-----END PUBLIC KEY-----\\n\"}]},"
+	"               \"credentials\": [{\"id\": \"AAEC\", \"alg\": \"es256\", \"public_key\": \"-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEoboN/5hJxOt6hA1d9bA0ZynwFaOi\\n1iE3evnmPga7UbpikcuWAHwA9VP8oevjnniYDI34Y0IpwZRZm8nmkQIolA==\\n-----END PUBLIC KEY-----\\n\"}]},"
 	"              {\"name\": \"bob\", \"uid\": 60002, \"gid\": 60002, \"state\": \"deprovisioned\"}],"
 	"   \"groups\": [{\"name\": \"sre\", \"gid\": 60100, \"members\": [\"alice\"]}]},"
 	" \"audit\": {\"sinks\": [{\"name\": \"siem\", \"type\": \"relp\", \"target\": \"127.0.0.1:2514\"}]}}";
@@ -178,6 +178,7 @@ static const struct reject_case cases[] = {
 	{ "identity.users.0.credentials.0.alg", "\"md5\"", "schema_value", "$.identity.users[0].credentials[0].alg", "not one of" },
 	{ "identity.users.0.credentials.0.id", "\"!!\"", "schema_value", "$.identity.users[0].credentials[0].id", "base64url" },
 	{ "identity.users.0.credentials.0.public_key", "\"abc\"", "schema_value", "$.identity.users[0].credentials[0].public_key", "PEM" },
+	{ "identity.users.0.credentials.0.alg", "\"eddsa\"", "schema_value", "$.identity.users[0].credentials[0].public_key", "" },
 	{ "identity.uid_range", "[0, 10]", "schema_value", "$.identity.uid_range", "1000 <= MIN" },
 	{ "identity.groups.0.members", "[\"carol\"]", "schema_reference", "$.identity.groups[0].members[0]", "not a user" },
 	{ "identity.groups.0.name", "\"elev\"", "schema_duplicate", "$.identity.groups[0].name", "elevation group" },
