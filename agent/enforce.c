@@ -30,6 +30,8 @@
 #define BPFFS_DEFAULT_MOUNT "/sys/fs/bpf"
 /* beyond event_rate_limit per second and tenant, one event in this many is sent */
 #define SAMPLE_EVERY 64
+/* events turned into audit records per loop wakeup, so a flood cannot starve the control socket */
+#define EVENT_BATCH 256
 
 /* Pinned objects, by the names they have in bpf/vigil.bpf.c. */
 enum { M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_PORTS, M_COUNTERS, M_RATES, M_EVENTS, M_BOUND, M__COUNT };
@@ -55,6 +57,7 @@ static struct enforce {
 	struct vg_enf_compiled *compiled; /* the running policy, for explain */
 	uint32_t slot;
 	uint64_t events_received, events_audited;
+	unsigned batch; /* events handled in this wakeup */
 } E = { .rb_fd = -1 };
 
 struct staged {
@@ -329,12 +332,13 @@ static int on_event(void *ctx, void *data, size_t size)
 		json_object_set_new(j, "owner_tenant", json_string(tenant_name(d, e->owner)));
 	if (vg_daemon_audit(d, e->mode == VG_MODE_AUDIT ? "egress.would_deny" : "egress.denied", tname, j) == 0)
 		E.events_audited++;
-	return 0;
+	/* stop here; the ring stays readable and the loop comes back after other work */
+	return ++E.batch >= EVENT_BATCH ? -EAGAIN : 0;
 }
 
 static void on_ring(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 {
-	/* the BPF side samples floods, so what is queued here is bounded per second */
+	E.batch = 0;
 	ring_buffer__consume(E.rb);
 }
 
@@ -350,6 +354,7 @@ static int start_events(struct vg_daemon *d, struct vg_err *err)
 static void stop_events(struct vg_daemon *d)
 {
 	if (E.rb) {
+		E.batch = 0;
 		ring_buffer__consume(E.rb);
 		vg_loop_del_fd(d, E.rb_fd);
 		ring_buffer__free(E.rb);
