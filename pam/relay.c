@@ -9,7 +9,6 @@
 
 #include "relay.h"
 #include "vigil/ctl.h"
-#include "vigil/relay.h"
 #include "vigil/util.h"
 
 static void tell(void (*fn)(void *, const char *), void *ctx, const char *fmt, ...)
@@ -54,7 +53,7 @@ int pv_relay_step_up(const struct pv_args *a, const struct pv_io *io, const stru
 	const char *tty = s->tty ? s->tty : "";
 	json_t *reply = NULL;
 	struct vg_err err;
-	char *answer = NULL, line[VG_RELAY_ANSWER_SUDO_MAX + 2];
+	char *answer = NULL, line[1024];
 	const char *code, *url;
 	int rc = PAM_AUTH_ERR;
 
@@ -79,12 +78,11 @@ int pv_relay_step_up(const struct pv_args *a, const struct pv_io *io, const stru
 	/* the wait is bounded by the conversation (sudo's passwd_timeout) and, whatever it
 	 * allows, by the challenge's expiry that vigild enforces */
 	answer = io->prompt(io->ctx, true, "vigil answer: ");
-	snprintf(line, sizeof(line), "%s", answer ? answer : "");
 	json_decref(reply);
 	reply = NULL;
 	if (relay_call(a,
 		       json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.relay_answer", "user", s->user,
-				 "service", s->service, "tty", tty, "answer", line),
+				 "service", s->service, "tty", tty, "answer", answer ? answer : ""),
 		       &reply, &err) < 0) {
 		tell(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
 		snprintf(line, sizeof(line), "relay step-up for %s refused: %s (%s)", s->user, err.code, err.msg);
