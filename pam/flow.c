@@ -7,6 +7,7 @@
 #include <string.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <security/pam_modules.h>
 #include <openssl/crypto.h>
 
@@ -158,6 +159,41 @@ static int spool_use(const struct pv_args *a, const struct vg_bg_use *u)
 	return 0;
 }
 
+/* The break-glass file holds the hashes that unlock accounts: trust it only when root owns it
+ * and nobody else can write it (no symlink followed), as vigild writes it (0600). */
+static int read_root_file(const char *path, size_t max, char **out, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	size_t n = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+		return -EPERM;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, (size_t)st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
 /* Returns PAM_SUCCESS, PAM_AUTH_ERR, or PAM_IGNORE when break-glass does not apply. */
 static int try_breakglass(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
 {
@@ -169,7 +205,12 @@ static int try_breakglass(const struct pv_args *a, const struct pv_io *io, struc
 	char *secret;
 	int rc = PAM_IGNORE;
 
-	if (vg_read_file(a->breakglass, VG_BREAKGLASS_FILE_MAX, &buf, &len) < 0)
+	int r = read_root_file(a->breakglass, VG_BREAKGLASS_FILE_MAX, &buf, &len);
+
+	if (r == -EPERM)
+		logf_(io, LOG_ALERT, "break-glass file %s ignored: not a regular file owned by root and "
+		      "writable by root only", a->breakglass);
+	if (r < 0)
 		return PAM_IGNORE;
 	f = calloc(1, sizeof(*f));
 	if (!f)
@@ -193,7 +234,6 @@ static int try_breakglass(const struct pv_args *a, const struct pv_io *io, struc
 		struct vg_bg_entry *e = &f->e[i];
 		struct vg_bg_use u = { 0 };
 		char until[32];
-		int r;
 
 		if (strcmp(e->user, s->user) != 0 || e->not_after <= now ||
 		    vg_breakglass_verify(e->hash, secret, &err) != 0)

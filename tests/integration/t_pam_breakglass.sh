@@ -33,6 +33,13 @@ pamt "\n" su root authenticate
 [ "$RC" != 0 ] || fail "skipping break-glass with vigild down succeeded: $OUT"
 assert_contains "$OUT" "failmode=secure" "empty secret falls back to failmode=secure"
 
+# a break-glass file others could have written is not trusted
+chmod 0622 "$T/state/breakglass.json"
+pamt "$BG_SECRET\n" su root authenticate
+[ "$RC" != 0 ] || fail "a group/world-writable break-glass file was trusted: $OUT"
+assert_not_contains "$OUT" "BREAK-GLASS code" "writable break-glass file ignored"
+chmod 0600 "$T/state/breakglass.json"
+
 pamt "$BG_SECRET\n" su root authenticate acct_mgmt
 [ "$RC" = 0 ] || fail "break-glass with the right secret failed: $OUT"
 assert_contains "$OUT" "BREAK-GLASS access for root" "the screen says break-glass"
