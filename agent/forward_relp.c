@@ -139,6 +139,8 @@ static int relp_send(struct vg_fwd *f, const struct vg_fwd_batch *b, char *errbu
 
 	if (!r->clt && (rc = relp_connect(f, r, errbuf, len)) < 0)
 		return rc;
+	/* corks the socket: frames of a batch share TCP segments */
+	relpCltHintBurstBegin(r->clt);
 	for (size_t i = 0; i < b->n && !rc; i++) {
 		char when[32];
 		const char *t;
@@ -167,6 +169,8 @@ static int relp_send(struct vg_fwd *f, const struct vg_fwd_batch *b, char *errbu
 			rc = -EIO;
 	}
 	free(msg);
+	if (r->clt)
+		relpCltHintBurstEnd(r->clt);
 	if (rc == 0) {
 		/* the polite close waits for the peer's answer to every frame sent */
 		relpEngineCltDestruct(r->eng, &r->clt);

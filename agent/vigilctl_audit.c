@@ -253,12 +253,10 @@ static int run_tail(struct vgctl *c, int argc, char **argv)
 	vg_audit_reader_open(dir, nring ? from : 0, &rd, &err);
 	for (;;) {
 		while ((k = vg_audit_reader_next(rd, &rec, NULL, &err)) > 0) {
-			json_t *ev;
+			json_t *ev = NULL;
 
 			if ((nring || follow) && (nring == 0 || rec.seq >= from) && tail_match(&flt, &rec, &ev))
 				tail_print(c, &rec, ev);
-			else
-				ev = NULL;
 			json_decref(ev);
 		}
 		fflush(stdout);
