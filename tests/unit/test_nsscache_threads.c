@@ -242,15 +242,26 @@ static void test_missing_and_corrupt_cache_unavail(void **state)
 	unlink(path);
 	assert_int_equal(_nss_vigil_getgrnam_r("g1", &gr, buf, sizeof(buf), &e), NSS_STATUS_UNAVAIL);
 	assert_int_equal(_nss_vigil_initgroups_dyn("u001", 60001, &start, &size, &gids, 0, &e), NSS_STATUS_UNAVAIL);
-	snprintf(path, sizeof(path), "%s/%s", dir, VG_NSSC_GROUP_FILE);
-	unlink(path);
-	rmdir(dir);
 	free(gids);
 	for (int i = 0; i < 2; i++) {
 		vg_nssc_buf_free(&ver[i].pw);
 		vg_nssc_buf_free(&ver[i].gr);
 		vg_nssc_buf_free(&ver[i].mb);
 	}
+}
+
+/* runs even when a test failed half-way */
+static int remove_dir(void **state)
+{
+	static const char *const files[] = { VG_NSSC_PASSWD_FILE, VG_NSSC_GROUP_FILE, VG_NSSC_MEMBERS_FILE };
+	char path[256];
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, files[i]);
+		unlink(path);
+	}
+	rmdir(dir);
+	return 0;
 }
 
 int main(void)
@@ -260,5 +271,5 @@ int main(void)
 		cmocka_unit_test(test_missing_and_corrupt_cache_unavail),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, remove_dir);
 }
