@@ -96,6 +96,19 @@ pamt "CHG-47\n" sudo alice authenticate
 ok "UV required and given: granted"
 ctl revoke alice >/dev/null
 
+# UV required, the key verifies the user with its PIN: the module asks for it
+sf uv off
+sf pin 4321
+pamt "CHG-47\n4321\n" sudo alice authenticate
+[ "$RC" = 0 ] || fail "UV through the key's PIN refused: $OUT"
+assert_contains "$OUT" "Security key PIN" "the PIN is asked for"
+ctl revoke alice >/dev/null
+pamt "CHG-47\n0000\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "a wrong PIN was accepted: $OUT"
+ok "wrong PIN denied"
+sf pin -
+sf uv on
+
 # posture failing: prod requires EDR, disk encryption, secure boot; this VM's fixture has none
 mkdir -p "$T/posture"
 pam_bundle 3 --set environment='"prod"'
