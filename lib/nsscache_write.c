@@ -702,7 +702,12 @@ int vg_nssc_build_identity(const struct vg_identity *id, const char *elev_group,
 	passwd->data = group->data = NULL;
 	if (!uc || !gc)
 		goto out;
-	if (id->uid_min == 0 || id->gid_min == 0 || id->uid_min > id->uid_max || id->gid_min > id->gid_max) {
+	/* a bundle without an identity section declares no ranges: empty caches, range 0..0 */
+	bool none = id->uid_min == 0 && id->uid_max == 0 && id->gid_min == 0 && id->gid_max == 0 &&
+		    id->nusers == 0 && id->ngroups == 0;
+
+	if (!none &&
+	    (id->uid_min == 0 || id->gid_min == 0 || id->uid_min > id->uid_max || id->gid_min > id->gid_max)) {
 		r = vg_err_set(err, EINVAL, "identity_range_invalid", "$.identity",
 			       "uid_range and gid_range must be non-empty and exclude 0");
 		goto out;
@@ -771,8 +776,10 @@ int vg_nssc_build_members(const char *elev_group, uint32_t elev_gid, const struc
 	if (r < 0)
 		goto out;
 	if (elev_group) {
-		if (!vg_str_valid_name(elev_group, NAME_MAX_LEN) || elev_gid == 0 || elev_gid < gid_min ||
-		    elev_gid > gid_max) {
+		bool ranged = gid_min != 0 || gid_max != 0; /* 0..0: the bundle has no identity section */
+
+		if (!vg_str_valid_name(elev_group, NAME_MAX_LEN) || elev_gid == 0 ||
+		    (ranged && (elev_gid < gid_min || elev_gid > gid_max))) {
 			r = vg_err_set(err, EINVAL, "elevation_group_invalid", "$.elevation.group",
 				       "elevation group %s (gid %" PRIu32
 				       ") needs a valid name and a non-zero gid inside gid_range",

@@ -118,7 +118,8 @@ static int parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned f
 		return -EBADMSG;
 	if (sec[VG_NSSC_SEC_STRINGS].size == 0 || sec[VG_NSSC_SEC_STRINGS].size > UINT32_MAX)
 		return -EBADMSG;
-	if (h->id_min == 0 || h->id_min > h->id_max)
+	/* 0..0 is an empty identity (no ranges declared); otherwise 0 is never in range */
+	if (h->id_min > h->id_max || (h->id_min == 0 && (h->id_max != 0 || (kind != VG_NSSC_MEMBERS && h->count))))
 		return -EBADMSG;
 
 	v->base = base;
@@ -145,7 +146,8 @@ static int parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned f
 /* members.cache: the elevation gid lies in the declared range */
 static int check_aux(const struct vg_nssc_view *v)
 {
-	if (v->kind == VG_NSSC_MEMBERS && vg_nssc_has_elevation(v) && (v->aux < v->id_min || v->aux > v->id_max))
+	if (v->kind == VG_NSSC_MEMBERS && vg_nssc_has_elevation(v) && v->id_max != 0 &&
+	    (v->aux < v->id_min || v->aux > v->id_max))
 		return -EBADMSG;
 	return vg_nssc_view_corrupt(v) ? -EBADMSG : 0;
 }

@@ -79,3 +79,10 @@ assert_eq "$(in_nss_ns getent -s vigil passwd carol | cut -d: -f1)" "carol" "cac
 start_vigild
 poll_until 10 sh -c "\"$VIGILCTL\" -s \"$T/run/vigil.sock\" status | grep -q 'version 2'" || fail "v2 not restored"
 assert_eq "$(events user.provisioned | grep -c provisioned || true)" "$nprov" "no new provisioning events after a restart"
+
+# v3 without an identity section: accepted, and nobody is served any more
+make_bundle "$T/b3.json" 3 --del identity
+ctl policy push "$T/b3.json" >/dev/null || fail "bundle v3 (no identity) refused"
+in_nss_ns getent -s vigil passwd carol >/dev/null && fail "carol still served" || ok "bundle without identity: carol gone"
+assert_contains "$(events user.deprovisioned)" "carol" "user.deprovisioned carol audited"
+assert_eq "$(in_nss_ns getent -s vigil group vigil-elevated)" "vigil-elevated:x:64000:" "elevation group still served"

@@ -312,6 +312,28 @@ static void test_conflicts_refused(void **state)
 	vg_nssc_buf_free(&gr);
 	vg_nssc_report_free(&rep);
 
+	/* a bundle without an identity section: empty caches that parse, serve nobody, and
+	 * still carry the elevation group */
+	{
+		struct vg_identity none = { 0 };
+		struct vg_nssc_buf mb;
+		struct vg_grant gt = { .user = "alice", .uid = 60001, .expires = NOW + 60 };
+
+		assert_int_equal(vg_nssc_build_identity(&none, "elev", 64000, local, 1, NOW, &pw, &gr, NULL, &err), 0);
+		assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+		assert_int_equal(v.count, 0);
+		assert_null(vg_nssc_pw_by_name(&v, "alice"));
+		assert_null(vg_nssc_pw_by_uid(&v, 60001));
+		assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_GROUP, 0, &g), 0);
+		assert_null(vg_nssc_gr_by_gid(&g, 64000));
+		assert_int_equal(vg_nssc_build_members("elev", 64000, &gt, 1, 0, 0, 1, NOW, &mb, NULL, &err), 0);
+		assert_int_equal(vg_nssc_view_parse(mb.data, mb.len, VG_NSSC_MEMBERS, 0, &v), 0);
+		assert_non_null(vg_nssc_grant_live(&v, "alice", NOW));
+		vg_nssc_buf_free(&pw);
+		vg_nssc_buf_free(&gr);
+		vg_nssc_buf_free(&mb);
+	}
+
 	/* a range that includes 0 is an error, not a cache */
 	f.id.uid_min = 0;
 	assert_int_equal(vg_nssc_build_identity(&f.id, NULL, 0, local, 1, NOW, &pw, &gr, NULL, &err), -EINVAL);
