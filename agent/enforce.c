@@ -527,6 +527,7 @@ out:
 static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
 {
 	struct staged *s;
+	uint64_t t0, t1;
 	int r;
 
 	*staged = NULL;
@@ -535,11 +536,15 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	t0 = vg_now_ms_monotonic();
 	if ((r = vg_enf_compile(b, vg_daemon_config(d)->enforce_max_entries, &s->c, err)) < 0)
 		goto fail;
+	t1 = vg_now_ms_monotonic();
 	s->slot = E.slot ^ 1;
 	if ((r = fill_generation(s->c, s->slot, err)) < 0)
 		goto fail;
+	vg_log(LOG_INFO, "enforce: version %lld compiled in %llu ms, kernel maps filled in %llu ms", (long long)b->version,
+	       (unsigned long long)(t1 - t0), (unsigned long long)(vg_now_ms_monotonic() - t1));
 	*staged = s;
 	return 0;
 fail:
