@@ -10,6 +10,8 @@ PATH="/usr/bin:$PATH"
 . "$(dirname "$0")/pam_common.sh"
 command -v sudo >/dev/null || skip "sudo missing (make deps)"
 command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
+nm -D "$PAM_SO" 2>/dev/null | grep -q __asan_init &&
+	skip "sanitizer build: setuid sudo cannot load an ASan pam_vigil.so (the relay path runs under ASan in t_webauthn_relay_vigild)"
 STEPUP="$BIN/vigil-stepup"
 [ -x "$STEPUP" ] || skip "$STEPUP not built"
 nm "$STEPUP" 2>/dev/null | grep -q softfido_open ||
