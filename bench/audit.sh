@@ -14,7 +14,13 @@ GROUP=${2:-512}
 [ -f "$BIN/libvigil.a" ] || { echo "bench/audit.sh: build first (make BUILD=$BUILD)"; exit 1; }
 W=$(mktemp -d /var/tmp/vigil-bench-audit.XXXXXX)
 RS_PID="" VD_PID=""
-trap '[ -n "$VD_PID" ] && kill $VD_PID; [ -n "$RS_PID" ] && kill -9 $RS_PID; rm -rf "$W"' EXIT INT TERM
+cleanup() {
+	set +e
+	[ -n "$VD_PID" ] && kill "$VD_PID" && wait "$VD_PID"
+	[ -n "$RS_PID" ] && kill -9 "$RS_PID" && wait "$RS_PID"
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
 
 echo "== audit: append and verify ($N events, group commit every $GROUP, on $(df -P "$W" | awk 'NR==2 {print $1}'))"
 ${CC:-cc} -O2 -std=gnu11 -D_GNU_SOURCE -I"$ROOT/include" -o "$W/audit_bench" "$ROOT/bench/audit_bench.c" \

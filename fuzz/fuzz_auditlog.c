@@ -15,6 +15,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static EVP_PKEY *key;
 static char dir[64];
 
+static void cleanup(void)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/00000000000000000001.seg", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void setup(void)
 {
 	struct vg_err err;
@@ -23,6 +32,7 @@ static void setup(void)
 	snprintf(dir, sizeof(dir), "/tmp/fuzz-auditlog-XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(cleanup);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
