@@ -27,7 +27,8 @@ AUTHSELECTDIR ?= $(DATADIR)/authselect/vendor
 
 # Debian ships shared objects 0644, Fedora 0755
 SOMODE      ?= 0644
-PKG_BUILD   := build-pkg
+# where make deb / make rpm work and leave the packages (tests use a private one)
+PKG_BUILD   ?= build-pkg
 INSTALL     ?= install
 
 MAN5 := docs/man/vigild.conf.5
@@ -129,7 +130,7 @@ deb:
 	mv $(PKG_BUILD)/deb/*.deb $(PKG_BUILD)/
 	@ls -1 $(PKG_BUILD)/*.deb
 
-RPM_TOP := $(CURDIR)/$(PKG_BUILD)/rpm
+RPM_TOP = $(abspath $(PKG_BUILD))/rpm
 RPM_SRC = $(PKG_BUILD)/rpm/vigil-$(PKG_VERSION)
 rpm:
 	rm -f $(PKG_BUILD)/*.rpm

@@ -22,7 +22,8 @@ done
 
 CACHE=/var/cache/vigil-test
 R="$T/root"
-PKG="$ROOT/build-pkg"
+# a private package directory: concurrent runs never share build-pkg/
+PKG="$T/pkg"
 
 # Run a command inside the chroot, with a clean environment.
 in_root() {
@@ -83,7 +84,7 @@ nss_line() { grep -E "^$1:" "$R/etc/nsswitch.conf"; }
 count() { grep -c -- "$1" "$2" || true; }
 
 # ---- build
-(cd "$ROOT" && make deb) >"$T/deb.log" 2>&1 || { tail -n 40 "$T/deb.log" >&2; fail "make deb"; }
+(cd "$ROOT" && make deb PKG_BUILD="$PKG") >"$T/deb.log" 2>&1 || { tail -n 40 "$T/deb.log" >&2; fail "make deb"; }
 VIGIL_DEB=$(ls "$PKG"/vigil_*.deb)
 PAM_DEB=$(ls "$PKG"/libpam-vigil_*.deb 2>/dev/null || true)
 NSS_DEB=$(ls "$PKG"/libnss-vigil_*.deb 2>/dev/null || true)

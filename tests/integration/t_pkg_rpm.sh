@@ -8,9 +8,10 @@
 for tool in rpmbuild rpm rpmlint; do
 	command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (make deps)"
 done
-PKG="$ROOT/build-pkg"
+# a private package directory: concurrent runs never share build-pkg/
+PKG="$T/pkg"
 
-(cd "$ROOT" && make rpm) >"$T/rpm.log" 2>&1 || { tail -n 40 "$T/rpm.log" >&2; fail "make rpm"; }
+(cd "$ROOT" && make rpm PKG_BUILD="$PKG") >"$T/rpm.log" 2>&1 || { tail -n 40 "$T/rpm.log" >&2; fail "make rpm"; }
 MAIN=$(ls "$PKG"/vigil-[0-9]*.rpm)
 PAM=$(ls "$PKG"/vigil-pam-[0-9]*.rpm 2>/dev/null || true)
 NSS=$(ls "$PKG"/vigil-nss-[0-9]*.rpm 2>/dev/null || true)
