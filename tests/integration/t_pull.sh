@@ -60,19 +60,29 @@ etag=$(python3 -c "import json; print(json.load(open('$T/state/pull.json'))['eta
 [ -n "$etag" ] || fail "ETag not persisted"
 ok "ETag persisted: $etag"
 
-# a new version is picked up (sig first so the pair is never half-new)
+# nginx's ETag is mtime-size: give every published file its own mtime so a change
+# within the same second is still a new ETag
+stamp=$(( $(date +%s) + 100 ))
+publish() { # publish FILE: its .sig first so the pair is never half-new
+	stamp=$((stamp + 10))
+	cp "$1.sig" "$T/www/bundle.json.sig"; cp "$1" "$T/www/bundle.json"
+	touch -d "@$stamp" "$T/www/bundle.json" "$T/www/bundle.json.sig"
+	chmod 644 "$T/www/"*
+}
 make_bundle "$T/new.json" 2
-cp "$T/new.json.sig" "$T/www/bundle.json.sig"; cp "$T/new.json" "$T/www/bundle.json"
+publish "$T/new.json"
 wait_version 2 "new version pulled"
 # a tampered one is refused and version 2 keeps running
-sed 's/"payments"/"paymentz"/' "$T/www/bundle.json" >"$T/www/b.tmp"; mv "$T/www/b.tmp" "$T/www/bundle.json"
+sed 's/"payments"/"paymentz"/' "$T/new.json" >"$T/tampered.json"
+cp "$T/new.json.sig" "$T/tampered.json.sig"
+publish "$T/tampered.json"
 i=0; until ctl --json status | grep -q '"rejected: '; do i=$((i+1)); [ $i -gt 100 ] && fail "tampered pull not reported"; sleep 0.1; done
 ok "tampered pulled bundle rejected"
 assert_eq "$(version)" 2 "version 2 still running"
 
 # restart: the first request carries the persisted ETag
 make_bundle "$T/v3.json" 3
-cp "$T/v3.json.sig" "$T/www/bundle.json.sig"; cp "$T/v3.json" "$T/www/bundle.json"
+publish "$T/v3.json"
 wait_version 3 "version 3 pulled"
 stop_vigild
 : >"$T/nginx/access.log"
