@@ -6,8 +6,9 @@
 # cache written by the real writer, the unload on removal, and purge of the state.
 #
 # The chroot's debs are cached in /var/cache/vigil-test (debootstrap --make-tarball),
-# and so is the bootstrapped tree, both keyed by date and by the packages included: the
-# first run of a day downloads (minutes), later runs unpack (seconds).
+# and so is the bootstrapped tree, both keyed by date and by the packages included. A
+# tree up to 7 days old is reused, so only the first run of a week downloads (minutes,
+# overlapped with the package build); later runs unpack it (seconds).
 #
 # Runs in its own mount namespace: whatever debootstrap mounts in the chroot goes away
 # with the test, even if it is killed.
@@ -43,36 +44,36 @@ find_mirror() {
 	} | head -n 1
 }
 
-# Runtime dependencies of our debs (first alternative, our own packages left out), to
-# bootstrap the chroot with them so installing needs no download on a warm cache.
-deb_deps() {
-	for d in "$@"; do dpkg-deb -f "$d" Depends; done | tr ',' '\n' | sed 's/|.*//; s/(.*)//; s/:any//' |
-		tr -d ' ' | grep -v -E '^(vigil|libpam-vigil|libnss-vigil)?$' | sort -u | paste -sd, -
-}
+# The runtime libraries the debs link (their shlibs Depends) plus systemd, bootstrapped
+# into the chroot so installing needs no download on a warm cache. Fixed here so the
+# chroot can be made while the debs build; apt-get -f install fetches anything new.
+INCLUDE=systemd,libbpf1,libelf1,zlib1g,libcurl4,libjansson4,librelp0,libfido2-1,libssl3,libpam0g,libpam-runtime
 
 make_root() {
 	mirror=$(find_mirror)
 	[ -n "$mirror" ] || fail "no bookworm mirror in /etc/apt/sources.list*"
-	include="systemd,$(deb_deps "$@")"
-	key="$(date +%Y%m%d)-$(echo "$include" | md5sum | cut -c1-8)"
+	hash=$(echo "$INCLUDE $mirror" | md5sum | cut -c1-8)
+	key="$(date +%Y%m%d)-$hash"
 	debs="$CACHE/bookworm-minbase-$key.debs.tgz"
 	tree="$CACHE/bookworm-minbase-$key.root.tgz"
 	mkdir -p "$CACHE" "$R"
-	if [ -f "$tree" ]; then
+	[ -f "$tree" ] || tree=$(find "$CACHE" -name "bookworm-minbase-*-$hash.root.tgz" -mtime -7 | sort | tail -n 1)
+	if [ -n "$tree" ] && [ -f "$tree" ]; then
 		tar -C "$R" -xzf "$tree" || fail "cannot unpack $tree"
 		ok "chroot unpacked from $tree"
 		return 0
 	fi
-	# another day or another dependency set: drop the stale caches
+	tree="$CACHE/bookworm-minbase-$key.root.tgz"
+	# older than a week or another package set: drop the stale caches
 	find "$CACHE" -name 'bookworm-minbase-*' ! -name "*$key*" -delete
 	if [ ! -f "$debs" ]; then
-		debootstrap --variant=minbase --include="$include" --make-tarball="$debs.tmp" \
+		debootstrap --variant=minbase --include="$INCLUDE" --make-tarball="$debs.tmp" \
 			bookworm "$T/dl" "$mirror" >"$T/debootstrap.log" 2>&1 ||
 			{ tail -n 20 "$T/debootstrap.log" >&2; fail "debootstrap --make-tarball from $mirror"; }
 		mv "$debs.tmp" "$debs"
 		rm -rf "$T/dl"
 	fi
-	debootstrap --variant=minbase --include="$include" --unpack-tarball="$debs" \
+	debootstrap --variant=minbase --include="$INCLUDE" --unpack-tarball="$debs" \
 		bookworm "$R" "$mirror" >"$T/debootstrap.log" 2>&1 ||
 		{ tail -n 20 "$T/debootstrap.log" >&2; fail "debootstrap --unpack-tarball $debs"; }
 	rm -f "$R"/var/cache/apt/archives/*.deb
@@ -83,8 +84,16 @@ make_root() {
 nss_line() { grep -E "^$1:" "$R/etc/nsswitch.conf"; }
 count() { grep -c -- "$1" "$2" || true; }
 
-# ---- build
-(cd "$ROOT" && make deb PKG_BUILD="$PKG") >"$T/deb.log" 2>&1 || { tail -n 40 "$T/deb.log" >&2; fail "make deb"; }
+# ---- build the debs while the chroot is made (or unpacked) beside them
+make_root >"$T/root.log" 2>&1 &
+ROOT_JOB=$!
+# whatever fails later, debootstrap finishes before $T is removed
+on_exit "wait $ROOT_JOB"
+if ! (cd "$ROOT" && make deb PKG_BUILD="$PKG") >"$T/deb.log" 2>&1; then
+	wait "$ROOT_JOB" || true
+	tail -n 40 "$T/deb.log" >&2
+	fail "make deb"
+fi
 VIGIL_DEB=$(ls "$PKG"/vigil_*.deb)
 PAM_DEB=$(ls "$PKG"/libpam-vigil_*.deb 2>/dev/null || true)
 NSS_DEB=$(ls "$PKG"/libnss-vigil_*.deb 2>/dev/null || true)
@@ -106,7 +115,8 @@ assert_not_contains "$contents" "trust.json" "no default trust file (missing tru
 assert_eq "$(dpkg-deb -I "$VIGIL_DEB" conffiles)" "/etc/vigil/vigild.conf" "vigild.conf is the one conffile"
 
 # ---- a fresh bookworm
-make_root $VIGIL_DEB $PAM_DEB $NSS_DEB
+wait "$ROOT_JOB" || { cat "$T/root.log" >&2; fail "making the chroot"; }
+cat "$T/root.log"
 # no daemon may start inside the chroot
 printf '#!/bin/sh\nexit 101\n' >"$R/usr/sbin/policy-rc.d"
 chmod 755 "$R/usr/sbin/policy-rc.d"
