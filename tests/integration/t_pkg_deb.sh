@@ -97,6 +97,7 @@ fi
 VIGIL_DEB=$(ls "$PKG"/vigil_*.deb)
 PAM_DEB=$(ls "$PKG"/libpam-vigil_*.deb 2>/dev/null || true)
 NSS_DEB=$(ls "$PKG"/libnss-vigil_*.deb 2>/dev/null || true)
+STEPUP_DEB=$(ls "$PKG"/vigil-stepup_*.deb 2>/dev/null || true)
 ok "make deb: $(cd "$PKG" && ls ./*.deb | tr '\n' ' ')"
 # the source tree's build directories are not touched by the package build
 [ ! -e "$ROOT/build-deb" ] || fail "make deb wrote build-deb into the source tree"
@@ -129,7 +130,7 @@ done
 mount -t proc proc "$R/proc" || fail "mount /proc in the chroot"
 on_exit "umount -l '$R/proc'"
 mkdir -p "$R/tmp/debs"
-cp $VIGIL_DEB $PAM_DEB $NSS_DEB "$R/tmp/debs/"
+cp $VIGIL_DEB $PAM_DEB $NSS_DEB $STEPUP_DEB "$R/tmp/debs/"
 cp "$R/etc/nsswitch.conf" "$T/nsswitch.orig"
 cp -a "$R/etc/pam.d" "$T/pam.orig"
 sed -E '/^(passwd|group):/ s/([[:space:]])files([[:space:]]|$)/\1files vigil\2/' "$T/nsswitch.orig" >"$T/nsswitch.want"
@@ -137,7 +138,7 @@ sed -E '/^(passwd|group):/ s/([[:space:]])files([[:space:]]|$)/\1files vigil\2/'
 install_all() {
 	in_root sh -c 'dpkg -i /tmp/debs/*.deb || apt-get -q -y -f install' >"$T/install.log" 2>&1 ||
 		{ tail -n 30 "$T/install.log" >&2; fail "installing the debs in the chroot"; }
-	bad=$(in_root dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' vigil libpam-vigil libnss-vigil 2>/dev/null |
+	bad=$(in_root dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' vigil libpam-vigil libnss-vigil vigil-stepup 2>/dev/null |
 		grep -v -E '^(ii|un) ' || true)
 	[ -z "$bad" ] || fail "not fully installed: $bad"
 }
@@ -157,6 +158,10 @@ ok "tmpfiles created /var/lib/vigil/nss"
 assert_contains "$(in_root /usr/sbin/vigild -c /etc/vigil/vigild.conf --check-config 2>&1)" "is valid" \
 	"the shipped vigild.conf parses with the shipped vigild (and its libraries resolve)"
 in_root /usr/bin/vigilctl --help >/dev/null 2>&1 || fail "vigilctl --help in the chroot"
+if [ -n "$STEPUP_DEB" ]; then
+	in_root /usr/bin/vigil-stepup --help >/dev/null 2>&1 || fail "vigil-stepup --help in the chroot"
+	ok "vigil-stepup runs in a fresh bookworm"
+fi
 systemd-analyze verify --root="$R" --man=no vigild.service >"$T/verify.log" 2>&1 ||
 	{ cat "$T/verify.log" >&2; fail "systemd-analyze verify vigild.service"; }
 ok "systemd-analyze verify vigild.service (installed tree)"
@@ -226,6 +231,7 @@ if [ -n "$NSS_DEB" ]; then
 	ok "remove, install, purge: nsswitch.conf gains and loses exactly the vigil entries"
 fi
 
+[ -z "$STEPUP_DEB" ] || in_root dpkg -P vigil-stepup >/dev/null 2>&1 || fail "dpkg -P vigil-stepup"
 in_root dpkg -r vigil >"$T/rm.log" 2>&1 || { cat "$T/rm.log" >&2; fail "dpkg -r vigil"; }
 assert_contains "$(cat "$T/rm.log")" "removed the pins under /sys/fs/bpf/vigil" "removal unloads and says so"
 [ ! -e "$R/sys/fs/bpf/vigil" ] || fail "pins left after removal"
@@ -246,7 +252,7 @@ if [ -n "$PAM_DEB" ]; then
 	diff -ru "$T/pam.orig" "$R/etc/pam.d" >&2 || fail "/etc/pam.d after purge differs from before install"
 	ok "purge: /etc/pam.d is back to the original"
 fi
-left=$(in_root dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' vigil libpam-vigil libnss-vigil 2>/dev/null |
+left=$(in_root dpkg-query -W -f='${db:Status-Abbrev}${Package}\n' vigil libpam-vigil libnss-vigil vigil-stepup 2>/dev/null |
 	grep -v '^un ' || true)
 [ -z "$left" ] || fail "packages left after purge: $left"
 exit 0
