@@ -618,8 +618,11 @@ static int parse_rule(struct ctx *c, json_t *obj, const char *path, struct vg_ru
 	return 0;
 }
 
-static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_rule **out,
-		       size_t *n, size_t *total)
+/* An optional array of items, each parsed by fn into an arena array of elem-sized slots. */
+typedef int (*item_fn)(struct ctx *c, json_t *v, const char *path, void *out);
+
+static int parse_list(struct ctx *c, json_t *obj, const char *path, const char *key, size_t elem, item_fn fn,
+		      void **out, size_t *n)
 {
 	json_t *arr, *v;
 	size_t i;
@@ -631,42 +634,41 @@ static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char 
 	if (r < 0 || !arr)
 		return r;
 	sub(p, sizeof(p), path, key);
-	*out = arena_alloc(c->arena, sizeof(**out) * (json_array_size(arr) + 1));
+	*out = arena_alloc(c->arena, elem * (json_array_size(arr) + 1));
 	if (!*out)
 		return -ENOMEM;
 	json_array_foreach(arr, i, v) {
 		idx(pi, sizeof(pi), p, i);
-		if ((r = parse_rule(c, v, pi, &(*out)[i])) < 0)
+		if ((r = fn(c, v, pi, (char *)*out + i * elem)) < 0)
 			return r;
 	}
 	*n = json_array_size(arr);
-	*total += *n;
 	return 0;
+}
+
+static int rule_item(struct ctx *c, json_t *v, const char *path, void *out)
+{
+	return parse_rule(c, v, path, out);
+}
+
+static int cidr_item(struct ctx *c, json_t *v, const char *path, void *out)
+{
+	return parse_cidr_value(c, v, path, out);
+}
+
+static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_rule **out,
+		       size_t *n, size_t *total)
+{
+	int r = parse_list(c, obj, path, key, sizeof(**out), rule_item, (void **)out, n);
+
+	*total += *n;
+	return r;
 }
 
 static int parse_cidrs(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_cidr **out,
 		       size_t *n)
 {
-	json_t *arr, *v;
-	size_t i;
-	char p[256], pi[280];
-	int r = get_array(c, obj, path, key, false, &arr);
-
-	*out = NULL;
-	*n = 0;
-	if (r < 0 || !arr)
-		return r;
-	sub(p, sizeof(p), path, key);
-	*out = arena_alloc(c->arena, sizeof(**out) * (json_array_size(arr) + 1));
-	if (!*out)
-		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
-		idx(pi, sizeof(pi), p, i);
-		if ((r = parse_cidr_value(c, v, pi, &(*out)[i])) < 0)
-			return r;
-	}
-	*n = json_array_size(arr);
-	return 0;
+	return parse_list(c, obj, path, key, sizeof(**out), cidr_item, (void **)out, n);
 }
 
 /* ---- sections ---- */
