@@ -950,6 +950,31 @@ static int parse_breakglass(struct ctx *c, json_t *el, struct vg_elevation *e)
 	return 0;
 }
 
+/* https://HOST[:PORT], or plain http only on the loopback names (WebAuthn treats those as secure) */
+static bool origin_ok(const char *o)
+{
+	const char *rest;
+
+	if (!strncmp(o, "https://", 8))
+		rest = o + 8;
+	else if (!strncmp(o, "http://localhost", 16))
+		rest = o + 16;
+	else if (!strncmp(o, "http://127.0.0.1", 16))
+		rest = o + 16;
+	else
+		return false;
+	if (rest == o + 8)
+		return *rest && !strpbrk(rest, "/?#@ ");
+	if (*rest == '\0')
+		return true;
+	if (*rest != ':' || !rest[1])
+		return false;
+	for (rest++; *rest; rest++)
+		if (*rest < '0' || *rest > '9')
+			return false;
+	return true;
+}
+
 static int parse_elevation(struct ctx *c, json_t *root, struct vg_bundle *b)
 {
 	static const char *const allowed[] = { "group", "gid", "allowed", "services", "max_duration", "default_duration",
@@ -994,7 +1019,7 @@ static int parse_elevation(struct ctx *c, json_t *root, struct vg_bundle *b)
 	for (size_t i = 0; i < e->norigins; i++) {
 		const char *o = e->origins[i];
 
-		if (strncmp(o, "https://", 8) && strncmp(o, "http://localhost", 16) && strncmp(o, "http://127.0.0.1", 16)) {
+		if (!origin_ok(o)) {
 			snprintf(p, sizeof(p), "$.elevation.origins[%zu]", i);
 			return FAIL(c, "schema_value", p,
 				    "\"%s\" is not an https:// origin (WebAuthn needs a secure context)", o);

@@ -165,6 +165,8 @@ static const struct reject_case cases[] = {
 	{ "elevation.default_duration", "7200", "schema_value", "$.elevation.default_duration", "longer than max_duration" },
 	{ "elevation.reason_pattern", "\"([\"", "schema_value", "$.elevation.reason_pattern", "regular expression" },
 	{ "elevation.origins.0", "\"http://evil.example\"", "schema_value", "$.elevation.origins[0]", "https://" },
+	{ "elevation.origins.0", "\"http://localhost.attacker.example\"", "schema_value", "$.elevation.origins[0]", "https://" },
+	{ "elevation.origins.0", "\"https://example.com/path\"", "schema_value", "$.elevation.origins[0]", "https://" },
 	{ "elevation.posture.qa", "{}", "schema_unknown_field", "$.elevation.posture.qa", "unknown environment" },
 	{ "elevation.posture.prod.edr", "\"yes\"", "schema_type", "$.elevation.posture.prod.edr", "true or false" },
 	{ "elevation.posture.prod.edr_agents", "[\"agent\"]", "schema_value", "$.elevation.posture.prod.edr_agents[0]", "absolute path" },
