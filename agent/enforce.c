@@ -478,13 +478,17 @@ static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, struct vg_e
 			r = fill_failed(err, "trie", i, c->nentries);
 			goto out;
 		}
-	for (size_t i = 0; i < c->nranges; i++) {
-		uint32_t k = (uint32_t)i;
+	/* arrays take batches: one syscall per chunk instead of one per interval */
+	for (size_t i = 0; i < c->nranges;) {
+		uint32_t keys[4096], n = (uint32_t)(c->nranges - i < 4096 ? c->nranges - i : 4096);
 
-		if (bpf_map_update_elem(ranges, &k, &c->ranges[i], BPF_ANY) < 0) {
+		for (uint32_t k = 0; k < n; k++)
+			keys[k] = (uint32_t)(i + k);
+		if (bpf_map_update_batch(ranges, keys, &c->ranges[i], &n, NULL) < 0) {
 			r = fill_failed(err, "port interval", i, c->nranges);
 			goto out;
 		}
+		i += n;
 	}
 	if (bpf_map_update_elem(cgroups, &host, &c->host, BPF_ANY) < 0) {
 		r = fill_failed(err, "cgroup", 0, c->ncgroups + 1);
