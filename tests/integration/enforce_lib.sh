@@ -101,13 +101,22 @@ serve() {
 	shift 2
 	out="$T/serve.$$.$(date +%s%N)"
 	reqs=""
-	for s in "$@"; do reqs="${reqs}listen $s
+	n=0
+	for s in "$@"; do
+		reqs="${reqs}listen $s
 "
+		n=$((n + 1))
 	done
-	printf '%s' "$reqs" | probe "$ns" "$cg" --hold >"$out" 2>&1 &
+	printf '%s' "$reqs" >"$out.req"
+	# a subshell that execs the prober: $! is the prober itself, so cleanup can stop it
+	(
+		[ "$ns" = - ] || set -- --netns "/run/netns/$ns"
+		[ "$cg" = - ] || set -- --cgroup "$cg" "$@"
+		exec "$PROBE" "$@" --hold
+	) <"$out.req" >"$out" 2>&1 &
 	_enf_pids="$_enf_pids $!"
 	i=0
-	while [ "$(grep -c listening "$out")" != "$#" ]; do
+	while [ "$(grep -c listening "$out")" != "$n" ]; do
 		i=$((i + 1))
 		grep -q error "$out" && fail "serve $*: $(cat "$out")"
 		[ $i -gt 100 ] && fail "serve $*: listeners did not come up: $(cat "$out")"

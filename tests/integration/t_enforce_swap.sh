@@ -51,6 +51,8 @@ while not os.path.exists(sys.argv[1]) and time.time() < end:
     sys.stdout.flush()
 ' "$T/stop" | probe "$NSH" "$CG" >"$T/storm.out" &
 STORM=$!
+# on any exit the writer stops, and the prober ends at end of input
+on_exit "touch $T/stop"
 _enf_pids="$_enf_pids $STORM"
 i=0
 until [ -s "$T/storm.out" ]; do
