@@ -408,8 +408,11 @@ static int get_array(struct ctx *c, json_t *obj, const char *path, const char *k
 	return 0;
 }
 
-static int get_str_array(struct ctx *c, json_t *obj, const char *path, const char *key, size_t maxlen,
-			 char ***out, size_t *n)
+/* An optional array of items, each parsed by fn into an arena array of elem-sized slots. */
+typedef int (*item_fn)(struct ctx *c, json_t *v, const char *path, void *out, const void *arg);
+
+static int parse_list(struct ctx *c, json_t *obj, const char *path, const char *key, size_t elem, item_fn fn,
+		      const void *arg, void **out, size_t *n)
 {
 	json_t *arr, *v;
 	size_t i;
@@ -421,21 +424,35 @@ static int get_str_array(struct ctx *c, json_t *obj, const char *path, const cha
 	if (r < 0 || !arr)
 		return r;
 	sub(p, sizeof(p), path, key);
-	*out = arena_alloc(c->arena, sizeof(char *) * (json_array_size(arr) + 1));
+	*out = arena_alloc(c->arena, elem * (json_array_size(arr) + 1));
 	if (!*out)
 		return -ENOMEM;
 	json_array_foreach(arr, i, v) {
 		idx(pi, sizeof(pi), p, i);
-		if (!json_is_string(v))
-			return FAIL(c, "schema_type", pi, "must be a string, found %s", type_name(v));
-		if (json_string_length(v) > maxlen || json_string_length(v) == 0)
-			return FAIL(c, "schema_value", pi, "must be 1 to %zu characters", maxlen);
-		(*out)[i] = astrdup(c, json_string_value(v));
-		if (!(*out)[i])
-			return -ENOMEM;
+		if ((r = fn(c, v, pi, (char *)*out + i * elem, arg)) < 0)
+			return r;
 	}
 	*n = json_array_size(arr);
 	return 0;
+}
+
+/* one string of 1..*(size_t *)maxlen characters */
+static int str_item(struct ctx *c, json_t *v, const char *path, void *out, const void *maxlen)
+{
+	size_t max = *(const size_t *)maxlen;
+
+	if (!json_is_string(v))
+		return FAIL(c, "schema_type", path, "must be a string, found %s", type_name(v));
+	if (json_string_length(v) > max || json_string_length(v) == 0)
+		return FAIL(c, "schema_value", path, "must be 1 to %zu characters", max);
+	*(char **)out = astrdup(c, json_string_value(v));
+	return *(char **)out ? 0 : -ENOMEM;
+}
+
+static int get_str_array(struct ctx *c, json_t *obj, const char *path, const char *key, size_t maxlen,
+			 char ***out, size_t *n)
+{
+	return parse_list(c, obj, path, key, sizeof(char *), str_item, &maxlen, (void **)out, n);
 }
 
 /* ---- CIDRs, rules ---- */
@@ -618,40 +635,12 @@ static int parse_rule(struct ctx *c, json_t *obj, const char *path, struct vg_ru
 	return 0;
 }
 
-/* An optional array of items, each parsed by fn into an arena array of elem-sized slots. */
-typedef int (*item_fn)(struct ctx *c, json_t *v, const char *path, void *out);
-
-static int parse_list(struct ctx *c, json_t *obj, const char *path, const char *key, size_t elem, item_fn fn,
-		      void **out, size_t *n)
-{
-	json_t *arr, *v;
-	size_t i;
-	char p[256], pi[280];
-	int r = get_array(c, obj, path, key, false, &arr);
-
-	*out = NULL;
-	*n = 0;
-	if (r < 0 || !arr)
-		return r;
-	sub(p, sizeof(p), path, key);
-	*out = arena_alloc(c->arena, elem * (json_array_size(arr) + 1));
-	if (!*out)
-		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
-		idx(pi, sizeof(pi), p, i);
-		if ((r = fn(c, v, pi, (char *)*out + i * elem)) < 0)
-			return r;
-	}
-	*n = json_array_size(arr);
-	return 0;
-}
-
-static int rule_item(struct ctx *c, json_t *v, const char *path, void *out)
+static int rule_item(struct ctx *c, json_t *v, const char *path, void *out, const void *arg)
 {
 	return parse_rule(c, v, path, out);
 }
 
-static int cidr_item(struct ctx *c, json_t *v, const char *path, void *out)
+static int cidr_item(struct ctx *c, json_t *v, const char *path, void *out, const void *arg)
 {
 	return parse_cidr_value(c, v, path, out);
 }
@@ -659,7 +648,7 @@ static int cidr_item(struct ctx *c, json_t *v, const char *path, void *out)
 static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_rule **out,
 		       size_t *n, size_t *total)
 {
-	int r = parse_list(c, obj, path, key, sizeof(**out), rule_item, (void **)out, n);
+	int r = parse_list(c, obj, path, key, sizeof(**out), rule_item, NULL, (void **)out, n);
 
 	*total += *n;
 	return r;
@@ -668,7 +657,7 @@ static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char 
 static int parse_cidrs(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_cidr **out,
 		       size_t *n)
 {
-	return parse_list(c, obj, path, key, sizeof(**out), cidr_item, (void **)out, n);
+	return parse_list(c, obj, path, key, sizeof(**out), cidr_item, NULL, (void **)out, n);
 }
 
 /* ---- sections ---- */
