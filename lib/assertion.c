@@ -18,9 +18,9 @@
 #include <openssl/rsa.h>
 
 #include "vigil/assertion.h"
+#include "vigil/cbor.h"
 #include "vigil/util.h"
 
-#define CBOR_MAX_DEPTH 16
 #define COSE_MAX_ENTRIES 16
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 8192
@@ -34,94 +34,10 @@
 #define COSE_CRV_P256 1
 #define COSE_CRV_ED25519 6
 
-struct cbor_cur {
-	const uint8_t *p;
-	size_t n;
-};
-
-/* One CBOR head: major type and argument. Indefinite lengths and reserved values are refused. */
-static int cbor_head(struct cbor_cur *c, uint8_t *major, uint64_t *val)
-{
-	uint8_t ai;
-	size_t extra;
-
-	if (c->n < 1)
-		return -EBADMSG;
-	*major = c->p[0] >> 5;
-	ai = c->p[0] & 0x1f;
-	c->p++;
-	c->n--;
-	if (ai < 24) {
-		*val = ai;
-		return 0;
-	}
-	if (ai > 27)
-		return -EBADMSG;
-	extra = (size_t)1 << (ai - 24);
-	if (c->n < extra)
-		return -EBADMSG;
-	*val = 0;
-	for (size_t i = 0; i < extra; i++)
-		*val = (*val << 8) | c->p[i];
-	c->p += extra;
-	c->n -= extra;
-	return 0;
-}
-
-static int cbor_skip(struct cbor_cur *c, int depth)
-{
-	uint8_t major;
-	uint64_t val;
-	int r;
-
-	if (depth > CBOR_MAX_DEPTH)
-		return -EBADMSG;
-	r = cbor_head(c, &major, &val);
-	if (r < 0)
-		return r;
-	switch (major) {
-	case 0: /* unsigned */
-	case 1: /* negative */
-	case 7: /* simple / float: the head already held the value */
-		return 0;
-	case 2: /* byte string */
-	case 3: /* text string */
-		if (val > c->n)
-			return -EBADMSG;
-		c->p += val;
-		c->n -= val;
-		return 0;
-	case 4: /* array */
-	case 5: /* map: two items per entry */
-		/* every item takes at least one byte: a count above what is left is malformed */
-		if (val > c->n || (major == 5 && val > c->n / 2))
-			return -EBADMSG;
-		for (uint64_t i = 0; i < (major == 5 ? 2 * val : val); i++) {
-			r = cbor_skip(c, depth + 1);
-			if (r < 0)
-				return r;
-		}
-		return 0;
-	default: /* 6: tag, then one item */
-		return cbor_skip(c, depth + 1);
-	}
-}
-
-static int cbor_int(struct cbor_cur *c, int64_t *out)
-{
-	uint8_t major;
-	uint64_t val;
-
-	if (cbor_head(c, &major, &val) < 0 || major > 1 || val > INT64_MAX)
-		return -EBADMSG;
-	*out = major == 0 ? (int64_t)val : -1 - (int64_t)val;
-	return 0;
-}
-
 int vg_authdata_parse(const uint8_t *buf, size_t len, struct vg_authdata *out, struct vg_err *err)
 {
 	const char *code = "authdata_malformed";
-	struct cbor_cur c;
+	struct vg_cbor c;
 	size_t off = VG_AUTHDATA_MIN;
 
 	memset(out, 0, sizeof(*out));
@@ -149,8 +65,8 @@ int vg_authdata_parse(const uint8_t *buf, size_t len, struct vg_authdata *out, s
 		out->cred_id = buf + off;
 		out->cred_id_len = idlen;
 		off += idlen;
-		c = (struct cbor_cur){ buf + off, len - off };
-		if (cbor_skip(&c, 0) < 0)
+		c = (struct vg_cbor){ buf + off, len - off };
+		if (vg_cbor_skip(&c, 0) < 0)
 			return vg_err_set(err, EBADMSG, code, "authenticatorData.credentialPublicKey",
 					  "credential public key is not well-formed CBOR");
 		out->cose_key = buf + off;
@@ -158,8 +74,8 @@ int vg_authdata_parse(const uint8_t *buf, size_t len, struct vg_authdata *out, s
 		off += out->cose_key_len;
 	}
 	if (out->flags & VG_AD_ED) {
-		c = (struct cbor_cur){ buf + off, len - off };
-		if (c.n == 0 || (c.p[0] >> 5) != 5 || cbor_skip(&c, 0) < 0)
+		c = (struct vg_cbor){ buf + off, len - off };
+		if (c.n == 0 || (c.p[0] >> 5) != 5 || vg_cbor_skip(&c, 0) < 0)
 			return vg_err_set(err, EBADMSG, code, "authenticatorData.extensions",
 					  "extensions (ED flag set) are not a well-formed CBOR map");
 		out->ext = buf + off;
@@ -359,23 +275,23 @@ struct cose_fields {
 
 static int cose_parse(const uint8_t *buf, size_t len, struct cose_fields *f)
 {
-	struct cbor_cur c = { buf, len };
+	struct vg_cbor c = { buf, len };
 	uint8_t major;
 	uint64_t count;
 
 	memset(f, 0, sizeof(*f));
-	if (cbor_head(&c, &major, &count) < 0 || major != 5 || count > COSE_MAX_ENTRIES)
+	if (vg_cbor_head(&c, &major, &count) < 0 || major != 5 || count > COSE_MAX_ENTRIES)
 		return -EBADMSG;
 	for (uint64_t i = 0; i < count; i++) {
 		int64_t label, iv;
 		uint64_t blen;
 		const uint8_t *b;
 
-		if (cbor_int(&c, &label) < 0 || c.n < 1)
+		if (vg_cbor_int(&c, &label) < 0 || c.n < 1)
 			return -EBADMSG;
 		major = c.p[0] >> 5;
 		if (major <= 1) {
-			if (cbor_int(&c, &iv) < 0)
+			if (vg_cbor_int(&c, &iv) < 0)
 				return -EBADMSG;
 			if (label == COSE_KTY && !f->has_kty) {
 				f->kty = iv;
@@ -392,15 +308,15 @@ static int cose_parse(const uint8_t *buf, size_t len, struct cose_fields *f)
 			continue;
 		}
 		if (major != 2) {
-			struct cbor_cur skip = c;
+			struct vg_cbor skip = c;
 
 			/* other parameters (kid, key_ops ...) are allowed and ignored */
-			if (cbor_skip(&skip, 1) < 0)
+			if (vg_cbor_skip(&skip, 1) < 0)
 				return -EBADMSG;
 			c = skip;
 			continue;
 		}
-		if (cbor_head(&c, &major, &blen) < 0 || blen > c.n)
+		if (vg_cbor_head(&c, &major, &blen) < 0 || blen > c.n)
 			return -EBADMSG;
 		b = c.p;
 		c.p += blen;

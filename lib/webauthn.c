@@ -12,10 +12,9 @@
 #include <openssl/crypto.h>
 
 #include "vigil/assertion.h"
+#include "vigil/cbor.h"
 #include "vigil/util.h"
 #include "vigil/webauthn.h"
-
-#define CBOR_MAX_DEPTH 8
 
 /* --- clientDataJSON --- */
 
@@ -94,88 +93,6 @@ out:
 
 /* --- attestationObject --- */
 
-struct cbor {
-	const uint8_t *p;
-	size_t n;
-};
-
-static int cbor_head(struct cbor *c, uint8_t *major, uint64_t *val)
-{
-	uint8_t ai;
-	size_t extra;
-
-	if (c->n < 1)
-		return -EINVAL;
-	*major = c->p[0] >> 5;
-	ai = c->p[0] & 0x1f;
-	c->p++;
-	c->n--;
-	if (ai < 24) {
-		*val = ai;
-		return 0;
-	}
-	if (ai > 27)
-		return -EINVAL; /* indefinite lengths and reserved values */
-	extra = (size_t)1 << (ai - 24);
-	if (c->n < extra)
-		return -EINVAL;
-	*val = 0;
-	for (size_t i = 0; i < extra; i++)
-		*val = *val << 8 | c->p[i];
-	c->p += extra;
-	c->n -= extra;
-	return 0;
-}
-
-/* A byte or text string of the given major type; *s points into the input. */
-static int cbor_string(struct cbor *c, uint8_t want, const uint8_t **s, size_t *len)
-{
-	uint8_t major;
-	uint64_t v;
-
-	if (cbor_head(c, &major, &v) < 0 || major != want || v > c->n)
-		return -EINVAL;
-	*s = c->p;
-	*len = (size_t)v;
-	c->p += v;
-	c->n -= (size_t)v;
-	return 0;
-}
-
-static int cbor_skip(struct cbor *c, int depth)
-{
-	uint8_t major;
-	uint64_t v;
-
-	if (depth > CBOR_MAX_DEPTH || cbor_head(c, &major, &v) < 0)
-		return -EINVAL;
-	switch (major) {
-	case 0:
-	case 1:
-	case 7:
-		return 0;
-	case 2:
-	case 3:
-		if (v > c->n)
-			return -EINVAL;
-		c->p += v;
-		c->n -= (size_t)v;
-		return 0;
-	case 4:
-	case 5:
-		/* every element takes at least one byte: bounds the loop by the input */
-		if (v > c->n)
-			return -EINVAL;
-		for (uint64_t i = 0; i < (major == 5 ? 2 * v : v); i++)
-			if (cbor_skip(c, depth + 1) < 0)
-				return -EINVAL;
-		return 0;
-	case 6:
-		return cbor_skip(c, depth + 1);
-	}
-	return -EINVAL;
-}
-
 static bool text_is(const uint8_t *s, size_t len, const char *want)
 {
 	return len == strlen(want) && !memcmp(s, want, len);
@@ -198,34 +115,34 @@ static int att_malformed(struct vg_err *err, const char *what)
 
 static int attestation_parse(const uint8_t *buf, size_t len, struct attestation *a, struct vg_err *err)
 {
-	struct cbor c = { buf, len };
+	struct vg_cbor c = { buf, len };
 	uint8_t major;
 	uint64_t n;
 
 	memset(a, 0, sizeof(*a));
 	if (len > VG_WEBAUTHN_ATTESTATION_MAX)
 		return att_malformed(err, "too large");
-	if (cbor_head(&c, &major, &n) < 0 || major != 5 || n > 8)
+	if (vg_cbor_head(&c, &major, &n) < 0 || major != 5 || n > 8)
 		return att_malformed(err, "not a CBOR map");
 	for (uint64_t i = 0; i < n; i++) {
 		const uint8_t *key, *start;
 		size_t klen;
 
-		if (cbor_string(&c, 3, &key, &klen) < 0)
+		if (vg_cbor_string(&c, 3, &key, &klen) < 0)
 			return att_malformed(err, "map key is not a text string");
 		if (text_is(key, klen, "fmt")) {
-			if (a->fmt || cbor_string(&c, 3, &a->fmt, &a->fmt_len) < 0)
+			if (a->fmt || vg_cbor_string(&c, 3, &a->fmt, &a->fmt_len) < 0)
 				return att_malformed(err, "fmt");
 		} else if (text_is(key, klen, "authData")) {
-			if (a->auth_data || cbor_string(&c, 2, &a->auth_data, &a->auth_data_len) < 0)
+			if (a->auth_data || vg_cbor_string(&c, 2, &a->auth_data, &a->auth_data_len) < 0)
 				return att_malformed(err, "authData");
 		} else if (text_is(key, klen, "attStmt")) {
 			start = c.p;
-			if (a->att_stmt || c.n < 1 || (c.p[0] >> 5) != 5 || cbor_skip(&c, 0) < 0)
+			if (a->att_stmt || c.n < 1 || (c.p[0] >> 5) != 5 || vg_cbor_skip(&c, 0) < 0)
 				return att_malformed(err, "attStmt");
 			a->att_stmt = start;
 			a->att_stmt_len = (size_t)(c.p - start);
-		} else if (cbor_skip(&c, 0) < 0) {
+		} else if (vg_cbor_skip(&c, 0) < 0) {
 			return att_malformed(err, "unknown entry");
 		}
 	}
@@ -240,27 +157,27 @@ static int attestation_parse(const uint8_t *buf, size_t len, struct attestation 
 static int packed_stmt(const struct attestation *a, int64_t *alg, const uint8_t **sig, size_t *sig_len,
 		       struct vg_err *err)
 {
-	struct cbor c = { a->att_stmt, a->att_stmt_len };
+	struct vg_cbor c = { a->att_stmt, a->att_stmt_len };
 	uint8_t major;
 	uint64_t n, v;
 	bool have_alg = false;
 
 	*sig = NULL;
-	if (cbor_head(&c, &major, &n) < 0 || major != 5 || n > 4)
+	if (vg_cbor_head(&c, &major, &n) < 0 || major != 5 || n > 4)
 		return att_malformed(err, "attStmt");
 	for (uint64_t i = 0; i < n; i++) {
 		const uint8_t *key;
 		size_t klen;
 
-		if (cbor_string(&c, 3, &key, &klen) < 0)
+		if (vg_cbor_string(&c, 3, &key, &klen) < 0)
 			return att_malformed(err, "attStmt key");
 		if (text_is(key, klen, "alg")) {
-			if (have_alg || cbor_head(&c, &major, &v) < 0 || major != 1 || v > INT32_MAX)
+			if (have_alg || vg_cbor_head(&c, &major, &v) < 0 || major != 1 || v > INT32_MAX)
 				return att_malformed(err, "attStmt.alg");
 			*alg = -1 - (int64_t)v;
 			have_alg = true;
 		} else if (text_is(key, klen, "sig")) {
-			if (*sig || cbor_string(&c, 2, sig, sig_len) < 0)
+			if (*sig || vg_cbor_string(&c, 2, sig, sig_len) < 0)
 				return att_malformed(err, "attStmt.sig");
 		} else if (text_is(key, klen, "x5c")) {
 			return vg_err_set(err, EINVAL, "attestation_unsupported", "attestationObject.attStmt.x5c",
