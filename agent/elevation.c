@@ -706,7 +706,7 @@ static void elev_status(struct vg_daemon *d, json_t *status)
 
 	for (size_t i = 0; i < st.grants.n; i++)
 		live += st.grants.g[i].expires > vg_now();
-	json_object_set_new(status, "elevation",
+	json_object_update_new(status,
 			    json_pack("{s:I, s:I}", "grants", (json_int_t)live, "pending_challenges",
 				      (json_int_t)st.chal.n));
 }

@@ -267,7 +267,7 @@ static int relay_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char
 
 static void relay_status(struct vg_daemon *d, json_t *status)
 {
-	json_object_set_new(status, "relay",
+	json_object_update_new(status,
 			    json_pack("{s:I, s:I, s:I}", "challenges_issued", (json_int_t)rs.issued, "answers_accepted",
 				      (json_int_t)rs.accepted, "answers_refused", (json_int_t)rs.refused));
 }

@@ -349,7 +349,7 @@ static void identity_status(struct vg_daemon *d, json_t *status)
 
 	if (st.written_at)
 		vg_time_format(st.written_at, when);
-	json_object_set_new(status, "identity",
+	json_object_update_new(status,
 			    json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:s, s:s}", "nss_cache_dir", c->nss_cache_dir,
 				      "users", (json_int_t)st.last.nusers, "groups", (json_int_t)st.last.ngroups,
 				      "memberships", (json_int_t)st.last.nmembers, "elevated",

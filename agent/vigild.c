@@ -258,13 +258,6 @@ static void status_reply(struct vg_daemon *d, json_t *r)
 			json_t *m = json_object();
 
 			vg_modules[i]->status(d, m);
-			/* a module that wrapped its status in one key (its own or a short name) is unwrapped */
-			if (json_object_size(m) == 1 && json_is_object(json_object_iter_value(json_object_iter(m)))) {
-				json_t *inner = json_incref(json_object_iter_value(json_object_iter(m)));
-
-				json_decref(m);
-				m = inner;
-			}
 			json_object_set_new(mods, vg_modules[i]->name, m);
 		}
 	json_object_set_new(r, "modules", mods);
