@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/utsname.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -65,15 +66,48 @@ struct staged {
 	uint32_t slot;
 };
 
+/* The program the kernel refused last and the end of its verifier log, for the load error. */
+#define LOG_BEGIN "-- BEGIN PROG LOAD LOG --\n"
+#define LOG_END "-- END PROG LOAD LOG --"
+#define REFUSAL_TAIL_LINES 4
+static struct {
+	char prog[64];
+	char tail[512];
+} refusal;
+
+/* From libbpf's "prog 'X': -- BEGIN PROG LOAD LOG --\n...": X and the log's last lines. */
+static void note_refusal(const char *msg)
+{
+	const char *name = strstr(msg, "prog '"), *body = strstr(msg, LOG_BEGIN), *end, *p;
+	size_t len = 0;
+	int lines = 0;
+
+	if (!name || !body || !(end = strstr(body, LOG_END)))
+		return;
+	name += strlen("prog '");
+	snprintf(refusal.prog, sizeof(refusal.prog), "%.*s", (int)strcspn(name, "'"), name);
+	body += strlen(LOG_BEGIN);
+	while (end > body && end[-1] == '\n')
+		end--;
+	for (p = end; p > body; p--)
+		if (p[-1] == '\n' && ++lines == REFUSAL_TAIL_LINES)
+			break;
+	for (; p < end && len + 4 < sizeof(refusal.tail); p++)
+		len += snprintf(refusal.tail + len, sizeof(refusal.tail) - len, *p == '\n' ? " | " : "%c", *p);
+	refusal.tail[len] = '\0';
+}
+
+/* Every line of every libbpf message reaches the log: the verifier log is many lines in one message. */
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char line[1024];
+	char *msg, *line, *save = NULL;
 
-	if (level == LIBBPF_DEBUG)
+	if (level == LIBBPF_DEBUG || vasprintf(&msg, fmt, ap) < 0)
 		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	line[strcspn(line, "\n")] = '\0';
-	vg_log(level == LIBBPF_WARN ? LOG_WARNING : LOG_INFO, "enforce: libbpf: %s", line);
+	note_refusal(msg);
+	for (line = strtok_r(msg, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		vg_log(level == LIBBPF_WARN ? LOG_WARNING : LOG_INFO, "enforce: libbpf: %s", line);
+	free(msg);
 	return 0;
 }
 
@@ -216,6 +250,22 @@ static int adopt(void)
 	return 0;
 }
 
+/* Name the refused program, what the verifier said last and the kernel it said it on. */
+static int load_error(struct vg_err *err, int e)
+{
+	struct utsname u;
+
+	if (uname(&u) < 0)
+		snprintf(u.release, sizeof(u.release), "?");
+	if (!refusal.prog[0])
+		return vg_err_set(err, e, "bpf_load", "bpf/vigil.bpf.c",
+				  "kernel %s refused the BPF object: %s (the 'enforce: libbpf:' lines above say which step)",
+				  u.release, strerror(e));
+	return vg_err_set(err, e, "bpf_load", refusal.prog,
+			  "kernel %s refused BPF program %s: %s (verifier: %s; the whole verifier log is in the 'enforce: libbpf:' lines above)",
+			  u.release, refusal.prog, strerror(e), refusal.tail);
+}
+
 static int load_and_pin(struct vg_err *err)
 {
 	struct vigil_bpf *skel = NULL;
@@ -235,9 +285,7 @@ static int load_and_pin(struct vg_err *err)
 		goto out;
 	}
 	if ((r = vigil_bpf__load(skel)) < 0) {
-		r = vg_err_set(err, -r, "bpf_load", "bpf/vigil.bpf.c",
-			       "the kernel refused the BPF programs: %s (needs BTF, cgroup v2 and CAP_BPF/CAP_NET_ADMIN; the verifier log is above)",
-			       strerror(-r));
+		r = load_error(err, -r);
 		goto out;
 	}
 	bpf_object__for_each_map(map, skel->obj) {

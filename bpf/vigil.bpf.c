@@ -136,8 +136,14 @@ struct dest {
 	__u8 fam;    /* as matched: 4 or 6 */
 };
 
+/*
+ * on_skb is a literal constant at every call site, so each program is compiled
+ * with only its own helpers: the 6.1 and 6.12 verifiers refuse a task helper
+ * (bpf_get_current_*) in cgroup_skb even on a branch that can never run.
+ */
+
 /* Tenant of a cgroup chain: the deepest ancestor listed in the cgroup map. */
-static __always_inline int load_policy(struct policy *p, struct __sk_buff *skb)
+static __always_inline int load_policy(struct policy *p, const bool on_skb, struct __sk_buff *skb)
 {
 	__u32 zero = 0, *slot;
 	void *cgroups;
@@ -155,7 +161,7 @@ static __always_inline int load_policy(struct policy *p, struct __sk_buff *skb)
 	for (int level = 1; level < VG_ENF_MAX_CGROUP_DEPTH; level++) {
 		const struct vg_enf_cgroup_val *v;
 
-		id = skb ? bpf_skb_ancestor_cgroup_id(skb, level) : bpf_get_current_ancestor_cgroup_id(level);
+		id = on_skb ? bpf_skb_ancestor_cgroup_id(skb, level) : bpf_get_current_ancestor_cgroup_id(level);
 		if (!id)
 			break;
 		v = bpf_map_lookup_elem(cgroups, &id);
@@ -254,7 +260,7 @@ static __always_inline int event_budget(__u32 tenant, __u8 *sampled)
 }
 
 static __always_inline void emit(const struct policy *p, const struct dest *d, __u32 verdict, __u32 rule,
-				 __u32 owner, __u8 hook, struct __sk_buff *skb)
+				 __u32 owner, __u8 hook, const bool on_skb, struct __sk_buff *skb)
 {
 	struct vg_enf_event *e;
 	__u32 tenant = p->who->tenant;
@@ -269,7 +275,7 @@ static __always_inline void emit(const struct policy *p, const struct dest *d, _
 		count(tenant, verdict, 0, 1);
 		return;
 	}
-	if (skb) {
+	if (on_skb) {
 		e->cgroup_id = bpf_skb_cgroup_id(skb);
 		e->pid = 0;
 		e->uid = 0;
@@ -296,7 +302,7 @@ static __always_inline void emit(const struct policy *p, const struct dest *d, _
 }
 
 /* 1: let it through, 0: refuse (EPERM for the sock_addr hooks, drop for skb). */
-static __always_inline int enforce(struct dest *d, __u8 hook, struct __sk_buff *skb)
+static __always_inline int enforce(struct dest *d, __u8 hook, const bool on_skb, struct __sk_buff *skb)
 {
 	const struct vg_enf_lpm_val *val = NULL;
 	const struct vg_enf_range *r = NULL;
@@ -304,7 +310,7 @@ static __always_inline int enforce(struct dest *d, __u8 hook, struct __sk_buff *
 	struct policy p;
 	__u32 verdict, rule, owner, port_owner = 0, tenant, cls;
 
-	if (load_policy(&p, skb))
+	if (load_policy(&p, on_skb, skb))
 		return 1;
 	tenant = p.who->tenant;
 	if (tenant == 0 && p.who->dflt == 0)
@@ -328,7 +334,7 @@ static __always_inline int enforce(struct dest *d, __u8 hook, struct __sk_buff *
 	count(tenant, verdict, p.who->mode, 0);
 	if (vg_enf_verdict_allows(verdict))
 		return 1;
-	emit(&p, d, verdict, rule, owner, hook, skb);
+	emit(&p, d, verdict, rule, owner, hook, on_skb, skb);
 	return p.who->mode == 1;
 }
 
@@ -359,7 +365,7 @@ static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 hook)
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = ctx->protocol;
 	d.family = AF_INET;
-	return enforce(&d, hook, NULL);
+	return enforce(&d, hook, false, NULL);
 }
 
 static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 hook)
@@ -375,7 +381,7 @@ static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 hook)
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = ctx->protocol;
 	d.family = AF_INET6;
-	return enforce(&d, hook, NULL);
+	return enforce(&d, hook, false, NULL);
 }
 
 SEC("cgroup/connect4")
@@ -408,7 +414,7 @@ static __always_inline int record_bind(struct bpf_sock *sk)
 	struct bound *b;
 	struct policy p;
 
-	if (load_policy(&p, NULL) || !pk.port)
+	if (load_policy(&p, false, NULL) || !pk.port)
 		return 1;
 	if (!p.who->tenant) {
 		/* the host took the port over from whoever had it */
@@ -498,5 +504,5 @@ int vg_skb_egress(struct __sk_buff *skb)
 			return 1;
 		d.port = bpf_ntohs(dport);
 	}
-	return enforce(&d, VG_ENF_HOOK_SKB, skb);
+	return enforce(&d, VG_ENF_HOOK_SKB, true, skb);
 }
