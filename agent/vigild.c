@@ -185,41 +185,35 @@ struct client {
 	int timer;
 };
 
-static bool peer_is_admin(struct vg_daemon *d, pid_t pid, uid_t uid, gid_t gid)
+/* The caller's groups as the kernel recorded them at connect() (SO_PEERGROUPS): no /proc
+ * lookup after accept, so no PID-reuse window and no later setgroups() by the caller counts. */
+static bool peer_in_group(int fd, gid_t gid, gid_t want)
+{
+	gid_t small[64], *g = small;
+	socklen_t len = sizeof(small);
+	bool found = gid == want;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+		if (errno != ERANGE || !(g = malloc(len)))
+			return found;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		found |= g[i] == want;
+	if (g != small)
+		free(g);
+	return found;
+}
+
+static bool peer_is_admin(struct vg_daemon *d, int fd, uid_t uid, gid_t gid)
 {
 	struct group *gr;
-	char path[64], line[4096];
-	FILE *f;
-	bool admin = false;
 
 	if (uid == 0)
 		return true;
 	gr = getgrnam(d->cfg.admin_group);
-	if (!gr)
-		return false;
-	if (gid == gr->gr_gid)
-		return true;
-	/* the caller's actual supplementary groups, not what the group database says now */
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f)) {
-		char *p, *end;
-
-		if (strncmp(line, "Groups:", 7))
-			continue;
-		for (p = line + 7;; p = end) {
-			unsigned long g = strtoul(p, &end, 10);
-
-			if (end == p)
-				break;
-			if (g == gr->gr_gid)
-				admin = true;
-		}
-	}
-	fclose(f);
-	return admin;
+	return gr && peer_in_group(fd, gid, gr->gr_gid);
 }
 
 static void client_close(struct vg_daemon *d, struct client *c)
@@ -270,6 +264,9 @@ static json_t *dispatch(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 	struct vg_err err = { 0 };
 	int r = -ENOENT;
 
+	if ((r = vg_ctl_authorize(cmd, peer->uid, peer->admin, d->cfg.admin_group, &err)) < 0)
+		return vg_ctl_error_reply(&err);
+	r = -ENOENT;
 	if (!strcmp(cmd, "status")) {
 		reply = json_object();
 		status_reply(d, reply);
@@ -411,7 +408,7 @@ static void accept_client(struct vg_daemon *d, int lfd, uint32_t events, void *a
 		return;
 	}
 	c->fd = fd;
-	c->peer = (struct vg_peer){ cred.pid, cred.uid, cred.gid, peer_is_admin(d, cred.pid, cred.uid, cred.gid) };
+	c->peer = (struct vg_peer){ cred.pid, cred.uid, cred.gid, peer_is_admin(d, fd, cred.uid, cred.gid) };
 	c->max = c->peer.admin ? VG_CTL_MAX_REQUEST : USER_MAX_REQUEST;
 	if (vg_loop_add_fd(d, fd, EPOLLIN, client_io, c) < 0) {
 		close(fd);
@@ -514,6 +511,14 @@ static int setup_signals(struct vg_daemon *d)
 	return vg_loop_add_fd(d, fd, EPOLLIN, on_signal, NULL);
 }
 
+/* the authorisation table as docs/control-socket.md prints it (a test diffs the two) */
+static void list_commands(void)
+{
+	printf("| cmd | who | what |\n|---|---|---|\n");
+	for (const struct vg_ctl_command *c = vg_ctl_commands; c->name; c++)
+		printf("| `%s` | %s | %s |\n", c->name, vg_ctl_who_name(c->who), c->what);
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: vigild [-c FILE] [--foreground] [--check-config] [--verbose]\n"
@@ -523,6 +528,7 @@ static void usage(FILE *f)
 		   "  -c, --config FILE   configuration file (default %s)\n"
 		   "  -f, --foreground    stay in the foreground (systemd runs it so); logs go to stderr\n"
 		   "      --check-config  parse the configuration, print the effective values and exit\n"
+		   "      --list-commands print the control commands and who may call them (markdown)\n"
 		   "  -v, --verbose       log debug messages\n"
 		   "  -h, --help          this help\n"
 		   "  -V, --version       print the version\n",
@@ -535,6 +541,7 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' }, { "foreground", no_argument, NULL, 'f' },
 		{ "check-config", no_argument, NULL, 'C' }, { "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },	     { "version", no_argument, NULL, 'V' },
+		{ "list-commands", no_argument, NULL, 'L' },
 		{ NULL, 0, NULL, 0 },
 	};
 	static struct vg_daemon daemon_state;
@@ -553,6 +560,7 @@ int main(int argc, char **argv)
 		case 'v': log_max_prio = LOG_DEBUG; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("vigild %s\n", VIGIL_VERSION); return 0;
+		case 'L': list_commands(); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

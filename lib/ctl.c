@@ -63,6 +63,68 @@ json_t *vg_ctl_error_reply(const struct vg_err *err)
 	return json_pack("{s:b, s:o}", "ok", 0, "error", e);
 }
 
+const struct vg_ctl_command vg_ctl_commands[] = {
+	{ "ping", VG_CTL_ANYONE, "liveness check" },
+	{ "status", VG_CTL_ANYONE, "daemon, policy, trust and module status" },
+	{ "identity.whoami", VG_CTL_ANYONE, "what the policy says about the caller's own uid" },
+	{ "posture", VG_CTL_ANYONE, "device posture verdict (a refresh is rate-limited for non-admins)" },
+	{ "posture.report", VG_CTL_ANYONE, "posture verdict signed with the host key" },
+	{ "audit.status", VG_CTL_ANYONE, "audit log and forwarder status" },
+	{ "policy.push", VG_CTL_ADMIN, "load a signed bundle" },
+	{ "policy.show", VG_CTL_ADMIN, "the running bundle (it holds break-glass hashes)" },
+	{ "policy.rollback", VG_CTL_ADMIN, "go back to the last-known-good bundle" },
+	{ "trust.update", VG_CTL_ADMIN, "rotate the trust file N to N+1" },
+	{ "enforce.explain", VG_CTL_ADMIN, "the verdict for a destination (it reveals the policy)" },
+	{ "enforce.unload", VG_CTL_ADMIN, "remove the pinned eBPF programs" },
+	{ "grants.list", VG_CTL_ADMIN, "every live elevation grant" },
+	{ "grants.revoke", VG_CTL_ADMIN, "revoke a user's grant" },
+	{ "breakglass.ingest", VG_CTL_ADMIN, "audit the break-glass spool now" },
+	{ "audit.note", VG_CTL_ADMIN, "add an admin note to the audit log" },
+	{ "audit.seal", VG_CTL_ADMIN, "write a signed checkpoint now" },
+	{ "elevation.check", VG_CTL_ROOT, "PAM: may this user elevate" },
+	{ "elevation.challenge", VG_CTL_ROOT, "PAM: issue a step-up challenge" },
+	{ "elevation.assert", VG_CTL_ROOT, "PAM: verify an assertion, mint a grant" },
+	{ "elevation.account", VG_CTL_ROOT, "PAM: account check" },
+	{ "elevation.relay_challenge", VG_CTL_ROOT, "PAM: remote step-up challenge" },
+	{ "elevation.relay_answer", VG_CTL_ROOT, "PAM: remote step-up answer" },
+	{ NULL, VG_CTL_ROOT, NULL },
+};
+
+const struct vg_ctl_command *vg_ctl_command_find(const char *name)
+{
+	for (const struct vg_ctl_command *c = vg_ctl_commands; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c;
+	return NULL;
+}
+
+const char *vg_ctl_who_name(enum vg_ctl_who who)
+{
+	switch (who) {
+	case VG_CTL_ANYONE: return "anyone";
+	case VG_CTL_ADMIN: return "admin";
+	case VG_CTL_ROOT: return "root";
+	}
+	return "root";
+}
+
+int vg_ctl_authorize(const char *name, uid_t uid, bool admin, const char *admin_group, struct vg_err *err)
+{
+	const struct vg_ctl_command *c = vg_ctl_command_find(name);
+
+	if (!c)
+		return vg_err_set(err, ENOENT, "unknown_command", NULL,
+				  "unknown command \"%.64s\" (see docs/control-socket.md)", name);
+	if (c->who == VG_CTL_ANYONE || (c->who == VG_CTL_ADMIN && admin) || uid == 0)
+		return 0;
+	if (c->who == VG_CTL_ADMIN)
+		return vg_err_set(err, EPERM, "permission_denied", NULL,
+				  "%s needs root or membership in group %s (you are uid %u)", name, admin_group,
+				  (unsigned)uid);
+	return vg_err_set(err, EPERM, "permission_denied", NULL,
+			  "%s is for pam_vigil.so running as root (you are uid %u)", name, (unsigned)uid);
+}
+
 static int wait_fd(int fd, short ev, uint64_t deadline)
 {
 	struct pollfd p = { .fd = fd, .events = ev };

@@ -7,8 +7,10 @@
 #ifndef VIGIL_CTL_H
 #define VIGIL_CTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <jansson.h>
 
 #include "vigil/err.h"
@@ -25,5 +27,26 @@ int vg_ctl_frame(json_t *msg, char **out, size_t *len);
 /* Parse a request body (bounded, strict: object with string "cmd"). Fuzzed. */
 int vg_ctl_parse_request(const char *buf, size_t len, json_t **out, struct vg_err *err);
 json_t *vg_ctl_error_reply(const struct vg_err *err);
+
+/* Who may call a command: the one authorisation table (vg_ctl_commands), checked by vigild before
+ * any module sees the request and printed into docs/control-socket.md by `vigild --list-commands`. */
+enum vg_ctl_who {
+	VG_CTL_ANYONE, /* any local user: public status, or data about the caller only */
+	VG_CTL_ADMIN,  /* uid 0 or a member of admin_group */
+	VG_CTL_ROOT,   /* uid 0 only (pam_vigil.so) */
+};
+
+struct vg_ctl_command {
+	const char *name;
+	enum vg_ctl_who who;
+	const char *what;
+};
+
+extern const struct vg_ctl_command vg_ctl_commands[];
+const struct vg_ctl_command *vg_ctl_command_find(const char *name);
+const char *vg_ctl_who_name(enum vg_ctl_who who);
+/* 0 when a caller (uid, admin) may run name; else -EPERM "permission_denied" or -ENOENT
+ * "unknown_command" with err */
+int vg_ctl_authorize(const char *name, uid_t uid, bool admin, const char *admin_group, struct vg_err *err);
 
 #endif

@@ -87,3 +87,23 @@ check(r["ok"], "daemon fine after a client vanished mid-request")
 PY
 kill -0 "$VIGILD_PID" || fail "vigild died"
 ok "vigild still running"
+
+# the authorisation table is documented from its one source
+"$VIGILD" --list-commands >"$T/cmds.md"
+sed -n '/^<!-- BEGIN vigild --list-commands -->$/,/^<!-- END vigild --list-commands -->$/p' "$ROOT/docs/control-socket.md" |
+	sed '1d;$d' >"$T/cmds.doc"
+diff -u "$T/cmds.doc" "$T/cmds.md" >&2 || fail "docs/control-socket.md differs from vigild --list-commands"
+ok "docs/control-socket.md prints the authorisation table"
+# every root-only and admin command is refused to nobody by the table, before any module runs
+for c in $("$VIGILD" --list-commands | awk -F'`' '/\| (admin|root) \|/ {print $2}'); do
+	python3 - "$T/run/vigil.sock" "$c" >"$T/perm" <<'PY'
+import json, socket, struct, sys, os
+os.setgid(65534); os.setgroups([]); os.setuid(65534)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1])
+p = json.dumps({"cmd": sys.argv[2]}).encode(); s.sendall(struct.pack(">I", len(p)) + p)
+h = s.recv(4); n = struct.unpack(">I", h)[0]; b = b""
+while len(b) < n: b += s.recv(n - len(b))
+print(json.loads(b)["error"]["code"])
+PY
+	assert_eq "$(cat "$T/perm")" "permission_denied" "nobody refused $c"
+done
