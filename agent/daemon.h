@@ -64,6 +64,8 @@ const struct vg_config *vg_daemon_config(struct vg_daemon *d);
 /* The running bundle, or NULL when none is applied. */
 const struct vg_bundle *vg_daemon_bundle(struct vg_daemon *d);
 const char *vg_daemon_hostname(struct vg_daemon *d);
+/* The `status` document (what `vigilctl status` shows) into out. */
+void vg_daemon_status(struct vg_daemon *d, json_t *out);
 
 /* Audit: one emitter for every subsystem. type without the "dev.vigil." prefix,
  * e.g. "policy.applied". data is stolen. Adds policy_digest automatically. */

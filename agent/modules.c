@@ -8,6 +8,7 @@ extern const struct vg_module vg_module_elevation_relay;
 extern const struct vg_module vg_module_posture;
 extern const struct vg_module vg_module_identity;
 extern const struct vg_module vg_module_enforce;
+extern const struct vg_module vg_module_metrics;
 
 const struct vg_module *const vg_modules[] = {
 	&vg_module_audit,
@@ -16,5 +17,6 @@ const struct vg_module *const vg_modules[] = {
 	&vg_module_elevation_relay,
 	&vg_module_identity,
 	&vg_module_enforce,
+	&vg_module_metrics,
 	NULL,
 };

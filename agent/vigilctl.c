@@ -17,6 +17,7 @@ static const struct vgctl_cmd *const families[] = {
 	vgctl_audit_cmds,
 	vgctl_enforce_cmds,
 	vgctl_identity_cmds,
+	vgctl_ops_cmds,
 	NULL,
 };
 

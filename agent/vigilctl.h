@@ -54,4 +54,5 @@ extern const struct vgctl_cmd vgctl_fido_cmds[];      /* enroll */
 extern const struct vgctl_cmd vgctl_audit_cmds[];     /* audit verify, tail, export, pubkey, status, note, seal */
 extern const struct vgctl_cmd vgctl_enforce_cmds[];   /* explain, unload */
 extern const struct vgctl_cmd vgctl_identity_cmds[];  /* whoami */
+extern const struct vgctl_cmd vgctl_ops_cmds[];       /* metrics, top */
 #endif

@@ -238,7 +238,7 @@ static void client_timeout(struct vg_daemon *d, void *arg)
 	client_close(d, c);
 }
 
-static void status_reply(struct vg_daemon *d, json_t *r)
+void vg_daemon_status(struct vg_daemon *d, json_t *r)
 {
 	json_t *mods = json_object();
 
@@ -269,7 +269,7 @@ static json_t *dispatch(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 	r = -ENOENT;
 	if (!strcmp(cmd, "status")) {
 		reply = json_object();
-		status_reply(d, reply);
+		vg_daemon_status(d, reply);
 		r = 0;
 	} else if (!strcmp(cmd, "ping")) {
 		reply = json_object();

@@ -63,6 +63,9 @@ static const struct key keys[] = {
 	U(event_rate_limit, "1000"),
 	U(enforce_max_entries, "16777216"),
 	C(failmode, "secure", "secure|safe"),
+	S(metrics_textfile, "/var/lib/prometheus/node-exporter/vigil.prom"),
+	U(metrics_interval_s, "15"),
+	S(metrics_listen, ""),
 };
 
 static int parse_u64(const char *v, uint64_t *out, bool sized)

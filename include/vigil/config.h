@@ -56,6 +56,10 @@ struct vg_config {
 	uint32_t enforce_max_entries; /* largest compiled policy (trie entries) accepted, 16777216 */
 	/* elevation */
 	char failmode[16]; /* informative default for PAM docs */
+	/* metrics (docs/monitoring.md) */
+	char metrics_textfile[256]; /* /var/lib/prometheus/node-exporter/vigil.prom ("" disables) */
+	uint32_t metrics_interval_s; /* 15 */
+	char metrics_listen[128]; /* "" ; loopback ADDRESS:PORT or unix:/PATH for GET /metrics */
 };
 
 void vg_config_defaults(struct vg_config *c);
