@@ -93,6 +93,13 @@ integration:
 # Unit tests run on the production build; integration tests on a test build
 # (TESTHOOKS=1: the software FIDO2 key and a pinnable clock) of the same sources.
 TEST_BUILD ?= build-th
+ifneq ($(shell id -u),0)
+# check, demo and bench load BPF programs, build namespaces and install packages:
+# as a user they run themselves again under sudo; as root they run directly.
+check demo bench:
+	@command -v sudo >/dev/null || { echo "make $@ needs root: run it as root (this machine has no sudo)" >&2; exit 1; }
+	@exec sudo $(MAKE) --no-print-directory $@ $(MAKEOVERRIDES)
+else
 check: deps
 	@$(MAKE) --no-print-directory build-all
 	@$(MAKE) --no-print-directory BUILD=$(TEST_BUILD) TESTHOOKS=1 build-all
@@ -106,6 +113,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory build-all
 	@BUILD=$(BUILD) bench/run.sh
+endif
 
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)

@@ -45,6 +45,7 @@ nss_cache_dir = $D/state/nss
 breakglass_spool = $D/state/breakglass.spool
 hostname = demo-host
 enforce = true
+metrics_textfile =
 EOC
 "$B/vigild" -c "$D/vigild.conf" --foreground 2>"$D/vigild.log" &
 VPID=$!

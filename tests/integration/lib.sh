@@ -58,6 +58,7 @@ breakglass_spool = $T/state/breakglass.spool
 hostname = testhost
 labels = role=test
 enforce = false
+metrics_textfile =
 EOC
 	for kv in "$@"; do echo "$kv" >>"$T/vigild.conf"; done
 }
