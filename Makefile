@@ -43,7 +43,7 @@ VIGILD_EXTRA_DEPS :=
 VIGILCTL_EXTRA_LIBS :=
 ALL_TARGETS := $(BUILD)/vigild $(BUILD)/vigilctl
 
-.PHONY: all check unit integration deps demo bench fuzz fuzz-run install clean deb rpm format
+.PHONY: all check unit integration deps demo bench fuzz fuzz-run install clean deb rpm format bench-gate
 all: build-all
 
 include $(sort $(wildcard mk/*.mk))
@@ -114,6 +114,10 @@ bench: deps
 	@$(MAKE) --no-print-directory build-all
 	@BUILD=$(BUILD) bench/run.sh
 endif
+
+# compare the ratios of the last `make bench` with the committed baseline (docs/benchmarks.md)
+bench-gate:
+	@tools/bench-gate $(BUILD)/bench/results.json bench/baseline.json
 
 FUZZ_SRCS := $(wildcard fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:fuzz/%.c=build-fuzz/%)

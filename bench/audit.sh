@@ -67,6 +67,7 @@ trust_file = $W/etc/trust.json
 inbox_dir =
 hostname = testhost
 enforce = false
+metrics_textfile =
 EOC
 "$BIN/vigild" -c "$W/vigild.conf" --foreground >"$W/vigild.log" 2>&1 &
 VD_PID=$!

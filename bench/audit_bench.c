@@ -99,6 +99,9 @@ int main(int argc, char **argv)
 	printf("baseline, write+fdatasync per event: %.0f events/s (%ld events in %.2fs)\n", base_n / t_base, base_n,
 	       t_base);
 	printf("ratio group commit / baseline: %.1fx\n", (n / t_group) / (base_n / t_base));
+	printf("bench-result: {\"measure\": \"audit.durable_append_vs_fdatasync_per_event\", \"value\": %.4f, "
+	       "\"better\": \"higher\", \"baseline\": \"write+fdatasync per event\", "
+	       "\"reproduce\": \"make bench BENCH=audit\"}\n", (n / t_group) / (base_n / t_base));
 	printf("verify (chain + %lu checkpoint signatures): %.0f records/s\n", (unsigned long)v.checkpoints,
 	       v.records / t_verify);
 	EVP_PKEY_free(key);

@@ -84,6 +84,9 @@ int main(int argc, char **argv)
 	printf("%-44s %10.3f s\n", "baseline: jansson parse only (best of N)", best_base);
 	printf("%-44s %10.3f s  (%.2fx baseline)  target < 1 s\n", "vigil: verify + parse + validate (best of N)",
 	       best_vigil, best_vigil / best_base);
+	printf("bench-result: {\"measure\": \"bundle.load_vs_json_parse\", \"value\": %.4f, \"better\": \"lower\", "
+	       "\"baseline\": \"jansson parse only\", \"reproduce\": \"make bench BENCH=bundle\"}\n",
+	       best_vigil / best_base);
 	printf("%-44s %10.1f MB (incl. the %.1f MB input)\n", "peak RSS after baseline", rss_base / 1024.0,
 	       len / 1048576.0);
 	printf("%-44s %10.1f MB  target < 200 MB\n", "peak RSS after vigil load", rss_vigil / 1024.0);

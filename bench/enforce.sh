@@ -11,6 +11,7 @@
 set -eu
 : "${BUILD:=build}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BIN="$ROOT/$BUILD"
 MAX=${ENFORCE_BENCH_MAX:-100000}
 SECS=${ENFORCE_BENCH_SECONDS:-2}
@@ -79,6 +80,7 @@ nss_cache_dir = $W/state/nss
 breakglass_spool = $W/state/breakglass.spool
 hostname = testhost
 enforce = true
+metrics_textfile =
 max_bundle_bytes = 268435456
 event_rate_limit = ${1:-1000}
 EOC
@@ -121,6 +123,8 @@ for n in 10 10000 100000 1000000; do
 	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$VPID/status")
 	r=$(rate)
 	printf '%-28s %10s/s  %s   (apply %d ms, vigild peak %d MB)\n' "vigil, $n rules" "$r" "$(ratio "$r" "$base")" "$ms" $((hwm / 1024))
+	bench_result "enforce.connect_rate.${n}_rules_vs_no_bpf" "$(python3 -c "print($r / $base)")" higher \
+		"TCP connect+close with no BPF attached" "make bench BENCH=enforce"
 	grep -o 'compiled in [0-9]* ms, kernel maps filled in [0-9]* ms' "$W/vigild.log" | tail -n 1 | sed 's/^/      vigil apply: /'
 	stop_vigild
 	if [ "$n" -le 100000 ]; then

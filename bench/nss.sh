@@ -8,6 +8,7 @@
 set -eu
 : "${BUILD:=build}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 BIN="$ROOT/$BUILD"
 NUSERS=${1:-100000}
 NGROUPS=${2:-10000}
@@ -66,6 +67,10 @@ for op in pwnam pwuid grnam grgid; do
 	[ $HAVE_CACHE = yes ] && c=$(lookup_ns cache "$op" 2000 "$count")
 	printf "%-10s %12s %12s %14s %12s %12s\n" "get$op" "$(us "$v")" "$(us "$f")" "$(us "$c")" "$(ratio "$f" "$v")" "$(ratio "$c" "$v")"
 	eval "res_$op=$v"
+	bench_result "nss.get$op.files_over_vigil" "$(awk -v a="$f" -v b="$v" 'BEGIN { if (b > 0) print a / b }')" higher \
+		"glibc files module, same lookups" "make bench BENCH=nss"
+	[ -n "$c" ] && bench_result "nss.get$op.cache_over_vigil" "$(awk -v a="$c" -v b="$v" 'BEGIN { if (b > 0) print a / b }')" higher \
+		"libnss-cache, same lookups" "make bench BENCH=nss"
 done
 vi=$(id_ms vigil 50)
 ng=$(cat "$W/ngroups")

@@ -31,6 +31,7 @@ nss_cache_dir = $W/state/nss
 breakglass_spool = $W/state/breakglass.spool
 hostname = testhost
 enforce = false
+metrics_textfile =
 EOC
 "$BIN/vigilctl" keygen --out "$W/keys/sec.key" >/dev/null
 "$BIN/vigilctl" trust new --out "$W/trust.json" --version 1 --threshold 1 "$W/keys/sec.key.pub" >/dev/null

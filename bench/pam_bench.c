@@ -173,6 +173,9 @@ int main(int argc, char **argv)
 		printf("baseline (status round trip):                                  p50 %.2f ms  p99 %.2f ms\n",
 		       b50, b99);
 		printf("ratio step-up/baseline: p50 %.1fx  p99 %.1fx  (%zu rounds)\n", s50 / b50, s99 / b99, rounds);
+		printf("bench-result: {\"measure\": \"pam.stepup_vs_status_roundtrip.p50\", \"value\": %.4f, "
+		       "\"better\": \"lower\", \"baseline\": \"status round trip\", "
+		       "\"reproduce\": \"make bench BENCH=pam\"}\n", s50 / b50);
 	}
 	EVP_PKEY_free(k);
 	return 0;

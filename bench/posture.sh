@@ -35,6 +35,7 @@ nss_cache_dir = $W/state/nss
 breakglass_spool = $W/state/breakglass.spool
 hostname = benchhost
 enforce = false
+metrics_textfile =
 posture_interval_s = 3600
 EOF
 "$BIN/vigilctl" keygen --out "$W/keys/k" >/dev/null
