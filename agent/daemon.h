@@ -48,7 +48,9 @@ struct vg_module {
 	void (*shutdown)(struct vg_daemon *d);
 };
 
-extern const struct vg_module *const vg_modules[];
+extern const struct vg_module *vg_modules[];
+/* vg_modules[i] failed to init: it is replaced by a stand-in whose status says "failed" and why. */
+void vg_module_failed(size_t i, const struct vg_err *err);
 
 /* Event loop */
 typedef void (*vg_io_cb)(struct vg_daemon *d, int fd, uint32_t events, void *arg);

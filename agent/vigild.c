@@ -606,9 +606,14 @@ int main(int argc, char **argv)
 		if (!vg_modules[i]->init)
 			continue;
 		vg_err_clear(&err);
+		/* one module that cannot start never takes the others (PAM, NSS, audit, policy) down */
 		if ((r = vg_modules[i]->init(d, &err)) < 0) {
-			vg_log(LOG_ERR, "%s: cannot start: %s", vg_modules[i]->name, vg_err_str(&err, msg, sizeof(msg)));
-			return 1;
+			vg_log(LOG_ERR, "%s: failed, vigild runs on without it: %s", vg_modules[i]->name,
+			       vg_err_str(&err, msg, sizeof(msg)));
+			vg_daemon_audit(d, "agent.module_failed", d->hostname,
+					json_pack("{s:s, s:s, s:s}", "module", vg_modules[i]->name, "reason", err.code,
+						  "error", msg));
+			vg_module_failed(i, &err);
 		}
 	}
 	vg_daemon_audit(d, "agent.started", d->hostname,
