@@ -22,6 +22,8 @@
 static struct {
 	struct vg_challenge_store chal;
 	struct vg_grant_set grants;
+	struct vg_approval_store approvals;
+	struct vg_fail_limiter fails;
 	json_t *counters; /* {"<credential id b64url>": last sign count} */
 	int timer;
 } st;
@@ -317,15 +319,57 @@ static const char *req_str(json_t *req, const char *key)
 	return s ? s : "";
 }
 
-static void audit_failed(struct vg_daemon *d, const char *user, const char *service, const char *tty,
+/* Who is asking: real uid and audit session of the connected PAM process, read from /proc (the
+ * request cannot choose them), and the PAM items it reports. Unreadable: unknown, never reused. */
+static void requester_of(const struct vg_peer *peer, json_t *req, struct vg_requester *rq)
+{
+	char path[64], *p;
+	_cleanup_free_ char *status = NULL, *sid = NULL;
+	size_t len = 0;
+	unsigned long v;
+
+	memset(rq, 0, sizeof(*rq));
+	rq->uid = VG_UID_NONE;
+	rq->session = VG_SESSION_NONE;
+	snprintf(rq->tty, sizeof(rq->tty), "%s", req_str(req, "tty"));
+	snprintf(rq->rhost, sizeof(rq->rhost), "%s", req_str(req, "rhost"));
+	snprintf(rq->ruser, sizeof(rq->ruser), "%s", req_str(req, "ruser"));
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)peer->pid);
+	if (peer->pid > 0 && vg_read_file(path, 1u << 16, &status, &len) == 0 && (p = strstr(status, "\nUid:")) &&
+	    sscanf(p + 5, "%lu", &v) == 1 && v < VG_UID_NONE)
+		rq->uid = (uint32_t)v;
+	snprintf(path, sizeof(path), "/proc/%d/sessionid", (int)peer->pid);
+	if (peer->pid > 0 && vg_read_file(path, 64, &sid, &len) == 0 && sscanf(sid, "%lu", &v) == 1 &&
+	    v < VG_SESSION_NONE)
+		rq->session = (uint32_t)v;
+}
+
+/* step_up_required and step_up_failed go through one token bucket per (user, requester uid): a
+ * flood of failing attempts costs a bounded number of records, each saying how many it stands for. */
+static void audit_limited(struct vg_daemon *d, const char *type, const char *user, uint32_t uid, json_t *o)
+{
+	uint64_t suppressed;
+
+	if (!vg_fail_limit(&st.fails, user, uid, vg_now(), &suppressed)) {
+		json_decref(o);
+		return;
+	}
+	if (o && suppressed)
+		json_object_set_new(o, "suppressed_before", json_integer((json_int_t)suppressed));
+	if (o && uid != VG_UID_NONE)
+		json_object_set_new(o, "requester_uid", json_integer(uid));
+	vg_daemon_audit(d, type, user, o);
+}
+
+static void audit_failed(struct vg_daemon *d, const struct vg_requester *rq, const char *user, const char *service,
 			 const char *reason, const char *detail, json_t *extra)
 {
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", user, "service", service, "tty", tty, "reason",
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", user, "service", service, "tty", rq->tty, "reason",
 			      reason, "detail", detail ? detail : "");
 
 	if (o && extra)
 		json_object_set(o, "posture", extra);
-	vg_daemon_audit(d, "step_up_failed", user, o);
+	audit_limited(d, "step_up_failed", user, rq->uid, o);
 }
 
 static const struct vg_bundle *need_bundle(struct vg_daemon *d, struct vg_err *err)
@@ -338,25 +382,30 @@ static const struct vg_bundle *need_bundle(struct vg_daemon *d, struct vg_err *e
 	return b;
 }
 
-/* elevation.check {user, service, use_grant}: what the PAM module must do for this user. */
-static int cmd_check(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+/* elevation.check {user, service, tty, rhost, ruser, use_grant}: what the PAM module must do. */
+static int cmd_check(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+		     struct vg_err *err)
 {
 	const struct vg_bundle *b = need_bundle(d, err);
 	const char *user = req_str(req, "user"), *service = req_str(req, "service");
 	const struct vg_grant *g;
 	const struct vg_user *u;
+	struct vg_requester rq;
 	bool concerned, touch;
 
 	if (!b)
 		return -ENODATA;
+	requester_of(peer, req, &rq);
 	concerned = vg_elev_service_protected(b, service) && vg_elev_user_allowed(b, user);
 	u = vg_bundle_user_by_name(b, user);
-	g = concerned ? vg_grants_find_live(&st.grants, user, vg_now()) : NULL;
+	g = concerned ? vg_grants_find_usable(&st.grants, user, service, &rq, b->elevation.grant_reach, vg_now())
+		      : NULL;
 	touch = !g || b->elevation.touch_within_grant;
 	if (concerned && !touch && json_is_true(json_object_get(req, "use_grant")))
 		vg_daemon_audit(d, "step_up_satisfied", user,
-				json_pack("{s:s, s:s, s:s, s:I}", "user", user, "service", service, "method", "grant",
-					  "grant_id", (json_int_t)g->id));
+				json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "user", user, "service", service, "tty",
+					  rq.tty, "method", "grant", "grant_id", (json_int_t)g->id, "requester_uid",
+					  (json_int_t)rq.uid));
 	*reply = json_pack("{s:b, s:s, s:b, s:b, s:s?}", "concerned", concerned, "state",
 			   !u ? "unknown" : u->state == VG_USER_DEPROVISIONED ? "deprovisioned" : "active",
 			   "touch_needed", touch, "need_reason", b->elevation.require_reason, "reason_pattern",
@@ -367,12 +416,14 @@ static int cmd_check(struct vg_daemon *d, json_t *req, json_t **reply, struct vg
 }
 
 /* elevation.challenge {user, service, tty, reason} */
-static int cmd_challenge(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+static int cmd_challenge(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+			 struct vg_err *err)
 {
 	const struct vg_bundle *b = need_bundle(d, err);
 	const char *user = req_str(req, "user"), *service = req_str(req, "service"), *tty = req_str(req, "tty");
 	const char *reason = req_str(req, "reason");
 	const struct vg_user *u;
+	struct vg_requester rq;
 	struct vg_challenge ch;
 	json_t *creds;
 	_cleanup_free_ char *cdh = NULL, *cd = NULL;
@@ -381,37 +432,42 @@ static int cmd_challenge(struct vg_daemon *d, json_t *req, json_t **reply, struc
 
 	if (!b)
 		return -ENODATA;
+	requester_of(peer, req, &rq);
 	if (!vg_elev_service_protected(b, service) || !vg_elev_user_allowed(b, user))
 		return vg_err_set(err, EPERM, "not_concerned", "elevation.challenge",
 				  "the policy does not offer elevation to %s through %s", user, service);
 	u = vg_bundle_user_by_name(b, user);
 	if (!u || u->state != VG_USER_ACTIVE) {
-		audit_failed(d, user, service, tty, "user_not_active", NULL, NULL);
+		audit_failed(d, &rq, user, service, "user_not_active", NULL, NULL);
 		return vg_err_set(err, EPERM, "user_not_active", "elevation.challenge",
 				  "%s is %s in the policy; elevation refused", user, u ? "deprovisioned" : "unknown");
 	}
 	if ((r = vg_elev_check_reason(&b->elevation, reason, err)) < 0) {
-		audit_failed(d, user, service, tty, err->code, err->msg, NULL);
+		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
 		return r;
 	}
 	if (u->ncreds == 0) {
-		audit_failed(d, user, service, tty, "no_credential", NULL, NULL);
+		audit_failed(d, &rq, user, service, "no_credential", NULL, NULL);
 		return vg_err_set(err, EPERM, "no_credential", "elevation.challenge",
 				  "%s has no enrolled security key in the policy (vigilctl enroll)", user);
 	}
 	if ((r = vg_challenge_new(&ch, user, vg_daemon_hostname(d), service, tty, reason, vg_now(),
-				  VG_CHALLENGE_TTL_S, err)) < 0 ||
-	    (r = vg_challenge_store_add(&st.chal, &ch, vg_now(), err)) < 0)
+				  VG_CHALLENGE_TTL_S, err)) < 0)
 		return r;
+	ch.requester_uid = rq.uid;
+	if ((r = vg_challenge_store_add(&st.chal, &ch, vg_now(), err)) < 0) {
+		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
+		return r;
+	}
 	creds = json_array();
 	for (size_t i = 0; creds && i < u->ncreds; i++)
 		json_array_append_new(creds, json_string(u->creds[i].id_b64));
 	cdh = vg_b64_encode(ch.client_data_hash, sizeof(ch.client_data_hash), true);
 	cd = vg_challenge_client_data(&ch);
 	vg_time_format(ch.expires, exp);
-	vg_daemon_audit(d, "step_up_required", user,
-			json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", user, "service", service, "tty", tty, "reason",
-				  reason, "trace_id", ch.id));
+	audit_limited(d, "step_up_required", user, rq.uid,
+		      json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", user, "service", service, "tty", tty, "reason",
+				reason, "trace_id", ch.id));
 	*reply = json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:o, s:s}", "challenge_id", ch.id, "client_data_hash", cdh,
 			   "client_data", cd, "rp_id", b->elevation.rp_id, "uv_required", b->elevation.require_uv,
 			   "credentials", creds, "expires", exp);
@@ -494,7 +550,8 @@ static const char *fail_reason(const char *code)
 
 /* elevation.assert {challenge_id, user, service, tty, credential_id, auth_data, signature}
  * or {challenge_id, user, service, tty, client_error, detail} when the key gave nothing. */
-static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+		      struct vg_err *err)
 {
 	const struct vg_bundle *b = need_bundle(d, err);
 	const char *user = req_str(req, "user"), *service = req_str(req, "service"), *tty = req_str(req, "tty");
@@ -503,6 +560,7 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 	size_t ad_len = 0, sig_len = 0;
 	const struct vg_credential *cred;
 	const struct vg_user *u;
+	struct vg_requester rq;
 	struct vg_challenge ch;
 	struct vg_grant g = { 0 };
 	json_t *report = NULL;
@@ -512,30 +570,31 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 
 	if (!b)
 		return -ENODATA;
+	requester_of(peer, req, &rq);
 	if ((r = vg_challenge_store_take(&st.chal, req_str(req, "challenge_id"), user, service, tty, vg_now(), &ch,
 					 err)) < 0) {
-		audit_failed(d, user, service, tty, err->code, err->msg, NULL);
+		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
 		return r;
 	}
 	if (*client_error) {
-		audit_failed(d, user, service, tty, client_error, req_str(req, "detail"), NULL);
+		audit_failed(d, &rq, user, service, client_error, req_str(req, "detail"), NULL);
 		return vg_err_set(err, EPERM, client_error, "elevation.assert", "step-up failed on the client: %s",
 				  req_str(req, "detail"));
 	}
 	u = vg_bundle_user_by_name(b, user);
 	cred = u && u->state == VG_USER_ACTIVE && vg_elev_user_allowed(b, user) ? find_cred(u, cred_id) : NULL;
 	if (!cred) {
-		audit_failed(d, user, service, tty, "wrong_key", "credential not enrolled for this user", NULL);
+		audit_failed(d, &rq, user, service, "wrong_key", "credential not enrolled for this user", NULL);
 		return vg_err_set(err, EPERM, "wrong_key", "elevation.assert",
 				  "the security key's credential is not enrolled for %s", user);
 	}
 	if ((r = decode_field(req, "auth_data", VG_AUTHDATA_MAX, &ad, &ad_len, err)) < 0 ||
 	    (r = decode_field(req, "signature", 1024, &sig, &sig_len, err)) < 0) {
-		audit_failed(d, user, service, tty, "assertion_malformed", err->msg, NULL);
+		audit_failed(d, &rq, user, service, "assertion_malformed", err->msg, NULL);
 		return r;
 	}
 	if ((r = signed_hash(b, req, &ch, hash, err)) < 0) {
-		audit_failed(d, user, service, tty, err->code, err->msg, NULL);
+		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
 		return r;
 	}
 	prev = (uint32_t)json_integer_value(json_object_get(st.counters, cred->id_b64));
@@ -547,7 +606,7 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 		if (strcmp(why, "clone") == 0)
 			vg_log(LOG_CRIT, "elevation: possible CLONED security key for %s (credential %s): counter %u",
 			       user, cred->id_b64, prev);
-		audit_failed(d, user, service, tty, why, err->msg, NULL);
+		audit_failed(d, &rq, user, service, why, err->msg, NULL);
 		snprintf(err->code, sizeof(err->code), "%s", why);
 		return r;
 	}
@@ -560,14 +619,14 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 	if (r < 0) {
 		const char *why = json_is_true(json_object_get(report, "stale")) ? "posture_stale" : "posture_failed";
 
-		audit_failed(d, user, service, tty, why, "device posture does not pass", report);
+		audit_failed(d, &rq, user, service, why, "device posture does not pass", report);
 		json_decref(report);
 		return vg_err_set(err, EACCES, "posture_failed", "elevation.assert",
 				  "device posture does not pass the policy (vigilctl posture shows why)");
 	}
 	json_decref(report);
 	if (vg_audit_degraded(d)) {
-		audit_failed(d, user, service, tty, "audit_degraded", NULL, NULL);
+		audit_failed(d, &rq, user, service, "audit_degraded", NULL, NULL);
 		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.assert",
 				  "the audit trail is degraded; elevation is refused until it recovers");
 	}
@@ -577,17 +636,47 @@ static int cmd_assert(struct vg_daemon *d, json_t *req, json_t **reply, struct v
 	snprintf(g.reason, sizeof(g.reason), "%s", ch.reason);
 	snprintf(g.granted_by, sizeof(g.granted_by), "step-up:%.54s", cred->id_b64);
 	snprintf(g.trace_id, sizeof(g.trace_id), "%s", ch.id);
+	g.by_uid = rq.uid;
+	g.session = rq.session;
+	snprintf(g.tty, sizeof(g.tty), "%s", rq.tty);
+	snprintf(g.rhost, sizeof(g.rhost), "%s", rq.rhost);
+	snprintf(g.ruser, sizeof(g.ruser), "%s", rq.ruser);
 	g.started = vg_now();
 	g.expires = g.started + (time_t)vg_elev_grant_duration(&b->elevation);
-	if ((r = add_grant(d, &g)) < 0)
-		return vg_err_set(err, -r, "grant_failed", "elevation.assert", "cannot record the grant: %s",
-				  strerror(-r));
+	/* this step of the stack passed; the grant exists only once the whole stack has (commit) */
+	vg_approval_put(&st.approvals, &g, vg_elev_grant_duration(&b->elevation), vg_now(), VG_CHALLENGE_TTL_S);
 	vg_daemon_audit(d, "step_up_satisfied", user,
-			json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "user", user, "service", service, "method",
-				  "security_key", "credential", cred->id_b64, "trace_id", ch.id, "sign_count",
-				  (json_int_t)now_ctr));
-	vg_daemon_audit(d, "elevation.granted", user, grant_event(&g));
-	*reply = json_pack("{s:o}", "grant", vg_grant_to_json(&g));
+			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "user", user, "service", service, "tty",
+				  rq.tty, "method", "security_key", "credential", cred->id_b64, "trace_id", ch.id,
+				  "sign_count", (json_int_t)now_ctr, "requester_uid", (json_int_t)rq.uid));
+	*reply = json_pack("{s:o, s:b}", "grant", vg_grant_to_json(&g), "pending", 1);
+	return *reply ? 0 : -ENOMEM;
+}
+
+/* elevation.commit {user, service, tty}: pam_sm_setcred after the whole stack succeeded; the
+ * approval of the same user, service and requester (uid, session, tty) becomes a grant. */
+static int cmd_commit(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+		      struct vg_err *err)
+{
+	const char *user = req_str(req, "user"), *service = req_str(req, "service");
+	struct vg_requester rq;
+	struct vg_approval ap;
+	int r;
+
+	requester_of(peer, req, &rq);
+	if (vg_approval_take(&st.approvals, user, service, &rq, vg_now(), &ap) < 0)
+		return vg_err_set(err, ENOENT, "no_approval", "elevation.commit",
+				  "no verified step-up of %s through %s is waiting for this session", user, service);
+	if (vg_audit_degraded(d))
+		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.commit",
+				  "the audit trail is degraded; no grant is recorded until it recovers");
+	ap.g.started = vg_now();
+	ap.g.expires = ap.g.started + (time_t)ap.duration_s;
+	if ((r = add_grant(d, &ap.g)) < 0)
+		return vg_err_set(err, -r, "grant_failed", "elevation.commit", "cannot record the grant: %s",
+				  strerror(-r));
+	vg_daemon_audit(d, "elevation.granted", user, grant_event(&ap.g));
+	*reply = json_pack("{s:o}", "grant", vg_grant_to_json(&ap.g));
 	return *reply ? 0 : -ENOMEM;
 }
 
@@ -640,16 +729,24 @@ static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 		      struct vg_err *err)
 {
 	const char *user = req_str(req, "user");
+	json_t *revoked = json_array();
 	struct vg_grant g;
 
-	if (vg_grants_remove_user(&st.grants, user, &g) < 0)
+	while (revoked && vg_grants_remove_user(&st.grants, user, &g) == 0) {
+		vg_daemon_audit(d, "elevation.revoked", user,
+				json_pack("{s:o, s:s, s:i}", "grant", grant_event(&g), "by", "admin", "by_uid",
+					  (int)peer->uid));
+		json_array_append_new(revoked, vg_grant_to_json(&g));
+	}
+	if (json_array_size(revoked) == 0) {
+		json_decref(revoked);
 		return vg_err_set(err, ENOENT, "no_grant", "grants.revoke", "%s has no grant", user);
+	}
 	save_grants(d);
 	publish_grants(d);
 	schedule_expiry(d);
-	vg_daemon_audit(d, "elevation.revoked", user,
-			json_pack("{s:o, s:s, s:i}", "grant", grant_event(&g), "by", "admin", "by_uid", (int)peer->uid));
-	*reply = json_pack("{s:o}", "revoked", vg_grant_to_json(&g));
+	/* "revoked" stays the first grant for older vigilctl; "all" lists every one */
+	*reply = json_pack("{s:O, s:o}", "revoked", json_array_get(revoked, 0), "all", revoked);
 	return *reply ? 0 : -ENOMEM;
 }
 
@@ -659,11 +756,13 @@ static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char 
 	int r;
 
 	if (strcmp(cmd, "elevation.check") == 0)
-		return cmd_check(d, req, reply, err);
+		return cmd_check(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.challenge") == 0)
-		return cmd_challenge(d, req, reply, err);
+		return cmd_challenge(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.assert") == 0)
-		return cmd_assert(d, req, reply, err);
+		return cmd_assert(d, peer, req, reply, err);
+	if (strcmp(cmd, "elevation.commit") == 0)
+		return cmd_commit(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.account") == 0)
 		return cmd_account(d, req, reply, err);
 	if (strcmp(cmd, "grants.list") == 0)
@@ -689,8 +788,9 @@ static void elev_status(struct vg_daemon *d, json_t *status)
 	for (size_t i = 0; i < st.grants.n; i++)
 		live += st.grants.g[i].expires > vg_now();
 	json_object_update_new(status,
-			    json_pack("{s:I, s:I}", "grants", (json_int_t)live, "pending_challenges",
-				      (json_int_t)st.chal.n));
+			    json_pack("{s:I, s:I, s:I, s:I}", "grants", (json_int_t)live, "pending_challenges",
+				      (json_int_t)st.chal.n, "pending_approvals", (json_int_t)st.approvals.n,
+				      "failure_events_suppressed", (json_int_t)st.fails.suppressed_total));
 }
 
 static void elev_shutdown(struct vg_daemon *d)

@@ -964,11 +964,28 @@ static bool origin_ok(const char *o)
 	return true;
 }
 
+static int parse_grant_reach(struct ctx *c, json_t *el, struct vg_elevation *e)
+{
+	static const char *const names[] = { [VG_REACH_SESSION] = "session", [VG_REACH_SERVICE] = "service",
+					     [VG_REACH_USER] = "user" };
+	char *v = NULL;
+	int r = get_str(c, el, "$.elevation", "grant_reach", false, 16, &v);
+
+	if (r < 0 || !v)
+		return r;
+	for (size_t i = 0; i < VG_ARRAY_SIZE(names); i++)
+		if (strcmp(v, names[i]) == 0) {
+			e->grant_reach = (enum vg_grant_reach)i;
+			return 0;
+		}
+	return FAIL(c, "schema_value", "$.elevation.grant_reach", "\"%s\" is not one of session, service, user", v);
+}
+
 static int parse_elevation(struct ctx *c, json_t *root, struct vg_bundle *b)
 {
 	static const char *const allowed[] = { "group", "gid", "allowed", "services", "max_duration", "default_duration",
 					       "require_uv", "require_reason", "reason_pattern", "touch_within_grant",
-					       "rp_id", "origins", "posture", "break_glass", "comment", NULL };
+					       "grant_reach", "rp_id", "origins", "posture", "break_glass", "comment", NULL };
 	static const char *const required[] = { "group", "gid", "rp_id", NULL };
 	json_t *el = json_object_get(root, "elevation");
 	struct vg_elevation *e = &b->elevation;
@@ -992,6 +1009,8 @@ static int parse_elevation(struct ctx *c, json_t *root, struct vg_bundle *b)
 	    (r = get_bool(c, el, "$.elevation", "touch_within_grant", false, &e->touch_within_grant)) < 0 ||
 	    (r = get_str(c, el, "$.elevation", "rp_id", true, 253, &e->rp_id)) < 0 ||
 	    (r = get_str_array(c, el, "$.elevation", "origins", 512, &e->origins, &e->norigins)) < 0)
+		return r;
+	if ((r = parse_grant_reach(c, el, e)) < 0)
 		return r;
 	if (e->default_duration_s > e->max_duration_s)
 		return FAIL(c, "schema_value", "$.elevation.default_duration",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include "vigil/ctl.h"
@@ -83,7 +84,8 @@ const struct vg_ctl_command vg_ctl_commands[] = {
 	{ "audit.seal", VG_CTL_ADMIN, "write a signed checkpoint now" },
 	{ "elevation.check", VG_CTL_ROOT, "PAM: may this user elevate" },
 	{ "elevation.challenge", VG_CTL_ROOT, "PAM: issue a step-up challenge" },
-	{ "elevation.assert", VG_CTL_ROOT, "PAM: verify an assertion, mint a grant" },
+	{ "elevation.assert", VG_CTL_ROOT, "PAM: verify an assertion, record an approval" },
+	{ "elevation.commit", VG_CTL_ROOT, "PAM setcred: turn the approval into a grant" },
 	{ "elevation.account", VG_CTL_ROOT, "PAM: account check" },
 	{ "elevation.relay_challenge", VG_CTL_ROOT, "PAM: remote step-up challenge" },
 	{ "elevation.relay_answer", VG_CTL_ROOT, "PAM: remote step-up answer" },
@@ -165,6 +167,40 @@ static int io_all(int fd, char *buf, size_t len, bool writing, uint64_t deadline
 	return 0;
 }
 
+/* Connect bounded by the deadline: a full listen backlog makes a blocking AF_UNIX connect wait for
+ * room, and SO_SNDTIMEO is what bounds that wait (a non-blocking one fails at once with EAGAIN). */
+static int connect_bounded(int fd, const struct sockaddr_un *sa, uint64_t deadline)
+{
+	uint64_t now = vg_now_ms_monotonic();
+	struct timeval tv;
+
+	if (now >= deadline)
+		return -ETIMEDOUT;
+	tv.tv_sec = (time_t)((deadline - now) / 1000u);
+	tv.tv_usec = (suseconds_t)((deadline - now) % 1000u * 1000u);
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) < 0)
+		return errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+	return 0;
+}
+
+/* Absent: nothing listens on the path. Everything else that fails after that point (reset,
+ * timeout, backlog full) is a vigild that exists but does not answer: busy. */
+static int ctl_fail(struct vg_err *err, int r, const char *path, const char *what)
+{
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTDIR)
+		return vg_err_set(err, -r, VG_CTL_ABSENT, path,
+				  "cannot reach vigild (%s: %s): is it running? (systemctl status vigild)", what,
+				  strerror(-r));
+	return vg_err_set(err, -r, VG_CTL_BUSY, path, "vigild does not answer (%s: %s)", what, strerror(-r));
+}
+
+bool vg_ctl_vigild_absent(const struct vg_err *err)
+{
+	return strcmp(err->code, VG_CTL_ABSENT) == 0 || strcmp(err->code, "no_policy") == 0;
+}
+
 int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -183,18 +219,16 @@ int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeou
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return vg_err_set(err, errno, "socket", NULL, "socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return vg_err_set(err, errno, "unreachable", socket_path,
-				  "cannot reach vigild (%s): is it running? (systemctl status vigild)", strerror(errno));
+	if ((r = connect_bounded(fd, &sa, deadline)) < 0)
+		return ctl_fail(err, r == -EAGAIN ? -ETIMEDOUT : r, socket_path, "connect");
 	if ((r = vg_ctl_frame(req, &frame, &flen)) < 0)
 		return vg_err_set(err, -r, "encode", NULL, "cannot encode the request");
 	r = io_all(fd, frame, flen, true, deadline);
 	free(frame);
 	if (r < 0)
-		return vg_err_set(err, -r, "unreachable", socket_path, "sending the request failed: %s", strerror(-r));
+		return ctl_fail(err, r, socket_path, "sending the request");
 	if ((r = io_all(fd, (char *)&be, 4, false, deadline)) < 0)
-		return vg_err_set(err, -r, r == -ETIMEDOUT ? "timeout" : "unreachable", socket_path,
-				  "no reply from vigild: %s", strerror(-r));
+		return ctl_fail(err, r, socket_path, "waiting for the reply");
 	n = ntohl(be);
 	if (n > VG_CTL_MAX_REPLY)
 		return vg_err_set(err, EMSGSIZE, "reply_too_large", NULL, "reply larger than %u bytes", VG_CTL_MAX_REPLY);
@@ -203,7 +237,7 @@ int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeou
 		return -ENOMEM;
 	if ((r = io_all(fd, body, n, false, deadline)) < 0) {
 		free(body);
-		return vg_err_set(err, -r, "unreachable", socket_path, "reading the reply failed: %s", strerror(-r));
+		return ctl_fail(err, r, socket_path, "reading the reply");
 	}
 	*reply = json_loadb(body, n, 0, &jerr);
 	free(body);

@@ -168,16 +168,42 @@ static void store_drop(struct vg_challenge_store *s, size_t i)
 	s->n--;
 }
 
+static size_t held_by(const struct vg_challenge_store *s, uint32_t uid, size_t *oldest)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->c[i].requester_uid != uid)
+			continue;
+		if (n++ == 0 || s->c[i].expires < s->c[*oldest].expires)
+			*oldest = i;
+	}
+	return n;
+}
+
 int vg_challenge_store_add(struct vg_challenge_store *s, const struct vg_challenge *ch, time_t now,
 			   struct vg_err *err)
 {
+	size_t oldest = 0, most = 0, victim = 0;
+
 	for (size_t i = s->n; i-- > 0;)
 		if (s->c[i].expires <= now)
 			store_drop(s, i);
-	if (s->n >= VG_CHALLENGE_MAX)
+	if (held_by(s, ch->requester_uid, &oldest) >= VG_CHALLENGE_PER_REQUESTER)
 		return vg_err_set(err, EBUSY, "too_many_challenges", "challenge",
-				  "%u step-up challenges are pending; retry in %u seconds", VG_CHALLENGE_MAX,
-				  VG_CHALLENGE_TTL_S);
+				  "%u step-up challenges of uid %u are pending; answer or abandon them, or retry in %u seconds",
+				  VG_CHALLENGE_PER_REQUESTER, (unsigned)ch->requester_uid, VG_CHALLENGE_TTL_S);
+	if (s->n >= VG_CHALLENGE_MAX) {
+		for (size_t i = 0; i < s->n; i++) {
+			size_t n = held_by(s, s->c[i].requester_uid, &oldest);
+
+			if (n > most) {
+				most = n;
+				victim = oldest;
+			}
+		}
+		store_drop(s, victim);
+	}
 	s->c[s->n++] = *ch;
 	return 0;
 }
@@ -208,11 +234,22 @@ int vg_challenge_store_take(struct vg_challenge_store *s, const char *id, const 
 
 /* --- grants --- */
 
-const struct vg_grant *vg_grants_find_live(const struct vg_grant_set *s, const char *user, time_t now)
+const struct vg_grant *vg_grants_find_usable(const struct vg_grant_set *s, const char *user, const char *service,
+					     const struct vg_requester *rq, enum vg_grant_reach reach, time_t now)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->g[i].user, user) == 0 && s->g[i].expires > now)
-			return &s->g[i];
+	if (rq->uid == VG_UID_NONE || (rq->uid == 0 && rq->session == VG_SESSION_NONE))
+		return NULL;
+	for (size_t i = 0; i < s->n; i++) {
+		const struct vg_grant *g = &s->g[i];
+
+		if (g->expires <= now || strcmp(g->user, user) != 0 || g->by_uid != rq->uid)
+			continue;
+		if (reach < VG_REACH_USER && strcmp(g->service, service) != 0)
+			continue;
+		if (reach < VG_REACH_SERVICE && (rq->session == VG_SESSION_NONE || g->session != rq->session))
+			continue;
+		return g;
+	}
 	return NULL;
 }
 
@@ -223,10 +260,16 @@ static void grants_drop(struct vg_grant_set *s, size_t i)
 	s->n--;
 }
 
+static bool same_binding(const struct vg_grant *a, const struct vg_grant *b)
+{
+	return !strcmp(a->user, b->user) && !strcmp(a->service, b->service) && a->by_uid == b->by_uid &&
+	       a->session == b->session;
+}
+
 int vg_grants_put(struct vg_grant_set *s, struct vg_grant *g)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (strcmp(s->g[i].user, g->user) == 0) {
+		if (same_binding(&s->g[i], g)) {
 			grants_drop(s, i);
 			break;
 		}
@@ -255,17 +298,15 @@ size_t vg_grants_expire(struct vg_grant_set *s, time_t now, struct vg_grant *exp
 {
 	size_t k = 0;
 
-	for (size_t i = 0; i < s->n;) {
+	for (size_t i = 0; i < s->n && k < max;) {
 		if (s->g[i].expires > now) {
 			i++;
 			continue;
 		}
-		if (k < max)
-			expired[k] = s->g[i];
-		k++;
+		expired[k++] = s->g[i];
 		grants_drop(s, i);
 	}
-	return k < max ? k : max;
+	return k;
 }
 
 time_t vg_grants_next_expiry(const struct vg_grant_set *s)
@@ -281,12 +322,19 @@ time_t vg_grants_next_expiry(const struct vg_grant_set *s)
 json_t *vg_grant_to_json(const struct vg_grant *g)
 {
 	char st[32], ex[32];
+	json_t *o;
 
 	vg_time_format(g->started, st);
 	vg_time_format(g->expires, ex);
-	return json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)g->id, "user", g->user,
-			 "uid", (json_int_t)g->uid, "service", g->service, "reason", g->reason, "granted_by",
-			 g->granted_by, "trace_id", g->trace_id, "started", st, "expires", ex);
+	o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "id", (json_int_t)g->id, "user",
+		      g->user, "uid", (json_int_t)g->uid, "service", g->service, "reason", g->reason, "granted_by",
+		      g->granted_by, "trace_id", g->trace_id, "started", st, "expires", ex, "tty", g->tty, "rhost",
+		      g->rhost, "ruser", g->ruser);
+	if (o && g->by_uid != VG_UID_NONE)
+		json_object_set_new(o, "requester_uid", json_integer(g->by_uid));
+	if (o && g->session != VG_SESSION_NONE)
+		json_object_set_new(o, "session", json_integer(g->session));
+	return o;
 }
 
 static int get_str(json_t *o, const char *key, char *dst, size_t cap, bool required, struct vg_err *err)
@@ -315,6 +363,21 @@ static int get_uint(json_t *o, const char *key, uint64_t max, uint64_t *out, str
 	return 0;
 }
 
+/* Optional integer field below the "none" value none; absent gives none. */
+static int get_opt_u32(json_t *o, const char *key, uint32_t none, uint32_t *out, struct vg_err *err)
+{
+	uint64_t v;
+	int r;
+
+	*out = none;
+	if (!json_object_get(o, key))
+		return 0;
+	if ((r = get_uint(o, key, none - 1, &v, err)) < 0)
+		return r;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int get_time(json_t *o, const char *key, time_t *out, struct vg_err *err)
 {
 	json_t *v = json_object_get(o, key);
@@ -338,13 +401,18 @@ int vg_grant_from_json(json_t *o, struct vg_grant *g, struct vg_err *err)
 	    (r = get_str(o, "reason", g->reason, sizeof(g->reason), false, err)) ||
 	    (r = get_str(o, "granted_by", g->granted_by, sizeof(g->granted_by), true, err)) ||
 	    (r = get_str(o, "trace_id", g->trace_id, sizeof(g->trace_id), false, err)) ||
+	    (r = get_str(o, "tty", g->tty, sizeof(g->tty), false, err)) ||
+	    (r = get_str(o, "rhost", g->rhost, sizeof(g->rhost), false, err)) ||
+	    (r = get_str(o, "ruser", g->ruser, sizeof(g->ruser), false, err)) ||
 	    (r = get_time(o, "started", &g->started, err)) || (r = get_time(o, "expires", &g->expires, err)))
 		return r;
 	if (!vg_str_valid_name(g->user, sizeof(g->user) - 1))
 		return vg_err_set(err, EINVAL, "grant_invalid", "user", "invalid user name \"%s\"", g->user);
 	g->id = id;
 	g->uid = (uint32_t)uid;
-	return 0;
+	/* a grant without its requester (written before grants were bound) is never reused */
+	return get_opt_u32(o, "requester_uid", VG_UID_NONE, &g->by_uid, err) ?:
+	       get_opt_u32(o, "session", VG_SESSION_NONE, &g->session, err);
 }
 
 char *vg_grants_serialize(const struct vg_grant_set *s)
@@ -402,6 +470,82 @@ out:
 	if (r)
 		s->n = 0;
 	return r;
+}
+
+/* --- approvals --- */
+
+static void approval_drop(struct vg_approval_store *s, size_t i)
+{
+	if (i + 1 < s->n)
+		memmove(&s->a[i], &s->a[i + 1], (s->n - i - 1) * sizeof(s->a[0]));
+	s->n--;
+}
+
+void vg_approval_put(struct vg_approval_store *s, const struct vg_grant *g, uint32_t duration_s, time_t now,
+		     uint32_t ttl_s)
+{
+	for (size_t i = s->n; i-- > 0;)
+		if (s->a[i].until <= now)
+			approval_drop(s, i);
+	if (s->n >= VG_APPROVALS_MAX)
+		approval_drop(s, 0);
+	s->a[s->n] = (struct vg_approval){ .g = *g, .duration_s = duration_s, .until = now + (time_t)ttl_s };
+	s->n++;
+}
+
+int vg_approval_take(struct vg_approval_store *s, const char *user, const char *service,
+		     const struct vg_requester *rq, time_t now, struct vg_approval *out)
+{
+	for (size_t i = s->n; i-- > 0;) {
+		const struct vg_grant *g = &s->a[i].g;
+
+		if (s->a[i].until <= now || strcmp(g->user, user) || strcmp(g->service, service) ||
+		    g->by_uid != rq->uid || g->session != rq->session || strcmp(g->tty, rq->tty))
+			continue;
+		*out = s->a[i];
+		approval_drop(s, i);
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* --- failure events --- */
+
+bool vg_fail_limit(struct vg_fail_limiter *l, const char *user, uint32_t uid, time_t now, uint64_t *suppressed)
+{
+	struct vg_fail_key *k = NULL;
+	size_t oldest = 0;
+
+	*suppressed = 0;
+	for (size_t i = 0; i < l->n && !k; i++) {
+		if (l->k[i].uid == uid && strncmp(l->k[i].user, user, sizeof(l->k[i].user) - 1) == 0)
+			k = &l->k[i];
+		else if (l->k[i].refilled < l->k[oldest].refilled)
+			oldest = i;
+	}
+	if (!k) {
+		/* a full table forgets the key idle the longest; what it withheld stays in the total */
+		k = l->n < VG_FAIL_KEYS ? &l->k[l->n++] : &l->k[oldest];
+		*k = (struct vg_fail_key){ .uid = uid, .tokens = VG_FAIL_BURST, .refilled = now };
+		snprintf(k->user, sizeof(k->user), "%s", user);
+	}
+	if (now > k->refilled) {
+		uint64_t add = (uint64_t)(now - k->refilled) / VG_FAIL_REFILL_S;
+
+		k->tokens = add >= VG_FAIL_BURST - k->tokens ? VG_FAIL_BURST : k->tokens + (uint32_t)add;
+		k->refilled += (time_t)(add * VG_FAIL_REFILL_S);
+		if (k->tokens == VG_FAIL_BURST)
+			k->refilled = now;
+	}
+	if (k->tokens == 0) {
+		k->suppressed++;
+		l->suppressed_total++;
+		return false;
+	}
+	k->tokens--;
+	*suppressed = k->suppressed;
+	k->suppressed = 0;
+	return true;
 }
 
 int vg_counters_parse(const char *buf, size_t len, json_t **out, struct vg_err *err)

@@ -114,8 +114,10 @@ static void logf_(const struct pv_io *io, int prio, const char *fmt, ...)
 
 enum call_result { CALL_OK, CALL_REFUSED, CALL_DOWN, CALL_BROKEN };
 
-/* One request to vigild. DOWN: vigild cannot be reached or has no policy (the fail mode
- * decides); REFUSED: vigild answered no (err filled from its reply); BROKEN: anything else. */
+/* One request to vigild. DOWN: vigild is absent or has no policy (the fail mode decides, break-glass
+ * applies); REFUSED: vigild answered no (err filled from its reply); BROKEN: anything else,
+ * including a vigild that exists but does not answer in time, which a local user can cause and
+ * which therefore is never "down". */
 static enum call_result call(const struct pv_args *a, json_t *req, json_t **reply, struct vg_err *err)
 {
 	json_t *e;
@@ -125,8 +127,7 @@ static enum call_result call(const struct pv_args *a, json_t *req, json_t **repl
 	r = vg_ctl_call(a->socket, req, reply, (int)a->ctl_timeout_ms, err);
 	json_decref(req);
 	if (r < 0)
-		return strcmp(err->code, "unreachable") == 0 || strcmp(err->code, "timeout") == 0 ? CALL_DOWN
-												  : CALL_BROKEN;
+		return vg_ctl_vigild_absent(err) ? CALL_DOWN : CALL_BROKEN;
 	if (json_is_true(json_object_get(*reply, "ok")))
 		return CALL_OK;
 	e = json_object_get(*reply, "error");
@@ -134,7 +135,7 @@ static enum call_result call(const struct pv_args *a, json_t *req, json_t **repl
 		   json_string_value(json_object_get(e, "message")) ?: "vigild refused the request");
 	json_decref(*reply);
 	*reply = NULL;
-	return strcmp(err->code, "no_policy") == 0 ? CALL_DOWN : CALL_REFUSED;
+	return vg_ctl_vigild_absent(err) ? CALL_DOWN : CALL_REFUSED;
 }
 
 /* --- break-glass, the one path that works with vigild down --- */
@@ -398,8 +399,7 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 		logf_(io, LOG_NOTICE, "step-up for %s refused: %s (%s)", s->user, err.code, err.msg);
 		goto out;
 	}
-	say(io->info, io->ctx, "vigil: elevation granted until %s",
-	    json_string_value(json_object_get(json_object_get(reply, "grant"), "expires")) ?: "?");
+	say(io->info, io->ctx, "vigil: security key accepted");
 	logf_(io, LOG_INFO, "step-up satisfied for %s via %s", s->user, s->service);
 	rc = PAM_SUCCESS;
 out:
@@ -408,24 +408,39 @@ out:
 	return rc;
 }
 
+/* The PAM items vigild records with a grant; who asks (uid, session) vigild reads itself. */
+static json_t *request(const char *cmd, const struct pv_session *s)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", cmd, "user", s->user, "service", s->service, "tty",
+			 s->tty ? s->tty : "", "rhost", s->rhost ? s->rhost : "", "ruser", s->ruser ? s->ruser : "");
+}
+
 int pv_authenticate(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
 {
-	json_t *req, *reply = NULL;
+	json_t *req, *reply = NULL, *concerned;
 	struct vg_err err;
 	enum call_result cr;
 	int rc;
 
-	req = json_pack("{s:s, s:s, s:s, s:b}", "cmd", "elevation.check", "user", s->user, "service", s->service,
-			"use_grant", 1);
+	req = request("elevation.check", s);
+	if (req)
+		json_object_set_new(req, "use_grant", json_true());
 	cr = call(a, req, &reply, &err);
 	if (cr == CALL_DOWN)
 		return vigild_down(a, io, s, &err);
 	if (cr != CALL_OK) {
 		logf_(io, LOG_ERR, "elevation.check for %s failed: %s", s->user, err.msg);
-		say(io->error, io->ctx, "vigil: internal error (%s); elevation denied", err.msg);
+		say(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
 		return PAM_AUTH_ERR;
 	}
-	if (!json_is_true(json_object_get(reply, "concerned"))) {
+	concerned = json_object_get(reply, "concerned");
+	if (!json_is_boolean(concerned)) {
+		logf_(io, LOG_ERR, "malformed elevation.check reply from vigild (no boolean \"concerned\")");
+		say(io->error, io->ctx, "vigil: internal error (malformed reply); elevation denied");
+		json_decref(reply);
+		return PAM_AUTH_ERR;
+	}
+	if (!json_is_true(concerned)) {
 		/* the only PAM_IGNORE of the auth flow: the policy does not speak about this user/service */
 		json_decref(reply);
 		return PAM_IGNORE;
@@ -438,7 +453,27 @@ int pv_authenticate(const struct pv_args *a, const struct pv_io *io, struct pv_s
 	}
 	rc = step_up(a, io, s, reply);
 	json_decref(reply);
+	s->approved = rc == PAM_SUCCESS;
 	return rc;
+}
+
+int pv_commit(const struct pv_args *a, const struct pv_io *io, const struct pv_session *s)
+{
+	json_t *reply = NULL;
+	struct vg_err err;
+
+	if (call(a, request("elevation.commit", s), &reply, &err) != CALL_OK) {
+		/* this login already passed; only the grant that would spare the next touch is missing */
+		logf_(io, LOG_WARNING, "no grant recorded for %s via %s: %s", s->user, s->service, err.msg);
+		say(io->error, io->ctx, "vigil: no grant recorded (%s); the next elevation asks for the key again",
+		    err.msg);
+		return PAM_SUCCESS;
+	}
+	say(io->info, io->ctx, "vigil: elevation granted until %s",
+	    json_string_value(json_object_get(json_object_get(reply, "grant"), "expires")) ?: "?");
+	logf_(io, LOG_INFO, "grant recorded for %s via %s", s->user, s->service);
+	json_decref(reply);
+	return PAM_SUCCESS;
 }
 
 int pv_account(const struct pv_args *a, const struct pv_io *io, const struct pv_session *s)

@@ -47,10 +47,14 @@ struct pv_session {
 	const char *user, *service, *tty, *rhost, *ruser;
 	uid_t uid; /* (uid_t)-1 when the account does not resolve */
 	bool breakglass_used; /* out: auth succeeded through break-glass */
+	bool approved;	      /* out: a fresh step-up passed; its grant waits for pv_commit */
 };
 
 int pv_authenticate(const struct pv_args *a, const struct pv_io *io, struct pv_session *s);
 int pv_account(const struct pv_args *a, const struct pv_io *io, const struct pv_session *s);
+/* After the whole stack succeeded (pam_sm_setcred): turn the approval of pv_authenticate into a
+ * grant. Always PAM_SUCCESS: the login already passed, only a later reuse is at stake. */
+int pv_commit(const struct pv_args *a, const struct pv_io *io, const struct pv_session *s);
 
 /* Get an assertion from the local security key (pam/fido.c). Returns 0, or -errno with a
  * step_up_failed reason in why ("no_key", "timeout", "wrong_key", "uv_missing", "key_error"). */

@@ -16,6 +16,7 @@
 #include "flow.h"
 
 #define PV_DATA_BREAKGLASS "vigil_breakglass_used"
+#define PV_DATA_APPROVED "vigil_step_up_approved"
 
 static char *conv_prompt(void *ctx, bool echo, const char *text)
 {
@@ -41,6 +42,11 @@ static void conv_error(void *ctx, const char *text)
 static void conv_log(void *ctx, int prio, const char *text)
 {
 	pam_syslog(ctx, prio, "%s", text);
+}
+
+static void free_data(pam_handle_t *pamh, void *data, int error_status)
+{
+	free(data);
 }
 
 static const char *item(pam_handle_t *pamh, int type)
@@ -92,15 +98,35 @@ PAM_EXTERN int pam_sm_authenticate(pam_handle_t *pamh, int flags, int argc, cons
 
 	if (rc != PAM_SUCCESS)
 		return rc;
+	pam_set_data(pamh, PV_DATA_APPROVED, NULL, NULL);
 	rc = pv_authenticate(&a, &io, &s);
 	if (rc == PAM_SUCCESS && s.breakglass_used)
 		pam_set_data(pamh, PV_DATA_BREAKGLASS, (void *)1, NULL);
+	/* remember who passed: sudo switches PAM_USER to the target user before setcred */
+	if (rc == PAM_SUCCESS && s.approved)
+		pam_set_data(pamh, PV_DATA_APPROVED, strdup(s.user), free_data);
 	return rc;
 }
 
+/* Applications call setcred only once the whole auth stack (and account) succeeded — sudo with
+ * PAM_REINITIALIZE_CRED as it starts the command, su/sshd/login with PAM_ESTABLISH_CRED: the one
+ * place where a step-up becomes a grant; a failed password before or after leaves none. */
 PAM_EXTERN int pam_sm_setcred(pam_handle_t *pamh, int flags, int argc, const char **argv)
 {
-	/* grants live in vigild and NSS; there are no credentials to establish here */
+	struct pv_io io = { pamh, conv_prompt, conv_info, conv_error, conv_log };
+	struct pv_args a;
+	struct pv_session s;
+	const void *approved = NULL;
+
+	if (!(flags & (PAM_ESTABLISH_CRED | PAM_REINITIALIZE_CRED)) ||
+	    pam_get_data(pamh, PV_DATA_APPROVED, &approved) != PAM_SUCCESS || !approved)
+		return PAM_SUCCESS;
+	if (setup(pamh, argc, argv, PAM_CRED_ERR, &a, &s) == PAM_SUCCESS) {
+		s.user = approved;
+		pv_commit(&a, &io, &s);
+	}
+	/* frees the name: one commit per step-up */
+	pam_set_data(pamh, PV_DATA_APPROVED, NULL, NULL);
 	return PAM_SUCCESS;
 }
 

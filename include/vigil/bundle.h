@@ -126,6 +126,9 @@ struct vg_breakglass {
 	uint32_t duration_s;
 };
 
+/* elevation.grant_reach: what a grant covers besides its user and requester (docs/bundle.md) */
+enum vg_grant_reach { VG_REACH_SESSION = 0, VG_REACH_SERVICE = 1, VG_REACH_USER = 2 };
+
 struct vg_elevation {
 	bool present;
 	char *group; /* elevation group name served by NSS while a grant lasts */
@@ -138,6 +141,7 @@ struct vg_elevation {
 	bool require_uv, require_reason;
 	char *reason_pattern; /* POSIX ERE the reason must match, or NULL */
 	bool touch_within_grant;
+	enum vg_grant_reach grant_reach; /* how far a grant reaches beyond where it was earned */
 	char *rp_id;
 	size_t norigins;
 	char **origins;

@@ -20,13 +20,21 @@
 #define VG_CTL_MAX_REPLY (64u << 20)
 #define VG_CTL_TIMEOUT_MS 5000
 
-/* Client side: connect, send req, wait for the reply (bounded by timeout_ms). */
+/* err->code of a failed call: nothing listens on the socket (missing, refused) ... */
+#define VG_CTL_ABSENT "vigild_absent"
+/* ... or vigild exists but does not answer in time (backlog full, reset, stopped, timeout). */
+#define VG_CTL_BUSY "vigild_busy"
+
+/* Client side: connect, send req, wait for the reply; every step bounded by timeout_ms together. */
 int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err);
 /* Encode a message into a freshly allocated frame. */
 int vg_ctl_frame(json_t *msg, char **out, size_t *len);
 /* Parse a request body (bounded, strict: object with string "cmd"). Fuzzed. */
 int vg_ctl_parse_request(const char *buf, size_t len, json_t **out, struct vg_err *err);
 json_t *vg_ctl_error_reply(const struct vg_err *err);
+/* The one answer to "is vigild down" (failmode=safe, break-glass): the call failed as absent, or
+ * vigild answered that it has no policy. A busy or refusing vigild is not down. */
+bool vg_ctl_vigild_absent(const struct vg_err *err);
 
 /* Who may call a command: the one authorisation table (vg_ctl_commands), checked by vigild before
  * any module sees the request and printed into docs/control-socket.md by `vigild --list-commands`. */

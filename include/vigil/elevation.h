@@ -21,7 +21,12 @@
 
 #define VG_ELEV_DEFAULT_DURATION_S 3600u
 #define VG_CHALLENGE_TTL_S 120u
-#define VG_CHALLENGE_MAX 64u
+#define VG_CHALLENGE_MAX 256u
+#define VG_CHALLENGE_PER_REQUESTER 8u
+#define VG_APPROVALS_MAX 64u
+#define VG_FAIL_BURST 32u
+#define VG_FAIL_REFILL_S 4u
+#define VG_FAIL_KEYS 256u
 #define VG_GRANTS_MAX 1024u
 #define VG_GRANTS_FILE_MAX (4u << 20)
 #define VG_BREAKGLASS_FILE_MAX (1u << 20)
@@ -43,6 +48,16 @@ uint32_t vg_elev_breakglass_duration(const struct vg_elevation *e, const struct 
 /* 0 when the reason is acceptable (printable, bounded, matches reason_pattern), -EINVAL otherwise. */
 int vg_elev_check_reason(const struct vg_elevation *e, const char *reason, struct vg_err *err);
 
+/* Who asks: the PAM process as vigild sees it (real uid and audit session read from /proc of the
+ * connected peer, never taken from the request) and the PAM items it reports. */
+struct vg_requester {
+	uint32_t uid;	  /* real uid: the invoking user for sudo/su, 0 for sshd/login; VG_UID_NONE unknown */
+	uint32_t session; /* audit session id (/proc/PID/sessionid); VG_SESSION_NONE unset */
+	char tty[64];
+	char rhost[128];
+	char ruser[64];
+};
+
 /* --- challenges: single use, bound to (user, host, service, tty, reason), expiring --- */
 
 struct vg_challenge {
@@ -55,6 +70,7 @@ struct vg_challenge {
 	char reason[VG_REASON_MAX + 1];
 	time_t expires;
 	uint8_t client_data_hash[32]; /* sha256 of the canonical client data; what the key signs */
+	uint32_t requester_uid;	      /* who asked (struct vg_requester.uid): the per-requester bound */
 };
 
 struct vg_challenge_store {
@@ -67,7 +83,10 @@ int vg_challenge_new(struct vg_challenge *ch, const char *user, const char *host
 		     const char *tty, const char *reason, time_t now, uint32_t ttl_s, struct vg_err *err);
 /* The canonical client data the hash is taken over (compact JSON, sorted keys); caller frees. */
 char *vg_challenge_client_data(const struct vg_challenge *ch);
-/* Store a challenge; expired ones are dropped first; -EBUSY when full of live ones. */
+/* Store a challenge; expired ones are dropped first. One requester holds at most
+ * VG_CHALLENGE_PER_REQUESTER live challenges (-EBUSY beyond); when the store is full the oldest
+ * challenge of the requester holding the most makes room, so parked prompts of one requester
+ * never block another's. */
 int vg_challenge_store_add(struct vg_challenge_store *s, const struct vg_challenge *ch, time_t now,
 			   struct vg_err *err);
 /* Take (and forget, whatever the outcome) the challenge id; it must be live and bound to the same
@@ -83,13 +102,19 @@ struct vg_grant_set {
 	uint64_t next_id;
 };
 
-/* Live grant of user at now, or NULL. */
-const struct vg_grant *vg_grants_find_live(const struct vg_grant_set *s, const char *user, time_t now);
-/* Add a grant (replacing the user's previous one); fills id. -ENOSPC when full. */
+/* A live grant the request may use without a touch, or NULL. It must name user and come from the
+ * same requester (real uid); reach adds the same service (session, service) and the same audit
+ * session (session). A requester vigild cannot tell apart — uid 0 without an audit session, as
+ * sshd and login before pam_loginuid — never reuses a grant. */
+const struct vg_grant *vg_grants_find_usable(const struct vg_grant_set *s, const char *user, const char *service,
+					     const struct vg_requester *rq, enum vg_grant_reach reach, time_t now);
+/* Add a grant, replacing one with the same user, service, requester and session; fills id.
+ * -ENOSPC when full. */
 int vg_grants_put(struct vg_grant_set *s, struct vg_grant *g);
-/* Remove the user's grant into *out; -ENOENT when none. */
+/* Remove one grant of user into *out; -ENOENT when none is left. */
 int vg_grants_remove_user(struct vg_grant_set *s, const char *user, struct vg_grant *out);
-/* Remove grants with expires <= now, copying them to expired[] (up to max); returns how many. */
+/* Remove up to max grants with expires <= now, copying them to expired[]; returns how many.
+ * Call again until it returns 0: every expired grant comes out exactly once. */
 size_t vg_grants_expire(struct vg_grant_set *s, time_t now, struct vg_grant *expired, size_t max);
 /* Earliest expiry among grants, 0 when none. */
 time_t vg_grants_next_expiry(const struct vg_grant_set *s);
@@ -100,6 +125,43 @@ int vg_grant_from_json(json_t *o, struct vg_grant *g, struct vg_err *err);
 /* State file: {"next_id": N, "grants": [...]} */
 char *vg_grants_serialize(const struct vg_grant_set *s);
 int vg_grants_parse(const char *buf, size_t len, struct vg_grant_set *s, struct vg_err *err);
+
+/* --- approvals: a verified step-up waits here until the whole PAM stack has succeeded --- */
+
+struct vg_approval {
+	struct vg_grant g; /* the grant to mint: user, service, requester, session, tty, expiry length */
+	uint32_t duration_s;
+	time_t until; /* the approval itself lapses at until */
+};
+struct vg_approval_store {
+	size_t n;
+	struct vg_approval a[VG_APPROVALS_MAX];
+};
+/* Park an approval (expired ones dropped; when full the oldest goes). */
+void vg_approval_put(struct vg_approval_store *s, const struct vg_grant *g, uint32_t duration_s, time_t now,
+		     uint32_t ttl_s);
+/* Take the newest live approval for exactly this user, service and requester (uid, session,
+ * tty); -ENOENT when there is none. */
+int vg_approval_take(struct vg_approval_store *s, const char *user, const char *service,
+		     const struct vg_requester *rq, time_t now, struct vg_approval *out);
+
+/* --- failure events: per (user, requester uid) token bucket so floods cannot fill the audit spool --- */
+
+struct vg_fail_key {
+	char user[64];
+	uint32_t uid;
+	uint32_t tokens;
+	time_t refilled;
+	uint64_t suppressed; /* events withheld since the last one that went out */
+};
+struct vg_fail_limiter {
+	size_t n;
+	struct vg_fail_key k[VG_FAIL_KEYS];
+	uint64_t suppressed_total;
+};
+/* true: emit the event now, with *suppressed events withheld before it (counted into it);
+ * false: withhold it (counted). VG_FAIL_BURST at once, then one per VG_FAIL_REFILL_S. */
+bool vg_fail_limit(struct vg_fail_limiter *l, const char *user, uint32_t uid, time_t now, uint64_t *suppressed);
 
 /* --- sign counters per credential (clone detection), state file {"counters": {"<id>": N}} --- */
 int vg_counters_parse(const char *buf, size_t len, json_t **out, struct vg_err *err);

@@ -15,6 +15,13 @@ struct vg_grant {
 	char trace_id[64];
 	time_t started, expires;
 	uint64_t id;
+	/* who earned it (docs/pam.md "Grants"): the requester vigild saw, and the PAM items */
+	uint32_t by_uid;  /* real uid of the PAM process; VG_UID_NONE when unknown */
+	uint32_t session; /* its audit session id; VG_SESSION_NONE when unset */
+	char tty[64], rhost[128], ruser[64];
 };
+
+#define VG_UID_NONE UINT32_MAX
+#define VG_SESSION_NONE UINT32_MAX
 
 #endif

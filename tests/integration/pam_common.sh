@@ -23,6 +23,12 @@ san_check() {
 	done
 }
 
+# grants are bound to the audit session of who earned them (docs/pam.md "Grants"): the test runs in
+# a login session of its own, as a user's shell would; new_session CMD... runs CMD in another one
+echo 0 >/proc/self/loginuid 2>/dev/null || skip "cannot start an audit login session (/proc/self/loginuid)"
+[ "$(cat /proc/self/sessionid)" != 4294967295 ] || skip "no audit session ids on this kernel (CONFIG_AUDIT)"
+new_session() { sh -c 'echo 0 >/proc/self/loginuid && exec "$@"' sh "$@"; }
+
 PAM_ARGS="socket=$T/run/vigil.sock breakglass=$T/state/breakglass.json spool=$T/state/breakglass.spool ctl_timeout_ms=3000 timeout=5"
 BG_SECRET="correct-horse-battery"
 SOFTFIDO="$T/softfido.state"

@@ -19,8 +19,8 @@ auth     required  pam_deny.so
 account  required  @VIGIL@
 EOS
 
-# success: reason, touch, grant, audit trail, NSS membership
-pamt "CHG-42 rotate certs\n" sudo alice authenticate acct_mgmt
+# success: reason, touch, grant (minted by setcred, once the whole stack passed), audit trail, NSS
+pamt "CHG-42 rotate certs\n" sudo alice authenticate acct_mgmt setcred
 [ "$RC" = 0 ] || fail "step-up with the enrolled key failed: $OUT"
 assert_contains "$OUT" "Touch your security key" "the user is told to touch the key"
 assert_contains "$OUT" "elevation granted until" "the user is told the grant's end"
@@ -91,7 +91,7 @@ pamt "CHG-46\n" sudo alice authenticate
 audit_has step_up_failed '"uv_missing"' || fail "step_up_failed uv_missing not audited"
 ok "UV missing denied, audited"
 sf uv on
-pamt "CHG-47\n" sudo alice authenticate
+pamt "CHG-47\n" sudo alice authenticate setcred
 [ "$RC" = 0 ] || fail "UV required and given, refused: $OUT"
 ok "UV required and given: granted"
 ctl revoke alice >/dev/null
@@ -99,7 +99,7 @@ ctl revoke alice >/dev/null
 # UV required, the key verifies the user with its PIN: the module asks for it
 sf uv off
 sf pin 4321
-pamt "CHG-47\n4321\n" sudo alice authenticate
+pamt "CHG-47\n4321\n" sudo alice authenticate setcred
 [ "$RC" = 0 ] || fail "UV through the key's PIN refused: $OUT"
 assert_contains "$OUT" "Security key PIN" "the PIN is asked for"
 ctl revoke alice >/dev/null
@@ -121,7 +121,7 @@ ok "posture failing: denied, audited"
 # expiry on time (the policy's shortest grant is 60 s), with vigild running and across a
 # restart: vigild started with its test clock past the grant's end expires it at start
 pam_bundle 4 --set elevation.default_duration=60 --set elevation.max_duration=60
-pamt "CHG-49\n" sudo alice authenticate
+pamt "CHG-49\n" sudo alice authenticate setcred
 [ "$RC" = 0 ] || fail "short grant not created: $OUT"
 has_grant() { ctl --json grants | grep -q '"alice"'; }
 no_grant() { ! has_grant; }
@@ -135,7 +135,7 @@ ok "grant that ran out while vigild was down expired at start, audited"
 stop_vigild
 start_vigild
 n=$(audit_count elevation.expired)
-pamt "CHG-50\n" sudo alice authenticate
+pamt "CHG-50\n" sudo alice authenticate setcred
 [ "$RC" = 0 ] || fail "short grant not created: $OUT"
 has_grant || fail "short grant not listed"
 poll_until 75 no_grant || fail "grant did not expire on time"

@@ -148,7 +148,7 @@ static void test_challenge_binding(void **state)
 static void test_challenge_single_use_and_expiry(void **state)
 {
 	struct vg_challenge_store *s = calloc(1, sizeof(*s));
-	struct vg_challenge a, got;
+	struct vg_challenge a, b, got;
 	struct vg_err err;
 
 	assert_int_equal(vg_challenge_new(&a, "alice", "h1", "sudo", "", "", 1000, 120, &err), 0);
@@ -164,22 +164,61 @@ static void test_challenge_single_use_and_expiry(void **state)
 	assert_string_equal(err.code, "challenge_expired");
 	assert_int_equal(s->n, 0);
 
-	/* full of live challenges -> EBUSY; once they expire there is room again */
-	for (unsigned i = 0; i < VG_CHALLENGE_MAX; i++) {
-		assert_int_equal(vg_challenge_new(&a, "alice", "h1", "sudo", "", "", 2000, 120, &err), 0);
+	/* one requester holds at most VG_CHALLENGE_PER_REQUESTER live challenges; once they expire
+	 * there is room again */
+	for (unsigned i = 0; i < VG_CHALLENGE_PER_REQUESTER; i++) {
+		assert_int_equal(vg_challenge_new(&a, "alice", "h1", "su", "", "", 2000, 120, &err), 0);
+		a.requester_uid = 1001;
 		assert_int_equal(vg_challenge_store_add(s, &a, 2000, &err), 0);
 	}
 	assert_int_equal(vg_challenge_store_add(s, &a, 2000, &err), -EBUSY);
+	assert_string_equal(err.code, "too_many_challenges");
+	/* ... and blocks nobody else: alice's own sudo still gets a challenge */
+	assert_int_equal(vg_challenge_new(&b, "alice", "h1", "sudo", "", "", 2000, 120, &err), 0);
+	b.requester_uid = 60001;
+	assert_int_equal(vg_challenge_store_add(s, &b, 2000, &err), 0);
 	assert_int_equal(vg_challenge_store_add(s, &a, 2120, &err), 0);
 	assert_int_equal(s->n, 1);
 	free(s);
 }
+
+/* A full store makes room by dropping the oldest challenge of whoever holds the most. */
+static void test_challenge_fair_eviction(void **state)
+{
+	struct vg_challenge_store *s = calloc(1, sizeof(*s));
+	struct vg_challenge a, got;
+	struct vg_err err;
+	char first[33] = "";
+
+	for (unsigned i = 0; i < VG_CHALLENGE_MAX; i++) {
+		assert_int_equal(vg_challenge_new(&a, "alice", "h1", "su", "", "", 3000 + (i % 4 == 0), 120, &err), 0);
+		/* uid 5000 + i / 8: 32 requesters of 8, the first of requester 5000 expiring soonest */
+		a.requester_uid = 5000 + i / VG_CHALLENGE_PER_REQUESTER;
+		if (i == 1)
+			memcpy(first, a.id, sizeof(first));
+		assert_int_equal(vg_challenge_store_add(s, &a, 3000, &err), 0);
+	}
+	assert_int_equal(s->n, VG_CHALLENGE_MAX);
+	assert_int_equal(vg_challenge_new(&a, "alice", "h1", "sudo", "", "", 3000, 120, &err), 0);
+	a.requester_uid = 60001;
+	assert_int_equal(vg_challenge_store_add(s, &a, 3000, &err), 0);
+	assert_int_equal(s->n, VG_CHALLENGE_MAX);
+	assert_int_equal(vg_challenge_store_take(s, a.id, "alice", "sudo", "", 3001, &got, &err), 0);
+	assert_int_equal(vg_challenge_store_take(s, first, "alice", "su", "", 3001, &got, &err), -ENOENT);
+	free(s);
+}
+
+/* alice's sudo from her login session 7 on pts/1 */
+static const struct vg_requester rq_alice = { .uid = 60001, .session = 7, .tty = "pts/1" };
 
 static void fill_grant(struct vg_grant *g, const char *user, time_t started, time_t expires)
 {
 	memset(g, 0, sizeof(*g));
 	snprintf(g->user, sizeof(g->user), "%s", user);
 	g->uid = 60001;
+	g->by_uid = rq_alice.uid;
+	g->session = rq_alice.session;
+	snprintf(g->tty, sizeof(g->tty), "%s", rq_alice.tty);
 	snprintf(g->service, sizeof(g->service), "sudo");
 	snprintf(g->reason, sizeof(g->reason), "CHG-1 \"quoted\"");
 	snprintf(g->granted_by, sizeof(g->granted_by), "step-up:abc");
@@ -199,15 +238,15 @@ static void test_grants(void **state)
 	assert_int_equal(g.id, 1);
 	fill_grant(&g, "bob", 1000, 1300);
 	assert_int_equal(vg_grants_put(s, &g), 0);
-	assert_non_null(vg_grants_find_live(s, "alice", 4599));
-	assert_null(vg_grants_find_live(s, "alice", 4600));
-	assert_null(vg_grants_find_live(s, "carol", 1000));
+	assert_non_null(vg_grants_find_usable(s, "alice", "sudo", &rq_alice, VG_REACH_SESSION, 4599));
+	assert_null(vg_grants_find_usable(s, "alice", "sudo", &rq_alice, VG_REACH_SESSION, 4600));
+	assert_null(vg_grants_find_usable(s, "carol", "sudo", &rq_alice, VG_REACH_SESSION, 1000));
 	assert_int_equal(vg_grants_next_expiry(s), 1300);
-	/* a new grant replaces the user's previous one */
+	/* a new grant replaces the one with the same binding */
 	fill_grant(&g, "alice", 2000, 5600);
 	assert_int_equal(vg_grants_put(s, &g), 0);
 	assert_int_equal(s->n, 2);
-	assert_int_equal(vg_grants_find_live(s, "alice", 5000)->id, 3);
+	assert_int_equal(vg_grants_find_usable(s, "alice", "sudo", &rq_alice, VG_REACH_SESSION, 5000)->id, 3);
 
 	txt = vg_grants_serialize(s);
 	assert_non_null(txt);
@@ -238,6 +277,116 @@ static void test_grants(void **state)
 	assert_int_equal(vg_grants_parse("[", 1, s2, &err), -EINVAL);
 	free(s);
 	free(s2);
+}
+
+/* The lateral attempts of the issue: the grant alice earned through sudo in her session does
+ * not serve su/sshd/login to alice from anyone else, nor other services or sessions by default. */
+static void test_grant_reach(void **state)
+{
+	struct vg_grant_set *s = calloc(1, sizeof(*s));
+	struct vg_requester bob = { .uid = 1001, .session = 9 }, sshd = { .uid = 0, .session = VG_SESSION_NONE };
+	struct vg_requester other_session = rq_alice, root_login = { .uid = 0, .session = 7 };
+	struct vg_grant g;
+
+	other_session.session = 8;
+	fill_grant(&g, "alice", 1000, 4600);
+	assert_int_equal(vg_grants_put(s, &g), 0);
+	for (int reach = VG_REACH_SESSION; reach <= VG_REACH_USER; reach++) {
+		assert_null(vg_grants_find_usable(s, "alice", "su", &bob, reach, 2000));
+		assert_null(vg_grants_find_usable(s, "alice", "sudo", &bob, reach, 2000));
+		assert_null(vg_grants_find_usable(s, "alice", "sshd", &sshd, reach, 2000));
+		assert_null(vg_grants_find_usable(s, "alice", "login", &root_login, reach, 2000));
+		assert_non_null(vg_grants_find_usable(s, "alice", "sudo", &rq_alice, reach, 2000));
+	}
+	/* session: same service and session only */
+	assert_null(vg_grants_find_usable(s, "alice", "su", &rq_alice, VG_REACH_SESSION, 2000));
+	assert_null(vg_grants_find_usable(s, "alice", "sudo", &other_session, VG_REACH_SESSION, 2000));
+	/* service: any session of the same requester, same service */
+	assert_non_null(vg_grants_find_usable(s, "alice", "sudo", &other_session, VG_REACH_SERVICE, 2000));
+	assert_null(vg_grants_find_usable(s, "alice", "su", &rq_alice, VG_REACH_SERVICE, 2000));
+	/* user: any service too */
+	assert_non_null(vg_grants_find_usable(s, "alice", "su", &other_session, VG_REACH_USER, 2000));
+	/* an unset session never matches "session", even another unset one */
+	s->g[0].session = VG_SESSION_NONE;
+	other_session.session = VG_SESSION_NONE;
+	assert_null(vg_grants_find_usable(s, "alice", "sudo", &other_session, VG_REACH_SESSION, 2000));
+	/* a grant from before binding (no requester) serves nobody */
+	s->g[0].by_uid = VG_UID_NONE;
+	other_session.uid = VG_UID_NONE;
+	assert_null(vg_grants_find_usable(s, "alice", "sudo", &other_session, VG_REACH_USER, 2000));
+	free(s);
+}
+
+/* Every expired grant comes out, in batches of max, none twice. */
+static void test_grants_expire_all(void **state)
+{
+	struct vg_grant_set *s = calloc(1, sizeof(*s));
+	struct vg_grant g, ex[64];
+	size_t n, total = 0, batches = 0;
+
+	for (int i = 0; i < 100; i++) {
+		fill_grant(&g, "alice", 1000, 1100 + i);
+		snprintf(g.service, sizeof(g.service), "s%d", i);
+		assert_int_equal(vg_grants_put(s, &g), 0);
+	}
+	fill_grant(&g, "bob", 1000, 9000);
+	assert_int_equal(vg_grants_put(s, &g), 0);
+	while ((n = vg_grants_expire(s, 5000, ex, VG_ARRAY_SIZE(ex))) > 0) {
+		total += n;
+		batches++;
+	}
+	assert_int_equal(total, 100);
+	assert_int_equal(batches, 2);
+	assert_int_equal(s->n, 1);
+	free(s);
+}
+
+/* An approval becomes a grant only for exactly the requester that earned it. */
+static void test_approvals(void **state)
+{
+	struct vg_approval_store *s = calloc(1, sizeof(*s));
+	struct vg_requester bob = { .uid = 1001, .session = 7, .tty = "pts/1" }, other_tty = rq_alice;
+	struct vg_approval ap;
+	struct vg_grant g;
+
+	snprintf(other_tty.tty, sizeof(other_tty.tty), "pts/2");
+	fill_grant(&g, "alice", 1000, 4600);
+	vg_approval_put(s, &g, 3600, 1000, 120);
+	assert_int_equal(vg_approval_take(s, "alice", "sudo", &bob, 1001, &ap), -ENOENT);
+	assert_int_equal(vg_approval_take(s, "alice", "sudo", &other_tty, 1001, &ap), -ENOENT);
+	assert_int_equal(vg_approval_take(s, "alice", "su", &rq_alice, 1001, &ap), -ENOENT);
+	assert_int_equal(vg_approval_take(s, "alice", "sudo", &rq_alice, 1120, &ap), -ENOENT);
+	assert_int_equal(vg_approval_take(s, "alice", "sudo", &rq_alice, 1001, &ap), 0);
+	assert_int_equal(ap.duration_s, 3600);
+	assert_int_equal(vg_approval_take(s, "alice", "sudo", &rq_alice, 1001, &ap), -ENOENT);
+	for (unsigned i = 0; i < VG_APPROVALS_MAX + 5; i++)
+		vg_approval_put(s, &g, 3600, 2000, 120);
+	assert_int_equal(s->n, VG_APPROVALS_MAX);
+	free(s);
+}
+
+/* A flood of failures by one requester costs VG_FAIL_BURST events, the next one counts the rest;
+ * another requester's events are unaffected. */
+static void test_fail_limit(void **state)
+{
+	struct vg_fail_limiter *l = calloc(1, sizeof(*l));
+	uint64_t sup = 0;
+	unsigned sent = 0;
+
+	for (int i = 0; i < 1000; i++)
+		sent += vg_fail_limit(l, "alice", 1001, 5000, &sup);
+	assert_int_equal(sent, VG_FAIL_BURST);
+	assert_int_equal(l->suppressed_total, 1000 - VG_FAIL_BURST);
+	assert_true(vg_fail_limit(l, "alice", 60001, 5000, &sup));
+	assert_int_equal(sup, 0);
+	assert_false(vg_fail_limit(l, "alice", 1001, 5000 + VG_FAIL_REFILL_S - 1, &sup));
+	assert_true(vg_fail_limit(l, "alice", 1001, 5000 + VG_FAIL_REFILL_S, &sup));
+	assert_int_equal(sup, 1000 - VG_FAIL_BURST + 1);
+	/* the key table is bounded: many requesters evict the idlest, never grow it */
+	for (uint32_t u = 0; u < 2 * VG_FAIL_KEYS; u++)
+		vg_fail_limit(l, "bob", u, 6000 + u, &sup);
+	assert_int_equal(l->n, VG_FAIL_KEYS);
+	free(l);
 }
 
 static void test_counters(void **state)
@@ -337,7 +486,12 @@ int main(void)
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_challenge_binding),
 		cmocka_unit_test(test_challenge_single_use_and_expiry),
+		cmocka_unit_test(test_challenge_fair_eviction),
 		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_grant_reach),
+		cmocka_unit_test(test_grants_expire_all),
+		cmocka_unit_test(test_approvals),
+		cmocka_unit_test(test_fail_limit),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_breakglass_hash),
 		cmocka_unit_test(test_breakglass_files),
