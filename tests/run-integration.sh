@@ -5,7 +5,7 @@
 : "${BUILD:=build}"
 export BUILD
 here=$(cd "$(dirname "$0")" && pwd)
-limit=${TEST_TIMEOUT:-600}
+default_limit=${TEST_TIMEOUT:-600}
 pass=0 fail=0 skip=0 failed="" skipped=""
 start_all=$(date +%s)
 for t in "$here"/integration/t_*.sh; do
@@ -13,6 +13,11 @@ for t in "$here"/integration/t_*.sh; do
 	case "$name" in *${ONLY:-}*) ;; *) continue ;; esac
 	start=$(date +%s)
 	out=$(mktemp)
+	# a test that builds cached artefacts on a cold machine (debootstrap roots, kernel images)
+	# may declare a longer limit in a "# timeout: SECONDS" line of its own
+	limit=$default_limit
+	tl=$(sed -n 's/^# timeout: *\([0-9][0-9]*\)$/\1/p' "$t" | head -n 1)
+	[ -n "${TEST_TIMEOUT:-}" ] || [ -z "$tl" ] || limit=$tl
 	timeout --kill-after=10 "$limit" sh "$t" >"$out" 2>&1
 	rc=$?
 	dur=$(( $(date +%s) - start ))
