@@ -16,11 +16,19 @@
 #include <arpa/inet.h>
 #include <linux/magic.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "daemon.h"
@@ -35,14 +43,15 @@
 #define EVENT_BATCH 256
 
 /* Pinned objects, by the names they have in bpf/vigil.bpf.c. */
-enum { M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_PORTS, M_COUNTERS, M_RATES, M_EVENTS, M_BOUND, M__COUNT };
+enum { M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_SOCKS, M_COUNTERS, M_RATES, M_EVENTS, M_SCRATCH, M_LSM_SEEN, M__COUNT };
 static const char *const map_names[M__COUNT] = {
-	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "ports", "counters", "rates", "events", "bound_socks",
+	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "sock_states", "counters", "rates", "events", "scratch", "lsm_seen",
 };
+/* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {
-	"vg_connect4", "vg_connect6", "vg_sendmsg4", "vg_sendmsg6",
-	"vg_post_bind4", "vg_post_bind6", "vg_sock_release", "vg_skb_egress",
+	"vg_connect4", "vg_connect6", "vg_sendmsg4", "vg_sendmsg6", "vg_sock_create", "vg_sockops", "vg_skb_egress",
 };
+#define LSM_PROG "vg_lsm_socket_create"
 #define NPROGS VG_ARRAY_SIZE(prog_names)
 
 enum enf_state { ENF_DISABLED, ENF_ACTIVE, ENF_UNLOADED };
@@ -56,14 +65,20 @@ static struct enforce {
 	struct ring_buffer *rb;
 	int rb_fd;
 	struct vg_enf_compiled *compiled; /* the running policy, for explain */
-	uint32_t slot;
+	uint64_t *cg_ids;		  /* id of each compiled->cgroups entry in the kernel map, 0: missing */
+	uint32_t gen;			  /* active[0]: generation in force, its low bit the slot */
+	bool lsm;			  /* the AF_PACKET control (BPF LSM) is attached and seen working */
+	char lsm_why[160];		  /* why not, when it is not */
+	int watch_fd;			  /* inotify on the parents of tenant cgroups */
+	int poll_timer;
 	uint64_t events_received, events_audited;
 	unsigned batch; /* events handled in this wakeup */
-} E = { .rb_fd = -1 };
+} E = { .rb_fd = -1, .watch_fd = -1 };
 
 struct staged {
 	struct vg_enf_compiled *c;
-	uint32_t slot;
+	uint64_t *cg_ids;
+	uint32_t gen;
 };
 
 /* The program the kernel refused last and the end of its verifier log, for the load error. */
@@ -183,8 +198,8 @@ static bool any_pinned(void)
 {
 	char p[PATH_MAX];
 
-	for (size_t i = 0; i < NPROGS; i++) {
-		pin_path(p, sizeof(p), "link", prog_names[i]);
+	for (size_t i = 0; i <= NPROGS; i++) {
+		pin_path(p, sizeof(p), "link", i < NPROGS ? prog_names[i] : LSM_PROG);
 		if (access(p, F_OK) == 0)
 			return true;
 	}
@@ -202,8 +217,8 @@ static int unpin_all(json_t *removed)
 	char p[PATH_MAX];
 	int r = 0;
 
-	for (size_t i = 0; i < NPROGS; i++) {
-		pin_path(p, sizeof(p), "link", prog_names[i]);
+	for (size_t i = 0; i <= NPROGS; i++) {
+		pin_path(p, sizeof(p), "link", i < NPROGS ? prog_names[i] : LSM_PROG);
 		if (unlink(p) == 0) {
 			if (removed)
 				json_array_append_new(removed, json_string(p));
@@ -266,6 +281,99 @@ static int load_error(struct vg_err *err, int e)
 			  u.release, refusal.prog, strerror(e), refusal.tail);
 }
 
+/* The kernel has the BPF LSM hook vg_lsm_socket_create attaches to (CONFIG_BPF_LSM). */
+static bool lsm_hook_exists(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	bool ok;
+
+	if (!btf)
+		return false;
+	ok = btf__find_by_name_kind(btf, "bpf_lsm_socket_create", BTF_KIND_FUNC) >= 0;
+	btf__free(btf);
+	return ok;
+}
+
+static uint64_t lsm_seen(void)
+{
+	uint32_t zero = 0;
+	uint64_t n = 0;
+
+	if (E.fd[M_LSM_SEEN] >= 0)
+		bpf_map_lookup_elem(E.fd[M_LSM_SEEN], &zero, &n);
+	return n;
+}
+
+/*
+ * Run-time probe: an attached LSM program runs only when "bpf" is among the
+ * kernel's active LSMs (lsm= on the command line). Open a packet socket and
+ * see whether the program counted it; if not, detach it and say why.
+ */
+static void probe_lsm(void)
+{
+	char p[PATH_MAX];
+	uint64_t before = lsm_seen();
+	int fd;
+
+	pin_path(p, sizeof(p), "link", LSM_PROG);
+	if (access(p, F_OK) < 0) {
+		if (!E.lsm_why[0])
+			snprintf(E.lsm_why, sizeof(E.lsm_why), "not loaded");
+		return;
+	}
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd >= 0)
+		close(fd);
+	E.lsm = lsm_seen() > before;
+	if (E.lsm) {
+		E.lsm_why[0] = '\0';
+		return;
+	}
+	unlink(p);
+	snprintf(E.lsm_why, sizeof(E.lsm_why), "the BPF LSM is not active (add bpf to lsm= on the kernel command line)");
+	vg_log(LOG_WARNING, "enforce: AF_PACKET sockets cannot be refused to tenants: %s", E.lsm_why);
+}
+
+static struct bpf_link *attach(struct bpf_program *prog, int cgfd)
+{
+	if (bpf_program__type(prog) == BPF_PROG_TYPE_LSM)
+		return bpf_program__attach_lsm(prog);
+	return bpf_program__attach_cgroup(prog, cgfd);
+}
+
+/*
+ * Load every program; the LSM one only where the kernel takes it. A kernel
+ * without it (no CONFIG_BPF_LSM, or a refusal) gets the rest, and status
+ * says why AF_PACKET is not controlled.
+ */
+static int open_and_load(struct vigil_bpf **skel, struct vg_err *err)
+{
+	bool lsm = lsm_hook_exists();
+	int r;
+
+	if (!lsm)
+		snprintf(E.lsm_why, sizeof(E.lsm_why), "the kernel has no BPF LSM (CONFIG_BPF_LSM)");
+	for (int attempt = 0; attempt < 2; attempt++) {
+		*skel = vigil_bpf__open();
+		if (!*skel)
+			return vg_err_set(err, errno, "bpf_load", "bpf/vigil.bpf.c", "cannot open the BPF object: %s",
+					  strerror(errno));
+		bpf_program__set_autoload((*skel)->progs.vg_lsm_socket_create, lsm);
+		r = vigil_bpf__load(*skel);
+		if (r == 0)
+			return 0;
+		vigil_bpf__destroy(*skel);
+		*skel = NULL;
+		if (!lsm)
+			break;
+		snprintf(E.lsm_why, sizeof(E.lsm_why), "the kernel refused the BPF LSM program: %s", strerror(-r));
+		vg_log(LOG_WARNING, "enforce: %s; loading the other programs without it", E.lsm_why);
+		refusal.prog[0] = '\0';
+		lsm = false;
+	}
+	return load_error(err, -r);
+}
+
 static int load_and_pin(struct vg_err *err)
 {
 	struct vigil_bpf *skel = NULL;
@@ -279,15 +387,8 @@ static int load_and_pin(struct vg_err *err)
 		r = vg_err_set(err, errno, "cgroup2_missing", E.cgroot, "cannot open the cgroup2 root: %s", strerror(errno));
 		goto out;
 	}
-	skel = vigil_bpf__open();
-	if (!skel) {
-		r = vg_err_set(err, errno, "bpf_load", "bpf/vigil.bpf.c", "cannot open the BPF object: %s", strerror(errno));
+	if ((r = open_and_load(&skel, err)) < 0)
 		goto out;
-	}
-	if ((r = vigil_bpf__load(skel)) < 0) {
-		r = load_error(err, -r);
-		goto out;
-	}
 	bpf_object__for_each_map(map, skel->obj) {
 		pin_path(p, sizeof(p), "map", bpf_map__name(map));
 		if ((r = bpf_map__pin(map, p)) < 0) {
@@ -296,8 +397,11 @@ static int load_and_pin(struct vg_err *err)
 		}
 	}
 	bpf_object__for_each_program(prog, skel->obj) {
-		struct bpf_link *link = bpf_program__attach_cgroup(prog, cgfd);
+		struct bpf_link *link;
 
+		if (!bpf_program__autoload(prog))
+			continue;
+		link = attach(prog, cgfd);
 		if (!link) {
 			r = vg_err_set(err, errno, "bpf_attach", E.cgroot, "cannot attach %s: %s", bpf_program__name(prog),
 				       strerror(errno));
@@ -347,8 +451,36 @@ static const char *hook_name(uint8_t hook)
 		return "connect";
 	case VG_ENF_HOOK_SENDMSG:
 		return "sendmsg";
+	case VG_ENF_HOOK_SOCK_CREATE:
+		return "sock_create";
 	default:
 		return "egress_packet";
+	}
+}
+
+static const char *family_name(uint8_t family)
+{
+	switch (family) {
+	case AF_INET:
+		return "ipv4";
+	case AF_INET6:
+		return "ipv6";
+	case AF_PACKET:
+		return "packet";
+	default:
+		return "other";
+	}
+}
+
+static const char *actor_name(uint8_t actor)
+{
+	switch (actor) {
+	case VG_ENF_ACTOR_TASK:
+		return "process";
+	case VG_ENF_ACTOR_CREATOR:
+		return "socket_creator";
+	default:
+		return "socket_owner";
 	}
 }
 
@@ -369,13 +501,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	comm[sizeof(e->comm)] = '\0';
 	j = json_pack("{s:s, s:I, s:I, s:I, s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:s, s:s, s:b}", "tenant", tname,
 		      "tenant_id", (json_int_t)e->tenant, "pid", (json_int_t)e->pid, "uid", (json_int_t)e->uid, "comm",
-		      comm, "cgroup_id", (json_int_t)e->cgroup_id, "family", e->family == AF_INET6 ? "ipv6" : "ipv4",
+		      comm, "cgroup_id", (json_int_t)e->cgroup_id, "family", family_name(e->family),
 		      "proto", vg_proto_name(e->proto), "dst", dst, "port", (json_int_t)e->port, "rule_id",
 		      (json_int_t)e->rule_id, "reason", vg_enf_verdict_name(e->verdict), "mode",
 		      vg_mode_name((enum vg_mode)e->mode), "hook", hook_name(e->hook), "sampled", e->sampled != 0);
 	if (!j)
 		return 0;
 	json_object_set_new(j, "proto_number", json_integer(e->proto));
+	/* packets have no process context: pid/comm are the socket creator's, or only the owner uid is known */
+	json_object_set_new(j, "actor", json_string(actor_name(e->actor)));
+	if (e->hook == VG_ENF_HOOK_SOCK_CREATE) {
+		json_object_del(j, "dst");
+		json_object_del(j, "port");
+	}
 	if (e->owner)
 		json_object_set_new(j, "owner_tenant", json_string(tenant_name(d, e->owner)));
 	if (vg_daemon_audit(d, e->mode == VG_MODE_AUDIT ? "egress.would_deny" : "egress.denied", tname, j) == 0)
@@ -443,8 +581,9 @@ static int enforce_init(struct vg_daemon *d, struct vg_err *err)
 			return vg_err_set(err, ENOENT, "bpf_pin", E.dir, "the pins vanished right after loading");
 		vg_log(LOG_INFO, "enforce: programs attached at %s, pinned under %s", E.cgroot, E.dir);
 	}
-	if (bpf_map_lookup_elem(E.fd[M_ACTIVE], &zero, &E.slot) < 0)
-		E.slot = 0;
+	if (bpf_map_lookup_elem(E.fd[M_ACTIVE], &zero, &E.gen) < 0)
+		E.gen = 0;
+	probe_lsm();
 	if (bpf_map_update_elem(E.fd[M_CONF], &zero, &conf, BPF_ANY) < 0) {
 		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot write the event settings: %s", strerror(errno));
 		goto fail;
@@ -475,6 +614,130 @@ static int cgroup_id(const char *path, uint64_t *id)
 	return 0;
 }
 
+/*
+ * Tenant cgroups through their lifetime: a cgroup removed and created again
+ * (a service restart) has a new id. vigild watches the parent directories
+ * (inotify) and polls once a second; a changed id is put into the cgroup map
+ * of the generation in force in place, and the generation number moves by 2
+ * (same slot) so that every cached per-socket verdict is judged again.
+ */
+#define CGROUP_POLL_MS 1000
+
+static void cgroup_path(size_t i, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s", E.cgroot, E.compiled->cgroups[i].path);
+}
+
+static int active_cgroups_map(void)
+{
+	uint32_t slot = VG_ENF_GEN_SLOT(E.gen), id;
+
+	if (bpf_map_lookup_elem(E.fd[M_GEN_CGROUPS], &slot, &id) < 0)
+		return -errno;
+	return bpf_map_get_fd_by_id(id);
+}
+
+static void recheck_cgroups(struct vg_daemon *d)
+{
+	uint32_t zero = 0, gen = E.gen + 2;
+	bool changed = false;
+	char path[PATH_MAX];
+	int m;
+
+	if (E.state != ENF_ACTIVE || !E.compiled || !E.compiled->ncgroups)
+		return;
+	m = active_cgroups_map();
+	if (m < 0) {
+		vg_log(LOG_ERR, "enforce: cannot open the cgroup map in force: %s", strerror(-m));
+		return;
+	}
+	for (size_t i = 0; i < E.compiled->ncgroups; i++) {
+		uint64_t id = 0;
+
+		cgroup_path(i, path, sizeof(path));
+		if (cgroup_id(path, &id) < 0)
+			id = 0;
+		if (id == E.cg_ids[i])
+			continue;
+		if (E.cg_ids[i])
+			bpf_map_delete_elem(m, &E.cg_ids[i]);
+		if (id && bpf_map_update_elem(m, &id, &E.compiled->cgroups[i].val, BPF_ANY) < 0) {
+			vg_log(LOG_ERR, "enforce: cannot enter the new cgroup %s (id %llu): %s", path, (unsigned long long)id,
+			       strerror(errno));
+			id = 0;
+		}
+		vg_log(id ? LOG_NOTICE : LOG_WARNING, "enforce: tenant cgroup %s %s", path,
+		       id ? "(re)appeared: enforced under its new id" : "is gone: nothing of its tenant runs there");
+		vg_daemon_audit(d, "enforce.cgroup_changed", vg_daemon_hostname(d),
+				json_pack("{s:s, s:I, s:I, s:b}", "cgroup", E.compiled->cgroups[i].path, "old_id",
+					  (json_int_t)E.cg_ids[i], "new_id", (json_int_t)id, "present", id != 0));
+		E.cg_ids[i] = id;
+		changed = true;
+	}
+	close(m);
+	if (!changed)
+		return;
+	if (bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &gen, BPF_ANY) < 0)
+		vg_log(LOG_ERR, "enforce: cannot move the policy generation: %s", strerror(errno));
+	else
+		E.gen = gen;
+}
+
+static void on_cgroup_event(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	char buf[4096];
+
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	recheck_cgroups(d);
+}
+
+static void on_cgroup_poll(struct vg_daemon *d, void *arg)
+{
+	E.poll_timer = 0;
+	recheck_cgroups(d);
+	E.poll_timer = vg_loop_add_timer(d, CGROUP_POLL_MS, on_cgroup_poll, NULL);
+}
+
+static void unwatch_cgroups(struct vg_daemon *d)
+{
+	if (E.watch_fd >= 0) {
+		vg_loop_del_fd(d, E.watch_fd);
+		close(E.watch_fd);
+	}
+	E.watch_fd = -1;
+	if (E.poll_timer > 0)
+		vg_loop_cancel_timer(d, E.poll_timer);
+	E.poll_timer = 0;
+}
+
+static void watch_cgroups(struct vg_daemon *d)
+{
+	char path[PATH_MAX];
+
+	unwatch_cgroups(d);
+	if (!E.compiled || !E.compiled->ncgroups)
+		return;
+	E.watch_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (E.watch_fd >= 0) {
+		for (size_t i = 0; i < E.compiled->ncgroups; i++) {
+			char *slash;
+
+			cgroup_path(i, path, sizeof(path));
+			slash = strrchr(path, '/');
+			if (slash && slash != path)
+				*slash = '\0';
+			/* a parent that is missing too is found by the poll */
+			inotify_add_watch(E.watch_fd, path, IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
+		}
+		if (vg_loop_add_fd(d, E.watch_fd, EPOLLIN, on_cgroup_event, NULL) < 0) {
+			close(E.watch_fd);
+			E.watch_fd = -1;
+		}
+	}
+	E.poll_timer = vg_loop_add_timer(d, CGROUP_POLL_MS, on_cgroup_poll, NULL);
+}
+
 static int create_inner(enum bpf_map_type type, uint32_t key_size, uint32_t value_size, size_t n, uint32_t flags,
 			const char *name, struct vg_err *err)
 {
@@ -499,7 +762,7 @@ static int fill_failed(struct vg_err *err, const char *what, size_t done, size_t
 			  what, done + 1, n, strerror(errno));
 }
 
-static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, struct vg_err *err)
+static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, uint64_t *ids, struct vg_err *err)
 {
 	int lpm = -1, ranges = -1, cgroups = -1, r;
 	uint64_t host = VG_ENF_HOST_CGID;
@@ -543,17 +806,17 @@ static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, struct vg_e
 		goto out;
 	}
 	for (size_t i = 0; i < c->ncgroups; i++) {
-		uint64_t id;
+		uint64_t *id = &ids[i];
 
 		snprintf(path, sizeof(path), "%s%s", E.cgroot, c->cgroups[i].path);
 		/* a tenant cgroup that does not exist yet is created, so its id is known now
 		 * and the processes placed in it later are covered */
-		if ((r = vg_mkdir_p(path, 0755)) < 0 || (r = cgroup_id(path, &id)) < 0) {
+		if ((r = vg_mkdir_p(path, 0755)) < 0 || (r = cgroup_id(path, id)) < 0) {
 			r = vg_err_set(err, -r, "enforce_cgroup", c->cgroups[i].path, "cannot create or resolve cgroup %s: %s",
 				       path, strerror(-r));
 			goto out;
 		}
-		if (bpf_map_update_elem(cgroups, &id, &c->cgroups[i].val, BPF_ANY) < 0) {
+		if (bpf_map_update_elem(cgroups, id, &c->cgroups[i].val, BPF_ANY) < 0) {
 			r = fill_failed(err, "cgroup", i + 1, c->ncgroups + 1);
 			goto out;
 		}
@@ -592,8 +855,13 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 	if ((r = vg_enf_compile(b, vg_daemon_config(d)->enforce_max_entries, &s->c, err)) < 0)
 		goto fail;
 	t1 = vg_now_ms_monotonic();
-	s->slot = E.slot ^ 1;
-	if ((r = fill_generation(s->c, s->slot, err)) < 0)
+	s->gen = E.gen + 1;
+	s->cg_ids = calloc(s->c->ncgroups ? s->c->ncgroups : 1, sizeof(*s->cg_ids));
+	if (!s->cg_ids) {
+		r = vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+		goto fail;
+	}
+	if ((r = fill_generation(s->c, VG_ENF_GEN_SLOT(s->gen), s->cg_ids, err)) < 0)
 		goto fail;
 	vg_log(LOG_INFO, "enforce: version %lld compiled in %llu ms, kernel maps filled in %llu ms", (long long)b->version,
 	       (unsigned long long)(t1 - t0), (unsigned long long)(vg_now_ms_monotonic() - t1));
@@ -601,6 +869,7 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 	return 0;
 fail:
 	vg_enf_compiled_free(s->c);
+	free(s->cg_ids);
 	free(s);
 	return r;
 }
@@ -613,14 +882,17 @@ static void enforce_commit(struct vg_daemon *d, const struct vg_bundle *b, void 
 	if (!s)
 		return;
 	/* the switch: one write, every hook sees the old generation or the new one */
-	if (bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &s->slot, BPF_ANY) < 0)
+	if (bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &s->gen, BPF_ANY) < 0)
 		vg_log(LOG_ERR, "enforce: cannot switch to policy version %lld: %s; the previous policy stays in force",
 		       (long long)b->version, strerror(errno));
 	else
-		E.slot = s->slot;
+		E.gen = s->gen;
 	vg_enf_compiled_free(E.compiled);
+	free(E.cg_ids);
 	E.compiled = s->c;
+	E.cg_ids = s->cg_ids;
 	free(s);
+	watch_cgroups(d);
 	vg_log(LOG_INFO, "enforce: policy version %lld in force (%zu trie entries, %zu port intervals, %zu cgroups)",
 	       (long long)b->version, E.compiled->nentries, E.compiled->nranges, E.compiled->ncgroups);
 }
@@ -628,14 +900,17 @@ static void enforce_commit(struct vg_daemon *d, const struct vg_bundle *b, void 
 static void enforce_abort(struct vg_daemon *d, void *staged)
 {
 	struct staged *s = staged;
+	uint32_t slot;
 
 	if (!s)
 		return;
+	slot = VG_ENF_GEN_SLOT(s->gen);
 	/* free the kernel memory of the generation that will not run */
-	bpf_map_delete_elem(E.fd[M_GEN_LPM], &s->slot);
-	bpf_map_delete_elem(E.fd[M_GEN_RANGES], &s->slot);
-	bpf_map_delete_elem(E.fd[M_GEN_CGROUPS], &s->slot);
+	bpf_map_delete_elem(E.fd[M_GEN_LPM], &slot);
+	bpf_map_delete_elem(E.fd[M_GEN_RANGES], &slot);
+	bpf_map_delete_elem(E.fd[M_GEN_CGROUPS], &slot);
 	vg_enf_compiled_free(s->c);
+	free(s->cg_ids);
 	free(s);
 }
 
@@ -701,6 +976,117 @@ static json_t *rule_json(const struct vg_rule *r, const char *where)
 			 vg_proto_name(r->proto), "ports", ports, "from", where);
 }
 
+/* Tenant of a cgroup id: the longest tenant cgroup path that is the cgroup's path or one of its ancestors. */
+static uint32_t tenant_of_cgroup(uint64_t cgid)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh.handle_bytes = sizeof(uint64_t) };
+	char link[64], path[PATH_MAX];
+	size_t rootlen = strlen(E.cgroot), best = 0;
+	uint32_t tenant = 0;
+	int mnt, fd, mfd;
+	ssize_t n;
+
+	/* the handle type of this cgroup2 mount, from its root */
+	if (name_to_handle_at(AT_FDCWD, E.cgroot, &h.fh, &mnt, 0) < 0)
+		return 0;
+	memcpy(h.fh.f_handle, &cgid, sizeof(cgid));
+	mfd = open(E.cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return 0;
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_CLOEXEC);
+	close(mfd);
+	if (fd < 0)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	path[n] = '\0';
+	if (strncmp(path, E.cgroot, rootlen))
+		return 0;
+	for (size_t i = 0; i < E.compiled->ncgroups; i++) {
+		const char *tp = E.compiled->cgroups[i].path, *rel = path + rootlen;
+		size_t l = strlen(tp);
+
+		if (l > best && !strncmp(rel, tp, l) && (rel[l] == '\0' || rel[l] == '/')) {
+			best = l;
+			tenant = E.compiled->cgroups[i].val.tenant;
+		}
+	}
+	return tenant;
+}
+
+/* One sock_diag dump (family, proto) for sockets bound to port: the tenant of the first found, 0: none or host. */
+static uint32_t diag_port_owner(int nl, int family, uint8_t proto, uint16_t port)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = { .nlmsg_len = sizeof(req), .nlmsg_type = SOCK_DIAG_BY_FAMILY, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP },
+		.r = { .sdiag_family = (uint8_t)family, .sdiag_protocol = proto,
+		       .idiag_states = proto == IPPROTO_TCP ? 1u << 10 /* TCP_LISTEN */ : ~0u },
+	};
+	static char buf[32768];
+	uint32_t owner = 0;
+	bool done = false;
+
+	if (send(nl, &req, sizeof(req), 0) < 0)
+		return 0;
+	while (!done) {
+		ssize_t n = recv(nl, buf, sizeof(buf), 0);
+		struct nlmsghdr *h;
+
+		if (n <= 0)
+			break;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			struct inet_diag_msg *m = NLMSG_DATA(h);
+			struct rtattr *a;
+			int len;
+
+			if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
+				done = true;
+				break;
+			}
+			if (owner || ntohs(m->id.idiag_sport) != port)
+				continue;
+			len = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*m)));
+			for (a = (struct rtattr *)(m + 1); RTA_OK(a, len); a = RTA_NEXT(a, len))
+				if (a->rta_type == INET_DIAG_CGROUP_ID && RTA_PAYLOAD(a) >= sizeof(uint64_t)) {
+					uint64_t id;
+
+					memcpy(&id, RTA_DATA(a), sizeof(id));
+					owner = tenant_of_cgroup(id);
+				}
+		}
+	}
+	return owner;
+}
+
+/*
+ * What the kernel's packet path finds for a local destination: the tenant
+ * owning the socket bound to the port (in vigild's network namespace).
+ */
+static uint32_t local_port_owner(uint16_t port, uint8_t proto)
+{
+	uint32_t owner = 0;
+	int nl;
+
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (nl < 0)
+		return 0;
+	owner = diag_port_owner(nl, AF_INET, proto, port);
+	if (!owner)
+		owner = diag_port_owner(nl, AF_INET6, proto, port);
+	close(nl);
+	return owner;
+}
 static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
 {
 	const struct vg_bundle *b = vg_daemon_bundle(d);
@@ -739,13 +1125,8 @@ static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct 
 		return vg_err_set(err, EINVAL, "bad_request", pstr, "protocol must be tcp, udp, icmp, icmpv6 or a number");
 	if (proto == VG_PROTO_ICMP && family == AF_INET6)
 		proto = 58;
-	if (E.fd[M_PORTS] >= 0) {
-		/* local listeners are runtime state: the kernel's ports map knows them */
-		struct vg_enf_port_key pk = { .port = (uint16_t)port, .proto = proto };
-
-		if (bpf_map_lookup_elem(E.fd[M_PORTS], &pk, &port_owner) < 0)
-			port_owner = 0;
-	}
+	/* local listeners are runtime state: ask the kernel who owns the socket on that port */
+	port_owner = local_port_owner((uint16_t)port, proto);
 	if ((r = vg_enf_explain(E.compiled, tid, family, addr, (uint16_t)port, proto, port_owner, &v)) < 0)
 		return vg_err_set(err, -r, "explain_failed", tname, "cannot explain: %s", strerror(-r));
 	*reply = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:s, s:s, s:I}", "tenant", t ? t->name : "host", "dst", dst,
@@ -785,6 +1166,7 @@ static int ctl_unload(struct vg_daemon *d, const struct vg_peer *peer, json_t **
 		json_decref(removed);
 		return vg_err_set(err, ENOENT, "not_loaded", E.dir[0] ? E.dir : NULL, "enforcement is not loaded");
 	}
+	unwatch_cgroups(d);
 	stop_events(d);
 	close_maps();
 	r = unpin_all(removed);
@@ -829,26 +1211,62 @@ static json_t *counters_json(uint32_t tenant)
 			sum.denied += per[i].denied;
 			sum.would_deny += per[i].would_deny;
 			sum.events_dropped += per[i].events_dropped;
+			sum.packets_dropped += per[i].packets_dropped;
 		}
 	free(per);
-	return json_pack("{s:I, s:I, s:I, s:I}", "allowed", (json_int_t)sum.allowed, "denied", (json_int_t)sum.denied,
-			 "would_deny", (json_int_t)sum.would_deny, "events_dropped", (json_int_t)sum.events_dropped);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I}", "allowed", (json_int_t)sum.allowed, "denied", (json_int_t)sum.denied,
+			 "would_deny", (json_int_t)sum.would_deny, "events_dropped", (json_int_t)sum.events_dropped,
+			 "packets_dropped", (json_int_t)sum.packets_dropped);
+}
+
+/* Kernel features probed at run time: what is available, and what happens without it. */
+static json_t *features_json(void)
+{
+	return json_pack("{s:{s:b, s:s, s:s}}", "packet_socket_control", "available", E.lsm, "detail",
+			 E.lsm ? "BPF LSM socket_create refuses AF_PACKET to tenants that do not allow it" : E.lsm_why,
+			 "fallback", E.lsm ? "none needed"
+					   : "AF_PACKET sockets of tenants (root or CAP_NET_RAW only) are not refused: a documented gap");
+}
+
+/* Each tenant cgroup and its id in the kernel; a missing one is a problem to show, not enforcement. */
+static json_t *cgroups_json(json_t *problems)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; E.compiled && i < E.compiled->ncgroups; i++) {
+		const struct vg_enf_cgroup *c = &E.compiled->cgroups[i];
+
+		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:b}", "path", c->path, "tenant_id",
+						     (json_int_t)c->val.tenant, "id", (json_int_t)E.cg_ids[i], "present",
+						     E.cg_ids[i] != 0));
+		if (!E.cg_ids[i])
+			json_array_append_new(problems, json_sprintf("tenant cgroup %s does not exist: nothing is enforced there until it is created again",
+								     c->path));
+	}
+	return arr;
 }
 
 static void enforce_status(struct vg_daemon *d, json_t *st)
 {
 	const struct vg_bundle *b = vg_daemon_bundle(d);
-	json_t *tenants;
+	json_t *tenants, *problems;
 
 	json_object_set_new(st, "state", json_string(E.state == ENF_ACTIVE ? "enforcing"
 						   : E.state == ENF_UNLOADED ? "unloaded"
 									       : "disabled"));
 	if (E.state != ENF_ACTIVE)
 		return;
+	problems = json_array();
 	json_object_set_new(st, "bpffs_dir", json_string(E.dir));
 	json_object_set_new(st, "cgroup_root", json_string(E.cgroot));
 	json_object_set_new(st, "adopted", json_boolean(E.adopted));
-	json_object_set_new(st, "generation_slot", json_integer(E.slot));
+	json_object_set_new(st, "generation", json_integer(E.gen));
+	json_object_set_new(st, "generation_slot", json_integer(VG_ENF_GEN_SLOT(E.gen)));
+	json_object_set_new(st, "features", features_json());
+	json_object_set_new(st, "cgroups", cgroups_json(problems));
+	if (json_array_size(problems))
+		json_object_set_new(st, "state", json_string("degraded"));
+	json_object_set_new(st, "problems", problems);
 	if (E.compiled)
 		json_object_set_new(st, "maps", json_pack("{s:I, s:I, s:I}", "trie_entries", (json_int_t)E.compiled->nentries,
 							   "port_intervals", (json_int_t)E.compiled->nranges, "cgroups",
@@ -872,10 +1290,13 @@ static void enforce_status(struct vg_daemon *d, json_t *st)
 static void enforce_shutdown(struct vg_daemon *d)
 {
 	/* the pins keep enforcing; only vigild's handles go */
+	unwatch_cgroups(d);
 	stop_events(d);
 	close_maps();
 	vg_enf_compiled_free(E.compiled);
 	E.compiled = NULL;
+	free(E.cg_ids);
+	E.cg_ids = NULL;
 }
 
 const struct vg_module vg_module_enforce = {

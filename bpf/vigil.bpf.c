@@ -9,6 +9,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
 
 #include "vigil_maps.h"
 
@@ -19,6 +20,18 @@
 #define SOCK_STREAM 1
 #define SOCK_DGRAM 2
 #define NSEC_PER_SEC 1000000000ULL
+#define AF_PACKET 17
+#define SOCK_RAW 3
+#define LOOPBACK_IFINDEX 1
+#define EPERM 1
+/* addresses of an IPv6 routing header or IPv4 source route judged per packet; more is denied */
+#define MAX_ROUTE 8
+#define IPPROTO_HOPOPTS 0
+#define IPPROTO_ROUTING 43
+#define IPPROTO_FRAGMENT 44
+#define IPPROTO_DSTOPTS 60
+/* enum vg_mode of include/vigil/bundle.h */
+#define VG_MODE_AUDIT 1
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -82,25 +95,41 @@ struct {
 	__type(value, struct vg_enf_conf);
 } conf SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct vg_enf_port_key);
-	__type(value, __u32);
-} ports SEC(".maps");
-
-/* What a bound socket recorded in ports, so sock_release (which cannot read the port) can undo it. */
-struct bound {
-	struct vg_enf_port_key pk;
-	__u32 tenant;
+/*
+ * What vigil knows about one socket: who created it (for events on packets,
+ * which have no process context), whether it was opened passively, and the
+ * verdict of its last judged destination under generation gen.
+ */
+struct sock_state {
+	__u32 gen;	/* generation of the cached verdict */
+	__u8 cached;	/* the verdict below is valid for gen and dest */
+	__u8 allow;
+	__u8 fam, proto;
+	__u16 port;
+	__u8 passive;	/* accepted: packets to its peer are replies */
+	__u8 created;	/* pid/uid/comm/tenant below were recorded at sock_create */
+	__u8 addr[16];
+	__u32 vtenant;	/* tenant the cached verdict was made for (counters) */
+	__u32 tenant;	/* tenant of the creator, under generation cgen */
+	__u32 cgen;
+	__u32 pid, uid;
+	char comm[16];
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct bound);
-} bound_socks SEC(".maps");
+	__type(value, struct sock_state);
+} sock_states SEC(".maps");
+
+/* How often the LSM program saw an AF_PACKET socket created: vigild's probe that the BPF LSM is active. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lsm_seen SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -124,7 +153,8 @@ struct {
 } events SEC(".maps");
 
 struct policy {
-	void *lpm, *ranges;
+	void *lpm, *ranges, *cgroups;
+	__u32 gen;
 	const struct vg_enf_cgroup_val *who;
 };
 
@@ -136,44 +166,75 @@ struct dest {
 	__u8 fam;    /* as matched: 4 or 6 */
 };
 
-/*
- * on_skb is a literal constant at every call site, so each program is compiled
- * with only its own helpers: the 6.1 and 6.12 verifiers refuse a task helper
- * (bpf_get_current_*) in cgroup_skb even on a branch that can never run.
- */
+/* A packet as the skb program reads it; big, so it lives in a per-CPU scratch map, not on the stack. */
+struct packet {
+	struct dest d;
+	__u8 saddr[16];
+	__u16 sport;
+	__u8 bad;	/* headers could not be read */
+	__u8 nroute;	/* addresses in a routing header / source route (> MAX_ROUTE: too many) */
+	__u8 route[MAX_ROUTE][16];
+};
 
-/* Tenant of a cgroup chain: the deepest ancestor listed in the cgroup map. */
-static __always_inline int load_policy(struct policy *p, const bool on_skb, struct __sk_buff *skb)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct packet);
+} scratch SEC(".maps");
+
+/* The subject of an event. */
+struct actor {
+	__u64 cgroup_id;
+	__u32 pid, uid;
+	__u8 kind; /* enum vg_enf_actor */
+	char comm[16];
+};
+
+enum count_kind { COUNT_VERDICT, COUNT_EVENT_DROPPED, COUNT_PACKET_DROPPED };
+
+/* The generation in force and its maps. */
+static __always_inline int load_generation(struct policy *p)
 {
-	__u32 zero = 0, *slot;
-	void *cgroups;
-	__u64 id;
+	__u32 zero = 0, *gen, slot;
 
-	slot = bpf_map_lookup_elem(&active, &zero);
-	if (!slot)
+	gen = bpf_map_lookup_elem(&active, &zero);
+	if (!gen)
 		return -1;
-	cgroups = bpf_map_lookup_elem(&gen_cgroups, slot);
-	p->lpm = bpf_map_lookup_elem(&gen_lpm, slot);
-	p->ranges = bpf_map_lookup_elem(&gen_ranges, slot);
-	if (!cgroups || !p->lpm || !p->ranges)
-		return -1;
+	p->gen = *gen;
+	slot = VG_ENF_GEN_SLOT(p->gen);
+	p->cgroups = bpf_map_lookup_elem(&gen_cgroups, &slot);
+	p->lpm = bpf_map_lookup_elem(&gen_lpm, &slot);
+	p->ranges = bpf_map_lookup_elem(&gen_ranges, &slot);
 	p->who = NULL;
-	for (int level = 1; level < VG_ENF_MAX_CGROUP_DEPTH; level++) {
-		const struct vg_enf_cgroup_val *v;
-
-		id = on_skb ? bpf_skb_ancestor_cgroup_id(skb, level) : bpf_get_current_ancestor_cgroup_id(level);
-		if (!id)
-			break;
-		v = bpf_map_lookup_elem(cgroups, &id);
-		if (v)
-			p->who = v;
-	}
-	if (!p->who) {
-		id = VG_ENF_HOST_CGID;
-		p->who = bpf_map_lookup_elem(cgroups, &id);
-	}
-	return p->who ? 0 : -1;
+	if (!p->cgroups || !p->lpm || !p->ranges)
+		return -1;
+	return 0;
 }
+
+/*
+ * Tenant of a cgroup chain: the deepest ancestor listed in the cgroup map,
+ * else the host entry. ANCESTOR(level) is the helper that knows the chain:
+ * the calling task's (socket hooks) or the socket's (packets).
+ */
+#define FIND_TENANT(p, ANCESTOR)                                                          \
+	({                                                                                \
+		const struct vg_enf_cgroup_val *__w = NULL, *__v;                          \
+		__u64 __id;                                                                \
+		for (int __lvl = 1; __lvl < VG_ENF_MAX_CGROUP_DEPTH; __lvl++) {            \
+			__id = ANCESTOR(__lvl);                                            \
+			if (!__id)                                                         \
+				break;                                                     \
+			__v = bpf_map_lookup_elem((p)->cgroups, &__id);                    \
+			if (__v)                                                           \
+				__w = __v;                                                 \
+		}                                                                          \
+		if (!__w) {                                                                \
+			__id = VG_ENF_HOST_CGID;                                           \
+			__w = bpf_map_lookup_elem((p)->cgroups, &__id);                    \
+		}                                                                          \
+		__w;                                                                       \
+	})
 
 /* Last interval with lo <= port in [off, off + cnt), if it contains port. */
 static __always_inline const struct vg_enf_range *find_range(void *ranges, __u32 off, __u32 cnt, __u16 port)
@@ -205,7 +266,31 @@ static __always_inline const struct vg_enf_range *find_range(void *ranges, __u32
 	return r;
 }
 
-static __always_inline void count(__u32 tenant, __u32 verdict, __u8 mode, int dropped_event)
+/* The verdict for (p->who, d): one trie lookup, one port bisection, vg_enf_decide. */
+static __always_inline __u32 judge(const struct policy *p, const struct dest *d, __u32 port_owner, __u32 *rule,
+				   __u32 *owner)
+{
+	const struct vg_enf_lpm_val *val;
+	const struct vg_enf_range *r = NULL;
+	struct vg_enf_lpm_key key = {};
+	__u32 cls;
+
+	*rule = 0;
+	*owner = 0;
+	if (p->who->tenant == 0 && p->who->dflt == 0)
+		return VG_ENF_ALLOW_NOPOLICY;
+	key.prefixlen = VG_ENF_KEY_FULL_BITS;
+	key.tenant = p->who->tenant;
+	key.fam = d->fam;
+	__builtin_memcpy(key.addr, d->addr, 16);
+	val = bpf_map_lookup_elem(p->lpm, &key);
+	cls = vg_enf_proto_class(d->proto);
+	if (val && cls < VG_ENF_CLASS__COUNT)
+		r = find_range(p->ranges, val->off[cls], val->cnt[cls], cls <= VG_ENF_CLASS_UDP ? d->port : 0);
+	return vg_enf_decide(p->who->tenant, val, r ? r->own_rule : 0, r ? r->shared_rule : 0, port_owner, rule, owner);
+}
+
+static __always_inline void count(__u32 tenant, __u32 verdict, __u8 mode, enum count_kind kind)
 {
 	struct vg_enf_counters *c, init = {};
 
@@ -216,11 +301,13 @@ static __always_inline void count(__u32 tenant, __u32 verdict, __u8 mode, int dr
 		if (!c)
 			return;
 	}
-	if (dropped_event)
+	if (kind == COUNT_EVENT_DROPPED)
 		c->events_dropped++;
+	else if (kind == COUNT_PACKET_DROPPED)
+		c->packets_dropped++;
 	else if (vg_enf_verdict_allows(verdict))
 		c->allowed++;
-	else if (mode == 1)
+	else if (mode == VG_MODE_AUDIT)
 		c->would_deny++;
 	else
 		c->denied++;
@@ -260,32 +347,26 @@ static __always_inline int event_budget(__u32 tenant, __u8 *sampled)
 }
 
 static __always_inline void emit(const struct policy *p, const struct dest *d, __u32 verdict, __u32 rule,
-				 __u32 owner, __u8 hook, const bool on_skb, struct __sk_buff *skb)
+				 __u32 owner, __u8 hook, const struct actor *a)
 {
 	struct vg_enf_event *e;
 	__u32 tenant = p->who->tenant;
 	__u8 sampled;
 
 	if (!event_budget(tenant, &sampled)) {
-		count(tenant, verdict, 0, 1);
+		count(tenant, verdict, 0, COUNT_EVENT_DROPPED);
 		return;
 	}
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		count(tenant, verdict, 0, 1);
+		count(tenant, verdict, 0, COUNT_EVENT_DROPPED);
 		return;
 	}
-	if (on_skb) {
-		e->cgroup_id = bpf_skb_cgroup_id(skb);
-		e->pid = 0;
-		e->uid = 0;
-		__builtin_memset(e->comm, 0, sizeof(e->comm));
-	} else {
-		e->cgroup_id = bpf_get_current_cgroup_id();
-		e->pid = bpf_get_current_pid_tgid() >> 32;
-		e->uid = (__u32)bpf_get_current_uid_gid();
-		bpf_get_current_comm(e->comm, sizeof(e->comm));
-	}
+	e->cgroup_id = a->cgroup_id;
+	e->pid = a->pid;
+	e->uid = a->uid;
+	e->actor = a->kind;
+	__builtin_memcpy(e->comm, a->comm, sizeof(e->comm));
 	e->tenant = tenant;
 	e->rule_id = rule;
 	e->owner = owner;
@@ -297,45 +378,47 @@ static __always_inline void emit(const struct policy *p, const struct dest *d, _
 	e->hook = hook;
 	e->sampled = sampled;
 	e->fam = d->fam;
+	e->pad[0] = 0;
+	e->pad[1] = 0;
 	__builtin_memcpy(e->addr, d->addr, 16);
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* 1: let it through, 0: refuse (EPERM for the sock_addr hooks, drop for skb). */
-static __always_inline int enforce(struct dest *d, __u8 hook, const bool on_skb, struct __sk_buff *skb)
+/* Process context: only in programs that run in the calling task (never cgroup_skb, see docs). */
+static __always_inline void task_actor(struct actor *a)
 {
-	const struct vg_enf_lpm_val *val = NULL;
-	const struct vg_enf_range *r = NULL;
-	struct vg_enf_lpm_key key = {};
-	struct policy p;
-	__u32 verdict, rule, owner, port_owner = 0, tenant, cls;
+	a->cgroup_id = bpf_get_current_cgroup_id();
+	a->pid = bpf_get_current_pid_tgid() >> 32;
+	a->uid = (__u32)bpf_get_current_uid_gid();
+	a->kind = VG_ENF_ACTOR_TASK;
+	bpf_get_current_comm(a->comm, sizeof(a->comm));
+}
 
-	if (load_policy(&p, on_skb, skb))
-		return 1;
-	tenant = p.who->tenant;
-	if (tenant == 0 && p.who->dflt == 0)
-		return 1;
-	key.prefixlen = VG_ENF_KEY_FULL_BITS;
-	key.tenant = tenant;
-	key.fam = d->fam;
-	__builtin_memcpy(key.addr, d->addr, 16);
-	val = bpf_map_lookup_elem(p.lpm, &key);
-	cls = vg_enf_proto_class(d->proto);
-	if (val && cls < VG_ENF_CLASS__COUNT)
-		r = find_range(p.ranges, val->off[cls], val->cnt[cls], cls <= VG_ENF_CLASS_UDP ? d->port : 0);
-	if (tenant && cls <= VG_ENF_CLASS_UDP && vg_enf_is_local(d->fam, d->addr)) {
-		struct vg_enf_port_key pk = { .port = d->port, .proto = d->proto };
-		__u32 *o = bpf_map_lookup_elem(&ports, &pk);
+static __always_inline const struct vg_enf_cgroup_val *tenant_of_task(struct policy *p)
+{
+	return FIND_TENANT(p, bpf_get_current_ancestor_cgroup_id);
+}
 
-		if (o)
-			port_owner = *o;
-	}
-	verdict = vg_enf_decide(tenant, val, r ? r->own_rule : 0, r ? r->shared_rule : 0, port_owner, &rule, &owner);
-	count(tenant, verdict, p.who->mode, 0);
+/* 1: let it through; 0: refuse. Counts, and reports a deny with the calling process. */
+static __always_inline int decide_task(const struct policy *p, const struct dest *d, __u32 verdict, __u32 rule,
+				       __u32 owner, __u8 hook)
+{
+	struct actor a;
+
+	count(p->who->tenant, verdict, p->who->mode, COUNT_VERDICT);
 	if (vg_enf_verdict_allows(verdict))
 		return 1;
-	emit(&p, d, verdict, rule, owner, hook, on_skb, skb);
-	return p.who->mode == 1;
+	task_actor(&a);
+	emit(p, d, verdict, rule, owner, hook, &a);
+	return p->who->mode == VG_MODE_AUDIT;
+}
+
+/* BPF has no memcmp */
+static __always_inline int same_addr(const __u8 a[16], const __u8 b[16])
+{
+	const __u32 *x = (const __u32 *)a, *y = (const __u32 *)b;
+
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2] && x[3] == y[3];
 }
 
 static __always_inline void dest_v4(struct dest *d, __u32 ip4)
@@ -357,6 +440,56 @@ static __always_inline void dest_v6(struct dest *d, const __u8 a[16])
 	}
 }
 
+/*
+ * Owner of the local socket a connect/sendmsg would reach, as far as the
+ * socket hook can tell: the tenant recorded when that socket was created under
+ * the generation in force. Otherwise 0, and the packet path decides.
+ */
+static __always_inline __u32 local_owner_early(struct bpf_sock_addr *ctx, const struct dest *d, __u32 gen)
+{
+	struct bpf_sock_tuple t = {};
+	struct sock_state *st;
+	struct bpf_sock *sk;
+	__u32 owner = 0, size;
+
+	if (d->fam == 4) {
+		__builtin_memcpy(&t.ipv4.daddr, d->addr, 4);
+		t.ipv4.dport = bpf_htons(d->port);
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.daddr, d->addr, 16);
+		t.ipv6.dport = bpf_htons(d->port);
+		size = sizeof(t.ipv6);
+	}
+	if (d->proto == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(ctx, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	st = bpf_sk_storage_get(&sock_states, sk, 0, 0);
+	if (st && st->created && st->cgen == gen)
+		owner = st->tenant;
+	bpf_sk_release(sk);
+	return owner;
+}
+
+static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct dest *d, __u8 hook)
+{
+	__u32 verdict, rule, owner, port_owner = 0;
+	struct policy p;
+
+	if (load_generation(&p))
+		return 1;
+	p.who = tenant_of_task(&p);
+	if (!p.who)
+		return 1;
+	if (p.who->tenant && vg_enf_proto_class(d->proto) <= VG_ENF_CLASS_UDP && vg_enf_is_local(d->fam, d->addr))
+		port_owner = local_owner_early(ctx, d, p.gen);
+	verdict = judge(&p, d, port_owner, &rule, &owner);
+	return decide_task(&p, d, verdict, rule, owner, hook);
+}
+
 static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 hook)
 {
 	struct dest d = {};
@@ -365,7 +498,7 @@ static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 hook)
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = ctx->protocol;
 	d.family = AF_INET;
-	return enforce(&d, hook, false, NULL);
+	return sock_addr_enforce(ctx, &d, hook);
 }
 
 static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 hook)
@@ -381,7 +514,7 @@ static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 hook)
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = ctx->protocol;
 	d.family = AF_INET6;
-	return enforce(&d, hook, false, NULL);
+	return sock_addr_enforce(ctx, &d, hook);
 }
 
 SEC("cgroup/connect4")
@@ -408,101 +541,440 @@ int vg_sendmsg6(struct bpf_sock_addr *ctx)
 	return sock_addr6(ctx, VG_ENF_HOOK_SENDMSG);
 }
 
-static __always_inline int record_bind(struct bpf_sock *sk)
+/* A socket kind the tenant may not open: counted and reported like any deny. */
+static __always_inline int refuse_socket(const struct policy *p, __u32 family, __u32 proto)
 {
-	struct vg_enf_port_key pk = { .port = (__u16)sk->src_port, .proto = (__u8)sk->protocol };
-	struct bound *b;
-	struct policy p;
+	struct dest d = { .family = (__u8)family, .proto = (__u8)proto };
 
-	if (load_policy(&p, false, NULL) || !pk.port)
-		return 1;
-	if (!p.who->tenant) {
-		/* the host took the port over from whoever had it */
-		bpf_map_delete_elem(&ports, &pk);
-		return 1;
-	}
-	bpf_map_update_elem(&ports, &pk, &p.who->tenant, BPF_ANY);
-	b = bpf_sk_storage_get(&bound_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (b) {
-		b->pk = pk;
-		b->tenant = p.who->tenant;
-	}
-	return 1;
-}
-
-SEC("cgroup/post_bind4")
-int vg_post_bind4(struct bpf_sock *sk)
-{
-	return record_bind(sk);
-}
-
-SEC("cgroup/post_bind6")
-int vg_post_bind6(struct bpf_sock *sk)
-{
-	return record_bind(sk);
-}
-
-/* A closed listener no longer owns its port; only its own tenant's entry is removed. */
-SEC("cgroup/sock_release")
-int vg_sock_release(struct bpf_sock *sk)
-{
-	struct bound *b = bpf_sk_storage_get(&bound_socks, sk, 0, 0);
-	__u32 *o;
-
-	if (!b)
-		return 1;
-	o = bpf_map_lookup_elem(&ports, &b->pk);
-	if (o && *o == b->tenant)
-		bpf_map_delete_elem(&ports, &b->pk);
-	return 1;
+	return decide_task(p, &d, VG_ENF_DENY_SOCKET, 0, 0, VG_ENF_HOOK_SOCK_CREATE);
 }
 
 /*
- * Backstop for what the socket hooks do not see: raw sockets and ICMP
- * (ping) sockets. TCP and UDP sockets were decided at connect/sendmsg.
+ * Every AF_INET/AF_INET6 socket a process opens: raw and MPTCP sockets only
+ * where the tenant allows them; the creator is recorded for the events that
+ * packets of this socket may cause later, when no process context exists.
+ */
+SEC("cgroup/sock_create")
+int vg_sock_create(struct bpf_sock *sk)
+{
+	struct sock_state *st;
+	struct policy p;
+	__u16 kind = 0;
+
+	if (load_generation(&p))
+		return 1;
+	p.who = tenant_of_task(&p);
+	if (!p.who)
+		return 1;
+	if (sk->type == SOCK_RAW)
+		kind = VG_ENF_SOCK_RAW;
+	else if (sk->protocol == IPPROTO_MPTCP)
+		kind = VG_ENF_SOCK_MPTCP;
+	if (kind && !(p.who->sockets & kind) && !refuse_socket(&p, sk->family, sk->protocol))
+		return 0;
+	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st) {
+		st->created = 1;
+		st->pid = bpf_get_current_pid_tgid() >> 32;
+		st->uid = (__u32)bpf_get_current_uid_gid();
+		bpf_get_current_comm(st->comm, sizeof(st->comm));
+		st->tenant = p.who->tenant;
+		st->cgen = p.gen;
+	}
+	return 1;
+}
+
+/* Accepted TCP connections: their packets to the peer that opened them are replies, not egress. */
+SEC("sockops")
+int vg_sockops(struct bpf_sock_ops *ops)
+{
+	struct bpf_sock *sk;
+	struct sock_state *st;
+
+	if (ops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	sk = ops->sk;
+	if (!sk)
+		return 1;
+	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st)
+		st->passive = 1;
+	return 1;
+}
+
+/* AF_PACKET sockets bypass every cgroup hook: the BPF LSM refuses them to tenants that do not allow them. */
+SEC("lsm/socket_create")
+int BPF_PROG(vg_lsm_socket_create, int family, int type, int protocol, int kern, int ret)
+{
+	struct policy p;
+	__u32 zero = 0;
+	__u64 *seen;
+
+	if (ret || kern || family != AF_PACKET)
+		return ret;
+	seen = bpf_map_lookup_elem(&lsm_seen, &zero);
+	if (seen)
+		__sync_fetch_and_add(seen, 1);
+	if (load_generation(&p))
+		return 0;
+	p.who = tenant_of_task(&p);
+	if (!p.who || (p.who->sockets & VG_ENF_SOCK_PACKET))
+		return 0;
+	return refuse_socket(&p, AF_PACKET, 0) ? 0 : -EPERM;
+}
+
+/* ---- the packet path: cgroup_skb/egress, no process context here ---- */
+
+static __always_inline const struct vg_enf_cgroup_val *tenant_of_skb(struct policy *p, struct __sk_buff *skb)
+{
+#define SKB_ANCESTOR(lvl) bpf_skb_ancestor_cgroup_id(skb, lvl)
+	return FIND_TENANT(p, SKB_ANCESTOR);
+#undef SKB_ANCESTOR
+}
+
+static __always_inline const struct vg_enf_cgroup_val *tenant_of_sock(struct policy *p, struct bpf_sock *sk)
+{
+#define SK_ANCESTOR(lvl) bpf_sk_ancestor_cgroup_id(sk, lvl)
+	return FIND_TENANT(p, SK_ANCESTOR);
+#undef SK_ANCESTOR
+}
+
+/* IPv4 options: the addresses of a loose or strict source route are destinations too. */
+static __always_inline void parse_ip_options(struct __sk_buff *skb, __u32 hl, struct packet *pk)
+{
+	__u32 off = 20;
+
+	for (int i = 0; i < 40; i++) {
+		__u8 opt[3];
+		__u32 n;
+
+		if (off >= hl)
+			return;
+		if (bpf_skb_load_bytes(skb, off, opt, 1))
+			goto bad;
+		if (opt[0] == 0)
+			return; /* end of options */
+		if (opt[0] == 1) {
+			off++;
+			continue;
+		}
+		if (off + 3 > hl || bpf_skb_load_bytes(skb, off, opt, 3) || opt[1] < 2)
+			goto bad;
+		if (opt[0] == 131 || opt[0] == 137) {
+			n = opt[1] >= 3 ? (opt[1] - 3u) / 4u : 0;
+			for (__u32 k = 0; k < MAX_ROUTE; k++) {
+				__u32 idx = pk->nroute;
+
+				if (k >= n)
+					break;
+				if (idx >= MAX_ROUTE) {
+					pk->nroute = MAX_ROUTE + 1;
+					return;
+				}
+				__builtin_memset(pk->route[idx], 0, 16);
+				if (bpf_skb_load_bytes(skb, off + 3 + k * 4, pk->route[idx], 4))
+					goto bad;
+				pk->nroute = idx + 1;
+			}
+			if (n > MAX_ROUTE)
+				pk->nroute = MAX_ROUTE + 1;
+		}
+		off += opt[1];
+	}
+	return;
+bad:
+	pk->bad = 1;
+}
+
+static __always_inline int parse_v4(struct __sk_buff *skb, struct packet *pk, __u32 *l4off)
+{
+	struct iphdr ip;
+	__u32 hl;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		return -1;
+	dest_v4(&pk->d, ip.daddr);
+	__builtin_memset(pk->saddr, 0, 16);
+	__builtin_memcpy(pk->saddr, &ip.saddr, 4);
+	pk->d.proto = ip.protocol;
+	pk->d.family = AF_INET;
+	hl = ip.ihl * 4;
+	if (hl < 20)
+		return -1;
+	if (hl > 20)
+		parse_ip_options(skb, hl, pk);
+	/* a later fragment carries no ports */
+	if (ip.frag_off & bpf_htons(0x1fff))
+		pk->d.proto = 255;
+	*l4off = hl;
+	return 0;
+}
+
+/* IPv6: walk the extension headers; every address of a routing header is a destination too. */
+static __always_inline int parse_v6(struct __sk_buff *skb, struct packet *pk, __u32 *l4off)
+{
+	struct ipv6hdr ip6;
+	__u32 off = sizeof(ip6);
+	__u8 nh;
+
+	if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+		return -1;
+	dest_v6(&pk->d, (const __u8 *)&ip6.daddr);
+	__builtin_memcpy(pk->saddr, &ip6.saddr, 16);
+	pk->d.family = AF_INET6;
+	nh = ip6.nexthdr;
+	for (int i = 0; i < 6; i++) {
+		__u8 h[4];
+
+		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_DSTOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_FRAGMENT)
+			break;
+		if (bpf_skb_load_bytes(skb, off, h, 4))
+			return -1;
+		if (nh == IPPROTO_FRAGMENT) {
+			/* a later fragment carries no ports */
+			if (bpf_skb_load_bytes(skb, off + 2, h + 2, 2) || (h[2] << 5 | h[3] >> 3))
+				nh = 255;
+			else
+				nh = h[0];
+			off += 8;
+			break;
+		}
+		if (nh == IPPROTO_ROUTING) {
+			__u32 n = h[1] / 2; /* 16-byte addresses in (hdrlen * 8) bytes after the first 8 */
+
+			for (__u32 k = 0; k < MAX_ROUTE; k++) {
+				__u32 idx = pk->nroute;
+
+				if (k >= n)
+					break;
+				if (idx >= MAX_ROUTE) {
+					pk->nroute = MAX_ROUTE + 1;
+					break;
+				}
+				if (bpf_skb_load_bytes(skb, off + 8 + k * 16, pk->route[idx], 16))
+					return -1;
+				pk->nroute = idx + 1;
+			}
+			if (n > MAX_ROUTE)
+				pk->nroute = MAX_ROUTE + 1;
+		}
+		nh = h[0];
+		off += (h[1] + 1) * 8;
+	}
+	pk->d.proto = nh;
+	*l4off = off;
+	return 0;
+}
+
+/* The packet's destination (and ports), into the per-CPU scratch. NULL: not IP. */
+static __always_inline struct packet *parse_packet(struct __sk_buff *skb)
+{
+	__u32 zero = 0, l4off = 0;
+	struct packet *pk;
+	int r;
+
+	pk = bpf_map_lookup_elem(&scratch, &zero);
+	if (!pk)
+		return NULL;
+	__builtin_memset(&pk->d, 0, sizeof(pk->d));
+	pk->sport = 0;
+	pk->bad = 0;
+	pk->nroute = 0;
+	if (skb->protocol == bpf_htons(ETH_P_IP))
+		r = parse_v4(skb, pk, &l4off);
+	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
+		r = parse_v6(skb, pk, &l4off);
+	else
+		return NULL;
+	if (r < 0) {
+		pk->bad = 1;
+		return pk;
+	}
+	if (pk->d.proto == IPPROTO_TCP || pk->d.proto == IPPROTO_UDP) {
+		__be16 ports[2];
+
+		if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
+			pk->bad = 1;
+		pk->sport = bpf_ntohs(ports[0]);
+		pk->d.port = bpf_ntohs(ports[1]);
+	}
+	return pk;
+}
+
+/* The peer an accepted socket is connected to. */
+static __always_inline int is_peer(struct bpf_sock *sk, const struct dest *d)
+{
+	struct dest peer = {};
+	__u32 w[4];
+
+	if (bpf_ntohs(sk->dst_port) != d->port)
+		return 0;
+	if (sk->family == AF_INET) {
+		dest_v4(&peer, sk->dst_ip4);
+	} else {
+		w[0] = sk->dst_ip6[0];
+		w[1] = sk->dst_ip6[1];
+		w[2] = sk->dst_ip6[2];
+		w[3] = sk->dst_ip6[3];
+		dest_v6(&peer, (const __u8 *)w);
+	}
+	return peer.fam == d->fam && same_addr(peer.addr, d->addr);
+}
+
+/* Tenant of the socket on this host that receives the packet (listener or connected peer), 0: host or none. */
+static __always_inline __u32 receiver_owner(struct __sk_buff *skb, struct policy *p, const struct packet *pk)
+{
+	const struct vg_enf_cgroup_val *w;
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *sk;
+	__u32 size, owner;
+
+	if (pk->d.fam == 4) {
+		__builtin_memcpy(&t.ipv4.saddr, pk->saddr, 4);
+		__builtin_memcpy(&t.ipv4.daddr, pk->d.addr, 4);
+		t.ipv4.sport = bpf_htons(pk->sport);
+		t.ipv4.dport = bpf_htons(pk->d.port);
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.saddr, pk->saddr, 16);
+		__builtin_memcpy(t.ipv6.daddr, pk->d.addr, 16);
+		t.ipv6.sport = bpf_htons(pk->sport);
+		t.ipv6.dport = bpf_htons(pk->d.port);
+		size = sizeof(t.ipv6);
+	}
+	if (pk->d.proto == IPPROTO_TCP)
+		sk = bpf_sk_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	else
+		sk = bpf_sk_lookup_udp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return 0;
+	w = tenant_of_sock(p, sk);
+	owner = w ? w->tenant : 0;
+	bpf_sk_release(sk);
+	return owner;
+}
+
+/* Who a packet's event names: the socket's creator when vigil saw it, else the socket's owner uid. */
+static __always_inline void sock_actor(struct __sk_buff *skb, const struct sock_state *st, struct actor *a)
+{
+	__builtin_memset(a, 0, sizeof(*a));
+	a->cgroup_id = bpf_skb_cgroup_id(skb);
+	if (st && st->created) {
+		a->kind = VG_ENF_ACTOR_CREATOR;
+		a->pid = st->pid;
+		a->uid = st->uid;
+		__builtin_memcpy(a->comm, st->comm, sizeof(a->comm));
+	} else {
+		a->kind = VG_ENF_ACTOR_SOCKET;
+		a->uid = bpf_get_socket_uid(skb);
+	}
+}
+
+/* Every address the packet will visit: its destination, then each of its route. */
+static __always_inline __u32 judge_route(const struct policy *p, struct packet *pk, __u32 port_owner,
+					 __u32 *rule, __u32 *owner, struct dest *denied)
+{
+	__u32 verdict = judge(p, &pk->d, port_owner, rule, owner);
+
+	*denied = pk->d;
+	if (pk->nroute > MAX_ROUTE && vg_enf_verdict_allows(verdict) && p->who->tenant)
+		return VG_ENF_DENY_DEFAULT;
+	for (__u32 k = 0; k < MAX_ROUTE; k++) {
+		if (k >= pk->nroute || !vg_enf_verdict_allows(verdict))
+			break;
+		__builtin_memcpy(denied->addr, pk->route[k], 16);
+		if (pk->d.family == AF_INET6) {
+			dest_v6(denied, pk->route[k]);
+		} else {
+			denied->fam = 4;
+		}
+		verdict = judge(p, denied, 0, rule, owner);
+	}
+	return verdict;
+}
+
+static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *sk, struct sock_state *st,
+					struct packet *pk)
+{
+	__u32 verdict, rule = 0, owner = 0, port_owner = 0;
+	int cacheable = !pk->nroute, allow;
+	struct dest denied;
+	struct policy p;
+	struct actor a;
+
+	if (load_generation(&p))
+		return 1;
+	p.who = tenant_of_skb(&p, skb);
+	if (!p.who)
+		return 1;
+	denied = pk->d;
+	if (pk->bad) {
+		verdict = p.who->tenant ? VG_ENF_DENY_DEFAULT : VG_ENF_ALLOW_NOPOLICY;
+		cacheable = 0;
+	} else if (st && st->passive && !pk->nroute && is_peer(sk, &pk->d)) {
+		verdict = VG_ENF_ALLOW_RULE;
+	} else {
+		if (p.who->tenant && vg_enf_proto_class(pk->d.proto) <= VG_ENF_CLASS_UDP &&
+		    (skb->ifindex == LOOPBACK_IFINDEX || vg_enf_is_local(pk->d.fam, pk->d.addr))) {
+			port_owner = receiver_owner(skb, &p, pk);
+			/* a datagram's receiver may change from one packet to the next */
+			if (pk->d.proto != IPPROTO_TCP)
+				cacheable = 0;
+		}
+		verdict = judge_route(&p, pk, port_owner, &rule, &owner, &denied);
+	}
+	count(p.who->tenant, verdict, p.who->mode, COUNT_VERDICT);
+	allow = vg_enf_verdict_allows(verdict) || p.who->mode == VG_MODE_AUDIT;
+	if (!vg_enf_verdict_allows(verdict)) {
+		sock_actor(skb, st, &a);
+		emit(&p, &denied, verdict, rule, owner, VG_ENF_HOOK_SKB, &a);
+	}
+	if (st && cacheable) {
+		st->gen = p.gen;
+		st->allow = allow;
+		st->vtenant = p.who->tenant;
+		st->fam = pk->d.fam;
+		st->proto = pk->d.proto;
+		st->port = pk->d.port;
+		__builtin_memcpy(st->addr, pk->d.addr, 16);
+		st->cached = 1;
+	}
+	return allow;
+}
+
+/*
+ * The guarantee: every packet of every socket, judged by the destination in
+ * its headers (after routing headers, source routes, kernel workers such as
+ * MPTCP subflows) against the policy of the socket's tenant. The verdict is
+ * cached per socket for one destination and one generation, so the common
+ * packet costs one storage lookup and a compare.
  */
 SEC("cgroup_skb/egress")
 int vg_skb_egress(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
-	struct dest d = {};
-	__u32 l4off;
+	struct sock_state *st;
+	struct packet *pk;
+	__u32 zero = 0, *gen;
 
 	if (!sk)
 		return 1;
+	/* request and timewait sockets answer what the peer sent (SYN-ACK, RST, last ACK) */
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
 		return 1;
-	if ((sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP) ||
-	    (sk->type == SOCK_DGRAM && sk->protocol == IPPROTO_UDP))
+	gen = bpf_map_lookup_elem(&active, &zero);
+	if (!gen)
 		return 1;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
-			return 1;
-		dest_v4(&d, ip.daddr);
-		d.proto = ip.protocol;
-		d.family = AF_INET;
-		l4off = ip.ihl * 4;
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
-
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
-			return 1;
-		dest_v6(&d, (const __u8 *)&ip6.daddr);
-		d.proto = ip6.nexthdr;
-		d.family = AF_INET6;
-		l4off = sizeof(ip6);
-	} else {
+	pk = parse_packet(skb);
+	if (!pk)
 		return 1;
+	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st && st->cached && st->gen == *gen && !pk->nroute && !pk->bad && st->port == pk->d.port &&
+	    st->proto == pk->d.proto && st->fam == pk->d.fam && same_addr(st->addr, pk->d.addr)) {
+		if (!st->allow)
+			count(st->vtenant, 0, 0, COUNT_PACKET_DROPPED);
+		return st->allow;
 	}
-	if (d.proto == IPPROTO_TCP || d.proto == IPPROTO_UDP) {
-		__be16 dport;
-
-		if (bpf_skb_load_bytes(skb, l4off + 2, &dport, sizeof(dport)))
-			return 1;
-		d.port = bpf_ntohs(dport);
-	}
-	return enforce(&d, VG_ENF_HOOK_SKB, true, skb);
+	return judge_packet(skb, sk, st, pk);
 }

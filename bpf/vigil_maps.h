@@ -14,8 +14,15 @@
 #define __always_inline inline __attribute__((always_inline))
 #endif
 
-/* Policy generations: the kernel reads active[0] and uses slot N of every gen_* map. */
+/*
+ * Policy generations: active[0] holds the generation number; its low bit is
+ * the slot of every gen_* map in force. A switch to the other slot adds 1, a
+ * change made in place (a tenant cgroup re-resolved) adds 2: every change gives
+ * a new number in one 32-bit write, and the per-socket cached verdicts stamped
+ * with the old number are judged again.
+ */
 #define VG_ENF_GEN_SLOTS 2
+#define VG_ENF_GEN_SLOT(gen) ((gen) & 1u)
 /* Deepest cgroup level searched for a tenant cgroup (level 0 is the root). */
 #define VG_ENF_MAX_CGROUP_DEPTH 32
 /* Intervals per (prefix, protocol class) list: at most one per port. */
@@ -46,6 +53,7 @@ enum vg_enf_verdict {
 	VG_ENF_DENY_PORT = 5,	   /* another tenant's local listening port (owner) */
 	VG_ENF_DENY_SEGMENT = 6,   /* another tenant's segment (owner) */
 	VG_ENF_DENY_DEFAULT = 7,   /* nothing allows it */
+	VG_ENF_DENY_SOCKET = 8,	   /* a socket kind the tenant may not open (sock_create) */
 };
 
 static __always_inline int vg_enf_verdict_allows(__u32 v)
@@ -57,7 +65,21 @@ enum vg_enf_hook {
 	VG_ENF_HOOK_CONNECT = 1,
 	VG_ENF_HOOK_SENDMSG = 2,
 	VG_ENF_HOOK_SKB = 3,
+	VG_ENF_HOOK_SOCK_CREATE = 4,
 };
+
+/* Who an event names (events are made where the kernel knows different things). */
+enum vg_enf_actor {
+	VG_ENF_ACTOR_TASK = 1,	  /* the calling process (socket hooks) */
+	VG_ENF_ACTOR_CREATOR = 2, /* the process that created the socket (packets) */
+	VG_ENF_ACTOR_SOCKET = 3,  /* only the socket's owner uid is known (packets of sockets older than vigil, kernel sockets) */
+};
+
+/* Socket kinds a tenant may open only when its bundle entry allows them (vg_enf_cgroup_val.sockets). */
+#define VG_ENF_SOCK_RAW 0x1    /* SOCK_RAW in AF_INET/AF_INET6 */
+#define VG_ENF_SOCK_PACKET 0x2 /* AF_PACKET (needs the BPF LSM) */
+#define VG_ENF_SOCK_MPTCP 0x4  /* IPPROTO_MPTCP */
+#define VG_ENF_SOCK_ALL 0x7
 
 /*
  * IPv4 and IPv6 live in one trie, told apart by fam so that "::/0" never
@@ -89,14 +111,7 @@ struct vg_enf_cgroup_val {
 	__u32 tenant; /* 0 for the host */
 	__u8 mode;    /* enum vg_mode */
 	__u8 dflt;    /* host only: enum vg_default */
-	__u16 pad;
-};
-
-/* Local listening ports recorded by post_bind, deleted by sock_release. */
-struct vg_enf_port_key {
-	__u16 port; /* host byte order */
-	__u8 proto;
-	__u8 pad;
+	__u16 sockets; /* VG_ENF_SOCK_* kinds allowed (the host: all) */
 };
 
 struct vg_enf_counters {
@@ -104,6 +119,7 @@ struct vg_enf_counters {
 	__u64 denied;
 	__u64 would_deny;
 	__u64 events_dropped;
+	__u64 packets_dropped; /* packets of a socket whose cached verdict is deny (no event each) */
 };
 
 struct vg_enf_conf {
@@ -131,7 +147,8 @@ struct vg_enf_event {
 	__u8 hook;     /* enum vg_enf_hook */
 	__u8 sampled;  /* 1: sent under sampling, others in the same second were dropped */
 	__u8 fam;      /* 4 or 6: how addr was matched (IPv4-mapped IPv6 is 4) */
-	__u8 pad[3];
+	__u8 actor;    /* enum vg_enf_actor: what pid/uid/comm name */
+	__u8 pad[2];
 	__u8 addr[16]; /* IPv4 in the first 4 bytes */
 	char comm[16];
 };

@@ -708,10 +708,40 @@ static int parse_cgroup_path(struct ctx *c, const char *s, const char *p)
 	return 0;
 }
 
+/* "sockets": ["raw", "packet", "mptcp"]: kinds a tenant may open beyond TCP, UDP and ping */
+static int parse_sockets(struct ctx *c, json_t *v, const char *pi, unsigned *out)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} kinds[] = { { "raw", VG_TENANT_SOCK_RAW }, { "packet", VG_TENANT_SOCK_PACKET }, { "mptcp", VG_TENANT_SOCK_MPTCP } };
+	char p[128], pj[160];
+	char **names;
+	size_t n;
+	int r;
+
+	*out = 0;
+	if ((r = get_str_array(c, v, pi, "sockets", MAX_NAME, &names, &n)) < 0)
+		return r;
+	sub(p, sizeof(p), pi, "sockets");
+	for (size_t k = 0; k < n; k++) {
+		size_t j;
+
+		for (j = 0; j < VG_ARRAY_SIZE(kinds); j++)
+			if (!strcmp(names[k], kinds[j].name))
+				break;
+		idx(pj, sizeof(pj), p, k);
+		if (j == VG_ARRAY_SIZE(kinds))
+			return FAIL(c, "schema_value", pj, "unknown socket kind \"%s\": use raw, packet or mptcp", names[k]);
+		*out |= kinds[j].bit;
+	}
+	return 0;
+}
+
 static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 {
 	static const char *const allowed[] = { "name", "id", "mode", "cgroups", "segments", "egress", "shared",
-					       "comment", NULL };
+					       "sockets", "comment", NULL };
 	static const char *const required[] = { "name", "id", "cgroups", NULL };
 	json_t *arr, *v;
 	size_t i;
@@ -771,7 +801,8 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 		}
 		if ((r = parse_cidrs(c, v, pi, "segments", &t->segments, &t->nsegments)) < 0 ||
 		    (r = parse_rules(c, v, pi, "egress", &t->egress, &t->negress, &b->nrules_total)) < 0 ||
-		    (r = get_str_array(c, v, pi, "shared", MAX_NAME, &shared, &nshared)) < 0)
+		    (r = get_str_array(c, v, pi, "shared", MAX_NAME, &shared, &nshared)) < 0 ||
+		    (r = parse_sockets(c, v, pi, &t->sockets)) < 0)
 			goto out;
 		t->shared = arena_alloc(c->arena, sizeof(size_t) * (nshared + 1));
 		if (!t->shared) {

@@ -16,6 +16,10 @@
 
 #include "vigil/enforce.h"
 
+_Static_assert(VG_TENANT_SOCK_RAW == VG_ENF_SOCK_RAW && VG_TENANT_SOCK_PACKET == VG_ENF_SOCK_PACKET &&
+		       VG_TENANT_SOCK_MPTCP == VG_ENF_SOCK_MPTCP,
+	       "bundle socket kinds and kernel socket kinds are the same bits");
+
 /* what one CIDR of one tenant's view contributes */
 enum item_kind { ITEM_OWN, ITEM_SHARED, ITEM_SEGMENT };
 
@@ -358,7 +362,8 @@ int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_en
 	c->tenants = calloc(b->ntenants ? b->ntenants : 1, sizeof(*c->tenants));
 	if (!c->cgroups || !c->tenants)
 		goto out;
-	c->host = (struct vg_enf_cgroup_val){ .tenant = 0, .mode = (uint8_t)b->host.mode, .dflt = (uint8_t)b->host.dflt };
+	c->host = (struct vg_enf_cgroup_val){ .tenant = 0, .mode = (uint8_t)b->host.mode, .dflt = (uint8_t)b->host.dflt,
+					      .sockets = VG_ENF_SOCK_ALL };
 	if (b->host.dflt == VG_DEFAULT_DENY) {
 		bd.nitems = 0;
 		if ((r = add_rules(&bd, b->host.egress, b->host.negress, ITEM_OWN)) < 0 ||
@@ -367,7 +372,7 @@ int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_en
 	}
 	for (size_t i = 0; i < b->ntenants; i++) {
 		const struct vg_tenant *t = &b->tenants[i];
-		struct vg_enf_cgroup_val v = { .tenant = t->id, .mode = (uint8_t)t->mode };
+		struct vg_enf_cgroup_val v = { .tenant = t->id, .mode = (uint8_t)t->mode, .sockets = (uint16_t)t->sockets };
 
 		c->tenants[c->ntenants++] = v;
 		for (size_t k = 0; k < t->ncgroups; k++)
@@ -503,6 +508,8 @@ const char *vg_enf_verdict_name(uint32_t verdict)
 		return "deny_tenant_segment";
 	case VG_ENF_DENY_DEFAULT:
 		return "deny_no_rule";
+	case VG_ENF_DENY_SOCKET:
+		return "deny_socket_kind";
 	default:
 		return "unknown";
 	}

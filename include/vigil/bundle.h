@@ -58,7 +58,13 @@ struct vg_tenant {
 	struct vg_rule *egress;
 	size_t nshared;
 	size_t *shared; /* indexes into bundle->shared_services */
+	unsigned sockets; /* VG_TENANT_SOCK_*: socket kinds beyond TCP, UDP and ping it may open */
 };
+
+/* "sockets" of a tenant (docs/bundle.md); the same bits as VG_ENF_SOCK_* in bpf/vigil_maps.h */
+#define VG_TENANT_SOCK_RAW 0x1
+#define VG_TENANT_SOCK_PACKET 0x2
+#define VG_TENANT_SOCK_MPTCP 0x4
 
 struct vg_host_policy {
 	enum vg_mode mode;

@@ -23,7 +23,7 @@ tenants() { # $1: beta's mode
    {"id": 105, "cidr": "127.0.0.0/8", "proto": "tcp"},
    {"id": 106, "cidr": "::/0", "proto": "tcp", "ports": ["22"]},
    {"id": 107, "cidr": "2001:db8::/64", "proto": "icmp"}],
-  "shared": ["dns"]},
+  "shared": ["dns"], "sockets": ["raw"]},
  {"name": "beta", "id": 2, "mode": "$1", "cgroups": ["$CGREL/beta"], "segments": ["203.0.113.0/24"],
   "egress": [{"id": 200, "cidr": "198.51.100.0/24", "proto": "tcp", "ports": ["8080"]}],
   "shared": []}]
