@@ -172,8 +172,9 @@ struct packet {
 	__u8 saddr[16];
 	__u16 sport;
 	__u8 bad;	/* headers could not be read */
-	__u8 nroute;	/* addresses in a routing header / source route (> MAX_ROUTE: too many) */
-	__u8 route[MAX_ROUTE][16];
+	__u8 nroute;	/* addresses in a routing header / source route */
+	__u8 route_step; /* 4 (IPv4 source route) or 16 (IPv6 routing header) */
+	__u16 route_off; /* offset of the first of them */
 };
 
 struct {
@@ -639,51 +640,43 @@ static __always_inline const struct vg_enf_cgroup_val *tenant_of_sock(struct pol
 #undef SK_ANCESTOR
 }
 
+/* A walk over IPv4 options or IPv6 extension headers, one bpf_loop step each. */
+struct hdr_walk {
+	struct __sk_buff *skb;
+	struct packet *pk;
+	__u32 off, end; /* end: IPv4 header length */
+	__u8 nh;	/* IPv6: next header */
+	__u8 done;
+};
+
 /* IPv4 options: the addresses of a loose or strict source route are destinations too. */
-static __always_inline void parse_ip_options(struct __sk_buff *skb, __u32 hl, struct packet *pk)
+static long ip_option_step(__u32 i, struct hdr_walk *w)
 {
-	__u32 off = 20;
+	struct packet *pk = w->pk;
+	__u8 opt[2];
 
-	for (int i = 0; i < 40; i++) {
-		__u8 opt[3];
-		__u32 n;
-
-		if (off >= hl)
-			return;
-		if (bpf_skb_load_bytes(skb, off, opt, 1))
-			goto bad;
-		if (opt[0] == 0)
-			return; /* end of options */
-		if (opt[0] == 1) {
-			off++;
-			continue;
-		}
-		if (off + 3 > hl || bpf_skb_load_bytes(skb, off, opt, 3) || opt[1] < 2)
-			goto bad;
-		if (opt[0] == 131 || opt[0] == 137) {
-			n = opt[1] >= 3 ? (opt[1] - 3u) / 4u : 0;
-			for (__u32 k = 0; k < MAX_ROUTE; k++) {
-				__u32 idx = pk->nroute;
-
-				if (k >= n)
-					break;
-				if (idx >= MAX_ROUTE) {
-					pk->nroute = MAX_ROUTE + 1;
-					return;
-				}
-				__builtin_memset(pk->route[idx], 0, 16);
-				if (bpf_skb_load_bytes(skb, off + 3 + k * 4, pk->route[idx], 4))
-					goto bad;
-				pk->nroute = idx + 1;
-			}
-			if (n > MAX_ROUTE)
-				pk->nroute = MAX_ROUTE + 1;
-		}
-		off += opt[1];
+	if (w->off >= w->end)
+		return 1;
+	if (bpf_skb_load_bytes(w->skb, w->off, opt, 1))
+		goto bad;
+	if (opt[0] == 0)
+		return 1; /* end of options */
+	if (opt[0] == 1) {
+		w->off++;
+		return 0;
 	}
-	return;
+	if (bpf_skb_load_bytes(w->skb, w->off, opt, 2) || opt[1] < 2 || w->off + opt[1] > w->end)
+		goto bad;
+	if ((opt[0] == 131 || opt[0] == 137) && opt[1] >= 3) {
+		pk->nroute = (opt[1] - 3) / 4;
+		pk->route_step = 4;
+		pk->route_off = w->off + 3;
+	}
+	w->off += opt[1];
+	return 0;
 bad:
 	pk->bad = 1;
+	return 1;
 }
 
 static __always_inline int parse_v4(struct __sk_buff *skb, struct packet *pk, __u32 *l4off)
@@ -701,8 +694,11 @@ static __always_inline int parse_v4(struct __sk_buff *skb, struct packet *pk, __
 	hl = ip.ihl * 4;
 	if (hl < 20)
 		return -1;
-	if (hl > 20)
-		parse_ip_options(skb, hl, pk);
+	if (hl > 20) {
+		struct hdr_walk w = { .skb = skb, .pk = pk, .off = 20, .end = hl };
+
+		bpf_loop(40, ip_option_step, &w, 0);
+	}
 	/* a later fragment carries no ports */
 	if (ip.frag_off & bpf_htons(0x1fff))
 		pk->d.proto = 255;
@@ -710,95 +706,89 @@ static __always_inline int parse_v4(struct __sk_buff *skb, struct packet *pk, __
 	return 0;
 }
 
-/* IPv6: walk the extension headers; every address of a routing header is a destination too. */
+/* IPv6 extension headers: every address of a routing header is a destination too. */
+static long ipv6_ext_step(__u32 i, struct hdr_walk *w)
+{
+	struct packet *pk = w->pk;
+	__u8 h[4];
+
+	if (w->nh != IPPROTO_HOPOPTS && w->nh != IPPROTO_DSTOPTS && w->nh != IPPROTO_ROUTING &&
+	    w->nh != IPPROTO_FRAGMENT)
+		return 1;
+	if (bpf_skb_load_bytes(w->skb, w->off, h, 4)) {
+		pk->bad = 1;
+		return 1;
+	}
+	if (w->nh == IPPROTO_FRAGMENT) {
+		/* a later fragment carries no ports */
+		w->nh = (h[2] << 5 | h[3] >> 3) ? 255 : h[0];
+		w->off += 8;
+		return 1;
+	}
+	if (w->nh == IPPROTO_ROUTING) {
+		/* 16-byte addresses in the (hdrlen * 8) bytes after the first 8 */
+		pk->nroute = h[1] / 2;
+		pk->route_step = 16;
+		pk->route_off = w->off + 8;
+	}
+	w->nh = h[0];
+	w->off += (h[1] + 1) * 8;
+	return 0;
+}
+
 static __always_inline int parse_v6(struct __sk_buff *skb, struct packet *pk, __u32 *l4off)
 {
 	struct ipv6hdr ip6;
-	__u32 off = sizeof(ip6);
-	__u8 nh;
+	struct hdr_walk w = { .skb = skb, .pk = pk, .off = sizeof(ip6) };
 
 	if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
 		return -1;
 	dest_v6(&pk->d, (const __u8 *)&ip6.daddr);
 	__builtin_memcpy(pk->saddr, &ip6.saddr, 16);
 	pk->d.family = AF_INET6;
-	nh = ip6.nexthdr;
-	for (int i = 0; i < 6; i++) {
-		__u8 h[4];
-
-		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_DSTOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_FRAGMENT)
-			break;
-		if (bpf_skb_load_bytes(skb, off, h, 4))
-			return -1;
-		if (nh == IPPROTO_FRAGMENT) {
-			/* a later fragment carries no ports */
-			if (bpf_skb_load_bytes(skb, off + 2, h + 2, 2) || (h[2] << 5 | h[3] >> 3))
-				nh = 255;
-			else
-				nh = h[0];
-			off += 8;
-			break;
-		}
-		if (nh == IPPROTO_ROUTING) {
-			__u32 n = h[1] / 2; /* 16-byte addresses in (hdrlen * 8) bytes after the first 8 */
-
-			for (__u32 k = 0; k < MAX_ROUTE; k++) {
-				__u32 idx = pk->nroute;
-
-				if (k >= n)
-					break;
-				if (idx >= MAX_ROUTE) {
-					pk->nroute = MAX_ROUTE + 1;
-					break;
-				}
-				if (bpf_skb_load_bytes(skb, off + 8 + k * 16, pk->route[idx], 16))
-					return -1;
-				pk->nroute = idx + 1;
-			}
-			if (n > MAX_ROUTE)
-				pk->nroute = MAX_ROUTE + 1;
-		}
-		nh = h[0];
-		off += (h[1] + 1) * 8;
-	}
-	pk->d.proto = nh;
-	*l4off = off;
+	w.nh = ip6.nexthdr;
+	bpf_loop(8, ipv6_ext_step, &w, 0);
+	if (pk->bad)
+		return -1;
+	pk->d.proto = w.nh;
+	*l4off = w.off;
 	return 0;
 }
 
-/* The packet's destination (and ports), into the per-CPU scratch. NULL: not IP. */
-static __always_inline struct packet *parse_packet(struct __sk_buff *skb)
+/*
+ * The packet's destination, protocol, ports and route into pk. A global
+ * function: the verifier checks its header walks once, not once per path of
+ * the program. Returns -1 for what is not IP.
+ */
+__noinline int parse_packet(struct __sk_buff *skb, struct packet *pk)
 {
-	__u32 zero = 0, l4off = 0;
-	struct packet *pk;
+	__u32 l4off = 0;
 	int r;
 
-	pk = bpf_map_lookup_elem(&scratch, &zero);
 	if (!pk)
-		return NULL;
-	__builtin_memset(&pk->d, 0, sizeof(pk->d));
-	pk->sport = 0;
-	pk->bad = 0;
-	pk->nroute = 0;
+		return -1;
+	__builtin_memset(pk, 0, sizeof(*pk));
 	if (skb->protocol == bpf_htons(ETH_P_IP))
 		r = parse_v4(skb, pk, &l4off);
 	else if (skb->protocol == bpf_htons(ETH_P_IPV6))
 		r = parse_v6(skb, pk, &l4off);
 	else
-		return NULL;
+		return -1;
 	if (r < 0) {
 		pk->bad = 1;
-		return pk;
+		return 0;
 	}
 	if (pk->d.proto == IPPROTO_TCP || pk->d.proto == IPPROTO_UDP) {
 		__be16 ports[2];
 
-		if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports)))
+		if (bpf_skb_load_bytes(skb, l4off, ports, sizeof(ports))) {
 			pk->bad = 1;
+			return 0;
+		}
 		pk->sport = bpf_ntohs(ports[0]);
 		pk->d.port = bpf_ntohs(ports[1]);
 	}
-	return pk;
+	return 0;
 }
 
 /* The peer an accepted socket is connected to. */
@@ -870,69 +860,86 @@ static __always_inline void sock_actor(struct __sk_buff *skb, const struct sock_
 	}
 }
 
-/* Every address the packet will visit: its destination, then each of its route. */
-static __always_inline __u32 judge_route(const struct policy *p, struct packet *pk, __u32 port_owner,
-					 __u32 *rule, __u32 *owner, struct dest *denied)
-{
-	__u32 verdict = judge(p, &pk->d, port_owner, rule, owner);
+/* State of the walk over a packet's route (bpf_loop keeps the verifier's work to one judge()). */
+struct route_walk {
+	struct policy p;
+	struct __sk_buff *skb;
+	struct packet *pk;
+	struct dest d; /* the route address judged last */
+	__u32 verdict, rule, owner;
+};
 
-	*denied = pk->d;
-	if (pk->nroute > MAX_ROUTE && vg_enf_verdict_allows(verdict) && p->who->tenant)
-		return VG_ENF_DENY_DEFAULT;
-	for (__u32 k = 0; k < MAX_ROUTE; k++) {
-		if (k >= pk->nroute || !vg_enf_verdict_allows(verdict))
-			break;
-		__builtin_memcpy(denied->addr, pk->route[k], 16);
-		if (pk->d.family == AF_INET6) {
-			dest_v6(denied, pk->route[k]);
-		} else {
-			denied->fam = 4;
-		}
-		verdict = judge(p, denied, 0, rule, owner);
+static long judge_route_addr(__u32 k, struct route_walk *w)
+{
+	struct packet *pk = w->pk;
+	__u8 a[16] = {};
+
+	if (bpf_skb_load_bytes(w->skb, pk->route_off + k * pk->route_step, a, pk->route_step == 4 ? 4 : 16)) {
+		w->verdict = VG_ENF_DENY_DEFAULT;
+		return 1;
 	}
-	return verdict;
+	if (pk->route_step == 4)
+		dest_v4(&w->d, *(__u32 *)a);
+	else
+		dest_v6(&w->d, a);
+	w->verdict = judge(&w->p, &w->d, 0, &w->rule, &w->owner);
+	return !vg_enf_verdict_allows(w->verdict);
+}
+
+/* Every address a packet will visit: its destination, then each address of its route. */
+static __always_inline __u32 judge_route(struct route_walk *w, __u32 port_owner)
+{
+	w->d = w->pk->d;
+	w->verdict = judge(&w->p, &w->d, port_owner, &w->rule, &w->owner);
+	if (!w->pk->nroute || !vg_enf_verdict_allows(w->verdict) || !w->p.who->tenant)
+		return w->verdict;
+	if (w->pk->nroute > MAX_ROUTE)
+		return VG_ENF_DENY_DEFAULT;
+	bpf_loop(w->pk->nroute, judge_route_addr, w, 0);
+	return w->verdict;
 }
 
 static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *sk, struct sock_state *st,
 					struct packet *pk)
 {
-	__u32 verdict, rule = 0, owner = 0, port_owner = 0;
+	__u32 verdict, port_owner = 0;
 	int cacheable = !pk->nroute, allow;
-	struct dest denied;
-	struct policy p;
+	struct route_walk w = {};
 	struct actor a;
 
-	if (load_generation(&p))
+	if (load_generation(&w.p))
 		return 1;
-	p.who = tenant_of_skb(&p, skb);
-	if (!p.who)
+	w.p.who = tenant_of_skb(&w.p, skb);
+	if (!w.p.who)
 		return 1;
-	denied = pk->d;
+	w.skb = skb;
+	w.pk = pk;
+	w.d = pk->d;
 	if (pk->bad) {
-		verdict = p.who->tenant ? VG_ENF_DENY_DEFAULT : VG_ENF_ALLOW_NOPOLICY;
+		verdict = w.p.who->tenant ? VG_ENF_DENY_DEFAULT : VG_ENF_ALLOW_NOPOLICY;
 		cacheable = 0;
 	} else if (st && st->passive && !pk->nroute && is_peer(sk, &pk->d)) {
 		verdict = VG_ENF_ALLOW_RULE;
 	} else {
-		if (p.who->tenant && vg_enf_proto_class(pk->d.proto) <= VG_ENF_CLASS_UDP &&
+		if (w.p.who->tenant && vg_enf_proto_class(pk->d.proto) <= VG_ENF_CLASS_UDP &&
 		    (skb->ifindex == LOOPBACK_IFINDEX || vg_enf_is_local(pk->d.fam, pk->d.addr))) {
-			port_owner = receiver_owner(skb, &p, pk);
+			port_owner = receiver_owner(skb, &w.p, pk);
 			/* a datagram's receiver may change from one packet to the next */
 			if (pk->d.proto != IPPROTO_TCP)
 				cacheable = 0;
 		}
-		verdict = judge_route(&p, pk, port_owner, &rule, &owner, &denied);
+		verdict = judge_route(&w, port_owner);
 	}
-	count(p.who->tenant, verdict, p.who->mode, COUNT_VERDICT);
-	allow = vg_enf_verdict_allows(verdict) || p.who->mode == VG_MODE_AUDIT;
+	count(w.p.who->tenant, verdict, w.p.who->mode, COUNT_VERDICT);
+	allow = vg_enf_verdict_allows(verdict) || w.p.who->mode == VG_MODE_AUDIT;
 	if (!vg_enf_verdict_allows(verdict)) {
 		sock_actor(skb, st, &a);
-		emit(&p, &denied, verdict, rule, owner, VG_ENF_HOOK_SKB, &a);
+		emit(&w.p, &w.d, verdict, w.rule, w.owner, VG_ENF_HOOK_SKB, &a);
 	}
 	if (st && cacheable) {
-		st->gen = p.gen;
+		st->gen = w.p.gen;
 		st->allow = allow;
-		st->vtenant = p.who->tenant;
+		st->vtenant = w.p.who->tenant;
 		st->fam = pk->d.fam;
 		st->proto = pk->d.proto;
 		st->port = pk->d.port;
@@ -966,15 +973,15 @@ int vg_skb_egress(struct __sk_buff *skb)
 	gen = bpf_map_lookup_elem(&active, &zero);
 	if (!gen)
 		return 1;
-	pk = parse_packet(skb);
-	if (!pk)
+	pk = bpf_map_lookup_elem(&scratch, &zero);
+	if (!pk || parse_packet(skb, pk) < 0)
 		return 1;
 	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st && st->cached && st->gen == *gen && !pk->nroute && !pk->bad && st->port == pk->d.port &&
 	    st->proto == pk->d.proto && st->fam == pk->d.fam && same_addr(st->addr, pk->d.addr)) {
 		if (!st->allow)
 			count(st->vtenant, 0, 0, COUNT_PACKET_DROPPED);
-		return st->allow;
+		return st->allow ? 1 : 0;
 	}
 	return judge_packet(skb, sk, st, pk);
 }

@@ -110,6 +110,7 @@ serve() {
 	printf '%s' "$reqs" >"$out.req"
 	# a subshell that execs the prober: $! is the prober itself, so cleanup can stop it
 	(
+		set --
 		[ "$ns" = - ] || set -- --netns "/run/netns/$ns"
 		[ "$cg" = - ] || set -- --cgroup "$cg" "$@"
 		exec "$PROBE" "$@" --hold

@@ -128,7 +128,10 @@ assert_contains "$out" "owned by tenant beta" "explain: owner"
 out=$(ctl explain --tenant alpha --dst '[2001:db8::10]:443/tcp')
 assert_contains "$out" "allow_rule" "explain: IPv6 rule"
 assert_contains "$out" "rule 102 of alpha: 2001:db8::/64 tcp" "explain: rule"
-out=$(ctl --json explain --tenant alpha --dst 127.0.0.1:9090/tcp)
+# explain asks the kernel (sock_diag) who owns a local port, in vigild's network namespace
+hport=$((20000 + $$ % 20000))
+serve - "$CGB" "tcp $hport"
+out=$(ctl --json explain --tenant alpha --dst "127.0.0.1:$hport/tcp")
 assert_contains "$out" '"verdict": "deny_tenant_port"' "explain: local port of beta (kernel state)"
 out=$(ctl explain --tenant alpha --dst 10.0.0.53:53/udp)
 assert_contains "$out" "allow_shared_service" "explain: shared service"
