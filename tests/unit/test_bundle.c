@@ -159,6 +159,7 @@ static const struct reject_case cases[] = {
 	{ "tenants.1.cgroups", "[]", "schema_value", "$.tenants[1].cgroups", "at least one cgroup" },
 	{ "tenants.1.segments", "[\"10.1.2.0/24\"]", "schema_overlap", "$.tenants[1].segments[0]", "overlaps segment 10.1.0.0/16" },
 	{ "tenants.0.shared", "[\"ntp\"]", "schema_reference", "$.tenants[0].shared[0]", "\"ntp\" is not defined" },
+	{ "tenants.0.sockets", "[\"raw\", \"bluetooth\"]", "schema_value", "$.tenants[0].sockets[1]", "use raw, packet or mptcp" },
 	{ "tenants", "{}", "schema_type", "$.tenants", "must be an array" },
 	{ "host.default", "\"maybe\"", "schema_value", "$.host.default", "not one of: allow, deny" },
 	{ "elevation.rp_id", NULL, "schema_missing", "$.elevation.rp_id", "required field is missing" },

@@ -170,6 +170,24 @@ static void test_host_deny(void **state)
 	vg_enf_compiled_free(c);
 }
 
+/* socket kinds reach the kernel's cgroup values; the host may open every kind */
+static void test_socket_kinds(void **state)
+{
+	struct fixture f;
+	struct vg_enf_compiled *c = NULL;
+	struct vg_err err;
+
+	fixture_init(&f);
+	f.t[0].sockets = VG_TENANT_SOCK_RAW | VG_TENANT_SOCK_MPTCP;
+	assert_int_equal(vg_enf_compile(&f.b, 0, &c, &err), 0);
+	assert_int_equal(c->host.sockets, VG_ENF_SOCK_ALL);
+	assert_int_equal(c->ncgroups, 2);
+	assert_int_equal(c->cgroups[0].val.sockets, VG_ENF_SOCK_RAW | VG_ENF_SOCK_MPTCP);
+	assert_int_equal(c->cgroups[1].val.sockets, 0);
+	assert_int_equal(c->tenants[1].sockets, 0);
+	vg_enf_compiled_free(c);
+}
+
 static void test_limit(void **state)
 {
 	struct fixture f;
@@ -471,6 +489,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_host_deny),
+		cmocka_unit_test(test_socket_kinds),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_port_intervals),
 		cmocka_unit_test(test_random_against_reference),
