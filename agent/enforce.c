@@ -1246,6 +1246,15 @@ static json_t *cgroups_json(json_t *problems)
 	return arr;
 }
 
+static size_t cgroups_missing(uint32_t tenant)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; E.compiled && i < E.compiled->ncgroups; i++)
+		n += E.compiled->cgroups[i].val.tenant == tenant && !E.cg_ids[i];
+	return n;
+}
+
 static void enforce_status(struct vg_daemon *d, json_t *st)
 {
 	const struct vg_bundle *b = vg_daemon_bundle(d);
@@ -1280,6 +1289,7 @@ static void enforce_status(struct vg_daemon *d, json_t *st)
 		if (c) {
 			json_object_set_new(c, "id", json_integer(b->tenants[i].id));
 			json_object_set_new(c, "mode", json_string(vg_mode_name(b->tenants[i].mode)));
+			json_object_set_new(c, "cgroups_missing", json_integer((json_int_t)cgroups_missing(b->tenants[i].id)));
 			json_object_set_new(tenants, b->tenants[i].name, c);
 		}
 	}
