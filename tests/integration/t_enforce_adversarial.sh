@@ -187,6 +187,30 @@ assert_contains "$out" "Operation not permitted" "alpha may not open a raw socke
 out=$(run "$NSH" "$CGA" "mptcp 198.51.100.10 443")
 assert_eq "$out" "deny" "alpha may not open an MPTCP socket"
 wait_audit egress.denied '"reason": "deny_socket_kind"'
+echo "== 9. MPTCP: an allowed server announces beta's address; the kernel's subflow is alpha's"
+if [ -r /proc/sys/net/mptcp/enabled ] && [ "$(cat /proc/sys/net/mptcp/enabled)" = 1 ]; then
+	push_bundle 6 --set "tenants=$(tenants '')" \
+		--set 'tenants.0.sockets=["mptcp"]'
+	ip -n "$NSI" mptcp limits set add_addr_accepted 8 subflows 8
+	ip -n "$NSH" mptcp limits set add_addr_accepted 8 subflows 8
+	ip -n "$NSI" mptcp endpoint add 203.0.113.10 signal
+	count mptcp 443 cmp "$NSI" -
+	b=$(field s4 seen)
+	# the connection stays open a second: the announce and the subflow come after the handshake
+	(printf 'open mptcp 198.51.100.10 443\nsend\n'; sleep 1) | probe "$NSH" "$CGA" --wait-ms 1000 >"$T/mp.out"
+	assert_contains "$(cat "$T/mp.out")" "allow connected" "alpha's MPTCP connection to the allowed address"
+	arrives cmp conns 0 "alpha's MPTCP connection to the allowed address"
+	unchanged s4 seen "$b" "alpha's MPTCP subflow towards beta's announced address"
+	# the subflow is a kernel socket: no process, the MPTCP socket's tenant and the owner's uid
+	wait_audit egress.denied '"actor": "socket_owner", "cgroup_id"'
+	ev=$(audit_events egress.denied | grep '"actor": "socket_owner"' | grep '"dst": "203.0.113.10"' | head -n 1)
+	assert_contains "$ev" '"tenant": "alpha"' "the subflow's packet is judged as alpha's"
+	(printf 'open mptcp 198.51.100.10 443\nsend\n'; sleep 1) | probe "$NSH" - --wait-ms 1000 >/dev/null
+	arrives s4 seen "$b" "host's MPTCP subflow towards the announced address"
+else
+	ok "MPTCP is not enabled on this kernel: nothing to test"
+fi
+
 echo "== 5. AF_PACKET"
 avail=$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["modules"]["enforce"]["features"]["packet_socket_control"]["available"])')
 if [ "$avail" = True ]; then

@@ -13,7 +13,7 @@
  *   ping ADDR           ICMP echo on a ping socket, waits for the reply (bounded)
  *   raw ADDR            ICMP echo on a raw socket
  *   listen tcp|udp PORT bind on the wildcard address and keep the socket open
- *   open tcp|udp ADDR PORT  connect and keep the socket (one at a time)
+ *   open tcp|udp|mptcp ADDR PORT  connect and keep the socket (one at a time)
  *   send                send on the kept socket
  *   srh ADDR PORT VIA   TCP connect to ADDR with an IPv6 segment routing header via VIA
  *   lsrr ADDR PORT VIA  TCP connect to ADDR with an IPv4 loose source route via VIA
@@ -25,7 +25,7 @@
  * ADDR may carry a scope: fe80::2%dev.
  *
  * --hold keeps the listeners open after the last request until a signal.
- * --count tcp|udp PORT FILE: a receiver that counts what arrives (connections,
+ * --count tcp|udp|mptcp PORT FILE: a receiver that counts what arrives (connections,
  *   datagrams, bytes) and rewrites FILE with "conns N msgs M bytes B" each time.
  * --sniff DEV ADDR FILE: counts IP packets to ADDR seen on DEV (AF_PACKET),
  *   rewriting FILE with "seen N" each time: evidence that does not trust the sender.
@@ -236,7 +236,8 @@ static void do_open(const char *proto, struct dst *d)
 
 	if (held >= 0)
 		close(held);
-	held = socket(d->family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	held = socket(d->family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		      !strcmp(proto, "mptcp") ? 262 /* IPPROTO_MPTCP */ : 0);
 	if (held < 0) {
 		answer(errno, "");
 		return;
@@ -424,7 +425,8 @@ static int count_mode(const char *proto, const char *port, const char *file)
 {
 	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)atoi(port)) };
 	int udp = !strcmp(proto, "udp"), zero = 0, one = 1, n = 1;
-	int fd = socket(AF_INET6, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET6, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
+			!strcmp(proto, "mptcp") ? 262 /* IPPROTO_MPTCP */ : 0);
 	struct pollfd p[64];
 	unsigned long conns = 0, msgs = 0, bytes = 0;
 	char buf[65536], line[128];
