@@ -426,7 +426,7 @@ static int cmd_challenge(struct vg_daemon *d, const struct vg_peer *peer, json_t
 	struct vg_requester rq;
 	struct vg_challenge ch;
 	json_t *creds;
-	_cleanup_free_ char *cdh = NULL, *cd = NULL;
+	_cleanup_free_ char *cdh = NULL;
 	char exp[32];
 	int r;
 
@@ -463,13 +463,12 @@ static int cmd_challenge(struct vg_daemon *d, const struct vg_peer *peer, json_t
 	for (size_t i = 0; creds && i < u->ncreds; i++)
 		json_array_append_new(creds, json_string(u->creds[i].id_b64));
 	cdh = vg_b64_encode(ch.client_data_hash, sizeof(ch.client_data_hash), true);
-	cd = vg_challenge_client_data(&ch);
 	vg_time_format(ch.expires, exp);
 	audit_limited(d, "step_up_required", user, rq.uid,
 		      json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", user, "service", service, "tty", tty, "reason",
 				reason, "trace_id", ch.id));
-	*reply = json_pack("{s:s, s:s?, s:s?, s:s?, s:b, s:o, s:s}", "challenge_id", ch.id, "client_data_hash", cdh,
-			   "client_data", cd, "rp_id", b->elevation.rp_id, "uv_required", b->elevation.require_uv,
+	*reply = json_pack("{s:s, s:s?, s:s?, s:b, s:o, s:s}", "challenge_id", ch.id, "client_data_hash", cdh,
+			   "rp_id", b->elevation.rp_id, "uv_required", b->elevation.require_uv,
 			   "credentials", creds, "expires", exp);
 	return *reply ? 0 : -ENOMEM;
 }

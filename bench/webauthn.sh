@@ -1,6 +1,6 @@
 #!/bin/sh
-# Remote step-up: cost of verifying one pasted WebAuthn answer in vigild (decode, challenge
-# MAC/host/user/expiry, clientDataJSON, signature) against the ES256 signature check alone,
+# Remote step-up: cost of verifying one pasted WebAuthn answer (decode code and answer,
+# rebuild authenticatorData and clientDataJSON, check them, signature) against the ES256 signature check alone,
 # measured in the same run (ratio = what the relay adds).
 # Reproduce: make bench BENCH=webauthn, or: BUILD=build bench/webauthn.sh [ITERATIONS]
 set -eu

@@ -9,6 +9,7 @@
 #include <openssl/rand.h>
 
 #include "vigil/elevation.h"
+#include "vigil/relay.h"
 #include "vigil/util.h"
 
 static bool str_in(char *const *list, size_t n, const char *s)
@@ -112,31 +113,11 @@ static int copy_str(char *dst, size_t cap, const char *src, const char *field, s
 	return 0;
 }
 
-char *vg_challenge_client_data(const struct vg_challenge *ch)
-{
-	_cleanup_free_ char *nonce = vg_b64_encode(ch->nonce, sizeof(ch->nonce), true);
-	char when[32];
-	json_t *o;
-	char *s;
-
-	if (!nonce)
-		return NULL;
-	vg_time_format(ch->expires, when);
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "type", "vigil.elevation", "id", ch->id,
-		      "nonce", nonce, "user", ch->user, "host", ch->host, "service", ch->service, "tty", ch->tty,
-		      "reason", ch->reason, "expires", when);
-	if (!o)
-		return NULL;
-	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(o);
-	return s;
-}
-
 int vg_challenge_new(struct vg_challenge *ch, const char *user, const char *host, const char *service,
 		     const char *tty, const char *reason, time_t now, uint32_t ttl_s, struct vg_err *err)
 {
-	uint8_t idb[16];
-	char *cd;
+	uint8_t idb[VG_RELAY_NONCE_LEN];
+	struct vg_relay_context ctx = { .user = user, .host = host, .service = service, .reason = reason };
 	int r;
 
 	memset(ch, 0, sizeof(*ch));
@@ -148,16 +129,14 @@ int vg_challenge_new(struct vg_challenge *ch, const char *user, const char *host
 	    (r = copy_str(ch->tty, sizeof(ch->tty), tty, "tty", err)) ||
 	    (r = copy_str(ch->reason, sizeof(ch->reason), reason, "reason", err)))
 		return r;
-	if (RAND_bytes(idb, sizeof(idb)) != 1 || RAND_bytes(ch->nonce, sizeof(ch->nonce)) != 1)
+	if (RAND_bytes(idb, sizeof(idb)) != 1)
 		return vg_err_set(err, EIO, "random_failed", "challenge", "the random generator failed");
 	vg_hex(idb, sizeof(idb), ch->id);
 	ch->expires = now + (time_t)ttl_s;
-	cd = vg_challenge_client_data(ch);
-	if (!cd)
-		return vg_err_set(err, ENOMEM, "out_of_memory", "challenge", "cannot encode the client data");
-	vg_sha256(cd, strlen(cd), ch->client_data_hash);
-	free(cd);
-	return 0;
+	/* the id is the nonce: what a workstation shows of a relay code is what the key signs */
+	memcpy(ctx.nonce, idb, sizeof(ctx.nonce));
+	ctx.expires = ch->expires;
+	return vg_relay_context_hash(&ctx, ch->client_data_hash, err);
 }
 
 static void store_drop(struct vg_challenge_store *s, size_t i)

@@ -3,16 +3,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "vigil/relay.h"
 #include "vigil/util.h"
 
 static const uint8_t challenge_magic[3] = { 'V', 'C', VG_RELAY_VERSION };
 static const uint8_t answer_magic[3] = { 'V', 'A', VG_RELAY_VERSION };
-static const uint8_t enrollment_magic[3] = { 'V', 'E', VG_RELAY_VERSION };
+static const uint8_t enrollment_magic[3] = { 'V', 'E', VG_RELAY_ENROLL_VERSION };
 
 /* Bounded writer: once full, every later put is ignored and ok turns false. */
 struct wbuf {
@@ -34,15 +31,6 @@ static void put(struct wbuf *w, const void *data, size_t n)
 static void put_u8(struct wbuf *w, uint8_t v)
 {
 	put(w, &v, 1);
-}
-
-static void put_u16(struct wbuf *w, size_t v)
-{
-	uint8_t b[2] = { (uint8_t)(v >> 8), (uint8_t)v };
-
-	if (v > 0xffff)
-		w->ok = false;
-	put(w, b, 2);
 }
 
 static void put_u32(struct wbuf *w, uint32_t v)
@@ -94,6 +82,16 @@ static int get_u16(struct rbuf *r, size_t *v)
 	return 0;
 }
 
+static int get_u32(struct rbuf *r, uint32_t *v)
+{
+	uint8_t b[4];
+
+	if (get(r, b, 4) < 0)
+		return -EINVAL;
+	*v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+	return 0;
+}
+
 /* A length-prefixed field copied into out (max bytes); longer is malformed. */
 static int get_bytes16(struct rbuf *r, uint8_t *out, size_t max, size_t *len)
 {
@@ -130,52 +128,75 @@ static int get_str8(struct rbuf *r, char *out, size_t max, bool may_be_empty)
 	return printable(out, n) && !memchr(out, '\0', n) ? 0 : -EINVAL;
 }
 
-static void challenge_mac(const uint8_t *key, const uint8_t *data, size_t len, uint8_t out[VG_RELAY_MAC_LEN])
-{
-	uint8_t md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-
-	HMAC(EVP_sha256(), key, VG_RELAY_KEY_LEN, data, len, md, &mdlen);
-	memcpy(out, md, VG_RELAY_MAC_LEN);
-}
-
 static int check_field(const char *what, const char *s, size_t max, bool may_be_empty, struct vg_err *err)
 {
 	size_t n = strnlen(s, max + 1);
 
 	if (n > max || (!may_be_empty && n == 0) || !printable(s, n))
 		return vg_err_set(err, EINVAL, "challenge_field_invalid", what,
-				  "%s must be 1..%zu printable characters", what, max);
+				  "%s must be %s%zu printable characters", what, may_be_empty ? "0.." : "1..", max);
 	return 0;
 }
 
-int vg_relay_challenge_seal(struct vg_relay_challenge *c, const uint8_t key[VG_RELAY_KEY_LEN], struct vg_err *err)
+/* The context bytes: "VC" version | nonce | expires | user | host | service | reason. */
+static void put_context(struct wbuf *w, const struct vg_relay_context *c)
 {
-	struct wbuf w = { .p = c->raw, .cap = sizeof(c->raw) - VG_RELAY_MAC_LEN, .ok = true };
+	put(w, challenge_magic, sizeof(challenge_magic));
+	put(w, c->nonce, VG_RELAY_NONCE_LEN);
+	put_u32(w, (uint32_t)c->expires);
+	put_str8(w, c->user);
+	put_str8(w, c->host);
+	put_str8(w, c->service);
+	put_str8(w, c->reason);
+}
+
+int vg_relay_context_hash(const struct vg_relay_context *c, uint8_t out[32], struct vg_err *err)
+{
+	uint8_t buf[3 + VG_RELAY_NONCE_LEN + 4 + 4 * 256];
+	struct wbuf w = { .p = buf, .cap = sizeof(buf), .ok = true };
+
+	if (c->expires <= 0 || (uint64_t)c->expires > UINT32_MAX)
+		return vg_err_set(err, EINVAL, "challenge_field_invalid", "expires",
+				  "expiry %lld is outside the 32-bit range of the challenge", (long long)c->expires);
+	put_context(&w, c);
+	if (!w.ok)
+		return vg_err_set(err, EINVAL, "challenge_field_invalid", "context",
+				  "user, host, service and reason must each be at most 255 bytes");
+	vg_sha256(buf, w.len, out);
+	return 0;
+}
+
+static struct vg_relay_context context_of(const struct vg_relay_challenge *c)
+{
+	struct vg_relay_context x = {
+		.expires = c->expires, .user = c->user, .host = c->host, .service = c->service, .reason = c->reason
+	};
+
+	memcpy(x.nonce, c->nonce, sizeof(x.nonce));
+	return x;
+}
+
+int vg_relay_challenge_encode(struct vg_relay_challenge *c, char **code, struct vg_err *err)
+{
+	uint8_t buf[VG_RELAY_CHALLENGE_MAX];
+	struct wbuf w = { .p = buf, .cap = sizeof(buf), .ok = true };
+	struct vg_relay_context x = context_of(c);
 	int r;
 
+	*code = NULL;
 	if ((r = check_field("user", c->user, VG_RELAY_USER_MAX, false, err)) < 0 ||
 	    (r = check_field("host", c->host, VG_RELAY_HOST_MAX, false, err)) < 0 ||
 	    (r = check_field("service", c->service, VG_RELAY_SERVICE_MAX, false, err)) < 0 ||
 	    (r = check_field("rp_id", c->rp_id, VG_RELAY_RP_ID_MAX, false, err)) < 0 ||
-	    (r = check_field("reason", c->reason, VG_RELAY_REASON_MAX, true, err)) < 0)
+	    (r = check_field("reason", c->reason, VG_RELAY_REASON_MAX, true, err)) < 0 ||
+	    (r = vg_relay_context_hash(&x, c->hash, err)) < 0)
 		return r;
 	if (c->ncreds > VG_RELAY_MAX_CREDS)
 		return vg_err_set(err, EINVAL, "challenge_field_invalid", "creds",
 				  "at most %d credentials fit in a challenge, got %zu", VG_RELAY_MAX_CREDS, c->ncreds);
-	if (c->expires <= 0 || (uint64_t)c->expires > UINT32_MAX)
-		return vg_err_set(err, EINVAL, "challenge_field_invalid", "expires",
-				  "expiry %lld is outside the 32-bit range of the code", (long long)c->expires);
-	put(&w, challenge_magic, sizeof(challenge_magic));
-	put_u8(&w, c->flags);
-	put_u32(&w, (uint32_t)c->expires);
-	put(&w, c->nonce, VG_RELAY_NONCE_LEN);
-	put(&w, c->cdh, sizeof(c->cdh));
-	put_str8(&w, c->user);
-	put_str8(&w, c->host);
-	put_str8(&w, c->service);
+	put_context(&w, &x);
 	put_str8(&w, c->rp_id);
-	put_str8(&w, c->reason);
+	put_u8(&w, c->flags);
 	put_u8(&w, (uint8_t)c->ncreds);
 	for (size_t i = 0; i < c->ncreds; i++) {
 		if (c->creds[i].len == 0)
@@ -187,14 +208,8 @@ int vg_relay_challenge_seal(struct vg_relay_challenge *c, const uint8_t key[VG_R
 	if (!w.ok)
 		return vg_err_set(err, E2BIG, "challenge_too_large", NULL,
 				  "the challenge does not fit in %d bytes", VG_RELAY_CHALLENGE_MAX);
-	challenge_mac(key, c->raw, w.len, c->raw + w.len);
-	c->raw_len = w.len + VG_RELAY_MAC_LEN;
-	return 0;
-}
-
-char *vg_relay_challenge_code(const struct vg_relay_challenge *c)
-{
-	return vg_b64_encode(c->raw, c->raw_len, true);
+	*code = vg_b64_encode(buf, w.len, true);
+	return *code ? 0 : -ENOMEM;
 }
 
 char *vg_relay_challenge_url(const char *origin, const char *code)
@@ -215,36 +230,34 @@ static int malformed(struct vg_err *err, const char *what)
 			  "the challenge code is malformed (%s): copy it again, whole, from the prompt", what);
 }
 
-int vg_relay_challenge_parse(const uint8_t *raw, size_t len, struct vg_relay_challenge *out, struct vg_err *err)
+static int challenge_parse(const uint8_t *raw, size_t len, struct vg_relay_challenge *out, struct vg_err *err)
 {
 	struct rbuf r = { .p = raw, .len = len };
-	uint8_t magic[3], b[4], n;
+	uint8_t magic[3], n;
+	uint32_t expires;
+	struct vg_relay_context x;
 
-	memset(out, 0, sizeof(*out));
-	if (len > sizeof(out->raw) || len < sizeof(magic) + VG_RELAY_MAC_LEN)
-		return malformed(err, "bad length");
-	r.len = len - VG_RELAY_MAC_LEN;
-	if (get(&r, magic, 3) < 0 || memcmp(magic, challenge_magic, 2))
+	if (len > VG_RELAY_CHALLENGE_MAX || get(&r, magic, 3) < 0 || memcmp(magic, challenge_magic, 2))
 		return malformed(err, "not a vigil challenge");
 	if (magic[2] != VG_RELAY_VERSION)
 		return vg_err_set(err, EINVAL, "challenge_malformed", NULL,
-				  "challenge format version %u is not supported (this vigil reads %d)", magic[2],
-				  VG_RELAY_VERSION);
-	if (get_u8(&r, &out->flags) < 0 || get(&r, b, 4) < 0 || get(&r, out->nonce, VG_RELAY_NONCE_LEN) < 0 ||
-	    get(&r, out->cdh, sizeof(out->cdh)) < 0)
+				  "challenge format version %u is not supported (this vigil reads %d): use the "
+				  "vigil-stepup and step-up page of the host's vigil version",
+				  magic[2], VG_RELAY_VERSION);
+	if (get(&r, out->nonce, VG_RELAY_NONCE_LEN) < 0 || get_u32(&r, &expires) < 0)
 		return malformed(err, "truncated header");
-	out->expires = (time_t)((uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3]);
+	out->expires = (time_t)expires;
 	if (get_str8(&r, out->user, VG_RELAY_USER_MAX, false) < 0)
 		return malformed(err, "user");
 	if (get_str8(&r, out->host, VG_RELAY_HOST_MAX, false) < 0)
 		return malformed(err, "host");
 	if (get_str8(&r, out->service, VG_RELAY_SERVICE_MAX, false) < 0)
 		return malformed(err, "service");
-	if (get_str8(&r, out->rp_id, VG_RELAY_RP_ID_MAX, false) < 0)
-		return malformed(err, "rp_id");
 	if (get_str8(&r, out->reason, VG_RELAY_REASON_MAX, true) < 0)
 		return malformed(err, "reason");
-	if (get_u8(&r, &n) < 0 || n > VG_RELAY_MAX_CREDS)
+	if (get_str8(&r, out->rp_id, VG_RELAY_RP_ID_MAX, false) < 0)
+		return malformed(err, "rp_id");
+	if (get_u8(&r, &out->flags) < 0 || get_u8(&r, &n) < 0 || n > VG_RELAY_MAX_CREDS)
 		return malformed(err, "credential count");
 	out->ncreds = n;
 	for (size_t i = 0; i < n; i++) {
@@ -255,8 +268,10 @@ int vg_relay_challenge_parse(const uint8_t *raw, size_t len, struct vg_relay_cha
 	}
 	if (r.off != r.len)
 		return malformed(err, "trailing bytes");
-	memcpy(out->raw, raw, len);
-	out->raw_len = len;
+	/* the hash comes from the fields just parsed: what is shown is what is signed */
+	x = context_of(out);
+	if (vg_relay_context_hash(&x, out->hash, err) < 0)
+		return malformed(err, "expiry");
 	return 0;
 }
 
@@ -317,65 +332,82 @@ int vg_relay_challenge_decode(const char *text, struct vg_relay_challenge *out, 
 	memset(out, 0, sizeof(*out));
 	if (decode_text(text, &bin, &len) < 0)
 		return malformed(err, "not base64url");
-	r = vg_relay_challenge_parse(bin, len, out, err);
+	r = challenge_parse(bin, len, out, err);
 	free(bin);
 	return r;
 }
 
-int vg_relay_challenge_check(const struct vg_relay_challenge *c, const struct vg_relay_expect *e, struct vg_err *err)
-{
-	uint8_t mac[VG_RELAY_MAC_LEN];
-	char when[32];
+const char *const vg_relay_cd_tails[VG_RELAY_CD_VERBATIM] = {
+	",\"crossOrigin\":false}",
+	"}",
+	/* Chromium adds this key to one answer in five, to keep servers from matching a template */
+	",\"crossOrigin\":false,\"other_keys_can_be_added_here\":\"do not compare clientDataJSON against a "
+	"template. See https://goo.gl/yabPex\"}",
+};
 
-	if (c->raw_len < VG_RELAY_MAC_LEN + sizeof(challenge_magic))
-		return malformed(err, "empty");
-	if (strcmp(c->host, e->host))
-		return vg_err_set(err, EPERM, "challenge_wrong_host", NULL,
-				  "this answer is for a challenge of host \"%s\", not of this host \"%s\": "
-				  "answer the challenge shown on this host",
-				  c->host, e->host);
-	challenge_mac(e->key, c->raw, c->raw_len - VG_RELAY_MAC_LEN, mac);
-	if (CRYPTO_memcmp(mac, c->raw + c->raw_len - VG_RELAY_MAC_LEN, VG_RELAY_MAC_LEN))
-		return vg_err_set(err, EPERM, "challenge_forged", NULL,
-				  "the challenge inside this answer was not issued by this vigild (altered, or "
-				  "issued before vigild restarted): ask for a new challenge");
-	if (strcmp(c->user, e->user))
-		return vg_err_set(err, EPERM, "challenge_wrong_user", NULL,
-				  "this answer is for user \"%s\", not \"%s\"", c->user, e->user);
-	if (strcmp(c->service, e->service))
-		return vg_err_set(err, EPERM, "challenge_wrong_service", NULL,
-				  "this answer is for service \"%s\", not \"%s\"", c->service, e->service);
-	if (c->expires <= e->now) {
-		vg_time_format(c->expires, when);
-		return vg_err_set(err, ETIMEDOUT, "challenge_expired", NULL,
-				  "the challenge expired at %s: ask for a new challenge and answer it in time", when);
-	}
-	return 0;
+void vg_relay_tag(const void *data, size_t len, uint8_t tag[VG_RELAY_TAG_LEN])
+{
+	uint8_t h[32];
+
+	vg_sha256(data, len, h);
+	memcpy(tag, h, VG_RELAY_TAG_LEN);
 }
 
-char *vg_relay_answer_encode(const struct vg_relay_answer *a)
+/* Base64url characters for n bytes, without padding. */
+static size_t b64_chars(size_t n)
 {
-	uint8_t buf[4 + 2 + VG_RELAY_CHALLENGE_MAX + 2 + VG_RELAY_CRED_ID_MAX + 2 + VG_RELAY_AUTHDATA_MAX + 2 +
-		    VG_RELAY_SIG_MAX + 2 + VG_RELAY_CLIENT_DATA_MAX];
+	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+}
+
+static int answer_too_long(struct vg_err *err, size_t chars, const struct vg_relay_answer *a)
+{
+	return vg_err_set(err, E2BIG, "answer_too_long", NULL,
+			  "the answer would be %zu characters, more than the %d a prompt accepts: the key's "
+			  "signature is %zu bytes%s%s (an RS256 key above 2048 bits cannot answer through a prompt; "
+			  "enroll an ES256 or EdDSA key)",
+			  chars, VG_RELAY_ANSWER_MAX, a->sig_len, a->cd_tail_len ? ", and the browser's client data has " : "",
+			  a->cd_tail_len ? "fields vigil cannot rebuild" : "");
+}
+
+int vg_relay_answer_encode(const struct vg_relay_answer *a, char **code, struct vg_err *err)
+{
+	uint8_t buf[64 + VG_RELAY_EXT_MAX + VG_RELAY_CD_TAIL_MAX + VG_RELAY_SIG_MAX];
 	struct wbuf w = { .p = buf, .cap = sizeof(buf), .ok = true };
 
+	*code = NULL;
 	put(&w, answer_magic, sizeof(answer_magic));
 	put_u8(&w, (uint8_t)a->kind);
-	put_u16(&w, a->challenge.raw_len);
-	put(&w, a->challenge.raw, a->challenge.raw_len);
-	put_u16(&w, a->cred_id_len);
-	put(&w, a->cred_id, a->cred_id_len);
-	put_u16(&w, a->auth_data_len);
-	put(&w, a->auth_data, a->auth_data_len);
-	put_u16(&w, a->sig_len);
-	put(&w, a->sig, a->sig_len);
-	if (a->kind == VG_RELAY_WEBAUTHN) {
-		put_u16(&w, a->client_data_len);
-		put(&w, a->client_data, a->client_data_len);
+	put(&w, a->challenge_tag, VG_RELAY_TAG_LEN);
+	put(&w, a->cred_tag, VG_RELAY_TAG_LEN);
+	put_u8(&w, a->flags);
+	put_u32(&w, a->counter);
+	if (a->flags & 0x80) {
+		if (a->ext_len > VG_RELAY_EXT_MAX)
+			w.ok = false;
+		put_u8(&w, (uint8_t)a->ext_len);
+		put(&w, a->ext, a->ext_len);
 	}
+	if (a->kind == VG_RELAY_WEBAUTHN) {
+		put(&w, a->origin_tag, VG_RELAY_TAG_LEN);
+		put_u8(&w, a->cd_layout);
+		if (a->cd_layout == VG_RELAY_CD_VERBATIM) {
+			if (a->cd_tail_len > VG_RELAY_CD_TAIL_MAX)
+				w.ok = false;
+			put_u8(&w, (uint8_t)a->cd_tail_len);
+			put(&w, a->cd_tail, a->cd_tail_len);
+		}
+	}
+	if (a->sig_len == 0 || a->sig_len > VG_RELAY_SIG_MAX)
+		w.ok = false;
+	put(&w, a->sig, a->sig_len);
 	if (!w.ok)
-		return NULL;
-	return vg_b64_encode(buf, w.len, true);
+		return vg_err_set(err, EINVAL, "answer_invalid", NULL,
+				  "the assertion does not fit the answer format (signature %zu bytes, extensions %zu)",
+				  a->sig_len, a->ext_len);
+	if (b64_chars(w.len) > VG_RELAY_ANSWER_MAX)
+		return answer_too_long(err, b64_chars(w.len), a);
+	*code = vg_b64_encode(buf, w.len, true);
+	return *code ? 0 : -ENOMEM;
 }
 
 static int answer_malformed(struct vg_err *err, const char *what)
@@ -389,10 +421,7 @@ static int answer_malformed(struct vg_err *err, const char *what)
 static int answer_parse(const uint8_t *bin, size_t len, struct vg_relay_answer *a, struct vg_err *err)
 {
 	struct rbuf r = { .p = bin, .len = len };
-	uint8_t magic[3], kind;
-	uint8_t chal[VG_RELAY_CHALLENGE_MAX];
-	size_t chal_len;
-	int ret;
+	uint8_t magic[3], kind, n;
 
 	if (get(&r, magic, 3) < 0)
 		return answer_malformed(err, "too short");
@@ -404,43 +433,69 @@ static int answer_parse(const uint8_t *bin, size_t len, struct vg_relay_answer *
 		return answer_malformed(err, "not a vigil answer");
 	if (magic[2] != VG_RELAY_VERSION)
 		return vg_err_set(err, EINVAL, "answer_malformed", NULL,
-				  "answer format version %u is not supported (this vigil reads %d)", magic[2],
-				  VG_RELAY_VERSION);
+				  "answer format version %u is not supported (this vigil reads %d): use the "
+				  "vigil-stepup and step-up page of the host's vigil version",
+				  magic[2], VG_RELAY_VERSION);
 	if (get_u8(&r, &kind) < 0 || (kind != VG_RELAY_CTAP && kind != VG_RELAY_WEBAUTHN))
 		return answer_malformed(err, "unknown kind");
 	a->kind = (enum vg_relay_kind)kind;
-	if (get_bytes16(&r, chal, sizeof(chal), &chal_len) < 0)
-		return answer_malformed(err, "challenge");
-	ret = vg_relay_challenge_parse(chal, chal_len, &a->challenge, err);
-	if (ret < 0)
-		return ret;
-	if (get_bytes16(&r, a->cred_id, sizeof(a->cred_id), &a->cred_id_len) < 0 || a->cred_id_len == 0)
-		return answer_malformed(err, "credential id");
-	if (get_bytes16(&r, a->auth_data, sizeof(a->auth_data), &a->auth_data_len) < 0)
-		return answer_malformed(err, "authenticator data");
-	if (get_bytes16(&r, a->sig, sizeof(a->sig), &a->sig_len) < 0 || a->sig_len == 0)
-		return answer_malformed(err, "signature");
-	if (a->kind == VG_RELAY_WEBAUTHN) {
-		if (get_bytes16(&r, (uint8_t *)a->client_data, VG_RELAY_CLIENT_DATA_MAX, &a->client_data_len) < 0 ||
-		    a->client_data_len == 0)
-			return answer_malformed(err, "client data");
-		a->client_data[a->client_data_len] = '\0';
+	if (get(&r, a->challenge_tag, VG_RELAY_TAG_LEN) < 0 || get(&r, a->cred_tag, VG_RELAY_TAG_LEN) < 0 ||
+	    get_u8(&r, &a->flags) < 0 || get_u32(&r, &a->counter) < 0)
+		return answer_malformed(err, "truncated header");
+	if (a->flags & 0x80) {
+		if (get_u8(&r, &n) < 0 || get(&r, a->ext, n) < 0)
+			return answer_malformed(err, "extensions");
+		a->ext_len = n;
 	}
-	if (r.off != r.len)
-		return answer_malformed(err, "trailing bytes");
+	if (a->kind == VG_RELAY_WEBAUTHN) {
+		if (get(&r, a->origin_tag, VG_RELAY_TAG_LEN) < 0 || get_u8(&r, &a->cd_layout) < 0 ||
+		    a->cd_layout > VG_RELAY_CD_VERBATIM)
+			return answer_malformed(err, "client data layout");
+		if (a->cd_layout == VG_RELAY_CD_VERBATIM) {
+			if (get_u8(&r, &n) < 0 || n == 0 || get(&r, a->cd_tail, n) < 0 || memchr(a->cd_tail, '\0', n))
+				return answer_malformed(err, "client data tail");
+			a->cd_tail_len = n;
+			a->cd_tail[n] = '\0';
+		}
+	}
+	a->sig_len = r.len - r.off;
+	if (a->sig_len == 0 || get(&r, a->sig, a->sig_len) < 0)
+		return answer_malformed(err, "signature");
 	return 0;
+}
+
+static bool is_challenge(const uint8_t *bin, size_t len)
+{
+	return len >= 2 && !memcmp(bin, challenge_magic, 2);
 }
 
 int vg_relay_answer_decode(const char *text, struct vg_relay_answer *out, struct vg_err *err)
 {
 	uint8_t *bin = NULL;
-	size_t len = 0;
+	size_t len = 0, n = 0;
 	int r;
 
 	memset(out, 0, sizeof(*out));
-	if (decode_text(text, &bin, &len) < 0)
-		return answer_malformed(err, "not base64url");
-	r = answer_parse(bin, len, out, err);
+	for (const char *p = text; *p && n <= VG_RELAY_TEXT_MAX; p++)
+		n += !blank(*p);
+	if (n == 0)
+		return vg_err_set(err, EINVAL, "answer_empty", NULL,
+				  "the answer arrived empty: paste the one line printed by vigil-stepup or the step-up "
+				  "page (sudo delivers a line of 512 characters or more as empty; vigil answers are at "
+				  "most %d)",
+				  VG_RELAY_ANSWER_MAX);
+	r = decode_text(text, &bin, &len);
+	if (r == 0 && is_challenge(bin, len))
+		r = answer_parse(bin, len, out, err); /* says answer_is_challenge */
+	else if (n > VG_RELAY_ANSWER_MAX)
+		r = vg_err_set(err, E2BIG, "answer_too_long", NULL,
+			       "the answer is %zu characters; vigil answers are at most %d: paste only the answer "
+			       "line, once",
+			       n, VG_RELAY_ANSWER_MAX);
+	else if (r < 0)
+		r = answer_malformed(err, "not base64url");
+	else
+		r = answer_parse(bin, len, out, err);
 	free(bin);
 	return r;
 }

@@ -306,55 +306,125 @@ char *vg_webauthn_enrollment_snippet(const struct vg_webauthn_enrollment *e)
 
 /* --- relay answers --- */
 
-int vg_relay_answer_check(const struct vg_relay_answer *a, const struct vg_relay_verify *v,
-			  const struct vg_credential **cred, struct vg_err *err)
+static int find_credential(const struct vg_relay_answer *a, const struct vg_relay_verify *v,
+			   const struct vg_credential **cred, struct vg_err *err)
 {
-	int r;
+	uint8_t tag[VG_RELAY_TAG_LEN];
 
 	*cred = NULL;
-	r = vg_relay_challenge_check(&a->challenge, &v->expect, err);
-	if (r < 0)
-		return r;
-	if (strcmp(a->challenge.rp_id, v->rp_id))
-		return vg_err_set(err, EPERM, "rp_id_mismatch", NULL,
-				  "the challenge names relying party \"%s\" but the bundle's is \"%s\": ask for a "
-				  "new challenge",
-				  a->challenge.rp_id, v->rp_id);
-	if (a->kind == VG_RELAY_WEBAUTHN) {
-		struct vg_webauthn_expect ex = { .type = "webauthn.get",
-						 .challenge = a->challenge.cdh,
-						 .challenge_len = sizeof(a->challenge.cdh),
-						 .origins = v->origins,
-						 .norigins = v->norigins };
-
-		r = vg_webauthn_check_client_data(a->client_data, a->client_data_len, &ex, err);
-		if (r < 0)
-			return r;
-	}
 	for (size_t i = 0; v->user && i < v->user->ncreds; i++) {
 		const struct vg_credential *c = &v->user->creds[i];
 
-		if (c->id_len == a->cred_id_len && !CRYPTO_memcmp(c->id, a->cred_id, c->id_len)) {
-			*cred = c;
-			return 0;
-		}
+		vg_relay_tag(c->id, c->id_len, tag);
+		if (memcmp(tag, a->cred_tag, sizeof(tag)))
+			continue;
+		if (*cred)
+			return vg_err_set(err, EPERM, "credential_ambiguous", NULL,
+					  "two credentials of user \"%s\" share the answer's credential tag: enroll the "
+					  "key again (a new credential id)",
+					  v->challenge->user);
+		*cred = c;
 	}
+	if (*cred)
+		return 0;
 	return vg_err_set(err, EPERM, "credential_not_enrolled", NULL,
 			  "the key that answered is not enrolled for user \"%s\" in the running policy",
-			  a->challenge.user);
+			  v->challenge->user);
+}
+
+static int find_origin(const struct vg_relay_answer *a, const struct vg_relay_verify *v, const char **origin,
+		       struct vg_err *err)
+{
+	uint8_t tag[VG_RELAY_TAG_LEN];
+
+	*origin = NULL;
+	for (size_t i = 0; i < v->norigins; i++) {
+		vg_relay_tag(v->origins[i], strlen(v->origins[i]), tag);
+		if (memcmp(tag, a->origin_tag, sizeof(tag)))
+			continue;
+		if (*origin)
+			return vg_err_set(err, EPERM, "origin_ambiguous", NULL,
+					  "two of the bundle's elevation.origins share the answer's origin tag: use the "
+					  "page on the first origin");
+		*origin = v->origins[i];
+	}
+	if (*origin)
+		return 0;
+	return vg_err_set(err, EPERM, "origin_not_allowed", "clientDataJSON.origin",
+			  "the step-up page ran on an origin that is not among the bundle's elevation.origins: use "
+			  "the URL shown at the prompt");
+}
+
+/* {"type":"webauthn.get","challenge":"B64URL","origin":"ORIGIN" + tail, as browsers write it */
+static int rebuild_client_data(const struct vg_relay_answer *a, const struct vg_relay_verify *v, const char *origin,
+			       struct vg_relay_assertion *out, struct vg_err *err)
+{
+	_cleanup_free_ char *chal = vg_b64_encode(v->challenge->hash, sizeof(v->challenge->hash), true);
+	const char *tail = a->cd_layout == VG_RELAY_CD_VERBATIM ? a->cd_tail : vg_relay_cd_tails[a->cd_layout];
+	int n;
+
+	if (!chal)
+		return -ENOMEM;
+	n = snprintf(out->client_data, sizeof(out->client_data),
+		     "{\"type\":\"webauthn.get\",\"challenge\":\"%s\",\"origin\":\"%s\"%s", chal, origin, tail);
+	if (n < 0 || (size_t)n >= sizeof(out->client_data))
+		return vg_err_set(err, EINVAL, "client_data_malformed", "clientDataJSON",
+				  "the rebuilt client data is longer than %d bytes", VG_RELAY_CLIENT_DATA_MAX);
+	out->client_data_len = (size_t)n;
+	return 0;
+}
+
+int vg_relay_answer_expand(const struct vg_relay_answer *a, const struct vg_relay_verify *v,
+			   struct vg_relay_assertion *out, struct vg_err *err)
+{
+	const struct vg_relay_challenge *c = v->challenge;
+	uint8_t *ad = out->auth_data;
+	const char *origin = NULL;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (memcmp(a->challenge_tag, c->nonce, VG_RELAY_TAG_LEN))
+		return vg_err_set(err, EPERM, "answer_other_challenge", NULL,
+				  "this answer was made for another challenge (an earlier prompt, or another host): "
+				  "answer the code shown in this prompt");
+	if ((r = find_credential(a, v, &out->cred, err)) < 0)
+		return r;
+	if (a->kind == VG_RELAY_WEBAUTHN &&
+	    ((r = find_origin(a, v, &origin, err)) < 0 || (r = rebuild_client_data(a, v, origin, out, err)) < 0))
+		return r;
+	/* authenticatorData: the rpIdHash is the bundle's, so a key that signed for another RP fails */
+	vg_sha256(v->rp_id, strlen(v->rp_id), ad);
+	ad[32] = a->flags;
+	ad[33] = (uint8_t)(a->counter >> 24);
+	ad[34] = (uint8_t)(a->counter >> 16);
+	ad[35] = (uint8_t)(a->counter >> 8);
+	ad[36] = (uint8_t)a->counter;
+	memcpy(ad + 37, a->ext, a->ext_len);
+	out->auth_data_len = 37 + a->ext_len;
+	return 0;
 }
 
 int vg_relay_answer_verify_sig(const struct vg_relay_answer *a, const struct vg_relay_verify *v,
-			       const struct vg_credential *cred, uint32_t prev_counter, uint32_t *new_counter,
+			       const struct vg_relay_assertion *as, uint32_t prev_counter, uint32_t *new_counter,
 			       struct vg_err *err)
 {
 	uint8_t cdh[32];
-	bool uv = v->require_uv || (a->challenge.flags & VG_RELAY_F_UV);
+	bool uv = v->require_uv || (v->challenge->flags & VG_RELAY_F_UV);
+	int r;
 
-	if (a->kind == VG_RELAY_WEBAUTHN)
-		vg_sha256(a->client_data, a->client_data_len, cdh);
-	else
-		memcpy(cdh, a->challenge.cdh, sizeof(cdh));
-	return vg_assertion_verify(cred, v->rp_id, cdh, a->auth_data, a->auth_data_len, a->sig, a->sig_len, uv,
+	if (a->kind == VG_RELAY_WEBAUTHN) {
+		struct vg_webauthn_expect ex = { .type = "webauthn.get",
+						 .challenge = v->challenge->hash,
+						 .challenge_len = sizeof(v->challenge->hash),
+						 .origins = v->origins,
+						 .norigins = v->norigins };
+
+		if ((r = vg_webauthn_check_client_data(as->client_data, as->client_data_len, &ex, err)) < 0)
+			return r;
+		vg_sha256(as->client_data, as->client_data_len, cdh);
+	} else {
+		memcpy(cdh, v->challenge->hash, sizeof(cdh));
+	}
+	return vg_assertion_verify(as->cred, v->rp_id, cdh, as->auth_data, as->auth_data_len, a->sig, a->sig_len, uv,
 				   prev_counter, new_counter, err);
 }

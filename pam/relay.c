@@ -51,7 +51,7 @@ int pv_relay_step_up(const struct pv_args *a, const struct pv_io *io, const stru
 		     const char *reason)
 {
 	const char *tty = s->tty ? s->tty : "";
-	json_t *reply = NULL;
+	json_t *reply = NULL, *req;
 	struct vg_err err;
 	char *answer = NULL, line[1024];
 	const char *code, *url;
@@ -78,12 +78,13 @@ int pv_relay_step_up(const struct pv_args *a, const struct pv_io *io, const stru
 	/* the wait is bounded by the conversation (sudo's passwd_timeout) and, whatever it
 	 * allows, by the challenge's expiry that vigild enforces */
 	answer = io->prompt(io->ctx, true, "vigil answer: ");
+	/* vigild gets the code back with the answer, to know which challenge it answers; an empty
+	 * or missing answer goes too, so vigild spends the challenge and says why */
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.relay_answer", "user", s->user, "service",
+			s->service, "tty", tty, "code", code, "answer", answer ? answer : "");
 	json_decref(reply);
 	reply = NULL;
-	if (relay_call(a,
-		       json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.relay_answer", "user", s->user,
-				 "service", s->service, "tty", tty, "answer", answer ? answer : ""),
-		       &reply, &err) < 0) {
+	if (relay_call(a, req, &reply, &err) < 0) {
 		tell(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
 		snprintf(line, sizeof(line), "relay step-up for %s refused: %s (%s)", s->user, err.code, err.msg);
 		io->log(io->ctx, LOG_NOTICE, line);

@@ -62,14 +62,13 @@ struct vg_requester {
 
 struct vg_challenge {
 	char id[33]; /* hex of 16 random bytes */
-	uint8_t nonce[32];
 	char user[64];
 	char host[256];
 	char service[32];
 	char tty[64];
 	char reason[VG_REASON_MAX + 1];
 	time_t expires;
-	uint8_t client_data_hash[32]; /* sha256 of the canonical client data; what the key signs */
+	uint8_t client_data_hash[32]; /* vg_relay_context_hash of (id, expires, user, host, service, reason) */
 	uint32_t requester_uid;	      /* who asked (struct vg_requester.uid): the per-requester bound */
 };
 
@@ -78,11 +77,10 @@ struct vg_challenge_store {
 	struct vg_challenge c[VG_CHALLENGE_MAX];
 };
 
-/* Fill a fresh challenge (random id and nonce, expiry now+ttl, client data hash). */
+/* Fill a fresh challenge (random id, expiry now+ttl, client data hash: the relay context hash,
+ * so a relay code shows exactly what the key signs, docs/remote-stepup.md). */
 int vg_challenge_new(struct vg_challenge *ch, const char *user, const char *host, const char *service,
 		     const char *tty, const char *reason, time_t now, uint32_t ttl_s, struct vg_err *err);
-/* The canonical client data the hash is taken over (compact JSON, sorted keys); caller frees. */
-char *vg_challenge_client_data(const struct vg_challenge *ch);
 /* Store a challenge; expired ones are dropped first. One requester holds at most
  * VG_CHALLENGE_PER_REQUESTER live challenges (-EBUSY beyond); when the store is full the oldest
  * challenge of the requester holding the most makes room, so parked prompts of one requester

@@ -57,9 +57,10 @@ void vg_webauthn_enrollment_free(struct vg_webauthn_enrollment *e);
 /* {"id": ..., "alg": "es256", "public_key": PEM, "uv": bool}, as identity.users[].credentials[] */
 char *vg_webauthn_enrollment_snippet(const struct vg_webauthn_enrollment *e);
 
-/* What a relay answer is verified against: the challenge expectations and the bundle. */
+/* What a compact relay answer is rebuilt and verified against: the challenge as vigild
+ * issued it and the bundle. */
 struct vg_relay_verify {
-	struct vg_relay_expect expect;
+	const struct vg_relay_challenge *challenge;
 	const char *rp_id;
 	char *const *origins;
 	size_t norigins;
@@ -67,18 +68,29 @@ struct vg_relay_verify {
 	const struct vg_user *user; /* the user's enrolled credentials */
 };
 
+/* The assertion an answer stands for: what elevation.assert and vg_assertion_verify check. */
+struct vg_relay_assertion {
+	const struct vg_credential *cred; /* points into vg_relay_verify.user */
+	uint8_t auth_data[37 + VG_RELAY_EXT_MAX];
+	size_t auth_data_len;
+	char client_data[VG_RELAY_CLIENT_DATA_MAX + 1]; /* webauthn only, NUL-terminated */
+	size_t client_data_len;
+};
+
 /*
- * Everything but the signature, in this order: the challenge (host, MAC, user, service,
- * expiry), the challenge's rp_id, for webauthn the clientDataJSON (type webauthn.get,
- * challenge hash, origin), then the credential among the user's (code
- * credential_not_enrolled). On success *cred points into v->user.
+ * Rebuild the assertion from what vigild knows (docs/remote-stepup.md), in this order:
+ * the challenge tag (answer_other_challenge), the credential among the user's by its tag
+ * (credential_not_enrolled, credential_ambiguous), for webauthn the origin among the allowed
+ * by its tag (origin_not_allowed, origin_ambiguous) and clientDataJSON; authenticatorData
+ * with the bundle's rpIdHash. Nothing here proves anything: the signature does.
  */
-int vg_relay_answer_check(const struct vg_relay_answer *a, const struct vg_relay_verify *v,
-			  const struct vg_credential **cred, struct vg_err *err);
-/* The signature and counter with vg_assertion_verify() (its err codes). The caller marks the
- * challenge used before calling, so a refused answer cannot be retried either. */
+int vg_relay_answer_expand(const struct vg_relay_answer *a, const struct vg_relay_verify *v,
+			   struct vg_relay_assertion *out, struct vg_err *err);
+/* For webauthn, clientDataJSON with vg_webauthn_check_client_data(); then the signature,
+ * UP, UV and counter with vg_assertion_verify() (their err codes). vigild runs the same
+ * checks in elevation.assert; this is the verifier without vigild (tests, benchmarks). */
 int vg_relay_answer_verify_sig(const struct vg_relay_answer *a, const struct vg_relay_verify *v,
-			       const struct vg_credential *cred, uint32_t prev_counter, uint32_t *new_counter,
+			       const struct vg_relay_assertion *as, uint32_t prev_counter, uint32_t *new_counter,
 			       struct vg_err *err);
 
 #endif

@@ -3,7 +3,14 @@
 // Code formats: docs/remote-stepup.md (and include/vigil/relay.h).
 "use strict";
 
-const SUDO_MAX = 1023; // longest reply sudo passes to a PAM conversation
+const ANSWER_MAX = 400; // longest answer any prompt path carries (sudo drops 512 and more)
+const VERSION = 2;
+// clientDataJSON after "origin":"...", as browsers write it (layout numbers 0..2; 3 = carried)
+const CD_TAILS = [
+  ',"crossOrigin":false}',
+  "}",
+  ',"crossOrigin":false,"other_keys_can_be_added_here":"do not compare clientDataJSON against a template. See https://goo.gl/yabPex"}',
+];
 
 function b64urlEncode(bytes) {
   let s = "";
@@ -18,6 +25,12 @@ function b64urlDecode(text) {
   for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
   return out;
 }
+
+async function sha256(bytes) {
+  return new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+}
+
+const utf8 = (s) => new TextEncoder().encode(s);
 
 // Bounded reader over the challenge bytes; any overrun is a malformed code.
 function reader(bytes) {
@@ -37,34 +50,50 @@ function reader(bytes) {
   };
 }
 
+function u32(n) {
+  return [(n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff];
+}
+
+function str8(s) {
+  const b = utf8(s);
+  if (b.length > 255) throw new Error("field too long");
+  return [b.length, ...b];
+}
+
+function printable(s) {
+  return !/[\u0000-\u001f\u007f]/.test(s);
+}
+
+// "VC" 2 | nonce[16] | expires u32 | user | host | service | reason | rp_id | flags | creds
 function parseChallenge(code) {
-  const raw = b64urlDecode(code);
-  const r = reader(raw);
+  const r = reader(b64urlDecode(code));
   const magic = r.bytes(3);
   if (magic[0] !== 0x56 || magic[1] !== 0x43) throw new Error("this is not a vigil challenge code");
-  if (magic[2] !== 1) throw new Error("challenge version " + magic[2] + " is not supported by this page");
-  const c = { raw };
-  c.flags = r.u8();
-  c.expires = new Date(r.u32() * 1000);
-  r.bytes(16); // nonce: vigild's challenge id
-  c.cdh = r.bytes(32);
+  if (magic[2] !== VERSION) throw new Error("challenge version " + magic[2] + " is not supported by this page");
+  const c = {};
+  c.nonce = r.bytes(16);
+  c.expiresAt = r.u32();
+  c.expires = new Date(c.expiresAt * 1000);
   c.user = r.str8();
   c.host = r.str8();
   c.service = r.str8();
-  c.rpId = r.str8();
   c.reason = r.str8();
+  c.rpId = r.str8();
+  for (const f of [c.user, c.host, c.service, c.reason, c.rpId])
+    if (!printable(f)) throw new Error("a field holds control characters");
+  c.flags = r.u8();
   const n = r.u8();
   if (n > 4) throw new Error("too many credentials");
   c.creds = [];
   for (let i = 0; i < n; i++) c.creds.push(r.bytes(r.u8()));
-  r.bytes(16); // MAC, checked by vigild
   if (r.left() !== 0) throw new Error("trailing bytes");
   return c;
 }
 
-function u16(n) {
-  if (n > 0xffff) throw new Error("field too large");
-  return [n >> 8, n & 0xff];
+// What the key signs: SHA-256 of the context, re-encoded from the fields this page shows.
+async function challengeHash(c) {
+  return sha256(concat([[0x56, 0x43, VERSION], c.nonce, u32(c.expiresAt), str8(c.user), str8(c.host),
+    str8(c.service), str8(c.reason)]));
 }
 
 function concat(parts) {
@@ -73,14 +102,41 @@ function concat(parts) {
   return new Uint8Array(out);
 }
 
-// "VA" 1 | kind 2 | challenge | credential id | authenticatorData | signature | clientDataJSON
-function encodeAnswer(c, cred) {
+function u16(n) {
+  if (n > 0xffff) throw new Error("field too large");
+  return [n >> 8, n & 0xff];
+}
+
+// "VA" 2 | kind 2 | challenge tag | credential tag | flags | signCount | [ext] | origin tag |
+// client data layout [| tail] | signature: only what vigild cannot rebuild (docs/remote-stepup.md)
+async function encodeAnswer(c, hash, cred) {
   const r = cred.response;
-  const fields = [c.raw, new Uint8Array(cred.rawId), new Uint8Array(r.authenticatorData),
-    new Uint8Array(r.signature), new Uint8Array(r.clientDataJSON)];
-  const parts = [[0x56, 0x41, 1, 2]];
-  for (const f of fields) parts.push(u16(f.length), f);
-  return b64urlEncode(concat(parts));
+  const ad = new Uint8Array(r.authenticatorData);
+  if (ad.length < 37 || ad[32] & 0x40 || (!(ad[32] & 0x80) && ad.length !== 37) || ad.length - 37 > 255)
+    throw new Error("the browser returned authenticator data of an unexpected shape");
+  const cdj = new TextDecoder().decode(r.clientDataJSON);
+  const origin = JSON.parse(cdj).origin;
+  const prefix = '{"type":"webauthn.get","challenge":"' + b64urlEncode(hash) + '","origin":"' + origin + '"';
+  if (!cdj.startsWith(prefix))
+    throw new Error("this browser writes its client data in an order vigil cannot rebuild; use vigil-stepup");
+  const tail = cdj.slice(prefix.length);
+  let layout = CD_TAILS.indexOf(tail);
+  const extra = [];
+  if (layout < 0) {
+    layout = CD_TAILS.length;
+    extra.push(...str8(tail));
+  }
+  const parts = [[0x56, 0x41, VERSION, 2], c.nonce.subarray(0, 4), (await sha256(new Uint8Array(cred.rawId))).subarray(0, 4),
+    ad.subarray(32, 37)];
+  if (ad[32] & 0x80) parts.push([ad.length - 37], ad.subarray(37));
+  parts.push((await sha256(utf8(origin))).subarray(0, 4), [layout], extra, new Uint8Array(r.signature));
+  const answer = b64urlEncode(concat(parts));
+  if (answer.length > ANSWER_MAX)
+    throw new Error("the answer would be " + answer.length + " characters, more than the " + ANSWER_MAX +
+      " a prompt accepts: the key's signature is " + r.signature.byteLength + " bytes" +
+      (extra.length ? " and the browser added client data vigil cannot rebuild (" + tail.length + " characters)" : "") +
+      ". An RS256 key above 2048 bits cannot answer through a prompt: enroll an ES256 or EdDSA key");
+  return answer;
 }
 
 function $(id) { return document.getElementById(id); }
@@ -100,21 +156,21 @@ function fragmentParams() {
 }
 
 async function sign(c) {
+  const hash = await challengeHash(c);
   const cred = await navigator.credentials.get({
     publicKey: {
-      challenge: c.cdh,
+      challenge: hash,
       rpId: c.rpId,
       allowCredentials: c.creds.map((id) => ({ type: "public-key", id })),
       userVerification: c.flags & 1 ? "required" : "preferred",
       timeout: 120000,
     },
   });
-  const answer = encodeAnswer(c, cred);
+  const answer = await encodeAnswer(c, hash, cred);
   $("answer").value = answer;
   $("answer-box").hidden = false;
-  $("status").textContent = "Signed. Paste this answer at the prompt on " + c.host + ".";
-  if (answer.length > SUDO_MAX)
-    show("error", "This answer is " + answer.length + " characters; sudo accepts at most " + SUDO_MAX + ".");
+  $("status").textContent = "Signed. Paste this answer (" + answer.length + " characters) at the prompt on " +
+    c.host + ".";
 }
 
 function stepupPage() {
@@ -201,6 +257,9 @@ function enrollPage() {
   });
   $("create").disabled = false;
 }
+
+// a new challenge URL opened in the same tab changes only the fragment: start afresh
+window.addEventListener("hashchange", () => location.reload());
 
 document.addEventListener("DOMContentLoaded", () => {
   if (!window.PublicKeyCredential) {

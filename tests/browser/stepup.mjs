@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // Drives Debian's Chromium (headless) through the step-up pages with a CDP virtual
-// authenticator: enroll, answer challenges, and hand every answer to the C verifier.
+// authenticator: enroll, answer challenges through vigild and the C verifier, relabelled
+// codes refused, and answer lengths measured for ES256, EdDSA and RS256 credentials.
 // Run by tests/integration/t_webauthn_browser.sh, which sets the environment below.
 import { execFileSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { chromium } from "playwright-core";
 
@@ -14,7 +16,6 @@ const ORIGIN = env("ORIGIN");           // allowed by the policy
 const OTHER_ORIGIN = env("OTHER_ORIGIN"); // same RP id, not allowed
 const RELAY_TOOL = env("RELAY_TOOL");
 const STEPUP = env("STEPUP");
-const KEY = env("RELAY_KEY");
 const T = env("T");
 const PUSH = env("PUSH");           // pushes a bundle holding ${T}/cred.json to vigild
 const RELAY_CTL = env("RELAY_CTL"); // one control-socket request, as pam_vigil.so sends it
@@ -37,18 +38,25 @@ function run(cmd, args) {
   }
 }
 
-const base = ["--key", KEY, "--user", "alice", "--host", "testhost", "--service", "sudo", "--rp-id", RP];
+const LONG_REASON = "CHG-42 " + "r".repeat(193);
+const LONG_HOST = "db-7.a-rather-long-datacenter-name.eu-central.example.com";
 
-function newChallenge(credId, ttl = 120) {
-  const r = run(RELAY_TOOL, ["challenge", ...base, "--cred", credId, "--ttl", String(ttl), "--reason", "CHG-42 browser"]);
+function newChallenge(credId, { host = "testhost", reason = "CHG-42 browser" } = {}) {
+  const r = run(RELAY_TOOL, ["challenge", "--user", "alice", "--host", host, "--service", "sudo", "--rp-id", RP,
+    "--cred", credId, "--reason", reason]);
   if (r.rc !== 0) throw new Error(`relay_tool challenge failed: ${r.out}`);
   return r.out;
 }
 
-function verify(answer, extra = []) {
-  const args = ["verify", ...base, "--origin", ORIGIN, "--credential", `${T}/cred.json`, ...extra, answer];
-  // later options win in getopt order for --host/--user: put overrides after base
-  return run(RELAY_TOOL, args);
+function relabel(code, host, service) {
+  const r = run(RELAY_TOOL, ["relabel", "--host", host, "--service", service, code]);
+  if (r.rc !== 0) throw new Error(`relay_tool relabel failed: ${r.out}`);
+  return r.out;
+}
+
+function verify(code, answer, extra = [], cred = `${T}/cred.json`) {
+  return run(RELAY_TOOL, ["verify", "--code", code, "--rp-id", RP, "--origin", ORIGIN, "--credential", cred, ...extra,
+    answer]);
 }
 
 function vigild(req) {
@@ -58,30 +66,28 @@ function vigild(req) {
 }
 const who = { user: "alice", service: "sudo", tty: "pts/3" };
 const relayChallenge = () => vigild({ cmd: "elevation.relay_challenge", ...who, reason: "CHG-43 browser via vigild" });
-const relayAnswer = (answer) => vigild({ cmd: "elevation.relay_answer", ...who, answer });
+const relayAnswer = (code, answer) => vigild({ cmd: "elevation.relay_answer", ...who, code, answer });
 
 function expectRefused(r, code, what) {
   if (r.rc === 1 && r.out.startsWith(`refused ${code}:`)) ok(`${what} (${r.out})`);
   else fail(`${what}: expected refused ${code}, got rc=${r.rc} ${r.out}`);
 }
 
-// answer layout: "VA" 1 kind | u16 challenge | u16 cred | u16 authData | u16 sig | u16 cdj
-function tamperAuthData(answer) {
+// flip a bit of the signature (the answer's last bytes)
+function tamperSignature(answer) {
   const bin = Buffer.from(answer, "base64url");
-  let off = 4;
-  const skip = () => { const n = bin.readUInt16BE(off); off += 2 + n; return off - n; };
-  skip(); // challenge
-  skip(); // credential id
-  const ad = skip();
-  bin[ad + 36] ^= 0x01; // signCount low byte: the signature no longer covers these bytes
+  bin[bin.length - 3] ^= 0x01;
   return bin.toString("base64url");
 }
+
+// the client data layout byte of a webauthn answer without extensions (docs/remote-stepup.md)
+const layoutOf = (answer) => Buffer.from(answer, "base64url")[21];
 
 async function signOnPage(page, origin, code) {
   await page.goto(`${origin}/stepup/#c=${code}`);
   await page.waitForSelector("#details:not([hidden])", WAIT);
   const shown = await page.textContent("#user") + "@" + await page.textContent("#host") + " " +
-    await page.textContent("#reason");
+    await page.textContent("#service") + " " + await page.textContent("#reason");
   await page.click("#sign");
   await page.waitForSelector("#answer-box:not([hidden]), #error:not([hidden])", WAIT);
   const err = await page.$eval("#error", (e) => (e.hidden ? "" : e.textContent));
@@ -100,7 +106,7 @@ try {
   const page = await ctx.newPage();
   const cdp = await ctx.newCDPSession(page);
   await cdp.send("WebAuthn.enable", { enableUI: false });
-  await cdp.send("WebAuthn.addVirtualAuthenticator", {
+  const { authenticatorId } = await cdp.send("WebAuthn.addVirtualAuthenticator", {
     options: { protocol: "ctap2", transport: "internal", hasResidentKey: true, hasUserVerification: true,
       isUserVerified: true, automaticPresenceSimulation: true },
   });
@@ -125,60 +131,101 @@ try {
   if (wrongOrigin.rc !== 0 && wrongOrigin.out.includes("origin_not_allowed")) ok("enrollment from an origin not allowed is refused");
   else fail(`enroll-check accepted a foreign origin: ${wrongOrigin.out}`);
 
-  // 2. vigild: the URL it issues, signed on the page, grants; replay and a foreign origin refused
+  // 2. vigild: the URL it issues, signed on the page, grants; replay, a foreign origin and a
+  // relabelled code refused
   const pushed = run("sh", [PUSH]);
   if (pushed.rc !== 0) throw new Error(`bundle push failed: ${pushed.out}`);
   const ch = relayChallenge();
   if (!ch.ok) throw new Error(`relay challenge refused: ${JSON.stringify(ch)}`);
   if (ch.url === `${ORIGIN}/stepup/#c=${ch.code}`) ok("vigild issues the page URL on the bundle's origin");
   else fail(`unexpected URL ${ch.url}`);
-  await page.goto(ch.url);
-  await page.waitForSelector("#details:not([hidden])", WAIT);
-  await page.click("#sign");
-  await page.waitForSelector("#answer-box:not([hidden]), #error:not([hidden])", WAIT);
-  const viaVigild = await page.inputValue("#answer");
-  const granted = relayAnswer(viaVigild);
+  const viaVigild = (await signOnPage(page, ORIGIN, ch.code)).answer;
+  const granted = relayAnswer(ch.code, viaVigild);
   if (granted.ok && granted.grant && granted.grant.user === "alice" && granted.grant.reason === "CHG-43 browser via vigild")
-    ok(`vigild grants on the page's answer (grant ${granted.grant.id} until ${granted.grant.expires})`);
+    ok(`vigild grants on the page's answer of ${viaVigild.length} characters (grant ${granted.grant.id})`);
   else fail(`vigild refused the page's answer: ${JSON.stringify(granted)}`);
-  const replayed = relayAnswer(viaVigild);
+  const replayed = relayAnswer(ch.code, viaVigild);
   if (!replayed.ok) ok(`vigild refuses the replayed answer (${replayed.error.code}: ${replayed.error.message})`);
   else fail("vigild accepted a replayed answer");
-  const foreign = await signOnPage(page, OTHER_ORIGIN, relayChallenge().code);
-  const refused = relayAnswer(foreign.answer);
+  const ch2 = relayChallenge();
+  const foreign = await signOnPage(page, OTHER_ORIGIN, ch2.code);
+  const refused = relayAnswer(ch2.code, foreign.answer);
   if (!refused.ok && refused.error.code === "origin_not_allowed")
     ok(`vigild refuses an answer made on another origin (${refused.error.message})`);
   else fail(`vigild on a foreign origin: ${JSON.stringify(refused)}`);
+  const ch3 = relayChallenge();
+  const relabelled = await signOnPage(page, ORIGIN, relabel(ch3.code, "dev-box", "su"));
+  if (relabelled.shown.startsWith("alice@dev-box su ")) ok("the page shows the relabelled host and service it signs");
+  else fail(`page shows ${relabelled.shown}`);
+  const refusedRelabel = relayAnswer(ch3.code, relabelled.answer);
+  if (!refusedRelabel.ok && refusedRelabel.error.code === "wrong_key")
+    ok(`vigild refuses the page's answer to a relabelled code (${refusedRelabel.error.message})`);
+  else fail(`vigild on a relabelled code: ${JSON.stringify(refusedRelabel)}`);
 
   // 3. answer a challenge through the page; the verifier alone accepts it
   const code = newChallenge(snippet.id);
   const { shown, answer } = await signOnPage(page, ORIGIN, code);
-  if (shown === "alice@testhost CHG-42 browser") ok("the page shows user, host and reason of the challenge");
+  if (shown === "alice@testhost sudo CHG-42 browser") ok("the page shows user, host, service and reason of the challenge");
   else fail(`page shows ${shown}`);
-  if (answer.length <= 1023) ok(`answer fits sudo's reply limit (${answer.length} chars)`);
-  else fail(`answer is ${answer.length} chars`);
-  const good = verify(answer);
-  const m = /^ok counter=(\d+)$/.exec(good.out);
+  const good = verify(code, answer);
+  const m = /^ok counter=(\d+) /.exec(good.out);
   if (good.rc === 0 && m) ok(`answer accepted (${good.out})`);
   else throw new Error(`answer refused: ${good.out}`);
   const counter = m[1];
 
   // 4. refusals
-  expectRefused(verify(answer, ["--prev", counter]), "counter_not_increased", "replayed answer refused");
-  expectRefused(verify(tamperAuthData(answer)), "signature_invalid", "tampered answer refused");
-  expectRefused(verify(answer, ["--now-offset", "600"]), "challenge_expired", "expired answer refused");
-  expectRefused(verify(answer, ["--host", "otherhost"]), "challenge_wrong_host", "answer for another host refused");
-  expectRefused(verify(answer, ["--user", "bob"]), "challenge_wrong_user", "answer for another user refused");
-  expectRefused(verify(code), "answer_is_challenge", "the challenge pasted as an answer refused");
-  expectRefused(verify(answer.slice(0, 200)), "answer_malformed", "truncated answer refused");
+  expectRefused(verify(code, answer, ["--prev", counter]), "counter_not_increased", "replayed answer refused");
+  expectRefused(verify(code, tamperSignature(answer)), "signature_invalid", "tampered answer refused");
+  expectRefused(verify(code, code), "answer_is_challenge", "the challenge pasted as an answer refused");
+  expectRefused(verify(code, answer.slice(0, 20)), "answer_malformed", "truncated answer refused");
+  expectRefused(verify(code, ""), "answer_empty", "empty answer refused");
+  const fake = relabel(code, "dev-box", "su");
+  expectRefused(verify(code, (await signOnPage(page, ORIGIN, fake)).answer), "signature_invalid",
+    "answer to a relabelled code refused");
 
   // 5. the same page served from another origin (same RP id): signed, but refused
-  const other = await signOnPage(page, OTHER_ORIGIN, newChallenge(snippet.id));
-  expectRefused(verify(other.answer), "origin_not_allowed", "answer made on an origin not allowed refused");
-  const second = await signOnPage(page, ORIGIN, newChallenge(snippet.id));
-  const again = verify(second.answer, ["--prev", counter]);
-  if (again.rc === 0) ok(`a second challenge answered on the allowed origin is accepted (${again.out})`);
+  const otherCode = newChallenge(snippet.id);
+  const other = await signOnPage(page, OTHER_ORIGIN, otherCode);
+  expectRefused(verify(otherCode, other.answer), "origin_not_allowed", "answer made on an origin not allowed refused");
+  // a new URL in the same tab (only the fragment changes): the page answers the new challenge
+  const first = newChallenge(snippet.id);
+  await signOnPage(page, ORIGIN, first);
+  const secondCode = newChallenge(snippet.id);
+  const second = await signOnPage(page, ORIGIN, secondCode);
+  const again = verify(secondCode, second.answer);
+  if (again.rc === 0) ok(`a second challenge opened in the same tab is answered, not the first (${again.out})`);
   else fail(`second answer refused: ${again.out}`);
+
+  // 6. answer lengths: ES256, EdDSA and RS256-2048 credentials, reason of 200 characters and a
+  // long host name; every answer verified, every one within 400 characters
+  const lengths = [];
+  const layouts = [0, 0, 0, 0];
+  for (const [alg, type, opts] of [["es256", "ec", { namedCurve: "P-256" }], ["eddsa", "ed25519", {}],
+    ["rs256", "rsa", { modulusLength: 2048 }]]) {
+    const { publicKey, privateKey } = generateKeyPairSync(type, opts);
+    const id = Buffer.from(`measure-${alg}-0123456789`).toString("base64url");
+    await cdp.send("WebAuthn.addCredential", {
+      authenticatorId,
+      credential: { credentialId: Buffer.from(id, "base64url").toString("base64"), isResidentCredential: false,
+        rpId: RP, privateKey: privateKey.export({ type: "pkcs8", format: "der" }).toString("base64"), signCount: 0 },
+    });
+    const file = `${T}/${alg}.json`;
+    writeFileSync(file, JSON.stringify({ id, alg, public_key: publicKey.export({ type: "spki", format: "pem" }), uv: true }));
+    let min = Infinity, max = 0;
+    for (let i = 0; i < 8; i++) {
+      const c = newChallenge(id, { host: LONG_HOST, reason: LONG_REASON });
+      const { answer: a } = await signOnPage(page, ORIGIN, c);
+      const r = verify(c, a, [], file);
+      if (r.rc !== 0) fail(`${alg} answer refused: ${r.out}`);
+      min = Math.min(min, a.length);
+      max = Math.max(max, a.length);
+      layouts[layoutOf(a)]++;
+    }
+    lengths.push(`${alg} ${min}..${max}`);
+    if (max <= 400) ok(`${alg}: 8 page answers verified, ${min}..${max} characters (reason 200, host ${LONG_HOST.length})`);
+    else fail(`${alg}: answers up to ${max} characters`);
+  }
+  console.log(`  measured: page answer lengths ${lengths.join(", ")}; client data layouts seen ${JSON.stringify(layouts)}`);
 } finally {
   await browser.close();
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Drive a command (real sudo) in a pseudo-terminal the way an administrator does:
 answer the reason prompt, read the relay challenge from the screen, get an answer for it
-from ANSWER_CMD (run with RELAY_CODE set; its stdout is the answer) and paste that.
+from ANSWER_CMD (run with RELAY_CODE and RELAY_URL set; its stdout is the answer) and paste
+that.
 Prints the whole screen; exits with the command's exit status (124 on time-out).
 
 usage: relay_sudo.py REASON ANSWER_CMD -- COMMAND...
@@ -10,7 +11,7 @@ import os, pty, re, select, subprocess, sys, time
 
 reason, answer_cmd = sys.argv[1], sys.argv[2]
 cmd = sys.argv[sys.argv.index("--") + 1:]
-deadline = time.monotonic() + 60
+deadline = time.monotonic() + 90
 
 pid, fd = pty.fork()
 if pid == 0:
@@ -40,9 +41,9 @@ while True:
         answered_reason = True
     if not answered_code and "vigil answer:" in text:
         m = re.search(r"vigil-stepup (\S+)", text)
-        code = m.group(1) if m else ""
-        env = dict(os.environ, RELAY_CODE=code)
-        answer = subprocess.run(answer_cmd, shell=True, env=env, capture_output=True, text=True, timeout=30)
+        u = re.search(r"(\S+/stepup/#c=\S+)", text)
+        env = dict(os.environ, RELAY_CODE=m.group(1) if m else "", RELAY_URL=u.group(1) if u else "")
+        answer = subprocess.run(answer_cmd, shell=True, env=env, capture_output=True, text=True, timeout=60)
         os.write(fd, answer.stdout.strip().encode() + b"\n")
         answered_code = True
 _, status = os.waitpid(pid, 0)

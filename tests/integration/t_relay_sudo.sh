@@ -2,8 +2,10 @@
 # Remote step-up through real sudo in a pseudo-terminal: no security key on the host, so
 # pam_vigil.so shows the relay challenge; the test reads it from the screen, answers with
 # vigil-stepup driving the software key (softfido, test builds), pastes the answer, and sudo
-# runs the command. A tampered answer and a replayed one are refused and the command does
-# not run. Private mount namespace with a test /etc/pam.d/sudo and /etc/sudoers.
+# runs the command, with a reason of 200 characters. A tampered answer, a replayed one and
+# one made for a relabelled code (another host and service shown at the workstation) are
+# refused and the command does not run. Private mount namespace with a test /etc/pam.d/sudo
+# and /etc/sudoers (relay_sudo_env.sh, shared with t_webauthn_sudo.sh).
 . "$(dirname "$0")/lib.sh"
 # Debian's python3 first: a version-manager shim on PATH costs seconds per call
 PATH="/usr/bin:$PATH"
@@ -24,42 +26,11 @@ pam_bundle 1
 # path is hidden below in the namespace
 PAM_ARGS=$(echo "$PAM_ARGS" | sed 's| softfido=[^ ]*||')
 
-pam_service sudo <<EOS
-auth     [success=done ignore=ignore default=die]  @VIGIL@
-auth     required  pam_deny.so
-account  required  @VIGIL@
-account  required  pam_permit.so
-session  required  pam_permit.so
-EOS
-cat >"$T/sudoers" <<EOS
-Defaults !use_pty, !lecture, timestamp_timeout=0, passwd_tries=1, !fqdn
-root   ALL=(ALL:ALL) ALL
-alice  ALL=(ALL:ALL) ALL
-EOS
-chown root:root "$T/sudoers"
-chmod 0440 "$T/sudoers"
-mkdir -p "$T/sudoers.d"
-chmod o+x "$T"
-
-# alice runs `sudo id -u` on a terminal of her own, in the test's mount namespace
-cat >"$T/sudo_ns.sh" <<EOS
-mount --bind "$T/pam.d" /etc/pam.d || exit 90
-mount --bind "$T/passwd" /etc/passwd || exit 90
-mount --bind "$T/group" /etc/group || exit 90
-mount --bind "$T/sudoers" /etc/sudoers || exit 90
-mount --bind "$T/sudoers.d" /etc/sudoers.d || exit 90
-if [ -d /run/vigil-test ]; then mount -t tmpfs tmpfs /run/vigil-test || exit 90; fi
-exec setpriv --reuid=60001 --regid=60001 --clear-groups sudo id -u
-EOS
-# as_alice ANSWER_CMD : screen in $OUT, exit code in $RC
-as_alice() {
-	RC=0
-	OUT=$(python3 "$ROOT/tests/integration/relay_sudo.py" "CHG-88 relay via sudo" "$1" -- \
-		timeout 60 unshare -m --propagation private sh "$T/sudo_ns.sh" 2>&1) || RC=$?
-}
+. "$(dirname "$0")/relay_sudo_env.sh"
+REASON="CHG-88 relay via sudo $(printf 'y%.0s' $(seq 1 178))"
 SIGN="VIGIL_TEST_SOFTFIDO=$SOFTFIDO $STEPUP --timeout 10 \"\$RELAY_CODE\" 2>>$T/stepup.err"
 
-as_alice "$SIGN | tee $T/answer1"
+as_alice "$SIGN | tee $T/answer1" "$REASON"
 case "$OUT" in
 *"vigil-stepup "*) ;;
 *"no security key found"*) skip "pam_vigil.so does not offer the relay yet (pam/flow.c must call pv_relay_step_up when no key is found; docs/remote-stepup.md)" ;;
@@ -68,7 +39,8 @@ esac
 assert_contains "$OUT" "/stepup/#c=" "the prompt shows the URL form of the challenge"
 echo "$OUT" | tr -d '\r' | grep -qx 0 || fail "id -u did not print 0: $OUT"
 ok "sudo ran the command as root after the relay answer"
-assert_contains "$(ctl --json grants)" '"reason": "CHG-88 relay via sudo"' "grant through the relay recorded"
+assert_contains "$(ctl --json grants)" "\"reason\": \"$REASON\"" "grant through the relay recorded with the ${#REASON}-character reason"
+ok "answer of $(wc -c <"$T/answer1") bytes (with newline) passed through sudo"
 audit_has step_up_satisfied alice || fail "step_up_satisfied not audited"
 ctl revoke alice >/dev/null || fail "revoke failed"
 
@@ -88,6 +60,15 @@ as_alice "cat $T/answer1"
 [ "$RC" != 0 ] || fail "sudo accepted a replayed answer: $OUT"
 echo "$OUT" | tr -d '\r' | grep -qx 0 && fail "the command ran with a replayed answer: $OUT"
 assert_contains "$OUT" "elevation denied" "replayed answer: sudo refused with a message"
+assert_contains "$OUT" "another challenge" "replayed answer: sudo says it answers another challenge"
+
+# relabelled on its way: the workstation shows (dev-box, su) and the key signs that
+as_alice "\"$BIN/tests/relay_tool\" relabel --host dev-box --service su \"\$RELAY_CODE\" >$T/fake &&
+	VIGIL_TEST_SOFTFIDO=$SOFTFIDO $STEPUP --timeout 10 \"\$(cat $T/fake)\" 2>$T/stepup.relabel"
+[ "$RC" != 0 ] || fail "sudo accepted an answer to a relabelled code: $OUT"
+echo "$OUT" | tr -d '\r' | grep -qx 0 && fail "the command ran with an answer to a relabelled code: $OUT"
+assert_contains "$(cat "$T/stepup.relabel")" "host:    dev-box" "the workstation showed the relabelled host"
+assert_contains "$OUT" "code altered" "relabelled code: sudo refused and says why"
 audit_has step_up_failed relay || audit_has step_up_failed alice || fail "refusals not audited"
-ok "tampered and replayed answers refused and audited"
+ok "tampered, replayed and relabelled answers refused and audited"
 echo "t_relay_sudo: passed"

@@ -55,7 +55,7 @@ EOS
 cp "$ROOT/tests/browser/stepup.mjs" "$BIN/browser/stepup.mjs"
 mkdir -p "$T/home"
 HOME="$T/home" ORIGIN="http://localhost:$P1" OTHER_ORIGIN="http://localhost:$P2" \
-	RELAY_TOOL="$BIN/tests/relay_tool" STEPUP="$BIN/vigil-stepup" RELAY_KEY=$(openssl rand -hex 32) T="$T" \
+	RELAY_TOOL="$BIN/tests/relay_tool" STEPUP="$BIN/vigil-stepup" T="$T" \
 	PUSH="$T/push.sh" RELAY_CTL="$ROOT/tests/integration/relay_ctl.py" SOCKET="$T/run/vigil.sock" \
-	timeout 120 node "$BIN/browser/stepup.mjs" || fail "browser step-up flow"
+	timeout 240 node "$BIN/browser/stepup.mjs" || fail "browser step-up flow"
 echo "t_webauthn_browser: passed"

@@ -22,7 +22,8 @@ struct fx_key {
 	uint32_t counter;
 };
 
-static inline void fx_key_init(struct fx_key *k, uint8_t id_byte)
+/* A key of alg (VG_COSE_ES256, VG_COSE_EDDSA, VG_COSE_RS256 with rsa_bits). */
+static inline void fx_key_init_alg(struct fx_key *k, uint8_t id_byte, int alg, size_t rsa_bits)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	char *data;
@@ -30,7 +31,12 @@ static inline void fx_key_init(struct fx_key *k, uint8_t id_byte)
 	char *b64;
 
 	memset(k, 0, sizeof(*k));
-	k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	if (alg == VG_COSE_EDDSA)
+		k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	else if (alg == VG_COSE_RS256)
+		k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", rsa_bits);
+	else
+		k->pkey = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	PEM_write_bio_PUBKEY(bio, k->pkey);
 	n = BIO_get_mem_data(bio, &data);
 	k->pem = strndup(data, (size_t)n);
@@ -42,8 +48,13 @@ static inline void fx_key_init(struct fx_key *k, uint8_t id_byte)
 	k->cred.id_b64 = k->cred_id_b64;
 	k->cred.id = k->cred_id;
 	k->cred.id_len = sizeof(k->cred_id);
-	k->cred.alg = VG_COSE_ES256;
+	k->cred.alg = alg;
 	k->cred.public_key = k->pem;
+}
+
+static inline void fx_key_init(struct fx_key *k, uint8_t id_byte)
+{
+	fx_key_init_alg(k, id_byte, VG_COSE_ES256, 0);
 }
 
 static inline void fx_key_free(struct fx_key *k)
@@ -95,17 +106,17 @@ static inline size_t fx_authdata(const struct fx_key *k, const char *rp_id, uint
 	return o;
 }
 
-/* ECDSA-SHA256 (DER) over auth_data ‖ cdh */
+/* The key's signature over auth_data ‖ cdh: ECDSA-SHA256 (DER), Ed25519 or RSA PKCS#1 v1.5 SHA-256 */
 static inline size_t fx_sign(const struct fx_key *k, const uint8_t *ad, size_t ad_len, const uint8_t cdh[32],
 			     uint8_t *sig, size_t cap)
 {
-	uint8_t msg[1024];
+	uint8_t msg[1024 + 32];
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	size_t len = cap;
 
 	memcpy(msg, ad, ad_len);
 	memcpy(msg + ad_len, cdh, 32);
-	EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, k->pkey);
+	EVP_DigestSignInit(ctx, NULL, EVP_PKEY_is_a(k->pkey, "ED25519") ? NULL : EVP_sha256(), NULL, k->pkey);
 	EVP_DigestSign(ctx, sig, &len, msg, ad_len + 32);
 	EVP_MD_CTX_free(ctx);
 	return len;

@@ -14,7 +14,6 @@
 #include "relay_fixture.h"
 #include "vigil/webauthn.h"
 
-static const uint8_t key[VG_RELAY_KEY_LEN] = "0123456789abcdef0123456789abcde";
 static const time_t NOW = 1795000000;
 static char *origins[] = { "https://vigil.example.com", "http://localhost:8443" };
 #define RP "vigil.example.com"
@@ -93,8 +92,30 @@ struct world {
 	struct fx_key k, other;
 	struct vg_user user;
 	struct vg_credential creds[1];
+	struct vg_relay_challenge c; /* as vigild issued it */
 	struct vg_relay_verify v;
 };
+
+/* A challenge as vigild issues it: its hash is what the key must sign. */
+static void make_challenge(struct vg_relay_challenge *c, const char *host, const char *service, time_t expires)
+{
+	struct vg_err err;
+	char *code = NULL;
+
+	memset(c, 0, sizeof(*c));
+	c->expires = expires;
+	memset(c->nonce, 7, sizeof(c->nonce));
+	snprintf(c->user, sizeof(c->user), "alice");
+	snprintf(c->host, sizeof(c->host), "%s", host);
+	snprintf(c->service, sizeof(c->service), "%s", service);
+	snprintf(c->rp_id, sizeof(c->rp_id), RP);
+	snprintf(c->reason, sizeof(c->reason), "CHG-1");
+	c->ncreds = 1;
+	c->creds[0].len = 16;
+	memset(c->creds[0].id, 0x11, 16);
+	assert_int_equal(vg_relay_challenge_encode(c, &code, &err), 0);
+	free(code);
+}
 
 static int world_setup(void **state)
 {
@@ -106,11 +127,8 @@ static int world_setup(void **state)
 	w->user.name = "alice";
 	w->user.ncreds = 1;
 	w->user.creds = w->creds;
-	w->v.expect.key = key;
-	w->v.expect.host = "web-1";
-	w->v.expect.user = "alice";
-	w->v.expect.service = "sudo";
-	w->v.expect.now = NOW;
+	make_challenge(&w->c, "prod-db", "su", NOW + 60);
+	w->v.challenge = &w->c;
 	w->v.rp_id = RP;
 	w->v.origins = origins;
 	w->v.norigins = 2;
@@ -129,174 +147,245 @@ static int world_teardown(void **state)
 	return 0;
 }
 
-static void sealed_challenge(struct vg_relay_challenge *c, const char *host, const char *user, time_t expires)
+/* What vigil-stepup or the page produce: key k signs challenge c (as the workstation decoded
+ * it), the browser writing clientDataJSON with origin and the tail of layout. */
+struct signing {
+	enum vg_relay_kind kind;
+	const char *origin;
+	uint8_t layout;
+	const char *tail; /* layout 3 */
+	const char *rp_id;
+	uint32_t counter;
+	uint8_t flags;
+};
+
+static void answer_with(struct vg_relay_answer *a, const struct vg_relay_challenge *c, const struct fx_key *k,
+			const struct signing *s)
 {
-	struct vg_err err;
+	uint8_t ad[64], cdh[32];
+	char cdj[1024];
+	size_t ad_len;
 
-	memset(c, 0, sizeof(*c));
-	c->expires = expires;
-	memset(c->nonce, 7, sizeof(c->nonce));
-	vg_sha256(&expires, sizeof(expires), c->cdh); /* distinct per challenge, as vigild's are */
-	snprintf(c->user, sizeof(c->user), "%s", user);
-	snprintf(c->host, sizeof(c->host), "%s", host);
-	snprintf(c->service, sizeof(c->service), "sudo");
-	snprintf(c->rp_id, sizeof(c->rp_id), RP);
-	snprintf(c->reason, sizeof(c->reason), "CHG-1");
-	c->ncreds = 1;
-	c->creds[0].len = 16;
-	memset(c->creds[0].id, 0x11, 16);
-	assert_int_equal(vg_relay_challenge_seal(c, key, &err), 0);
-}
+	memset(a, 0, sizeof(*a));
+	a->kind = s->kind;
+	memcpy(a->challenge_tag, c->nonce, VG_RELAY_TAG_LEN);
+	vg_relay_tag(k->cred_id, sizeof(k->cred_id), a->cred_tag);
+	ad_len = fx_authdata(k, s->rp_id ? s->rp_id : RP, s->flags, s->counter, false, ad);
+	a->flags = ad[32];
+	a->counter = s->counter;
+	if (s->kind == VG_RELAY_WEBAUTHN) {
+		char *chal = vg_b64_encode(c->hash, 32, true);
+		const char *tail = s->layout == VG_RELAY_CD_VERBATIM ? s->tail : vg_relay_cd_tails[s->layout];
 
-/* What vigil-stepup or the page produce: sign the challenge with key k. */
-static void answer_with(struct vg_relay_answer *a, const struct fx_key *k, enum vg_relay_kind kind,
-			const char *origin, uint32_t counter, uint8_t flags)
-{
-	uint8_t cdh[32];
-	char *chal;
-
-	memcpy(a->cred_id, k->cred_id, sizeof(k->cred_id));
-	a->cred_id_len = sizeof(k->cred_id);
-	a->kind = kind;
-	a->auth_data_len = fx_authdata(k, RP, flags, counter, false, a->auth_data);
-	if (kind == VG_RELAY_WEBAUTHN) {
-		chal = vg_b64_encode(a->challenge.cdh, 32, true);
-		a->client_data_len = (size_t)snprintf(a->client_data, sizeof(a->client_data),
-						      "{\"type\":\"webauthn.get\",\"challenge\":\"%s\",\"origin\":\"%s\","
-						      "\"crossOrigin\":false}",
-						      chal, origin);
+		snprintf(cdj, sizeof(cdj), "{\"type\":\"webauthn.get\",\"challenge\":\"%s\",\"origin\":\"%s\"%s", chal,
+			 s->origin, tail);
 		free(chal);
-		vg_sha256(a->client_data, a->client_data_len, cdh);
+		vg_relay_tag(s->origin, strlen(s->origin), a->origin_tag);
+		a->cd_layout = s->layout;
+		if (s->layout == VG_RELAY_CD_VERBATIM) {
+			snprintf(a->cd_tail, sizeof(a->cd_tail), "%s", s->tail);
+			a->cd_tail_len = strlen(s->tail);
+		}
+		vg_sha256(cdj, strlen(cdj), cdh);
 	} else {
-		memcpy(cdh, a->challenge.cdh, 32);
+		memcpy(cdh, c->hash, 32);
 	}
-	a->sig_len = fx_sign(k, a->auth_data, a->auth_data_len, cdh, a->sig, sizeof(a->sig));
+	a->sig_len = fx_sign(k, ad, ad_len, cdh, a->sig, sizeof(a->sig));
 }
 
-/* encode, decode as vigild would, then check + verify */
-static int verify(struct world *w, const struct vg_relay_answer *a, uint32_t prev, uint32_t *newc, struct vg_err *err)
+/* encode (at most VG_RELAY_ANSWER_MAX characters), decode as vigild would, rebuild, verify */
+static int verify(struct world *w, const struct vg_relay_answer *a, uint32_t prev, uint32_t *newc, size_t *chars,
+		  struct vg_err *err)
 {
 	struct vg_relay_answer d;
-	const struct vg_credential *cred;
-	char *code = vg_relay_answer_encode(a);
+	struct vg_relay_assertion as;
+	char *code = NULL;
 	int r;
 
-	assert_non_null(code);
-	assert_true(strlen(code) <= VG_RELAY_ANSWER_SUDO_MAX);
+	r = vg_relay_answer_encode(a, &code, err);
+	if (r < 0)
+		return r;
+	if (chars)
+		*chars = strlen(code);
 	r = vg_relay_answer_decode(code, &d, err);
 	free(code);
 	if (r < 0)
 		return r;
-	r = vg_relay_answer_check(&d, &w->v, &cred, err);
+	r = vg_relay_answer_expand(&d, &w->v, &as, err);
 	if (r < 0)
 		return r;
-	return vg_relay_answer_verify_sig(&d, &w->v, cred, prev, newc, err);
+	return vg_relay_answer_verify_sig(&d, &w->v, &as, prev, newc, err);
 }
+
+#define CTAP(ctr) (&(struct signing){ .kind = VG_RELAY_CTAP, .counter = (ctr), .flags = VG_AD_UP })
+#define PAGE(origin_, layout_, ctr) \
+	(&(struct signing){ .kind = VG_RELAY_WEBAUTHN, .origin = (origin_), .layout = (layout_), .counter = (ctr), \
+			    .flags = VG_AD_UP })
 
 static void test_answer_accepted(void **state)
 {
 	struct world *w = *state;
-	struct vg_relay_answer a = { 0 };
+	struct vg_relay_answer a;
 	struct vg_err err = { 0 };
 	uint32_t newc = 0;
 
-	for (int kind = VG_RELAY_CTAP; kind <= VG_RELAY_WEBAUTHN; kind++) {
-		memset(&a, 0, sizeof(a));
-		sealed_challenge(&a.challenge, "web-1", "alice", NOW + 60);
-		answer_with(&a, &w->k, (enum vg_relay_kind)kind, "https://vigil.example.com", 42, VG_AD_UP);
-		if (verify(w, &a, 41, &newc, &err) != 0)
-			fail_msg("kind %d refused: %s (%s)", kind, err.msg, err.code);
-		assert_int_equal(newc, 42);
+	answer_with(&a, &w->c, &w->k, CTAP(42));
+	if (verify(w, &a, 41, &newc, NULL, &err) != 0)
+		fail_msg("ctap refused: %s (%s)", err.msg, err.code);
+	assert_int_equal(newc, 42);
+	/* every fixed client data layout, on either allowed origin */
+	for (uint8_t layout = 0; layout < VG_RELAY_CD_VERBATIM; layout++) {
+		answer_with(&a, &w->c, &w->k, PAGE(origins[layout % 2], layout, 43 + layout));
+		if (verify(w, &a, 42, &newc, NULL, &err) != 0)
+			fail_msg("webauthn layout %u refused: %s (%s)", layout, err.msg, err.code);
 	}
+	/* a tail the format has no number for travels verbatim */
+	answer_with(&a, &w->c, &w->k,
+		    &(struct signing){ .kind = VG_RELAY_WEBAUTHN, .origin = origins[0], .layout = VG_RELAY_CD_VERBATIM,
+				       .tail = ",\"crossOrigin\":false,\"future\":\"x\"}", .counter = 50,
+				       .flags = VG_AD_UP });
+	if (verify(w, &a, 42, &newc, NULL, &err) != 0)
+		fail_msg("verbatim tail refused: %s (%s)", err.msg, err.code);
+}
+
+/* The attack of issue 13: a code for (prod-db, su) relabelled (dev-box, sudo) on its way to
+ * the workstation. The workstation shows and signs the relabelled context; vigild on prod-db
+ * holds the original and refuses the signature, from vigil-stepup and from the page alike. */
+static void test_relabelled_code(void **state)
+{
+	struct world *w = *state;
+	struct vg_relay_challenge relabelled;
+	struct vg_relay_answer a;
+	struct vg_err err = { 0 };
+	uint32_t newc;
+
+	make_challenge(&relabelled, "dev-box", "sudo", w->c.expires);
+	assert_memory_equal(relabelled.nonce, w->c.nonce, VG_RELAY_NONCE_LEN); /* same challenge id */
+	assert_memory_not_equal(relabelled.hash, w->c.hash, 32);
+	answer_with(&a, &relabelled, &w->k, CTAP(60));
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EBADMSG, err, "signature_invalid", "does not verify");
+	answer_with(&a, &relabelled, &w->k, PAGE(origins[0], 0, 61));
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EBADMSG, err, "signature_invalid", "does not verify");
+	/* the reason or the expiry relabelled alike */
+	relabelled = w->c;
+	snprintf(relabelled.reason, sizeof(relabelled.reason), "routine");
+	relabelled.expires += 3600;
+	{
+		char *code = NULL;
+
+		assert_int_equal(vg_relay_challenge_encode(&relabelled, &code, &err), 0);
+		free(code);
+	}
+	answer_with(&a, &relabelled, &w->k, CTAP(62));
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EBADMSG, err, "signature_invalid", "does not verify");
 }
 
 static void test_answer_refusals(void **state)
 {
 	struct world *w = *state;
-	struct vg_relay_answer a = { 0 };
+	struct vg_relay_challenge other_c;
+	struct vg_relay_answer a;
 	struct vg_err err = { 0 };
 	uint32_t newc;
 
-	/* expired */
-	sealed_challenge(&a.challenge, "web-1", "alice", NOW);
-	answer_with(&a, &w->k, VG_RELAY_WEBAUTHN, "https://vigil.example.com", 5, VG_AD_UP);
-	assert_err(verify(w, &a, 0, &newc, &err), -ETIMEDOUT, err, "challenge_expired", "expired at");
-	/* wrong host */
-	sealed_challenge(&a.challenge, "db-7", "alice", NOW + 60);
-	answer_with(&a, &w->k, VG_RELAY_CTAP, NULL, 5, VG_AD_UP);
-	assert_err(verify(w, &a, 0, &newc, &err), -EPERM, err, "challenge_wrong_host", "host \"db-7\"");
-	/* wrong user */
-	sealed_challenge(&a.challenge, "web-1", "bob", NOW + 60);
-	answer_with(&a, &w->k, VG_RELAY_CTAP, NULL, 5, VG_AD_UP);
-	assert_err(verify(w, &a, 0, &newc, &err), -EPERM, err, "challenge_wrong_user", "for user \"bob\"");
-	/* wrong origin */
-	sealed_challenge(&a.challenge, "web-1", "alice", NOW + 60);
-	answer_with(&a, &w->k, VG_RELAY_WEBAUTHN, "https://phish.example.net", 5, VG_AD_UP);
-	assert_err(verify(w, &a, 0, &newc, &err), -EPERM, err, "origin_not_allowed", "phish.example.net");
+	/* an answer to an earlier prompt */
+	make_challenge(&other_c, "prod-db", "su", NOW + 30);
+	other_c.nonce[0] ^= 1;
+	answer_with(&a, &other_c, &w->k, CTAP(5));
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EPERM, err, "answer_other_challenge", "another challenge");
+	/* a page on an origin the bundle does not allow */
+	answer_with(&a, &w->c, &w->k, PAGE("https://phish.example.net", 0, 5));
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EPERM, err, "origin_not_allowed", "elevation.origins");
+	/* ... whose answer claims an allowed origin's tag: the rebuilt client data is not what was signed */
+	vg_relay_tag(origins[0], strlen(origins[0]), a.origin_tag);
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EBADMSG, err, "signature_invalid", "does not verify");
+	/* a verbatim tail naming a top-level origin: the page ran in a frame */
+	answer_with(&a, &w->c, &w->k,
+		    &(struct signing){ .kind = VG_RELAY_WEBAUTHN, .origin = origins[0], .layout = VG_RELAY_CD_VERBATIM,
+				       .tail = ",\"crossOrigin\":true,\"topOrigin\":\"https://evil.example\"}",
+				       .counter = 5, .flags = VG_AD_UP });
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EPERM, err, "cross_origin", "frame");
 	/* replay: the counter did not move past the stored one */
-	answer_with(&a, &w->k, VG_RELAY_WEBAUTHN, "https://vigil.example.com", 5, VG_AD_UP);
-	assert_err(verify(w, &a, 5, &newc, &err), -EPERM, err, "counter_not_increased", "did not increase");
-	/* tampered signature */
-	answer_with(&a, &w->k, VG_RELAY_CTAP, NULL, 6, VG_AD_UP);
+	answer_with(&a, &w->c, &w->k, PAGE(origins[0], 0, 5));
+	assert_err(verify(w, &a, 5, &newc, NULL, &err), -EPERM, err, "counter_not_increased", "did not increase");
+	/* tampered signature, tampered counter */
+	answer_with(&a, &w->c, &w->k, CTAP(6));
 	a.sig[a.sig_len - 3] ^= 0x40;
-	assert_err(verify(w, &a, 5, &newc, &err), -EBADMSG, err, "signature_invalid", "does not verify");
-	/* tampered client data: another origin after signing */
-	answer_with(&a, &w->k, VG_RELAY_WEBAUTHN, "https://vigil.example.com", 6, VG_AD_UP);
-	memcpy(strstr(a.client_data, "https://vigil"), "http://localhost:8443", 21);
-	a.client_data_len = strlen(a.client_data);
-	assert_true(verify(w, &a, 5, &newc, &err) < 0);
-	/* the page signed another challenge than the one carried (answer spliced onto a fresh challenge) */
-	{
-		struct vg_relay_answer b = { 0 };
-
-		sealed_challenge(&b.challenge, "web-1", "alice", NOW + 30);
-		answer_with(&b, &w->k, VG_RELAY_WEBAUTHN, "https://vigil.example.com", 6, VG_AD_UP);
-		memcpy(b.client_data, a.client_data, sizeof(a.client_data));
-		answer_with(&a, &w->k, VG_RELAY_WEBAUTHN, "https://vigil.example.com", 6, VG_AD_UP);
-		memcpy(b.client_data, a.client_data, sizeof(a.client_data));
-		b.client_data_len = a.client_data_len;
-		assert_err(verify(w, &b, 5, &newc, &err), -EPERM, err, "client_data_wrong_challenge",
-			   "another challenge");
-	}
-	/* ctap signature made over another challenge */
-	{
-		struct vg_relay_answer b = { 0 };
-
-		sealed_challenge(&b.challenge, "web-1", "alice", NOW + 30);
-		answer_with(&a, &w->k, VG_RELAY_CTAP, NULL, 7, VG_AD_UP);
-		b.kind = VG_RELAY_CTAP;
-		memcpy(b.cred_id, a.cred_id, a.cred_id_len);
-		b.cred_id_len = a.cred_id_len;
-		memcpy(b.auth_data, a.auth_data, a.auth_data_len);
-		b.auth_data_len = a.auth_data_len;
-		memcpy(b.sig, a.sig, a.sig_len);
-		b.sig_len = a.sig_len;
-		assert_err(verify(w, &b, 5, &newc, &err), -EBADMSG, err, "signature_invalid", "does not verify");
-	}
+	assert_err(verify(w, &a, 5, &newc, NULL, &err), -EBADMSG, err, "signature_invalid", "does not verify");
+	answer_with(&a, &w->c, &w->k, CTAP(6));
+	a.counter = 1000;
+	assert_err(verify(w, &a, 5, &newc, NULL, &err), -EBADMSG, err, "signature_invalid", "does not verify");
 	/* a key not enrolled for the user */
-	sealed_challenge(&a.challenge, "web-1", "alice", NOW + 60);
-	answer_with(&a, &w->other, VG_RELAY_CTAP, NULL, 9, VG_AD_UP);
-	assert_err(verify(w, &a, 0, &newc, &err), -EPERM, err, "credential_not_enrolled", "not enrolled for user");
-	/* the enrolled credential id with another key's signature */
-	answer_with(&a, &w->other, VG_RELAY_CTAP, NULL, 9, VG_AD_UP);
-	memcpy(a.cred_id, w->k.cred_id, sizeof(w->k.cred_id));
-	assert_err(verify(w, &a, 0, &newc, &err), -EBADMSG, err, "signature_invalid", "does not verify");
+	answer_with(&a, &w->c, &w->other, CTAP(9));
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EPERM, err, "credential_not_enrolled",
+		   "not enrolled for user");
+	/* the enrolled credential's tag with another key's signature */
+	vg_relay_tag(w->k.cred_id, sizeof(w->k.cred_id), a.cred_tag);
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EBADMSG, err, "signature_invalid", "does not verify");
 	/* no touch */
-	answer_with(&a, &w->k, VG_RELAY_CTAP, NULL, 9, 0);
-	assert_err(verify(w, &a, 0, &newc, &err), -EPERM, err, "user_not_present", "presence");
-	/* UV required by the challenge, not performed */
-	a.challenge.flags = VG_RELAY_F_UV;
-	assert_int_equal(vg_relay_challenge_seal(&a.challenge, key, &err), 0);
-	answer_with(&a, &w->k, VG_RELAY_CTAP, NULL, 9, VG_AD_UP);
-	assert_err(verify(w, &a, 0, &newc, &err), -EPERM, err, "user_not_verified", "verification");
-	answer_with(&a, &w->k, VG_RELAY_CTAP, NULL, 9, VG_AD_UP | VG_AD_UV);
-	assert_int_equal(verify(w, &a, 0, &newc, &err), 0);
-	/* the challenge names another relying party than the bundle */
-	sealed_challenge(&a.challenge, "web-1", "alice", NOW + 60);
-	w->v.rp_id = "other.example.com";
-	answer_with(&a, &w->k, VG_RELAY_CTAP, NULL, 9, VG_AD_UP);
-	assert_err(verify(w, &a, 0, &newc, &err), -EPERM, err, "rp_id_mismatch", "other.example.com");
-	w->v.rp_id = RP;
+	answer_with(&a, &w->c, &w->k, &(struct signing){ .kind = VG_RELAY_CTAP, .counter = 9 });
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EPERM, err, "user_not_present", "presence");
+	/* UV required by the challenge, not performed; then performed */
+	w->c.flags = VG_RELAY_F_UV;
+	answer_with(&a, &w->c, &w->k, CTAP(9));
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EPERM, err, "user_not_verified", "verification");
+	answer_with(&a, &w->c, &w->k, &(struct signing){ .kind = VG_RELAY_CTAP, .counter = 9, .flags = VG_AD_UP | VG_AD_UV });
+	assert_int_equal(verify(w, &a, 0, &newc, NULL, &err), 0);
+	w->c.flags = 0;
+	/* the key signed for another relying party: vigild rebuilds with the bundle's rpIdHash */
+	answer_with(&a, &w->c, &w->k,
+		    &(struct signing){ .kind = VG_RELAY_CTAP, .rp_id = "other.example.com", .counter = 10, .flags = VG_AD_UP });
+	assert_err(verify(w, &a, 0, &newc, NULL, &err), -EBADMSG, err, "signature_invalid", "does not verify");
+}
+
+/* Answer lengths per algorithm: each fits VG_RELAY_ANSWER_MAX, whatever the reason's length
+ * (the reason is in the challenge, not the answer); an RSA key above 2048 bits is told why. */
+static void test_answer_lengths(void **state)
+{
+	struct world *w = *state;
+	static const struct {
+		const char *name;
+		int alg;
+		size_t bits;
+	} algs[] = { { "es256", VG_COSE_ES256, 0 }, { "eddsa", VG_COSE_EDDSA, 0 }, { "rs256", VG_COSE_RS256, 2048 } };
+	struct vg_relay_answer a;
+	struct vg_err err = { 0 };
+	struct fx_key k;
+	size_t chars, min, max;
+	uint32_t newc;
+	char *code = NULL;
+
+	make_challenge(&w->c, "prod-db.with.a.rather.long.name.example.com", "sudo", NOW + 60);
+	memset(w->c.reason, 'r', VG_RELAY_REASON_MAX);
+	w->c.reason[VG_RELAY_REASON_MAX] = '\0';
+	assert_int_equal(vg_relay_challenge_encode(&w->c, &code, &err), 0);
+	free(code);
+	for (size_t i = 0; i < VG_ARRAY_SIZE(algs); i++) {
+		fx_key_init_alg(&k, 0x11, algs[i].alg, algs[i].bits);
+		w->creds[0] = k.cred;
+		for (int kind = VG_RELAY_CTAP; kind <= VG_RELAY_WEBAUTHN; kind++) {
+			min = SIZE_MAX;
+			max = 0;
+			for (uint32_t n = 1; n <= 20; n++) {
+				answer_with(&a, &w->c, &k,
+					    kind == VG_RELAY_CTAP ? CTAP(n) : PAGE(origins[0], (uint8_t)(n % 3), n));
+				if (verify(w, &a, n - 1, &newc, &chars, &err) != 0)
+					fail_msg("%s refused: %s (%s)", algs[i].name, err.msg, err.code);
+				min = chars < min ? chars : min;
+				max = chars > max ? chars : max;
+			}
+			assert_true(max <= VG_RELAY_ANSWER_MAX);
+			print_message("answer length %s %s: %zu..%zu characters\n", algs[i].name,
+				      kind == VG_RELAY_CTAP ? "vigil-stepup" : "page", min, max);
+		}
+		fx_key_free(&k);
+	}
+	fx_key_init_alg(&k, 0x11, VG_COSE_RS256, 3072);
+	w->creds[0] = k.cred;
+	answer_with(&a, &w->c, &k, CTAP(1));
+	assert_err(verify(w, &a, 0, &newc, &chars, &err), -E2BIG, err, "answer_too_long", "above 2048 bits");
+	fx_key_free(&k);
+	w->creds[0] = w->k.cred;
 }
 
 /* --- enrollment --- */
@@ -472,7 +561,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_client_data),
 		cmocka_unit_test_setup_teardown(test_answer_accepted, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_relabelled_code, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_answer_refusals, world_setup, world_teardown),
+		cmocka_unit_test_setup_teardown(test_answer_lengths, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_none, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_packed, world_setup, world_teardown),
 		cmocka_unit_test_setup_teardown(test_enroll_refusals, world_setup, world_teardown),

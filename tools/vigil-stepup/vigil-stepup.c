@@ -89,6 +89,7 @@ static int read_pin(char *pin, size_t cap)
 	return len > 0 ? 0 : -EINVAL;
 }
 
+/* Shown before the key is touched: exactly the fields the challenge hash covers (and the RP). */
 static void show_challenge(const struct vg_relay_challenge *c)
 {
 	char when[32];
@@ -96,93 +97,112 @@ static void show_challenge(const struct vg_relay_challenge *c)
 	vg_time_format(c->expires, when);
 	fprintf(stderr,
 		"vigil step-up request\n  user:    %s\n  host:    %s\n  service: %s\n  reason:  %s\n  expires: %s\n"
-		"Check these lines, then touch your security key.\n",
-		c->user, c->host, c->service, c->reason[0] ? c->reason : "(none)", when);
+		"  relying party: %s\n"
+		"The key signs exactly these lines. Check them, then touch your security key.\n",
+		c->user, c->host, c->service, c->reason[0] ? c->reason : "(none)", when, c->rp_id);
+}
+
+/* authenticatorData -> the answer's flags, counter and extensions (vigild rebuilds the rest). */
+static int compact_authdata(const uint8_t *ad, size_t len, struct vg_relay_answer *a)
+{
+	if (len < 37 || (ad[32] & 0x40) || (!(ad[32] & 0x80) && len != 37) || len - 37 > sizeof(a->ext))
+		return -EINVAL;
+	a->flags = ad[32];
+	a->counter = (uint32_t)ad[33] << 24 | (uint32_t)ad[34] << 16 | (uint32_t)ad[35] << 8 | ad[36];
+	a->ext_len = len - 37;
+	memcpy(a->ext, ad + 37, a->ext_len);
+	return 0;
+}
+
+static int ask_key(const struct vg_relay_challenge *c, int timeout_s, fido_dev_t **dev, fido_assert_t **as)
+{
+	struct vg_err err = { 0 };
+	char pin[PIN_MAX + 1] = "";
+	int fr;
+
+	fido_init(0);
+	if (vg_fido_dev_open(NULL, dev, &err) < 0) {
+		fprintf(stderr, "vigil-stepup: %s\n", err.msg);
+		return -ENODEV;
+	}
+	*as = fido_assert_new();
+	if (!*as || fido_assert_set_rp(*as, c->rp_id) != FIDO_OK ||
+	    fido_assert_set_clientdata_hash(*as, c->hash, sizeof(c->hash)) != FIDO_OK ||
+	    fido_assert_set_up(*as, FIDO_OPT_TRUE) != FIDO_OK ||
+	    fido_assert_set_uv(*as, c->flags & VG_RELAY_F_UV ? FIDO_OPT_TRUE : FIDO_OPT_OMIT) != FIDO_OK) {
+		fprintf(stderr, "vigil-stepup: cannot build the assertion request\n");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < c->ncreds; i++)
+		fido_assert_allow_cred(*as, c->creds[i].id, c->creds[i].len);
+	fido_dev_set_timeout(*dev, timeout_s * 1000);
+	fr = fido_dev_get_assert(*dev, *as, NULL);
+	if (fr == FIDO_ERR_PIN_REQUIRED ||
+	    (fr == FIDO_ERR_UNSUPPORTED_OPTION && (c->flags & VG_RELAY_F_UV) && fido_dev_has_pin(*dev))) {
+		if (read_pin(pin, sizeof(pin)) == 0) {
+			/* the PIN makes the user verified; the uv option itself is then omitted */
+			fido_assert_set_uv(*as, FIDO_OPT_OMIT);
+			fr = fido_dev_get_assert(*dev, *as, pin);
+		}
+		OPENSSL_cleanse(pin, sizeof(pin));
+	}
+	if (fr != FIDO_OK) {
+		fprintf(stderr, "vigil-stepup: the security key refused: %s%s\n", fido_strerr(fr),
+			fr == FIDO_ERR_NO_CREDENTIALS ? " (this key is not enrolled for that user)" : "");
+		return -EPERM;
+	}
+	return 0;
 }
 
 static int sign(const char *text, int timeout_s)
 {
+	struct vg_relay_challenge *c = calloc(1, sizeof(*c));
 	struct vg_relay_answer *a = calloc(1, sizeof(*a));
 	fido_dev_t *dev = NULL;
 	fido_assert_t *as = NULL;
 	struct vg_err err = { 0 };
 	const uint8_t *raw;
 	size_t raw_len;
-	char pin[PIN_MAX + 1] = "";
 	char *code = NULL;
-	int fr, rc = 1;
+	int rc = 1;
 
-	if (!a)
-		return 1;
-	if (vg_relay_challenge_decode(text, &a->challenge, &err) < 0) {
+	if (!c || !a)
+		goto out;
+	if (vg_relay_challenge_decode(text, c, &err) < 0) {
 		fprintf(stderr, "vigil-stepup: %s\n", err.msg);
 		goto out;
 	}
-	show_challenge(&a->challenge);
-	if (a->challenge.expires <= vg_now()) {
+	show_challenge(c);
+	if (c->expires <= vg_now()) {
 		fprintf(stderr, "vigil-stepup: this challenge has expired: ask the host for a new one\n");
 		goto out;
 	}
-	fido_init(0);
-	if (vg_fido_dev_open(NULL, &dev, &err) < 0) {
-		fprintf(stderr, "vigil-stepup: %s\n", err.msg);
+	if (ask_key(c, timeout_s, &dev, &as) < 0)
 		goto out;
-	}
-	as = fido_assert_new();
-	if (!as || fido_assert_set_rp(as, a->challenge.rp_id) != FIDO_OK ||
-	    fido_assert_set_clientdata_hash(as, a->challenge.cdh, sizeof(a->challenge.cdh)) != FIDO_OK ||
-	    fido_assert_set_up(as, FIDO_OPT_TRUE) != FIDO_OK ||
-	    fido_assert_set_uv(as, a->challenge.flags & VG_RELAY_F_UV ? FIDO_OPT_TRUE : FIDO_OPT_OMIT) != FIDO_OK) {
-		fprintf(stderr, "vigil-stepup: cannot build the assertion request\n");
-		goto out;
-	}
-	for (size_t i = 0; i < a->challenge.ncreds; i++)
-		fido_assert_allow_cred(as, a->challenge.creds[i].id, a->challenge.creds[i].len);
-	fido_dev_set_timeout(dev, timeout_s * 1000);
-	fr = fido_dev_get_assert(dev, as, NULL);
-	if (fr == FIDO_ERR_PIN_REQUIRED ||
-	    (fr == FIDO_ERR_UNSUPPORTED_OPTION && (a->challenge.flags & VG_RELAY_F_UV) && fido_dev_has_pin(dev))) {
-		if (read_pin(pin, sizeof(pin)) == 0) {
-			/* the PIN makes the user verified; the uv option itself is then omitted */
-			fido_assert_set_uv(as, FIDO_OPT_OMIT);
-			fr = fido_dev_get_assert(dev, as, pin);
-		}
-	}
-	if (fr != FIDO_OK) {
-		fprintf(stderr, "vigil-stepup: the security key refused: %s%s\n", fido_strerr(fr),
-			fr == FIDO_ERR_NO_CREDENTIALS ? " (this key is not enrolled for that user)" : "");
-		goto out;
-	}
 	if (fido_assert_count(as) != 1 ||
 	    unwrap_bstr(fido_assert_authdata_ptr(as, 0), fido_assert_authdata_len(as, 0), &raw, &raw_len) < 0 ||
-	    raw_len > sizeof(a->auth_data) || fido_assert_id_len(as, 0) > sizeof(a->cred_id) ||
-	    fido_assert_id_len(as, 0) == 0 || fido_assert_sig_len(as, 0) > sizeof(a->sig)) {
+	    compact_authdata(raw, raw_len, a) < 0 || fido_assert_id_len(as, 0) == 0 ||
+	    fido_assert_sig_len(as, 0) > sizeof(a->sig)) {
 		fprintf(stderr, "vigil-stepup: unexpected assertion shape from the key\n");
 		goto out;
 	}
 	a->kind = VG_RELAY_CTAP;
-	memcpy(a->auth_data, raw, raw_len);
-	a->auth_data_len = raw_len;
-	a->cred_id_len = fido_assert_id_len(as, 0);
-	memcpy(a->cred_id, fido_assert_id_ptr(as, 0), a->cred_id_len);
+	memcpy(a->challenge_tag, c->nonce, sizeof(a->challenge_tag));
+	vg_relay_tag(fido_assert_id_ptr(as, 0), fido_assert_id_len(as, 0), a->cred_tag);
 	a->sig_len = fido_assert_sig_len(as, 0);
 	memcpy(a->sig, fido_assert_sig_ptr(as, 0), a->sig_len);
-	code = vg_relay_answer_encode(a);
-	if (!code) {
-		fprintf(stderr, "vigil-stepup: the answer does not fit the answer format\n");
+	if (vg_relay_answer_encode(a, &code, &err) < 0) {
+		fprintf(stderr, "vigil-stepup: no answer: %s\n", err.msg);
 		goto out;
 	}
-	if (strlen(code) > VG_RELAY_ANSWER_SUDO_MAX)
-		fprintf(stderr, "vigil-stepup: warning: the answer is %zu characters; sudo accepts at most %d\n",
-			strlen(code), VG_RELAY_ANSWER_SUDO_MAX);
-	fprintf(stderr, "Paste this answer at the prompt on %s:\n", a->challenge.host);
+	fprintf(stderr, "Paste this answer (%zu characters) at the prompt on %s:\n", strlen(code), c->host);
 	printf("%s\n", code);
 	rc = 0;
 out:
-	OPENSSL_cleanse(pin, sizeof(pin));
 	free(code);
 	fido_assert_free(&as);
 	vg_fido_dev_close(&dev);
+	free(c);
 	free(a);
 	return rc;
 }
