@@ -15,7 +15,8 @@ static void tell(void (*fn)(void *, const char *), void *ctx, const char *fmt, .
 	__attribute__((format(printf, 3, 4)));
 static void tell(void (*fn)(void *, const char *), void *ctx, const char *fmt, ...)
 {
-	char buf[2048];
+	/* a code with every field at its maximum is 2,500 characters, shown twice (code and URL) */
+	char buf[8192];
 	va_list ap;
 
 	va_start(ap, fmt);
