@@ -141,6 +141,58 @@ for n in 10 10000 100000 1000000; do
 	fi
 done
 
+# bpf_stats: nanoseconds spent in vigil's programs per connect (all of them: sock_create, connect,
+# sockops, every packet), for a tenant and for a process outside every tenant.
+prog_ns() { # prints "run_time_ns run_cnt" summed over the programs of this vigild's pinned links
+	for f in "$PINS"/link_*; do
+		id=$(bpftool -j link show pinned "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])')
+		bpftool -j prog show id "$id"
+	done | python3 -c '
+import json, sys
+ns = cnt = 0
+for line in sys.stdin:
+    p = json.loads(line)
+    ns += p.get("run_time_ns", 0); cnt += p.get("run_cnt", 0)
+print(ns, cnt)'
+}
+prog_detail() { # per program: name run_time_ns run_cnt
+	for f in "$PINS"/link_*; do
+		id=$(bpftool -j link show pinned "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])')
+		bpftool -j prog show id "$id" | python3 -c '
+import json, sys
+p = json.load(sys.stdin)
+print(p["name"], p.get("run_time_ns", 0), p.get("run_cnt", 0))'
+	done
+}
+echo "== enforce: BPF time per connect (bpf_stats, sum over vigil's programs, 10 rules)"
+stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled)
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
+gen 10
+start_vigild
+push >/dev/null
+for who in tenant host; do
+	cg="$CG/t"
+	[ "$who" = host ] && cg="$CG"
+	prog_detail >"$W/before"
+	set -- $(prog_ns)
+	n=$("$CONNRATE" --cgroup "$cg" --netns "/run/netns/$NS" --seconds "$SECS" | awk '{ print $4 }')
+	set -- $(prog_ns) "$@"
+	prog_detail | while read -r name t c; do
+		read -r _ t0 c0 <<EOF_B
+$(grep "^$name " "$W/before")
+EOF_B
+		printf '      %-22s %6.0f ns per connect, %4.1f runs\n' "$name" "$(python3 -c "print(($t - $t0) / $n)")" \
+			"$(python3 -c "print(($c - $c0) / $n)")"
+	done
+	per=$(python3 -c "print('%.0f' % (($1 - $3) / $n))")
+	printf '%-28s %6s ns per connect (%s program runs per connect)\n' "$who process" "$per" \
+		"$(python3 -c "print('%.1f' % (($2 - $4) / $n))")"
+	bench_result "enforce.bpf_ns_per_connect.$who" "$per" lower "ns in vigil's BPF programs per TCP connect+close (bpf_stats)" \
+		"make bench BENCH=enforce"
+done
+stop_vigild
+echo "$stats_was" >/proc/sys/kernel/bpf_stats_enabled
+
 echo "== enforce: deny events delivered to vigild (200000 denied connects, no sampling, then default sampling)"
 gen 10
 for limit in 100000000 1000; do

@@ -2,7 +2,7 @@
 /*
  * bench/enforce.sh helper: TCP connect+close rate to a listener on 127.0.0.1
  * from this process (optionally moved into a cgroup and a network namespace
- * first). Prints "connects_per_s N".
+ * first). Prints "connects_per_s N connects TOTAL".
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -97,6 +97,6 @@ int main(int argc, char **argv)
 		}
 		t1 = now();
 	} while (t1 - t0 < secs);
-	printf("connects_per_s %.0f\n", n / (t1 - t0));
+	printf("connects_per_s %.0f connects %.0f\n", n / (t1 - t0), (double)n);
 	return 0;
 }

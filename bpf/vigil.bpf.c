@@ -184,6 +184,23 @@ struct {
 	__type(value, struct packet);
 } scratch SEC(".maps");
 
+/*
+ * Tenant of a cgroup under a generation: the ancestor walk done once per
+ * cgroup and policy change, not once per socket or packet. Cgroup ids are
+ * never reused; a new generation makes every entry stale.
+ */
+struct cg_cached {
+	__u32 gen;
+	struct vg_enf_cgroup_val who;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct cg_cached);
+} cg_cache SEC(".maps");
+
 /* The subject of an event. */
 struct actor {
 	__u64 cgroup_id;
@@ -235,6 +252,26 @@ static __always_inline int load_generation(struct policy *p)
 			__w = bpf_map_lookup_elem((p)->cgroups, &__id);                    \
 		}                                                                          \
 		__w;                                                                       \
+	})
+
+/* FIND_TENANT for the cgroup cgid, through cg_cache. */
+#define CACHED_TENANT(p, cgid, ANCESTOR)                                                  \
+	({                                                                                \
+		const struct vg_enf_cgroup_val *__t = NULL;                                \
+		struct cg_cached *__c, __n = {};                                           \
+		__u64 __cg = (cgid);                                                       \
+		__c = bpf_map_lookup_elem(&cg_cache, &__cg);                               \
+		if (__c && __c->gen == (p)->gen) {                                         \
+			__t = &__c->who;                                                   \
+		} else {                                                                   \
+			__t = FIND_TENANT(p, ANCESTOR);                                    \
+			if (__t) {                                                         \
+				__n.gen = (p)->gen;                                        \
+				__n.who = *__t;                                            \
+				bpf_map_update_elem(&cg_cache, &__cg, &__n, BPF_ANY);      \
+			}                                                                  \
+		}                                                                          \
+		__t;                                                                       \
 	})
 
 /* Last interval with lo <= port in [off, off + cnt), if it contains port. */
@@ -397,7 +434,7 @@ static __always_inline void task_actor(struct actor *a)
 
 static __always_inline const struct vg_enf_cgroup_val *tenant_of_task(struct policy *p)
 {
-	return FIND_TENANT(p, bpf_get_current_ancestor_cgroup_id);
+	return CACHED_TENANT(p, bpf_get_current_cgroup_id(), bpf_get_current_ancestor_cgroup_id);
 }
 
 /* 1: let it through; 0: refuse. Counts, and reports a deny with the calling process. */
@@ -573,6 +610,9 @@ int vg_sock_create(struct bpf_sock *sk)
 		kind = VG_ENF_SOCK_MPTCP;
 	if (kind && !(p.who->sockets & kind) && !refuse_socket(&p, sk->family, sk->protocol))
 		return 0;
+	/* a host that allows everything reports nothing: its sockets need no record */
+	if (!p.who->tenant && !p.who->dflt)
+		return 1;
 	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st) {
 		st->created = 1;
@@ -629,7 +669,7 @@ int BPF_PROG(vg_lsm_socket_create, int family, int type, int protocol, int kern,
 static __always_inline const struct vg_enf_cgroup_val *tenant_of_skb(struct policy *p, struct __sk_buff *skb)
 {
 #define SKB_ANCESTOR(lvl) bpf_skb_ancestor_cgroup_id(skb, lvl)
-	return FIND_TENANT(p, SKB_ANCESTOR);
+	return CACHED_TENANT(p, bpf_skb_cgroup_id(skb), SKB_ANCESTOR);
 #undef SKB_ANCESTOR
 }
 
@@ -747,7 +787,8 @@ static __always_inline int parse_v6(struct __sk_buff *skb, struct packet *pk, __
 	__builtin_memcpy(pk->saddr, &ip6.saddr, 16);
 	pk->d.family = AF_INET6;
 	w.nh = ip6.nexthdr;
-	bpf_loop(8, ipv6_ext_step, &w, 0);
+	if (w.nh == IPPROTO_HOPOPTS || w.nh == IPPROTO_DSTOPTS || w.nh == IPPROTO_ROUTING || w.nh == IPPROTO_FRAGMENT)
+		bpf_loop(8, ipv6_ext_step, &w, 0);
 	if (pk->bad)
 		return -1;
 	pk->d.proto = w.nh;
@@ -912,6 +953,7 @@ static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *
 	w.p.who = tenant_of_skb(&w.p, skb);
 	if (!w.p.who)
 		return 1;
+
 	w.skb = skb;
 	w.pk = pk;
 	w.d = pk->d;
@@ -961,8 +1003,10 @@ int vg_skb_egress(struct __sk_buff *skb)
 {
 	struct bpf_sock *sk = skb->sk;
 	struct sock_state *st;
+	struct cg_cached *c;
 	struct packet *pk;
 	__u32 zero = 0, *gen;
+	__u64 cgid;
 
 	if (!sk)
 		return 1;
@@ -973,10 +1017,15 @@ int vg_skb_egress(struct __sk_buff *skb)
 	gen = bpf_map_lookup_elem(&active, &zero);
 	if (!gen)
 		return 1;
+	/* a host socket while the host allows everything: one hash lookup and a compare */
+	cgid = bpf_skb_cgroup_id(skb);
+	c = bpf_map_lookup_elem(&cg_cache, &cgid);
+	if (c && c->gen == *gen && !c->who.tenant && !c->who.dflt)
+		return 1;
+	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	pk = bpf_map_lookup_elem(&scratch, &zero);
 	if (!pk || parse_packet(skb, pk) < 0)
 		return 1;
-	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (st && st->cached && st->gen == *gen && !pk->nroute && !pk->bad && st->port == pk->d.port &&
 	    st->proto == pk->d.proto && st->fam == pk->d.fam && same_addr(st->addr, pk->d.addr)) {
 		if (!st->allow)
