@@ -187,10 +187,28 @@ EOF_B
 	per=$(python3 -c "print('%.0f' % (($1 - $3) / $n))")
 	printf '%-28s %6s ns per connect (%s program runs per connect)\n' "$who process" "$per" \
 		"$(python3 -c "print('%.1f' % (($2 - $4) / $n))")"
+	eval "${who}_ns=$per"
 	bench_result "enforce.bpf_ns_per_connect.$who" "$per" lower "ns in vigil's BPF programs per TCP connect+close (bpf_stats)" \
 		"make bench BENCH=enforce"
 done
 stop_vigild
+# the baseline in the same run: one LPM lookup on connect4, attached to the same cgroup
+clang -target bpf -O2 -g -D__TARGET_ARCH_x86 -I"$ROOT/bpf" -c "$ROOT/bench/enforce_bare.bpf.c" -o "$W/bare.o"
+mkdir -p "$PINS"
+bpftool prog load "$W/bare.o" "$PINS/bare" type cgroup/connect4
+bpftool cgroup attach "$CG/t" connect4 pinned "$PINS/bare"
+bare() { bpftool -j prog show pinned "$PINS/bare" | python3 -c 'import json,sys; p=json.load(sys.stdin); print(p.get("run_time_ns", 0), p.get("run_cnt", 0))'; }
+set -- $(bare)
+n=$("$CONNRATE" --cgroup "$CG/t" --netns "/run/netns/$NS" --seconds "$SECS" | awk '{ print $4 }')
+set -- $(bare) "$@"
+bare_ns=$(python3 -c "print('%.0f' % (($1 - $3) / $n))")
+bpftool cgroup detach "$CG/t" connect4 pinned "$PINS/bare"
+rm -rf "$PINS"
+printf '%-28s %6s ns per connect\n' "bare LPM connect4 (base)" "$bare_ns"
+printf '%-28s %6s x the bare program\n' "vigil, tenant" "$(python3 -c "print('%.1f' % ($tenant_ns / $bare_ns))")"
+printf '%-28s %6s x the bare program\n' "vigil, host" "$(python3 -c "print('%.1f' % ($host_ns / $bare_ns))")"
+bench_result "enforce.bpf_ns_per_connect.tenant_vs_bare_lpm" "$(python3 -c "print($tenant_ns / $bare_ns)")" lower \
+	"one-LPM-lookup connect4 program, same run (bpf_stats)" "make bench BENCH=enforce"
 echo "$stats_was" >/proc/sys/kernel/bpf_stats_enabled
 
 echo "== enforce: deny events delivered to vigild (200000 denied connects, no sampling, then default sampling)"
