@@ -193,7 +193,7 @@ EOF_B
 done
 stop_vigild
 # the baseline in the same run: one LPM lookup on connect4, attached to the same cgroup
-clang -target bpf -O2 -g -D__TARGET_ARCH_x86 -I"$ROOT/bpf" -c "$ROOT/bench/enforce_bare.bpf.c" -o "$W/bare.o"
+clang -target bpf -O2 -g -D__TARGET_ARCH_x86 -I"$ROOT/bpf" -c "$ROOT/bpf/bench_bare.bpf.c" -o "$W/bare.o"
 mkdir -p "$PINS"
 bpftool prog load "$W/bare.o" "$PINS/bare" type cgroup/connect4
 bpftool cgroup attach "$CG/t" connect4 pinned "$PINS/bare"

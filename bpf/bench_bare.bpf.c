@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /*
- * bench/enforce.sh baseline: the cheapest useful egress check, one LPM lookup
+ * bench/enforce.sh baseline (compiled by the bench, not by make): the cheapest useful egress check, one LPM lookup
  * on connect4 and nothing else. vigil's BPF time per connect is reported as a
  * ratio to this program's, measured in the same run.
  */
