@@ -60,14 +60,24 @@ EOG
 	chmod 644 "$T/passwd" "$T/group"
 }
 
-# in_ns CMD... : CMD with the test /etc/pam.d, passwd, group (and sudoers when $T/sudoers exists),
-# killed after 60 s whatever the module does
+# pam_passwords USER:PASSWORD... : $T/shadow (bound over /etc/shadow by in_ns) gives them passwords
+pam_passwords() {
+	cp /etc/shadow "$T/shadow"
+	for up in "$@"; do
+		echo "${up%%:*}:$(openssl passwd -6 "${up#*:}"):19000:0:99999:7:::" >>"$T/shadow"
+	done
+	chmod 640 "$T/shadow"
+}
+
+# in_ns CMD... : CMD with the test /etc/pam.d, passwd, group (shadow and sudoers when $T/shadow
+# and $T/sudoers exist), killed after 60 s whatever the module does
 in_ns() {
 	timeout 60 unshare -m --propagation private sh -c '
 		t=$1; shift
 		mount --bind "$t/pam.d" /etc/pam.d || exit 90
 		mount --bind "$t/passwd" /etc/passwd || exit 90
 		mount --bind "$t/group" /etc/group || exit 90
+		if [ -f "$t/shadow" ]; then mount --bind "$t/shadow" /etc/shadow || exit 90; fi
 		if [ -f "$t/sudoers" ]; then mount --bind "$t/sudoers" /etc/sudoers || exit 90; fi
 		if [ -d "$t/sudoers.d" ]; then mount --bind "$t/sudoers.d" /etc/sudoers.d || exit 90; fi
 		exec "$@"' sh "$T" "$@"
