@@ -76,6 +76,8 @@ $(BUILD)/tests/%: tests/lib/%.c $(BUILD)/libvigil.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIE $< -o $@ $(EXE_LDFLAGS) $(BUILD)/libvigil.a $(PKG_LIBS) -lpthread
 
+$(BUILD)/tests/pam_loop: PKG_LIBS += -lpam
+
 $(BUILD)/bench/%: bench/%.c $(BUILD)/libvigil.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -fPIE $< -o $@ $(EXE_LDFLAGS) $(BUILD)/libvigil.a $(VIGILD_EXTRA_LIBS) $(PKG_LIBS) -lpthread

@@ -70,9 +70,9 @@ pam_passwords() {
 }
 
 # in_ns CMD... : CMD with the test /etc/pam.d, passwd, group (shadow and sudoers when $T/shadow
-# and $T/sudoers exist), killed after 60 s whatever the module does
+# and $T/sudoers exist), killed after $IN_NS_TIMEOUT (60) s whatever the module does
 in_ns() {
-	timeout 60 unshare -m --propagation private sh -c '
+	timeout "${IN_NS_TIMEOUT:-60}" unshare -m --propagation private sh -c '
 		t=$1; shift
 		mount --bind "$t/pam.d" /etc/pam.d || exit 90
 		mount --bind "$t/passwd" /etc/passwd || exit 90
