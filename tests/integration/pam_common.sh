@@ -60,6 +60,21 @@ EOG
 	chmod 644 "$T/passwd" "$T/group"
 }
 
+# pam_docs_layout : stacks run exactly as printed (bare "pam_vigil.so", default arguments): the
+# system's PAM modules plus this build's pam_vigil.so in $T/security, bound over $PAM_MODDIR;
+# /run/vigil/vigil.sock is vigild's socket and /run/vigil-test/softfido.state the software key
+PAM_MODDIR=$(dirname "$(ls /lib/*/security/pam_unix.so /lib/security/pam_unix.so /lib64/security/pam_unix.so 2>/dev/null | head -n 1)")
+export PAM_MODDIR
+pam_docs_layout() {
+	mkdir -p "$T/security" "$T/softfido-dir"
+	cp -a "$PAM_MODDIR"/. "$T/security/"
+	cp "$PAM_SO" "$T/security/pam_vigil.so"
+	for f in common-auth common-account common-session common-session-noninteractive common-password; do
+		[ -f "/etc/pam.d/$f" ] && cp "/etc/pam.d/$f" "$T/pam.d/$f"
+	done
+	chmod o+x "$T" "$T/softfido-dir"
+}
+
 # pam_passwords USER:PASSWORD... : $T/shadow (bound over /etc/shadow by in_ns) gives them passwords
 pam_passwords() {
 	cp /etc/shadow "$T/shadow"
@@ -70,7 +85,7 @@ pam_passwords() {
 }
 
 # in_ns CMD... : CMD with the test /etc/pam.d, passwd, group (shadow and sudoers when $T/shadow
-# and $T/sudoers exist), killed after $IN_NS_TIMEOUT (60) s whatever the module does
+# and $T/sudoers exist; with $T/security, see pam_docs_layout), killed after $IN_NS_TIMEOUT (60) s whatever the module does
 in_ns() {
 	timeout "${IN_NS_TIMEOUT:-60}" unshare -m --propagation private sh -c '
 		t=$1; shift
@@ -78,6 +93,15 @@ in_ns() {
 		mount --bind "$t/passwd" /etc/passwd || exit 90
 		mount --bind "$t/group" /etc/group || exit 90
 		if [ -f "$t/shadow" ]; then mount --bind "$t/shadow" /etc/shadow || exit 90; fi
+		if [ -d "$t/security" ]; then
+			# docs stacks name pam_vigil.so bare, with default arguments: the module among the
+			# system ones, the default socket and (test builds) the default software key path
+			mount --bind "$t/security" "$PAM_MODDIR" || exit 90
+			mount -t tmpfs tmpfs /run || exit 90
+			mkdir -p /run/vigil /run/vigil-test || exit 90
+			mount --bind "$t/run" /run/vigil || exit 90
+			mount --bind "$t/softfido-dir" /run/vigil-test || exit 90
+		fi
 		if [ -f "$t/sudoers" ]; then mount --bind "$t/sudoers" /etc/sudoers || exit 90; fi
 		if [ -d "$t/sudoers.d" ]; then mount --bind "$t/sudoers.d" /etc/sudoers.d || exit 90; fi
 		exec "$@"' sh "$T" "$@"
