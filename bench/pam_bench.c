@@ -2,7 +2,7 @@
 /*
  * Machine-side step-up latency (bench/pam.sh): what vigild adds to a sudo step-up, the touch
  * excluded. A software ES256 credential stands in for the key; per round it times
- * elevation.check + elevation.challenge + elevation.assert (verify, posture, grant) through the
+ * elevation.check + elevation.challenge + elevation.assert (verify, posture) + elevation.commit (grant) through the
  * control socket, signs between the calls (not timed), then revokes the grant (not timed).
  * Baseline in the same run: round trips of "status".
  *   pam_bench enroll KEYFILE            -> prints the credential JSON for the bundle
@@ -154,6 +154,9 @@ int main(int argc, char **argv)
 					    "challenge_id", json_string_value(json_object_get(ch, "challenge_id")), "user",
 					    "alice", "service", "sudo", "tty", "pts/0", "credential_id", cred, "auth_data",
 					    adb, "signature", sigb));
+		/* pam_sm_setcred: the approval becomes the grant (persisted, NSS, audit) */
+		json_decref(call(argv[2], json_pack("{s:s, s:s, s:s, s:s}", "cmd", "elevation.commit", "user", "alice",
+						     "service", "sudo", "tty", "pts/0")));
 		t3 = now_us();
 		step[i] = (t1 - t0) + (t3 - t2);
 		if (getenv("PAM_BENCH_DEBUG"))
@@ -167,7 +170,7 @@ int main(int argc, char **argv)
 		double b50 = pct(base, rounds, 0.5), b99 = pct(base, rounds, 0.99);
 		double s50 = pct(step, rounds, 0.5), s99 = pct(step, rounds, 0.99);
 
-		printf("step-up (check+challenge+verify+posture+grant, touch excluded): p50 %.2f ms  p99 %.2f ms"
+		printf("step-up (check+challenge+verify+posture+commit, touch excluded): p50 %.2f ms  p99 %.2f ms"
 		       "  (target p99 < 20 ms: %s)\n",
 		       s50, s99, s99 < 20.0 ? "met" : "NOT met");
 		printf("baseline (status round trip):                                  p50 %.2f ms  p99 %.2f ms\n",
