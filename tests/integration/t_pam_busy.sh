@@ -29,8 +29,9 @@ busy_denied() { # WHAT
 		[ "$RC" != 0 ] || fail "$1, failmode=$mode: authentication succeeded: $OUT"
 		assert_not_contains "$OUT" "step-up skipped" "$1, failmode=$mode: not taken for vigild down"
 		assert_not_contains "$OUT" "BREAK-GLASS" "$1, failmode=$mode: no break-glass prompt"
-		# the bound plus process start-up; a hang would be the 60 s of in_ns
-		[ "$MS" -lt $((BOUND_MS + 2000)) ] || fail "$1, failmode=$mode: PAM took $MS ms (bound $BOUND_MS ms)"
+		# a hang lasts the 60 s of in_ns; the margin over the bound absorbs process start-up on
+		# a loaded machine (this is not a performance measurement: bench/pam.sh is)
+		[ "$MS" -lt $((BOUND_MS + 10000)) ] || fail "$1, failmode=$mode: PAM took $MS ms (bound $BOUND_MS ms)"
 		ok "$1, failmode=$mode: denied in $MS ms"
 	done
 }
