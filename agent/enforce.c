@@ -44,12 +44,12 @@
 
 /* Pinned objects, by the names they have in bpf/vigil.bpf.c. */
 enum {
-	M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_SOCKS, M_COUNTERS, M_RATES, M_EVENTS, M_SCRATCH,
-	M_LSM_SEEN, M_CG_CACHE, M__COUNT
+	M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_SOCKS, M_COUNTERS, M_RATES, M_EVENTS, M_LSM_SEEN,
+	M_CG_CACHE, M__COUNT
 };
 static const char *const map_names[M__COUNT] = {
-	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "sock_states", "counters", "rates", "events", "scratch",
-	"lsm_seen", "cg_cache",
+	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "sock_states", "counters", "rates", "events", "lsm_seen",
+	"cg_cache",
 };
 /* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {

@@ -166,7 +166,7 @@ struct dest {
 	__u8 fam;    /* as matched: 4 or 6 */
 };
 
-/* A packet as the skb program reads it; big, so it lives in a per-CPU scratch map, not on the stack. */
+/* A packet as the skb program reads it (on the stack: a per-CPU buffer could be overwritten by a softirq run). */
 struct packet {
 	struct dest d;
 	__u8 saddr[16];
@@ -176,13 +176,6 @@ struct packet {
 	__u8 route_step; /* 4 (IPv4 source route) or 16 (IPv6 routing header) */
 	__u16 route_off; /* offset of the first of them */
 };
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct packet);
-} scratch SEC(".maps");
 
 /*
  * Tenant of a cgroup under a generation: the ancestor walk done once per
@@ -1004,7 +997,7 @@ int vg_skb_egress(struct __sk_buff *skb)
 	struct bpf_sock *sk = skb->sk;
 	struct sock_state *st;
 	struct cg_cached *c;
-	struct packet *pk;
+	struct packet pkt, *pk = &pkt;
 	__u32 zero = 0, *gen;
 	__u64 cgid;
 
@@ -1023,8 +1016,7 @@ int vg_skb_egress(struct __sk_buff *skb)
 	if (c && c->gen == *gen && !c->who.tenant && !c->who.dflt)
 		return 1;
 	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	pk = bpf_map_lookup_elem(&scratch, &zero);
-	if (!pk || parse_packet(skb, pk) < 0)
+	if (parse_packet(skb, pk) < 0)
 		return 1;
 	if (st && st->cached && st->gen == *gen && !pk->nroute && !pk->bad && st->port == pk->d.port &&
 	    st->proto == pk->d.proto && st->fam == pk->d.fam && same_addr(st->addr, pk->d.addr)) {
