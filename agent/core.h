@@ -10,7 +10,7 @@
 #include "daemon.h"
 #include "vigil/trust.h"
 
-#define VIGIL_VERSION "0.1.0"
+#include "vigil_version.h" /* VIGIL_VERSION, generated from the file VERSION (mk/version.mk) */
 
 struct vg_timer {
 	int id;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vigil/ctl.h"
+#include "vigil_version.h"
 #include "vigilctl.h"
 
 /* Families of commands; each array ends with an entry whose name is NULL. */
@@ -179,7 +180,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "-V") || !strcmp(argv[i], "--version")) {
-			printf("vigilctl 0.1.0\n");
+			printf("vigilctl %s\n", VIGIL_VERSION);
 			return 0;
 		} else {
 			vgctl_error("unknown option %s (see vigilctl --help)", argv[i]);
