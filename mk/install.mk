@@ -16,6 +16,7 @@ DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
 DOCDIR      ?= $(DATADIR)/doc/vigil
 SYSCONFDIR  ?= /etc
+LIBEXECDIR  ?= $(PREFIX)/libexec
 # Debian keeps PAM and NSS modules in /lib/<triplet> (bookworm, not yet moved to /usr)
 PAMDIR      ?= /lib/$(TRIPLET)/security
 NSSDIR      ?= /lib/$(TRIPLET)
@@ -34,6 +35,13 @@ INSTALL     ?= install
 MAN5 := docs/man/vigild.conf.5
 MAN8 := docs/man/vigild.8 docs/man/vigilctl.8
 INSTALL_DOCS := $(wildcard docs/*.md)
+
+# A man page with the version of VERSION in its .TH line ("vigil X.Y.Z").
+define install_man
+	sed '1,/^\.TH/ s/"vigil [^"]*"/"vigil $(VIGIL_VERSION)"/' $(1) >$(2)/$(notdir $(1)).tmp && \
+		chmod 0644 $(2)/$(notdir $(1)).tmp && mv $(2)/$(notdir $(1)).tmp $(2)/$(notdir $(1))
+
+endef
 
 # Only what a package ships (no tests, no test helpers). Recursive and built from
 # the recipe because mk/*.mk after this file still add to ALL_TARGETS.
@@ -54,8 +62,8 @@ install: build-bins
 	$(INSTALL) -d -m 0755 $(DESTDIR)$(SYSCONFDIR)/vigil
 	$(INSTALL) -m 0644 packaging/config/vigild.conf $(DESTDIR)$(SYSCONFDIR)/vigil/vigild.conf
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
-	$(INSTALL) -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5/
-	$(INSTALL) -m 0644 $(MAN8) $(DESTDIR)$(MANDIR)/man8/
+	$(foreach m,$(MAN5),$(call install_man,$(m),$(DESTDIR)$(MANDIR)/man5))
+	$(foreach m,$(MAN8),$(call install_man,$(m),$(DESTDIR)$(MANDIR)/man8))
 	$(INSTALL) -d $(DESTDIR)$(DOCDIR)
 	$(if $(INSTALL_DOCS),$(INSTALL) -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/)
 	$(INSTALL) -m 0644 examples/bundle.json $(DESTDIR)$(DOCDIR)/bundle.example.json
@@ -67,20 +75,22 @@ install-pam:
 	$(INSTALL) -d $(DESTDIR)$(PAMDIR) $(DESTDIR)$(PAMCONFIGDIR)
 	$(INSTALL) -m $(SOMODE) $(BUILD)/pam_vigil.so $(DESTDIR)$(PAMDIR)/pam_vigil.so
 	$(INSTALL) -m 0644 packaging/pam-configs/vigil $(DESTDIR)$(PAMCONFIGDIR)/vigil
+	$(INSTALL) -d $(DESTDIR)$(LIBEXECDIR)/vigil
+	$(INSTALL) -m 0755 packaging/pam-guard/pam-guard $(DESTDIR)$(LIBEXECDIR)/vigil/pam-guard
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8
-	$(INSTALL) -m 0644 docs/man/pam_vigil.8 $(DESTDIR)$(MANDIR)/man8/
+	$(call install_man,docs/man/pam_vigil.8,$(DESTDIR)$(MANDIR)/man8)
 
 install-nss:
 	$(INSTALL) -d $(DESTDIR)$(NSSDIR)
 	$(INSTALL) -m $(SOMODE) $(BUILD)/libnss_vigil.so.2 $(DESTDIR)$(NSSDIR)/libnss_vigil.so.2
 	$(INSTALL) -d $(DESTDIR)$(MANDIR)/man8
-	$(INSTALL) -m 0644 docs/man/libnss_vigil.8 $(DESTDIR)$(MANDIR)/man8/
+	$(call install_man,docs/man/libnss_vigil.8,$(DESTDIR)$(MANDIR)/man8)
 
 # the workstation command of remote step-up
 install-stepup:
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
 	$(INSTALL) -m 0755 $(BUILD)/vigil-stepup $(DESTDIR)$(BINDIR)/vigil-stepup
-	$(INSTALL) -m 0644 docs/man/vigil-stepup.1 $(DESTDIR)$(MANDIR)/man1/
+	$(call install_man,docs/man/vigil-stepup.1,$(DESTDIR)$(MANDIR)/man1)
 
 # the rpm ships an authselect vendor profile instead of a pam-auth-update one
 install-authselect:
@@ -92,7 +102,7 @@ install-authselect:
 # HEAD (what CI and a release see, and stable while the working tree is being edited);
 # PKG_FROM=worktree exports the working tree as it is, uncommitted files included.
 PKG_FROM ?= head
-PKG_VERSION := $(shell head -n 1 packaging/debian/changelog | cut -d' ' -f2 | tr -d '()' | sed 's/-[^-]*$$//')
+PKG_VERSION = $(VIGIL_VERSION)
 # a module is packaged when the build makes it (its mk/*.mk adds it to ALL_TARGETS);
 # recursive (=) because those files are included after this one
 PKG_HAS_PAM = $(if $(filter %/pam_vigil.so,$(ALL_TARGETS)),1,)
@@ -124,6 +134,7 @@ DEB_SRC = $(PKG_BUILD)/deb/vigil-$(PKG_VERSION)
 deb:
 	rm -f $(PKG_BUILD)/*.deb
 	$(call pkg_export,$(DEB_SRC))
+	$(MAKE) -s --no-print-directory -C $(DEB_SRC) version-check
 	cp -r $(DEB_SRC)/packaging/debian $(DEB_SRC)/debian
 	cd $(DEB_SRC) && profiles=$$($(MAKE) -s --no-print-directory pkg-profiles) && \
 		DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" dpkg-buildpackage -b -us -uc $${profiles:+-P$$profiles}
@@ -132,16 +143,23 @@ deb:
 
 RPM_TOP = $(abspath $(PKG_BUILD))/rpm
 RPM_SRC = $(PKG_BUILD)/rpm/vigil-$(PKG_VERSION)
+# rpm on Debian has no systemd-rpm-macros; on Fedora/EL these are already defined
+RPM_DEFINES = --define "_topdir $(RPM_TOP)"
+# The binary packages are rebuilt from the source package, as a distribution builder
+# (mock, koji) does: what the SRPM carries is all they are made from.
 rpm:
 	rm -f $(PKG_BUILD)/*.rpm
 	$(call pkg_export,$(RPM_SRC))
-	mkdir -p $(RPM_TOP)/SOURCES $(RPM_TOP)/RPMS $(RPM_TOP)/BUILD
+	$(MAKE) -s --no-print-directory -C $(RPM_SRC) version-check
+	mkdir -p $(RPM_TOP)/SOURCES $(RPM_TOP)/RPMS $(RPM_TOP)/SRPMS $(RPM_TOP)/BUILD
+	rm -f $(RPM_TOP)/SRPMS/*.src.rpm
 	opts=$$($(MAKE) -s --no-print-directory -C $(RPM_SRC) pkg-rpm-opts) && \
 	tar -C $(PKG_BUILD)/rpm -czf $(RPM_TOP)/SOURCES/vigil-$(PKG_VERSION).tar.gz vigil-$(PKG_VERSION) && \
-	rpmbuild -bb --nodeps --define "_topdir $(RPM_TOP)" --define "vigil_version $(PKG_VERSION)" \
-		$$opts $(RPM_SRC)/packaging/rpm/vigil.spec
+	rpmbuild -bs --nodeps $(RPM_DEFINES) $(RPM_SRC)/packaging/rpm/vigil.spec && \
+	rm -f $(RPM_TOP)/SOURCES/vigil-$(PKG_VERSION).tar.gz && \
+	rpmbuild --rebuild --nodeps $(RPM_DEFINES) $$opts $(RPM_TOP)/SRPMS/vigil-$(PKG_VERSION)-*.src.rpm
 	rm -rf $(RPM_SRC)
-	find $(RPM_TOP)/RPMS -name '*.rpm' -exec mv {} $(PKG_BUILD)/ \;
+	find $(RPM_TOP)/RPMS $(RPM_TOP)/SRPMS -name '*.rpm' -exec mv {} $(PKG_BUILD)/ \;
 	@ls -1 $(PKG_BUILD)/*.rpm
 
 comma := ,
