@@ -1,9 +1,11 @@
 #!/bin/sh
-# The .rpms: `make rpm` with rpmbuild on this Debian host, then what an EL/Fedora
-# admin would see with rpm -qp: the paths (/usr/lib64 for the modules), %config
-# (noreplace), the written-out scriptlets (group, preset, start, unload on real
-# removal only, restart on upgrade), the authselect profile, and rpmlint with the
-# filters of packaging/rpm/vigil.rpmlintrc, each of which carries its reason.
+# The .rpms: `make rpm` with rpmbuild on this Debian host (source package first, the
+# binary packages rebuilt from it), on a copy of the tree whose version is bumped, then
+# what an EL/Fedora admin would see with rpm -qp: the version in the binaries, the
+# paths (/usr/lib64 for the modules), %config (noreplace), %license, the written-out
+# scriptlets (group, preset and no start, unload on real removal only, restart on
+# upgrade), the authselect profile, and rpmlint with the filters of
+# packaging/rpm/vigil.rpmlintrc, each of which carries its reason.
 . "$(dirname "$0")/lib.sh"
 for tool in rpmbuild rpm rpmlint; do
 	command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (make deps)"
@@ -11,11 +13,42 @@ done
 # a private package directory: concurrent runs never share build-pkg/
 PKG="$T/pkg"
 
-(cd "$ROOT" && make rpm PKG_BUILD="$PKG") >"$T/rpm.log" 2>&1 || { tail -n 40 "$T/rpm.log" >&2; fail "make rpm"; }
-MAIN=$(ls "$PKG"/vigil-[0-9]*.rpm)
+# The tree with its version bumped in the three places a release bumps it (VERSION,
+# debian/changelog, the spec's Version and %changelog): `make rpm` makes the source
+# package and rebuilds the binary ones from it alone, and the binaries report the bump.
+V=$(cat "$ROOT/VERSION")
+NEWV=$(echo "$V" | awk -F. -v OFS=. '{ $NF = $NF + 1; print }')
+mkdir -p "$T/src"
+(cd "$ROOT" && tar --exclude='./build*' --exclude=./.git -cf - .) | tar -xf - -C "$T/src"
+echo "$NEWV" >"$T/src/VERSION"
+{
+	printf 'vigil (%s-1) unstable; urgency=medium\n\n  * Test release.\n\n' "$NEWV"
+	printf ' -- vigil maintainers <maintainers@vigil.example.org>  %s\n\n' "$(date -R)"
+	cat "$ROOT/packaging/debian/changelog"
+} >"$T/src/packaging/debian/changelog"
+awk -v v="$NEWV" -v d="$(date '+%a %b %d %Y')" '
+	/^Version:/ { print "Version:        " v; next }
+	{ print }
+	/^%changelog$/ { print "* " d " vigil maintainers <maintainers@vigil.example.org> - " v "-1"; print "- Test release"; print "" }
+' "$ROOT/packaging/rpm/vigil.spec" >"$T/src/packaging/rpm/vigil.spec"
+(cd "$T/src" && make -s version-check) || fail "the bumped tree does not pass version-check"
+(cd "$T/src" && make rpm PKG_BUILD="$PKG") >"$T/rpm.log" 2>&1 || { tail -n 40 "$T/rpm.log" >&2; fail "make rpm"; }
+MAIN=$(ls "$PKG"/vigil-[0-9]*.x86_64.rpm)
+SRPM=$(ls "$PKG"/vigil-"$NEWV"-1*.src.rpm) || fail "no source package vigil-$NEWV-1.src.rpm"
+ok "make rpm: $(cd "$PKG" && ls ./*.rpm | tr '\n' ' ')"
+assert_contains "$(cat "$T/rpm.log")" "rpmbuild --rebuild" "the binary packages are rebuilt from the source package"
+assert_eq "$(rpm -qp --qf '%{VERSION}' "$MAIN" 2>/dev/null)" "$NEWV" "the rpm has the bumped version $NEWV"
+(cd "$T" && rpm2cpio "$MAIN" | cpio -id --quiet ./usr/sbin/vigild ./usr/bin/vigilctl ./usr/share/man/man8/vigild.8.gz) ||
+	fail "unpacking vigild from the rpm"
+assert_contains "$(zcat "$T/usr/share/man/man8/vigild.8.gz" | grep -m1 '^\.TH')" "\"vigil $NEWV\"" "vigild(8) from the rpm says $NEWV"
+assert_eq "$("$T/usr/sbin/vigild" --version)" "vigild $NEWV" "vigild from the rpm reports $NEWV"
+assert_eq "$("$T/usr/bin/vigilctl" --version)" "vigilctl $NEWV" "vigilctl from the rpm reports $NEWV"
+# a tree whose spec disagrees with VERSION is refused before anything is built
+sed -i "s/^Version:.*/Version: 9.9.9/" "$T/src/packaging/rpm/vigil.spec"
+out=$(cd "$T/src" && make rpm PKG_BUILD="$T/pkg-bad" 2>&1) && fail "make rpm built with a spec that disagrees with VERSION"
+assert_contains "$out" "vigil.spec has Version: 9.9.9 but VERSION says $NEWV" "a spec that disagrees with VERSION is refused, saying so"
 PAM=$(ls "$PKG"/vigil-pam-[0-9]*.rpm 2>/dev/null || true)
 NSS=$(ls "$PKG"/vigil-nss-[0-9]*.rpm 2>/dev/null || true)
-ok "make rpm: $(cd "$PKG" && ls ./*.rpm | tr '\n' ' ')"
 
 q() { rpm -qp "$@" 2>/dev/null; }
 
@@ -34,7 +67,7 @@ assert_eq "$(q --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$MAIN" | grep ' /etc
 scripts=$(q --scripts "$MAIN")
 assert_contains "$scripts" "groupadd -r vigil-admin" "%pre creates the vigil-admin group"
 assert_contains "$scripts" "systemctl --no-reload preset vigild.service" "%post applies the preset on install"
-assert_contains "$scripts" "systemctl start vigild.service" "%post starts vigild on a fresh install"
+assert_not_contains "$scripts" "systemctl start" "%post starts nothing (Fedora policy: the preset decides, vigild starts at boot)"
 assert_contains "$scripts" "vigilctl unload" "%preun unloads enforcement"
 assert_contains "$scripts" "systemctl try-restart vigild.service" "%postun restarts on upgrade"
 
@@ -58,8 +91,15 @@ assert_contains "$calls" "vigilctl unload" "%preun on erase (\$1=0) calls vigilc
 assert_contains "$calls" "systemctl --no-reload disable --now vigild.service" "%preun on erase stops and disables"
 assert_contains "$(scriptlet POSTUN 1)" "systemctl try-restart vigild.service" "%postun on upgrade restarts vigild"
 assert_not_contains "$(scriptlet POSTUN 0)" "try-restart" "%postun on erase does not restart"
-assert_contains "$(scriptlet POSTIN 1)" "preset vigild.service" "%post on install presets"
+calls=$(scriptlet POSTIN 1)
+assert_contains "$calls" "preset vigild.service" "%post on install presets"
+assert_not_contains "$calls" "start" "%post on install does not start vigild"
 assert_not_contains "$(scriptlet POSTIN 2)" "preset" "%post on upgrade keeps the admin's enablement"
+
+for r in "$PKG"/*.x86_64.rpm; do
+	assert_contains "$(q --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$r" | grep LICENSE)" "l /usr/share/licenses/" \
+		"$(basename "$r") carries the license file (%license)"
+done
 
 if [ -n "$PAM" ]; then
 	assert_contains "$(q -l "$PAM")" "/usr/lib64/security/pam_vigil.so" "vigil-pam ships /usr/lib64/security/pam_vigil.so"
