@@ -5,10 +5,10 @@
 # vigil entries come and go), the pam-auth-update profile, `getent -s vigil` against a
 # cache written by the real writer, the unload on removal, and purge of the state.
 #
-# The chroot's debs are cached in /var/cache/vigil-test (debootstrap --make-tarball),
-# and so is the bootstrapped tree, both keyed by date and by the packages included. A
-# tree up to 7 days old is reused, so only the first run of a week downloads (minutes,
-# overlapped with the package build); later runs unpack it (seconds).
+# The chroot comes from pkg_root.sh: cached in /var/cache/vigil-test (the downloads and
+# the bootstrapped tree, keyed by date and by the packages included), shared with
+# t_pkg_systemd. A tree up to 7 days old is reused, so only the first run of a week
+# downloads (minutes, overlapped with the package build); later runs unpack it (seconds).
 #
 # Runs in its own mount namespace: whatever debootstrap mounts in the chroot goes away
 # with the test, even if it is killed.
@@ -16,12 +16,12 @@ if [ "$(id -u)" = 0 ] && [ -z "${VIGIL_PKG_NS:-}" ]; then
 	exec unshare -m --propagation private env VIGIL_PKG_NS=1 sh "$0" "$@"
 fi
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/pkg_root.sh"
 need_root
 for tool in dpkg-buildpackage dh dh_installnss debootstrap lintian; do
 	command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (make deps)"
 done
 
-CACHE=/var/cache/vigil-test
 R="$T/root"
 # a private package directory: concurrent runs never share build-pkg/
 PKG="$T/pkg"
@@ -32,60 +32,11 @@ in_root() {
 		DEBIAN_FRONTEND=noninteractive "$@"
 }
 
-# The Debian mirror apt already uses for bookworm (deb822 .sources or one-line .list).
-find_mirror() {
-	{
-		cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk 'BEGIN { RS = "" }
-			/Suites:[^\n]*bookworm([ \t]|\n|$)/ && /URIs:/ {
-				match($0, /URIs:[ \t]*[^ \t\n]+/); u = substr($0, RSTART, RLENGTH)
-				sub(/URIs:[ \t]*/, "", u); print u }'
-		cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-			sed 's/\[[^]]*\]//' | awk '$1 == "deb" && $3 == "bookworm" { print $2 }'
-	} | head -n 1
-}
-
-# The runtime libraries the debs link (their shlibs Depends) plus systemd, bootstrapped
-# into the chroot so installing needs no download on a warm cache. Fixed here so the
-# chroot can be made while the debs build; apt-get -f install fetches anything new.
-INCLUDE=systemd,libbpf1,libelf1,zlib1g,libcurl4,libjansson4,librelp0,libfido2-1,libssl3,libpam0g,libpam-runtime
-
-make_root() {
-	mirror=$(find_mirror)
-	[ -n "$mirror" ] || fail "no bookworm mirror in /etc/apt/sources.list*"
-	hash=$(echo "$INCLUDE $mirror" | md5sum | cut -c1-8)
-	key="$(date +%Y%m%d)-$hash"
-	debs="$CACHE/bookworm-minbase-$key.debs.tgz"
-	tree="$CACHE/bookworm-minbase-$key.root.tgz"
-	mkdir -p "$CACHE" "$R"
-	[ -f "$tree" ] || tree=$(find "$CACHE" -name "bookworm-minbase-*-$hash.root.tgz" -mtime -7 | sort | tail -n 1)
-	if [ -n "$tree" ] && [ -f "$tree" ]; then
-		tar -C "$R" -xzf "$tree" || fail "cannot unpack $tree"
-		ok "chroot unpacked from $tree"
-		return 0
-	fi
-	tree="$CACHE/bookworm-minbase-$key.root.tgz"
-	# older than a week or another package set: drop the stale caches
-	find "$CACHE" -name 'bookworm-minbase-*' ! -name "*$key*" -delete
-	if [ ! -f "$debs" ]; then
-		debootstrap --variant=minbase --include="$INCLUDE" --make-tarball="$debs.tmp" \
-			bookworm "$T/dl" "$mirror" >"$T/debootstrap.log" 2>&1 ||
-			{ tail -n 20 "$T/debootstrap.log" >&2; fail "debootstrap --make-tarball from $mirror"; }
-		mv "$debs.tmp" "$debs"
-		rm -rf "$T/dl"
-	fi
-	debootstrap --variant=minbase --include="$INCLUDE" --unpack-tarball="$debs" \
-		bookworm "$R" "$mirror" >"$T/debootstrap.log" 2>&1 ||
-		{ tail -n 20 "$T/debootstrap.log" >&2; fail "debootstrap --unpack-tarball $debs"; }
-	rm -f "$R"/var/cache/apt/archives/*.deb
-	tar -C "$R" -czf "$tree.tmp" . && mv "$tree.tmp" "$tree"
-	ok "chroot bootstrapped from $mirror (cached as $tree)"
-}
-
 nss_line() { grep -E "^$1:" "$R/etc/nsswitch.conf"; }
 count() { grep -c -- "$1" "$2" || true; }
 
 # ---- build the debs while the chroot is made (or unpacked) beside them
-make_root >"$T/root.log" 2>&1 &
+pkg_root_make "$R" >"$T/root.log" 2>&1 &
 ROOT_JOB=$!
 # whatever fails later, debootstrap finishes before $T is removed
 on_exit "wait $ROOT_JOB"
@@ -94,6 +45,7 @@ if ! (cd "$ROOT" && make deb PKG_BUILD="$PKG") >"$T/deb.log" 2>&1; then
 	tail -n 40 "$T/deb.log" >&2
 	fail "make deb"
 fi
+pkg_debs_store "$PKG"
 VIGIL_DEB=$(ls "$PKG"/vigil_*.deb)
 PAM_DEB=$(ls "$PKG"/libpam-vigil_*.deb 2>/dev/null || true)
 NSS_DEB=$(ls "$PKG"/libnss-vigil_*.deb 2>/dev/null || true)
