@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 1800
 # The .debs, for real: `make deb`, lintian, then install, reinstall, remove and purge
 # them in a fresh debootstrap bookworm chroot and check what each step leaves behind:
 # files, conffiles, the vigil-admin group, the enabled unit, nsswitch.conf (exactly the

@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 1200
 # The .rpms: `make rpm` with rpmbuild on this Debian host (source package first, the
 # binary packages rebuilt from it), on a copy of the tree whose version is bumped, then
 # what an EL/Fedora admin would see with rpm -qp: the version in the binaries, the

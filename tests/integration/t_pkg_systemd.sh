@@ -1,4 +1,5 @@
 #!/bin/sh
+# timeout: 1800
 # The .debs under systemd as PID 1: `make deb`, a bookworm root (pkg_root.sh, cached)
 # booted with `systemd-nspawn -b`, the packages installed with apt inside, then in the
 # booted container: the shipped unit is active with exactly the documented capabilities
