@@ -65,12 +65,13 @@ if [ -z "$PT" ]; then
 	echo "reproduce: sudo BUILD=$BUILD bench/pam.sh $ROUNDS"
 	exit 0
 fi
-# pamtester through three stacks, interleaved, in a private mount namespace with a test pam.d and
+# pamtester through three stacks (pam_vigil as "sudo", a service the bundle protects),
+# interleaved, in a private mount namespace with a test pam.d and
 # a password for alice: pam_vigil (reason, software-key touch, assert, setcred commit), pam_permit,
 # pam_unix (SHA-512 crypt). Each round revokes alice's grant (untimed) so every step-up is whole.
 mkdir -p "$W/pam.d"
 printf 'auth [success=done ignore=ignore default=die] %s socket=%s softfido=%s\nauth required pam_deny.so\n' \
-	"$BIN/pam_vigil.so" "$W/run/vigil.sock" "$W/sf.state" >"$W/pam.d/bench-vigil"
+	"$BIN/pam_vigil.so" "$W/run/vigil.sock" "$W/sf.state" >"$W/pam.d/sudo"
 echo "auth required pam_permit.so" >"$W/pam.d/bench-permit"
 echo "auth required pam_unix.so" >"$W/pam.d/bench-unix"
 cp /etc/passwd "$W/passwd"
@@ -89,7 +90,7 @@ unshare -m --propagation private sh -c '
 	i=0
 	while [ $i -lt "$rounds" ]; do
 		"$ctl" -s "$w/run/vigil.sock" revoke alice >/dev/null 2>&1
-		svc=vigil; printf "CHG-1 bench\n" | t pamtester bench-vigil alice authenticate setcred
+		svc=vigil; printf "CHG-1 bench\n" | t pamtester sudo alice authenticate setcred
 		svc=permit; t pamtester bench-permit alice authenticate
 		svc=unix; printf "bench-pw\n" | t pamtester bench-unix alice authenticate
 		i=$((i + 1))
