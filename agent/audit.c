@@ -33,6 +33,7 @@ static struct {
 	size_t nfwds;
 	json_t *agg; /* while degraded: {"egress.denied": {"tenant": count}} */
 	time_t agg_since;
+	char state_logged[160]; /* the degraded state last written to the journal */
 	bool stopping, atexit_set;
 } A;
 
@@ -84,14 +85,44 @@ static void notify_forwarders(void)
 		vg_fwd_notify(A.fwds[i], durable);
 }
 
-static void commit_now(void)
+/* Why the log is degraded ("" when it is not), as status and the journal say it. */
+static void degraded_reason(const struct vg_audit_stats *st, char *buf, size_t len)
 {
-	struct vg_err err = { 0 };
-	char msg[1024];
+	if (st->write_errno)
+		snprintf(buf, len, "write_failed: %s", strerror(st->write_errno));
+	else if (st->spool_full)
+		snprintf(buf, len, "spool_full");
+	else
+		buf[0] = '\0';
+}
 
-	if (vg_auditlog_commit(A.log, &err) < 0)
-		vg_log(LOG_ERR, "audit: %s", vg_err_str(&err, msg, sizeof(msg)));
+/* One journal line per change of the degraded state, saying why. */
+static void log_state_change(void)
+{
+	struct vg_audit_stats st;
+	char why[160];
+
+	vg_auditlog_stats(A.log, &st);
+	degraded_reason(&st, why, sizeof(why));
+	if (strcmp(why, A.state_logged) == 0)
+		return;
+	if (why[0])
+		vg_log(LOG_WARNING,
+		       "audit: degraded (%s): elevation is refused and events that cannot be written are counted "
+		       "(vigilctl audit status)",
+		       why);
+	else
+		vg_log(LOG_NOTICE, "audit: left the degraded state (%s)", A.state_logged);
+	snprintf(A.state_logged, sizeof(A.state_logged), "%s", why);
+}
+
+static int commit_now(void)
+{
+	int r = vg_auditlog_commit(A.log, NULL);
+
+	log_state_change();
 	notify_forwarders();
+	return r;
 }
 
 static void on_commit_timer(struct vg_daemon *d, void *arg)
@@ -120,7 +151,8 @@ static bool aggregate(const char *type, json_t *data)
 	return true;
 }
 
-int vg_daemon_audit(struct vg_daemon *d, const char *type, const char *subject, json_t *data)
+/* *seq: the seq given to the event (0 when aggregated) */
+static int emit_event(struct vg_daemon *d, const char *type, const char *subject, json_t *data, uint64_t *seq)
 {
 	const struct vg_bundle *b = vg_daemon_bundle(d);
 	struct vg_err err = { 0 };
@@ -142,8 +174,9 @@ int vg_daemon_audit(struct vg_daemon *d, const char *type, const char *subject, 
 	/* degraded: per-connection deny events would fill what is left; count them instead */
 	if (vg_auditlog_degraded(A.log) && aggregate(type, data))
 		return 0;
-	r = vg_auditlog_emit(A.log, type, subject, data, NULL);
-	if (r < 0 && r != -ENOSPC)
+	r = vg_auditlog_emit(A.log, type, subject, data, seq);
+	/* refusals are counted by the log and the state change is journalled once */
+	if (r < 0 && !vg_auditlog_degraded(A.log))
 		vg_log(LOG_ERR, "audit: cannot record %s: %s", type, strerror(-r));
 	if (A.stopping)
 		commit_now();
@@ -152,9 +185,20 @@ int vg_daemon_audit(struct vg_daemon *d, const char *type, const char *subject, 
 	return r;
 }
 
+int vg_daemon_audit(struct vg_daemon *d, const char *type, const char *subject, json_t *data)
+{
+	uint64_t seq = 0;
+
+	return emit_event(d, type, subject, data, &seq);
+}
+
 bool vg_audit_degraded(struct vg_daemon *d)
 {
-	return A.log && vg_auditlog_degraded(A.log);
+	if (!A.log)
+		return true;
+	/* asked before a grant: what is waiting must reach the disk now, else no grant */
+	commit_now();
+	return vg_auditlog_degraded(A.log);
 }
 
 static void flush_aggregates(struct vg_daemon *d, bool force)
@@ -172,7 +216,6 @@ static void flush_aggregates(struct vg_daemon *d, bool force)
 static void on_tick(struct vg_daemon *d, void *arg)
 {
 	struct vg_err err = { 0 };
-	char msg[1024];
 	uint64_t fwd = UINT64_MAX;
 	bool was = vg_auditlog_degraded(A.log);
 
@@ -184,13 +227,10 @@ static void on_tick(struct vg_daemon *d, void *arg)
 	}
 	vg_auditlog_set_forwarded(A.log, A.nfwds ? fwd : 0, A.nfwds > 0);
 	flush_aggregates(d, was && !vg_auditlog_degraded(A.log));
-	if (vg_auditlog_tick(A.log, &err) < 0)
-		vg_log(LOG_ERR, "audit: %s", vg_err_str(&err, msg, sizeof(msg)));
-	if (was != vg_auditlog_degraded(A.log)) {
+	/* also the retry of a batch the disk refused: recovery needs no operator */
+	vg_auditlog_tick(A.log, &err);
+	if (was != vg_auditlog_degraded(A.log))
 		flush_aggregates(d, true);
-		vg_log(was ? LOG_NOTICE : LOG_WARNING, "audit: %s the degraded state (spool limit %" PRIu64 " bytes)",
-		       was ? "left" : "entered", vg_daemon_config(d)->audit_spool_max_bytes);
-	}
 	commit_now();
 	A.tick_timer = vg_loop_add_timer(d, TICK_MS, on_tick, NULL);
 }
@@ -310,7 +350,10 @@ static json_t *status_json(struct vg_daemon *d)
 	json_t *o, *sinks = json_array();
 	time_t now = vg_now();
 
+	char why[160];
+
 	vg_auditlog_stats(A.log, &st);
+	degraded_reason(&st, why, sizeof(why));
 	for (size_t i = 0; i < A.nfwds; i++) {
 		struct vg_fwd *f = A.fwds[i];
 		json_t *j;
@@ -336,8 +379,12 @@ static json_t *status_json(struct vg_daemon *d)
 		      (json_int_t)st.segments, "degraded", st.degraded, "dropped_while_degraded",
 		      (json_int_t)st.dropped_full, "dropped_by_rotate", (json_int_t)st.dropped_rotate, "sinks", sinks);
 	json_object_set_new(o, "last_checkpoint_seq", json_integer((json_int_t)st.last_checkpoint_seq));
-	if (st.degraded)
+	json_object_set_new(o, "pending_events", json_integer((json_int_t)st.pending_events));
+	json_object_set_new(o, "dropped_unwritable", json_integer((json_int_t)st.dropped_unwritable));
+	if (st.degraded) {
 		json_object_set_new(o, "degraded_since", json_integer(st.degraded_since));
+		json_object_set_new(o, "degraded_reason", json_string(why));
+	}
 	return o;
 }
 
@@ -354,7 +401,7 @@ static int ctl_note(struct vg_daemon *d, const struct vg_peer *peer, json_t *req
 	const char *text = json_string_value(json_object_get(req, "text"));
 	json_t *rep = json_object_get(req, "repeat");
 	json_int_t n = rep ? json_integer_value(rep) : 1;
-	uint64_t first = vg_auditlog_durable_seq(A.log);
+	uint64_t first, refused = 0, last = 0;
 	struct vg_audit_stats st;
 
 	if (!peer->admin)
@@ -368,14 +415,31 @@ static int ctl_note(struct vg_daemon *d, const struct vg_peer *peer, json_t *req
 	first = st.next_seq;
 	for (json_int_t i = 0; i < n; i++) {
 		char subj[32];
+		uint64_t seq = 0;
 
 		snprintf(subj, sizeof(subj), "uid:%u", (unsigned)peer->uid);
-		vg_daemon_audit(d, "admin.note", subj,
-				json_pack("{s:{s:i, s:i}, s:s, s:s, s:I}", "actor", "uid", (int)peer->uid, "pid",
-					  (int)peer->pid, "action", "note", "reason", text, "n", (json_int_t)i + 1));
+		if (emit_event(d, "admin.note", subj,
+					json_pack("{s:{s:i, s:i}, s:s, s:s, s:I}", "actor", "uid", (int)peer->uid,
+						  "pid", (int)peer->pid, "action", "note", "reason", text, "n",
+						  (json_int_t)i + 1),
+					&seq) < 0)
+			refused++;
+		else
+			last = seq;
 	}
 	commit_now();
 	vg_auditlog_stats(A.log, &st);
+	/* the reply is the acknowledgement: it claims only what is on disk */
+	if (refused || last > st.durable_seq) {
+		char why[160];
+
+		degraded_reason(&st, why, sizeof(why));
+		return vg_err_set(err, EIO, "audit_refused", "audit.note",
+				  "%" PRIu64 " of %" PRIu64 " notes were refused and %" PRIu64
+				  " are not durable yet (%s); vigilctl audit status shows why",
+				  refused, (uint64_t)n, last > st.durable_seq ? last - st.durable_seq : 0,
+				  why[0] ? why : "write failed");
+	}
 	*reply = json_pack("{s:I, s:I}", "first_seq", (json_int_t)first, "durable_seq", (json_int_t)st.durable_seq);
 	return 0;
 }

@@ -453,9 +453,18 @@ static int run_status(struct vgctl *c, int argc, char **argv)
 		       json_integer_value(json_object_get(reply, "spool_bytes")),
 		       json_integer_value(json_object_get(reply, "spool_max_bytes")),
 		       json_integer_value(json_object_get(reply, "segments")),
-		       json_is_true(json_object_get(reply, "degraded"))
-			       ? "  DEGRADED: spool full, elevation refused, egress events aggregated"
-			       : "");
+		       json_is_true(json_object_get(reply, "degraded")) ? "  DEGRADED: elevation refused" : "");
+		if (json_is_true(json_object_get(reply, "degraded")))
+			printf("degraded since %" JSON_INTEGER_FORMAT ": %s; %" JSON_INTEGER_FORMAT
+			       " events refused (spool full: %" JSON_INTEGER_FORMAT ", unwritable: %" JSON_INTEGER_FORMAT
+			       "), %" JSON_INTEGER_FORMAT " not durable yet\n",
+			       json_integer_value(json_object_get(reply, "degraded_since")),
+			       json_string_value(json_object_get(reply, "degraded_reason")),
+			       json_integer_value(json_object_get(reply, "dropped_while_degraded")) +
+				       json_integer_value(json_object_get(reply, "dropped_unwritable")),
+			       json_integer_value(json_object_get(reply, "dropped_while_degraded")),
+			       json_integer_value(json_object_get(reply, "dropped_unwritable")),
+			       json_integer_value(json_object_get(reply, "pending_events")));
 		json_array_foreach(json_object_get(reply, "sinks"), i, s)
 			printf("sink %s (%s %s): cursor %" JSON_INTEGER_FORMAT ", lag %" JSON_INTEGER_FORMAT
 			       " events / %" JSON_INTEGER_FORMAT " s%s%s\n",

@@ -607,6 +607,11 @@ struct vg_auditlog {
 	bool degraded;
 	time_t degraded_since;
 	uint64_t dropped_full, dropped_rotate, commits;
+	/* the disk refused a write or fdatasync: events are refused until a retry succeeds */
+	int write_errno;
+	bool no_rotate; /* appending the failure record: it goes with the batch that failed */
+	time_t write_failed_since;
+	uint64_t dropped_unwritable;
 	bool internal; /* emitting the log's own records: bypasses the spool checks */
 };
 
@@ -664,37 +669,94 @@ static int open_segment(struct vg_auditlog *l, uint64_t first, struct vg_err *er
 	return 0;
 }
 
+/* One attempt to make the buffer durable. The segment is first cut back to its
+ * durable length: after a failed write or fdatasync the kernel may hold part of
+ * the batch, and the batch is always written whole, never twice. */
+static int write_all(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -errno : -EIO;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+static int write_batch(struct vg_auditlog *l, struct seg *s)
+{
+	struct stat st;
+	int r;
+
+	if (fstat(l->fd, &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size != s->bytes && ftruncate(l->fd, (off_t)s->bytes) < 0)
+		return -errno;
+	r = write_all(l->fd, l->buf, l->blen);
+	if (r == 0 && fdatasync(l->fd) < 0)
+		r = -errno;
+	/* no part of a failed batch stays in the file (a failed cut is the worse error) */
+	if (r < 0 && ftruncate(l->fd, (off_t)s->bytes) < 0)
+		r = -errno;
+	return r;
+}
+
+static int emit_internal(struct vg_auditlog *l, const char *type, json_t *data);
+
+/* The disk refused the batch: degraded until a retry succeeds. The "entered"
+ * record waits in the buffer with the batch, so it reaches the disk first thing. */
+static void write_failed(struct vg_auditlog *l, int e)
+{
+	if (l->write_errno)
+		return;
+	l->write_errno = e;
+	l->write_failed_since = vg_now();
+	l->dropped_unwritable = 0;
+	l->no_rotate = true;
+	emit_internal(l, "audit.degraded",
+		      json_pack("{s:s, s:s, s:s}", "state", "entered", "reason", "write_failed", "error", strerror(e)));
+	l->no_rotate = false;
+}
+
+static void write_recovered(struct vg_auditlog *l)
+{
+	int e = l->write_errno;
+
+	l->write_errno = 0;
+	emit_internal(l, "audit.degraded",
+		      json_pack("{s:s, s:s, s:s, s:I, s:I}", "state", "left", "reason", "write_failed", "error",
+				strerror(e), "duration_s", (json_int_t)(vg_now() - l->write_failed_since),
+				"dropped_events", (json_int_t)l->dropped_unwritable));
+}
+
 /* write + fdatasync of the buffered records; they stay buffered on failure */
 static int flush_buf(struct vg_auditlog *l, struct vg_err *err)
 {
 	struct seg *s = &l->segs[l->nsegs - 1];
-	size_t off = 0;
+	int r;
 
 	if (l->blen == 0)
 		return 0;
-	while (off < l->blen) {
-		ssize_t w = write(l->fd, l->buf + off, l->blen - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-
-			/* never leave half a batch behind: the next attempt rewrites it whole */
-			if (ftruncate(l->fd, (off_t)s->bytes) < 0)
-				e = errno;
-			return vg_err_set(err, e, "audit_log_unwritable", l->dir, "cannot append to the audit log: %s",
-					  strerror(e));
-		}
-		off += (size_t)w;
+	r = write_batch(l, s);
+	if (r < 0) {
+		write_failed(l, -r);
+		return vg_err_set(err, -r, "audit_log_unwritable", l->dir, "cannot make the audit log durable: %s",
+				  strerror(-r));
 	}
-	if (fdatasync(l->fd) < 0)
-		return vg_err_set(err, errno, "audit_log_unwritable", l->dir, "fdatasync: %s", strerror(errno));
 	s->bytes += l->blen;
 	s->mtime = vg_now();
 	l->blen = 0;
 	l->durable_seq = l->next_seq - 1;
 	l->commits++;
+	if (l->write_errno) {
+		/* the record of the recovery is durable with it */
+		write_recovered(l);
+		return flush_buf(l, err);
+	}
 	return 0;
 }
 
@@ -723,10 +785,14 @@ static int append_record(struct vg_auditlog *l, uint32_t kind, const char *paylo
 
 	if (plen > VG_AREC_MAX_PAYLOAD)
 		return -EMSGSIZE;
-	if (s->bytes + l->blen > 0 && s->bytes + l->blen + rl > l->o.segment_bytes) {
+	if (!l->no_rotate && s->bytes + l->blen > 0 && s->bytes + l->blen + rl > l->o.segment_bytes) {
 		/* records never straddle segments: finish this one, start the next at this seq */
-		if ((r = flush_buf(l, NULL)) < 0 || (r = open_segment(l, l->next_seq, NULL)) < 0)
+		if ((r = flush_buf(l, NULL)) < 0)
 			return r;
+		if ((r = open_segment(l, l->next_seq, NULL)) < 0) {
+			write_failed(l, -r);
+			return r;
+		}
 	}
 	if (buf_reserve(l, rl) < 0)
 		return -ENOMEM;
@@ -882,6 +948,12 @@ int vg_auditlog_emit(struct vg_auditlog *l, const char *type, const char *subjec
 		data = json_object();
 	if (!data)
 		return -ENOMEM;
+	if (!l->internal && l->write_errno) {
+		/* nothing new is accepted while the disk refuses what is already waiting */
+		l->dropped_unwritable++;
+		json_decref(data);
+		return -l->write_errno;
+	}
 	if (!l->internal) {
 		uint64_t est = VG_AREC_HDR + 512;
 
@@ -910,8 +982,11 @@ int vg_auditlog_emit(struct vg_auditlog *l, const char *type, const char *subjec
 		*seq_out = l->next_seq;
 	r = append_event(l, VG_AREC_EVENT, ev);
 	json_decref(ev);
-	if (r < 0)
+	if (r < 0) {
+		if (!l->internal && l->write_errno)
+			l->dropped_unwritable++;
 		return r;
+	}
 	if (l->o.checkpoint_every && ++l->since_ckpt >= l->o.checkpoint_every)
 		r = checkpoint(l);
 	if (r >= 0 && l->blen > (4u << 20))
@@ -949,7 +1024,7 @@ int vg_auditlog_tick(struct vg_auditlog *l, struct vg_err *err)
 {
 	time_t now = vg_now();
 
-	if (l->key && l->next_seq - 1 > (l->last_ckpt_seq ? l->last_ckpt_seq : 0) &&
+	if (l->key && !l->write_errno && l->next_seq - 1 > (l->last_ckpt_seq ? l->last_ckpt_seq : 0) &&
 	    vg_now_ms_monotonic() - l->last_ckpt_ms >= (uint64_t)l->o.checkpoint_interval_s * 1000)
 		checkpoint(l);
 	/* retention by age: only segments every sink has (or all, with no sink configured) */
@@ -997,7 +1072,7 @@ void vg_auditlog_set_forwarded(struct vg_auditlog *l, uint64_t seq, bool have_si
 
 bool vg_auditlog_degraded(const struct vg_auditlog *l)
 {
-	return l->degraded;
+	return l->degraded || l->write_errno;
 }
 
 uint64_t vg_auditlog_durable_seq(const struct vg_auditlog *l)
@@ -1013,8 +1088,12 @@ void vg_auditlog_stats(const struct vg_auditlog *l, struct vg_audit_stats *s)
 	s->forwarded_seq = l->forwarded_seq;
 	s->spool_bytes = spool_bytes(l);
 	s->segments = l->nsegs;
-	s->degraded = l->degraded;
-	s->degraded_since = l->degraded_since;
+	s->degraded = l->degraded || l->write_errno;
+	s->degraded_since = l->write_errno ? l->write_failed_since : l->degraded_since;
+	s->spool_full = l->degraded;
+	s->write_errno = l->write_errno;
+	s->dropped_unwritable = l->dropped_unwritable;
+	s->pending_events = l->next_seq - 1 - l->durable_seq;
 	s->dropped_full = l->dropped_full;
 	s->dropped_rotate = l->dropped_rotate;
 	s->last_checkpoint_seq = l->last_ckpt_seq;
@@ -1065,7 +1144,8 @@ static int learn_prev_segment(struct vg_auditlog *l, struct vg_err *err)
 		return r;
 	while ((r = vg_audit_reader_next(rd, &rec, NULL, err)) > 0 && rec.seq < l->segs[l->nsegs - 1].first) {
 		memcpy(l->last_hash, rec.hash, 32);
-		l->last_ckpt_seq = rec.kind == VG_AREC_CHECKPOINT ? rec.seq : 0;
+		if (rec.kind == VG_AREC_CHECKPOINT)
+			l->last_ckpt_seq = rec.seq;
 	}
 	vg_audit_reader_free(rd);
 	return r < 0 ? r : 0;
@@ -1096,7 +1176,8 @@ static int recover_tail(struct vg_auditlog *l, json_t **cut_event, struct vg_err
 			break;
 		l->next_seq = rec.seq + 1;
 		memcpy(l->last_hash, rec.hash, 32);
-		l->last_ckpt_seq = rec.kind == VG_AREC_CHECKPOINT ? rec.seq : 0;
+		if (rec.kind == VG_AREC_CHECKPOINT)
+			l->last_ckpt_seq = rec.seq;
 		have = true;
 		off += used;
 	}

@@ -122,9 +122,13 @@ struct vg_auditlog_opts {
 struct vg_audit_stats {
 	uint64_t next_seq, durable_seq, forwarded_seq;
 	uint64_t spool_bytes, segments;
-	bool degraded;
+	bool degraded;		   /* spool_full or write_errno: elevation is refused */
+	bool spool_full;	   /* over audit_spool_max_bytes with when_full=degrade */
+	int write_errno;	   /* the disk refused a write or fdatasync (ENOSPC, EIO); 0 when fine */
 	time_t degraded_since;
 	uint64_t dropped_full;	   /* events refused above the hard cap since degraded */
+	uint64_t dropped_unwritable; /* events refused since the disk refused a write */
+	uint64_t pending_events;   /* accepted, not yet durable */
 	uint64_t dropped_rotate;   /* events removed by when_full=rotate, ever (this run) */
 	uint64_t last_checkpoint_seq;
 	uint64_t commits;
@@ -135,7 +139,8 @@ struct vg_auditlog;
 /* Opens or creates dir; cuts a torn tail (recording audit.tail_cut). */
 int vg_auditlog_open(const struct vg_auditlog_opts *o, struct vg_auditlog **out, struct vg_err *err);
 /* Append one event (not yet durable). data is stolen; seq is added to it. *seq_out
- * may be NULL. -ENOSPC when over the hard spool cap (the event is counted, not written). */
+ * may be NULL. -ENOSPC when over the hard spool cap, -errno of the failed write
+ * while the disk refuses writes (the event is counted, not written). */
 int vg_auditlog_emit(struct vg_auditlog *l, const char *type, const char *subject, json_t *data, uint64_t *seq_out);
 /* Group commit: write buffered records, fdatasync, then rotate/checkpoint as due. */
 int vg_auditlog_commit(struct vg_auditlog *l, struct vg_err *err);

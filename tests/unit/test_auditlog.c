@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <utime.h>
 #include <unistd.h>
@@ -461,6 +463,78 @@ static void test_degrade_when_full(void **state)
 	assert_true(v.first_seq > 1); /* anchored by the removal record */
 }
 
+/* The disk refuses writes (an RLIMIT_FSIZE stands in for a full file system):
+ * nothing is acknowledged, new events are refused and counted, the state is
+ * degraded, and one successful retry recovers with the count recorded. */
+static void test_write_failure_degrades_and_recovers(void **state)
+{
+	struct fx *f = *state;
+	struct vg_auditlog *l;
+	struct vg_audit_stats st;
+	struct vg_audit_verify v;
+	struct vg_err err;
+	struct rlimit old, lim;
+	char path[128];
+	struct stat sb;
+	uint64_t durable;
+
+	f->o.checkpoint_every = 0;
+	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vg_auditlog_emit(l, "test.event", NULL, json_pack("{s:i}", "i", i), NULL), 0);
+	assert_int_equal(vg_auditlog_commit(l, &err), 0);
+	durable = vg_auditlog_durable_seq(l);
+	snprintf(path, sizeof(path), "%s/%020d.seg", f->dir, 1);
+	assert_int_equal(stat(path, &sb), 0);
+
+	signal(SIGXFSZ, SIG_IGN);
+	getrlimit(RLIMIT_FSIZE, &old);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size + 100; /* part of the next batch fits: a torn write */
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(vg_auditlog_emit(l, "test.event", NULL, json_pack("{s:i}", "i", i), NULL), 0);
+	assert_true(vg_auditlog_commit(l, &err) < 0);
+	assert_true(vg_auditlog_degraded(l));
+	assert_int_equal(vg_auditlog_durable_seq(l), durable);
+	for (int i = 0; i < 7; i++)
+		assert_true(vg_auditlog_emit(l, "test.event", NULL, json_pack("{s:i}", "i", i), NULL) < 0);
+	vg_auditlog_stats(l, &st);
+	assert_int_equal(st.write_errno, EFBIG);
+	assert_int_equal(st.dropped_unwritable, 7);
+	assert_int_equal(st.pending_events, 6); /* 5 events + the "entered" record */
+	assert_true(vg_auditlog_tick(l, &err) < 0); /* the retry fails the same way */
+	assert_int_equal(stat(path, &sb), 0);
+	assert_true((uint64_t)sb.st_size <= lim.rlim_cur);
+
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(vg_auditlog_tick(l, &err), 0);
+	vg_auditlog_stats(l, &st);
+	assert_false(st.degraded);
+	assert_int_equal(st.pending_events, 0);
+	vg_auditlog_close(l);
+	signal(SIGXFSZ, SIG_DFL);
+
+	/* written once (no batch twice), the whole period recorded, the chain intact */
+	verify(f, &v, key);
+	assert_string_equal(v.reason, "");
+	struct vg_audit_reader *rd;
+	struct vg_arec rec;
+	int left = 0, entered = 0;
+	uint64_t prev = 0;
+
+	assert_int_equal(vg_audit_reader_open(f->dir, 0, &rd, &err), 0);
+	while (vg_audit_reader_next(rd, &rec, NULL, &err) > 0) {
+		assert_int_equal(rec.seq, prev + 1);
+		prev = rec.seq;
+		entered += memmem(rec.payload, rec.len, "\"state\":\"entered\",\"reason\":\"write_failed\"", 41) != NULL;
+		left += memmem(rec.payload, rec.len, "\"dropped_events\":7,", 19) != NULL;
+	}
+	vg_audit_reader_free(rd);
+	assert_int_equal(entered, 1);
+	assert_int_equal(left, 1);
+}
+
 static void test_rotate_when_full(void **state)
 {
 	struct fx *f = *state;
@@ -563,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_tail_cut_and_recorded, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_segments_and_reader, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_degrade_when_full, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_write_failure_degrades_and_recovers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_when_full, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retention_by_age, fx_setup, fx_teardown),
 	};
