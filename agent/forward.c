@@ -235,6 +235,12 @@ static void *fwd_main(void *arg)
 			size_t off = a.len;
 
 			k = vg_audit_reader_next(rd, &rec, NULL, &err);
+			if (k == -EBADMSG) {
+				/* damage: the reader goes on after it, and the log's audit.damaged
+				 * record tells the sink which seqs are gone */
+				set_error(f, err.msg);
+				continue;
+			}
 			if (k <= 0)
 				break;
 			if (rec.seq <= cursor)

@@ -212,13 +212,13 @@ static int sign_report(struct vg_daemon *d, json_t *rep, json_t **out, struct vg
 	text = json_dumps(rep, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!text)
 		return vg_err_set(err, ENOMEM, "no_memory", "posture.report", "cannot encode the report");
-	if ((r = vg_sign(st.hostkey, text, strlen(text), &sig, &siglen)) < 0)
+	if ((r = vg_hostkey_sign(st.hostkey, VG_HOSTKEY_POSTURE_REPORT, text, strlen(text), &sig, &siglen)) < 0)
 		return vg_err_set(err, -r, "sign_failed", "posture.report", "cannot sign with the host key of %s",
 				  state_dir);
 	sig_b64 = vg_b64_encode(sig, siglen, false);
 	if (!sig_b64 || vg_key_id(st.hostkey, kid) < 0)
 		return vg_err_set(err, ENOMEM, "no_memory", "posture.report", "cannot encode the signature");
-	*out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "format", "vigil-posture-report/1", "report", text, "signature",
+	*out = json_pack("{s:s, s:s, s:s, s:s, s:s}", "format", "vigil-posture-report/2", "report", text, "signature",
 			 sig_b64, "alg", vg_key_alg(st.hostkey), "key_id", kid);
 	return *out ? 0 : vg_err_set(err, ENOMEM, "no_memory", "posture.report", "cannot build the reply");
 }

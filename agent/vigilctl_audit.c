@@ -46,36 +46,161 @@ static json_t *load_json(const char *path)
 	return json_loadb(txt, len, 0, NULL);
 }
 
+/* verify's result of one log, as JSON and as text; true when intact */
+static bool report_verify(struct vgctl *c, const char *what, const struct vg_audit_verify *v, bool sigs, bool head,
+			  json_t *extra, json_t *all)
+{
+	json_t *out = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "log", what, "ok", !v->reason[0],
+				"records", (json_int_t)v->records, "first_seq", (json_int_t)v->first_seq, "last_seq",
+				(json_int_t)v->last_seq, "checkpoints", (json_int_t)v->checkpoints,
+				"last_checkpoint_seq", (json_int_t)v->last_checkpoint_seq, "gaps_explained",
+				(json_int_t)v->gaps_explained, "signatures_checked", sigs, "head_checked", head);
+
+	if (extra)
+		json_object_update(out, extra);
+	if (v->reason[0]) {
+		json_object_set_new(out, "bad_seq", json_integer((json_int_t)v->bad_seq));
+		json_object_set_new(out, "reason", json_string(v->reason));
+		json_object_set_new(out, "detail", json_string(v->detail));
+	}
+	if (!c->json) {
+		if (v->reason[0]) {
+			printf("audit log %s: FAILED at seq %" PRIu64 ": %s: %s\n", what, v->bad_seq, v->reason, v->detail);
+		} else {
+			printf("audit log %s: intact: %" PRIu64 " records (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
+			       " checkpoints",
+			       what, v->records, v->first_seq, v->last_seq, v->checkpoints);
+			if (v->gaps_explained)
+				printf(", %" PRIu64 " gaps explained by signed gap records", v->gaps_explained);
+			printf("\n");
+			if (v->last_seq > v->last_checkpoint_seq)
+				printf("  %" PRIu64 " records after the last checkpoint are not sealed yet\n",
+				       v->last_seq - v->last_checkpoint_seq);
+		}
+	}
+	json_array_append_new(all, out);
+	return !v->reason[0];
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* The newest checkpoint of log_id in a collector's copy: the head the local log must reach. */
+static json_t *newest_checkpoint(const char *path, const char *log_id)
+{
+	json_t *best = NULL;
+	FILE *fp;
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!(fp = fopen(path, "r")))
+		return NULL;
+	while (getline(&line, &cap, fp) > 0) {
+		char *js = strchr(line, '{');
+		json_t *ev = js ? json_loads(js, 0, NULL) : NULL;
+		json_t *data = json_object_get(ev, "data");
+
+		if (ev && same_str(json_string_value(json_object_get(ev, "type")), "dev.vigil.audit.checkpoint") &&
+		    same_str(json_string_value(json_object_get(data, "log_id")), log_id) &&
+		    (!best || json_integer_value(json_object_get(data, "covers_seq")) >
+				      json_integer_value(json_object_get(json_object_get(best, "data"), "covers_seq")))) {
+			json_decref(best);
+			best = json_incref(ev);
+		}
+		json_decref(ev);
+	}
+	free(line);
+	fclose(fp);
+	return best;
+}
+
+static int verify_events(struct vgctl *c, const char *path, const char *source, EVP_PKEY *key, uint64_t from,
+			 json_t *all)
+{
+	struct vg_audit_events *e = NULL;
+	struct vg_err err = { 0 };
+	const uint64_t *bad;
+	size_t nbad;
+	uint64_t nunp;
+	bool ok = true;
+
+	if (vg_audit_events_load(path, source, &e, &err) < 0) {
+		vgctl_error("audit verify: %s: %s", err.path, err.msg);
+		return VGCTL_EXIT_FAIL;
+	}
+	for (size_t i = 0; i < vg_audit_events_logs(e); i++) {
+		struct vg_audit_verify v;
+		const char *src, *lid;
+		uint64_t dups = 0;
+		char what[400];
+
+		vg_audit_events_describe(e, i, &src, &lid);
+		snprintf(what, sizeof(what), "%s log %s in %s", src, lid, path);
+		vg_audit_verify_init(&v, key, from);
+		vg_audit_events_verify(e, i, &v, &dups);
+		json_t *x = json_pack("{s:s, s:s, s:I}", "source", src, "log_id", lid, "duplicates", (json_int_t)dups);
+
+		ok &= report_verify(c, what, &v, key != NULL, false, x, all);
+		json_decref(x);
+	}
+	nunp = vg_audit_events_unparseable(e, &bad, &nbad);
+	if (!vg_audit_events_logs(e)) {
+		vgctl_error("audit verify: %s: no events%s%s", path, source ? " of " : "", source ? source : "");
+		ok = false;
+	}
+	if (nunp) {
+		/* a lost record shows as a gap in its chain; the lines are named so they can be looked at */
+		fprintf(stderr, "warning: %s: %" PRIu64 " lines are not parseable events (lines", path, nunp);
+		for (size_t i = 0; i < nbad; i++)
+			fprintf(stderr, " %" PRIu64, bad[i]);
+		fprintf(stderr, "%s)\n", nunp > nbad ? " ..." : "");
+	}
+	vg_audit_events_free(e);
+	return ok ? VGCTL_EXIT_OK : VGCTL_EXIT_VERIFY;
+}
+
 static int run_verify(struct vgctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "dir", required_argument, NULL, 'd' },    { "pubkey", required_argument, NULL, 'k' },
 		{ "from", required_argument, NULL, 'f' },   { "head", required_argument, NULL, 'H' },
 		{ "no-head", no_argument, NULL, 'N' },	    { "events", required_argument, NULL, 'e' },
-		{ "source", required_argument, NULL, 's' }, { NULL, 0, NULL, 0 },
+		{ "source", required_argument, NULL, 's' }, { "against", required_argument, NULL, 'a' },
+		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = DEFAULT_LOG_DIR, *pub = NULL, *headp = NULL, *events = NULL, *source = NULL;
-	uint64_t dups = 0;
-	char defpub[4200], defhead[4200];
+	const char *dir = DEFAULT_LOG_DIR, *pub = NULL, *headp = NULL, *events = NULL, *source = NULL,
+		   *against = NULL;
+	char defpub[4200], defhead[4200], idpath[4200];
+	_cleanup_free_ char *idtxt = NULL;
 	bool no_head = false;
 	uint64_t from = 0;
 	EVP_PKEY *key = NULL;
-	json_t *head = NULL, *out;
+	json_t *head = NULL, *all = json_array();
 	struct vg_audit_verify v;
 	struct vg_err err = { 0 };
 	struct stat st;
+	char *end;
 	int o, rc;
 
 	reset_getopt();
-	while ((o = getopt_long(argc, argv, "d:k:f:H:Ne:s:", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "d:k:f:H:Ne:s:a:", opts, NULL)) != -1) {
 		switch (o) {
 		case 'e': events = optarg; break;
 		case 's': source = optarg; break;
 		case 'd': dir = optarg; break;
 		case 'k': pub = optarg; break;
-		case 'f': from = strtoull(optarg, NULL, 10); break;
+		case 'f':
+			from = strtoull(optarg, &end, 10);
+			if (*end || !from) {
+				vgctl_error("audit verify: --from %s: not a seq", optarg);
+				return VGCTL_EXIT_USAGE;
+			}
+			break;
 		case 'H': headp = optarg; break;
 		case 'N': no_head = true; break;
+		case 'a': against = optarg; break;
 		default: return VGCTL_EXIT_USAGE;
 		}
 	}
@@ -83,11 +208,7 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 		vgctl_error("audit verify: unexpected argument \"%s\"", argv[optind]);
 		return VGCTL_EXIT_USAGE;
 	}
-	if (events) {
-		/* a collector's copy: no local head, and the key must be given */
-		no_head = true;
-		dir = events;
-	} else if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+	if (!events && (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))) {
 		vgctl_error("audit verify: %s: not a log directory (use --dir)", dir);
 		return VGCTL_EXIT_FAIL;
 	}
@@ -95,63 +216,69 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 	snprintf(defpub, sizeof(defpub), "%s/../host.pub", dir);
 	if (!pub && !events && access(defpub, R_OK) == 0)
 		pub = defpub;
-	snprintf(defhead, sizeof(defhead), "%s/" VG_AUDIT_HEAD_FILE, dir);
-	if (!headp && !no_head && access(defhead, R_OK) == 0)
-		headp = defhead;
 	if (pub && load_pubkey(pub, &key) < 0) {
 		vgctl_error("audit verify: %s: not a PEM public key", pub);
 		return VGCTL_EXIT_FAIL;
 	}
-	if (headp && !(head = load_json(headp))) {
-		vgctl_error("audit verify: %s: not a JSON checkpoint", headp);
-		EVP_PKEY_free(key);
-		return VGCTL_EXIT_FAIL;
+	if (events) {
+		/* a collector's copy: no local head, and the key must be given */
+		rc = verify_events(c, events, source, key, from, all);
+		goto out;
 	}
 	vg_audit_verify_init(&v, key, from);
-	if (events) {
-		if (head && vg_audit_verify_set_head(&v, head) < 0)
-			rc = 0;
-		else
-			rc = vg_audit_verify_events(events, source, &v, &dups, &err);
-	} else {
-		rc = vg_audit_verify_dir(dir, &v, head, &err);
+	/* the log's identity: a replaced log.id is not the log the checkpoints sealed */
+	snprintf(idpath, sizeof(idpath), "%s/log.id", dir);
+	if (vg_read_file(idpath, 64, &idtxt, NULL) == 0)
+		sscanf(idtxt, "%39s", v.expect_log_id);
+	snprintf(defhead, sizeof(defhead), "%s/" VG_AUDIT_HEAD_FILE, dir);
+	if (!headp && !no_head && !against && access(defhead, R_OK) == 0)
+		headp = defhead;
+	if (against) {
+		/* rollback: the collector holds newer checkpoints than a rolled-back head.json */
+		headp = against;
+		head = newest_checkpoint(against, v.expect_log_id);
+		if (!head) {
+			vgctl_error("audit verify: %s: no checkpoint of log %s", against, v.expect_log_id);
+			rc = VGCTL_EXIT_FAIL;
+			goto out;
+		}
+	} else if (headp && !(head = load_json(headp))) {
+		vgctl_error("audit verify: %s: not a JSON checkpoint", headp);
+		rc = VGCTL_EXIT_FAIL;
+		goto out;
 	}
+	if (vg_audit_verify_dir(dir, &v, head, &err) < 0) {
+		vgctl_error("audit verify: %s: %s", err.path, err.msg);
+		rc = VGCTL_EXIT_FAIL;
+		goto out;
+	}
+	rc = report_verify(c, dir, &v, pub != NULL, headp != NULL, NULL, all) ? VGCTL_EXIT_OK : VGCTL_EXIT_VERIFY;
+	if (!c->json && !headp)
+		printf("  warning: no signed head: truncation at a record boundary cannot be seen\n");
+out:
+	if (!c->json && !pub && rc != VGCTL_EXIT_FAIL)
+		printf("  warning: checkpoint signatures not checked (no host public key; use --pubkey)\n");
+	if (c->json && rc != VGCTL_EXIT_FAIL) {
+		json_t *res = json_array_size(all) == 1 ? json_incref(json_array_get(all, 0))
+						       : json_pack("{s:b, s:O}", "ok", rc == VGCTL_EXIT_OK, "logs", all);
+
+		vgctl_print_json(c, res);
+		json_decref(res);
+	}
+	json_decref(all);
 	json_decref(head);
 	EVP_PKEY_free(key);
-	if (rc < 0) {
-		vgctl_error("audit verify: %s: %s", err.path, err.msg);
-		return VGCTL_EXIT_FAIL;
-	}
-	out = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:b, s:b}", "dir", dir, "ok", !v.reason[0], "records",
-			(json_int_t)v.records, "first_seq", (json_int_t)v.first_seq, "last_seq", (json_int_t)v.last_seq,
-			"checkpoints", (json_int_t)v.checkpoints, "last_checkpoint_seq",
-			(json_int_t)v.last_checkpoint_seq, "signatures_checked", pub != NULL, "head_checked",
-			headp != NULL);
-	if (events)
-		json_object_set_new(out, "duplicates", json_integer((json_int_t)dups));
-	if (v.reason[0]) {
-		json_object_set_new(out, "bad_seq", json_integer((json_int_t)v.bad_seq));
-		json_object_set_new(out, "reason", json_string(v.reason));
-		json_object_set_new(out, "detail", json_string(v.detail));
-	}
-	if (!vgctl_print_json(c, out)) {
-		if (v.reason[0]) {
-			printf("audit log %s: FAILED at seq %" PRIu64 ": %s: %s\n", dir, v.bad_seq, v.reason, v.detail);
-		} else {
-			printf("audit log %s: intact: %" PRIu64 " records (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
-			       " checkpoints\n",
-			       dir, v.records, v.first_seq, v.last_seq, v.checkpoints);
-			if (v.last_seq > v.last_checkpoint_seq)
-				printf("  %" PRIu64 " records after the last checkpoint are not sealed yet\n",
-				       v.last_seq - v.last_checkpoint_seq);
-		}
-		if (!pub)
-			printf("  warning: checkpoint signatures not checked (no host public key; use --pubkey)\n");
-		if (!headp && !events)
-			printf("  warning: no signed head: truncation at a record boundary cannot be seen\n");
-	}
-	json_decref(out);
-	return v.reason[0] ? VGCTL_EXIT_VERIFY : VGCTL_EXIT_OK;
+	return rc;
+}
+
+/* The next record; damage is reported on stderr and skipped (verify says what it means). */
+static int next_record(struct vg_audit_reader *rd, struct vg_arec *rec, struct vg_err *err)
+{
+	int k;
+
+	while ((k = vg_audit_reader_next(rd, rec, NULL, err)) == -EBADMSG)
+		vgctl_error("warning: %s: %s (skipped; vigilctl audit verify explains it)", err->path, err->msg);
+	return k;
 }
 
 struct tail_filter {
@@ -231,7 +358,7 @@ static int run_tail(struct vgctl *c, int argc, char **argv)
 		return VGCTL_EXIT_FAIL;
 	}
 	ring = calloc((size_t)lines + 1, sizeof(*ring));
-	while ((k = vg_audit_reader_next(rd, &rec, NULL, &err)) > 0) {
+	while ((k = next_record(rd, &rec, &err)) > 0) {
 		json_t *ev;
 
 		if (tail_match(&flt, &rec, &ev) && lines)
@@ -252,7 +379,7 @@ static int run_tail(struct vgctl *c, int argc, char **argv)
 	/* pass 2: print from there (and keep following) */
 	vg_audit_reader_open(dir, nring ? from : 0, &rd, &err);
 	for (;;) {
-		while ((k = vg_audit_reader_next(rd, &rec, NULL, &err)) > 0) {
+		while ((k = next_record(rd, &rec, &err)) > 0) {
 			json_t *ev = NULL;
 
 			if ((nring || follow) && (nring == 0 || rec.seq >= from) && tail_match(&flt, &rec, &ev))
@@ -347,7 +474,7 @@ static int run_export(struct vgctl *c, int argc, char **argv)
 	}
 	/* the records of [since, until] and on to the first checkpoint after them, so the
 	 * export is sealed and verifies on its own (verify --dir OUTDIR --from FIRST) */
-	while ((k = vg_audit_reader_next(rd, &rec, NULL, &err)) > 0) {
+	while ((k = next_record(rd, &rec, &err)) > 0) {
 		json_t *ev = json_loadb(rec.payload, rec.len, 0, NULL);
 		const char *t = json_string_value(json_object_get(ev, "time"));
 		bool in = t && strcmp(t, since) >= 0 && strcmp(t, until) <= 0;

@@ -7,11 +7,12 @@
 #include <string.h>
 
 #include "vigil/crypto.h"
+#include "vigil/hostkey.h"
 #include "vigil/util.h"
 #include "vigilctl.h"
 
 #define REPORT_FILE_MAX (4u << 20)
-#define REPORT_FORMAT "vigil-posture-report/1"
+#define REPORT_FORMAT "vigil-posture-report/2"
 
 static const char *str(json_t *o, const char *k, const char *dflt)
 {
@@ -225,7 +226,7 @@ static int cmd_verify(struct vgctl *c, int argc, char **argv)
 		r = verify_failed(file, "not a signed posture report (" REPORT_FORMAT ")");
 		goto out;
 	}
-	if (vg_b64_decode(sig_b64, &sig, &siglen) < 0 || vg_verify(key, report, strlen(report), sig, siglen) < 0) {
+	if (vg_b64_decode(sig_b64, &sig, &siglen) < 0 || vg_hostkey_verify(key, VG_HOSTKEY_POSTURE_REPORT, report, strlen(report), sig, siglen) < 0) {
 		vg_key_id(key, kid);
 		vgctl_error("%s: the signature does not verify with %s (key id %s; the report names key id %s)", file,
 			    pubfile, kid, str(env, "key_id", "?"));

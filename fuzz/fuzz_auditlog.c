@@ -70,7 +70,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vg_audit_verify_dir(dir, &v, NULL, &err);
 
 	/* and as a collector's copy (one CloudEvent per line) */
-	vg_audit_verify_init(&v, key, 0);
-	vg_audit_verify_events(path, NULL, &v, NULL, &err);
+	struct vg_audit_events *ev = NULL;
+
+	if (vg_audit_events_load(path, NULL, &ev, &err) == 0) {
+		for (size_t i = 0; i < vg_audit_events_logs(ev); i++) {
+			vg_audit_verify_init(&v, key, 0);
+			vg_audit_events_verify(ev, i, &v, NULL);
+		}
+		vg_audit_events_free(ev);
+	}
 	return 0;
 }

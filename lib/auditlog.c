@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The hash-chained local audit log: codec, verifier, reader, writer (docs/audit.md). */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 
 #include "vigil/auditlog.h"
 #include "vigil/crypto.h"
+#include "vigil/hostkey.h"
 #include "vigil/util.h"
 
 /* ---------------------------------------------------------------- codec */
@@ -92,6 +94,17 @@ int vg_audit_checkpoint_message(char *buf, size_t len, const char *source, const
 
 /* ------------------------------------------------------------- verifier */
 
+bool vg_audit_type_declares_gap(const char *type)
+{
+	static const char *const types[] = { "dev.vigil.audit.segments_removed", "dev.vigil.audit.tail_cut",
+					     "dev.vigil.audit.damaged", "dev.vigil.audit.rolled_back" };
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (type && strcmp(type, types[i]) == 0)
+			return true;
+	return false;
+}
+
 static void vfail(struct vg_audit_verify *v, uint64_t seq, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 static void vfail(struct vg_audit_verify *v, uint64_t seq, const char *reason, const char *fmt, ...)
@@ -112,6 +125,8 @@ void vg_audit_verify_init(struct vg_audit_verify *v, EVP_PKEY *pubkey, uint64_t 
 	memset(v, 0, sizeof(*v));
 	v->pubkey = pubkey;
 	v->from_seq = from_seq;
+	if (pubkey && vg_key_id(pubkey, v->key_id) < 0)
+		v->key_id[0] = '\0';
 }
 
 static int hex_decode32(const char *s, uint8_t out[32])
@@ -121,23 +136,25 @@ static int hex_decode32(const char *s, uint8_t out[32])
 	for (int i = 0; i < 32; i++) {
 		unsigned int b;
 
-		if (sscanf(s + 2 * i, "%2x", &b) != 1)
+		if (!isxdigit((unsigned char)s[2 * i]) || !isxdigit((unsigned char)s[2 * i + 1]) ||
+		    sscanf(s + 2 * i, "%2x", &b) != 1)
 			return -EINVAL;
 		out[i] = (uint8_t)b;
 	}
 	return 0;
 }
 
-/* Checks a checkpoint event: well-formed, signed by pubkey (when given). Fills
- * covers/hash. Returns NULL or a reason text. */
-static const char *check_checkpoint(EVP_PKEY *pubkey, json_t *ev, uint64_t *covers, uint8_t hash[32],
-				    char log_id[40], char when[32])
+/* Checks a checkpoint event: well-formed, of the expected log, by the key, signed by it
+ * (when a key is given). Fills covers/hash. Returns NULL or a reason text. */
+static const char *check_checkpoint(struct vg_audit_verify *v, json_t *ev, uint64_t *covers, uint8_t hash[32],
+				    char log_id[40])
 {
 	json_t *data = json_object_get(ev, "data");
 	const char *source = json_string_value(json_object_get(ev, "source"));
 	const char *time = json_string_value(json_object_get(ev, "time"));
 	const char *lid = json_string_value(json_object_get(data, "log_id"));
 	const char *hh = json_string_value(json_object_get(data, "head_hash"));
+	const char *kid = json_string_value(json_object_get(data, "key_id"));
 	const char *sig_b64 = json_string_value(json_object_get(data, "sig"));
 	json_t *cov = json_object_get(data, "covers_seq");
 	char msg[512];
@@ -145,40 +162,35 @@ static const char *check_checkpoint(EVP_PKEY *pubkey, json_t *ev, uint64_t *cove
 	size_t siglen = 0;
 	int r;
 
-	if (!source || !time || !lid || !hh || !sig_b64 || !json_is_integer(cov) || json_integer_value(cov) < 0 ||
-	    strlen(lid) >= 40 || strlen(time) >= 32)
+	if (!source || !time || !lid || !hh || !kid || !sig_b64 || !json_is_integer(cov) ||
+	    json_integer_value(cov) < 0 || strlen(lid) >= 40 || strlen(time) >= 32)
 		return "checkpoint is missing fields";
 	if (hex_decode32(hh, hash) < 0)
 		return "checkpoint head_hash is not 64 hex digits";
 	*covers = (uint64_t)json_integer_value(cov);
 	snprintf(log_id, 40, "%s", lid);
-	snprintf(when, 32, "%s", time);
-	if (!pubkey)
+	if (v->expect_log_id[0] && strcmp(lid, v->expect_log_id) != 0)
+		return "checkpoint belongs to another log (log.id differs)";
+	if (!v->pubkey)
 		return NULL;
+	if (strcmp(kid, v->key_id) != 0)
+		return "checkpoint key_id is not the id of the given host key";
 	if (vg_audit_checkpoint_message(msg, sizeof(msg), source, lid, *covers, hh, time) < 0)
 		return "checkpoint fields too long";
 	if (vg_b64_decode(sig_b64, &sig, &siglen) < 0)
 		return "checkpoint signature is not base64";
-	r = vg_verify(pubkey, msg, strlen(msg), sig, siglen);
+	r = vg_hostkey_verify(v->pubkey, VG_HOSTKEY_AUDIT_CHECKPOINT, msg, strlen(msg), sig, siglen);
 	free(sig);
 	return r == 0 ? NULL : "checkpoint signature does not verify with the host key";
 }
 
-static void feed_checkpoint(struct vg_audit_verify *v, const struct vg_arec *r)
+static void feed_checkpoint(struct vg_audit_verify *v, const struct vg_arec *r, json_t *ev)
 {
-	json_error_t je;
-	json_t *ev = json_loadb(r->payload, r->len, 0, &je);
 	uint8_t hash[32];
 	uint64_t covers = 0;
-	char lid[40], when[32];
-	const char *why;
+	char lid[40];
+	const char *why = check_checkpoint(v, ev, &covers, hash, lid);
 
-	if (!ev) {
-		vfail(v, r->seq, "bad_checkpoint", "checkpoint at seq %" PRIu64 " is not JSON: %s", r->seq, je.text);
-		return;
-	}
-	why = check_checkpoint(v->pubkey, ev, &covers, hash, lid, when);
-	json_decref(ev);
 	if (why) {
 		vfail(v, r->seq, "bad_checkpoint", "seq %" PRIu64 ": %s", r->seq, why);
 		return;
@@ -199,85 +211,181 @@ static void feed_checkpoint(struct vg_audit_verify *v, const struct vg_arec *r)
 	v->last_checkpoint_seq = r->seq;
 }
 
-/* A removal record (retention or rotate) explains a log that starts after seq 1. */
-static void feed_removal(struct vg_audit_verify *v, const struct vg_arec *r)
+/* A gap record: remember the range it declares absent and where the chain resumes. */
+static void feed_gap(struct vg_audit_verify *v, const struct vg_arec *r, json_t *data)
 {
-	static const char needle[] = "\"type\":\"dev.vigil.audit.segments_removed\"";
-	json_t *ev, *data;
-	uint8_t h[32];
+	json_t *g = json_object_get(data, "gap");
+	json_t *jf = json_object_get(g, "first_seq"), *jl = json_object_get(g, "last_seq");
+	struct vg_audit_gap d = { 0 };
 
-	if (!v->start_unanchored || !memmem(r->payload, r->len, needle, sizeof(needle) - 1))
+	if (!g)
+		return; /* e.g. a torn tail that cost no seq */
+	if (!json_is_integer(jf) || !json_is_integer(jl) || json_integer_value(jf) < 1 ||
+	    json_integer_value(jl) < json_integer_value(jf) || (uint64_t)json_integer_value(jl) >= r->seq ||
+	    hex_decode32(json_string_value(json_object_get(g, "next_prev_hash")), d.resume_prev) < 0) {
+		vfail(v, r->seq, "modified", "gap record at seq %" PRIu64 " has no valid data.gap", r->seq);
 		return;
-	ev = json_loadb(r->payload, r->len, 0, NULL);
+	}
+	d.first = (uint64_t)json_integer_value(jf);
+	d.last = (uint64_t)json_integer_value(jl);
+	if (v->ndeclared == v->declcap) {
+		size_t cap = v->declcap ? v->declcap * 2 : 16;
+		struct vg_audit_gap *n = realloc(v->declared, cap * sizeof(*n));
+
+		if (!n) {
+			vfail(v, r->seq, "modified", "out of memory");
+			return;
+		}
+		v->declared = n;
+		v->declcap = cap;
+	}
+	v->declared[v->ndeclared++] = d;
+}
+
+/* The payload of an event must carry the record's seq and, once the log is known, its id. */
+static void check_payload(struct vg_audit_verify *v, const struct vg_arec *r)
+{
+	json_error_t je;
+	json_t *ev = json_loadb(r->payload, r->len, 0, &je), *data;
+	const char *type, *id;
+	char want[80];
+
+	if (!ev) {
+		vfail(v, r->seq, r->kind == VG_AREC_CHECKPOINT ? "bad_checkpoint" : "modified",
+		      "record %" PRIu64 " is not a JSON event: %s", r->seq, je.text);
+		return;
+	}
 	data = json_object_get(ev, "data");
-	if (json_integer_value(json_object_get(data, "last_seq")) + 1 == (json_int_t)v->first_seq &&
-	    hex_decode32(json_string_value(json_object_get(data, "next_prev_hash")), h) == 0 &&
-	    memcmp(h, v->first_prev_hash, 32) == 0)
-		v->start_unanchored = false;
+	type = json_string_value(json_object_get(ev, "type"));
+	id = json_string_value(json_object_get(ev, "id"));
+	if (json_integer_value(json_object_get(data, "seq")) != (json_int_t)r->seq) {
+		vfail(v, r->seq, "modified", "record %" PRIu64 " carries another data.seq", r->seq);
+	} else if (r->kind == VG_AREC_CHECKPOINT) {
+		feed_checkpoint(v, r, ev);
+	} else if (type && strcmp(type, "dev.vigil.audit.checkpoint") == 0) {
+		vfail(v, r->seq, "modified", "record %" PRIu64 " is a checkpoint event in an event record", r->seq);
+	} else if (vg_audit_type_declares_gap(type)) {
+		feed_gap(v, r, data);
+	}
+	const char *lid = v->expect_log_id[0] ? v->expect_log_id : v->log_id;
+
+	snprintf(want, sizeof(want), "%s-%" PRIu64, lid, r->seq);
+	if (!v->reason[0] && lid[0] && (!id || strcmp(id, want) != 0))
+		vfail(v, r->seq, "modified", "record %" PRIu64 " has id %s, not %s", r->seq, id ? id : "(none)", want);
 	json_decref(ev);
+}
+
+/* A defect that a later gap record may explain: seqs first..last are not here and
+ * the chain resumes with prev_hash resume. */
+static void add_pending(struct vg_audit_verify *v, uint64_t first, uint64_t last, const uint8_t resume[32],
+			const char *reason, const char *detail)
+{
+	struct vg_audit_gap *p;
+
+	if (v->npending == VG_AUDIT_MAX_PENDING) {
+		vfail(v, first, reason, "%s (and more defects than can be tracked)", detail);
+		return;
+	}
+	p = &v->pending[v->npending++];
+	p->first = first;
+	p->last = last;
+	memcpy(p->resume_prev, resume, 32);
+	snprintf(p->reason, sizeof(p->reason), "%s", reason);
+	snprintf(p->detail, sizeof(p->detail), "%s", detail);
+}
+
+static bool in_pending(const struct vg_audit_verify *v, uint64_t seq)
+{
+	for (size_t i = 0; i < v->npending; i++)
+		if (seq >= v->pending[i].first && seq <= v->pending[i].last)
+			return true;
+	return false;
+}
+
+/* The first record: where the chain starts. */
+static bool feed_start(struct vg_audit_verify *v, const struct vg_arec *r)
+{
+	static const uint8_t zero[32];
+	char d[200];
+
+	v->started = true;
+	v->first_seq = r->seq;
+	v->expect = r->seq;
+	memcpy(v->last_hash, r->prev_hash, 32);
+	if (v->from_seq > 1) {
+		if (r->seq != v->from_seq) {
+			vfail(v, v->from_seq, "missing", "--from %" PRIu64 ": seq %" PRIu64 " is not in the log (it starts at %" PRIu64 ")",
+			      v->from_seq, v->from_seq, r->seq);
+			return false;
+		}
+		return true;
+	}
+	if (r->seq == 1 && memcmp(r->prev_hash, zero, 32) == 0)
+		return true;
+	if (r->seq == 1) {
+		vfail(v, 1, "modified", "record 1 does not start the chain (prev_hash is not zero)");
+		return false;
+	}
+	/* the start must be explained by a removal record later in the log */
+	snprintf(d, sizeof(d), "the log starts at seq %" PRIu64 " and no gap record explains records 1..%" PRIu64,
+		 r->seq, r->seq - 1);
+	add_pending(v, 1, r->seq - 1, r->prev_hash, "missing", d);
+	return true;
 }
 
 bool vg_audit_verify_feed(struct vg_audit_verify *v, const struct vg_arec *r)
 {
-	if (v->gap_open) {
-		/* a defect was found; only learn whether the missing seq shows up later */
-		if (r->seq == v->gap_seq) {
-			snprintf(v->reason, sizeof(v->reason), "reordered");
-			snprintf(v->detail, sizeof(v->detail),
-				 "record %" PRIu64 " appears after record %" PRIu64 " (out of order)", v->gap_seq,
-				 v->gap_at);
-			v->gap_open = false;
-		}
-		return false;
-	}
-	if (v->reason[0])
-		return false;
-	if (!v->started) {
-		v->started = true;
-		v->first_seq = r->seq;
-		memcpy(v->first_prev_hash, r->prev_hash, 32);
-		if (v->from_seq > 1 && r->seq < v->from_seq)
-			return true;
-		if (v->from_seq <= 1 && r->seq != 1) {
-			static const uint8_t zero[32];
+	char d[200];
 
-			/* the start must be explained by a removal record later in the log */
-			v->start_unanchored = !(memcmp(r->prev_hash, zero, 32) == 0 && r->seq == 1);
+	if (v->reason[0]) {
+		/* a gap record later on may still explain a pending gap before the failure */
+		if (r->kind == VG_AREC_EVENT && memmem(r->payload, r->len, "\"gap\":{", 7)) {
+			json_t *ev = json_loadb(r->payload, r->len, 0, NULL);
+
+			if (vg_audit_type_declares_gap(json_string_value(json_object_get(ev, "type"))))
+				feed_gap(v, r, json_object_get(ev, "data"));
+			json_decref(ev);
 		}
-		v->expect = r->seq;
-		memcpy(v->last_hash, r->prev_hash, 32);
+		return false;
 	}
+	if (!v->started && !feed_start(v, r))
+		return false;
 	if (r->seq < v->expect) {
-		vfail(v, r->seq, "reordered", "record %" PRIu64 " appears after record %" PRIu64, r->seq,
-		      v->expect - 1);
+		if (in_pending(v, r->seq))
+			vfail(v, r->seq, "reordered", "record %" PRIu64 " appears after record %" PRIu64 " (out of order)",
+			      r->seq, v->expect - 1);
+		else
+			vfail(v, r->seq, "reordered", "record %" PRIu64 " appears after record %" PRIu64, r->seq,
+			      v->expect - 1);
 		return false;
 	}
-	if (r->seq > v->expect) {
-		vfail(v, v->expect, "missing", "records %" PRIu64 "..%" PRIu64 " are missing (deleted)", v->expect,
-		      r->seq - 1);
-		v->gap_open = true;
-		v->gap_seq = v->expect;
-		v->gap_at = r->seq;
-		return false;
-	}
-	if (memcmp(r->prev_hash, v->last_hash, 32) != 0) {
-		/* the previous record was rewritten with a fresh hash */
-		vfail(v, r->seq - 1, "modified",
-		      "record %" PRIu64 " was modified: its hash is not the prev_hash of record %" PRIu64, r->seq - 1,
-		      r->seq);
-		return false;
+	if (v->bad_bytes) {
+		v->bad_bytes = false;
+		if (r->seq == v->expect) {
+			vfail(v, v->bad_bytes_seq, "modified", "bytes before record %" PRIu64 " are not a record (%s)",
+			      r->seq, v->bad_where);
+			return false;
+		}
+		snprintf(d, sizeof(d), "records %" PRIu64 "..%" PRIu64 " are unreadable (%s)", v->expect, r->seq - 1,
+			 v->bad_where);
+		add_pending(v, v->expect, r->seq - 1, r->prev_hash, "modified", d);
+	} else if (r->seq > v->expect) {
+		snprintf(d, sizeof(d), "records %" PRIu64 "..%" PRIu64 " are missing (deleted)", v->expect, r->seq - 1);
+		add_pending(v, v->expect, r->seq - 1, r->prev_hash, "missing", d);
+	} else if (memcmp(r->prev_hash, v->last_hash, 32) != 0) {
+		/* the previous record was rewritten with a fresh hash, or (explained by a gap
+		 * record) a copy holds records the host cut and did not give again */
+		snprintf(d, sizeof(d), "record %" PRIu64 " was modified: its hash is not the prev_hash of record %" PRIu64,
+			 r->seq - 1, r->seq);
+		add_pending(v, r->seq - 1, r->seq - 1, r->prev_hash, "modified", d);
 	}
 	if (v->head_set && r->seq == v->head_covers && memcmp(r->hash, v->head_hash, 32) != 0) {
 		vfail(v, r->seq, "modified", "record %" PRIu64 " differs from the signed head", r->seq);
 		return false;
 	}
-	if (r->kind == VG_AREC_CHECKPOINT) {
-		feed_checkpoint(v, r);
-		if (v->reason[0])
-			return false;
-	} else {
-		feed_removal(v, r);
-	}
+	check_payload(v, r);
+	if (v->reason[0])
+		return false;
 	memcpy(v->last_hash, r->hash, 32);
 	v->last_seq = r->seq;
 	v->expect = r->seq + 1;
@@ -294,16 +402,18 @@ void vg_audit_verify_partial(struct vg_audit_verify *v, size_t bytes)
 
 void vg_audit_verify_bad_bytes(struct vg_audit_verify *v, const char *where)
 {
-	uint64_t seq = v->started ? v->expect : 1;
-
-	/* bytes that are not a record whose hash matches: altered in place */
-	vfail(v, seq, "modified", "record %" PRIu64 " was modified (%s)", seq, where);
+	/* altered in place: whether records were lost shows at the next valid record */
+	if (v->bad_bytes)
+		return;
+	v->bad_bytes = true;
+	v->bad_bytes_seq = v->started ? v->expect : 1;
+	snprintf(v->bad_where, sizeof(v->bad_where), "%s", where);
 }
 
 int vg_audit_verify_set_head(struct vg_audit_verify *v, json_t *checkpoint_event)
 {
-	char lid[40], when[32];
-	const char *why = check_checkpoint(v->pubkey, checkpoint_event, &v->head_covers, v->head_hash, lid, when);
+	char lid[40];
+	const char *why = check_checkpoint(v, checkpoint_event, &v->head_covers, v->head_hash, lid);
 
 	if (why) {
 		vfail(v, 0, "bad_checkpoint", "signed head: %s", why);
@@ -314,26 +424,62 @@ int vg_audit_verify_set_head(struct vg_audit_verify *v, json_t *checkpoint_event
 	return 0;
 }
 
+/* A pending gap is explained when a declared gap ends exactly where it ends, resumes
+ * with the same prev_hash, and declared gaps reach back without a hole to its start. */
+static bool explained(const struct vg_audit_verify *v, const struct vg_audit_gap *p)
+{
+	uint64_t from = 0;
+	bool found = false;
+
+	for (size_t i = 0; i < v->ndeclared; i++)
+		if (v->declared[i].last == p->last && memcmp(v->declared[i].resume_prev, p->resume_prev, 32) == 0 &&
+		    (!found || v->declared[i].first < from)) {
+			from = v->declared[i].first;
+			found = true;
+		}
+	/* the start of a log: older removals were recorded in what they removed */
+	if (!found || p->first == 1)
+		return found;
+	for (bool grew = true; grew && from > p->first;) {
+		grew = false;
+		for (size_t i = 0; i < v->ndeclared; i++)
+			if (v->declared[i].last + 1 == from) {
+				from = v->declared[i].first;
+				grew = true;
+			}
+	}
+	return from <= p->first;
+}
+
 void vg_audit_verify_finish(struct vg_audit_verify *v)
 {
-	if (v->gap_open)
-		v->gap_open = false;
+	if (!v->reason[0] && v->bad_bytes)
+		vfail(v, v->bad_bytes_seq, "modified", "record %" PRIu64 " was modified (%s)", v->bad_bytes_seq,
+		      v->bad_where);
+	/* the first bad seq wins: an unexplained gap before a later defect is the failure */
+	for (size_t i = 0; i < v->npending; i++) {
+		const struct vg_audit_gap *p = &v->pending[i];
+
+		if (explained(v, p)) {
+			v->gaps_explained++;
+		} else if (!v->reason[0] || p->first < v->bad_seq) {
+			v->reason[0] = '\0';
+			vfail(v, p->first, p->reason, "%s", p->detail);
+		}
+	}
+	free(v->declared);
+	v->declared = NULL;
+	v->ndeclared = v->declcap = 0;
 	if (v->reason[0])
 		return;
 	if (!v->started && v->head_set && v->head_covers > 0) {
 		vfail(v, 1, "truncated", "the log is empty but the signed head covers seq %" PRIu64, v->head_covers);
 		return;
 	}
-	if (v->head_set && v->head_covers > v->last_seq) {
+	if (v->head_set && v->head_covers > v->last_seq)
 		vfail(v, v->last_seq + 1, "truncated",
 		      "the log ends at seq %" PRIu64 " but the signed head covers seq %" PRIu64, v->last_seq,
 		      v->head_covers);
-		return;
-	}
-	if (v->start_unanchored)
-		vfail(v, 1, "missing",
-		      "the log starts at seq %" PRIu64 " and no removal record explains records 1..%" PRIu64,
-		      v->first_seq, v->first_seq - 1);
 }
 
 /* --------------------------------------------------------------- reader */
@@ -409,6 +555,7 @@ struct vg_audit_reader {
 	uint8_t *buf;
 	size_t cap, start, end;
 	uint64_t offset; /* file offset of buf[start] */
+	bool skipping;	 /* after bytes that are not a record: looking for the next record */
 };
 
 int vg_audit_reader_open(const char *dir, uint64_t from_seq, struct vg_audit_reader **out, struct vg_err *err)
@@ -476,6 +623,124 @@ static int reader_next_segment(struct vg_audit_reader *r, struct vg_err *err)
 	return 1;
 }
 
+static void reader_advance(struct vg_audit_reader *r, size_t n)
+{
+	r->start += n;
+	r->offset += n;
+}
+
+/* Skipping damage: move to the next offset holding a whole valid record (1), or
+ * keep what may be the start of one and ask for more bytes (0). */
+static int reader_resync(struct vg_audit_reader *r)
+{
+	struct vg_arec rec;
+	size_t used;
+
+	for (size_t p = r->start; p + VG_AREC_HDR <= r->end; p++) {
+		int k;
+
+		if (memcmp(r->buf + p + 64, VG_AREC_MAGIC, 4) != 0)
+			continue;
+		k = vg_arec_decode(r->buf + p, r->end - p, &rec, &used);
+		if (k < 0)
+			continue;
+		reader_advance(r, p - r->start);
+		if (k == 1)
+			r->skipping = false;
+		return k;
+	}
+	if (r->end - r->start >= VG_AREC_HDR)
+		reader_advance(r, r->end - r->start - (VG_AREC_HDR - 1));
+	return 0;
+}
+
+static bool has_later_segment(struct vg_audit_reader *r)
+{
+	uint64_t *segs = NULL;
+	size_t n = 0;
+	bool later = false;
+
+	if (list_segments(r->dir, &segs, &n) < 0)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		later |= segs[i] > r->cur_first;
+	free(segs);
+	return later;
+}
+
+/* The end of the current segment: 1 moved to the next, 0 none (partial set), <0 error. */
+static int reader_segment_end(struct vg_audit_reader *r, size_t *partial, struct vg_err *err)
+{
+	char path[4200];
+	uint64_t before = r->cur_first;
+	size_t left = r->end - r->start;
+	int m;
+
+	if (r->skipping && left >= VG_AREC_HDR) {
+		/* a candidate that would need more bytes than the file has: not a record */
+		reader_advance(r, 1);
+		return 1;
+	}
+	if (!r->skipping && left >= VG_AREC_HDR && has_later_segment(r)) {
+		/* a header claiming more bytes than its segment holds: damage, not a torn tail */
+		seg_path(path, sizeof(path), r->dir, before);
+		vg_err_set(err, EBADMSG, "audit_record_invalid", path,
+			   "bytes at offset %" PRIu64 " are not a valid record", r->offset);
+		r->skipping = true;
+		reader_advance(r, 1);
+		return -EBADMSG;
+	}
+	m = reader_next_segment(r, err);
+	if (m < 0)
+		return m;
+	if (m == 0) {
+		/* after damage nothing here can be a record's start: not a partial record */
+		if (partial)
+			*partial = r->skipping ? 0 : left;
+		return 0;
+	}
+	if (left > 0 && !r->skipping) {
+		seg_path(path, sizeof(path), r->dir, before);
+		return vg_err_set(err, EBADMSG, "audit_record_truncated", path,
+				  "segment ends with %zu bytes of a partial record", left);
+	}
+	r->skipping = false;
+	return 1;
+}
+
+static int reader_fill(struct vg_audit_reader *r, struct vg_err *err)
+{
+	char path[4200];
+
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+	}
+	if (r->end == r->cap && r->cap < READER_BUF_MAX) {
+		/* a record larger than the buffer (bounded by VG_AREC_MAX_PAYLOAD) */
+		size_t cap = r->cap * 2 > READER_BUF_MAX ? READER_BUF_MAX : r->cap * 2;
+		uint8_t *nb = realloc(r->buf, cap);
+
+		if (!nb)
+			return vg_err_set(err, ENOMEM, "no_memory", r->dir, "out of memory reading the log");
+		r->buf = nb;
+		r->cap = cap;
+	}
+	for (;;) {
+		ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0) {
+			seg_path(path, sizeof(path), r->dir, r->cur_first);
+			return vg_err_set(err, errno, "audit_log_unreadable", path, "read: %s", strerror(errno));
+		}
+		r->end += (size_t)got;
+		return got > 0;
+	}
+}
+
 int vg_audit_reader_next(struct vg_audit_reader *r, struct vg_arec *rec, size_t *partial, struct vg_err *err)
 {
 	char path[4200];
@@ -490,65 +755,36 @@ int vg_audit_reader_next(struct vg_audit_reader *r, struct vg_arec *rec, size_t 
 	}
 	for (;;) {
 		size_t used = 0;
-		int k = vg_arec_decode(r->buf + r->start, r->end - r->start, rec, &used);
+		int k = 0;
 
-		if (k < 0) {
-			seg_path(path, sizeof(path), r->dir, r->cur_first);
-			return vg_err_set(err, EBADMSG, "audit_record_invalid", path,
-					  "bytes at offset %" PRIu64 " are not a valid record", r->offset);
+		if (r->skipping)
+			reader_resync(r);
+		if (!r->skipping) {
+			k = vg_arec_decode(r->buf + r->start, r->end - r->start, rec, &used);
+			if (k < 0) {
+				seg_path(path, sizeof(path), r->dir, r->cur_first);
+				vg_err_set(err, EBADMSG, "audit_record_invalid", path,
+					   "bytes at offset %" PRIu64 " are not a valid record", r->offset);
+				/* the next call goes on at the next valid record */
+				r->skipping = true;
+				reader_advance(r, 1);
+				return -EBADMSG;
+			}
+			if (k > 0) {
+				reader_advance(r, used);
+				if (rec->seq < r->from_seq)
+					continue;
+				return 1;
+			}
 		}
-		if (k > 0) {
-			r->start += used;
-			r->offset += used;
-			if (rec->seq < r->from_seq)
-				continue;
-			return 1;
-		}
-		/* need more bytes */
-		if (r->start > 0) {
-			memmove(r->buf, r->buf + r->start, r->end - r->start);
-			r->end -= r->start;
-			r->start = 0;
-		}
-		if (r->end == r->cap && r->cap < READER_BUF_MAX) {
-			/* a record larger than the buffer (bounded by VG_AREC_MAX_PAYLOAD) */
-			size_t cap = r->cap * 2 > READER_BUF_MAX ? READER_BUF_MAX : r->cap * 2;
-			uint8_t *nb = realloc(r->buf, cap);
-
-			if (!nb)
-				return vg_err_set(err, ENOMEM, "no_memory", r->dir, "out of memory reading the log");
-			r->buf = nb;
-			r->cap = cap;
-		}
-		ssize_t got = read(r->fd, r->buf + r->end, r->cap - r->end);
-
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			seg_path(path, sizeof(path), r->dir, r->cur_first);
-			return vg_err_set(err, errno, "audit_log_unreadable", path, "read: %s", strerror(errno));
-		}
-		if (got > 0) {
-			r->end += (size_t)got;
+		k = reader_fill(r, err);
+		if (k < 0)
+			return k;
+		if (k > 0)
 			continue;
-		}
-		/* end of this segment: a later segment means this one is complete */
-		uint64_t before = r->cur_first;
-		size_t left = r->end - r->start;
-		int m = reader_next_segment(r, err);
-
-		if (m < 0)
-			return m;
-		if (m == 0) {
-			if (partial)
-				*partial = left;
-			return 0;
-		}
-		if (left > 0) {
-			seg_path(path, sizeof(path), r->dir, before);
-			return vg_err_set(err, EBADMSG, "audit_record_truncated", path,
-					  "segment ends with %zu bytes of a partial record", left);
-		}
+		k = reader_segment_end(r, partial, err);
+		if (k <= 0)
+			return k;
 	}
 }
 
@@ -564,12 +800,19 @@ int vg_audit_verify_dir(const char *dir, struct vg_audit_verify *v, json_t *head
 	k = vg_audit_reader_open(dir, v->from_seq, &r, err);
 	if (k < 0)
 		return k;
-	while ((k = vg_audit_reader_next(r, &rec, &partial, err)) > 0)
+	while ((k = vg_audit_reader_next(r, &rec, &partial, err)) != 0) {
+		if (k == -EBADMSG) {
+			char where[160];
+
+			snprintf(where, sizeof(where), "%s: %s", err->path, err->msg);
+			vg_audit_verify_bad_bytes(v, where);
+			continue;
+		}
+		if (k < 0)
+			break;
 		vg_audit_verify_feed(v, &rec);
-	if (k == -EBADMSG) {
-		vg_audit_verify_bad_bytes(v, err->path);
-		k = 0;
-	} else if (k == 0 && partial) {
+	}
+	if (k == 0 && partial) {
 		vg_audit_verify_partial(v, partial);
 	}
 	vg_audit_reader_free(r);
@@ -850,7 +1093,7 @@ static int checkpoint(struct vg_auditlog *l)
 	r = vg_audit_checkpoint_message(msg, sizeof(msg), l->source, l->log_id, l->next_seq - 1, hh,
 					json_string_value(json_object_get(ev, "time")));
 	if (r >= 0)
-		r = vg_sign(l->key, msg, strlen(msg), &sig, &siglen);
+		r = vg_hostkey_sign(l->key, VG_HOSTKEY_AUDIT_CHECKPOINT, msg, strlen(msg), &sig, &siglen);
 	if (r >= 0 && !(sig_b64 = vg_b64_encode(sig, siglen, false)))
 		r = -ENOMEM;
 	if (r >= 0)
@@ -880,6 +1123,17 @@ static int emit_internal(struct vg_auditlog *l, const char *type, json_t *data)
 	r = vg_auditlog_emit(l, type, NULL, data, NULL);
 	l->internal = false;
 	return r;
+}
+
+/* data.gap of a gap record: seqs first..last are not in the log; the record after
+ * them has prev_hash next_prev */
+static json_t *gap_json(uint64_t first, uint64_t last, const uint8_t next_prev[32])
+{
+	char hh[65];
+
+	vg_hex(next_prev, 32, hh);
+	return json_pack("{s:I, s:I, s:s}", "first_seq", (json_int_t)first, "last_seq", (json_int_t)last,
+			 "next_prev_hash", hh);
 }
 
 static int remove_oldest(struct vg_auditlog *l, const char *reason)
@@ -915,9 +1169,10 @@ static int remove_oldest(struct vg_auditlog *l, const char *reason)
 		l->dropped_rotate += events;
 	vg_hex(next_prev, 32, hh);
 	return emit_internal(l, "audit.segments_removed",
-			     json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "reason", reason, "first_seq",
+			     json_pack("{s:s, s:I, s:I, s:I, s:I, s:s, s:o}", "reason", reason, "first_seq",
 				       (json_int_t)s.first, "last_seq", (json_int_t)last, "events", (json_int_t)events,
-				       "unforwarded_events", (json_int_t)unfwd, "next_prev_hash", hh));
+				       "unforwarded_events", (json_int_t)unfwd, "next_prev_hash", hh, "gap",
+				       gap_json(s.first, last, next_prev)));
 }
 
 /* Free space under the limit: forwarded segments always, any segment in rotate mode. */
@@ -1142,7 +1397,11 @@ static int learn_prev_segment(struct vg_auditlog *l, struct vg_err *err)
 
 	if (r < 0)
 		return r;
-	while ((r = vg_audit_reader_next(rd, &rec, NULL, err)) > 0 && rec.seq < l->segs[l->nsegs - 1].first) {
+	while ((r = vg_audit_reader_next(rd, &rec, NULL, err)) != 0) {
+		if (r == -EBADMSG)
+			continue; /* damage in an older segment: verify reports it */
+		if (r < 0 || rec.seq >= l->segs[l->nsegs - 1].first)
+			break;
 		memcpy(l->last_hash, rec.hash, 32);
 		if (rec.kind == VG_AREC_CHECKPOINT)
 			l->last_ckpt_seq = rec.seq;
@@ -1151,13 +1410,133 @@ static int learn_prev_segment(struct vg_auditlog *l, struct vg_err *err)
 	return r < 0 ? r : 0;
 }
 
-/* Scan the last segment, cut what follows the last whole record, learn seq and hash. */
-static int recover_tail(struct vg_auditlog *l, json_t **cut_event, struct vg_err *err)
+/* What open found and must record once the log is writable. */
+struct recovery {
+	json_t *events;	  /* [[type, data], ...] */
+	bool new_segment; /* seqs were skipped or damage is kept: continue in a fresh segment */
+};
+
+static void recovery_add(struct recovery *rc, const char *type, json_t *data)
+{
+	if (!rc->events)
+		rc->events = json_array();
+	json_array_append_new(rc->events, json_pack("[s, o]", type, data));
+}
+
+/* The highest seq >= lo that a record header in p claims (0: none): a seq a torn or
+ * damaged record may have carried is never given again. */
+static uint64_t max_claimed_seq(const uint8_t *p, size_t len, uint64_t lo)
+{
+	uint64_t max = 0;
+
+	for (size_t i = 0; i + VG_AREC_HDR <= len; i++) {
+		uint64_t seq;
+
+		if (memcmp(p + i + 64, VG_AREC_MAGIC, 4) != 0)
+			continue;
+		seq = get_be64(p + i + 72);
+		if (seq >= lo && seq - lo < (1u << 20) && seq > max)
+			max = seq;
+	}
+	return max;
+}
+
+/* The next offset after off holding a valid record of seq >= min_seq, or len. */
+static size_t resync_at(const uint8_t *p, size_t off, size_t len, uint64_t min_seq, struct vg_arec *rec)
+{
+	for (size_t i = off + 1; i + VG_AREC_HDR <= len; i++) {
+		size_t used;
+
+		if (memcmp(p + i + 64, VG_AREC_MAGIC, 4) == 0 && vg_arec_decode(p + i, len - i, rec, &used) == 1 &&
+		    rec->seq >= min_seq)
+			return i;
+	}
+	return len;
+}
+
+/* Whole records from off that continue the chain (or start it at seq first). */
+static size_t scan_chain(struct vg_auditlog *l, const uint8_t *p, size_t off, size_t len, bool *have, uint64_t first)
+{
+	struct vg_arec rec;
+	size_t used;
+
+	while (vg_arec_decode(p + off, len - off, &rec, &used) == 1) {
+		if (*have ? (rec.seq != l->next_seq || memcmp(rec.prev_hash, l->last_hash, 32) != 0) : rec.seq != first)
+			break;
+		l->next_seq = rec.seq + 1;
+		memcpy(l->last_hash, rec.hash, 32);
+		if (rec.kind == VG_AREC_CHECKPOINT)
+			l->last_ckpt_seq = rec.seq;
+		*have = true;
+		off += used;
+	}
+	return off;
+}
+
+/* Durable records follow the bad bytes at off..next: keep everything in place (history
+ * is never rewritten), save a copy, and declare the seqs that cannot be read. */
+static void quarantine(struct vg_auditlog *l, struct recovery *rc, const char *path, const uint8_t *p, size_t off,
+		       size_t next, const struct vg_arec *resume)
+{
+	char saved[4300];
+	json_t *d;
+
+	snprintf(saved, sizeof(saved), "%s/damaged-%020" PRIu64 ".bin", l->dir, l->next_seq);
+	vg_write_file_atomic(saved, p + off, next - off, 0600);
+	d = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "segment", path, "offset", (json_int_t)off, "bytes",
+		      (json_int_t)(next - off), "first_seq", (json_int_t)l->next_seq, "last_seq",
+		      (json_int_t)resume->seq - 1, "saved_as", saved);
+	if (resume->seq > l->next_seq)
+		json_object_set_new(d, "gap", gap_json(l->next_seq, resume->seq - 1, resume->prev_hash));
+	recovery_add(rc, "audit.damaged", d);
+	rc->new_segment = true;
+	/* the chain goes on from the first record after the damage */
+	l->next_seq = resume->seq;
+	memcpy(l->last_hash, resume->prev_hash, 32);
+}
+
+/* Bytes after the last whole record that nothing durable follows: a torn write. */
+static int cut_tail(struct vg_auditlog *l, struct recovery *rc, const char *path, const uint8_t *p, size_t off,
+		    size_t len, struct vg_err *err)
+{
+	char saved[4300];
+	uint64_t claimed = max_claimed_seq(p + off, len - off, l->next_seq);
+	json_t *d;
+	int fd;
+
+	snprintf(saved, sizeof(saved), "%s/torn-%020" PRIu64 ".bin", l->dir, l->next_seq);
+	vg_write_file_atomic(saved, p + off, len - off, 0600);
+	if (truncate(path, (off_t)off) < 0 || (fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return vg_err_set(err, errno, "audit_log_unwritable", path, "cannot cut the torn tail: %s",
+				  strerror(errno));
+	if (fsync(fd) < 0) {
+		close(fd);
+		return vg_err_set(err, errno, "audit_log_unwritable", path, "fsync: %s", strerror(errno));
+	}
+	close(fd);
+	d = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "segment", path, "offset", (json_int_t)off, "bytes_cut",
+		      (json_int_t)(len - off), "first_lost_seq", (json_int_t)l->next_seq, "whole_records_cut",
+		      (json_int_t)0, "saved_as", saved);
+	if (claimed) {
+		/* a cut record had a seq: it is not given again */
+		json_object_set_new(d, "last_lost_seq", json_integer((json_int_t)claimed));
+		json_object_set_new(d, "gap", gap_json(l->next_seq, claimed, l->last_hash));
+		l->next_seq = claimed + 1;
+		rc->new_segment = true;
+	}
+	recovery_add(rc, "audit.tail_cut", d);
+	return 0;
+}
+
+/* Scan the last segment: quarantine damage that durable records follow, cut a torn
+ * tail, learn seq and hash. */
+static int recover_tail(struct vg_auditlog *l, struct recovery *rc, struct vg_err *err)
 {
 	struct seg *s = &l->segs[l->nsegs - 1];
-	char path[4200], saved[4300];
+	char path[4200];
 	_cleanup_free_ char *data = NULL;
-	size_t len = 0, off = 0, after = 0;
+	const uint8_t *p;
+	size_t len = 0, off;
 	struct vg_arec rec;
 	bool have = false;
 	int r;
@@ -1166,51 +1545,97 @@ static int recover_tail(struct vg_auditlog *l, json_t **cut_event, struct vg_err
 	r = vg_read_file(path, (size_t)1 << 32, &data, &len);
 	if (r < 0)
 		return vg_err_set(err, -r, "audit_log_unreadable", path, "cannot read: %s", strerror(-r));
-	for (;;) {
-		size_t used = 0;
-
-		if (vg_arec_decode((uint8_t *)data + off, len - off, &rec, &used) != 1)
-			break;
-		if (have ? (rec.seq != l->next_seq || memcmp(rec.prev_hash, l->last_hash, 32) != 0)
-			 : rec.seq != s->first)
-			break;
-		l->next_seq = rec.seq + 1;
-		memcpy(l->last_hash, rec.hash, 32);
-		if (rec.kind == VG_AREC_CHECKPOINT)
-			l->last_ckpt_seq = rec.seq;
-		have = true;
-		off += used;
-	}
-	s->bytes = off;
+	p = (const uint8_t *)data;
+	off = scan_chain(l, p, 0, len, &have, s->first);
 	if (!have) {
 		l->next_seq = s->first;
 		if (l->nsegs > 1 && (r = learn_prev_segment(l, err)) < 0)
 			return r;
 	}
-	if (off == len)
-		return 0;
-	/* count whole records in the cut bytes: normally none, since only unsynced bytes tear */
-	for (size_t p = off + 1; p + VG_AREC_HDR <= len; p++) {
-		size_t used = 0;
+	while (off < len) {
+		size_t next = resync_at(p, off, len, have ? l->next_seq : s->first, &rec);
 
-		if (vg_arec_decode((uint8_t *)data + p, len - p, &rec, &used) == 1) {
-			after++;
-			p += used - 1;
+		if (next == len) {
+			if ((r = cut_tail(l, rc, path, p, off, len, err)) < 0)
+				return r;
+			len = off;
+			break;
 		}
+		quarantine(l, rc, path, p, off, next, &rec);
+		off = scan_chain(l, p, next, len, &have, s->first);
 	}
-	snprintf(saved, sizeof(saved), "%s/torn-%020" PRIu64 ".bin", l->dir, l->next_seq);
-	vg_write_file_atomic(saved, data + off, len - off, 0600);
-	if (truncate(path, (off_t)off) < 0 || (r = open(path, O_WRONLY | O_CLOEXEC)) < 0)
-		return vg_err_set(err, errno, "audit_log_unwritable", path, "cannot cut the torn tail: %s",
-				  strerror(errno));
-	if (fsync(r) < 0) {
-		close(r);
-		return vg_err_set(err, errno, "audit_log_unwritable", path, "fsync: %s", strerror(errno));
+	s->bytes = len;
+	return 0;
+}
+
+static bool same_str(const char *a, const char *b)
+{
+	return a && b && strcmp(a, b) == 0;
+}
+
+/* The newest seq something outside the log vouched for: the signed head or a sink's
+ * acknowledgement. A log that ends before it was rolled back or lost its end. */
+static uint64_t acknowledged_floor(struct vg_auditlog *l)
+{
+	char path[4200];
+	uint64_t floor = 0;
+	DIR *d;
+	struct dirent *de;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "%s/" VG_AUDIT_HEAD_FILE, l->dir);
+	j = json_load_file(path, 0, NULL);
+	if (same_str(json_string_value(json_object_get(json_object_get(j, "data"), "log_id")), l->log_id))
+		floor = (uint64_t)json_integer_value(json_object_get(json_object_get(j, "data"), "seq"));
+	json_decref(j);
+	snprintf(path, sizeof(path), "%s/cursors", l->dir);
+	if (!(d = opendir(path)))
+		return floor;
+	while ((de = readdir(d))) {
+		char cp[4500];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(cp, sizeof(cp), "%s/%s", path, de->d_name);
+		j = json_load_file(cp, 0, NULL);
+		if (same_str(json_string_value(json_object_get(j, "log_id")), l->log_id) &&
+		    json_integer_value(json_object_get(j, "seq")) > (json_int_t)floor)
+			floor = (uint64_t)json_integer_value(json_object_get(j, "seq"));
+		json_decref(j);
 	}
-	close(r);
-	*cut_event = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "segment", path, "offset", (json_int_t)off,
-			       "bytes_cut", (json_int_t)(len - off), "first_lost_seq", (json_int_t)l->next_seq,
-			       "whole_records_cut", (json_int_t)after, "saved_as", saved);
+	closedir(d);
+	return floor;
+}
+
+static void check_rollback(struct vg_auditlog *l, struct recovery *rc)
+{
+	uint64_t floor = acknowledged_floor(l);
+
+	if (floor < l->next_seq)
+		return;
+	recovery_add(rc, "audit.rolled_back",
+		     json_pack("{s:I, s:I, s:o}", "log_end_seq", (json_int_t)l->next_seq - 1, "acknowledged_seq",
+			       (json_int_t)floor, "gap", gap_json(l->next_seq, floor, l->last_hash)));
+	l->next_seq = floor + 1;
+	rc->new_segment = true;
+}
+
+/* The segment new records go to: the last one, or a fresh one after skipped seqs or
+ * kept damage (so the damage is never scanned as a tail again). */
+static int open_current(struct vg_auditlog *l, const struct recovery *rc, struct vg_err *err)
+{
+	uint64_t bytes;
+	int r;
+
+	if (!l->nsegs)
+		return open_segment(l, l->next_seq, err);
+	if (rc->new_segment)
+		return open_segment(l, l->next_seq, err);
+	bytes = l->segs[l->nsegs - 1].bytes;
+	l->nsegs--; /* reopen it as the current segment */
+	if ((r = open_segment(l, l->segs[l->nsegs].first, err)) < 0)
+		return r;
+	l->segs[l->nsegs - 1].bytes = bytes;
 	return 0;
 }
 
@@ -1219,7 +1644,7 @@ int vg_auditlog_open(const struct vg_auditlog_opts *o, struct vg_auditlog **out,
 	struct vg_auditlog *l = calloc(1, sizeof(*l));
 	uint64_t *segs = NULL;
 	size_t n = 0;
-	json_t *cut = NULL;
+	struct recovery rc = { 0 };
 	char src[512];
 	int r;
 
@@ -1288,32 +1713,29 @@ int vg_auditlog_open(const struct vg_auditlog_opts *o, struct vg_auditlog **out,
 		unlink(path);
 		l->nsegs--;
 	}
-	if (l->nsegs) {
-		if ((r = recover_tail(l, &cut, err)) < 0)
-			goto fail;
-		uint64_t bytes = l->segs[l->nsegs - 1].bytes;
-
-		l->nsegs--; /* reopen it as the current segment */
-
-		if ((r = open_segment(l, l->segs[l->nsegs].first, err)) < 0)
-			goto fail;
-		l->segs[l->nsegs - 1].bytes = bytes;
-	} else if ((r = open_segment(l, 1, err)) < 0) {
+	if (l->nsegs && (r = recover_tail(l, &rc, err)) < 0)
 		goto fail;
-	}
+	check_rollback(l, &rc);
+	if ((r = open_current(l, &rc, err)) < 0)
+		goto fail;
 	l->durable_seq = l->next_seq - 1;
 	free(segs);
 	segs = NULL;
-	if (cut) {
-		emit_internal(l, "audit.tail_cut", cut);
-		cut = NULL;
-		if ((r = vg_auditlog_commit(l, err)) < 0)
+	if (rc.events) {
+		/* each defect is recorded and sealed at once, so a collector's copy explains it */
+		size_t i;
+		json_t *e;
+
+		json_array_foreach(rc.events, i, e)
+			emit_internal(l, json_string_value(json_array_get(e, 0)), json_incref(json_array_get(e, 1)));
+		if ((r = checkpoint(l)) < 0 || (r = vg_auditlog_commit(l, err)) < 0)
 			goto fail;
 	}
+	json_decref(rc.events);
 	*out = l;
 	return 0;
 fail:
-	json_decref(cut);
+	json_decref(rc.events);
 	free(segs);
 	vg_auditlog_close(l);
 	return r;
@@ -1341,10 +1763,23 @@ void vg_auditlog_close(struct vg_auditlog *l)
 /* ------------------------------------------------ a collector's copy */
 
 struct ev_line {
-	uint64_t seq;
+	uint64_t seq, line;
 	uint32_t kind;
 	char *payload;
 	size_t len;
+};
+
+struct ev_log {
+	char source[256], log_id[40];
+	struct ev_line *evs;
+	size_t n, cap;
+};
+
+struct vg_audit_events {
+	char *txt;
+	struct ev_log *logs;
+	size_t nlogs;
+	uint64_t events, unparseable, first_bad_lines[8];
 };
 
 static int cmp_ev(const void *a, const void *b)
@@ -1354,87 +1789,243 @@ static int cmp_ev(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int vg_audit_verify_events(const char *path, const char *source, struct vg_audit_verify *v, uint64_t *duplicates,
-			   struct vg_err *err)
+static struct ev_log *events_log(struct vg_audit_events *e, const char *source, const char *log_id)
 {
-	_cleanup_free_ char *txt = NULL;
-	struct ev_line *evs = NULL;
-	size_t len = 0, n = 0, cap = 0, dups = 0;
-	uint8_t prev[32] = { 0 }, *buf = NULL;
-	char *line, *save = NULL;
-	int r;
+	struct ev_log *nl;
 
-	r = vg_read_file(path, (size_t)1 << 33, &txt, &len);
-	if (r < 0)
-		return vg_err_set(err, -r, "events_unreadable", path, "cannot read: %s", strerror(-r));
-	/* one CloudEvent per line, possibly behind a syslog header: the JSON starts at '{' */
-	for (line = strtok_r(txt, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *js = strchr(line, '{');
-		json_t *ev, *seq;
-		const char *src, *type;
+	for (size_t i = 0; i < e->nlogs; i++)
+		if (strcmp(e->logs[i].source, source) == 0 && strcmp(e->logs[i].log_id, log_id) == 0)
+			return &e->logs[i];
+	if (!(nl = realloc(e->logs, (e->nlogs + 1) * sizeof(*nl))))
+		return NULL;
+	e->logs = nl;
+	nl = &e->logs[e->nlogs++];
+	memset(nl, 0, sizeof(*nl));
+	snprintf(nl->source, sizeof(nl->source), "%s", source);
+	snprintf(nl->log_id, sizeof(nl->log_id), "%s", log_id);
+	return nl;
+}
 
-		if (!js)
-			continue;
-		ev = json_loads(js, 0, NULL);
-		seq = json_object_get(json_object_get(ev, "data"), "seq");
-		src = json_string_value(json_object_get(ev, "source"));
-		type = json_string_value(json_object_get(ev, "type"));
-		if (!ev || !json_is_integer(seq) || json_integer_value(seq) < 1 || !src || !type ||
-		    (source && strcmp(src, source) != 0)) {
-			json_decref(ev);
-			continue;
-		}
-		if (n == cap) {
-			struct ev_line *ne = realloc(evs, (cap = cap ? cap * 2 : 1024) * sizeof(*ne));
+/* One line: 1 an event (added), 0 not one of ours, -EINVAL unparseable, -ENOMEM. */
+static int events_line(struct vg_audit_events *e, char *line, uint64_t lineno, const char *source)
+{
+	char *js = strchr(line, '{'), *dash;
+	json_t *ev, *seq;
+	const char *src, *type, *id;
+	char lid[40];
+	struct ev_log *lg;
+	int r = -EINVAL;
 
-			if (!ne) {
-				json_decref(ev);
-				free(evs);
-				return vg_err_set(err, ENOMEM, "no_memory", path, "out of memory");
-			}
-			evs = ne;
-		}
-		evs[n++] = (struct ev_line){ .seq = (uint64_t)json_integer_value(seq),
-					     .kind = strcmp(type, "dev.vigil.audit.checkpoint") == 0
-							     ? VG_AREC_CHECKPOINT
-							     : VG_AREC_EVENT,
+	if (!js)
+		return 0; /* not JSON at all: a collector's own line */
+	ev = json_loads(js, 0, NULL);
+	seq = json_object_get(json_object_get(ev, "data"), "seq");
+	src = json_string_value(json_object_get(ev, "source"));
+	type = json_string_value(json_object_get(ev, "type"));
+	id = json_string_value(json_object_get(ev, "id"));
+	dash = id ? strrchr(id, '-') : NULL;
+	if (!ev || !json_is_integer(seq) || json_integer_value(seq) < 1 || !src || !type || !dash ||
+	    (size_t)(dash - id) >= sizeof(lid) || strlen(js) > VG_AREC_MAX_PAYLOAD)
+		goto out;
+	r = 0;
+	if (source && strcmp(src, source) != 0)
+		goto out;
+	snprintf(lid, sizeof(lid), "%.*s", (int)(dash - id), id);
+	r = -ENOMEM;
+	if (!(lg = events_log(e, src, lid)))
+		goto out;
+	if (lg->n == lg->cap) {
+		size_t cap = lg->cap ? lg->cap * 2 : 1024;
+		struct ev_line *ne = realloc(lg->evs, cap * sizeof(*ne));
+
+		if (!ne)
+			goto out;
+		lg->evs = ne;
+		lg->cap = cap;
+	}
+	lg->evs[lg->n++] = (struct ev_line){ .seq = (uint64_t)json_integer_value(seq), .line = lineno,
+					     .kind = strcmp(type, "dev.vigil.audit.checkpoint") == 0 ? VG_AREC_CHECKPOINT
+												     : VG_AREC_EVENT,
 					     .payload = js,
 					     .len = strlen(js) };
+	e->events++;
+	r = 1;
+out:
+	json_decref(ev);
+	return r;
+}
+
+int vg_audit_events_load(const char *path, const char *source, struct vg_audit_events **out, struct vg_err *err)
+{
+	struct vg_audit_events *e = calloc(1, sizeof(*e));
+	size_t len = 0;
+	uint64_t lineno = 0;
+	char *line, *next;
+	int r;
+
+	if (!e)
+		return vg_err_set(err, ENOMEM, "no_memory", path, "out of memory");
+	r = vg_read_file(path, (size_t)1 << 33, &e->txt, &len);
+	if (r < 0) {
+		free(e);
+		return vg_err_set(err, -r, "events_unreadable", path, "cannot read: %s", strerror(-r));
+	}
+	/* one CloudEvent per line (LF or CRLF), possibly behind a syslog header */
+	for (line = e->txt; line && *line; line = next) {
+		size_t n;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		n = strlen(line);
+		if (n && line[n - 1] == '\r')
+			line[n - 1] = '\0';
+		r = events_line(e, line, lineno, source);
+		if (r == -ENOMEM) {
+			vg_audit_events_free(e);
+			return vg_err_set(err, ENOMEM, "no_memory", path, "out of memory");
+		}
+		if (r == -EINVAL && e->unparseable++ < 8)
+			e->first_bad_lines[e->unparseable - 1] = lineno;
+	}
+	for (size_t i = 0; i < e->nlogs; i++)
+		if (e->logs[i].n)
+			qsort(e->logs[i].evs, e->logs[i].n, sizeof(*e->logs[i].evs), cmp_ev);
+	*out = e;
+	return 0;
+}
+
+size_t vg_audit_events_logs(const struct vg_audit_events *e)
+{
+	return e->nlogs;
+}
+
+void vg_audit_events_describe(const struct vg_audit_events *e, size_t i, const char **source, const char **log_id)
+{
+	*source = e->logs[i].source;
+	*log_id = e->logs[i].log_id;
+}
+
+uint64_t vg_audit_events_unparseable(const struct vg_audit_events *e, const uint64_t **first_lines, size_t *nfirst)
+{
+	*first_lines = e->first_bad_lines;
+	*nfirst = e->unparseable < 8 ? e->unparseable : 8;
+	return e->unparseable;
+}
+
+struct decl {
+	uint64_t at, last; /* the gap record's seq, the gap's last seq */
+	uint8_t next_prev[32];
+};
+
+/* The gaps the copy declares, in seq order of their gap records. */
+static struct decl *copy_declarations(const struct ev_log *lg, size_t *n)
+{
+	struct decl *d = NULL;
+	size_t cnt = 0;
+
+	for (size_t k = 0; k < lg->n; k++) {
+		json_t *ev, *g;
+		struct decl x;
+
+		if (!memmem(lg->evs[k].payload, lg->evs[k].len, "\"gap\":{", 7))
+			continue;
+		ev = json_loadb(lg->evs[k].payload, lg->evs[k].len, 0, NULL);
+		g = json_object_get(json_object_get(ev, "data"), "gap");
+		x.at = lg->evs[k].seq;
+		x.last = (uint64_t)json_integer_value(json_object_get(g, "last_seq"));
+		if (vg_audit_type_declares_gap(json_string_value(json_object_get(ev, "type"))) &&
+		    json_is_integer(json_object_get(g, "last_seq")) &&
+		    hex_decode32(json_string_value(json_object_get(g, "next_prev_hash")), x.next_prev) == 0) {
+			struct decl *nd = realloc(d, (cnt + 1) * sizeof(*nd));
+
+			if (nd) {
+				d = nd;
+				d[cnt++] = x;
+			}
+		}
 		json_decref(ev);
 	}
-	if (n)
-		qsort(evs, n, sizeof(*evs), cmp_ev);
-	size_t maxlen = 0;
+	*n = cnt;
+	return d;
+}
 
-	for (size_t i = 0; i < n; i++)
-		if (evs[i].len <= VG_AREC_MAX_PAYLOAD && evs[i].len > maxlen)
-			maxlen = evs[i].len;
+/* The prev_hash of x when the copy cannot chain it to the record before: declared by a
+ * later gap record whose gap ends at seq-1, else (after a gap in the copy) a
+ * checkpoint's own head_hash. Later checkpoints vouch for it. */
+static int resume_hash(const struct decl *d, size_t nd, const struct ev_line *x, bool after_gap, uint8_t out[32])
+{
+	int r = -ENOENT;
+
+	for (size_t i = 0; i < nd; i++)
+		if (d[i].at >= x->seq && d[i].last + 1 == x->seq) {
+			memcpy(out, d[i].next_prev, 32);
+			return 0;
+		}
+	if (after_gap && x->kind == VG_AREC_CHECKPOINT) {
+		json_t *ev = json_loadb(x->payload, x->len, 0, NULL);
+
+		r = hex_decode32(json_string_value(json_object_get(json_object_get(ev, "data"), "head_hash")), out);
+		json_decref(ev);
+	}
+	return r;
+}
+
+void vg_audit_events_verify(const struct vg_audit_events *e, size_t i, struct vg_audit_verify *v, uint64_t *duplicates)
+{
+	const struct ev_log *lg = &e->logs[i];
+	uint8_t prev[32] = { 0 }, *buf;
+	size_t maxlen = 0, dups = 0, ndecl = 0;
+	struct decl *decl = copy_declarations(lg, &ndecl);
+
+	snprintf(v->expect_log_id, sizeof(v->expect_log_id), "%s", lg->log_id);
+	for (size_t k = 0; k < lg->n; k++)
+		if (lg->evs[k].len > maxlen)
+			maxlen = lg->evs[k].len;
 	buf = malloc(VG_AREC_HDR + maxlen);
-	for (size_t i = 0; buf && i < n; i++) {
+	for (size_t k = 0; buf && k < lg->n; k++) {
+		const struct ev_line *x = &lg->evs[k];
 		struct vg_arec rec;
 		size_t used;
 
-		if (i && evs[i].seq == evs[i - 1].seq) {
+		if (k && x->seq == lg->evs[k - 1].seq) {
 			/* at-least-once: a duplicate must be the same bytes */
-			if (evs[i].len != evs[i - 1].len || memcmp(evs[i].payload, evs[i - 1].payload, evs[i].len)) {
-				vfail(v, evs[i].seq, "modified", "two different events carry seq %" PRIu64, evs[i].seq);
+			if (x->len != lg->evs[k - 1].len || memcmp(x->payload, lg->evs[k - 1].payload, x->len)) {
+				vfail(v, x->seq, "modified", "two different events carry seq %" PRIu64 " (line %" PRIu64 ")",
+				      x->seq, x->line);
 				break;
 			}
 			dups++;
 			continue;
 		}
-		if (evs[i].len > VG_AREC_MAX_PAYLOAD)
-			continue;
 		/* the collector has the payloads: rebuild each record and its chain hash */
-		vg_arec_encode(buf, prev, evs[i].seq, evs[i].kind, evs[i].payload, evs[i].len);
-		vg_arec_decode(buf, VG_AREC_HDR + evs[i].len, &rec, &used);
-		vg_audit_verify_feed(v, &rec);
+		vg_arec_encode(buf, prev, x->seq, x->kind, x->payload, x->len);
+		vg_arec_decode(buf, VG_AREC_HDR + x->len, &rec, &used);
+		if (x->seq > 1 && resume_hash(decl, ndecl, x, k == 0 || x->seq != lg->evs[k - 1].seq + 1, prev) == 0) {
+			vg_arec_encode(buf, prev, x->seq, x->kind, x->payload, x->len);
+			vg_arec_decode(buf, VG_AREC_HDR + x->len, &rec, &used);
+		}
 		memcpy(prev, rec.hash, 32);
+		if (v->from_seq <= 1 || x->seq >= v->from_seq)
+			vg_audit_verify_feed(v, &rec);
 	}
+	if (!buf)
+		vfail(v, 0, "modified", "out of memory");
 	free(buf);
-	free(evs);
+	free(decl);
 	if (duplicates)
 		*duplicates = dups;
 	vg_audit_verify_finish(v);
-	return 0;
+}
+
+void vg_audit_events_free(struct vg_audit_events *e)
+{
+	if (!e)
+		return;
+	for (size_t i = 0; i < e->nlogs; i++)
+		free(e->logs[i].evs);
+	free(e->logs);
+	free(e->txt);
+	free(e);
 }

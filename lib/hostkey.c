@@ -3,12 +3,48 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "vigil/crypto.h"
 #include "vigil/hostkey.h"
 #include "vigil/util.h"
+
+#define HOSTKEY_PREFIX "vigil-hostkey/1\n"
+
+/* prefix ‖ domain ‖ "\n" ‖ msg, in one buffer the caller frees */
+static uint8_t *domain_message(const char *domain, const void *msg, size_t len, size_t *out_len)
+{
+	size_t pl = strlen(HOSTKEY_PREFIX), dl = strlen(domain);
+	uint8_t *m = malloc(pl + dl + 1 + len + 1);
+
+	if (!m)
+		return NULL;
+	memcpy(m, HOSTKEY_PREFIX, pl);
+	memcpy(m + pl, domain, dl);
+	m[pl + dl] = '\n';
+	memcpy(m + pl + dl + 1, msg, len);
+	*out_len = pl + dl + 1 + len;
+	return m;
+}
+
+int vg_hostkey_sign(EVP_PKEY *key, const char *domain, const void *msg, size_t len, uint8_t **sig, size_t *siglen)
+{
+	size_t ml;
+	_cleanup_free_ uint8_t *m = domain_message(domain, msg, len, &ml);
+
+	return m ? vg_sign(key, m, ml, sig, siglen) : -ENOMEM;
+}
+
+int vg_hostkey_verify(EVP_PKEY *pub, const char *domain, const void *msg, size_t len, const uint8_t *sig,
+		      size_t siglen)
+{
+	size_t ml;
+	_cleanup_free_ uint8_t *m = domain_message(domain, msg, len, &ml);
+
+	return m ? vg_verify(pub, m, ml, sig, siglen) : -ENOMEM;
+}
 
 int vg_hostkey_public_pem(EVP_PKEY *key, char **pem)
 {

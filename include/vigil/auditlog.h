@@ -51,37 +51,57 @@ int vg_arec_decode(const uint8_t *buf, size_t len, struct vg_arec *out, size_t *
 void vg_arec_encode(uint8_t *out, const uint8_t prev_hash[32], uint64_t seq, uint32_t kind, const void *payload,
 		    size_t plen);
 
-/* The message a checkpoint signature covers. */
+/* The message a checkpoint signature covers (before the host key's domain prefix,
+ * see vigil/hostkey.h). */
 int vg_audit_checkpoint_message(char *buf, size_t len, const char *source, const char *log_id, uint64_t covers_seq,
 				const char *head_hash_hex, const char *time);
 
+/* Event types whose data.gap {first_seq, last_seq, next_prev_hash} declares seqs the
+ * log no longer holds (docs/audit.md "Gaps"). */
+bool vg_audit_type_declares_gap(const char *type);
+
 /* ---- verifier: feed records in file order, then finish ---- */
+#define VG_AUDIT_MAX_PENDING 64
+struct vg_audit_gap {
+	uint64_t first, last; /* seqs missing (pending) or declared absent */
+	uint8_t resume_prev[32];
+	char reason[32], detail[200];
+};
 struct vg_audit_verify {
 	/* inputs */
 	EVP_PKEY *pubkey;   /* host public key; NULL: checkpoint signatures are not checked */
 	uint64_t from_seq;  /* 0 or 1: the chain must start at seq 1 */
+	char expect_log_id[40]; /* "" or the log id (log.id) every checkpoint and event id must carry */
 	/* outputs */
 	uint64_t records, checkpoints, first_seq, last_seq, last_checkpoint_seq, bad_seq;
-	char reason[32]; /* "" when intact; modified, reordered, missing, truncated, bad_checkpoint, bad_record */
+	char reason[32]; /* "" when intact; modified, reordered, missing, truncated, bad_checkpoint */
 	char detail[256];
+	uint64_t gaps_explained; /* gaps found and explained by a signed gap record */
 	/* state */
-	bool started, gap_open, start_unanchored, head_set;
-	uint64_t expect, gap_seq, gap_at;
-	uint8_t last_hash[32], first_prev_hash[32];
-	char log_id[40];
+	bool started, head_set, bad_bytes;
+	uint64_t expect, bad_bytes_seq;
+	char bad_where[160];
+	uint8_t last_hash[32];
+	char log_id[40], key_id[17];
 	uint64_t head_covers; /* signed head: seq and hash it vouches for */
 	uint8_t head_hash[32];
+	struct vg_audit_gap pending[VG_AUDIT_MAX_PENDING]; /* defects a gap record may still explain */
+	size_t npending;
+	struct vg_audit_gap *declared; /* gaps the log declared (data.gap) */
+	size_t ndeclared, declcap;
 };
 void vg_audit_verify_init(struct vg_audit_verify *v, EVP_PKEY *pubkey, uint64_t from_seq);
-/* false once a defect is found (reason/bad_seq set); keep feeding to classify gaps */
+/* false once a defect is found that nothing can explain any more */
 bool vg_audit_verify_feed(struct vg_audit_verify *v, const struct vg_arec *r);
 /* Bytes at the end of the log that do not form a whole record. */
 void vg_audit_verify_partial(struct vg_audit_verify *v, size_t bytes);
-/* Bytes where the next record should be that are not a record with a matching hash. */
+/* Bytes where the next record should be that are not a record with a matching hash;
+ * the reader skips to the next valid record and feeding continues. */
 void vg_audit_verify_bad_bytes(struct vg_audit_verify *v, const char *where);
 /* Before feeding: a signed head (a dev.vigil.audit.checkpoint event, as in head.json or
  * from a collector) the log must reach and agree with. -EBADMSG (and reason) if invalid. */
 int vg_audit_verify_set_head(struct vg_audit_verify *v, json_t *checkpoint_event);
+/* Settles pending gaps (the first unexplained one is the failure) and frees. */
 void vg_audit_verify_finish(struct vg_audit_verify *v);
 
 /* ---- reader: records of a log directory in seq order across segments ---- */
@@ -98,13 +118,20 @@ void vg_audit_reader_free(struct vg_audit_reader *r);
  * checkpoint event (JSON) from the head file or a collector. */
 int vg_audit_verify_dir(const char *dir, struct vg_audit_verify *v, json_t *head, struct vg_err *err);
 
-/* Verify a collector's copy: CloudEvents one per line (anything before the first
- * '{' of a line is ignored, e.g. a syslog header), duplicates allowed when
- * identical, only events of source (NULL: any). Rebuilds every record from its
- * payload, so the chain and checkpoints are checked as in the local log; a gap
- * in seq is reported as missing. */
-int vg_audit_verify_events(const char *path, const char *source, struct vg_audit_verify *v, uint64_t *duplicates,
-			   struct vg_err *err);
+/* A collector's copy: CloudEvents one per line, LF or CRLF (anything before the
+ * first '{' of a line is ignored, e.g. a syslog header), of one or several logs
+ * (source + the log id in "id"), only events of source (NULL: any). Lines with a
+ * '{' that are no event are counted as unparseable. */
+struct vg_audit_events;
+int vg_audit_events_load(const char *path, const char *source, struct vg_audit_events **out, struct vg_err *err);
+size_t vg_audit_events_logs(const struct vg_audit_events *e);
+void vg_audit_events_describe(const struct vg_audit_events *e, size_t i, const char **source, const char **log_id);
+/* the count, and the first (up to 8) line numbers */
+uint64_t vg_audit_events_unparseable(const struct vg_audit_events *e, const uint64_t **first_lines, size_t *nfirst);
+/* Rebuild every record of log i from its payload and verify the chain, the
+ * checkpoints and the gaps as in the local log; duplicates must be identical. */
+void vg_audit_events_verify(const struct vg_audit_events *e, size_t i, struct vg_audit_verify *v, uint64_t *duplicates);
+void vg_audit_events_free(struct vg_audit_events *e);
 
 /* ---- the writer (vigild) ---- */
 enum vg_audit_when_full { VG_AUDIT_FULL_DEGRADE = 0, VG_AUDIT_FULL_ROTATE = 1 };

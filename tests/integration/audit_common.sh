@@ -67,3 +67,24 @@ miss = [s for s in range(1, $2 + 1) if s not in have]
 print(len(miss), miss[:10])")
 	assert_eq "$missing" "0 []" "every seq 1..$2 reached the collector"
 }
+
+# verifiers_agree WHAT ARGS... : vigilctl audit verify and the independent verifier written
+# from docs/audit.md (tools/vigil-audit-verify.py) reach the same verdict on every log:
+# intact or not, the first bad seq and the reason. Prints the verdict; fails on any difference.
+verifiers_agree() {
+	what=$1; shift
+	"$VIGILCTL" --json audit verify "$@" >"$T/agree.c" 2>"$T/agree.c.err" || true
+	python3 "$ROOT/tools/vigil-audit-verify.py" --json "$@" >"$T/agree.py" 2>"$T/agree.py.err" || true
+	python3 - "$T/agree.c" "$T/agree.py" "$what" <<'PY' || fail "$what: the two verifiers disagree"
+import json, sys
+c, p = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+logs = c["logs"] if "logs" in c else [c]
+key = lambda r: (r["ok"], r.get("bad_seq") if not r["ok"] else None, r.get("reason"))
+a, b = sorted(map(key, logs)), sorted(map(key, p))
+if a != b:
+    print("vigilctl:", json.dumps(logs), "\nindependent:", json.dumps(p), file=sys.stderr)
+    sys.exit(1)
+print("  ok: %s: both verifiers say %s" % (sys.argv[3], "; ".join(
+    "intact" if r[0] else "FAILED at seq %s: %s" % (r[1], r[2]) for r in a)))
+PY
+}

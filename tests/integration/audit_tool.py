@@ -7,6 +7,8 @@ usage: audit_tool.py CMD DIR [SEQ]
   cut SEQ       truncate the log at the start of record SEQ (a record boundary)
   cutmid SEQ    truncate the log in the middle of record SEQ
   forge SEQ     re-sign checkpoint SEQ with a fresh key and rebuild the chain after it
+  insert SEQ    insert junk bytes before record SEQ
+  badlen SEQ    set record SEQ's length field beyond the end of its segment
   tear          append half a record to the last segment (a torn write)
   seqs FILE     (DIR is the collector file) print the sorted distinct data.seq values"""
 import base64, hashlib, json, os, struct, sys
@@ -80,6 +82,12 @@ def main():
         n = recs[i + 1]
         out = data[:r["off"]] + data[n["off"]:n["off"] + n["len"]] + data[r["off"]:r["off"] + r["len"]] + \
             data[n["off"] + n["len"]:]
+    elif cmd == "insert":
+        out = data[:r["off"]] + b"junk that is not a record" + data[r["off"]:]
+    elif cmd == "badlen":
+        b = bytearray(data)
+        b[r["off"] + 68:r["off"] + 72] = struct.pack(">I", 1 << 19)
+        out = bytes(b)
     elif cmd == "cut":
         out = data[:r["off"]]
     elif cmd == "cutmid":

@@ -20,7 +20,9 @@ start_vigild
 P="$T/pki"
 push_sinks 1 "[{\"name\":\"collector\",\"type\":\"https\",\"target\":\"https://localhost:$HTTPS_PORT/ingest\",\"tls\":true,\"ca_file\":\"$P/ca.pem\",\"cert_file\":\"$P/client.pem\",\"key_file\":\"$P/client.key\",\"batch\":500}]"
 
-ctl audit note --repeat 3000 "filling the spool" >/dev/null
+rc=0; out=$(ctl audit note --repeat 3000 "filling the spool" 2>&1) || rc=$?
+[ $rc != 0 ] || fail "audit note exited 0 although notes were refused"
+assert_contains "$out" "notes were refused" "the producer is told what was refused"
 assert_eq "$(audit_field 's["degraded"]')" True "spool full with the sink down: degraded"
 assert_contains "$(ctl audit status)" "DEGRADED" "status says so"
 assert_eq "$(ctl --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["modules"]["audit"]["degraded"])')" True \

@@ -2,6 +2,7 @@
 # The audit log written by a real vigild, copied and tampered with offline:
 # vigilctl audit verify names the first bad seq and why; an untouched copy verifies.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/audit_common.sh"
 need_root
 write_config "audit_checkpoint_every = 50"
 start_vigild
@@ -24,13 +25,28 @@ check() { # check NAME TOOLCMD SEQ EXPECT
 	out=$("$VIGILCTL" audit verify --dir "$T/copy" --pubkey "$PUB" --head "$L/head.json") || rc=$?
 	assert_eq "$rc" 4 "$1: exit code 4"
 	assert_contains "$out" "$4" "$1"
+	verifiers_agree "$1" --dir "$T/copy" --pubkey "$PUB" --head "$L/head.json"
 }
+verifiers_agree "untouched log" --dir "$L"
 check "flipped byte" flip 120 "FAILED at seq 120: modified"
 check "deleted record" delete 130 "FAILED at seq 130: missing"
 check "swapped records" swap 140 "FAILED at seq 140: reordered"
 check "tail cut on a record boundary" cut 200 "FAILED at seq 200: truncated"
 check "tail cut inside a record" cutmid 250 "FAILED at seq 250: truncated"
 check "forged checkpoint" forge 51 "FAILED at seq 51: bad_checkpoint"
+check "inserted bytes" insert 160 "FAILED at seq 160: modified"
+check "length field of a record (looks like a torn tail)" badlen 170 "FAILED at seq 170: truncated"
+
+# a replaced log.id: the checkpoints name another log
+rm -rf "$T/copy"; cp -a "$L" "$T/copy"
+echo 0123456789abcdef >"$T/copy/log.id"
+rc=0; out=$("$VIGILCTL" audit verify --dir "$T/copy" --pubkey "$PUB") || rc=$?
+assert_eq "$rc" 4 "replaced log.id: exit 4"
+assert_contains "$out" "bad_checkpoint" "replaced log.id detected"
+verifiers_agree "replaced log.id" --dir "$T/copy" --pubkey "$PUB"
+# --from a seq that is not there
+rc=0; out=$("$VIGILCTL" audit verify --dir "$L" --from 100000) || rc=$?
+assert_eq "$rc" 4 "--from beyond the log: an error"
 
 rm -rf "$T/copy"
 cp -a "$L" "$T/copy"

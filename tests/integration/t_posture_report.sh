@@ -61,7 +61,8 @@ env = json.load(open(sys.argv[1]))
 rep = json.loads(env["report"])
 rep["generated_at"] = "2020-01-01T00:00:00Z"
 text = json.dumps(rep, sort_keys=True, separators=(",", ":"))
-open(sys.argv[2] + ".txt", "w").write(text)
+# the host key signs under the posture-report domain (docs/posture.md)
+open(sys.argv[2] + ".txt", "w").write("vigil-hostkey/1\nposture-report\n" + text)
 sig = subprocess.run(["openssl", "pkeyutl", "-sign", "-rawin", "-inkey", sys.argv[3], "-in", sys.argv[2] + ".txt"],
                      check=True, capture_output=True).stdout
 env["report"], env["signature"] = text, base64.b64encode(sig).decode()

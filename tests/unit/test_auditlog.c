@@ -18,6 +18,7 @@
 
 #include "vigil/auditlog.h"
 #include "vigil/crypto.h"
+#include "vigil/hostkey.h"
 #include "vigil/util.h"
 
 static EVP_PKEY *key, *other_key;
@@ -217,6 +218,117 @@ static void test_flip_byte(void **state)
 	assert_int_equal(v.bad_seq, 5);
 }
 
+/* One flipped bit in a durable record that records follow: vigild keeps the bytes,
+ * declares exactly that seq in a sealed audit.damaged record, never gives a seq again,
+ * and the local log verifies with the gap explained. */
+static void test_damage_quarantined_not_cut(void **state)
+{
+	struct fx *f = *state;
+	struct vg_audit_verify v;
+	struct vg_auditlog *l;
+	struct vg_audit_stats st;
+	struct vg_err err;
+	size_t offs[200], len, len2;
+	char *data, *again, path[128];
+	uint64_t seq = 0;
+
+	write_log(f, 40); /* checkpoints every 10: seqs 1..44 */
+	record_offsets(f, offs, 199, &data, &len);
+	data[offs[19] + VG_AREC_HDR + 20] ^= 0x20; /* record 20 */
+	rewrite_segment(f, data, len);
+	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
+	assert_int_equal(vg_auditlog_emit(l, "test.after", NULL, json_object(), &seq), 0);
+	vg_auditlog_stats(l, &st);
+	vg_auditlog_close(l);
+	assert_int_equal(seq, 47); /* 45 audit.damaged, 46 its checkpoint, 47 this one */
+	/* the damaged segment is kept byte for byte */
+	snprintf(path, sizeof(path), "%s/%020d.seg", f->dir, 1);
+	assert_int_equal(vg_read_file(path, 1 << 26, &again, &len2), 0);
+	assert_int_equal(len2, len);
+	assert_memory_equal(again, data, len);
+	free(again);
+	free(data);
+	verify(f, &v, key);
+	assert_string_equal(v.reason, "");
+	assert_int_equal(v.gaps_explained, 1);
+	assert_int_equal(v.last_seq, 48);
+
+	struct vg_audit_reader *r;
+	struct vg_arec rec;
+
+	assert_int_equal(vg_audit_reader_open(f->dir, 45, &r, &err), 0);
+	assert_int_equal(vg_audit_reader_next(r, &rec, NULL, &err), 1);
+	assert_int_equal(rec.seq, 45);
+	assert_non_null(memmem(rec.payload, rec.len, "dev.vigil.audit.damaged", 23));
+	assert_non_null(memmem(rec.payload, rec.len, "\"gap\":{\"first_seq\":20,\"last_seq\":20,", 36));
+	vg_audit_reader_free(r);
+	/* a second start finds nothing new to declare */
+	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
+	vg_auditlog_stats(l, &st);
+	assert_int_equal(st.next_seq, 49);
+	vg_auditlog_close(l);
+}
+
+/* head.json and a sink cursor vouch for seqs the log no longer has (rolled back and
+ * truncated): the next records never reuse them and declare the gap. */
+static void test_rollback_not_reused(void **state)
+{
+	struct fx *f = *state;
+	struct vg_auditlog *l;
+	struct vg_err err;
+	size_t offs[200], len;
+	char *data, path[160];
+	uint64_t seq = 0;
+	FILE *fp;
+
+	write_log(f, 30); /* 1..33 */
+	record_offsets(f, offs, 199, &data, &len);
+	rewrite_segment(f, data, offs[20]); /* keep 1..20 */
+	free(data);
+	snprintf(path, sizeof(path), "%s/cursors", f->dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/cursors/c.json", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	char lid[64] = "";
+	char *id = NULL;
+	char idp[160];
+
+	snprintf(idp, sizeof(idp), "%s/log.id", f->dir);
+	assert_int_equal(vg_read_file(idp, 64, &id, NULL), 0);
+	sscanf(id, "%63s", lid);
+	free(id);
+	fprintf(fp, "{\"sink\":\"c\",\"log_id\":\"%s\",\"seq\":40}\n", lid);
+	fclose(fp);
+	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
+	assert_int_equal(vg_auditlog_emit(l, "test.after", NULL, json_object(), &seq), 0);
+	vg_auditlog_close(l);
+	assert_int_equal(seq, 43); /* 41 audit.rolled_back, 42 its checkpoint */
+	struct vg_audit_verify v;
+
+	vg_audit_verify_init(&v, key, 0);
+	assert_int_equal(vg_audit_verify_dir(f->dir, &v, NULL, &err), 0);
+	assert_string_equal(v.reason, "");
+	assert_int_equal(v.gaps_explained, 1);
+}
+
+/* A signature the host key made for another purpose is not a checkpoint signature. */
+static void test_domain_separation(void **state)
+{
+	const char *m = "vigil-audit-checkpoint/1\nx\n";
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+
+	assert_int_equal(vg_hostkey_sign(key, VG_HOSTKEY_POSTURE_REPORT, m, strlen(m), &sig, &siglen), 0);
+	assert_int_not_equal(vg_hostkey_verify(key, VG_HOSTKEY_AUDIT_CHECKPOINT, m, strlen(m), sig, siglen), 0);
+	assert_int_equal(vg_hostkey_verify(key, VG_HOSTKEY_POSTURE_REPORT, m, strlen(m), sig, siglen), 0);
+	free(sig);
+	/* nor is a bare signature of the message */
+	assert_int_equal(vg_sign(key, m, strlen(m), &sig, &siglen), 0);
+	assert_int_not_equal(vg_hostkey_verify(key, VG_HOSTKEY_AUDIT_CHECKPOINT, m, strlen(m), sig, siglen), 0);
+	free(sig);
+}
+
 static void test_rehashed_record(void **state)
 {
 	struct fx *f = *state;
@@ -384,8 +496,8 @@ static void test_torn_tail_cut_and_recorded(void **state)
 	free(data);
 	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
 	vg_auditlog_stats(l, &st);
-	/* 20 events + the closing checkpoint, then the cut record at 22 */
-	assert_int_equal(st.durable_seq, 22);
+	/* 20 events + the closing checkpoint, then the cut record at 22 sealed at once */
+	assert_int_equal(st.durable_seq, 23);
 	vg_auditlog_close(l);
 	verify(f, &v, key);
 	assert_string_equal(v.reason, "");
@@ -629,6 +741,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_intact_log_verifies, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_events_are_cloudevents, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_flip_byte, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_damage_quarantined_not_cut, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_rollback_not_reused, fx_setup, fx_teardown),
+		cmocka_unit_test(test_domain_separation),
 		cmocka_unit_test_setup_teardown(test_rehashed_record, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_record, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_swap_records, fx_setup, fx_teardown),
