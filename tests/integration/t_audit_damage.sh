@@ -21,7 +21,7 @@ L="$T/state/audit"
 PUB="$T/state/host.pub"
 SINKS="[{\"name\":\"collector\",\"type\":\"https\",\"target\":\"https://localhost:$HTTPS_PORT/ingest\",\"tls\":true,\"ca_file\":\"$P/ca.pem\",\"cert_file\":\"$P/client.pem\",\"key_file\":\"$P/client.key\",\"batch\":200}]"
 push_sinks 1 "$SINKS"
-ctl audit note --repeat 1500 "before the damage" >/dev/null
+ctl audit note --repeat 800 "before the damage" >/dev/null
 ctl audit seal >/dev/null
 wait_drained 60
 stop_vigild
@@ -34,7 +34,7 @@ p = os.path.join(d, sorted(f for f in os.listdir(d) if f.endswith(".seg"))[-1])
 data, off = bytearray(open(p, "rb").read()), 0
 while True:
     n = struct.unpack(">I", data[off + 68:off + 72])[0]
-    if struct.unpack(">Q", data[off + 72:off + 80])[0] == 700:
+    if struct.unpack(">Q", data[off + 72:off + 80])[0] == 400:
         data[off + 84 + 30] ^= 0x04
         break
     off += 84 + n
@@ -49,7 +49,7 @@ wait_drained 60
 assert_eq "$(stat -c %s "$L/00000000000000000001.seg")" "$size_before" "the damaged segment is kept byte for byte"
 ls "$L"/damaged-*.bin >/dev/null 2>&1 || fail "no copy of the damaged bytes"
 dmg=$("$VIGILCTL" --json audit tail --dir "$L" --type audit.damaged -n 1)
-assert_contains "$dmg" '"gap":{"first_seq":700,"last_seq":700,' "audit.damaged declares exactly seq 700"
+assert_contains "$dmg" '"gap":{"first_seq":400,"last_seq":400,' "audit.damaged declares exactly seq 400"
 first_new=$(echo "$dmg" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["seq"])')
 [ "$first_new" -gt "$last_before" ] || fail "seq $first_new given again (the collector had up to $last_before)"
 ok "new records start after every seq ever given ($first_new > $last_before)"
@@ -84,7 +84,7 @@ data, off, cut, head = open(p, "rb").read(), 0, None, None
 while off + 84 <= len(data):
     n = struct.unpack(">I", data[off + 68:off + 72])[0]
     seq, kind = struct.unpack(">QI", data[off + 72:off + 84])
-    if kind == 2 and seq >= 500 and head is None:
+    if kind == 2 and seq >= 250 and head is None:
         head, cut = data[off + 84:off + 84 + n], off + 84 + n
         print(seq)
     off += 84 + n
@@ -127,7 +127,7 @@ write_config "audit_checkpoint_every = 100" "audit_spool_max_bytes = 262144" "au
 	"audit_when_full = rotate"
 echo fail >"$HTTPS_CONTROL"
 start_vigild
-ctl audit note --repeat 3000 "rotating while the collector is down" >/dev/null
+ctl audit note --repeat 1500 "rotating while the collector is down" >/dev/null
 [ "$(audit_field 's["dropped_by_rotate"]')" -gt 0 ] || fail "nothing was rotated away"
 echo ok >"$HTTPS_CONTROL"
 ctl audit seal >/dev/null

@@ -34,7 +34,7 @@ out=$(ctl audit note --repeat 200 "before the disk fills") || fail "notes refuse
 acked=$(echo "$out" | sed -n 's/.*durable up to seq \([0-9]*\).*/\1/p')
 [ -n "$acked" ] || fail "note reply without a durable seq: $out"
 if [ $elevate = yes ]; then
-	pamt "CHG-1 before\n" sudo alice authenticate
+	pamt "CHG-1 before\n" sudo alice authenticate acct_mgmt setcred
 	[ "$RC" = 0 ] || fail "step-up failed with free space: $OUT"
 	ctl revoke alice >/dev/null
 fi
@@ -57,7 +57,7 @@ rc=0; out=$(ctl audit note --repeat 30 "refused while full" 2>&1) || rc=$?
 [ $rc != 0 ] || fail "refused notes exited 0: $out"
 assert_contains "$out" "30 of 30 notes were refused" "new events are refused and the producer is told"
 if [ $elevate = yes ]; then
-	pamt "CHG-2 while full\n" sudo alice authenticate
+	pamt "CHG-2 while full\n" sudo alice authenticate acct_mgmt setcred
 	[ "$RC" != 0 ] || fail "elevation granted while the audit log cannot be written: $OUT"
 	assert_contains "$OUT" "the audit trail is degraded" "elevation refused, and the user is told why"
 	assert_not_contains "$(ctl --json grants)" '"alice"' "no grant while the disk is full"
@@ -102,7 +102,7 @@ rm -f "$T/state/audit/filler" "$T/state/audit/filler2"
 wait_recovered
 ctl audit note "after recovery" >/dev/null || fail "notes refused after recovery"
 if [ $elevate = yes ]; then
-	pamt "CHG-3 after\n" sudo alice authenticate
+	pamt "CHG-3 after\n" sudo alice authenticate acct_mgmt setcred
 	[ "$RC" = 0 ] || fail "step-up refused after recovery: $OUT"
 	ok "elevation works again after recovery"
 fi
