@@ -1,6 +1,6 @@
 #!/bin/sh
-# Audit benchmark: durable append rate with group commit vs a baseline of one
-# write+fdatasync per event (same record bytes, same disk, same run), the verify
+# Audit benchmark: durable append rate with group commit vs the disk's own limit
+# (the same record bytes, one write+fdatasync per 1000, same disk, same run), the verify
 # rate, and (as root, with rsyslog-relp) the forward rate through vigild to a
 # real rsyslog over RELP/TLS on loopback.
 # Reproduce: sudo make bench BENCH=audit, or: BUILD=build bench/audit.sh [EVENTS] [GROUP]
@@ -10,7 +10,7 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/$BUILD"
 N=${1:-200000}
-GROUP=${2:-512}
+GROUP=${2:-1000}
 [ -f "$BIN/libvigil.a" ] || { echo "bench/audit.sh: build first (make BUILD=$BUILD)"; exit 1; }
 W=$(mktemp -d /var/tmp/vigil-bench-audit.XXXXXX)
 RS_PID="" VD_PID=""

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Audit log benchmark (bench/audit.sh): durable append rate with group commit
- * versus a baseline of one write+fdatasync per event, and the verify rate.
+ * versus the disk's own limit (the same record bytes written with one
+ * write+fdatasync per GROUP, same run), and the verify rate.
  * usage: audit_bench DIR EVENTS GROUP
  */
 #include <errno.h>
@@ -64,23 +65,29 @@ int main(int argc, char **argv)
 	t_group = now_s() - t0;
 	vg_auditlog_close(l);
 
-	/* baseline: the same record bytes, each made durable on its own */
-	base_n = n / 20 < 2000 ? 2000 : n / 20;
+	/* the disk's own limit: the same record bytes, pre-encoded, one write + fdatasync
+	 * per GROUP records (what group commit of GROUP can at best reach) */
+	base_n = n;
 	snprintf(path, sizeof(path), "%s/baseline.log", argv[1]);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0600);
-	json_t *ev = json_pack("{s:s, s:s, s:o}", "specversion", "1.0", "type", "dev.vigil.egress.denied", "data",
-			       event_data(0));
+	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0", "id",
+			       "0123456789abcdef-1000000", "source", "vigil://bench", "type", "dev.vigil.egress.denied",
+			       "time", "2026-11-29T10:00:00Z", "datacontenttype", "application/json", "subject",
+			       "pid:4242", "data", event_data(0));
+	json_object_set_new(json_object_get(ev, "data"), "policy_digest", json_null());
+	json_object_set_new(json_object_get(ev, "data"), "seq", json_integer(1000000));
 	char *s = json_dumps(ev, JSON_COMPACT);
 	size_t len = strlen(s) + VG_AREC_HDR;
-	uint8_t *rec = malloc(len), prev[32] = { 0 };
+	uint8_t *rec = malloc(len * (size_t)group), prev[32] = { 0 };
 
-	t0 = now_s();
-	for (long i = 0; i < base_n; i++) {
-		vg_arec_encode(rec, prev, (uint64_t)i + 1, VG_AREC_EVENT, s, strlen(s));
-		memcpy(prev, rec, 32);
-		if (write(fd, rec, len) != (ssize_t)len || fdatasync(fd) < 0)
-			return perror("baseline"), 1;
+	for (long i = 0; i < group; i++) {
+		vg_arec_encode(rec + i * len, prev, (uint64_t)i + 1, VG_AREC_EVENT, s, strlen(s));
+		memcpy(prev, rec + i * len, 32);
 	}
+	t0 = now_s();
+	for (long i = 0; i < base_n; i += group)
+		if (write(fd, rec, len * (size_t)group) != (ssize_t)(len * (size_t)group) || fdatasync(fd) < 0)
+			return perror("baseline"), 1;
 	t_base = now_s() - t0;
 	close(fd);
 	free(rec);
@@ -96,12 +103,9 @@ int main(int argc, char **argv)
 
 	printf("durable append, group commit of %ld: %.0f events/s (%ld events in %.2fs)\n", group, n / t_group, n,
 	       t_group);
-	printf("baseline, write+fdatasync per event: %.0f events/s (%ld events in %.2fs)\n", base_n / t_base, base_n,
-	       t_base);
-	printf("ratio group commit / baseline: %.1fx\n", (n / t_group) / (base_n / t_base));
-	printf("bench-result: {\"measure\": \"audit.durable_append_vs_fdatasync_per_event\", \"value\": %.4f, "
-	       "\"better\": \"higher\", \"baseline\": \"write+fdatasync per event\", "
-	       "\"reproduce\": \"make bench BENCH=audit\"}\n", (n / t_group) / (base_n / t_base));
+	printf("disk limit, write+fdatasync per %ld records of the same size: %.0f events/s\n", group,
+	       base_n / t_base);
+	printf("ratio durable append / disk limit: %.2f (goal >= 0.8)\n", (n / t_group) / (base_n / t_base));
 	printf("verify (chain + %lu checkpoint signatures): %.0f records/s\n", (unsigned long)v.checkpoints,
 	       v.records / t_verify);
 	EVP_PKEY_free(key);
