@@ -19,6 +19,36 @@ struct vg_timer {
 	void *arg;
 };
 
+/* One bundle load. The loader thread runs vg_load_verify on it (size, signatures, schema, scope,
+ * time: nothing that reads the daemon); the loop then checks it against the running state,
+ * prepares and commits (vg_policy_finish). */
+struct vg_load_job;
+typedef void (*vg_load_done)(struct vg_daemon *d, int r, const struct vg_err *err, void *arg);
+
+struct vg_load_job {
+	char *bytes, *sig; /* owned */
+	size_t len, siglen;
+	char source[32];
+	unsigned flags;
+	json_t *audit_extra; /* owned */
+	time_t now;	     /* one "now" for the whole load */
+	/* copied from the loop when queued: the loader thread never reads struct vg_daemon */
+	struct vg_trust *trust; /* a reference, NULL when there is no valid trust */
+	char trust_error[300];
+	uint64_t max_bytes;
+	uint32_t skew_s;
+	char hostname[256];
+	char labels[512];
+	/* results */
+	char digest[65]; /* of bytes, for the audit record of a rejection */
+	int r;
+	struct vg_bundle *b;
+	struct vg_err err;
+	vg_load_done done;
+	void *arg;
+	struct vg_load_job *next;
+};
+
 struct vg_policy_state {
 	struct vg_bundle *bundle; /* running */
 	char *bytes, *sig;	  /* exactly what was verified */
@@ -31,10 +61,13 @@ struct vg_policy_state {
 	int64_t lkg_version;
 	char lkg_digest[65];
 	bool expired;
+	bool rolled_back; /* the running bundle came from a rollback */
 	int expiry_timer;
 	/* last rejection */
 	struct vg_err last_err;
 	time_t last_err_at;
+	/* why there is no trust (d->trust == NULL) */
+	char trust_error[300];
 };
 
 struct vg_pull_state {
@@ -49,6 +82,20 @@ struct vg_pull_state {
 	struct vg_pull_result *result;
 };
 
+/* control connections: at most VG_CONN_MAX, of which users (not admins) hold at most
+ * VG_CONN_MAX_USERS and admins + users at most VG_CONN_MAX_ADMINS, the rest being root's */
+enum vg_conn_class { VG_CONN_USER, VG_CONN_ADMIN, VG_CONN_ROOT, VG_CONN_NCLASSES };
+#define VG_CONN_MAX 256
+#define VG_CONN_MAX_ADMINS 192
+#define VG_CONN_MAX_USERS 128
+#define VG_CONN_MAX_PER_ADMIN 64
+#define VG_CONN_MAX_PER_USER 16
+#define VG_LOAD_QUEUE_MAX 4
+
+struct vg_client; /* one control connection (agent/vigild.c) */
+/* answer a request whose command returned -EINPROGRESS (r < 0: err is the answer) */
+void vg_client_reply(struct vg_daemon *d, struct vg_client *c, int r, json_t *reply, const struct vg_err *err);
+
 struct vg_daemon {
 	struct vg_config cfg;
 	char cfg_path[256];
@@ -60,6 +107,7 @@ struct vg_daemon {
 	int next_timer_id;
 	int listen_fd;
 	size_t nclients;
+	uint64_t conn_refused[VG_CONN_NCLASSES];
 	struct vg_trust *trust;
 	struct vg_policy_state pol;
 	struct vg_pull_state pull;
@@ -74,10 +122,27 @@ enum {
 };
 
 int vg_policy_init(struct vg_daemon *d);
+/* Synchronous load (start-up only: nothing is served yet). */
 int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const char *sig, size_t siglen,
 		   const char *source, unsigned flags, json_t *audit_extra, struct vg_err *err);
+/* Queue a load: takes bytes, sig and audit_extra (malloc'd) in every case; done runs on the loop
+ * with the outcome (-EALREADY: already running). -EBUSY with err when too many loads are queued. */
+int vg_policy_submit(struct vg_daemon *d, char *bytes, size_t len, char *sig, size_t siglen, const char *source,
+		     unsigned flags, json_t *audit_extra, vg_load_done done, void *arg, struct vg_err *err);
+/* the loader thread's half (agent/policy.c) and the loop's half */
+void vg_load_verify(struct vg_load_job *j);
+void vg_policy_finish(struct vg_daemon *d, struct vg_load_job *j);
+void vg_load_job_free(struct vg_load_job *j);
+/* the loader thread (agent/loader_thread.c) */
+int vg_loader_start(struct vg_daemon *d);
+int vg_loader_queue(struct vg_load_job *j);
+size_t vg_loader_pending(void);
+void vg_loader_stop(void);
+/* (re)read the trust file; on failure every bundle is refused until it is fixed */
+void vg_trust_reload(struct vg_daemon *d);
+/* -EINPROGRESS: the answer goes to client later (vg_client_reply) */
 int vg_policy_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
-		  struct vg_err *err);
+		  struct vg_err *err, struct vg_client *client);
 void vg_policy_status(struct vg_daemon *d, json_t *status);
 void vg_policy_shutdown(struct vg_daemon *d);
 

@@ -39,7 +39,7 @@ static int save_state(struct vg_daemon *d)
 	if (!s)
 		return -ENOMEM;
 	policy_path(d, "state.json", path, sizeof(path));
-	r = vg_write_file_atomic(path, s, strlen(s), 0644);
+	r = vg_write_file_atomic(path, s, strlen(s), vg_file_mode(VG_FILE_PUBLIC));
 	free(s);
 	return r;
 }
@@ -47,12 +47,17 @@ static int save_state(struct vg_daemon *d)
 static void load_state(struct vg_daemon *d)
 {
 	struct vg_policy_state *p = &d->pol;
-	char path[512], *buf = NULL;
+	char path[512], *buf = NULL, msg[1100];
+	struct vg_err err = { 0 };
 	json_t *st;
 
 	policy_path(d, "state.json", path, sizeof(path));
-	if (vg_read_file(path, STATE_MAX, &buf, NULL) < 0)
+	if (vg_read_trusted(path, STATE_MAX, &buf, NULL, &err) < 0) {
+		if (err.code[0] && strcmp(err.code, "unreadable"))
+			vg_log(LOG_ERR, "policy: %s; the anti-rollback floor is taken from the persisted bundle",
+			       vg_err_str(&err, msg, sizeof(msg)));
 		return;
+	}
 	st = json_loads(buf, 0, NULL);
 	free(buf);
 	if (!st) {
@@ -79,22 +84,27 @@ static int write_pair(struct vg_daemon *d, const char *name, const char *bytes, 
 
 	policy_path(d, name, path, sizeof(path));
 	snprintf(spath, sizeof(spath), "%s.sig", path);
-	/* signature first: a crash in between leaves a pair that fails verification, never a forged one */
-	if ((r = vg_write_file_atomic(spath, sig, siglen, 0644)) < 0)
+	/* signature first: a crash in between leaves a pair that fails verification, never a forged one;
+	 * a bundle holds break-glass hashes: readable by root only, like `policy show` */
+	if ((r = vg_write_file_atomic(spath, sig, siglen, vg_file_mode(VG_FILE_SECRET))) < 0)
 		return r;
-	return vg_write_file_atomic(path, bytes, len, 0644);
+	return vg_write_file_atomic(path, bytes, len, vg_file_mode(VG_FILE_SECRET));
 }
 
-static int read_pair(struct vg_daemon *d, const char *name, char **bytes, size_t *len, char **sig, size_t *siglen)
+static int read_pair(struct vg_daemon *d, const char *name, char **bytes, size_t *len, char **sig, size_t *siglen,
+		     struct vg_err *err)
 {
 	char path[512], spath[520];
 	int r;
 
 	policy_path(d, name, path, sizeof(path));
 	snprintf(spath, sizeof(spath), "%s.sig", path);
-	if ((r = vg_read_file(path, d->cfg.max_bundle_bytes, bytes, len)) < 0)
+	/* persisted by an older vigild with mode 0644: tighten before reading */
+	chmod(path, vg_file_mode(VG_FILE_SECRET));
+	chmod(spath, vg_file_mode(VG_FILE_SECRET));
+	if ((r = vg_read_trusted(path, d->cfg.max_bundle_bytes, bytes, len, err)) < 0)
 		return r;
-	if ((r = vg_read_file(spath, VG_SIG_MAX_BYTES, sig, siglen)) < 0) {
+	if ((r = vg_read_trusted(spath, VG_SIG_MAX_BYTES, sig, siglen, err)) < 0) {
 		free(*bytes);
 		*bytes = NULL;
 		return r;
@@ -157,18 +167,17 @@ static void on_expiry(struct vg_daemon *d, void *arg)
 	}
 }
 
-static void reject(struct vg_daemon *d, const char *source, const char *bytes, size_t len, const struct vg_err *err,
+static void reject(struct vg_daemon *d, const char *source, const char *digest, const struct vg_err *err,
 		   json_t *extra)
 {
 	struct vg_policy_state *p = &d->pol;
-	char digest[65], msg[1100];
+	char msg[1100];
 	json_t *data;
 
 	if (!strcmp(err->code, "unchanged")) {
 		json_decref(extra);
 		return;
 	}
-	vg_sha256_hex(bytes, len, digest);
 	p->last_err = *err;
 	p->last_err_at = vg_now();
 	vg_log(LOG_WARNING, "policy: rejected bundle from %s (%s): %s", source, err->code,
@@ -183,46 +192,79 @@ static void reject(struct vg_daemon *d, const char *source, const char *bytes, s
 	vg_daemon_audit(d, "policy.rejected", "policy", data);
 }
 
-int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const char *sig, size_t siglen,
-		   const char *source, unsigned flags, json_t *audit_extra, struct vg_err *err)
+/* The loader thread's half: reads only the job. */
+void vg_load_verify(struct vg_load_job *j)
 {
-	struct vg_policy_state *p = &d->pol;
-	struct vg_bundle *b = NULL;
-	void *staged[64] = { 0 };
-	size_t nmod = 0, i;
-	time_t now = vg_now(); /* one "now" for the whole load */
-	struct vg_bundle *old;
-	char *nbytes = NULL, *nsig = NULL;
-	int64_t prev_version;
-	char prev_digest[65];
-	json_t *data;
+	struct vg_err *err = &j->err;
 	int r;
 
 	vg_err_clear(err);
-	if ((r = vg_check_size(len, d->cfg.max_bundle_bytes, err)) < 0)
-		goto reject;
-	if (!d->trust) {
-		r = vg_err_set(err, EPERM, "trust_missing", d->cfg.trust_file,
-			       "no valid trust file: every bundle is refused until one is installed");
-		goto reject;
+	vg_sha256_hex(j->bytes, j->len, j->digest);
+	if ((r = vg_check_size(j->len, j->max_bytes, err)) < 0)
+		goto out;
+	if (!j->trust) {
+		r = vg_err_set(err, EPERM, "trust_missing", NULL,
+			       "no trust is in force, every bundle is refused until the trust file is fixed: %s",
+			       j->trust_error);
+		goto out;
 	}
-	if ((r = vg_sig_verify(d->trust, VG_SIG_DOMAIN_BUNDLE, bytes, len, sig, siglen, err)) < 0)
-		goto reject;
-	if ((r = vg_bundle_parse(bytes, len, &b, err)) < 0)
-		goto reject;
-	if ((r = vg_check_scope(b, d->hostname, d->cfg.labels, err)) < 0 ||
-	    (r = vg_check_time(b, now, d->cfg.clock_skew_s, flags & VG_LOAD_STARTUP, err)) < 0 ||
-	    ((flags & VG_LOAD_STARTUP) && !(flags & VG_LOAD_ROLLBACK) && p->current_digest[0] && strcmp(p->current_digest, b->digest) &&
-	     (r = vg_err_set(err, EPERM, "state_mismatch", NULL,
-			     "the persisted bundle (digest %.16s…) is not the one last applied (%.16s…)", b->digest,
-			     p->current_digest)) < 0) ||
-	    (!(flags & (VG_LOAD_ROLLBACK | VG_LOAD_STARTUP)) &&
-	     (r = vg_check_version(b, p->highest_version, p->highest_digest, p->bundle ? p->bundle->digest : NULL,
-				   flags & VG_LOAD_STARTUP, err)) < 0))
-		goto reject;
-	while (vg_modules[nmod])
-		nmod++;
-	for (i = 0; i < nmod; i++) {
+	if ((r = vg_sig_verify(j->trust, VG_SIG_DOMAIN_BUNDLE, j->bytes, j->len, j->sig, j->siglen, err)) < 0)
+		goto out;
+	if ((r = vg_bundle_parse(j->bytes, j->len, &j->b, err)) < 0)
+		goto out;
+	if ((r = vg_check_scope(j->b, j->hostname, j->labels, err)) < 0)
+		goto out;
+	r = vg_check_time(j->b, j->now, j->skew_s, j->flags & VG_LOAD_STARTUP, err);
+out:
+	j->r = r;
+}
+
+void vg_load_job_free(struct vg_load_job *j)
+{
+	if (!j)
+		return;
+	free(j->bytes);
+	free(j->sig);
+	json_decref(j->audit_extra);
+	vg_trust_free(j->trust);
+	vg_bundle_free(j->b);
+	free(j);
+}
+
+/* what the loader thread needs from the daemon, copied while on the loop */
+static void job_inputs(struct vg_daemon *d, struct vg_load_job *j)
+{
+	vg_trust_free(j->trust);
+	j->trust = vg_trust_ref(d->trust);
+	snprintf(j->trust_error, sizeof(j->trust_error), "%s", d->pol.trust_error);
+	j->max_bytes = d->cfg.max_bundle_bytes;
+	j->skew_s = d->cfg.clock_skew_s;
+	snprintf(j->hostname, sizeof(j->hostname), "%s", d->hostname);
+	snprintf(j->labels, sizeof(j->labels), "%s", d->cfg.labels);
+}
+
+/* the checks against the running state, on the loop */
+static int check_running(struct vg_daemon *d, const struct vg_bundle *b, unsigned flags, struct vg_err *err)
+{
+	struct vg_policy_state *p = &d->pol;
+
+	if ((flags & VG_LOAD_STARTUP) && !(flags & VG_LOAD_ROLLBACK) && p->current_digest[0] &&
+	    strcmp(p->current_digest, b->digest))
+		return vg_err_set(err, EPERM, "state_mismatch", NULL,
+				  "the persisted bundle (digest %.16s…) is not the one last applied (%.16s…)", b->digest,
+				  p->current_digest);
+	if (flags & (VG_LOAD_ROLLBACK | VG_LOAD_STARTUP))
+		return 0;
+	return vg_check_version(b, p->highest_version, p->highest_digest, p->bundle ? p->bundle->digest : NULL, false,
+				err);
+}
+
+static int prepare_all(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
+{
+	size_t i;
+	int r;
+
+	for (i = 0; vg_modules[i]; i++) {
 		if (!vg_modules[i]->prepare)
 			continue;
 		if ((r = vg_modules[i]->prepare(d, b, &staged[i], err)) < 0) {
@@ -231,29 +273,51 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 			while (i-- > 0)
 				if (vg_modules[i]->abort)
 					vg_modules[i]->abort(d, staged[i]);
-			goto reject;
+			return r;
 		}
 	}
-	nbytes = malloc(len + 1);
-	nsig = malloc(siglen + 1);
+	return 0;
+}
+
+/* The loop's half: the job passed vg_load_verify. */
+static int apply(struct vg_daemon *d, struct vg_load_job *j)
+{
+	struct vg_policy_state *p = &d->pol;
+	struct vg_bundle *b = j->b, *old;
+	void *staged[64] = { 0 };
+	unsigned flags = j->flags;
+	char *nbytes = NULL, *nsig = NULL;
+	int64_t prev_version;
+	char prev_digest[65];
+	json_t *data;
+	size_t i;
+	int r;
+
+	if ((r = check_running(d, b, flags, &j->err)) < 0 || (r = prepare_all(d, b, staged, &j->err)) < 0)
+		return r;
+	nbytes = malloc(j->len + 1);
+	nsig = malloc(j->siglen + 1);
 	if (!nbytes || !nsig) {
-		r = vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
-		for (i = 0; i < nmod; i++)
+		free(nbytes);
+		free(nsig);
+		for (i = 0; vg_modules[i]; i++)
 			if (vg_modules[i]->abort)
 				vg_modules[i]->abort(d, staged[i]);
-		goto reject;
+		return vg_err_set(&j->err, ENOMEM, "out_of_memory", NULL, "out of memory");
 	}
-	memcpy(nbytes, bytes, len);
-	nbytes[len] = '\0';
-	memcpy(nsig, sig, siglen);
-	nsig[siglen] = '\0';
+	memcpy(nbytes, j->bytes, j->len);
+	nbytes[j->len] = '\0';
+	memcpy(nsig, j->sig, j->siglen);
+	nsig[j->siglen] = '\0';
 
 	/* point of no return: every module switches */
+	j->b = NULL;
 	old = p->bundle;
 	prev_version = old ? old->version : 0;
 	snprintf(prev_digest, sizeof(prev_digest), "%s", old ? old->digest : "");
 	p->bundle = b;
-	for (i = 0; i < nmod; i++)
+	p->rolled_back = flags & VG_LOAD_ROLLBACK;
+	for (i = 0; vg_modules[i]; i++)
 		if (vg_modules[i]->commit)
 			vg_modules[i]->commit(d, b, staged[i]);
 
@@ -264,12 +328,12 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 			p->lkg_version = prev_version;
 			snprintf(p->lkg_digest, sizeof(p->lkg_digest), "%s", prev_digest);
 		}
-		if ((r = write_pair(d, "current.json", nbytes, len, nsig, siglen)) < 0)
+		if ((r = write_pair(d, "current.json", nbytes, j->len, nsig, j->siglen)) < 0)
 			vg_log(LOG_ERR, "policy: cannot persist the bundle under %s/policy: %s (it runs, but a restart "
 					"falls back to the previous one)",
 			       d->cfg.state_dir, strerror(-r));
-		snprintf(p->source, sizeof(p->source), "%s", source);
-		p->applied_at = now;
+		snprintf(p->source, sizeof(p->source), "%s", j->source);
+		p->applied_at = j->now;
 	}
 	if (b->version > p->highest_version || !p->highest_digest[0]) {
 		p->highest_version = b->version;
@@ -282,29 +346,113 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 	free(p->bytes);
 	free(p->sig);
 	p->bytes = nbytes;
-	p->len = len;
+	p->len = j->len;
 	p->sig = nsig;
-	p->siglen = siglen;
+	p->siglen = j->siglen;
 	vg_bundle_free(old);
 	arm_expiry(d);
 
 	vg_log(LOG_INFO, "policy: applied version %lld (digest %.16s…) from %s", (long long)b->version, b->digest,
-	       source);
+	       j->source);
 	data = bundle_summary(b);
-	json_object_set_new(data, "source", json_string(source));
+	json_object_set_new(data, "source", json_string(j->source));
 	json_object_set_new(data, "outcome", json_string("applied"));
 	json_object_set_new(data, "rolls_back_to", json_pack("{s:I, s:s}", "version", (json_int_t)prev_version,
 							      "policy_digest", prev_digest));
-	if (audit_extra)
-		json_object_update(data, audit_extra);
-	json_decref(audit_extra);
+	if (j->audit_extra)
+		json_object_update(data, j->audit_extra);
 	vg_daemon_audit(d, (flags & VG_LOAD_ROLLBACK) ? "policy.rolled_back" : (flags & VG_LOAD_STARTUP) ? "policy.restored" : "policy.applied",
 			"policy", data);
 	return 0;
+}
 
-reject:
-	vg_bundle_free(b);
-	reject(d, source, bytes, len, err, audit_extra);
+static int finish(struct vg_daemon *d, struct vg_load_job *j)
+{
+	int r = j->r;
+
+	if (r == 0)
+		r = apply(d, j);
+	if (r < 0) {
+		reject(d, j->source, j->digest, &j->err, j->audit_extra);
+		j->audit_extra = NULL;
+	}
+	return r;
+}
+
+void vg_policy_finish(struct vg_daemon *d, struct vg_load_job *j)
+{
+	int r;
+
+	/* the trust file changed while the thread verified: verify again against today's */
+	if (j->trust != d->trust) {
+		job_inputs(d, j);
+		vg_bundle_free(j->b);
+		j->b = NULL;
+		if (vg_loader_queue(j) == 0)
+			return;
+		vg_load_verify(j);
+	}
+	r = finish(d, j);
+	if (j->done)
+		j->done(d, r, &j->err, j->arg);
+	vg_load_job_free(j);
+}
+
+int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const char *sig, size_t siglen,
+		   const char *source, unsigned flags, json_t *audit_extra, struct vg_err *err)
+{
+	struct vg_load_job j = { .bytes = (char *)bytes, .len = len, .sig = (char *)sig, .siglen = siglen,
+				 .flags = flags, .audit_extra = audit_extra, .now = vg_now() };
+	int r;
+
+	snprintf(j.source, sizeof(j.source), "%s", source);
+	job_inputs(d, &j);
+	vg_load_verify(&j);
+	r = finish(d, &j);
+	*err = j.err;
+	json_decref(j.audit_extra);
+	vg_trust_free(j.trust);
+	vg_bundle_free(j.b);
+	return r;
+}
+
+int vg_policy_submit(struct vg_daemon *d, char *bytes, size_t len, char *sig, size_t siglen, const char *source,
+		     unsigned flags, json_t *audit_extra, vg_load_done done, void *arg, struct vg_err *err)
+{
+	struct vg_load_job *j = calloc(1, sizeof(*j));
+	int r = -EBUSY;
+
+	if (!j) {
+		free(bytes);
+		free(sig);
+		json_decref(audit_extra);
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	}
+	*j = (struct vg_load_job){ .bytes = bytes, .len = len, .sig = sig, .siglen = siglen, .flags = flags,
+				   .audit_extra = audit_extra, .now = vg_now(), .done = done, .arg = arg };
+	snprintf(j->source, sizeof(j->source), "%s", source);
+	job_inputs(d, j);
+	if (vg_loader_pending() >= VG_LOAD_QUEUE_MAX || (r = vg_loader_queue(j)) < 0) {
+		vg_load_job_free(j);
+		return vg_err_set(err, -r, "loader_busy", NULL,
+				  "%zu bundles are being loaded already: try again when they are done", vg_loader_pending());
+	}
+	return 0;
+}
+
+/* one persisted pair, verified again against today's trust file; -ENOENT when there is none */
+static int restore(struct vg_daemon *d, const char *name, const char *source, unsigned flags, struct vg_err *err)
+{
+	char *bytes = NULL, *sig = NULL;
+	size_t len, siglen;
+	int r;
+
+	vg_err_clear(err);
+	if ((r = read_pair(d, name, &bytes, &len, &sig, &siglen, err)) < 0)
+		return strcmp(err->code, "unreadable") ? r : -ENOENT;
+	r = vg_policy_load(d, bytes, len, sig, siglen, source, flags, NULL, err);
+	free(bytes);
+	free(sig);
 	return r;
 }
 
@@ -312,37 +460,29 @@ reject:
 int vg_policy_init(struct vg_daemon *d)
 {
 	struct vg_policy_state *p = &d->pol;
-	char dir[512], *bytes = NULL, *sig = NULL, msg[1100];
-	size_t len, siglen;
-	struct vg_err err;
+	char dir[512], msg[1100];
+	struct vg_err err = { 0 };
 	int r;
 
 	snprintf(dir, sizeof(dir), "%s/policy", d->cfg.state_dir);
-	vg_mkdir_p(dir, 0755);
+	vg_mkdir_p(dir, vg_file_mode(VG_DIR_PUBLIC));
 	load_state(d);
-	if (read_pair(d, "current.json", &bytes, &len, &sig, &siglen) == 0) {
-		r = vg_policy_load(d, bytes, len, sig, siglen, "persisted", VG_LOAD_STARTUP, NULL, &err);
-		free(bytes);
-		free(sig);
-		if (r == 0) {
-			if (p->expired)
-				vg_log(LOG_WARNING, "policy: the persisted bundle (version %lld) has expired; it stays in force",
-				       (long long)p->bundle->version);
-			return 0;
-		}
+	r = restore(d, "current.json", "persisted", VG_LOAD_STARTUP, &err);
+	if (r == 0) {
+		if (p->expired)
+			vg_log(LOG_WARNING, "policy: the persisted bundle (version %lld) has expired; it stays in force",
+			       (long long)p->bundle->version);
+		return 0;
+	}
+	if (r != -ENOENT)
 		vg_log(LOG_CRIT, "policy: THE PERSISTED BUNDLE NO LONGER VERIFIES: %s; falling back to the last-known-good",
 		       vg_err_str(&err, msg, sizeof(msg)));
-	}
-	if (read_pair(d, "lkg.json", &bytes, &len, &sig, &siglen) == 0) {
-		r = vg_policy_load(d, bytes, len, sig, siglen, "last-known-good", VG_LOAD_STARTUP | VG_LOAD_ROLLBACK,
-				   NULL, &err);
-		free(bytes);
-		free(sig);
-		if (r == 0)
-			return 0;
+	r = restore(d, "lkg.json", "last-known-good", VG_LOAD_STARTUP | VG_LOAD_ROLLBACK, &err);
+	if (r == 0)
+		return 0;
+	if (r != -ENOENT)
 		vg_log(LOG_CRIT, "policy: the last-known-good bundle does not verify either: %s",
 		       vg_err_str(&err, msg, sizeof(msg)));
-	}
 	vg_log(LOG_NOTICE, "policy: no bundle applied yet; waiting for one (vigilctl policy push, inbox %s%s%s)",
 	       d->cfg.inbox_dir, d->cfg.pull_url[0] ? ", pull " : "", d->cfg.pull_url);
 	return 0;
@@ -393,7 +533,7 @@ void vg_policy_status(struct vg_daemon *d, json_t *status)
 		tr = json_pack("{s:I, s:i, s:i, s:s}", "version", (json_int_t)d->trust->version, "threshold",
 			       (int)d->trust->threshold, "keys", (int)d->trust->nkeys, "digest", d->trust->digest);
 	else
-		tr = json_pack("{s:b, s:s}", "valid", 0, "file", d->cfg.trust_file);
+		tr = json_pack("{s:b, s:s, s:s}", "valid", 0, "file", d->cfg.trust_file, "error", d->pol.trust_error);
 	json_object_set_new(status, "trust", tr);
 }
 
@@ -417,7 +557,24 @@ static json_t *actor(const struct vg_peer *peer)
 	return json_pack("{s:{s:I, s:I}}", "actor", "uid", (json_int_t)peer->uid, "pid", (json_int_t)peer->pid);
 }
 
-static int ctl_push(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply, struct vg_err *err)
+/* a push or rollback answered once its load finished */
+static void load_replied(struct vg_daemon *d, int r, const struct vg_err *err, void *arg)
+{
+	struct vg_client *c = arg;
+	json_t *reply = NULL;
+
+	if (r == -EALREADY) {
+		r = 0;
+		reply = json_pack("{s:s, s:I}", "result", "unchanged", "version", (json_int_t)d->pol.bundle->version);
+	} else if (r == 0) {
+		reply = bundle_summary(d->pol.bundle);
+		json_object_set_new(reply, "result", json_string(d->pol.rolled_back ? "rolled_back" : "applied"));
+	}
+	vg_client_reply(d, c, r, reply, err);
+}
+
+static int ctl_push(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, struct vg_err *err,
+		    struct vg_client *c)
 {
 	char *bytes = NULL, *sig = NULL;
 	size_t len, siglen;
@@ -429,22 +586,13 @@ static int ctl_push(struct vg_daemon *d, const struct vg_peer *peer, json_t *req
 		free(bytes);
 		return r;
 	}
-	r = vg_policy_load(d, bytes, len, sig, siglen, "push", 0, actor(peer), err);
-	free(bytes);
-	free(sig);
-	if (r == -EALREADY) {
-		*reply = json_pack("{s:s, s:I}", "result", "unchanged", "version", (json_int_t)d->pol.bundle->version);
-		return 0;
-	}
-	if (r < 0)
+	if ((r = vg_policy_submit(d, bytes, len, sig, siglen, "push", 0, actor(peer), load_replied, c, err)) < 0)
 		return r;
-	*reply = bundle_summary(d->pol.bundle);
-	json_object_set_new(*reply, "result", json_string("applied"));
-	return 0;
+	return -EINPROGRESS;
 }
 
-static int ctl_rollback(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
-			struct vg_err *err)
+static int ctl_rollback(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, struct vg_err *err,
+			struct vg_client *c)
 {
 	const char *reason = json_string_value(json_object_get(req, "reason"));
 	char *bytes = NULL, *sig = NULL;
@@ -455,21 +603,18 @@ static int ctl_rollback(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 	if (!reason || strlen(reason) < 3)
 		return vg_err_set(err, EINVAL, "reason_required", "reason",
 				  "a rollback needs a reason (e.g. --reason \"INC-42 bad egress rule\")");
-	if (read_pair(d, "lkg.json", &bytes, &len, &sig, &siglen) < 0)
-		return vg_err_set(err, ENOENT, "no_last_known_good", NULL, "there is no last-known-good bundle to roll back to");
+	if ((r = read_pair(d, "lkg.json", &bytes, &len, &sig, &siglen, err)) < 0)
+		return strcmp(err->code, "unreadable") ? r : vg_err_set(err, ENOENT, "no_last_known_good", NULL,
+				  "there is no last-known-good bundle to roll back to");
 	extra = actor(peer);
 	json_object_set_new(extra, "reason", json_string(reason));
 	json_object_set_new(extra, "rolled_back_from", json_pack("{s:I, s:s}", "version",
 								   (json_int_t)(d->pol.bundle ? d->pol.bundle->version : 0),
 								   "policy_digest", d->pol.bundle ? d->pol.bundle->digest : ""));
-	r = vg_policy_load(d, bytes, len, sig, siglen, "rollback", VG_LOAD_ROLLBACK, extra, err);
-	free(bytes);
-	free(sig);
-	if (r < 0)
+	if ((r = vg_policy_submit(d, bytes, len, sig, siglen, "rollback", VG_LOAD_ROLLBACK, extra, load_replied, c,
+				  err)) < 0)
 		return r;
-	*reply = bundle_summary(d->pol.bundle);
-	json_object_set_new(*reply, "result", json_string("rolled_back"));
-	return 0;
+	return -EINPROGRESS;
 }
 
 static int ctl_show(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply, struct vg_err *err)
@@ -514,8 +659,8 @@ static int ctl_trust_update(struct vg_daemon *d, const struct vg_peer *peer, jso
 		char spath[300];
 
 		snprintf(spath, sizeof(spath), "%s.sig", d->cfg.trust_file);
-		if ((r = vg_write_file_atomic(spath, sig, siglen, 0644)) < 0 ||
-		    (r = vg_write_file_atomic(d->cfg.trust_file, bytes, len, 0644)) < 0) {
+		if ((r = vg_write_file_atomic(spath, sig, siglen, vg_file_mode(VG_FILE_PUBLIC))) < 0 ||
+		    (r = vg_write_file_atomic(d->cfg.trust_file, bytes, len, vg_file_mode(VG_FILE_PUBLIC))) < 0) {
 			r = vg_err_set(err, -r, "trust_write", d->cfg.trust_file, "cannot write the trust file: %s",
 				       strerror(-r));
 			vg_trust_free(nt);
@@ -544,12 +689,12 @@ out:
 }
 
 int vg_policy_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
-		  struct vg_err *err)
+		  struct vg_err *err, struct vg_client *client)
 {
 	if (!strcmp(cmd, "policy.push"))
-		return ctl_push(d, peer, req, reply, err);
+		return ctl_push(d, peer, req, err, client);
 	if (!strcmp(cmd, "policy.rollback"))
-		return ctl_rollback(d, peer, req, reply, err);
+		return ctl_rollback(d, peer, req, err, client);
 	if (!strcmp(cmd, "policy.show"))
 		return ctl_show(d, peer, req, reply, err);
 	if (!strcmp(cmd, "trust.update"))

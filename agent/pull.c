@@ -197,45 +197,10 @@ static void schedule(struct vg_daemon *d, uint32_t base_s)
 	d->pull.timer = vg_loop_add_timer(d, (uint64_t)(base_s + jitter) * 1000u, pull_start, NULL);
 }
 
-static void on_done(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+static void pull_finished(struct vg_daemon *d, bool ok)
 {
-	struct vg_pull_result *res = d->pull.result;
 	struct vg_pull_state *p = &d->pull;
-	uint64_t v;
-	struct vg_err err = { 0 };
-	bool ok = false;
-	int r;
 
-	if (read(fd, &v, sizeof(v)) != sizeof(v) || !res)
-		return;
-	p->running = false;
-	p->last_at = vg_now();
-	p->last_http = res->http;
-	if (res->http == 304) {
-		snprintf(p->last_result, sizeof(p->last_result), "not modified");
-		ok = true;
-	} else if (res->http == 200) {
-		r = vg_policy_load(d, res->body.data ? res->body.data : "", res->body.len, res->sig.data, res->sig.len,
-				   "pull", 0, json_pack("{s:s}", "url", res->url), &err);
-		if (r == 0 || r == -EALREADY) {
-			snprintf(p->last_result, sizeof(p->last_result), r == 0 ? "applied" : "unchanged");
-			ok = true;
-		} else {
-			snprintf(p->last_result, sizeof(p->last_result), "rejected: %.200s", err.msg);
-		}
-		/* a fetched ETag is kept even for a rejected bundle: refetching it cannot change the verdict */
-		if (res->new_etag[0]) {
-			snprintf(p->etag, sizeof(p->etag), "%s", res->new_etag);
-			save_etag(d);
-		}
-	} else {
-		snprintf(p->last_result, sizeof(p->last_result), "failed: %.200s", res->error);
-		vg_log(LOG_WARNING, "pull: %s", res->error);
-	}
-	free(res->body.data);
-	free(res->sig.data);
-	free(res);
-	p->result = NULL;
 	if (ok) {
 		p->backoff_s = 0;
 		schedule(d, d->cfg.pull_interval_s);
@@ -245,6 +210,74 @@ static void on_done(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 			p->backoff_s = d->cfg.pull_backoff_max_s;
 		schedule(d, p->backoff_s);
 	}
+}
+
+static void pull_loaded(struct vg_daemon *d, int r, const struct vg_err *err, void *arg)
+{
+	struct vg_pull_state *p = &d->pull;
+
+	if (r == 0 || r == -EALREADY)
+		snprintf(p->last_result, sizeof(p->last_result), r == 0 ? "applied" : "unchanged");
+	else
+		snprintf(p->last_result, sizeof(p->last_result), "rejected: %.200s", err->msg);
+	p->running = false;
+	pull_finished(d, r == 0 || r == -EALREADY);
+}
+
+/* the fetched bundle goes to the loader thread; the next pull is scheduled once it is loaded */
+static int submit(struct vg_daemon *d, struct vg_pull_result *res)
+{
+	struct vg_err err = { 0 };
+	char *body = res->body.data ? res->body.data : calloc(1, 1);
+	char *sig = res->sig.data ? res->sig.data : calloc(1, 1);
+	int r;
+
+	res->body.data = res->sig.data = NULL;
+	/* a fetched ETag is kept even for a rejected bundle: refetching it cannot change the verdict */
+	if (res->new_etag[0]) {
+		snprintf(d->pull.etag, sizeof(d->pull.etag), "%s", res->new_etag);
+		save_etag(d);
+	}
+	if (!body || !sig) {
+		free(body);
+		free(sig);
+		return -ENOMEM;
+	}
+	r = vg_policy_submit(d, body, res->body.len, sig, res->sig.len, "pull", 0, json_pack("{s:s}", "url", res->url),
+			     pull_loaded, NULL, &err);
+	if (r < 0)
+		snprintf(d->pull.last_result, sizeof(d->pull.last_result), "not loaded: %.200s", err.msg);
+	return r;
+}
+
+static void on_done(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	struct vg_pull_result *res = d->pull.result;
+	struct vg_pull_state *p = &d->pull;
+	uint64_t v;
+	bool ok = false, loading = false;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v) || !res)
+		return;
+	p->last_at = vg_now();
+	p->last_http = res->http;
+	if (res->http == 304) {
+		snprintf(p->last_result, sizeof(p->last_result), "not modified");
+		ok = true;
+	} else if (res->http == 200) {
+		loading = submit(d, res) == 0;
+	} else {
+		snprintf(p->last_result, sizeof(p->last_result), "failed: %.200s", res->error);
+		vg_log(LOG_WARNING, "pull: %s", res->error);
+	}
+	free(res->body.data);
+	free(res->sig.data);
+	free(res);
+	p->result = NULL;
+	if (loading)
+		return; /* pull_loaded takes over */
+	p->running = false;
+	pull_finished(d, ok);
 }
 
 static void pull_start(struct vg_daemon *d, void *arg)

@@ -404,7 +404,7 @@ static int cmd_policy_verify(struct vgctl *c, int argc, char **argv)
 	if (read_or_die(argv[optind], MAX_FILE, &buf, &len) < 0)
 		return VGCTL_EXIT_FAIL;
 	vg_read_file(sigpath, VG_SIG_MAX_BYTES, &sig, &siglen);
-	if (vg_trust_load(trustpath, &t, &err) < 0)
+	if (vg_trust_read(trustpath, &t, &err) < 0)
 		goto bad;
 	if (vg_sig_verify(t, VG_SIG_DOMAIN_BUNDLE, buf, len, sig, siglen, &err) < 0)
 		goto bad;

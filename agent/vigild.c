@@ -24,7 +24,6 @@
 #include "vigil/ctl.h"
 #include "vigil/util.h"
 
-#define MAX_CLIENTS 256
 #define USER_MAX_REQUEST (256u << 10) /* non-admin callers never need more */
 
 static int log_max_prio = LOG_INFO;
@@ -171,9 +170,12 @@ const char *vg_daemon_hostname(struct vg_daemon *d)
 
 /* ---- control socket ---- */
 
-struct client {
+struct vg_client {
 	int fd;
 	struct vg_peer peer;
+	enum vg_conn_class cls;
+	struct vg_client *prev, *next;
+	bool drain; /* refused oversized request: discard what still arrives */
 	uint64_t deadline;
 	uint32_t max;
 	char hdr[4];
@@ -216,8 +218,16 @@ static bool peer_is_admin(struct vg_daemon *d, int fd, uid_t uid, gid_t gid)
 	return gr && peer_in_group(fd, gid, gr->gr_gid);
 }
 
-static void client_close(struct vg_daemon *d, struct client *c)
+static struct vg_client *clients; /* every open connection */
+
+static void client_close(struct vg_daemon *d, struct vg_client *c)
 {
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	vg_loop_del_fd(d, c->fd);
 	if (c->timer > 0)
 		vg_loop_cancel_timer(d, c->timer);
@@ -230,7 +240,7 @@ static void client_close(struct vg_daemon *d, struct client *c)
 
 static void client_timeout(struct vg_daemon *d, void *arg)
 {
-	struct client *c = arg;
+	struct vg_client *c = arg;
 
 	c->timer = 0;
 	vg_log(LOG_NOTICE, "ctl: closing connection from pid %d uid %u: no complete request within %d ms",
@@ -257,8 +267,24 @@ void vg_daemon_status(struct vg_daemon *d, json_t *r)
 	json_object_set_new(r, "modules", mods);
 }
 
-static json_t *dispatch(struct vg_daemon *d, const struct vg_peer *peer, json_t *req)
+static json_t *finish_reply(int r, json_t *reply, struct vg_err *err)
 {
+	if (r < 0) {
+		json_decref(reply);
+		if (!err->msg[0])
+			vg_err_set(err, -r, "internal", NULL, "%s", strerror(-r));
+		return vg_ctl_error_reply(err);
+	}
+	if (!reply)
+		reply = json_object();
+	json_object_set_new(reply, "ok", json_true());
+	return reply;
+}
+
+/* NULL when the command answers later (vg_client_reply) */
+static json_t *dispatch(struct vg_daemon *d, struct vg_client *c, json_t *req)
+{
+	const struct vg_peer *peer = &c->peer;
 	const char *cmd = json_string_value(json_object_get(req, "cmd"));
 	json_t *reply = NULL;
 	struct vg_err err = { 0 };
@@ -275,7 +301,9 @@ static json_t *dispatch(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 		reply = json_object();
 		r = 0;
 	} else {
-		r = vg_policy_ctl(d, peer, cmd, req, &reply, &err);
+		r = vg_policy_ctl(d, peer, cmd, req, &reply, &err, c);
+		if (r == -EINPROGRESS)
+			return NULL;
 		for (size_t i = 0; r == -ENOENT && vg_modules[i]; i++)
 			if (vg_modules[i]->ctl)
 				r = vg_modules[i]->ctl(d, peer, cmd, req, &reply, &err);
@@ -283,19 +311,12 @@ static json_t *dispatch(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 	if (r == -ENOENT && !err.msg[0])
 		vg_err_set(&err, ENOENT, "unknown_command", NULL, "unknown command \"%.64s\" (see docs/control-socket.md)",
 			   cmd);
-	if (r < 0) {
-		json_decref(reply);
-		if (!err.msg[0])
-			vg_err_set(&err, -r, "internal", NULL, "%s", strerror(-r));
-		return vg_ctl_error_reply(&err);
-	}
-	if (!reply)
-		reply = json_object();
-	json_object_set_new(reply, "ok", json_true());
-	return reply;
+	return finish_reply(r, reply, &err);
 }
 
-static void client_send(struct vg_daemon *d, struct client *c, json_t *reply)
+static void client_io(struct vg_daemon *d, int fd, uint32_t events, void *arg);
+
+static void client_send(struct vg_daemon *d, struct vg_client *c, json_t *reply)
 {
 	if (vg_ctl_frame(reply, &c->out, &c->out_len) < 0) {
 		client_close(d, c);
@@ -305,7 +326,7 @@ static void client_send(struct vg_daemon *d, struct client *c, json_t *reply)
 	loop_mod_fd(d, c->fd, EPOLLOUT);
 }
 
-static void client_request(struct vg_daemon *d, struct client *c)
+static void client_request(struct vg_daemon *d, struct vg_client *c)
 {
 	struct vg_err err = { 0 };
 	json_t *req = NULL, *reply;
@@ -313,93 +334,209 @@ static void client_request(struct vg_daemon *d, struct client *c)
 	if (vg_ctl_parse_request(c->body, c->body_len, &req, &err) < 0)
 		reply = vg_ctl_error_reply(&err);
 	else
-		reply = dispatch(d, &c->peer, req);
+		reply = dispatch(d, c, req);
 	json_decref(req);
 	free(c->body);
 	c->body = NULL;
+	if (!reply) {
+		/* answered when the load finishes; the fd is not watched meanwhile */
+		vg_loop_del_fd(d, c->fd);
+		return;
+	}
 	client_send(d, c, reply);
 	json_decref(reply);
 }
 
-static void client_io(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+void vg_client_reply(struct vg_daemon *d, struct vg_client *c, int r, json_t *reply, const struct vg_err *err)
 {
-	struct client *c = arg;
-	ssize_t n;
+	struct vg_err e = *err;
 
-	if (c->out) {
-		n = send(fd, c->out + c->out_sent, c->out_len - c->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			client_close(d, c);
-			return;
-		}
-		c->out_sent += (size_t)n;
-		if (c->out_sent == c->out_len)
-			client_close(d, c); /* one request per connection */
+	reply = finish_reply(r, reply, &e);
+	if (vg_loop_add_fd(d, c->fd, EPOLLOUT, client_io, c) < 0) {
+		json_decref(reply);
+		client_close(d, c);
 		return;
 	}
+	client_send(d, c, reply);
+	json_decref(reply);
+}
+
+/* returns true when the connection is done (closed) */
+static bool client_write(struct vg_daemon *d, struct vg_client *c)
+{
+	ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return false;
+	if (n <= 0) {
+		client_close(d, c);
+		return true;
+	}
+	c->out_sent += (size_t)n;
+	if (c->out_sent < c->out_len)
+		return false;
+	if (!c->drain) {
+		client_close(d, c); /* one request per connection */
+		return true;
+	}
+	/* a refused oversized request: read and drop the rest so the client, still sending, gets to
+	 * read our answer instead of EPIPE; the request timer ends this */
+	free(c->out);
+	c->out = NULL;
+	shutdown(c->fd, SHUT_WR);
+	loop_mod_fd(d, c->fd, EPOLLIN);
+	return false;
+}
+
+static void client_discard(struct vg_daemon *d, struct vg_client *c)
+{
+	char buf[65536];
+	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		client_close(d, c);
+}
+
+static void client_too_large(struct vg_daemon *d, struct vg_client *c)
+{
+	struct vg_err err;
+	json_t *reply;
+
+	vg_err_set(&err, EMSGSIZE, "request_too_large", NULL,
+		   "request of %zu bytes exceeds the limit of %u bytes for this caller%s", c->body_len, c->max,
+		   c->peer.admin ? " (it follows max_bundle_bytes in vigild.conf)" : "");
+	reply = vg_ctl_error_reply(&err);
+	c->drain = true;
+	client_send(d, c, reply);
+	json_decref(reply);
+}
+
+/* returns true once the whole request is in c->body */
+static bool client_read(struct vg_daemon *d, struct vg_client *c)
+{
+	ssize_t n;
+
 	if (c->hdr_got < 4) {
-		n = recv(fd, c->hdr + c->hdr_got, 4 - c->hdr_got, MSG_DONTWAIT);
+		uint32_t be;
+
+		n = recv(c->fd, c->hdr + c->hdr_got, 4 - c->hdr_got, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
+			return false;
 		if (n <= 0) {
 			client_close(d, c);
-			return;
+			return false;
 		}
 		c->hdr_got += (size_t)n;
 		if (c->hdr_got < 4)
-			return;
-		uint32_t be;
+			return false;
 		memcpy(&be, c->hdr, 4);
 		c->body_len = ntohl(be);
 		if (c->body_len > c->max) {
-			struct vg_err err;
-			json_t *reply;
-
-			vg_err_set(&err, EMSGSIZE, "request_too_large", NULL,
-				   "request of %zu bytes exceeds the limit of %u bytes for this caller", c->body_len, c->max);
-			reply = vg_ctl_error_reply(&err);
-			client_send(d, c, reply);
-			json_decref(reply);
-			return;
+			client_too_large(d, c);
+			return false;
 		}
 		c->body = malloc(c->body_len + 1);
 		if (!c->body) {
 			client_close(d, c);
-			return;
+			return false;
 		}
 		c->body_got = 0;
 	}
 	if (c->body_got < c->body_len) {
-		n = recv(fd, c->body + c->body_got, c->body_len - c->body_got, MSG_DONTWAIT);
+		n = recv(c->fd, c->body + c->body_got, c->body_len - c->body_got, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return;
+			return false;
 		if (n <= 0) {
 			client_close(d, c);
-			return;
+			return false;
 		}
 		c->body_got += (size_t)n;
 	}
-	if (c->body_got == c->body_len) {
-		if (c->timer > 0)
-			vg_loop_cancel_timer(d, c->timer);
-		c->timer = 0;
-		client_request(d, c);
+	return c->body_got == c->body_len;
+}
+
+static void client_io(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	struct vg_client *c = arg;
+
+	if (c->out) {
+		client_write(d, c);
+		return;
 	}
+	if (c->drain) {
+		client_discard(d, c);
+		return;
+	}
+	if (!client_read(d, c))
+		return;
+	if (c->timer > 0)
+		vg_loop_cancel_timer(d, c->timer);
+	c->timer = 0;
+	client_request(d, c);
+}
+
+/* Connection slots: a class may hold at most `total` connections and one uid `per_uid` of them,
+ * so that users cannot starve admins and nobody can starve root (pam_vigil.so). */
+static const struct {
+	const char *name;
+	size_t total, per_uid;
+} conn_limits[] = {
+	[VG_CONN_USER] = { "user", VG_CONN_MAX_USERS, VG_CONN_MAX_PER_USER },
+	[VG_CONN_ADMIN] = { "admin", VG_CONN_MAX_ADMINS, VG_CONN_MAX_PER_ADMIN },
+	[VG_CONN_ROOT] = { "root", VG_CONN_MAX, VG_CONN_MAX },
+};
+
+static int conn_admit(struct vg_daemon *d, const struct vg_peer *peer, enum vg_conn_class cls, struct vg_err *err)
+{
+	size_t same_class = 0, same_uid = 0;
+
+	for (struct vg_client *c = clients; c; c = c->next) {
+		same_class += c->cls == cls || (cls == VG_CONN_ADMIN && c->cls == VG_CONN_USER);
+		same_uid += c->peer.uid == peer->uid;
+	}
+	if (d->nclients >= VG_CONN_MAX || same_class >= conn_limits[cls].total)
+		return vg_err_set(err, EBUSY, "busy", NULL, "vigild serves %zu connections already: try again", d->nclients);
+	if (same_uid >= conn_limits[cls].per_uid)
+		return vg_err_set(err, EBUSY, "busy", NULL, "uid %u holds %zu connections to vigild (limit %zu): try again",
+				  (unsigned)peer->uid, same_uid, conn_limits[cls].per_uid);
+	return 0;
+}
+
+/* a refused connection gets its answer (it fits the socket buffer) before it is closed */
+static void conn_refuse(int fd, const struct vg_err *err)
+{
+	json_t *reply = vg_ctl_error_reply(err);
+	char *frame = NULL;
+	size_t len;
+
+	if (vg_ctl_frame(reply, &frame, &len) == 0 && send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		vg_log(LOG_DEBUG, "ctl: cannot tell a refused client why: %m");
+	free(frame);
+	json_decref(reply);
+	close(fd);
 }
 
 static void accept_client(struct vg_daemon *d, int lfd, uint32_t events, void *arg)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
-	struct client *c;
+	struct vg_err err = { 0 };
+	struct vg_client *c;
+	struct vg_peer peer;
+	enum vg_conn_class cls;
 	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 	if (fd < 0)
 		return;
-	if (d->nclients >= MAX_CLIENTS || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		close(fd);
+		return;
+	}
+	peer = (struct vg_peer){ cred.pid, cred.uid, cred.gid, peer_is_admin(d, fd, cred.uid, cred.gid) };
+	cls = peer.uid == 0 ? VG_CONN_ROOT : peer.admin ? VG_CONN_ADMIN : VG_CONN_USER;
+	if (conn_admit(d, &peer, cls, &err) < 0) {
+		d->conn_refused[cls]++;
+		conn_refuse(fd, &err);
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -408,13 +545,18 @@ static void accept_client(struct vg_daemon *d, int lfd, uint32_t events, void *a
 		return;
 	}
 	c->fd = fd;
-	c->peer = (struct vg_peer){ cred.pid, cred.uid, cred.gid, peer_is_admin(d, fd, cred.uid, cred.gid) };
-	c->max = c->peer.admin ? VG_CTL_MAX_REQUEST : USER_MAX_REQUEST;
+	c->peer = peer;
+	c->cls = cls;
+	c->max = peer.admin ? vg_ctl_max_request(d->cfg.max_bundle_bytes) : USER_MAX_REQUEST;
 	if (vg_loop_add_fd(d, fd, EPOLLIN, client_io, c) < 0) {
 		close(fd);
 		free(c);
 		return;
 	}
+	c->next = clients;
+	if (clients)
+		clients->prev = c;
+	clients = c;
 	d->nclients++;
 	c->timer = vg_loop_add_timer(d, VG_CTL_TIMEOUT_MS, client_timeout, c);
 }
@@ -427,14 +569,14 @@ static int open_socket(struct vg_daemon *d, struct vg_err *err)
 	if (strlen(d->cfg.socket) >= sizeof(sa.sun_path))
 		return vg_err_set(err, ENAMETOOLONG, "config", "socket", "socket path too long");
 	strcpy(sa.sun_path, d->cfg.socket);
-	if ((r = vg_mkdir_p(d->cfg.run_dir, 0755)) < 0)
+	if ((r = vg_mkdir_p(d->cfg.run_dir, vg_file_mode(VG_DIR_PUBLIC))) < 0)
 		return vg_err_set(err, -r, "run_dir", d->cfg.run_dir, "cannot create run_dir: %s", strerror(-r));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return vg_err_set(err, errno, "socket", NULL, "socket: %s", strerror(errno));
 	unlink(d->cfg.socket);
 	/* every local user may read status and ask about themselves; policy changes check SO_PEERCRED */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(d->cfg.socket, 0666) < 0 || listen(fd, 64) < 0) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(d->cfg.socket, 0666) < 0 || listen(fd, 512) < 0) {
 		r = vg_err_set(err, errno, "socket", d->cfg.socket, "cannot listen on the control socket: %s",
 			       strerror(errno));
 		close(fd);
@@ -446,17 +588,23 @@ static int open_socket(struct vg_daemon *d, struct vg_err *err)
 
 /* ---- signals, config ---- */
 
-static void load_trust(struct vg_daemon *d)
+/* Fails closed: without a valid trust file no trust is in force, every bundle is refused (the
+ * running policy keeps enforcing) and status says why. */
+void vg_trust_reload(struct vg_daemon *d)
 {
 	struct vg_err err = { 0 };
 	struct vg_trust *t = NULL;
 	char msg[1100];
 
 	if (vg_trust_load(d->cfg.trust_file, &t, &err) < 0) {
-		vg_log(LOG_ERR, "trust: %s (every bundle will be refused until this is fixed)",
-		       vg_err_str(&err, msg, sizeof(msg)));
+		vg_err_str(&err, msg, sizeof(msg));
+		vg_log(LOG_ERR, "trust: %s (every bundle will be refused until this is fixed)", msg);
+		snprintf(d->pol.trust_error, sizeof(d->pol.trust_error), "%s", msg);
+		vg_trust_free(d->trust);
+		d->trust = NULL;
 		return;
 	}
+	d->pol.trust_error[0] = '\0';
 	vg_trust_free(d->trust);
 	d->trust = t;
 	vg_log(LOG_INFO, "trust: version %lld, %zu key(s), threshold %u", (long long)t->version, t->nkeys,
@@ -488,7 +636,7 @@ static void on_signal(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 			memcpy(nc.bpffs_dir, d->cfg.bpffs_dir, sizeof(nc.bpffs_dir));
 			memcpy(nc.inbox_dir, d->cfg.inbox_dir, sizeof(nc.inbox_dir));
 			d->cfg = nc;
-			load_trust(d);
+			vg_trust_reload(d);
 			vg_log(LOG_INFO, "SIGHUP: configuration and trust file reloaded");
 		}
 	}
@@ -595,13 +743,13 @@ int main(int argc, char **argv)
 		vg_log(LOG_ERR, "cannot set up the event loop: %s", strerror(errno));
 		return 1;
 	}
-	if ((r = vg_mkdir_p(d->cfg.state_dir, 0755)) < 0) {
+	if ((r = vg_mkdir_p(d->cfg.state_dir, vg_file_mode(VG_DIR_PUBLIC))) < 0) {
 		vg_log(LOG_ERR, "cannot create state_dir %s: %s", d->cfg.state_dir, strerror(-r));
 		return 1;
 	}
 	vg_log(LOG_INFO, "vigild %s starting on %s (config %s, state %s)", VIGIL_VERSION, d->hostname, cfg,
 	       d->cfg.state_dir);
-	load_trust(d);
+	vg_trust_reload(d);
 	for (size_t i = 0; vg_modules[i]; i++) {
 		if (!vg_modules[i]->init)
 			continue;
@@ -619,6 +767,10 @@ int main(int argc, char **argv)
 	vg_daemon_audit(d, "agent.started", d->hostname,
 			json_pack("{s:s, s:s}", "version", VIGIL_VERSION, "config", cfg));
 	vg_policy_init(d);
+	if ((r = vg_loader_start(d)) < 0) {
+		vg_log(LOG_ERR, "cannot start the loader thread: %s", strerror(-r));
+		return 1;
+	}
 	if (open_socket(d, &err) < 0) {
 		vg_log(LOG_ERR, "%s", vg_err_str(&err, msg, sizeof(msg)));
 		return 1;
@@ -647,6 +799,7 @@ int main(int argc, char **argv)
 	}
 
 	vg_pull_shutdown(d);
+	vg_loader_stop();
 	for (size_t i = 0; vg_modules[i]; i++)
 		if (vg_modules[i]->shutdown)
 			vg_modules[i]->shutdown(d);

@@ -236,10 +236,9 @@ int vg_config_load(struct vg_config *c, const char *path, struct vg_err *err)
 	int r;
 
 	vg_config_defaults(c);
-	r = vg_read_file(path, 1 << 20, &text, NULL);
+	r = vg_read_trusted(path, 1 << 20, &text, NULL, err);
 	if (r < 0)
-		return vg_err_set(err, -r, "config_unreadable", path, "cannot read the configuration: %s",
-				  strerror(-r));
+		return r;
 	r = vg_config_parse(c, text, path, err);
 	free(text);
 	return r;

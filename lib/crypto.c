@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -26,16 +28,52 @@ const char *vg_key_alg(EVP_PKEY *key)
 	return NULL;
 }
 
+/* DER SubjectPublicKeyInfo prefixes: Ed25519, and P-256 with an uncompressed point (04 || X || Y) */
+static const uint8_t spki_ed25519[] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00 };
+static const uint8_t spki_p256[] = { 0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d,
+				     0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01,
+				     0x07, 0x03, 0x42, 0x00, 0x04 };
+
+int vg_key_canonical(EVP_PKEY *key, uint8_t out[VG_KEY_CANONICAL_MAX], size_t *len)
+{
+	const char *alg = vg_key_alg(key);
+	BIGNUM *x = NULL, *y = NULL;
+	size_t n = 32;
+	int r = -EINVAL;
+
+	if (alg && !strcmp(alg, "ed25519")) {
+		memcpy(out, spki_ed25519, sizeof(spki_ed25519));
+		if (EVP_PKEY_get_raw_public_key(key, out + sizeof(spki_ed25519), &n) == 1 && n == 32) {
+			*len = sizeof(spki_ed25519) + 32;
+			r = 0;
+		}
+	} else if (alg && !strcmp(alg, "ecdsa-p256")) {
+		/* the point, whatever encoding (compressed, uncompressed, hybrid) it arrived in */
+		memcpy(out, spki_p256, sizeof(spki_p256));
+		if (EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1 &&
+		    EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1 &&
+		    BN_bn2binpad(x, out + sizeof(spki_p256), 32) == 32 &&
+		    BN_bn2binpad(y, out + sizeof(spki_p256) + 32, 32) == 32) {
+			*len = sizeof(spki_p256) + 64;
+			r = 0;
+		}
+	}
+	BN_free(x);
+	BN_free(y);
+	ERR_clear_error();
+	return r;
+}
+
 int vg_key_id(EVP_PKEY *key, char out[17])
 {
-	unsigned char *der = NULL;
+	uint8_t der[VG_KEY_CANONICAL_MAX];
 	char hex[65];
-	int len = i2d_PUBKEY(key, &der);
+	size_t len;
+	int r = vg_key_canonical(key, der, &len);
 
-	if (len <= 0)
-		return -EINVAL;
-	vg_sha256_hex(der, (size_t)len, hex);
-	OPENSSL_free(der);
+	if (r < 0)
+		return r;
+	vg_sha256_hex(der, len, hex);
 	memcpy(out, hex, 16);
 	out[16] = '\0';
 	return 0;
@@ -72,6 +110,10 @@ EVP_PKEY *vg_key_from_pem(const char *pem, bool private_key)
 		EVP_PKEY_free(k);
 		return NULL;
 	}
+	/* whatever point encoding came in, the key is written back out uncompressed */
+	if (k && EVP_PKEY_is_a(k, "EC"))
+		EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, "uncompressed");
+	ERR_clear_error();
 	return k;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 
 #include "vigil/ctl.h"
+#include "vigil/trust.h"
 #include "vigil/util.h"
 
 int vg_ctl_frame(json_t *msg, char **out, size_t *len)
@@ -35,15 +36,22 @@ int vg_ctl_frame(json_t *msg, char **out, size_t *len)
 	return 0;
 }
 
+uint32_t vg_ctl_max_request(uint64_t max_bundle_bytes)
+{
+	uint64_t n = (max_bundle_bytes + 2) / 3 * 4 + (VG_SIG_MAX_BYTES + 2) / 3 * 4 + 4096;
+
+	return n > VG_CTL_MAX_FRAME ? VG_CTL_MAX_FRAME : (uint32_t)n;
+}
+
 int vg_ctl_parse_request(const char *buf, size_t len, json_t **out, struct vg_err *err)
 {
 	json_error_t jerr;
 	json_t *req;
 
 	*out = NULL;
-	if (len > VG_CTL_MAX_REQUEST)
+	if (len > VG_CTL_MAX_FRAME)
 		return vg_err_set(err, EMSGSIZE, "request_too_large", NULL, "request larger than %u bytes",
-				  VG_CTL_MAX_REQUEST);
+				  VG_CTL_MAX_FRAME);
 	req = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req)
 		return vg_err_set(err, EINVAL, "request_malformed", NULL, "request is not valid JSON: %s", jerr.text);

@@ -1,15 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "vigil/crypto.h"
 #include "vigil/trust.h"
 #include "vigil/util.h"
 
+struct vg_trust *vg_trust_ref(struct vg_trust *t)
+{
+	if (t)
+		__atomic_add_fetch(&t->refs, 1, __ATOMIC_RELAXED);
+	return t;
+}
+
 void vg_trust_free(struct vg_trust *t)
 {
-	if (!t)
+	if (!t || __atomic_sub_fetch(&t->refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	for (size_t i = 0; i < t->nkeys; i++)
 		EVP_PKEY_free(t->keys[i].key);
@@ -62,6 +71,7 @@ int vg_trust_parse(const char *buf, size_t len, struct vg_trust **out, struct vg
 		r = -ENOMEM;
 		goto out;
 	}
+	t->refs = 1;
 	vg_sha256_hex(buf, len, t->digest);
 	keys = json_object_get(root, "keys");
 	if (!json_is_integer(json_object_get(root, "version")) || json_integer_value(json_object_get(root, "version")) < 1) {
@@ -134,16 +144,31 @@ out:
 	return r;
 }
 
-int vg_trust_load(const char *path, struct vg_trust **out, struct vg_err *err)
+int vg_trust_read(const char *path, struct vg_trust **out, struct vg_err *err)
 {
 	char *buf = NULL;
 	size_t len;
 	int r = vg_read_file(path, VG_TRUST_MAX_BYTES, &buf, &len);
 
 	if (r < 0)
-		return vg_err_set(err, -r, "trust_missing", path,
-				  "cannot read the trust file (%s): without trust material every bundle is refused",
-				  strerror(-r));
+		return vg_err_set(err, -r, "trust_missing", path, "cannot read the trust file: %s", strerror(-r));
+	r = vg_trust_parse(buf, len, out, err);
+	free(buf);
+	if (r < 0 && err && !err->path[0])
+		snprintf(err->path, sizeof(err->path), "%s", path);
+	return r;
+}
+
+int vg_trust_load(const char *path, struct vg_trust **out, struct vg_err *err)
+{
+	char *buf = NULL;
+	size_t len;
+	struct vg_err e = { 0 };
+	int r = vg_read_trusted(path, VG_TRUST_MAX_BYTES, &buf, &len, &e);
+
+	if (r < 0)
+		return vg_err_set(err, -r, !strcmp(e.code, "untrusted_file") ? "trust_untrusted" : "trust_missing", path,
+				  "%s: without trust material every bundle is refused", e.msg);
 	r = vg_trust_parse(buf, len, out, err);
 	free(buf);
 	if (r < 0 && err && !err->path[0])
@@ -164,15 +189,83 @@ static uint8_t *with_domain(const char *domain, const void *msg, size_t len, siz
 	return m;
 }
 
+static void note(char *notes, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void note(char *notes, size_t cap, const char *fmt, ...)
+{
+	size_t used = strlen(notes);
+	va_list ap;
+
+	if (used + 1 >= cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(notes + used, cap - used, fmt, ap);
+	va_end(ap);
+}
+
+/* The trusted key an entry names, or -1 (with a note) when the entry cannot count. */
+static ssize_t entry_key(const struct vg_trust *t, json_t *s, size_t i, char *notes, size_t cap)
+{
+	const char *kid = json_string_value(json_object_get(s, "key_id"));
+	const char *alg = json_string_value(json_object_get(s, "alg"));
+	const char *b64 = json_string_value(json_object_get(s, "sig"));
+
+	if (!kid || !alg || !b64) {
+		note(notes, cap, "; signature %zu lacks key_id, alg or sig", i);
+		return -1;
+	}
+	if (strcmp(alg, "ed25519") && strcmp(alg, "ecdsa-p256")) {
+		note(notes, cap, "; signature %zu uses unknown algorithm \"%.16s\" (accepted: ed25519, ecdsa-p256)", i, alg);
+		return -1;
+	}
+	for (size_t k = 0; k < t->nkeys; k++) {
+		if (strcmp(t->keys[k].id, kid))
+			continue;
+		if (strcmp(alg, t->keys[k].alg)) {
+			note(notes, cap, "; key %s: alg \"%.16s\" is not the key's (%s)", kid, alg, t->keys[k].alg);
+			return -1;
+		}
+		return (ssize_t)k;
+	}
+	note(notes, cap, "; key %.16s is not trusted", kid);
+	return -1;
+}
+
+/* Each trusted key gets at most one candidate: the first entry naming it. Unknown keys, repeated
+ * signers and malformed entries are dropped here, before any signature is checked, so the work
+ * is at most one verification per trusted key whatever the signature file holds. */
+static size_t pick_candidates(const struct vg_trust *t, json_t *sigs, json_t **cand, char *notes, size_t cap)
+{
+	size_t i, n = 0, dropped = 0;
+	json_t *s;
+
+	json_array_foreach(sigs, i, s) {
+		ssize_t k = entry_key(t, s, i, notes, cap);
+
+		if (k < 0) {
+			dropped++;
+			continue;
+		}
+		if (cand[k]) {
+			note(notes, cap, "; key %s signed more than once (only the first counts)", t->keys[k].id);
+			continue;
+		}
+		cand[k] = s;
+		n++;
+	}
+	if (dropped > 8)
+		note(notes, cap, "; %zu entries did not count", dropped);
+	return n;
+}
+
 int vg_sig_verify(const struct vg_trust *t, const char *domain, const void *msg, size_t len, const char *sig,
 		  size_t siglen, struct vg_err *err)
 {
 	json_error_t jerr;
-	json_t *doc = NULL, *sigs, *s;
+	json_t *doc = NULL, *sigs, **cand = NULL;
 	uint8_t *m = NULL;
-	size_t mlen, i;
+	size_t mlen;
 	unsigned good = 0;
-	bool *counted = NULL;
 	char notes[512] = "";
 	int r;
 
@@ -192,52 +285,27 @@ int vg_sig_verify(const struct vg_trust *t, const char *domain, const void *msg,
 		r = vg_err_set(err, EPERM, "unsigned", NULL, "the signature file holds no signatures");
 		goto out;
 	}
-	m = with_domain(domain, msg, len, &mlen);
-	counted = calloc(t->nkeys, sizeof(*counted));
-	if (!m || !counted) {
+	cand = calloc(t->nkeys, sizeof(*cand));
+	if (!cand) {
 		r = -ENOMEM;
 		goto out;
 	}
-	json_array_foreach(sigs, i, s) {
-		const char *kid = json_string_value(json_object_get(s, "key_id"));
-		const char *alg = json_string_value(json_object_get(s, "alg"));
-		const char *b64 = json_string_value(json_object_get(s, "sig"));
+	if (pick_candidates(t, sigs, cand, notes, sizeof(notes)) > 0 && !(m = with_domain(domain, msg, len, &mlen))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t k = 0; m && k < t->nkeys && good < t->threshold; k++) {
 		uint8_t *raw = NULL;
-		size_t rawlen, k;
+		size_t rawlen;
 
-		if (!kid || !alg || !b64) {
-			r = vg_err_set(err, EPERM, "signature_malformed", NULL,
-				       "signature %zu lacks key_id, alg or sig", i);
-			goto out;
-		}
-		if (strcmp(alg, "ed25519") && strcmp(alg, "ecdsa-p256")) {
-			r = vg_err_set(err, EPERM, "signature_algorithm", NULL,
-				       "signature %zu uses unknown algorithm \"%.32s\" (accepted: ed25519, ecdsa-p256)", i, alg);
-			goto out;
-		}
-		for (k = 0; k < t->nkeys; k++)
-			if (!strcmp(t->keys[k].id, kid))
-				break;
-		if (k == t->nkeys) {
-			snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "; key %.16s is not trusted", kid);
+		if (!cand[k])
 			continue;
-		}
-		if (strcmp(alg, t->keys[k].alg)) {
-			snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "; key %s: alg mismatch", kid);
-			continue;
-		}
-		if (vg_b64_decode(b64, &raw, &rawlen) < 0) {
-			snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "; key %s: sig is not base64", kid);
-			continue;
-		}
-		if (vg_verify(t->keys[k].key, m, mlen, raw, rawlen) == 0) {
-			if (!counted[k]) {
-				counted[k] = true;
-				good++;
-			}
-		} else {
-			snprintf(notes + strlen(notes), sizeof(notes) - strlen(notes), "; key %s: signature does not match", kid);
-		}
+		if (vg_b64_decode(json_string_value(json_object_get(cand[k], "sig")), &raw, &rawlen) < 0)
+			note(notes, sizeof(notes), "; key %s: sig is not base64", t->keys[k].id);
+		else if (vg_verify(t->keys[k].key, m, mlen, raw, rawlen) == 0)
+			good++;
+		else
+			note(notes, sizeof(notes), "; key %s: signature does not match", t->keys[k].id);
 		free(raw);
 	}
 	if (good < t->threshold) {
@@ -248,7 +316,7 @@ int vg_sig_verify(const struct vg_trust *t, const char *domain, const void *msg,
 	}
 	r = 0;
 out:
-	free(counted);
+	free(cand);
 	free(m);
 	json_decref(doc);
 	return r;

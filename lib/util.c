@@ -5,26 +5,21 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include "vigil/util.h"
 
-int vg_read_file(const char *path, size_t max, char **out, size_t *len)
+static int read_fd(int fd, const struct stat *st, size_t max, char **out, size_t *len)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
 	char *buf;
 	size_t cap, n = 0;
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max)
+	if (S_ISREG(st->st_mode) && (uint64_t)st->st_size > max)
 		return -EFBIG;
-	cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 4096;
+	cap = S_ISREG(st->st_mode) ? (size_t)st->st_size + 1 : 4096;
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
@@ -68,6 +63,74 @@ int vg_read_file(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
+int vg_read_file(const char *path, size_t max, char **out, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	return read_fd(fd, &st, max, out, len);
+}
+
+int vg_read_regular(const char *path, size_t max, char **out, size_t *len)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+
+	if (fd < 0)
+		return errno == ELOOP ? -EINVAL : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	return read_fd(fd, &st, max, out, len);
+}
+
+int vg_file_trusted(const char *path, const struct stat *st, struct vg_err *err)
+{
+	if (!S_ISREG(st->st_mode))
+		return vg_err_set(err, EINVAL, "untrusted_file", path, "%s is not a regular file", path);
+	if (st->st_uid != 0)
+		return vg_err_set(err, EPERM, "untrusted_file", path,
+				  "%s is owned by uid %u: vigild trusts only files owned by root (chown root: %s)", path,
+				  (unsigned)st->st_uid, path);
+	if (st->st_mode & (S_IWGRP | S_IWOTH))
+		return vg_err_set(err, EPERM, "untrusted_file", path,
+				  "%s is writable by group or others (mode %04o): vigild refuses it (chmod go-w %s)", path,
+				  (unsigned)(st->st_mode & 07777), path);
+	return 0;
+}
+
+int vg_read_trusted(const char *path, size_t max, char **out, size_t *len, struct vg_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	int r;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return vg_err_set(err, errno, "unreadable", path, "cannot read %s: %s", path, strerror(errno));
+	if ((r = vg_file_trusted(path, &st, err)) < 0)
+		return r;
+	if ((r = read_fd(fd, &st, max, out, len)) < 0)
+		return vg_err_set(err, -r, r == -EFBIG ? "too_large" : "unreadable", path, "cannot read %s: %s", path,
+				  r == -EFBIG ? "too large" : strerror(-r));
+	return 0;
+}
+
+unsigned vg_file_mode(enum vg_file_kind kind)
+{
+	switch (kind) {
+	case VG_FILE_PUBLIC: return 0644;
+	case VG_FILE_SECRET: return 0600;
+	case VG_DIR_PUBLIC: return 0755;
+	case VG_DIR_SECRET: return 0700;
+	}
+	return 0600;
+}
+
 static int fsync_dir_of(const char *path)
 {
 	char tmp[PATH_MAX];
@@ -87,13 +150,24 @@ int vg_write_file_atomic(const char *path, const void *data, size_t len, unsigne
 {
 	char tmp[PATH_MAX];
 	const char *p = data;
-	int fd, r = 0;
+	int fd = -1, r = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
+	/* an unpredictable name created exclusively: nothing planted beforehand is ever written through */
+	for (int tries = 0; fd < 0 && tries < 8; tries++) {
+		uint8_t rnd[8];
+		char hex[17];
+
+		if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+			return -EIO;
+		vg_hex(rnd, sizeof(rnd), hex);
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp.%s", path, hex) >= (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+		if (fd < 0 && errno != EEXIST)
+			return -errno;
+	}
 	if (fd < 0)
-		return -errno;
+		return -EEXIST;
 	if (fchmod(fd, mode) < 0) {
 		r = -errno;
 		goto fail;
@@ -187,6 +261,14 @@ static int digits(const char *s, int n, int *out)
 	return 0;
 }
 
+static int days_in_month(int y, int mo)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+	return mo == 2 && leap ? 29 : days[mo - 1];
+}
+
 int vg_time_parse(const char *s, time_t *out)
 {
 	struct tm tm = { 0 };
@@ -199,7 +281,7 @@ int vg_time_parse(const char *s, time_t *out)
 	if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) || digits(s + 11, 2, &h) ||
 	    digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
 		return -EINVAL;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60 || y < 1970)
+	if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60 || y < 1970)
 		return -EINVAL;
 	p = s + 19;
 	if (*p == '.') {

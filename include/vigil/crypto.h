@@ -12,7 +12,11 @@
 
 /* "ed25519" or "ecdsa-p256" for key; NULL for anything else */
 const char *vg_key_alg(EVP_PKEY *key);
-/* key id: first 16 hex chars of sha256(DER SubjectPublicKeyInfo) */
+/* A public key in its one canonical form: DER SubjectPublicKeyInfo, EC point uncompressed.
+ * Two encodings of one key (compressed, uncompressed, hybrid) give the same bytes. */
+#define VG_KEY_CANONICAL_MAX 96
+int vg_key_canonical(EVP_PKEY *key, uint8_t out[VG_KEY_CANONICAL_MAX], size_t *len);
+/* key id: first 16 hex chars of sha256(vg_key_canonical): one key, one id */
 int vg_key_id(EVP_PKEY *key, char out[17]);
 int vg_key_generate(const char *alg, EVP_PKEY **out, struct vg_err *err);
 EVP_PKEY *vg_key_from_pem(const char *pem, bool private_key);

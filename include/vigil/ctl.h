@@ -16,7 +16,7 @@
 #include "vigil/err.h"
 
 #define VG_CTL_DEFAULT_SOCKET "/run/vigil/vigil.sock"
-#define VG_CTL_MAX_REQUEST (96u << 20) /* a pushed bundle travels inside a request */
+#define VG_CTL_MAX_FRAME (1u << 30) /* no request is ever larger; admins get vg_ctl_max_request() */
 #define VG_CTL_MAX_REPLY (64u << 20)
 #define VG_CTL_TIMEOUT_MS 5000
 
@@ -24,6 +24,10 @@
 #define VG_CTL_ABSENT "vigild_absent"
 /* ... or vigild exists but does not answer in time (backlog full, reset, stopped, timeout). */
 #define VG_CTL_BUSY "vigild_busy"
+
+/* The largest request an admin may send: a bundle of max_bundle_bytes and its signature, base64,
+ * inside JSON. vigild enforces it; vigilctl checks it before sending. */
+uint32_t vg_ctl_max_request(uint64_t max_bundle_bytes);
 
 /* Client side: connect, send req, wait for the reply; every step bounded by timeout_ms together. */
 int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err);

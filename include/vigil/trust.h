@@ -27,6 +27,7 @@ struct vg_trust_key {
 };
 
 struct vg_trust {
+	int refs; /* vg_trust_ref / vg_trust_free: the loader thread holds one while it verifies */
 	int64_t version;
 	unsigned threshold;
 	size_t nkeys;
@@ -35,7 +36,12 @@ struct vg_trust {
 };
 
 int vg_trust_parse(const char *buf, size_t len, struct vg_trust **out, struct vg_err *err);
+/* any trust file, for offline checks (vigilctl policy verify) */
+int vg_trust_read(const char *path, struct vg_trust **out, struct vg_err *err);
+/* vigild's trust file: must pass vg_file_trusted (root-owned, not group/world-writable) */
 int vg_trust_load(const char *path, struct vg_trust **out, struct vg_err *err);
+struct vg_trust *vg_trust_ref(struct vg_trust *t);
+/* drops one reference; frees on the last */
 void vg_trust_free(struct vg_trust *t);
 
 /* 0 when at least t->threshold distinct trusted keys signed domain‖msg; else -EPERM with err */

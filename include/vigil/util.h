@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,7 +22,26 @@ static inline void vg_closep(int *fd) { if (*fd >= 0) close(*fd); }
 
 /* Read a whole file, at most max bytes (-EFBIG beyond); *out is NUL-terminated. */
 int vg_read_file(const char *path, size_t max, char **out, size_t *len);
-/* Write via temp file + fsync + rename + fsync(dir): readers see old or new, never half. */
+/* Like vg_read_file, for names an untrusted party may have created (the inbox): never follows a
+ * symlink, never blocks in open (FIFO), -EINVAL for anything but a regular file. */
+int vg_read_regular(const char *path, size_t max, char **out, size_t *len);
+/* The one check for every file vigild trusts (config, trust, keys, state): a regular file, owned
+ * by root, not writable by group or others; else an error naming the file and the fix. */
+int vg_file_trusted(const char *path, const struct stat *st, struct vg_err *err);
+/* vg_read_file + vg_file_trusted on the opened file; errors (with err) name the file. */
+int vg_read_trusted(const char *path, size_t max, char **out, size_t *len, struct vg_err *err);
+
+/* The one place that decides file modes: every file vigild writes is one of these. */
+enum vg_file_kind {
+	VG_FILE_PUBLIC, /* 0644: status, caches meant for every user */
+	VG_FILE_SECRET, /* 0600: anything holding secrets or hashes of them (bundles, keys, grants) */
+	VG_DIR_PUBLIC,	/* 0755 */
+	VG_DIR_SECRET,	/* 0700 */
+};
+unsigned vg_file_mode(enum vg_file_kind kind);
+
+/* Write via a temp file (random name, O_EXCL) + fsync + rename + fsync(dir): readers see old or
+ * new, never half. */
 int vg_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 int vg_mkdir_p(const char *path, unsigned mode);
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <openssl/core_names.h>
 
 #include "vigil/bundle.h"
 #include "vigil/config.h"
@@ -21,6 +22,8 @@ static const char *doc = "{\"version\": 5, \"issued_at\": \"2026-11-01T00:00:00Z
 			 " \"scope\": {\"hosts\": [\"web-*\", \"db1\"], \"labels\": {\"role\": \"web\", \"dc\": \"x\"}}}";
 
 static EVP_PKEY *keys[3];
+
+
 
 static int setup(void **state)
 {
@@ -134,7 +137,7 @@ static void test_signatures(void **state)
 	assert_string_equal(err.code, "signature_malformed");
 	assert_int_equal(verify(t1, doc, "{\"signatures\": [{\"key_id\": \"x\", \"alg\": \"rsa-md5\", \"sig\": \"AA\"}]}", &err),
 			 -EPERM);
-	assert_string_equal(err.code, "signature_algorithm");
+	assert_string_equal(err.code, "signature_invalid");
 	assert_non_null(strstr(err.msg, "unknown algorithm \"rsa-md5\""));
 	free(s1);
 	free(s12);
@@ -302,6 +305,113 @@ static void test_util(void **state)
 	assert_int_equal(vg_time_parse("2026-11-23 09:00:00Z", &t), -EINVAL);
 	assert_int_equal(vg_time_parse("2026-11-23T09:00:00+01:00", &t), -EINVAL);
 	assert_int_equal(vg_time_parse("2026-13-23T09:00:00Z", &t), -EINVAL);
+	/* days that do not exist */
+	assert_int_equal(vg_time_parse("2026-02-31T00:00:00Z", &t), -EINVAL);
+	assert_int_equal(vg_time_parse("2026-02-29T00:00:00Z", &t), -EINVAL);
+	assert_int_equal(vg_time_parse("2026-04-31T00:00:00Z", &t), -EINVAL);
+	assert_int_equal(vg_time_parse("2028-02-29T00:00:00Z", &t), 0);
+	assert_int_equal(vg_time_parse("2100-02-29T00:00:00Z", &t), -EINVAL);
+	assert_int_equal(vg_time_parse("2000-02-29T00:00:00Z", &t), 0);
+}
+
+/* the PEM of key with its EC point written compressed, uncompressed or hybrid */
+static char *pem_as(EVP_PKEY *key, const char *format)
+{
+	EVP_PKEY *k = EVP_PKEY_dup(key);
+	char *pem;
+
+	assert_non_null(k);
+	assert_int_equal(EVP_PKEY_set_utf8_string_param(k, OSSL_PKEY_PARAM_EC_POINT_CONVERSION_FORMAT, format), 1);
+	pem = vg_key_public_pem(k);
+	EVP_PKEY_free(k);
+	return pem;
+}
+
+/* One P-256 key in three encodings is one signer: one id, and listed twice is an error. */
+static void test_key_encodings(void **state)
+{
+	static const char *const formats[] = { "uncompressed", "compressed", "hybrid" };
+	char ids[3][17], *pems[3];
+	json_t *arr = json_array(), *tdoc;
+	struct vg_trust *t = NULL;
+	struct vg_err err = { 0 };
+	char *s;
+
+	for (int i = 0; i < 3; i++) {
+		EVP_PKEY *k;
+
+		pems[i] = pem_as(keys[2], formats[i]);
+		k = vg_key_from_pem(pems[i], false);
+		assert_non_null(k);
+		assert_int_equal(vg_key_id(k, ids[i]), 0);
+		EVP_PKEY_free(k);
+		json_array_append_new(arr, json_pack("{s:s, s:s, s:s}", "id", ids[i], "alg", "ecdsa-p256", "public_key",
+						     pems[i]));
+	}
+	/* the three PEMs differ (the attack needs that), their ids do not */
+	assert_string_not_equal(pems[0], pems[1]);
+	assert_string_not_equal(pems[0], pems[2]);
+	assert_string_equal(ids[0], ids[1]);
+	assert_string_equal(ids[0], ids[2]);
+	tdoc = json_pack("{s:i, s:i, s:o}", "version", 1, "threshold", 2, "keys", arr);
+	s = json_dumps(tdoc, 0);
+	assert_int_equal(vg_trust_parse(s, strlen(s), &t, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "listed twice"));
+	assert_string_equal(err.path, "$.keys[1]");
+	free(s);
+	json_decref(tdoc);
+	for (int i = 0; i < 3; i++)
+		free(pems[i]);
+}
+
+static json_t *bogus_entry(const char *kid, const char *alg)
+{
+	uint8_t raw[64];
+	char *b64;
+	json_t *e;
+
+	for (size_t i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)rand();
+	b64 = vg_b64_encode(raw, sizeof(raw), false);
+	e = json_pack("{s:s, s:s, s:s}", "key_id", kid, "alg", alg, "sig", b64);
+	free(b64);
+	return e;
+}
+
+/* 1,700 bogus signatures under a trusted key id cost one verification, not 1,700: only the
+ * first entry per trusted key is a candidate. And junk before a good signature does not hide it. */
+static void test_sig_amplification(void **state)
+{
+	struct vg_trust *t = trust(1, 1, 1, keys);
+	struct vg_err err = { 0 };
+	json_t *sd = json_pack("{s:[]}", "signatures"), *sigs = json_object_get(sd, "signatures");
+	json_t *good = NULL;
+	char kid[17], *s;
+
+	vg_key_id(keys[0], kid);
+	for (int i = 0; i < 1700; i++)
+		json_array_append_new(sigs, bogus_entry(kid, "ed25519"));
+	s = json_dumps(sd, JSON_COMPACT);
+	assert_true(strlen(s) < VG_SIG_MAX_BYTES);
+	assert_int_equal(verify(t, doc, s, &err), -EPERM);
+	assert_string_equal(err.code, "signature_invalid");
+	assert_non_null(strstr(err.msg, "signed more than once (only the first counts)"));
+	free(s);
+	json_array_clear(sigs);
+	/* untrusted ids, unknown algorithms and malformed entries first, then the real signature */
+	for (int i = 0; i < 1700; i++)
+		json_array_append_new(sigs, i % 3 ? bogus_entry("00000000deadbeef", "ed25519") :
+						    i % 2 ? bogus_entry(kid, "rsa-md5") : json_pack("{s:i}", "key_id", i));
+	s = sign_with(1, keys, VG_SIG_DOMAIN_BUNDLE, doc);
+	good = json_loads(s, 0, NULL);
+	json_array_extend(sigs, json_object_get(good, "signatures"));
+	free(s);
+	s = json_dumps(sd, JSON_COMPACT);
+	assert_int_equal(verify(t, doc, s, &err), 0);
+	free(s);
+	json_decref(good);
+	json_decref(sd);
+	vg_trust_free(t);
 }
 
 int main(void)
@@ -309,6 +419,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_signatures), cmocka_unit_test(test_trust_file), cmocka_unit_test(test_rotation),
 		cmocka_unit_test(test_checks),	   cmocka_unit_test(test_config),     cmocka_unit_test(test_util),
+		cmocka_unit_test(test_key_encodings), cmocka_unit_test(test_sig_amplification),
 	};
 
 	return cmocka_run_group_tests_name("loader", tests, setup, teardown);
