@@ -26,6 +26,8 @@ struct vg_load_job;
 typedef void (*vg_load_done)(struct vg_daemon *d, int r, const struct vg_err *err, void *arg);
 
 struct vg_load_job {
+	char *request;	   /* owned: a large policy.push request, parsed by the loader thread */
+	size_t request_len;
 	char *bytes, *sig; /* owned */
 	size_t len, siglen;
 	char source[32];
@@ -37,6 +39,8 @@ struct vg_load_job {
 	char trust_error[300];
 	uint64_t max_bytes;
 	uint32_t skew_s;
+	char policy_dir[512];
+	char stage_name[64]; /* the thread writes the verified pair here; "" = not persisted */
 	char hostname[256];
 	char labels[512];
 	/* results */
@@ -62,6 +66,8 @@ struct vg_policy_state {
 	char lkg_digest[65];
 	bool expired;
 	bool rolled_back; /* the running bundle came from a rollback */
+	char running_file[32]; /* which file under policy/ holds the running bundle ("" = none) */
+	uint64_t staged_seq;
 	int expiry_timer;
 	/* last rejection */
 	struct vg_err last_err;
@@ -127,6 +133,9 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 		   const char *source, unsigned flags, json_t *audit_extra, struct vg_err *err);
 /* Queue a load: takes bytes, sig and audit_extra (malloc'd) in every case; done runs on the loop
  * with the outcome (-EALREADY: already running). -EBUSY with err when too many loads are queued. */
+/* A request too large for the loop to parse (only policy.push may be): takes request. */
+int vg_policy_submit_push(struct vg_daemon *d, char *request, size_t len, const struct vg_peer *peer,
+			  struct vg_client *client, struct vg_err *err);
 int vg_policy_submit(struct vg_daemon *d, char *bytes, size_t len, char *sig, size_t siglen, const char *source,
 		     unsigned flags, json_t *audit_extra, vg_load_done done, void *arg, struct vg_err *err);
 /* the loader thread's half (agent/policy.c) and the loop's half */

@@ -11,6 +11,7 @@
 #include <syslog.h>
 
 #include "core.h"
+#include "vigil/ctl.h"
 #include "vigil/loader.h"
 #include "vigil/util.h"
 
@@ -23,12 +24,19 @@ static void policy_path(struct vg_daemon *d, const char *name, char *buf, size_t
 
 /* ---- persistence ---- */
 
-static int save_state(struct vg_daemon *d)
+static int write_pair_state(const char *dir, const char *text)
+{
+	char path[1024];
+
+	snprintf(path, sizeof(path), "%s/state.json", dir);
+	return vg_write_file_atomic(path, text, strlen(text), vg_file_mode(VG_FILE_PUBLIC));
+}
+
+static char *state_text(struct vg_daemon *d)
 {
 	struct vg_policy_state *p = &d->pol;
-	char path[512], *s;
+	char *s;
 	json_t *st;
-	int r;
 
 	st = json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:s}", "highest_version", (json_int_t)p->highest_version,
 		       "highest_digest", p->highest_digest, "current_digest", p->current_digest, "source", p->source,
@@ -36,12 +44,7 @@ static int save_state(struct vg_daemon *d)
 		       p->lkg_digest);
 	s = json_dumps(st, JSON_INDENT(1));
 	json_decref(st);
-	if (!s)
-		return -ENOMEM;
-	policy_path(d, "state.json", path, sizeof(path));
-	r = vg_write_file_atomic(path, s, strlen(s), vg_file_mode(VG_FILE_PUBLIC));
-	free(s);
-	return r;
+	return s;
 }
 
 static void load_state(struct vg_daemon *d)
@@ -76,13 +79,13 @@ static void load_state(struct vg_daemon *d)
 	json_decref(st);
 }
 
-static int write_pair(struct vg_daemon *d, const char *name, const char *bytes, size_t len, const char *sig,
+static int write_pair(const char *dir, const char *name, const char *bytes, size_t len, const char *sig,
 		      size_t siglen)
 {
-	char path[512], spath[520];
+	char path[1024], spath[1040];
 	int r;
 
-	policy_path(d, name, path, sizeof(path));
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	snprintf(spath, sizeof(spath), "%s.sig", path);
 	/* signature first: a crash in between leaves a pair that fails verification, never a forged one;
 	 * a bundle holds break-glass hashes: readable by root only, like `policy show` */
@@ -192,6 +195,72 @@ static void reject(struct vg_daemon *d, const char *source, const char *digest, 
 	vg_daemon_audit(d, "policy.rejected", "policy", data);
 }
 
+static int b64_field(json_t *req, const char *key, char **out, size_t *len, struct vg_err *err);
+
+/* The new bundle is written (and fsynced) by the loader thread under a name of its own; the loop
+ * only renames it into place once applied. An fsync of a large bundle on the loop would stall it,
+ * and so would every other fsync waiting behind it in the filesystem journal. */
+static void stage(struct vg_load_job *j)
+{
+	int r;
+
+	if (!j->stage_name[0])
+		return;
+	if ((r = write_pair(j->policy_dir, j->stage_name, j->bytes, j->len, j->sig, j->siglen)) < 0) {
+		vg_log(LOG_ERR, "policy: cannot write %s/%s: %s (the bundle can run, but not be persisted)",
+		       j->policy_dir, j->stage_name, strerror(-r));
+		j->stage_name[0] = '\0';
+	}
+}
+
+static void unstage(struct vg_load_job *j)
+{
+	char path[1024];
+
+	if (!j->stage_name[0])
+		return;
+	snprintf(path, sizeof(path), "%s/%s", j->policy_dir, j->stage_name);
+	unlink(path);
+	strncat(path, ".sig", sizeof(path) - strlen(path) - 1);
+	unlink(path);
+}
+
+/* rename dir/from(.sig) to dir/to(.sig): the signature first, as write_pair does */
+static int move_pair(const char *dir, const char *from, const char *to)
+{
+	char a[1024], b[1024];
+
+	snprintf(a, sizeof(a), "%s/%s.sig", dir, from);
+	snprintf(b, sizeof(b), "%s/%s.sig", dir, to);
+	if (rename(a, b) < 0)
+		return -errno;
+	snprintf(a, sizeof(a), "%s/%s", dir, from);
+	snprintf(b, sizeof(b), "%s/%s", dir, to);
+	if (rename(a, b) < 0)
+		return -errno;
+	return vg_fsync_dir(dir);
+}
+
+/* a policy.push request as large as a bundle: parsed here, not on the loop */
+static int parse_push(struct vg_load_job *j, struct vg_err *err)
+{
+	json_t *req = NULL;
+	int r;
+
+	r = vg_ctl_parse_request(j->request, j->request_len, &req, err);
+	free(j->request);
+	j->request = NULL;
+	if (r < 0)
+		return r;
+	if (strcmp(json_string_value(json_object_get(req, "cmd")), "policy.push"))
+		r = vg_err_set(err, EMSGSIZE, "request_too_large", NULL,
+			       "only policy.push may be larger than %u bytes", VG_CTL_USER_MAX_REQUEST);
+	else if ((r = b64_field(req, "bundle", &j->bytes, &j->len, err)) == 0)
+		r = b64_field(req, "sig", &j->sig, &j->siglen, err);
+	json_decref(req);
+	return r;
+}
+
 /* The loader thread's half: reads only the job. */
 void vg_load_verify(struct vg_load_job *j)
 {
@@ -199,6 +268,10 @@ void vg_load_verify(struct vg_load_job *j)
 	int r;
 
 	vg_err_clear(err);
+	if (j->request && (r = parse_push(j, err)) < 0) {
+		vg_sha256_hex("", 0, j->digest);
+		goto out;
+	}
 	vg_sha256_hex(j->bytes, j->len, j->digest);
 	if ((r = vg_check_size(j->len, j->max_bytes, err)) < 0)
 		goto out;
@@ -214,7 +287,8 @@ void vg_load_verify(struct vg_load_job *j)
 		goto out;
 	if ((r = vg_check_scope(j->b, j->hostname, j->labels, err)) < 0)
 		goto out;
-	r = vg_check_time(j->b, j->now, j->skew_s, j->flags & VG_LOAD_STARTUP, err);
+	if ((r = vg_check_time(j->b, j->now, j->skew_s, j->flags & VG_LOAD_STARTUP, err)) == 0)
+		stage(j);
 out:
 	j->r = r;
 }
@@ -223,6 +297,7 @@ void vg_load_job_free(struct vg_load_job *j)
 {
 	if (!j)
 		return;
+	free(j->request);
 	free(j->bytes);
 	free(j->sig);
 	json_decref(j->audit_extra);
@@ -239,6 +314,9 @@ static void job_inputs(struct vg_daemon *d, struct vg_load_job *j)
 	snprintf(j->trust_error, sizeof(j->trust_error), "%s", d->pol.trust_error);
 	j->max_bytes = d->cfg.max_bundle_bytes;
 	j->skew_s = d->cfg.clock_skew_s;
+	snprintf(j->policy_dir, sizeof(j->policy_dir), "%s/policy", d->cfg.state_dir);
+	if (!(j->flags & VG_LOAD_STARTUP) && !j->stage_name[0])
+		snprintf(j->stage_name, sizeof(j->stage_name), "staged.%llu.json", (unsigned long long)++d->pol.staged_seq);
 	snprintf(j->hostname, sizeof(j->hostname), "%s", d->hostname);
 	snprintf(j->labels, sizeof(j->labels), "%s", d->cfg.labels);
 }
@@ -277,6 +355,43 @@ static int prepare_all(struct vg_daemon *d, const struct vg_bundle *b, void **st
 		}
 	}
 	return 0;
+}
+
+/* The staged bundle becomes current; the one it replaces becomes last-known-good, unless this is
+ * a rollback (what was rolled back from is not "good") or the running one already is that file. */
+static void persist_applied(struct vg_daemon *d, struct vg_load_job *j, unsigned flags, int64_t prev_version,
+			    const char *prev_digest)
+{
+	struct vg_policy_state *p = &d->pol;
+	char *st;
+	int r;
+
+	if (!j->stage_name[0]) {
+		p->running_file[0] = '\0';
+		return;
+	}
+	if (!(flags & VG_LOAD_ROLLBACK) && prev_version && !strcmp(p->running_file, "current.json")) {
+		if ((r = move_pair(j->policy_dir, "current.json", "lkg.json")) == 0) {
+			p->lkg_version = prev_version;
+			snprintf(p->lkg_digest, sizeof(p->lkg_digest), "%s", prev_digest);
+		} else {
+			vg_log(LOG_ERR, "policy: cannot keep the last-known-good bundle in %s: %s", j->policy_dir,
+			       strerror(-r));
+		}
+	}
+	if ((r = move_pair(j->policy_dir, j->stage_name, "current.json")) < 0) {
+		vg_log(LOG_ERR, "policy: cannot persist the bundle in %s: %s (it runs, but a restart falls back to the "
+				"previous one)", j->policy_dir, strerror(-r));
+		unstage(j);
+		p->running_file[0] = '\0';
+	} else {
+		snprintf(p->running_file, sizeof(p->running_file), "current.json");
+	}
+	j->stage_name[0] = '\0';
+	st = state_text(d);
+	if (st && (r = write_pair_state(j->policy_dir, st)) < 0)
+		vg_log(LOG_ERR, "policy: cannot write %s/state.json: %s", j->policy_dir, strerror(-r));
+	free(st);
 }
 
 /* The loop's half: the job passed vg_load_verify. */
@@ -322,27 +437,16 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 			vg_modules[i]->commit(d, b, staged[i]);
 
 	if (!(flags & VG_LOAD_STARTUP)) {
-		/* a rollback leaves the last-known-good slot as it is: the bundle rolled back from is not "good" */
-		if (p->bytes && !(flags & VG_LOAD_ROLLBACK) &&
-		    (r = write_pair(d, "lkg.json", p->bytes, p->len, p->sig, p->siglen)) == 0) {
-			p->lkg_version = prev_version;
-			snprintf(p->lkg_digest, sizeof(p->lkg_digest), "%s", prev_digest);
-		}
-		if ((r = write_pair(d, "current.json", nbytes, j->len, nsig, j->siglen)) < 0)
-			vg_log(LOG_ERR, "policy: cannot persist the bundle under %s/policy: %s (it runs, but a restart "
-					"falls back to the previous one)",
-			       d->cfg.state_dir, strerror(-r));
 		snprintf(p->source, sizeof(p->source), "%s", j->source);
 		p->applied_at = j->now;
+		snprintf(p->current_digest, sizeof(p->current_digest), "%s", b->digest);
 	}
 	if (b->version > p->highest_version || !p->highest_digest[0]) {
 		p->highest_version = b->version;
 		snprintf(p->highest_digest, sizeof(p->highest_digest), "%s", b->digest);
 	}
-	if (!(flags & VG_LOAD_STARTUP)) {
-		snprintf(p->current_digest, sizeof(p->current_digest), "%s", b->digest);
-		save_state(d);
-	}
+	if (!(flags & VG_LOAD_STARTUP))
+		persist_applied(d, j, flags, prev_version, prev_digest);
 	free(p->bytes);
 	free(p->sig);
 	p->bytes = nbytes;
@@ -373,6 +477,7 @@ static int finish(struct vg_daemon *d, struct vg_load_job *j)
 	if (r == 0)
 		r = apply(d, j);
 	if (r < 0) {
+		unstage(j);
 		reject(d, j->source, j->digest, &j->err, j->audit_extra);
 		j->audit_extra = NULL;
 	}
@@ -382,6 +487,7 @@ static int finish(struct vg_daemon *d, struct vg_load_job *j)
 void vg_policy_finish(struct vg_daemon *d, struct vg_load_job *j)
 {
 	int r;
+
 
 	/* the trust file changed while the thread verified: verify again against today's */
 	if (j->trust != d->trust) {
@@ -416,21 +522,10 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 	return r;
 }
 
-int vg_policy_submit(struct vg_daemon *d, char *bytes, size_t len, char *sig, size_t siglen, const char *source,
-		     unsigned flags, json_t *audit_extra, vg_load_done done, void *arg, struct vg_err *err)
+static int queue(struct vg_daemon *d, struct vg_load_job *j, struct vg_err *err)
 {
-	struct vg_load_job *j = calloc(1, sizeof(*j));
 	int r = -EBUSY;
 
-	if (!j) {
-		free(bytes);
-		free(sig);
-		json_decref(audit_extra);
-		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
-	}
-	*j = (struct vg_load_job){ .bytes = bytes, .len = len, .sig = sig, .siglen = siglen, .flags = flags,
-				   .audit_extra = audit_extra, .now = vg_now(), .done = done, .arg = arg };
-	snprintf(j->source, sizeof(j->source), "%s", source);
 	job_inputs(d, j);
 	if (vg_loader_pending() >= VG_LOAD_QUEUE_MAX || (r = vg_loader_queue(j)) < 0) {
 		vg_load_job_free(j);
@@ -438,6 +533,37 @@ int vg_policy_submit(struct vg_daemon *d, char *bytes, size_t len, char *sig, si
 				  "%zu bundles are being loaded already: try again when they are done", vg_loader_pending());
 	}
 	return 0;
+}
+
+static struct vg_load_job *job_new(const char *source, unsigned flags, json_t *audit_extra, vg_load_done done,
+				   void *arg)
+{
+	struct vg_load_job *j = calloc(1, sizeof(*j));
+
+	if (!j)
+		return NULL;
+	*j = (struct vg_load_job){ .flags = flags, .audit_extra = audit_extra, .now = vg_now(), .done = done,
+				   .arg = arg };
+	snprintf(j->source, sizeof(j->source), "%s", source);
+	return j;
+}
+
+int vg_policy_submit(struct vg_daemon *d, char *bytes, size_t len, char *sig, size_t siglen, const char *source,
+		     unsigned flags, json_t *audit_extra, vg_load_done done, void *arg, struct vg_err *err)
+{
+	struct vg_load_job *j = job_new(source, flags, audit_extra, done, arg);
+
+	if (!j) {
+		free(bytes);
+		free(sig);
+		json_decref(audit_extra);
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	}
+	j->bytes = bytes;
+	j->len = len;
+	j->sig = sig;
+	j->siglen = siglen;
+	return queue(d, j, err);
 }
 
 /* one persisted pair, verified again against today's trust file; -ENOENT when there is none */
@@ -469,6 +595,7 @@ int vg_policy_init(struct vg_daemon *d)
 	load_state(d);
 	r = restore(d, "current.json", "persisted", VG_LOAD_STARTUP, &err);
 	if (r == 0) {
+		snprintf(p->running_file, sizeof(p->running_file), "current.json");
 		if (p->expired)
 			vg_log(LOG_WARNING, "policy: the persisted bundle (version %lld) has expired; it stays in force",
 			       (long long)p->bundle->version);
@@ -478,8 +605,10 @@ int vg_policy_init(struct vg_daemon *d)
 		vg_log(LOG_CRIT, "policy: THE PERSISTED BUNDLE NO LONGER VERIFIES: %s; falling back to the last-known-good",
 		       vg_err_str(&err, msg, sizeof(msg)));
 	r = restore(d, "lkg.json", "last-known-good", VG_LOAD_STARTUP | VG_LOAD_ROLLBACK, &err);
-	if (r == 0)
+	if (r == 0) {
+		snprintf(p->running_file, sizeof(p->running_file), "lkg.json");
 		return 0;
+	}
 	if (r != -ENOENT)
 		vg_log(LOG_CRIT, "policy: the last-known-good bundle does not verify either: %s",
 		       vg_err_str(&err, msg, sizeof(msg)));
@@ -571,6 +700,20 @@ static void load_replied(struct vg_daemon *d, int r, const struct vg_err *err, v
 		json_object_set_new(reply, "result", json_string(d->pol.rolled_back ? "rolled_back" : "applied"));
 	}
 	vg_client_reply(d, c, r, reply, err);
+}
+
+int vg_policy_submit_push(struct vg_daemon *d, char *request, size_t len, const struct vg_peer *peer,
+			  struct vg_client *client, struct vg_err *err)
+{
+	struct vg_load_job *j = job_new("push", 0, actor(peer), load_replied, client);
+
+	if (!j) {
+		free(request);
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	}
+	j->request = request;
+	j->request_len = len;
+	return queue(d, j, err);
 }
 
 static int ctl_push(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, struct vg_err *err,

@@ -176,6 +176,7 @@ int main(int argc, char **argv)
 				return VGCTL_EXIT_USAGE;
 			}
 			c.timeout_ms = atoi(argv[i]);
+			c.timeout_set = true;
 		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			usage(stdout);
 			return 0;

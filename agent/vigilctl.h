@@ -26,6 +26,7 @@ struct vgctl {
 	const char *socket;
 	bool json;
 	int timeout_ms;
+	bool timeout_set; /* --timeout given */
 };
 
 struct vgctl_cmd {

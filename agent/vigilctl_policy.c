@@ -8,12 +8,15 @@
 #include <sys/stat.h>
 
 #include "vigil/bundle.h"
+#include "vigil/config.h"
+#include "vigil/loader.h"
 #include "vigil/crypto.h"
 #include "vigil/trust.h"
 #include "vigil/util.h"
 #include "vigilctl.h"
 
-#define MAX_FILE (96u << 20)
+#define MAX_FILE VG_MAX_BUNDLE_BYTES_CEILING
+#define PUSH_TIMEOUT_MS 120000
 
 static int read_or_die(const char *path, size_t max, char **buf, size_t *len)
 {
@@ -22,6 +25,21 @@ static int read_or_die(const char *path, size_t max, char **buf, size_t *len)
 	if (r < 0)
 		vgctl_error("%s: %s", path, r == -EFBIG ? "file too large" : strerror(-r));
 	return r;
+}
+
+/* FILE.sig: missing is "unsigned" (vigild says so too), too large is an error of its own */
+static int read_sig(const char *path, char **sig, size_t *siglen, struct vg_err *err)
+{
+	int r = vg_read_file(path, VG_SIG_MAX_BYTES, sig, siglen);
+
+	if (r == -EFBIG)
+		return vg_err_set(err, EFBIG, "signature_malformed", path, "signature file larger than %u bytes",
+				  VG_SIG_MAX_BYTES);
+	if (r < 0) {
+		*sig = NULL;
+		*siglen = 0;
+	}
+	return 0;
 }
 
 static const char *str(json_t *o, const char *k)
@@ -311,6 +329,7 @@ static int push_pair(struct vgctl *c, int argc, char **argv, const char *cmd, co
 	const char *sigpath = NULL;
 	char *buf = NULL, *sig = NULL, *b1, *b2, defsig[4096];
 	size_t len, siglen;
+	struct vg_err err = { 0 };
 	json_t *reply;
 	int o, r;
 
@@ -331,15 +350,21 @@ static int push_pair(struct vgctl *c, int argc, char **argv, const char *cmd, co
 	}
 	if (read_or_die(argv[optind], MAX_FILE, &buf, &len) < 0)
 		return VGCTL_EXIT_FAIL;
-	if (vg_read_file(sigpath, VG_SIG_MAX_BYTES, &sig, &siglen) < 0) {
-		/* send it unsigned anyway: vigild refuses it and records the attempt */
-		sig = strdup("");
-		siglen = 0;
+	if (read_sig(sigpath, &sig, &siglen, &err) < 0) {
+		vgctl_error("%s: %s", err.path, err.msg);
+		free(buf);
+		return VGCTL_EXIT_FAIL;
 	}
+	/* a missing signature is sent anyway: vigild refuses it and records the attempt */
+	if (!sig)
+		sig = strdup("");
 	b1 = vg_b64_encode((uint8_t *)buf, len, false);
 	b2 = vg_b64_encode((uint8_t *)sig, siglen, false);
 	free(buf);
 	free(sig);
+	/* vigild answers once the bundle is verified and applied: large ones take seconds */
+	if (!c->timeout_set)
+		c->timeout_ms = PUSH_TIMEOUT_MS;
 	r = vgctl_call(c, json_pack("{s:s, s:s, s:s}", "cmd", cmd, field, b1, "sig", b2), &reply);
 	free(b1);
 	free(b2);
@@ -369,33 +394,59 @@ static int cmd_policy_push(struct vgctl *c, int argc, char **argv)
 	return push_pair(c, argc, argv, "policy.push", "bundle", "policy");
 }
 
-/* Offline: the checks vigild makes that do not depend on the host (signature, schema, expiry). */
+/* The size limit vigild applies: max_bundle_bytes of its configuration when there is one here. */
+static int bundle_limit(const char *cfgpath, uint64_t *max, struct vg_err *err)
+{
+	struct vg_config cfg;
+	char *text = NULL;
+	int r;
+
+	vg_config_defaults(&cfg);
+	*max = cfg.max_bundle_bytes;
+	if (vg_read_file(cfgpath, 1 << 20, &text, NULL) < 0)
+		return 0;
+	r = vg_config_parse(&cfg, text, cfgpath, err);
+	free(text);
+	if (r == 0)
+		*max = cfg.max_bundle_bytes;
+	return r;
+}
+
+/* Offline: the checks vigild makes that do not depend on the host (size, signature, schema, expiry). */
 static int cmd_policy_verify(struct vgctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { "trust", required_argument, NULL, 't' },
 					      { "sig", required_argument, NULL, 's' },
+					      { "config", required_argument, NULL, 'c' },
 					      { NULL, 0, NULL, 0 } };
-	const char *trustpath = "/etc/vigil/trust.json", *sigpath = NULL;
+	const char *trustpath = "/etc/vigil/trust.json", *sigpath = NULL, *cfgpath = VG_DEFAULT_CONFIG;
 	char *buf = NULL, *sig = NULL, defsig[4096], t1[32];
 	size_t len, siglen = 0;
 	struct vg_trust *t = NULL;
 	struct vg_bundle *b = NULL;
 	struct vg_err err = { 0 };
-	const char *stage = "signature";
+	const char *stage = "size";
+	uint64_t max;
 	int o, r = VGCTL_EXIT_VERIFY;
 
 	optind = 1;
-	while ((o = getopt_long(argc, argv, "t:s:", opts, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "t:s:c:", opts, NULL)) != -1) {
 		if (o == 't')
 			trustpath = optarg;
 		else if (o == 's')
 			sigpath = optarg;
+		else if (o == 'c')
+			cfgpath = optarg;
 		else
 			return VGCTL_EXIT_USAGE;
 	}
 	if (optind != argc - 1) {
-		vgctl_error("usage: vigilctl policy verify [--trust trust.json] [--sig FILE.sig] FILE");
+		vgctl_error("usage: vigilctl policy verify [--trust trust.json] [--sig FILE.sig] [--config vigild.conf] FILE");
 		return VGCTL_EXIT_USAGE;
+	}
+	if (bundle_limit(cfgpath, &max, &err) < 0) {
+		vgctl_error("%s", err.msg);
+		return VGCTL_EXIT_FAIL;
 	}
 	if (!sigpath) {
 		snprintf(defsig, sizeof(defsig), "%s.sig", argv[optind]);
@@ -403,8 +454,10 @@ static int cmd_policy_verify(struct vgctl *c, int argc, char **argv)
 	}
 	if (read_or_die(argv[optind], MAX_FILE, &buf, &len) < 0)
 		return VGCTL_EXIT_FAIL;
-	vg_read_file(sigpath, VG_SIG_MAX_BYTES, &sig, &siglen);
-	if (vg_trust_read(trustpath, &t, &err) < 0)
+	if (vg_check_size(len, max, &err) < 0)
+		goto bad;
+	stage = "signature";
+	if (read_sig(sigpath, &sig, &siglen, &err) < 0 || vg_trust_read(trustpath, &t, &err) < 0)
 		goto bad;
 	if (vg_sig_verify(t, VG_SIG_DOMAIN_BUNDLE, buf, len, sig, siglen, &err) < 0)
 		goto bad;

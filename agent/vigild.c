@@ -24,7 +24,6 @@
 #include "vigil/ctl.h"
 #include "vigil/util.h"
 
-#define USER_MAX_REQUEST (256u << 10) /* non-admin callers never need more */
 
 static int log_max_prio = LOG_INFO;
 
@@ -244,7 +243,7 @@ static void client_timeout(struct vg_daemon *d, void *arg)
 
 	c->timer = 0;
 	vg_log(LOG_NOTICE, "ctl: closing connection from pid %d uid %u: no complete request within %d ms",
-	       (int)c->peer.pid, c->peer.uid, VG_CTL_TIMEOUT_MS);
+	       (int)c->peer.pid, c->peer.uid, c->peer.admin ? VG_CTL_ADMIN_IDLE_MS : VG_CTL_TIMEOUT_MS);
 	client_close(d, c);
 }
 
@@ -331,6 +330,20 @@ static void client_request(struct vg_daemon *d, struct vg_client *c)
 	struct vg_err err = { 0 };
 	json_t *req = NULL, *reply;
 
+	/* only an admin's bundle push is this large: parsing it is the loader thread's job */
+	if (c->body_len > VG_CTL_USER_MAX_REQUEST) {
+		char *body = c->body;
+
+		c->body = NULL;
+		if (vg_policy_submit_push(d, body, c->body_len, &c->peer, c, &err) == 0) {
+			vg_loop_del_fd(d, c->fd);
+			return;
+		}
+		reply = vg_ctl_error_reply(&err);
+		client_send(d, c, reply);
+		json_decref(reply);
+		return;
+	}
 	if (vg_ctl_parse_request(c->body, c->body_len, &req, &err) < 0)
 		reply = vg_ctl_error_reply(&err);
 	else
@@ -451,6 +464,11 @@ static bool client_read(struct vg_daemon *d, struct vg_client *c)
 			return false;
 		}
 		c->body_got += (size_t)n;
+		/* an admin's large request (a bundle) is bounded per progress, not in all */
+		if (c->peer.admin && c->timer > 0) {
+			vg_loop_cancel_timer(d, c->timer);
+			c->timer = vg_loop_add_timer(d, VG_CTL_ADMIN_IDLE_MS, client_timeout, c);
+		}
 	}
 	return c->body_got == c->body_len;
 }
@@ -547,7 +565,7 @@ static void accept_client(struct vg_daemon *d, int lfd, uint32_t events, void *a
 	c->fd = fd;
 	c->peer = peer;
 	c->cls = cls;
-	c->max = peer.admin ? vg_ctl_max_request(d->cfg.max_bundle_bytes) : USER_MAX_REQUEST;
+	c->max = peer.admin ? vg_ctl_max_request(d->cfg.max_bundle_bytes) : VG_CTL_USER_MAX_REQUEST;
 	if (vg_loop_add_fd(d, fd, EPOLLIN, client_io, c) < 0) {
 		close(fd);
 		free(c);
@@ -558,7 +576,7 @@ static void accept_client(struct vg_daemon *d, int lfd, uint32_t events, void *a
 		clients->prev = c;
 	clients = c;
 	d->nclients++;
-	c->timer = vg_loop_add_timer(d, VG_CTL_TIMEOUT_MS, client_timeout, c);
+	c->timer = vg_loop_add_timer(d, peer.admin ? VG_CTL_ADMIN_IDLE_MS : VG_CTL_TIMEOUT_MS, client_timeout, c);
 }
 
 static int open_socket(struct vg_daemon *d, struct vg_err *err)
@@ -786,8 +804,14 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			struct io_watch *w = evs[i].data.ptr;
 
-			if (w->cb)
+			if (w->cb) {
+				uint64_t t0 = vg_now_ms_monotonic();
+
 				w->cb(d, w->fd, evs[i].events, w->arg);
+				if (vg_now_ms_monotonic() - t0 > 200)
+					vg_log(LOG_WARNING, "event loop: a handler on fd %d took %llu ms", w->fd,
+					       (unsigned long long)(vg_now_ms_monotonic() - t0));
+			}
 		}
 		run_timers(d);
 		while (graveyard) {

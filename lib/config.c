@@ -227,6 +227,10 @@ int vg_config_parse(struct vg_config *c, const char *text, const char *path, str
 		}
 	}
 	free(copy);
+	if (r == 0 && (c->max_bundle_bytes < VG_MAX_BUNDLE_BYTES_FLOOR || c->max_bundle_bytes > VG_MAX_BUNDLE_BYTES_CEILING))
+		r = vg_err_set(err, EINVAL, "config_bad_value", path,
+			       "max_bundle_bytes must be between 1K and %uM (got %llu)", VG_MAX_BUNDLE_BYTES_CEILING >> 20,
+			       (unsigned long long)c->max_bundle_bytes);
 	return r;
 }
 

@@ -131,6 +131,18 @@ unsigned vg_file_mode(enum vg_file_kind kind)
 	return 0600;
 }
 
+int vg_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	return r;
+}
+
 static int fsync_dir_of(const char *path)
 {
 	char tmp[PATH_MAX];

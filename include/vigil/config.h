@@ -13,6 +13,9 @@
 #include "vigil/err.h"
 
 #define VG_DEFAULT_CONFIG "/etc/vigil/vigild.conf"
+/* the range of max_bundle_bytes; vigild and `vigilctl policy verify` apply the configured value */
+#define VG_MAX_BUNDLE_BYTES_FLOOR (1u << 10)
+#define VG_MAX_BUNDLE_BYTES_CEILING (512u << 20)
 
 struct vg_config {
 	/* paths */

@@ -19,6 +19,8 @@
 #define VG_CTL_MAX_FRAME (1u << 30) /* no request is ever larger; admins get vg_ctl_max_request() */
 #define VG_CTL_MAX_REPLY (64u << 20)
 #define VG_CTL_TIMEOUT_MS 5000
+#define VG_CTL_USER_MAX_REQUEST (256u << 10) /* non-admin callers never need more */
+#define VG_CTL_ADMIN_IDLE_MS 120000	     /* an admin's request: at most this long without progress */
 
 /* err->code of a failed call: nothing listens on the socket (missing, refused) ... */
 #define VG_CTL_ABSENT "vigild_absent"

@@ -44,6 +44,8 @@ unsigned vg_file_mode(enum vg_file_kind kind);
  * new, never half. */
 int vg_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 int vg_mkdir_p(const char *path, unsigned mode);
+/* after renames in dir: make them durable */
+int vg_fsync_dir(const char *dir);
 
 /* The one clock. Tests may pin it with VIGIL_FAKE_NOW (seconds since epoch) in test builds. */
 time_t vg_now(void);
