@@ -5,12 +5,15 @@
  * vg_nssc_buf_write() at the edges. Conflicts are left out and reported.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vigil/nsscache.h"
 #include "vigil/util.h"
@@ -841,20 +844,98 @@ out:
 	return r;
 }
 
-int vg_nssc_buf_write(const char *dir, const char *name, const struct vg_nssc_buf *b, struct vg_err *err)
+/* Bumps the generation word in place (creating the file with counter 1), telling readers to look again. */
+static int bump_generation(const char *dir, struct vg_err *err)
 {
+	struct vg_nssc_gen g = { .counter = 0 };
 	char path[PATH_MAX];
+	uint8_t page[VG_NSSC_GEN_SIZE] = { 0 };
+	int fd, r = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, VG_NSSC_GEN_FILE);
+	fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT) {
+		memcpy(g.magic, VG_NSSC_GEN_MAGIC, sizeof(g.magic));
+		g.counter = 1;
+		memcpy(page, &g, sizeof(g));
+		r = vg_write_file_atomic(path, page, sizeof(page), 0644);
+		goto out;
+	}
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (pread(fd, &g, sizeof(g), 0) != (ssize_t)sizeof(g) ||
+	    memcmp(g.magic, VG_NSSC_GEN_MAGIC, sizeof(g.magic)) != 0) {
+		r = -EBADMSG;
+	} else {
+		g.counter = g.counter + 1 ? g.counter + 1 : 1;
+		if (pwrite(fd, &g.counter, sizeof(g.counter), offsetof(struct vg_nssc_gen, counter)) !=
+		    (ssize_t)sizeof(g.counter))
+			r = errno ? -errno : -EIO;
+	}
+	close(fd);
+out:
+	if (r < 0)
+		return vg_err_set(err, -r, "nss_cache_write_failed", path,
+				  "cannot update the NSS generation file: %s (remove it: vigild recreates it)",
+				  strerror(-r));
+	return 0;
+}
+
+static int cache_path(const char *dir, const char *name, const char *suffix, char *path, size_t size,
+		      struct vg_err *err)
+{
+	if ((size_t)snprintf(path, size, "%s/%s%s", dir, name, suffix) >= size)
+		return vg_err_set(err, ENAMETOOLONG, "nss_cache_path", dir, "cache directory path is too long");
+	return 0;
+}
+
+int vg_nssc_write_set(const char *dir, const struct vg_nssc_file *files, size_t n, struct vg_err *err)
+{
+	char staged[PATH_MAX], path[PATH_MAX];
+	size_t i;
 	int r;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >= sizeof(path))
-		return vg_err_set(err, ENAMETOOLONG, "nss_cache_path", dir, "cache directory path is too long");
 	r = vg_mkdir_p(dir, 0755);
 	if (r < 0)
 		return vg_err_set(err, -r, "nss_cache_write_failed", dir, "cannot create the NSS cache directory: %s",
 				  strerror(-r));
-	r = vg_write_file_atomic(path, b->data, b->len, 0644);
-	if (r < 0)
-		return vg_err_set(err, -r, "nss_cache_write_failed", path, "cannot write the NSS cache: %s",
-				  strerror(-r));
-	return 0;
+	/* every file complete on disk first; then the renames, close together */
+	for (i = 0; i < n; i++) {
+		r = cache_path(dir, files[i].name, ".staged", staged, sizeof(staged), err);
+		if (r < 0)
+			goto fail;
+		r = vg_write_file_atomic(staged, files[i].buf->data, files[i].buf->len, 0644);
+		if (r < 0) {
+			vg_err_set(err, -r, "nss_cache_write_failed", staged, "cannot write the NSS cache: %s",
+				   strerror(-r));
+			goto fail;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		cache_path(dir, files[i].name, ".staged", staged, sizeof(staged), err);
+		cache_path(dir, files[i].name, "", path, sizeof(path), err);
+		if (rename(staged, path) < 0) {
+			r = -errno;
+			vg_err_set(err, -r, "nss_cache_write_failed", path, "cannot replace the NSS cache: %s",
+				   strerror(-r));
+			goto fail;
+		}
+	}
+	return bump_generation(dir, err);
+fail:
+	for (i = 0; i < n; i++)
+		if (cache_path(dir, files[i].name, ".staged", staged, sizeof(staged), NULL) == 0)
+			unlink(staged);
+	/* some files may be replaced already: readers must look */
+	bump_generation(dir, NULL);
+	return r;
+}
+
+int vg_nssc_buf_write(const char *dir, const char *name, const struct vg_nssc_buf *b, struct vg_err *err)
+{
+	const struct vg_nssc_file f = { name, b };
+
+	return vg_nssc_write_set(dir, &f, 1, err);
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <nss.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -24,15 +25,24 @@
 #define VIGIL_NSS_CACHE_DIR VG_NSSC_DEFAULT_DIR
 #endif
 
+/*
+ * A cache file is never mapped: its pages are read into private anonymous
+ * memory the first time a lookup needs them (vg_nssc_lazy_set_loader), so a
+ * file truncated or rewritten on disk can fail a lookup but never fault.
+ */
 struct mapping {
 	struct vg_nssc_view v;
-	void *addr;
+	enum vg_nssc_kind kind;
+	void *addr; /* private copy, len bytes, filled page by page */
 	size_t len;
 	dev_t dev;
 	ino_t ino;
 	struct timespec mtim;
-	unsigned refs; /* under map_lock; the slot holds one while current */
-	uint64_t lazy[]; /* which pages were checked (vg_nssc_view_parse_lazy) */
+	uint64_t gen;	 /* generation word when last found current; under map_lock */
+	unsigned refs;	 /* under map_lock; the slot holds one while current */
+	int fd;		 /* open while a call loads pages; under load_lock */
+	uint64_t *loaded; /* a bit per body page read in; under load_lock */
+	uint64_t lazy[];  /* which pages were checked (vg_nssc_view_parse_lazy) */
 };
 
 static const char *const file_of[] = {
@@ -43,6 +53,9 @@ static const char *const file_of[] = {
 
 static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct mapping *current[VG_NSSC_MEMBERS + 1];
+static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
+/* the generation word vigild bumps after replacing cache files; NULL until mapped */
+static const uint64_t *gen_word;
 
 /* setpwent/getpwent_r and setgrent/getgrent_r state; ent_lock only within one call */
 static pthread_mutex_t ent_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -60,6 +73,7 @@ static void reset_locks_in_child(void)
 
 	map_lock = fresh;
 	ent_lock = fresh;
+	load_lock = fresh;
 }
 
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
@@ -73,17 +87,141 @@ const char *vg_nss_cache_dir(void)
 	return d && d[0] == '/' ? d : VIGIL_NSS_CACHE_DIR;
 }
 
+/* The one trust decision: root-owned, of the expected type, writable by nobody but root. */
+static bool trusted(const struct stat *st, mode_t type)
+{
+	return (st->st_mode & S_IFMT) == type && st->st_uid == 0 && !(st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* name in the cache directory, opened read-only: both must be trusted(); -EPERM otherwise */
+static int open_trusted(const char *name, struct stat *st)
+{
+	int dfd, fd, r;
+
+	dfd = open(vg_nss_cache_dir(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	if (fstat(dfd, st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!trusted(st, S_IFDIR)) {
+		r = -EPERM;
+		goto out;
+	}
+	/* O_NONBLOCK: a FIFO put in place of the file must not block the open */
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (fstat(fd, st) < 0)
+		r = -errno;
+	else
+		r = trusted(st, S_IFREG) ? fd : -EPERM;
+	if (r < 0)
+		close(fd);
+out:
+	close(dfd);
+	return r;
+}
+
+/* Maps the generation file once; until it exists every call compares the files with stat. */
+static uint64_t generation(void)
+{
+	const uint64_t *w = __atomic_load_n(&gen_word, __ATOMIC_ACQUIRE);
+	struct vg_nssc_gen *g;
+	struct stat st;
+	int fd;
+
+	if (!w) {
+		fd = open_trusted(VG_NSSC_GEN_FILE, &st);
+		if (fd < 0)
+			return 0;
+		g = st.st_size == VG_NSSC_GEN_SIZE ? mmap(NULL, VG_NSSC_GEN_SIZE, PROT_READ, MAP_SHARED, fd, 0)
+						  : MAP_FAILED;
+		close(fd);
+		if (g == MAP_FAILED)
+			return 0;
+		if (memcmp(g->magic, VG_NSSC_GEN_MAGIC, sizeof(g->magic)) != 0) {
+			munmap(g, VG_NSSC_GEN_SIZE);
+			return 0;
+		}
+		w = &g->counter;
+		if (!__atomic_compare_exchange_n(&gen_word, &(const uint64_t *){ NULL }, w, false, __ATOMIC_ACQ_REL,
+						 __ATOMIC_ACQUIRE)) {
+			munmap(g, VG_NSSC_GEN_SIZE); /* another thread was first */
+			w = __atomic_load_n(&gen_word, __ATOMIC_ACQUIRE);
+		}
+	}
+	return __atomic_load_n(w, __ATOMIC_ACQUIRE);
+}
+
 static bool same_file(const struct mapping *m, const struct stat *st)
 {
 	return m->dev == st->st_dev && m->ino == st->st_ino && (off_t)m->len == st->st_size &&
 	       m->mtim.tv_sec == st->st_mtim.tv_sec && m->mtim.tv_nsec == st->st_mtim.tv_nsec;
 }
 
+/* Pages are read in groups of this many: fewer reads for a lookup's first binary search. */
+#define LOAD_PAGES 4
+
+/* vg_nssc_load_fn: reads the group of pages around page p from the file this mapping copies. */
+static int load_pages(void *ctx, size_t p, size_t off, size_t len)
+{
+	struct mapping *m = ctx;
+	size_t first = p - p % LOAD_PAGES, start, end;
+	struct stat st;
+	ssize_t n;
+	int r = 0;
+
+	pthread_mutex_lock(&load_lock);
+	if (m->loaded[p / 64] & (1ull << (p % 64)))
+		goto out;
+	if (m->fd < 0) {
+		m->fd = open_trusted(file_of[m->kind], &st);
+		if (m->fd >= 0 && !same_file(m, &st)) {
+			close(m->fd);
+			m->fd = -ESTALE; /* replaced: this copy can no longer be completed */
+		}
+		if (m->fd < 0) {
+			r = m->fd;
+			m->fd = -1;
+			goto out;
+		}
+	}
+	start = m->v.body_off + first * VG_NSSC_PAGE;
+	end = start + LOAD_PAGES * VG_NSSC_PAGE < m->len ? start + LOAD_PAGES * VG_NSSC_PAGE : m->len;
+	n = pread(m->fd, (uint8_t *)m->addr + start, end - start, (off_t)start);
+	if (n != (ssize_t)(end - start)) {
+		r = n < 0 ? -errno : -EIO; /* shrunk on disk meanwhile */
+		goto out;
+	}
+	for (size_t i = first; i < first + LOAD_PAGES && i < m->v.npages; i++)
+		m->loaded[i / 64] |= 1ull << (i % 64);
+out:
+	pthread_mutex_unlock(&load_lock);
+	return r;
+}
+
+/* the file stays open only within one call, so no descriptor outlives it */
+static void close_loader(struct mapping *m)
+{
+	pthread_mutex_lock(&load_lock);
+	if (m->fd >= 0)
+		close(m->fd);
+	m->fd = -1;
+	pthread_mutex_unlock(&load_lock);
+}
+
 static void mapping_free(struct mapping *m)
 {
 	if (!m)
 		return;
+	if (m->fd >= 0)
+		close(m->fd);
 	munmap(m->addr, m->len);
+	free(m->loaded);
 	free(m);
 }
 
@@ -93,6 +231,7 @@ static void release(struct mapping *m)
 
 	if (!m)
 		return;
+	close_loader(m);
 	pthread_mutex_lock(&map_lock);
 	last = --m->refs == 0;
 	pthread_mutex_unlock(&map_lock);
@@ -100,90 +239,112 @@ static void release(struct mapping *m)
 		mapping_free(m);
 }
 
-static int map_file(enum vg_nssc_kind kind, const char *path, struct mapping **out)
+/* A private copy of the open file fd: header and page table now, the body on demand. */
+static int map_file(enum vg_nssc_kind kind, int fd, const struct stat *st, uint64_t gen, struct mapping **out)
 {
+	size_t len = (size_t)st->st_size, npages = len / VG_NSSC_PAGE + 1, prefix;
 	struct mapping *m;
-	struct stat st;
-	void *addr;
-	int fd, r;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > VG_NSSC_MAX_FILE) {
-		close(fd);
-		return -EBADMSG;
-	}
-	addr = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	if (addr == MAP_FAILED)
-		return -errno;
-	m = calloc(1, sizeof(*m) + vg_nssc_lazy_size((size_t)st.st_size));
-	if (!m) {
-		munmap(addr, (size_t)st.st_size);
-		return -ENOMEM;
-	}
-	m->addr = addr;
-	m->len = (size_t)st.st_size;
-	m->dev = st.st_dev;
-	m->ino = st.st_ino;
-	m->mtim = st.st_mtim;
-	r = vg_nssc_view_parse_lazy(addr, m->len, kind, (struct vg_nssc_lazy *)(void *)m->lazy,
-				    vg_nssc_lazy_size(m->len), &m->v);
-	if (r < 0) {
-		mapping_free(m);
-		return r;
-	}
-	*out = m;
-	return 0;
-}
-
-/* A reference to the current mapping of kind, re-mapped when the file was replaced. */
-static int acquire(enum vg_nssc_kind kind, struct mapping **out)
-{
-	char path[PATH_MAX];
-	struct mapping *m, *old = NULL;
-	struct stat st;
 	int r;
 
-	pthread_once(&atfork_once, register_atfork);
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", vg_nss_cache_dir(), file_of[kind]) >= sizeof(path))
-		return -ENAMETOOLONG;
-	if (stat(path, &st) < 0)
-		return -errno;
+	if (st->st_size <= 0 || (uint64_t)st->st_size > VG_NSSC_MAX_FILE)
+		return -EBADMSG;
+	m = calloc(1, sizeof(*m) + vg_nssc_lazy_size(len));
+	if (!m)
+		return -ENOMEM;
+	m->fd = -1;
+	m->addr = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	m->loaded = calloc(npages / 64 + 1, sizeof(uint64_t));
+	if (m->addr == MAP_FAILED || !m->loaded) {
+		if (m->addr == MAP_FAILED)
+			m->addr = NULL;
+		r = -ENOMEM;
+		goto fail;
+	}
+	m->kind = kind;
+	m->len = len;
+	m->dev = st->st_dev;
+	m->ino = st->st_ino;
+	m->mtim = st->st_mtim;
+	m->gen = gen;
+	/* the header and the page table lie within the first header + 8 x pages bytes */
+	prefix = sizeof(struct vg_nssc_header) + 8 * npages;
+	if (prefix > len)
+		prefix = len;
+	if (pread(fd, m->addr, prefix, 0) != (ssize_t)prefix) {
+		r = -EBADMSG;
+		goto fail;
+	}
+	vg_nssc_lazy_set_loader((struct vg_nssc_lazy *)(void *)m->lazy, load_pages, m);
+	m->fd = fd; /* pages the parse touches come from the file already open */
+	r = vg_nssc_view_parse_lazy(m->addr, len, kind, (struct vg_nssc_lazy *)(void *)m->lazy,
+				    vg_nssc_lazy_size(len), &m->v);
+	m->fd = -1;
+	if (r < 0)
+		goto fail;
+	*out = m;
+	return 0;
+fail:
+	if (!m->addr)
+		m->len = 0;
+	mapping_free(m);
+	return r;
+}
+
+/* the current mapping of kind is still what the directory holds */
+static struct mapping *current_ref(enum vg_nssc_kind kind, uint64_t gen, const struct stat *st)
+{
+	struct mapping *m;
+
 	pthread_mutex_lock(&map_lock);
 	m = current[kind];
-	if (m && same_file(m, &st)) {
+	if (m && !vg_nssc_view_corrupt(&m->v) && (st ? same_file(m, st) : gen && m->gen == gen)) {
+		m->gen = gen;
 		m->refs++;
-		pthread_mutex_unlock(&map_lock);
+	} else {
+		m = NULL;
+	}
+	pthread_mutex_unlock(&map_lock);
+	return m;
+}
+
+/*
+ * A reference to the current copy of kind. While the generation word is what
+ * it was, no system call at all; otherwise the file is opened and compared,
+ * and copied anew when it was replaced.
+ */
+static int acquire(enum vg_nssc_kind kind, struct mapping **out)
+{
+	struct mapping *m, *old = NULL;
+	uint64_t gen;
+	struct stat st;
+	int fd, r;
+
+	pthread_once(&atfork_once, register_atfork);
+	gen = generation(); /* read before the file: a replacement after it bumps it again */
+	m = current_ref(kind, gen, NULL);
+	if (m) {
 		*out = m;
 		return 0;
 	}
-	pthread_mutex_unlock(&map_lock);
-
-	/* map and check outside the lock: other threads keep using what they hold */
-	r = map_file(kind, path, &m);
+	fd = open_trusted(file_of[kind], &st);
+	if (fd < 0)
+		return fd;
+	m = current_ref(kind, gen, &st);
+	if (m) {
+		close(fd);
+		*out = m;
+		return 0;
+	}
+	/* copy and check outside map_lock: other threads keep using what they hold */
+	r = map_file(kind, fd, &st, gen, &m);
+	close(fd);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&map_lock);
-	if (current[kind] && current[kind]->ino == m->ino && current[kind]->dev == m->dev &&
-	    current[kind]->len == m->len && current[kind]->mtim.tv_sec == m->mtim.tv_sec &&
-	    current[kind]->mtim.tv_nsec == m->mtim.tv_nsec) {
-		/* another thread mapped the same file meanwhile */
-		old = m;
-		m = current[kind];
-		m->refs++;
-	} else {
-		if (current[kind] && --current[kind]->refs == 0)
-			old = current[kind];
-		current[kind] = m;
-		m->refs = 2;
-	}
+	if (current[kind] && --current[kind]->refs == 0)
+		old = current[kind];
+	current[kind] = m;
+	m->refs = 2;
 	pthread_mutex_unlock(&map_lock);
 	mapping_free(old);
 	*out = m;
@@ -203,6 +364,9 @@ __attribute__((destructor)) static void drop_current(void)
 		pthread_mutex_unlock(&map_lock);
 		release(m);
 	}
+	if (gen_word)
+		munmap((void *)((const uint8_t *)gen_word - offsetof(struct vg_nssc_gen, counter)), VG_NSSC_GEN_SIZE);
+	gen_word = NULL;
 }
 
 static enum nss_status unavail(int r, int *errnop)
@@ -237,56 +401,87 @@ static enum nss_status miss(const struct mapping *a, const struct mapping *b, in
 	return notfound(errnop);
 }
 
+/*
+ * Every lookup runs at most twice: a copy found damaged while reading may only
+ * be out of date (the file was replaced or rewritten since it was copied), and
+ * the second run copies the file anew. Damage that persists answers UNAVAIL.
+ */
+#define ATTEMPTS 2
+
+static bool again(int attempt, enum nss_status s, const struct mapping *a, const struct mapping *b)
+{
+	return s == NSS_STATUS_UNAVAIL && attempt + 1 < ATTEMPTS &&
+	       ((a && vg_nssc_view_corrupt(&a->v)) || (b && vg_nssc_view_corrupt(&b->v)));
+}
+
 /* ---- passwd ---- */
 
-enum nss_status _nss_vigil_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
+static enum nss_status pw_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t len,
+				 int *errnop)
 {
 	const struct vg_nssc_passwd *rec;
 	struct mapping *m;
 	enum nss_status s;
+	bool retry;
 	int r;
 
-	r = acquire(VG_NSSC_PASSWD, &m);
-	if (r < 0)
-		return unavail(r, errnop);
-	rec = vg_nssc_pw_by_name(&m->v, name);
-	s = rec ? from_fill(vg_nssc_fill_passwd(&m->v, rec, pw, buf, len), errnop) : miss(m, NULL, errnop);
-	release(m);
-	return s;
+	for (int attempt = 0;; attempt++) {
+		r = acquire(VG_NSSC_PASSWD, &m);
+		if (r < 0)
+			return unavail(r, errnop);
+		rec = name ? vg_nssc_pw_by_name(&m->v, name) : vg_nssc_pw_by_uid(&m->v, uid);
+		s = rec ? from_fill(vg_nssc_fill_passwd(&m->v, rec, pw, buf, len), errnop) : miss(m, NULL, errnop);
+		retry = again(attempt, s, m, NULL);
+		release(m);
+		if (!retry)
+			return s;
+	}
+}
+
+enum nss_status _nss_vigil_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
+{
+	return pw_lookup(name, 0, pw, buf, len, errnop);
 }
 
 enum nss_status _nss_vigil_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	const struct vg_nssc_passwd *rec;
-	struct mapping *m;
-	enum nss_status s;
-	int r;
-
 	if (uid == 0)
 		return notfound(errnop);
-	r = acquire(VG_NSSC_PASSWD, &m);
-	if (r < 0)
-		return unavail(r, errnop);
-	rec = vg_nssc_pw_by_uid(&m->v, uid);
-	s = rec ? from_fill(vg_nssc_fill_passwd(&m->v, rec, pw, buf, len), errnop) : miss(m, NULL, errnop);
-	release(m);
-	return s;
+	return pw_lookup(NULL, uid, pw, buf, len, errnop);
+}
+
+/*
+ * Enumerations read the whole file into their copy before the first entry and
+ * keep that copy to the end: an enumeration either starts on a complete,
+ * checked version or fails at once, never half-way.
+ */
+static int acquire_whole(enum vg_nssc_kind kind, struct mapping **out)
+{
+	for (int attempt = 0;; attempt++) {
+		int r = acquire(kind, out);
+
+		if (r < 0)
+			return r;
+		if (vg_nssc_view_check_all(&(*out)->v))
+			return 0;
+		release(*out);
+		*out = NULL;
+		if (attempt + 1 == ATTEMPTS)
+			return -EBADMSG;
+	}
 }
 
 enum nss_status _nss_vigil_setpwent(int stayopen)
 {
-	struct mapping *m = NULL;
 	int r;
 
 	pthread_mutex_lock(&ent_lock);
 	release(ent.pw);
 	ent.pw = NULL;
 	ent.pw_next = 0;
-	r = acquire(VG_NSSC_PASSWD, &m);
-	if (r == 0)
-		ent.pw = m;
+	r = acquire_whole(VG_NSSC_PASSWD, &ent.pw);
 	pthread_mutex_unlock(&ent_lock);
-	return r < 0 || vg_nssc_view_corrupt(&m->v) ? NSS_STATUS_UNAVAIL : NSS_STATUS_SUCCESS;
+	return r < 0 ? NSS_STATUS_UNAVAIL : NSS_STATUS_SUCCESS;
 }
 
 enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop)
@@ -297,9 +492,8 @@ enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t len, 
 
 	pthread_mutex_lock(&ent_lock);
 	if (!ent.pw)
-		r = acquire(VG_NSSC_PASSWD, &ent.pw);
+		r = acquire_whole(VG_NSSC_PASSWD, &ent.pw);
 	if (r < 0) {
-		ent.pw = NULL;
 		s = unavail(r, errnop);
 	} else if (!(rec = vg_nssc_pw_at(&ent.pw->v, ent.pw_next))) {
 		s = miss(ent.pw, NULL, errnop);
@@ -326,13 +520,13 @@ enum nss_status _nss_vigil_endpwent(void)
 /* ---- group ---- */
 
 /* group.cache and members.cache together, or neither */
-static int acquire_groups(struct mapping **g, struct mapping **mem)
+static int acquire_groups(struct mapping **g, struct mapping **mem, int (*get)(enum vg_nssc_kind, struct mapping **))
 {
-	int r = acquire(VG_NSSC_GROUP, g);
+	int r = get(VG_NSSC_GROUP, g);
 
 	if (r < 0)
 		return r;
-	r = acquire(VG_NSSC_MEMBERS, mem);
+	r = get(VG_NSSC_MEMBERS, mem);
 	if (r < 0) {
 		release(*g);
 		*g = NULL;
@@ -340,52 +534,46 @@ static int acquire_groups(struct mapping **g, struct mapping **mem)
 	return r;
 }
 
-enum nss_status _nss_vigil_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len, int *errnop)
+static enum nss_status gr_lookup(const char *name, gid_t gid, struct group *gr, char *buf, size_t len,
+				 int *errnop)
 {
 	const struct vg_nssc_group *rec;
 	struct mapping *g, *mem;
 	const char *elev;
 	enum nss_status s;
+	bool retry;
 	int r;
 
-	r = acquire_groups(&g, &mem);
-	if (r < 0)
-		return unavail(r, errnop);
-	rec = vg_nssc_gr_by_name(&g->v, name);
-	elev = vg_nssc_has_elevation(&mem->v) ? vg_nssc_str(&mem->v, mem->v.aux_name, NULL) : NULL;
-	if (rec)
-		s = from_fill(vg_nssc_fill_group(&g->v, rec, gr, buf, len), errnop);
-	else if (elev && strcmp(elev, name) == 0)
-		s = from_fill(vg_nssc_fill_elevation(&mem->v, time(NULL), gr, buf, len), errnop);
-	else
-		s = miss(g, mem, errnop);
-	release(g);
-	release(mem);
-	return s;
+	for (int attempt = 0;; attempt++) {
+		r = acquire_groups(&g, &mem, acquire);
+		if (r < 0)
+			return unavail(r, errnop);
+		rec = name ? vg_nssc_gr_by_name(&g->v, name) : vg_nssc_gr_by_gid(&g->v, gid);
+		elev = vg_nssc_has_elevation(&mem->v) ? vg_nssc_str(&mem->v, mem->v.aux_name, NULL) : NULL;
+		if (rec)
+			s = from_fill(vg_nssc_fill_group(&g->v, rec, gr, buf, len), errnop);
+		else if (elev && (name ? strcmp(elev, name) == 0 : mem->v.aux == gid))
+			s = from_fill(vg_nssc_fill_elevation(&mem->v, time(NULL), gr, buf, len), errnop);
+		else
+			s = miss(g, mem, errnop);
+		retry = again(attempt, s, g, mem);
+		release(g);
+		release(mem);
+		if (!retry)
+			return s;
+	}
+}
+
+enum nss_status _nss_vigil_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len, int *errnop)
+{
+	return gr_lookup(name, 0, gr, buf, len, errnop);
 }
 
 enum nss_status _nss_vigil_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t len, int *errnop)
 {
-	const struct vg_nssc_group *rec;
-	struct mapping *g, *mem;
-	enum nss_status s;
-	int r;
-
 	if (gid == 0)
 		return notfound(errnop);
-	r = acquire_groups(&g, &mem);
-	if (r < 0)
-		return unavail(r, errnop);
-	rec = vg_nssc_gr_by_gid(&g->v, gid);
-	if (rec)
-		s = from_fill(vg_nssc_fill_group(&g->v, rec, gr, buf, len), errnop);
-	else if (vg_nssc_has_elevation(&mem->v) && mem->v.aux == gid)
-		s = from_fill(vg_nssc_fill_elevation(&mem->v, time(NULL), gr, buf, len), errnop);
-	else
-		s = miss(g, mem, errnop);
-	release(g);
-	release(mem);
-	return s;
+	return gr_lookup(NULL, gid, gr, buf, len, errnop);
 }
 
 static void grent_reset(void)
@@ -402,7 +590,7 @@ enum nss_status _nss_vigil_setgrent(int stayopen)
 
 	pthread_mutex_lock(&ent_lock);
 	grent_reset();
-	r = acquire_groups(&ent.gr, &ent.mem);
+	r = acquire_groups(&ent.gr, &ent.mem, acquire_whole);
 	if (r < 0)
 		ent.gr = ent.mem = NULL;
 	pthread_mutex_unlock(&ent_lock);
@@ -417,7 +605,7 @@ enum nss_status _nss_vigil_getgrent_r(struct group *gr, char *buf, size_t len, i
 
 	pthread_mutex_lock(&ent_lock);
 	if (!ent.gr)
-		r = acquire_groups(&ent.gr, &ent.mem);
+		r = acquire_groups(&ent.gr, &ent.mem, acquire_whole);
 	if (r < 0) {
 		ent.gr = ent.mem = NULL;
 		s = unavail(r, errnop);
@@ -478,24 +666,38 @@ static int add_gid(gid_t gid, void *arg)
 	return 0;
 }
 
+/* Every failure leaves *start where glibc had it: no partial list is ever an answer. */
 enum nss_status _nss_vigil_initgroups_dyn(const char *user, gid_t group, long int *start, long int *size,
 					  gid_t **groupsp, long int limit, int *errnop)
 {
-	struct gids a = { .skip = group, .start = start, .size = size, .limit = limit, .groups = groupsp };
+	const long int start0 = *start;
 	struct mapping *g, *mem;
+	struct gids a;
+	bool retry;
 	int r;
 
-	r = acquire_groups(&g, &mem);
+	for (int attempt = 0;; attempt++) {
+		r = acquire_groups(&g, &mem, acquire);
+		if (r < 0)
+			return unavail(r, errnop);
+		*start = start0;
+		a = (struct gids){ .skip = group, .start = start, .size = size, .limit = limit, .groups = groupsp };
+		r = vg_nssc_user_groups(&g->v, &mem->v, user, time(NULL), add_gid, &a);
+		if (r == -ENOSPC)
+			r = 0;
+		retry = r < 0 && again(attempt, NSS_STATUS_UNAVAIL, g, mem);
+		release(g);
+		release(mem);
+		if (!retry)
+			break;
+	}
 	if (r < 0)
-		return unavail(r, errnop);
-	r = vg_nssc_user_groups(&g->v, &mem->v, user, time(NULL), add_gid, &a);
-	release(g);
-	release(mem);
+		*start = start0;
 	if (r == -ENOMEM) {
 		*errnop = ENOMEM;
 		return NSS_STATUS_TRYAGAIN;
 	}
-	if (r < 0 && r != -ENOSPC)
+	if (r < 0)
 		return unavail(r, errnop);
 	return a.added ? NSS_STATUS_SUCCESS : notfound(errnop);
 }

@@ -14,8 +14,16 @@ static const size_t record_size[] = {
 struct vg_nssc_lazy {
 	uint32_t bad;
 	uint32_t reserved;
+	vg_nssc_load_fn *load; /* NULL: the whole file is already in memory */
+	void *load_ctx;
 	uint64_t checked[]; /* a bit per body page */
 };
+
+void vg_nssc_lazy_set_loader(struct vg_nssc_lazy *state, vg_nssc_load_fn *load, void *ctx)
+{
+	state->load = load;
+	state->load_ctx = ctx;
+}
 
 /* ---- parsing and page checks ---- */
 
@@ -32,6 +40,18 @@ static uint64_t page_sum(const struct vg_nssc_view *v, size_t p)
 	size_t len = v->size - start < VG_NSSC_PAGE ? v->size - start : VG_NSSC_PAGE;
 
 	return vg_nssc_page_checksum(p, v->base + start, len);
+}
+
+/* Brings page p into memory (when a loader is set) and checks it against the page table. */
+static bool page_ok(const struct vg_nssc_view *v, size_t p)
+{
+	struct vg_nssc_lazy *lz = v->lazy;
+	size_t start = v->body_off + p * VG_NSSC_PAGE;
+	size_t len = v->size - start < VG_NSSC_PAGE ? v->size - start : VG_NSSC_PAGE;
+
+	if (lz->load && lz->load(lz->load_ctx, p, start, len) < 0)
+		return false;
+	return page_sum(v, p) == v->pages[p];
 }
 
 /* Checks the body pages under [off, off + len) once; false when one does not match. */
@@ -53,13 +73,18 @@ static bool touch(const struct vg_nssc_view *v, size_t off, size_t len)
 
 		if (__atomic_load_n(w, __ATOMIC_ACQUIRE) & bit)
 			continue;
-		if (page_sum(v, p) != v->pages[p]) {
+		if (!page_ok(v, p)) {
 			__atomic_store_n(&lz->bad, 1, __ATOMIC_RELEASE);
 			return false;
 		}
 		__atomic_fetch_or(w, bit, __ATOMIC_RELEASE);
 	}
 	return true;
+}
+
+bool vg_nssc_view_check_all(const struct vg_nssc_view *v)
+{
+	return touch(v, v->body_off, v->size - v->body_off);
 }
 
 bool vg_nssc_view_corrupt(const struct vg_nssc_view *v)

@@ -52,6 +52,17 @@ int vg_nssc_view_parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsi
 size_t vg_nssc_lazy_size(size_t len);
 int vg_nssc_view_parse_lazy(const void *buf, size_t len, enum vg_nssc_kind kind, struct vg_nssc_lazy *state,
 			    size_t state_len, struct vg_nssc_view *v);
+/*
+ * Lazily loaded views: before parse_lazy, a loader may be set; the buffer then
+ * needs only the header and page table, and each body page is brought in by
+ * load(ctx, page, off, len) the first time an access touches it (the NSS
+ * module reads into private memory, so a file changed on disk cannot fault).
+ * A loader returning < 0 marks the view damaged, like a checksum mismatch.
+ */
+typedef int vg_nssc_load_fn(void *ctx, size_t page, size_t off, size_t len);
+void vg_nssc_lazy_set_loader(struct vg_nssc_lazy *state, vg_nssc_load_fn *load, void *ctx);
+/* Loads and checks every body page now (enumerations): false when one does not match. */
+bool vg_nssc_view_check_all(const struct vg_nssc_view *v);
 /* A lazily checked page did not match: the file is damaged, answer UNAVAIL. */
 bool vg_nssc_view_corrupt(const struct vg_nssc_view *v);
 

@@ -46,7 +46,21 @@
 #define VG_NSSC_PASSWD_FILE "passwd.cache"
 #define VG_NSSC_GROUP_FILE "group.cache"
 #define VG_NSSC_MEMBERS_FILE "members.cache"
+#define VG_NSSC_GEN_FILE "generation"
 #define VG_NSSC_DEFAULT_DIR "/var/lib/vigil/nss"
+
+/*
+ * The generation file: one page, rewritten in place (never truncated or
+ * replaced) after every change of the cache files. Readers map it shared and
+ * compare counter with the value they last saw: equal means their copies are
+ * current, with no system call.
+ */
+#define VG_NSSC_GEN_MAGIC "VIGILGEN" /* 8 bytes, no NUL */
+#define VG_NSSC_GEN_SIZE 4096
+struct vg_nssc_gen {
+	char magic[8];
+	uint64_t counter; /* starts at 1; 0 is "no generation file" for readers */
+};
 
 enum vg_nssc_kind { VG_NSSC_PASSWD = 1, VG_NSSC_GROUP = 2, VG_NSSC_MEMBERS = 3 };
 
@@ -196,7 +210,18 @@ int vg_nssc_build_identity(const struct vg_identity *id, const char *elev_group,
 int vg_nssc_build_members(const char *elev_group, uint32_t elev_gid, const struct vg_grant *grants, size_t n,
 			  uint32_t gid_min, uint32_t gid_max, uint64_t generation, time_t now,
 			  struct vg_nssc_buf *out, struct vg_nssc_report *rep, struct vg_err *err);
-/* dir/name via vg_write_file_atomic, mode 0644 */
+/*
+ * Replace a set of cache files together: each is written complete (temp file,
+ * fsync) before the first rename, then the generation word is bumped so that
+ * readers look again. Mode 0644 in a 0755 directory (readers refuse anything
+ * writable by others than root).
+ */
+struct vg_nssc_file {
+	const char *name; /* VG_NSSC_*_FILE */
+	const struct vg_nssc_buf *buf;
+};
+int vg_nssc_write_set(const char *dir, const struct vg_nssc_file *files, size_t n, struct vg_err *err);
+/* one file: vg_nssc_write_set() of one */
 int vg_nssc_buf_write(const char *dir, const char *name, const struct vg_nssc_buf *b, struct vg_err *err);
 
 #endif

@@ -4,6 +4,9 @@
  * enumeration that pauses so a test can replace the cache in the middle.
  *   nss_lookup pwnam NAME BUFLEN | pwuid UID BUFLEN | grnam NAME BUFLEN | grgid GID BUFLEN
  *   nss_lookup pwent-pause READY_FILE GO_FILE MIN_UID MAX_UID
+ *   nss_lookup pwuid-loop MIN_UID MAX_UID SECONDS|-COUNT
+ *       getpwuid over the range again and again, for SECONDS or COUNT lookups;
+ *       prints "found F notfound N unavail U wrong W" (wrong: an answer for another uid)
  * Prints the entry as a passwd/group line, or "ERANGE", "NOTFOUND", "ERROR <errno>".
  */
 #include <errno.h>
@@ -73,6 +76,29 @@ static int pwent_pause(const char *ready, const char *go, uid_t min, uid_t max)
 	return 0;
 }
 
+static int pwuid_loop(uid_t min, uid_t max, long limit)
+{
+	long found = 0, notfound = 0, unavail = 0, wrong = 0, n = 0;
+	time_t end = time(NULL) + (limit > 0 ? limit : 0);
+	char buf[1024];
+
+	for (uid_t u = min; limit > 0 ? time(NULL) < end : n < -limit; u = u == max ? min : u + 1, n++) {
+		struct passwd pw, *res = NULL;
+		int r = getpwuid_r(u, &pw, buf, sizeof(buf), &res);
+
+		if (res && res->pw_uid != u)
+			wrong++;
+		else if (res)
+			found++;
+		else if (r == 0 || r == ENOENT)
+			notfound++;
+		else
+			unavail++;
+	}
+	printf("found %ld notfound %ld unavail %ld wrong %ld\n", found, notfound, unavail, wrong);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char line[8192];
@@ -83,6 +109,9 @@ int main(int argc, char **argv)
 	if (argc == 6 && strcmp(argv[1], "pwent-pause") == 0)
 		return pwent_pause(argv[2], argv[3], (uid_t)strtoul(argv[4], NULL, 10),
 				   (uid_t)strtoul(argv[5], NULL, 10));
+	if (argc == 5 && strcmp(argv[1], "pwuid-loop") == 0)
+		return pwuid_loop((uid_t)strtoul(argv[2], NULL, 10), (uid_t)strtoul(argv[3], NULL, 10),
+				  strtol(argv[4], NULL, 10));
 	if (argc != 4) {
 		fprintf(stderr, "usage: nss_lookup pwnam|pwuid|grnam|grgid KEY BUFLEN | pwent-pause READY GO MIN_UID MAX_UID\n");
 		return 64;

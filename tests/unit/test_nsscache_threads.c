@@ -217,17 +217,22 @@ static void test_missing_and_corrupt_cache_unavail(void **state)
 	char path[256], buf[256];
 	struct passwd pw;
 	struct group gr;
+	struct vg_err err = { 0 };
 	int e = 0;
 	long start = 0, size = 1;
 	gid_t *gids = malloc(sizeof(gid_t));
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, VG_NSSC_PASSWD_FILE);
+	assert_int_equal(_nss_vigil_getpwnam_r("u001", &pw, buf, sizeof(buf), &e), NSS_STATUS_SUCCESS);
 	f = fopen(path, "r+");
 	assert_non_null(f);
 	fseek(f, 300, SEEK_SET);
-	fputc('!', f); /* in place: the size stays, the mtime moves, so the module re-maps */
+	fputc('!', f); /* in place: the size stays, the mtime moves */
 	fclose(f);
+	/* the private copy made before still answers: changed on disk is not changed in memory */
+	assert_int_equal(_nss_vigil_getpwnam_r("u001", &pw, buf, sizeof(buf), &e), NSS_STATUS_SUCCESS);
+	assert_int_equal(vg_nssc_write_set(dir, NULL, 0, &err), 0); /* bump: readers look again */
 	assert_int_equal(_nss_vigil_getpwnam_r("u001", &pw, buf, sizeof(buf), &e), NSS_STATUS_UNAVAIL);
 	assert_int_equal(_nss_vigil_setpwent(0), NSS_STATUS_UNAVAIL); /* the damage is known now */
 	assert_int_equal(_nss_vigil_getpwent_r(&pw, buf, sizeof(buf), &e), NSS_STATUS_UNAVAIL);
@@ -253,7 +258,8 @@ static void test_missing_and_corrupt_cache_unavail(void **state)
 /* runs even when a test failed half-way */
 static int remove_dir(void **state)
 {
-	static const char *const files[] = { VG_NSSC_PASSWD_FILE, VG_NSSC_GROUP_FILE, VG_NSSC_MEMBERS_FILE };
+	static const char *const files[] = { VG_NSSC_PASSWD_FILE, VG_NSSC_GROUP_FILE, VG_NSSC_MEMBERS_FILE,
+					     VG_NSSC_GEN_FILE };
 	char path[256];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
