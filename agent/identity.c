@@ -21,6 +21,7 @@
 #define LOCAL_PASSWD "/etc/passwd"
 #define LOCAL_GROUP "/etc/group"
 #define MAX_CONFLICTS_AUDITED 100 /* one event lists at most this many; the count is exact */
+#define IDENTITY_AUDIT_FIRST 20	  /* user.(de)provisioned name this many; the full list is in a file */
 
 static struct {
 	struct vg_grant *grants;
@@ -143,24 +144,85 @@ fail:
 	return r;
 }
 
+/* deprovisioned: why, in a word per reason */
+static const char *deprovision_reason(const struct vg_bundle *b, const char *name)
+{
+	const struct vg_user *bu = vg_bundle_user_by_name(b, name);
+
+	if (!bu)
+		return "removed from the bundle";
+	if (bu->state == VG_USER_DEPROVISIONED)
+		return "state deprovisioned";
+	if (bu->valid_until && bu->valid_until <= vg_now())
+		return "valid_until passed";
+	return "refused (conflict)";
+}
+
+/* Keeps the full list beside the audit log, named by its digest, which the event carries. */
+static void save_list(struct vg_daemon *d, const char *type, const char *digest, const char *text, json_t *data)
+{
+	const struct vg_config *c = vg_daemon_config(d);
+	char dir[512], path[700];
+	int r;
+
+	snprintf(dir, sizeof(dir), "%s/identity", c->state_dir);
+	snprintf(path, sizeof(path), "%s/%s-%s.json", dir, type, digest);
+	r = vg_mkdir_p(dir, 0700);
+	if (r == 0)
+		r = vg_write_file_atomic(path, text, strlen(text), 0600);
+	if (r < 0) {
+		vg_log(LOG_ERR, "identity: cannot keep the list of %s: %s: %s", type, path, strerror(-r));
+		return;
+	}
+	json_object_set_new(data, "list_file", json_string(path));
+}
+
+/*
+ * One event per apply and kind, whatever the number of users: count, the
+ * sha256 of the full list (compact JSON, by name), the first names, and the
+ * file holding the full list. 100k users cost one event, not 100k.
+ */
 static void audit_users(struct vg_daemon *d, const struct vg_bundle *b, json_t *list, const char *type)
 {
-	size_t i;
+	bool deprov = strcmp(type, "user.deprovisioned") == 0;
+	json_t *data, *first = json_array(), *why = json_object();
+	char digest[65];
+	size_t i, n = json_array_size(list);
+	char *text;
 	json_t *u;
 
+	if (!n) {
+		json_decref(first);
+		json_decref(why);
+		return;
+	}
 	json_array_foreach(list, i, u) {
 		const char *name = json_string_value(json_object_get(u, "user"));
-		const struct vg_user *bu = vg_bundle_user_by_name(b, name);
-		json_t *data = json_deep_copy(u);
 
-		if (strcmp(type, "user.deprovisioned") == 0)
-			json_object_set_new(data, "reason",
-					    json_string(!bu ? "removed from the bundle"
-						       : bu->state == VG_USER_DEPROVISIONED ? "state deprovisioned"
-											     : "refused (conflict)"));
-		vg_log(LOG_NOTICE, "identity: %s %s", type, name);
-		vg_daemon_audit(d, type, name, data);
+		if (deprov) {
+			const char *reason = deprovision_reason(b, name);
+
+			json_object_set_new(u, "reason", json_string(reason));
+			json_object_set_new(why, reason,
+					    json_integer(json_integer_value(json_object_get(why, reason)) + 1));
+		}
+		if (i < IDENTITY_AUDIT_FIRST)
+			json_array_append(first, u);
 	}
+	text = json_dumps(list, JSON_COMPACT);
+	vg_sha256_hex(text ? text : "", text ? strlen(text) : 0, digest);
+	data = json_pack("{s:I, s:s, s:o}", "count", (json_int_t)n, "digest", digest, "first", first);
+	if (deprov)
+		json_object_set_new(data, "reasons", why);
+	else
+		json_decref(why);
+	if (text)
+		save_list(d, type, digest, text, data);
+	free(text);
+	vg_log(LOG_NOTICE, "identity: %s: %zu user(s), list sha256 %s", type, n, digest);
+	vg_daemon_audit(d, type, n == 1 ? json_string_value(json_object_get(json_array_get(list, 0), "user"))
+					: "identity",
+			data);
 }
 
 static void audit_conflicts(struct vg_daemon *d, const struct vg_nssc_report *rep)
@@ -182,19 +244,20 @@ static void audit_conflicts(struct vg_daemon *d, const struct vg_nssc_report *re
 			json_pack("{s:I, s:o}", "count", (json_int_t)rep->nconflicts, "conflicts", list));
 }
 
-static int write_cache(struct vg_daemon *d, const char *name, const struct vg_nssc_buf *buf)
+/* Writes the set together (vg_nssc_write_set); a failure is logged, audited and shown in status. */
+static int write_caches(struct vg_daemon *d, const struct vg_nssc_file *files, size_t n)
 {
 	const struct vg_config *c = vg_daemon_config(d);
 	struct vg_err err = { 0 };
 	char msg[600];
 	int r;
 
-	r = vg_nssc_buf_write(c->nss_cache_dir, name, buf, &err);
+	r = vg_nssc_write_set(c->nss_cache_dir, files, n, &err);
 	if (r < 0) {
 		vg_err_str(&err, msg, sizeof(msg));
 		vg_log(LOG_ERR, "identity: %s", msg);
 		snprintf(st.last_error, sizeof(st.last_error), "%s", msg);
-		vg_daemon_audit(d, "identity.cache_failed", name,
+		vg_daemon_audit(d, "identity.cache_failed", err.path[0] ? err.path : c->nss_cache_dir,
 				json_pack("{s:s, s:s}", "reason", err.code, "error", msg));
 	}
 	return r;
@@ -203,15 +266,18 @@ static int write_cache(struct vg_daemon *d, const char *name, const struct vg_ns
 static void identity_commit(struct vg_daemon *d, const struct vg_bundle *b, void *staged)
 {
 	struct staged *s = staged;
+	const struct vg_nssc_file files[] = {
+		{ VG_NSSC_PASSWD_FILE, &s->passwd },
+		{ VG_NSSC_GROUP_FILE, &s->group },
+		{ VG_NSSC_MEMBERS_FILE, &s->members },
+	};
 
 	st.last_error[0] = '\0';
-	/* passwd first: a deprovisioned user disappears before anything else changes */
-	if (write_cache(d, VG_NSSC_PASSWD_FILE, &s->passwd) == 0) {
+	/* all three complete on disk before any is renamed: readers see the old set, then the new */
+	if (write_caches(d, files, sizeof(files) / sizeof(files[0])) == 0) {
 		audit_users(d, b, s->deprovisioned, "user.deprovisioned");
 		audit_users(d, b, s->provisioned, "user.provisioned");
 	}
-	write_cache(d, VG_NSSC_GROUP_FILE, &s->group);
-	write_cache(d, VG_NSSC_MEMBERS_FILE, &s->members);
 	audit_conflicts(d, &s->rep);
 	vg_nssc_report_free(&st.last);
 	st.last = s->rep;
@@ -254,7 +320,7 @@ void vg_identity_set_grants(struct vg_daemon *d, const struct vg_grant *g, size_
 		vg_err_str(&err, msg, sizeof(msg));
 		vg_log(LOG_ERR, "identity: cannot build the membership cache: %s", msg);
 		snprintf(st.last_error, sizeof(st.last_error), "%s", msg);
-	} else if (write_cache(d, VG_NSSC_MEMBERS_FILE, &buf) == 0) {
+	} else if (write_caches(d, &(const struct vg_nssc_file){ VG_NSSC_MEMBERS_FILE, &buf }, 1) == 0) {
 		st.live_grants = rep.ngrants;
 		for (size_t i = 0; i < rep.nconflicts; i++)
 			vg_log(LOG_WARNING, "identity: grant not served: %s: %s", rep.conflicts[i].name,

@@ -1043,6 +1043,11 @@ static int parse_elevation(struct ctx *c, json_t *root, struct vg_bundle *b)
 		return r;
 	if ((r = parse_grant_reach(c, el, e)) < 0)
 		return r;
+	if (e->gid < 1000 || e->gid == 65534 || e->gid == 65535)
+		return FAIL(c, "schema_value", "$.elevation.gid",
+			    "%u is a system gid (below 1000, or nogroup 65534/65535): local groups such as sudo (27) "
+			    "live there; choose a gid in $.identity.gid_range",
+			    e->gid);
 	if (e->default_duration_s > e->max_duration_s)
 		return FAIL(c, "schema_value", "$.elevation.default_duration",
 			    "default_duration (%u s) is longer than max_duration (%u s)", e->default_duration_s,
@@ -1149,8 +1154,9 @@ static int parse_credential(struct ctx *c, json_t *v, const char *pi, struct vg_
 static int parse_identity(struct ctx *c, json_t *root, struct vg_bundle *b)
 {
 	static const char *const allowed[] = { "uid_range", "gid_range", "users", "groups", "comment", NULL };
-	static const char *const uallowed[] = { "name", "uid", "gid", "gecos", "home", "shell", "state", "credentials",
-						"comment", NULL };
+	static const char *const uallowed[] = { "name",	       "uid",	     "gid",	    "gecos",
+						"home",	       "shell",	     "state",	    "credentials",
+						"valid_until", "comment",    NULL };
 	static const char *const urequired[] = { "name", "uid", "gid", NULL };
 	static const char *const gallowed[] = { "name", "gid", "members", "comment", NULL };
 	static const char *const grequired[] = { "name", "gid", NULL };
@@ -1169,6 +1175,10 @@ static int parse_identity(struct ctx *c, json_t *root, struct vg_bundle *b)
 	    (r = parse_range(c, id, "$.identity", "uid_range", &ident->uid_min, &ident->uid_max)) < 0 ||
 	    (r = parse_range(c, id, "$.identity", "gid_range", &ident->gid_min, &ident->gid_max)) < 0)
 		return r;
+	if (b->elevation.present && (b->elevation.gid < ident->gid_min || b->elevation.gid > ident->gid_max))
+		return FAIL(c, "schema_value", "$.elevation.gid",
+			    "%u is outside $.identity.gid_range [%u, %u]: the elevation gid must be one vigil owns",
+			    b->elevation.gid, ident->gid_min, ident->gid_max);
 	if ((r = get_array(c, id, "$.identity", "users", false, &arr)) < 0)
 		return r;
 	if (set_init(&unames, arr ? json_array_size(arr) : 0) < 0 || set_init(&uids, arr ? json_array_size(arr) : 0) < 0)
@@ -1196,6 +1206,17 @@ static int parse_identity(struct ctx *c, json_t *root, struct vg_bundle *b)
 			    (r = get_choice(c, v, pi, "state", states, 0, &state)) < 0)
 				goto users_out;
 			u->state = (enum vg_user_state)state;
+			if (json_object_get(v, "valid_until") &&
+			    (r = get_time(c, v, pi, "valid_until", &u->valid_until)) < 0)
+				goto users_out;
+			if (b->elevation.present && u->gid == b->elevation.gid) {
+				sub(p, sizeof(p), pi, "gid");
+				r = FAIL(c, "schema_value", p,
+					 "%u is the elevation group's gid ($.elevation.gid): \"%s\" would always be "
+					 "elevated; give the user another primary group",
+					 u->gid, u->name);
+				goto users_out;
+			}
 			if (strchr(u->gecos ? u->gecos : "", ':') || strchr(u->gecos ? u->gecos : "", '\n')) {
 				sub(p, sizeof(p), pi, "gecos");
 				r = FAIL(c, "schema_value", p, "must not contain ':' or a newline");

@@ -66,6 +66,7 @@ struct local_set {
 
 struct vg_nssc_local {
 	struct local_set users, groups;
+	struct local_set user_gids; /* primary gids of local users (names unused) */
 };
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -86,8 +87,9 @@ static void local_set_free(struct local_set *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* "name:x:ID:..." lines: field 2 (0-based) is the uid in passwd and the gid in group. */
-static int local_set_load(const char *path, struct local_set *s, struct vg_err *err)
+/* "name:x:ID:..." lines: the id of field 2 (0-based) is the uid in passwd and the gid in
+ * group; field 3 of passwd is the user's primary gid. */
+static int local_set_load(const char *path, int field, struct local_set *s, struct vg_err *err)
 {
 	_cleanup_free_ char *text = NULL;
 	char *line, *save = NULL;
@@ -109,6 +111,8 @@ static int local_set_load(const char *path, struct local_set *s, struct vg_err *
 			continue; /* compat entries and comments name no local account */
 		*c1 = '\0';
 		c2 = strchr(c1 + 1, ':');
+		if (c2 && field == 3)
+			c2 = strchr(c2 + 1, ':');
 		if (!c2)
 			continue;
 		errno = 0;
@@ -148,9 +152,11 @@ int vg_nssc_local_load(const char *passwd_path, const char *group_path, struct v
 
 	if (!l)
 		return -ENOMEM;
-	r = local_set_load(passwd_path, &l->users, err);
+	r = local_set_load(passwd_path, 2, &l->users, err);
 	if (r == 0)
-		r = local_set_load(group_path, &l->groups, err);
+		r = local_set_load(passwd_path, 3, &l->user_gids, err);
+	if (r == 0)
+		r = local_set_load(group_path, 2, &l->groups, err);
 	if (r < 0) {
 		vg_nssc_local_free(l);
 		return r;
@@ -165,6 +171,7 @@ void vg_nssc_local_free(struct vg_nssc_local *l)
 		return;
 	local_set_free(&l->users);
 	local_set_free(&l->groups);
+	local_set_free(&l->user_gids);
 	free(l);
 }
 
@@ -393,8 +400,14 @@ static const struct vg_user *accepted_user(const struct user_cand *uc, size_t n,
 	return NULL;
 }
 
-static int check_users(const struct vg_identity *id, const struct vg_nssc_local *local, struct user_cand *uc,
-		       size_t *nuc, struct vg_nssc_report *rep)
+/* deprovisioned, or past its valid_until: left out without being a conflict */
+static bool user_withdrawn(const struct vg_user *u, time_t now)
+{
+	return u->state == VG_USER_DEPROVISIONED || (u->valid_until && u->valid_until <= now);
+}
+
+static int check_users(const struct vg_identity *id, const struct vg_nssc_local *local, time_t now,
+		       struct user_cand *uc, size_t *nuc, struct vg_nssc_report *rep)
 {
 	size_t n = 0;
 	int r = 0;
@@ -403,7 +416,7 @@ static int check_users(const struct vg_identity *id, const struct vg_nssc_local 
 		const struct vg_user *u = &id->users[i];
 		const char *why = NULL;
 
-		if (u->state == VG_USER_DEPROVISIONED)
+		if (user_withdrawn(u, now))
 			continue;
 		if (!vg_str_valid_name(u->name, NAME_MAX_LEN))
 			why = "invalid user name";
@@ -557,6 +570,7 @@ static int build_passwd(const struct vg_identity *id, const struct user_cand *uc
 			continue;
 		p->uid = u->uid;
 		p->gid = u->gid;
+		p->expires = u->valid_until;
 		r = strtab_add(&st, u->name, &p->name);
 		if (r == 0)
 			r = strtab_add(&st, u->gecos ? u->gecos : "", &p->gecos);
@@ -631,8 +645,7 @@ static int build_group(const struct vg_identity *id, const struct group_cand *gc
 				bool deprov = false;
 
 				for (size_t k = 0; k < id->nusers && !deprov; k++)
-					deprov = id->users[k].state == VG_USER_DEPROVISIONED &&
-						 strcmp(id->users[k].name, m) == 0;
+					deprov = user_withdrawn(&id->users[k], now) && strcmp(id->users[k].name, m) == 0;
 				if (!deprov)
 					r = report_add(rep, "member", m, g->gid,
 						       "member of group %s is not a provisioned user", g->name);
@@ -692,6 +705,28 @@ out:
 	return r;
 }
 
+int vg_nssc_check_elevation(const char *elev_group, uint32_t elev_gid, const struct vg_nssc_local *local,
+			    struct vg_err *err)
+{
+	if (!elev_group || !local)
+		return 0;
+	if (local_has_name(&local->groups, elev_group))
+		return vg_err_set(err, EINVAL, "elevation_group_local", "$.elevation.group",
+				  "\"%s\" is a local group of this host (/etc/group): its members would be "
+				  "elevated without a grant; name the elevation group something no host has",
+				  elev_group);
+	if (local_has_id(&local->groups, elev_gid))
+		return vg_err_set(err, EINVAL, "elevation_group_local", "$.elevation.gid",
+				  "%u is the gid of a local group of this host (/etc/group); choose a gid no host uses",
+				  elev_gid);
+	if (local_has_id(&local->user_gids, elev_gid))
+		return vg_err_set(err, EINVAL, "elevation_group_local", "$.elevation.gid",
+				  "%u is the primary gid of a local user of this host (/etc/passwd): that user would "
+				  "always be elevated; choose a gid no host uses",
+				  elev_gid);
+	return 0;
+}
+
 int vg_nssc_build_identity(const struct vg_identity *id, const char *elev_group, uint32_t elev_gid,
 			   const struct vg_nssc_local *local, uint64_t generation, time_t now,
 			   struct vg_nssc_buf *passwd, struct vg_nssc_buf *group, struct vg_nssc_report *rep,
@@ -715,7 +750,9 @@ int vg_nssc_build_identity(const struct vg_identity *id, const char *elev_group,
 			       "uid_range and gid_range must be non-empty and exclude 0");
 		goto out;
 	}
-	r = check_users(id, local, uc, &nuc, rep);
+	r = vg_nssc_check_elevation(elev_group, elev_gid, local, err);
+	if (r == 0)
+		r = check_users(id, local, now, uc, &nuc, rep);
 	if (r == 0)
 		r = check_groups(id, elev_group, elev_gid, local, gc, &ngc, rep);
 	if (r == 0) {

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libnss_vigil.so.2: passwd and group entries from the cache vigild writes.
+ * libnss_vigil.so.2: passwd, shadow and group entries from the cache vigild writes.
  * Runs inside every process of the host, so: libc only, files mapped
  * read-only, no lock held across calls (enumerations hold a reference to the
  * mapping they started on, not a lock), everything allocated is freed.
@@ -57,11 +57,14 @@ static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 /* the generation word vigild bumps after replacing cache files; NULL until mapped */
 static const uint64_t *gen_word;
 
-/* setpwent/getpwent_r and setgrent/getgrent_r state; ent_lock only within one call */
+/* set*ent/get*ent_r state (passwd, shadow, group); ent_lock only within one call */
 static pthread_mutex_t ent_lock = PTHREAD_MUTEX_INITIALIZER;
+struct pwent {
+	struct mapping *m;
+	size_t next;
+};
 static struct {
-	struct mapping *pw;
-	size_t pw_next;
+	struct pwent pw, sp;
 	struct mapping *gr, *mem;
 	size_t gr_next;
 } ent;
@@ -414,9 +417,23 @@ static bool again(int attempt, enum nss_status s, const struct mapping *a, const
 	       ((a && vg_nssc_view_corrupt(&a->v)) || (b && vg_nssc_view_corrupt(&b->v)));
 }
 
-/* ---- passwd ---- */
+/* ---- passwd and shadow (both from passwd.cache) ---- */
 
-static enum nss_status pw_lookup(const char *name, uid_t uid, struct passwd *pw, char *buf, size_t len,
+typedef int fill_fn(const struct vg_nssc_view *v, const struct vg_nssc_passwd *r, void *out, char *buf,
+		    size_t len);
+
+static int fill_pw(const struct vg_nssc_view *v, const struct vg_nssc_passwd *r, void *out, char *buf, size_t len)
+{
+	return vg_nssc_fill_passwd(v, r, out, buf, len);
+}
+
+static int fill_sp(const struct vg_nssc_view *v, const struct vg_nssc_passwd *r, void *out, char *buf, size_t len)
+{
+	return vg_nssc_fill_shadow(v, r, out, buf, len);
+}
+
+/* by name, or by uid when name is NULL; a user past its valid_until is not found */
+static enum nss_status pw_lookup(const char *name, uid_t uid, fill_fn *fill, void *out, char *buf, size_t len,
 				 int *errnop)
 {
 	const struct vg_nssc_passwd *rec;
@@ -430,7 +447,9 @@ static enum nss_status pw_lookup(const char *name, uid_t uid, struct passwd *pw,
 		if (r < 0)
 			return unavail(r, errnop);
 		rec = name ? vg_nssc_pw_by_name(&m->v, name) : vg_nssc_pw_by_uid(&m->v, uid);
-		s = rec ? from_fill(vg_nssc_fill_passwd(&m->v, rec, pw, buf, len), errnop) : miss(m, NULL, errnop);
+		if (rec && !vg_nssc_pw_live(rec, time(NULL)))
+			rec = NULL;
+		s = rec ? from_fill(fill(&m->v, rec, out, buf, len), errnop) : miss(m, NULL, errnop);
 		retry = again(attempt, s, m, NULL);
 		release(m);
 		if (!retry)
@@ -440,14 +459,19 @@ static enum nss_status pw_lookup(const char *name, uid_t uid, struct passwd *pw,
 
 enum nss_status _nss_vigil_getpwnam_r(const char *name, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
-	return pw_lookup(name, 0, pw, buf, len, errnop);
+	return pw_lookup(name, 0, fill_pw, pw, buf, len, errnop);
 }
 
 enum nss_status _nss_vigil_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, size_t len, int *errnop)
 {
 	if (uid == 0)
 		return notfound(errnop);
-	return pw_lookup(NULL, uid, pw, buf, len, errnop);
+	return pw_lookup(NULL, uid, fill_pw, pw, buf, len, errnop);
+}
+
+enum nss_status _nss_vigil_getspnam_r(const char *name, struct spwd *sp, char *buf, size_t len, int *errnop)
+{
+	return pw_lookup(name, 0, fill_sp, sp, buf, len, errnop);
 }
 
 /*
@@ -471,51 +495,76 @@ static int acquire_whole(enum vg_nssc_kind kind, struct mapping **out)
 	}
 }
 
-enum nss_status _nss_vigil_setpwent(int stayopen)
+static enum nss_status pwent_set(struct pwent *e)
 {
 	int r;
 
 	pthread_mutex_lock(&ent_lock);
-	release(ent.pw);
-	ent.pw = NULL;
-	ent.pw_next = 0;
-	r = acquire_whole(VG_NSSC_PASSWD, &ent.pw);
+	release(e->m);
+	e->m = NULL;
+	e->next = 0;
+	r = acquire_whole(VG_NSSC_PASSWD, &e->m);
 	pthread_mutex_unlock(&ent_lock);
 	return r < 0 ? NSS_STATUS_UNAVAIL : NSS_STATUS_SUCCESS;
 }
 
-enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop)
+static enum nss_status pwent_get(struct pwent *e, fill_fn *fill, void *out, char *buf, size_t len, int *errnop)
 {
 	const struct vg_nssc_passwd *rec;
+	time_t now = time(NULL);
 	enum nss_status s;
 	int r = 0;
 
 	pthread_mutex_lock(&ent_lock);
-	if (!ent.pw)
-		r = acquire_whole(VG_NSSC_PASSWD, &ent.pw);
+	if (!e->m)
+		r = acquire_whole(VG_NSSC_PASSWD, &e->m);
 	if (r < 0) {
 		s = unavail(r, errnop);
-	} else if (!(rec = vg_nssc_pw_at(&ent.pw->v, ent.pw_next))) {
-		s = miss(ent.pw, NULL, errnop);
-	} else {
-		s = from_fill(vg_nssc_fill_passwd(&ent.pw->v, rec, pw, buf, len), errnop);
-		/* a too-small buffer retries the same entry */
-		if (s != NSS_STATUS_TRYAGAIN)
-			ent.pw_next++;
+		goto out;
 	}
+	/* users past their valid_until are skipped */
+	while ((rec = vg_nssc_pw_at(&e->m->v, e->next)) && !vg_nssc_pw_live(rec, now))
+		e->next++;
+	if (!rec) {
+		s = miss(e->m, NULL, errnop);
+		goto out;
+	}
+	s = from_fill(fill(&e->m->v, rec, out, buf, len), errnop);
+	/* a too-small buffer retries the same entry */
+	if (s != NSS_STATUS_TRYAGAIN)
+		e->next++;
+out:
 	pthread_mutex_unlock(&ent_lock);
 	return s;
 }
 
-enum nss_status _nss_vigil_endpwent(void)
+static enum nss_status pwent_end(struct pwent *e)
 {
 	pthread_mutex_lock(&ent_lock);
-	release(ent.pw);
-	ent.pw = NULL;
-	ent.pw_next = 0;
+	release(e->m);
+	e->m = NULL;
+	e->next = 0;
 	pthread_mutex_unlock(&ent_lock);
 	return NSS_STATUS_SUCCESS;
 }
+
+enum nss_status _nss_vigil_setpwent(int stayopen) { return pwent_set(&ent.pw); }
+
+enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop)
+{
+	return pwent_get(&ent.pw, fill_pw, pw, buf, len, errnop);
+}
+
+enum nss_status _nss_vigil_endpwent(void) { return pwent_end(&ent.pw); }
+
+enum nss_status _nss_vigil_setspent(int stayopen) { return pwent_set(&ent.sp); }
+
+enum nss_status _nss_vigil_getspent_r(struct spwd *sp, char *buf, size_t len, int *errnop)
+{
+	return pwent_get(&ent.sp, fill_sp, sp, buf, len, errnop);
+}
+
+enum nss_status _nss_vigil_endspent(void) { return pwent_end(&ent.sp); }
 
 /* ---- group ---- */
 

@@ -6,6 +6,7 @@
 #include <grp.h>
 #include <nss.h>
 #include <pwd.h>
+#include <shadow.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -18,6 +19,10 @@ enum nss_status _nss_vigil_getpwuid_r(uid_t uid, struct passwd *pw, char *buf, s
 enum nss_status _nss_vigil_setpwent(int stayopen);
 enum nss_status _nss_vigil_getpwent_r(struct passwd *pw, char *buf, size_t len, int *errnop);
 enum nss_status _nss_vigil_endpwent(void);
+enum nss_status _nss_vigil_getspnam_r(const char *name, struct spwd *sp, char *buf, size_t len, int *errnop);
+enum nss_status _nss_vigil_setspent(int stayopen);
+enum nss_status _nss_vigil_getspent_r(struct spwd *sp, char *buf, size_t len, int *errnop);
+enum nss_status _nss_vigil_endspent(void);
 enum nss_status _nss_vigil_getgrnam_r(const char *name, struct group *gr, char *buf, size_t len, int *errnop);
 enum nss_status _nss_vigil_getgrgid_r(gid_t gid, struct group *gr, char *buf, size_t len, int *errnop);
 enum nss_status _nss_vigil_setgrent(int stayopen);

@@ -483,6 +483,30 @@ int vg_nssc_fill_passwd(const struct vg_nssc_view *v, const struct vg_nssc_passw
 	return w.err;
 }
 
+bool vg_nssc_pw_live(const struct vg_nssc_passwd *r, time_t now)
+{
+	return r->expires == 0 || r->expires > (int64_t)now;
+}
+
+int vg_nssc_fill_shadow(const struct vg_nssc_view *v, const struct vg_nssc_passwd *r, struct spwd *sp, char *buf,
+			size_t len)
+{
+	struct bufw w = { buf, len, 0 };
+
+	if (r->uid == 0 || r->uid < v->id_min || r->uid > v->id_max || r->expires < 0)
+		return -EBADMSG;
+	sp->sp_namp = bufw_str(&w, v, r->name);
+	sp->sp_pwdp = bufw_lit(&w, "*"); /* no password: these users authenticate otherwise */
+	/* aging disabled: pam_unix's account check never asks for a change nor expires them */
+	sp->sp_lstchg = sp->sp_min = sp->sp_max = sp->sp_warn = sp->sp_inact = -1;
+	/* days granularity: the day after; the exact instant is enforced by hiding the user */
+	sp->sp_expire = r->expires ? (long)((r->expires + 86399) / 86400) : -1;
+	sp->sp_flag = ~0ul;
+	if (!w.err && sp->sp_namp[0] == '\0')
+		return -EBADMSG;
+	return w.err;
+}
+
 int vg_nssc_fill_group(const struct vg_nssc_view *v, const struct vg_nssc_group *r, struct group *gr,
 		       char *buf, size_t len)
 {

@@ -15,6 +15,7 @@
 
 #include <grp.h>
 #include <pwd.h>
+#include <shadow.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,9 +82,16 @@ const struct vg_nssc_grant *vg_nssc_grant_live(const struct vg_nssc_view *m, con
 /* members.cache names an elevation group */
 bool vg_nssc_has_elevation(const struct vg_nssc_view *m);
 
+/* A user is served while its expires (valid_until) is unset or after now: vigild need not run. */
+bool vg_nssc_pw_live(const struct vg_nssc_passwd *r, time_t now);
+
 /* Fill glibc structs with strings copied into buf: 0, -ERANGE (buf too small), -EBADMSG. */
 int vg_nssc_fill_passwd(const struct vg_nssc_view *v, const struct vg_nssc_passwd *r, struct passwd *pw,
 			char *buf, size_t len);
+/* The user's shadow entry: password "*" (no password login), aging disabled
+ * (-1), sp_expire the day after valid_until (-1 without one). */
+int vg_nssc_fill_shadow(const struct vg_nssc_view *v, const struct vg_nssc_passwd *r, struct spwd *sp, char *buf,
+			size_t len);
 int vg_nssc_fill_group(const struct vg_nssc_view *v, const struct vg_nssc_group *r, struct group *gr,
 		       char *buf, size_t len);
 /* the elevation group with the members whose grant is live at now */

@@ -91,6 +91,7 @@ struct vg_user {
 	uint32_t uid, gid;
 	char *gecos, *home, *shell;
 	enum vg_user_state state;
+	time_t valid_until; /* 0: none; from then on NSS serves the user no more, vigild or not */
 	size_t ncreds;
 	struct vg_credential *creds;
 };

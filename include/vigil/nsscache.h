@@ -8,7 +8,8 @@
  * native byte order (byte_order tells a foreign file apart); strings are
  * offsets into the STRINGS section, NUL-terminated, offset 0 is "".
  *
- *   passwd.cache   records: struct vg_nssc_passwd, indexes by name and by uid
+ *   passwd.cache   records: struct vg_nssc_passwd, indexes by name and by uid;
+ *                  also the source of shadow entries (locked, aging disabled)
  *   group.cache    records: struct vg_nssc_group, indexes by name and by gid,
  *                  MEMBERS (uint32 string offsets) and MEMBER_INDEX (who is in what)
  *   members.cache  the elevation group (gid in aux, name in aux_name) and
@@ -37,7 +38,7 @@
 #include "vigil/grant.h"
 
 #define VG_NSSC_MAGIC "VIGILNSS" /* 8 bytes, no NUL */
-#define VG_NSSC_VERSION 1u
+#define VG_NSSC_VERSION 2u /* 2: passwd records carry expires */
 #define VG_NSSC_BYTE_ORDER 0x01020304u
 #define VG_NSSC_MAX_FILE (1ull << 30)
 #define VG_NSSC_NONE UINT32_MAX /* "no string" in aux_name */
@@ -100,6 +101,7 @@ struct vg_nssc_header {
 struct vg_nssc_passwd {
 	uint32_t uid, gid;
 	uint32_t name, gecos, dir, shell; /* string offsets */
+	int64_t expires;		  /* the user's valid_until; 0: none. Served while expires > now */
 };
 
 struct vg_nssc_group {
@@ -193,11 +195,21 @@ struct vg_nssc_buf {
 void vg_nssc_buf_free(struct vg_nssc_buf *b);
 
 /*
- * Build passwd.cache and group.cache from the identity. Refused (left out and
+ * The elevation group must be vigil's alone on this host: neither its name
+ * nor its gid may be a local group's, nor its gid a local user's primary gid
+ * (they would be elevated without a grant). -EINVAL naming $.elevation.group
+ * or $.elevation.gid; 0 when there is no elevation group or local is NULL.
+ */
+int vg_nssc_check_elevation(const char *elev_group, uint32_t elev_gid, const struct vg_nssc_local *local,
+			    struct vg_err *err);
+/*
+ * Build passwd.cache and group.cache from the identity. Fails when
+ * vg_nssc_check_elevation() does. Refused (left out and
  * listed in rep): uid/gid 0, ids outside the declared ranges, names or ids of
  * local accounts (local may be NULL), duplicates, fields that cannot appear in
  * a passwd line, and the elevation group's name/gid for an identity group.
- * Deprovisioned users are left out of passwd and of every member list.
+ * Deprovisioned users, and users whose valid_until is not after now, are left out
+ * of passwd and of every member list.
  */
 int vg_nssc_build_identity(const struct vg_identity *id, const char *elev_group, uint32_t elev_gid,
 			   const struct vg_nssc_local *local, uint64_t generation, time_t now,

@@ -35,7 +35,14 @@ assert_contains "$prov" "alice" "user.provisioned alice audited"
 assert_contains "$prov" "carol" "user.provisioned carol audited"
 assert_not_contains "$prov" "mallory" "no provisioning event for a deprovisioned user"
 nprov=$(echo "$prov" | grep -c provisioned || true)
-assert_eq "$nprov" 2 "exactly two provisioning events"
+assert_eq "$nprov" 1 "one aggregated provisioning event for the apply"
+echo "$prov" >"$T/prov.txt"
+assert_contains "$prov" '"count":2' "it counts both users"
+list=$(ls "$T"/state/identity/user.provisioned-*.json)
+assert_eq "$(python3 -c 'import json,sys; print(" ".join(u["user"] for u in json.load(open(sys.argv[1]))))' "$list")" "alice carol" "the full list is kept in the file the event names"
+digest=$(sha256sum "$list" | cut -d' ' -f1)
+assert_contains "$list" "$digest" "the list file is named by the sha256 of its content"
+assert_contains "$prov" "$digest" "the event carries that digest"
 
 st=$(ctl --json status)
 assert_contains "$st" '"identity"' "status has an identity section"

@@ -77,6 +77,7 @@ static void test_valid_bundle(void **state)
 	assert_int_equal(b->elevation.nbreakglass, 1);
 	assert_int_equal(b->identity.nusers, 2);
 	assert_int_equal(b->identity.users[1].state, VG_USER_DEPROVISIONED);
+	assert_int_equal(b->identity.users[0].valid_until, 0); /* optional: none */
 	assert_int_equal(b->identity.users[0].creds[0].id_len, 3);
 	assert_int_equal(b->identity.users[0].creds[0].alg, VG_COSE_ES256);
 	assert_int_equal(b->audit.nsinks, 1);
@@ -186,6 +187,12 @@ static const struct reject_case cases[] = {
 	{ "identity.groups.0.members", "[\"carol\"]", "schema_reference", "$.identity.groups[0].members[0]", "not a user" },
 	{ "identity.groups.0.name", "\"elev\"", "schema_duplicate", "$.identity.groups[0].name", "elevation group" },
 	{ "identity.groups.0.gid", "64000", "schema_duplicate", "$.identity.groups[0].gid", "elevation group" },
+	/* the elevation group: never a user's primary group, never a system gid, always one vigil owns */
+	{ "identity.users.0.gid", "64000", "schema_value", "$.identity.users[0].gid", "always be elevated" },
+	{ "elevation.gid", "27", "schema_value", "$.elevation.gid", "system gid" },
+	{ "elevation.gid", "65534", "schema_value", "$.elevation.gid", "system gid" },
+	{ "elevation.gid", "70000", "schema_value", "$.elevation.gid", "outside $.identity.gid_range" },
+	{ "identity.users.0.valid_until", "\"tomorrow\"", "schema_value", "$.identity.users[0].valid_until", "RFC 3339" },
 	{ "audit.sinks.0.type", "\"syslog\"", "schema_value", "$.audit.sinks[0].type", "relp, https" },
 	{ "change.id", NULL, "schema_missing", "$.change.id", "required field is missing" },
 };

@@ -344,6 +344,87 @@ static void test_conflicts_refused(void **state)
 	rmdir(dir);
 }
 
+/* The elevation group may be no local group's, by name or gid, nor a local user's primary gid. */
+static void test_elevation_group_vs_local(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw = { 0 }, gr = { 0 };
+	struct vg_nssc_local *local = NULL;
+	struct vg_err err = { 0 };
+	char dir[] = "/tmp/nsscache-test-XXXXXX", ppath[128], gpath[128];
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(ppath, sizeof(ppath), "%s/passwd", dir);
+	snprintf(gpath, sizeof(gpath), "%s/group", dir);
+	fp = fopen(ppath, "w");
+	fprintf(fp, "root:x:0:0:root:/root:/bin/bash\nsvc:x:1500:64001::/:/bin/false\n");
+	fclose(fp);
+	fp = fopen(gpath, "w");
+	fprintf(fp, "root:x:0:\nsudo:x:27:\nwheelish:x:64002:\n");
+	fclose(fp);
+	assert_int_equal(vg_nssc_local_load(ppath, gpath, &local, &err), 0);
+	fixture_init(&f);
+	assert_int_equal(vg_nssc_check_elevation("sudo", 64000, local, &err), -EINVAL);
+	assert_string_equal(err.path, "$.elevation.group");
+	assert_int_equal(vg_nssc_check_elevation("elev", 64002, local, &err), -EINVAL);
+	assert_string_equal(err.path, "$.elevation.gid");
+	assert_non_null(strstr(err.msg, "local group"));
+	assert_int_equal(vg_nssc_check_elevation("elev", 64001, local, &err), -EINVAL);
+	assert_string_equal(err.path, "$.elevation.gid");
+	assert_non_null(strstr(err.msg, "primary gid of a local user"));
+	assert_int_equal(vg_nssc_check_elevation("elev", 64000, local, &err), 0);
+	assert_int_equal(vg_nssc_check_elevation(NULL, 0, local, &err), 0);
+	/* the build refuses the whole identity: a bad bundle never replaces a good one */
+	assert_int_equal(vg_nssc_build_identity(&f.id, "sudo", 64000, local, 7, NOW, &pw, &gr, NULL, &err), -EINVAL);
+	assert_null(pw.data);
+	assert_null(gr.data);
+	vg_nssc_local_free(local);
+	unlink(ppath);
+	unlink(gpath);
+	rmdir(dir);
+}
+
+/* Shadow entries come from passwd.cache; valid_until hides a user from the instant it passes. */
+static void test_shadow_and_valid_until(void **state)
+{
+	struct fixture f;
+	struct vg_nssc_buf pw, gr;
+	struct vg_nssc_view v, g;
+	struct spwd sp;
+	const struct vg_nssc_passwd *r;
+	char buf[128];
+
+	fixture_init(&f);
+	f.users[0].valid_until = NOW + 3600;  /* alice: one more hour */
+	f.users[2].valid_until = NOW;	      /* bob: already over, left out like a deprovisioned user */
+	build(&f.id, NULL, &pw, &gr, NULL);
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_null(vg_nssc_pw_by_name(&v, "bob"));
+	r = vg_nssc_pw_by_name(&v, "alice");
+	assert_non_null(r);
+	assert_true(vg_nssc_pw_live(r, NOW + 3599));
+	assert_false(vg_nssc_pw_live(r, NOW + 3600));
+	assert_int_equal(vg_nssc_fill_shadow(&v, r, &sp, buf, sizeof(buf)), 0);
+	assert_string_equal(sp.sp_namp, "alice");
+	assert_string_equal(sp.sp_pwdp, "*");
+	assert_int_equal(sp.sp_lstchg, -1);
+	assert_int_equal(sp.sp_max, -1);
+	assert_int_equal(sp.sp_inact, -1);
+	assert_int_equal(sp.sp_expire, (NOW + 3600 + 86399) / 86400);
+	r = vg_nssc_pw_by_name(&v, "carol");
+	assert_true(vg_nssc_pw_live(r, NOW + 100000000));
+	assert_int_equal(vg_nssc_fill_shadow(&v, r, &sp, buf, sizeof(buf)), 0);
+	assert_int_equal(sp.sp_expire, -1);
+	for (size_t n = 0; n < 7; n++)
+		assert_int_equal(vg_nssc_fill_shadow(&v, r, &sp, buf, n), -ERANGE);
+	/* bob's memberships went with him, without a conflict */
+	assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_GROUP, 0, &g), 0);
+	assert_int_equal(vg_nssc_gr_by_name(&g, "dev")->nmembers, 1);
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+}
+
 static void test_corruption_detected(void **state)
 {
 	struct fixture f;
@@ -504,6 +585,8 @@ int main(void)
 		cmocka_unit_test(test_conflicts_refused),
 		cmocka_unit_test(test_corruption_detected),
 		cmocka_unit_test(test_lazy_page_checks),
+		cmocka_unit_test(test_elevation_group_vs_local),
+		cmocka_unit_test(test_shadow_and_valid_until),
 		cmocka_unit_test(test_damage_past_checksum_stays_in_bounds),
 		cmocka_unit_test(test_write_files),
 	};
