@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Lookup rate through glibc, whichever NSS service nsswitch.conf names:
- *   nss_bench pwnam|pwuid|grnam|grgid ITERATIONS COUNT
+ *   nss_bench pwnam|pwmiss|pwuid|grnam|grgid ITERATIONS COUNT
  *   nss_bench stat ITERATIONS PATH   (the cost of one stat(), for reference)
  * Looks up pseudo-random entries u%06d (uid 100000+i) / g%05d (gid 200000+i),
- * i < COUNT, and prints "ns_per_op <n>". Every lookup must succeed.
+ * i < COUNT, and prints "ns_per_op <n>". Every lookup must succeed; pwmiss
+ * looks up names no service has (x%06d) and every one must be NOTFOUND.
  */
 #include <grp.h>
 #include <pwd.h>
@@ -55,9 +56,11 @@ int main(int argc, char **argv)
 		if (op[0] == 'p') {
 			struct passwd pw, *res = NULL;
 
-			snprintf(name, sizeof(name), "u%06lu", i);
-			r = strcmp(op, "pwnam") == 0 ? getpwnam_r(name, &pw, buf, sizeof(buf), &res)
+			snprintf(name, sizeof(name), "%c%06lu", op[2] == 'm' ? 'x' : 'u', i);
+			r = strcmp(op, "pwuid") != 0 ? getpwnam_r(name, &pw, buf, sizeof(buf), &res)
 						     : getpwuid_r((uid_t)(100000 + i), &pw, buf, sizeof(buf), &res);
+			if (!r && (op[2] == 'm') != !res)
+				r = -1; /* a hit that should miss, or a miss that should hit */
 		} else {
 			struct group gr, *res = NULL;
 

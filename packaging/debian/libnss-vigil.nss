@@ -1,2 +1,3 @@
 passwd after=files vigil
 group after=files vigil
+shadow after=files vigil

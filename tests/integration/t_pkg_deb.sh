@@ -86,7 +86,7 @@ mkdir -p "$R/tmp/debs"
 cp $VIGIL_DEB $PAM_DEB $NSS_DEB $STEPUP_DEB "$R/tmp/debs/"
 cp "$R/etc/nsswitch.conf" "$T/nsswitch.orig"
 cp -a "$R/etc/pam.d" "$T/pam.orig"
-sed -E '/^(passwd|group):/ s/([[:space:]])files([[:space:]]|$)/\1files vigil\2/' "$T/nsswitch.orig" >"$T/nsswitch.want"
+sed -E '/^(passwd|group|shadow):/ s/([[:space:]])files([[:space:]]|$)/\1files vigil\2/' "$T/nsswitch.orig" >"$T/nsswitch.want"
 
 install_all() {
 	in_root sh -c 'dpkg -i /tmp/debs/*.deb || apt-get -q -y -f install' >"$T/install.log" 2>&1 ||
@@ -121,7 +121,7 @@ ok "systemd-analyze verify vigild.service (installed tree)"
 
 if [ -n "$NSS_DEB" ]; then
 	diff -u "$T/nsswitch.want" "$R/etc/nsswitch.conf" >&2 || fail "nsswitch.conf after install"
-	ok "nsswitch.conf gained exactly 'vigil' after 'files' for passwd and group"
+	ok "nsswitch.conf gained exactly 'vigil' after 'files' for passwd, group and shadow"
 	# the cache writer from the very sources the debs were built from, so the format matches
 	src=$(ls -d "$PKG"/deb/vigil-*/ | head -n 1)
 	make -s -C "$src" BUILD=build-deb build-deb/tests/pkg_nsscache >"$T/helper.log" 2>&1 ||
