@@ -24,6 +24,7 @@ static void exercise(const struct vg_nssc_view *v, const char *key)
 	static const char *const names[] = { "alice", "sre", "vigil-elevated", "mallory", "", "zzzzzzzz" };
 	char buf[512];
 	struct passwd pw;
+	struct spwd sp;
 	struct group gr;
 	size_t n = 0;
 
@@ -31,8 +32,11 @@ static void exercise(const struct vg_nssc_view *v, const char *key)
 		const struct vg_nssc_passwd *p = vg_nssc_pw_at(v, i);
 		const struct vg_nssc_group *g = vg_nssc_gr_at(v, i);
 
-		if (p)
+		if (p) {
 			(void)vg_nssc_fill_passwd(v, p, &pw, buf, i % 2 ? sizeof(buf) : 24);
+			(void)vg_nssc_fill_shadow(v, p, &sp, buf, i % 2 ? sizeof(buf) : 12);
+			(void)vg_nssc_pw_live(p, (time_t)i * 1000000000);
+		}
 		if (g)
 			(void)vg_nssc_fill_group(v, g, &gr, buf, i % 2 ? sizeof(buf) : 24);
 	}
