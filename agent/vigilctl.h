@@ -54,6 +54,8 @@ extern const struct vgctl_cmd vgctl_posture_cmds[];   /* posture, posture report
 extern const struct vgctl_cmd vgctl_fido_cmds[];      /* enroll */
 extern const struct vgctl_cmd vgctl_audit_cmds[];     /* audit verify, tail, export, pubkey, status, note, seal */
 extern const struct vgctl_cmd vgctl_enforce_cmds[];   /* explain, unload */
-extern const struct vgctl_cmd vgctl_identity_cmds[];  /* whoami */
+extern const struct vgctl_cmd vgctl_identity_cmds[];  /* whoami, identity from-scim */
+/* identity from-scim (agent/vigilctl_scim.c, docs/scim.md) */
+int vgctl_identity_from_scim(struct vgctl *c, int argc, char **argv);
 extern const struct vgctl_cmd vgctl_ops_cmds[];       /* metrics, top */
 #endif

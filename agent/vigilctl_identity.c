@@ -45,5 +45,7 @@ static int run_whoami(struct vgctl *c, int argc, char **argv)
 
 const struct vgctl_cmd vgctl_identity_cmds[] = {
 	{ "whoami", "", "what the running policy says about you: account, groups, elevation", run_whoami },
+	{ "identity from-scim", "--users F | --url U [opts]",
+	  "SCIM /Users and /Groups to the bundle's identity section (docs/scim.md)", vgctl_identity_from_scim },
 	{ NULL, NULL, NULL, NULL },
 };
