@@ -63,7 +63,7 @@ static const struct key keys[] = {
 	U(event_rate_limit, "1000"),
 	U(enforce_max_entries, "16777216"),
 	C(failmode, "secure", "secure|safe"),
-	S(metrics_textfile, "/var/lib/prometheus/node-exporter/vigil.prom"),
+	S(metrics_textfile, ""),
 	U(metrics_interval_s, "15"),
 	S(metrics_listen, ""),
 };

@@ -60,7 +60,7 @@ struct vg_config {
 	/* elevation */
 	char failmode[16]; /* informative default for PAM docs */
 	/* metrics (docs/monitoring.md) */
-	char metrics_textfile[256]; /* /var/lib/prometheus/node-exporter/vigil.prom ("" disables) */
+	char metrics_textfile[256]; /* "" (off); the packaged vigild.conf sets node_exporter's textfile path */
 	uint32_t metrics_interval_s; /* 15 */
 	char metrics_listen[128]; /* "" ; loopback ADDRESS:PORT or unix:/PATH for GET /metrics */
 };
