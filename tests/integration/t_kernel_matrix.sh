@@ -20,6 +20,9 @@ if [ "$(id -u)" = 0 ] && [ -z "${VIGIL_KMATRIX_NS:-}" ]; then
 fi
 . "$(dirname "$0")/lib.sh"
 need_root
+# Opt-in until it is reliable in CI: under TCG on a loaded 2-core machine the guest's
+# vigild timed out slow control connections (5 s) in one run on 6.12 (docs/testing.md).
+[ "${VIGIL_KMATRIX:-}" = 1 ] || skip "boots bookworm's 6.1 and 6.12 kernels under qemu (5-7 min warm, 15 min cold): run with VIGIL_KMATRIX=1"
 for tool in qemu-system-x86_64 debootstrap mkfs.ext4; do
 	command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (make deps)"
 done
@@ -33,7 +36,7 @@ GUEST_LIMIT=480
 # re-adoption. The others (explain's 2000 samples, the swap storm, flood, reject)
 # exercise user space and take minutes each under TCG. t_enforce_adversarial passes
 # on 6.12 (398 s) but did not finish within the limit on 6.1 (stuck or slow in its
-# MPTCP section, /work/wt/KERNEL-FINDINGS.md): it joins the default once that is
+# MPTCP section): it joins the default once that is
 # understood. KMATRIX_TESTS=all runs every t_enforce_*, or name the tests.
 DEFAULT_TESTS="t_enforce_egress t_enforce_restart"
 case ${KMATRIX_TESTS:-} in
