@@ -8,7 +8,9 @@
 #ifndef VIGIL_VIGILCTL_H
 #define VIGIL_VIGILCTL_H
 
+#include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
 
@@ -46,6 +48,21 @@ bool vgctl_print_json(struct vgctl *c, json_t *reply);
 void vgctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* true when argv contains -h/--help; prints the usage of cmd */
 bool vgctl_want_help(const struct vgctl_cmd *cmd, int argc, char **argv);
+
+/* Progress of long work on a terminal (agent/vigilctl_progress.c); silent off a tty and with --json.
+ * count (optional) is read while the work advances it; unit "bytes" prints MB. */
+struct vgctl_progress {
+	const char *phase;
+	const uint64_t *count;
+	const char *unit;
+	uint64_t start_ms;
+	bool done, running;
+	pthread_t thread;
+};
+void vgctl_progress_start(struct vgctl *c, struct vgctl_progress *p, const char *phase, const uint64_t *count,
+			  const char *unit);
+void vgctl_progress_phase(struct vgctl_progress *p, const char *phase);
+void vgctl_progress_stop(struct vgctl_progress *p);
 
 extern const struct vgctl_cmd vgctl_policy_cmds[];
 /* other families: declare here, list in agent/vigilctl.c */

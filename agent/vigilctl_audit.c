@@ -138,8 +138,12 @@ static int verify_events(struct vgctl *c, const char *path, const char *source, 
 
 		vg_audit_events_describe(e, i, &src, &lid);
 		snprintf(what, sizeof(what), "%s log %s in %s", src, lid, path);
+		struct vgctl_progress prog;
+
 		vg_audit_verify_init(&v, key, from);
+		vgctl_progress_start(c, &prog, "verifying collector copy", &v.records, "records");
 		vg_audit_events_verify(e, i, &v, &dups);
+		vgctl_progress_stop(&prog);
 		json_t *x = json_pack("{s:s, s:s, s:I}", "source", src, "log_id", lid, "duplicates", (json_int_t)dups);
 
 		ok &= report_verify(c, what, &v, key != NULL, false, x, all);
@@ -179,10 +183,11 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 	EVP_PKEY *key = NULL;
 	json_t *head = NULL, *all = json_array();
 	struct vg_audit_verify v;
+	struct vgctl_progress prog;
 	struct vg_err err = { 0 };
 	struct stat st;
 	char *end;
-	int o, rc;
+	int o, rc, r;
 
 	reset_getopt();
 	while ((o = getopt_long(argc, argv, "d:k:f:H:Ne:s:a:", opts, NULL)) != -1) {
@@ -247,7 +252,10 @@ static int run_verify(struct vgctl *c, int argc, char **argv)
 		rc = VGCTL_EXIT_FAIL;
 		goto out;
 	}
-	if (vg_audit_verify_dir(dir, &v, head, &err) < 0) {
+	vgctl_progress_start(c, &prog, "verifying audit log", &v.records, "records");
+	r = vg_audit_verify_dir(dir, &v, head, &err);
+	vgctl_progress_stop(&prog);
+	if (r < 0) {
 		vgctl_error("audit verify: %s: %s", err.path, err.msg);
 		rc = VGCTL_EXIT_FAIL;
 		goto out;

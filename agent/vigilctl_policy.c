@@ -365,7 +365,15 @@ static int push_pair(struct vgctl *c, int argc, char **argv, const char *cmd, co
 	/* vigild answers once the bundle is verified and applied: large ones take seconds */
 	if (!c->timeout_set)
 		c->timeout_ms = PUSH_TIMEOUT_MS;
-	r = vgctl_call(c, json_pack("{s:s, s:s, s:s}", "cmd", cmd, field, b1, "sig", b2), &reply);
+	{
+		struct vgctl_progress prog;
+		uint64_t sent = len;
+
+		vgctl_progress_start(c, &prog, "sending to vigild, which verifies, compiles and applies it", &sent,
+				     "bytes");
+		r = vgctl_call(c, json_pack("{s:s, s:s, s:s}", "cmd", cmd, field, b1, "sig", b2), &reply);
+		vgctl_progress_stop(&prog);
+	}
 	free(b1);
 	free(b2);
 	if (r)
