@@ -193,7 +193,10 @@ ct_in /init.scope perl -MIO::Socket::INET -e '
 	for my $p (443, 8080) { push @s, IO::Socket::INET->new(LocalAddr => "127.0.0.1", LocalPort => $p, Listen => 8, ReuseAddr => 1) or die "listen $p: $!" }
 	sleep 600' >/dev/null 2>&1 &
 LISTEN=$!
-on_exit "kill $LISTEN"
+# $! is the subshell running ct_in; its child is the nsenter that waits for perl inside the
+# container. Kill that nsenter outright (SIGKILL also ends a stopped one): left alive, it keeps
+# an unreaped perl in the container and the container's shutdown waits for it (seen: 12 min).
+on_exit "pkill -KILL -P $LISTEN; kill $LISTEN"
 i=0
 until ct bash -c 'exec 3<>/dev/tcp/127.0.0.1/8080' 2>/dev/null; do
 	i=$((i + 1))
