@@ -70,6 +70,7 @@ static struct enforce {
 	int rb_fd;
 	struct vg_enf_compiled *compiled; /* the running policy, for explain */
 	uint64_t *cg_ids;		  /* id of each compiled->cgroups entry in the kernel map, 0: missing */
+	uint64_t *cg_refused;		  /* the id cgroup_problem refused for that entry (reported once), 0: none */
 	uint32_t gen;			  /* active[0]: generation in force, its low bit the slot */
 	bool lsm;			  /* the AF_PACKET control (BPF LSM) is attached and seen working */
 	char lsm_why[160];		  /* why not, when it is not */
@@ -81,7 +82,7 @@ static struct enforce {
 
 struct staged {
 	struct vg_enf_compiled *c;
-	uint64_t *cg_ids;
+	uint64_t *cg_ids, *cg_refused;
 	uint32_t gen;
 };
 
@@ -618,6 +619,99 @@ static int cgroup_id(const char *path, uint64_t *id)
 	return 0;
 }
 
+/* The path the kernel knows cgroup cgid by, relative to the cgroup2 mount ("" for its root). */
+static int cgroup_kernel_path(uint64_t cgid, char *rel, size_t len)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh.handle_bytes = sizeof(uint64_t) };
+	char link[64], path[PATH_MAX];
+	size_t rootlen = strlen(E.cgroot);
+	int mnt, fd, mfd;
+	ssize_t n;
+
+	/* the handle type of this cgroup2 mount, from its root */
+	if (name_to_handle_at(AT_FDCWD, E.cgroot, &h.fh, &mnt, 0) < 0)
+		return -errno;
+	memcpy(h.fh.f_handle, &cgid, sizeof(cgid));
+	mfd = open(E.cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_CLOEXEC);
+	close(mfd);
+	if (fd < 0)
+		return -errno;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	close(fd);
+	if (n <= 0)
+		return -ENOENT;
+	path[n] = '\0';
+	if (!strcmp(E.cgroot, "/"))
+		rootlen = 0;
+	if (strncmp(path, E.cgroot, rootlen) || (path[rootlen] && path[rootlen] != '/'))
+		return -EXDEV;
+	snprintf(rel, len, "%s", path + rootlen);
+	return 0;
+}
+
+/* Levels below the cgroup2 root: "" is 0, "/a/b" is 2. */
+static unsigned cgroup_level(const char *rel)
+{
+	unsigned n = 0;
+
+	for (; *rel; rel++)
+		n += rel[0] == '/' && rel[1] && rel[1] != '/';
+	return n;
+}
+
+/*
+ * Kernel truth about tenant cgroup i of c, resolved to ids[i]: the one check,
+ * at apply and whenever a cgroup is re-resolved. It must be a cgroup v2
+ * directory at a level the programs walk (1 to VG_ENF_MAX_CGROUP_DEPTH - 1;
+ * the root is never looked up), and no other entry may resolve to the same
+ * cgroup: an alias ("/a/.", a bind mount) would let the second entry take
+ * the first one's processes, e.g. an enforced tenant judged as an audited one.
+ * Entries below upto (other than i) are compared. 0, or -errno with what is
+ * wrong in why.
+ */
+static int cgroup_problem(const struct vg_enf_compiled *c, const uint64_t *ids, size_t i, size_t upto, char *why,
+			  size_t len)
+{
+	char path[PATH_MAX], rel[PATH_MAX];
+	struct statfs st;
+	unsigned level;
+	int r;
+
+	snprintf(path, sizeof(path), "%s%s", E.cgroot, c->cgroups[i].path);
+	if (statfs(path, &st) < 0 || (uint32_t)st.f_type != CGROUP2_SUPER_MAGIC) {
+		snprintf(why, len, "%s is not a cgroup v2 directory (a mount over it?)", path);
+		return -ENOTDIR;
+	}
+	if ((r = cgroup_kernel_path(ids[i], rel, sizeof(rel))) < 0) {
+		snprintf(why, len, "the kernel does not find cgroup %s (id %llu) below %s: %s", path,
+			 (unsigned long long)ids[i], E.cgroot, strerror(-r));
+		return r;
+	}
+	level = cgroup_level(rel);
+	if (level < 1 || level >= VG_ENF_MAX_CGROUP_DEPTH) {
+		snprintf(why, len, "%s is cgroup \"%s\" at level %u in the kernel: a tenant cgroup must be at level 1 to %u",
+			 path, rel[0] ? rel : "/", level, VG_ENF_MAX_CGROUP_DEPTH - 1);
+		return -EINVAL;
+	}
+	for (size_t j = 0; j < upto; j++)
+		if (j != i && ids[j] == ids[i]) {
+			snprintf(why, len,
+				 "\"%s\" (tenant id %u) and \"%s\" (tenant id %u) are the same cgroup in the kernel, \"%s\" (id %llu): "
+				 "a cgroup belongs to one tenant; list it once, by its real path",
+				 c->cgroups[i].path, c->cgroups[i].val.tenant, c->cgroups[j].path, c->cgroups[j].val.tenant,
+				 rel, (unsigned long long)ids[i]);
+			return -EEXIST;
+		}
+	return 0;
+}
+
 /*
  * Tenant cgroups through their lifetime: a cgroup removed and created again
  * (a service restart) has a new id. vigild watches the parent directories
@@ -641,44 +735,81 @@ static int active_cgroups_map(void)
 	return bpf_map_get_fd_by_id(id);
 }
 
+/* A tenant cgroup's id moved (gone, re-created, refused by cgroup_problem): logged and audited. */
+static void report_cgroup_change(struct vg_daemon *d, size_t i, uint64_t id, const char *problem)
+{
+	char path[PATH_MAX];
+	json_t *j;
+
+	cgroup_path(i, path, sizeof(path));
+	if (problem)
+		vg_log(LOG_ERR, "enforce: tenant cgroup %s is not enforced: %s", path, problem);
+	else
+		vg_log(id ? LOG_NOTICE : LOG_WARNING, "enforce: tenant cgroup %s %s", path,
+		       id ? "(re)appeared: enforced under its new id" : "is gone: nothing of its tenant runs there");
+	j = json_pack("{s:s, s:I, s:I, s:b}", "cgroup", E.compiled->cgroups[i].path, "old_id", (json_int_t)E.cg_ids[i],
+		      "new_id", (json_int_t)id, "present", id != 0);
+	if (j && problem)
+		json_object_set_new(j, "problem", json_string(problem));
+	vg_daemon_audit(d, "enforce.cgroup_changed", vg_daemon_hostname(d), j);
+}
+
+/*
+ * The ids the tenant cgroups have now into the cgroup map in force. A new id
+ * passes cgroup_problem first (an id another entry holds is never taken over).
+ * Stale ids go before new ones enter, so that an id that moved from one entry
+ * to another (a rename) is not deleted after it was entered.
+ */
 static void recheck_cgroups(struct vg_daemon *d)
 {
 	uint32_t zero = 0, gen = E.gen + 2;
+	size_t n = E.compiled ? E.compiled->ncgroups : 0;
+	char path[PATH_MAX], why[1024];
 	bool changed = false;
-	char path[PATH_MAX];
+	uint64_t *now;
 	int m;
 
-	if (E.state != ENF_ACTIVE || !E.compiled || !E.compiled->ncgroups)
+	if (E.state != ENF_ACTIVE || !n)
 		return;
+	now = calloc(n, sizeof(*now));
+	if (!now)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		cgroup_path(i, path, sizeof(path));
+		if (cgroup_id(path, &now[i]) < 0)
+			now[i] = 0;
+	}
 	m = active_cgroups_map();
 	if (m < 0) {
 		vg_log(LOG_ERR, "enforce: cannot open the cgroup map in force: %s", strerror(-m));
+		free(now);
 		return;
 	}
-	for (size_t i = 0; i < E.compiled->ncgroups; i++) {
-		uint64_t id = 0;
-
-		cgroup_path(i, path, sizeof(path));
-		if (cgroup_id(path, &id) < 0)
-			id = 0;
-		if (id == E.cg_ids[i])
-			continue;
-		if (E.cg_ids[i])
+	for (size_t i = 0; i < n; i++)
+		if (now[i] != E.cg_ids[i] && E.cg_ids[i])
 			bpf_map_delete_elem(m, &E.cg_ids[i]);
-		if (id && bpf_map_update_elem(m, &id, &E.compiled->cgroups[i].val, BPF_ANY) < 0) {
-			vg_log(LOG_ERR, "enforce: cannot enter the new cgroup %s (id %llu): %s", path, (unsigned long long)id,
-			       strerror(errno));
+	for (size_t i = 0; i < n; i++) {
+		const char *problem = NULL;
+		uint64_t id = now[i];
+
+		if (id == E.cg_ids[i] || (id && id == E.cg_refused[i]))
+			continue;
+		E.cg_refused[i] = 0;
+		if (id && cgroup_problem(E.compiled, now, i, n, why, sizeof(why)) < 0) {
+			problem = why;
+			E.cg_refused[i] = id;
+			id = 0;
+		} else if (id && bpf_map_update_elem(m, &id, &E.compiled->cgroups[i].val, BPF_ANY) < 0) {
+			snprintf(why, sizeof(why), "cannot enter its new id %llu: %s", (unsigned long long)id, strerror(errno));
+			problem = why;
 			id = 0;
 		}
-		vg_log(id ? LOG_NOTICE : LOG_WARNING, "enforce: tenant cgroup %s %s", path,
-		       id ? "(re)appeared: enforced under its new id" : "is gone: nothing of its tenant runs there");
-		vg_daemon_audit(d, "enforce.cgroup_changed", vg_daemon_hostname(d),
-				json_pack("{s:s, s:I, s:I, s:b}", "cgroup", E.compiled->cgroups[i].path, "old_id",
-					  (json_int_t)E.cg_ids[i], "new_id", (json_int_t)id, "present", id != 0));
+		report_cgroup_change(d, i, id, problem);
 		E.cg_ids[i] = id;
 		changed = true;
 	}
 	close(m);
+	free(now);
 	if (!changed)
 		return;
 	if (bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &gen, BPF_ANY) < 0)
@@ -766,11 +897,50 @@ static int fill_failed(struct vg_err *err, const char *what, size_t done, size_t
 			  what, done + 1, n, strerror(errno));
 }
 
-static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, uint64_t *ids, struct vg_err *err)
+/* JSON path of compiled cgroup i: the compiler lists them in bundle order. */
+static void cgroup_json_path(const struct vg_bundle *b, size_t i, char *buf, size_t len)
+{
+	for (size_t t = 0; t < b->ntenants; t++) {
+		if (i < b->tenants[t].ncgroups) {
+			snprintf(buf, len, "$.tenants[%zu].cgroups[%zu]", t, i);
+			return;
+		}
+		i -= b->tenants[t].ncgroups;
+	}
+	snprintf(buf, len, "$.tenants");
+}
+
+/*
+ * Each tenant cgroup to its id in ids, then checked against the kernel
+ * (cgroup_problem). A tenant cgroup that does not exist yet is created, so its
+ * id is known now and the processes placed in it later are covered.
+ */
+static int resolve_cgroups(const struct vg_bundle *b, const struct vg_enf_compiled *c, uint64_t *ids,
+			   struct vg_err *err)
+{
+	char path[PATH_MAX], where[64], why[1024];
+	int r;
+
+	for (size_t i = 0; i < c->ncgroups; i++) {
+		snprintf(path, sizeof(path), "%s%s", E.cgroot, c->cgroups[i].path);
+		if ((r = vg_mkdir_p(path, 0755)) < 0 || (r = cgroup_id(path, &ids[i])) < 0) {
+			cgroup_json_path(b, i, where, sizeof(where));
+			return vg_err_set(err, -r, "enforce_cgroup", where, "cannot create or resolve cgroup %s: %s", path,
+					  strerror(-r));
+		}
+	}
+	for (size_t i = 0; i < c->ncgroups; i++)
+		if ((r = cgroup_problem(c, ids, i, i, why, sizeof(why))) < 0) {
+			cgroup_json_path(b, i, where, sizeof(where));
+			return vg_err_set(err, -r, r == -EEXIST ? "enforce_cgroup_alias" : "enforce_cgroup", where, "%s", why);
+		}
+	return 0;
+}
+
+static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint64_t *ids, struct vg_err *err)
 {
 	int lpm = -1, ranges = -1, cgroups = -1, r;
 	uint64_t host = VG_ENF_HOST_CGID;
-	char path[PATH_MAX];
 
 	lpm = create_inner(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct vg_enf_lpm_key), sizeof(struct vg_enf_lpm_val),
 			   c->nentries, BPF_F_NO_PREALLOC, "vg_lpm", err);
@@ -810,17 +980,7 @@ static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, uint64_t *i
 		goto out;
 	}
 	for (size_t i = 0; i < c->ncgroups; i++) {
-		uint64_t *id = &ids[i];
-
-		snprintf(path, sizeof(path), "%s%s", E.cgroot, c->cgroups[i].path);
-		/* a tenant cgroup that does not exist yet is created, so its id is known now
-		 * and the processes placed in it later are covered */
-		if ((r = vg_mkdir_p(path, 0755)) < 0 || (r = cgroup_id(path, id)) < 0) {
-			r = vg_err_set(err, -r, "enforce_cgroup", c->cgroups[i].path, "cannot create or resolve cgroup %s: %s",
-				       path, strerror(-r));
-			goto out;
-		}
-		if (bpf_map_update_elem(cgroups, id, &c->cgroups[i].val, BPF_ANY) < 0) {
+		if (bpf_map_update_elem(cgroups, &ids[i], &c->cgroups[i].val, BPF_ANY) < 0) {
 			r = fill_failed(err, "cgroup", i + 1, c->ncgroups + 1);
 			goto out;
 		}
@@ -861,11 +1021,13 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 	t1 = vg_now_ms_monotonic();
 	s->gen = E.gen + 1;
 	s->cg_ids = calloc(s->c->ncgroups ? s->c->ncgroups : 1, sizeof(*s->cg_ids));
-	if (!s->cg_ids) {
+	s->cg_refused = calloc(s->c->ncgroups ? s->c->ncgroups : 1, sizeof(*s->cg_refused));
+	if (!s->cg_ids || !s->cg_refused) {
 		r = vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 		goto fail;
 	}
-	if ((r = fill_generation(s->c, VG_ENF_GEN_SLOT(s->gen), s->cg_ids, err)) < 0)
+	if ((r = resolve_cgroups(b, s->c, s->cg_ids, err)) < 0 ||
+	    (r = fill_generation(s->c, VG_ENF_GEN_SLOT(s->gen), s->cg_ids, err)) < 0)
 		goto fail;
 	vg_log(LOG_INFO, "enforce: version %lld compiled in %llu ms, kernel maps filled in %llu ms", (long long)b->version,
 	       (unsigned long long)(t1 - t0), (unsigned long long)(vg_now_ms_monotonic() - t1));
@@ -874,6 +1036,7 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 fail:
 	vg_enf_compiled_free(s->c);
 	free(s->cg_ids);
+	free(s->cg_refused);
 	free(s);
 	return r;
 }
@@ -893,8 +1056,10 @@ static void enforce_commit(struct vg_daemon *d, const struct vg_bundle *b, void 
 		E.gen = s->gen;
 	vg_enf_compiled_free(E.compiled);
 	free(E.cg_ids);
+	free(E.cg_refused);
 	E.compiled = s->c;
 	E.cg_ids = s->cg_ids;
+	E.cg_refused = s->cg_refused;
 	free(s);
 	watch_cgroups(d);
 	vg_log(LOG_INFO, "enforce: policy version %lld in force (%zu trie entries, %zu port intervals, %zu cgroups)",
@@ -915,6 +1080,7 @@ static void enforce_abort(struct vg_daemon *d, void *staged)
 	bpf_map_delete_elem(E.fd[M_GEN_CGROUPS], &slot);
 	vg_enf_compiled_free(s->c);
 	free(s->cg_ids);
+	free(s->cg_refused);
 	free(s);
 }
 
@@ -983,37 +1149,14 @@ static json_t *rule_json(const struct vg_rule *r, const char *where)
 /* Tenant of a cgroup id: the longest tenant cgroup path that is the cgroup's path or one of its ancestors. */
 static uint32_t tenant_of_cgroup(uint64_t cgid)
 {
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h = { .fh.handle_bytes = sizeof(uint64_t) };
-	char link[64], path[PATH_MAX];
-	size_t rootlen = strlen(E.cgroot), best = 0;
+	char rel[PATH_MAX];
+	size_t best = 0;
 	uint32_t tenant = 0;
-	int mnt, fd, mfd;
-	ssize_t n;
 
-	/* the handle type of this cgroup2 mount, from its root */
-	if (name_to_handle_at(AT_FDCWD, E.cgroot, &h.fh, &mnt, 0) < 0)
-		return 0;
-	memcpy(h.fh.f_handle, &cgid, sizeof(cgid));
-	mfd = open(E.cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (mfd < 0)
-		return 0;
-	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_CLOEXEC);
-	close(mfd);
-	if (fd < 0)
-		return 0;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	n = readlink(link, path, sizeof(path) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	path[n] = '\0';
-	if (strncmp(path, E.cgroot, rootlen))
+	if (cgroup_kernel_path(cgid, rel, sizeof(rel)) < 0)
 		return 0;
 	for (size_t i = 0; i < E.compiled->ncgroups; i++) {
-		const char *tp = E.compiled->cgroups[i].path, *rel = path + rootlen;
+		const char *tp = E.compiled->cgroups[i].path;
 		size_t l = strlen(tp);
 
 		if (l > best && !strncmp(rel, tp, l) && (rel[l] == '\0' || rel[l] == '/')) {
@@ -1243,7 +1386,10 @@ static json_t *cgroups_json(json_t *problems)
 		json_array_append_new(arr, json_pack("{s:s, s:I, s:I, s:b}", "path", c->path, "tenant_id",
 						     (json_int_t)c->val.tenant, "id", (json_int_t)E.cg_ids[i], "present",
 						     E.cg_ids[i] != 0));
-		if (!E.cg_ids[i])
+		if (E.cg_refused[i])
+			json_array_append_new(problems, json_sprintf("tenant cgroup %s is refused (the same cgroup as another tenant's, or not a usable cgroup; vigild's log says why): nothing is enforced there",
+								     c->path));
+		else if (!E.cg_ids[i])
 			json_array_append_new(problems, json_sprintf("tenant cgroup %s does not exist: nothing is enforced there until it is created again",
 								     c->path));
 	}
@@ -1310,7 +1456,9 @@ static void enforce_shutdown(struct vg_daemon *d)
 	vg_enf_compiled_free(E.compiled);
 	E.compiled = NULL;
 	free(E.cg_ids);
+	free(E.cg_refused);
 	E.cg_ids = NULL;
+	E.cg_refused = NULL;
 }
 
 const struct vg_module vg_module_enforce = {

@@ -125,6 +125,53 @@ serve() {
 	done
 }
 
+# count PROTO PORT NAME NETNS CGROUP|-: a counting receiver; its numbers in $T/NAME
+count() {
+	(
+		[ "$5" = - ] || echo 0 >"$5/cgroup.procs"
+		exec nsenter --net="/run/netns/$4" "$PROBE" --count "$1" "$2" "$T/$3"
+	) &
+	_enf_pids="$_enf_pids $!"
+	i=0
+	until [ -s "$T/$3" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "counting receiver $3 did not start"
+		sleep 0.05
+	done
+}
+# sniff ADDR NAME: packets to ADDR seen on the peer's interface, in $T/NAME
+sniff() {
+	nsenter --net="/run/netns/$NSI" "$PROBE" --sniff vgi0 "$1" "$T/$2" &
+	_enf_pids="$_enf_pids $!"
+	i=0
+	until [ -s "$T/$2" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "capture $2 did not start"
+		sleep 0.05
+	done
+}
+# field NAME WORD: a number from a receiver's file
+field() { awk -v w="$2" '{ for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }' "$T/$1"; }
+# unchanged NAME WORD BEFORE WHAT: after a moment, the receiver still has BEFORE
+unchanged() {
+	sleep 0.5
+	n=$(field "$1" "$2")
+	[ "$n" = "$3" ] || fail "$4: the receiver got it ($2 $3 -> $n)"
+	ok "$4: nothing arrived ($1 $2 stays $n)"
+}
+# arrives NAME WORD BEFORE WHAT: the positive control reached the receiver
+arrives() {
+	i=0
+	while [ "$(field "$1" "$2")" = "$3" ]; do
+		i=$((i + 1))
+		[ $i -gt 40 ] && fail "$4: even the control did not arrive; the evidence is broken"
+		sleep 0.05
+	done
+	ok "$4: the control arrived ($1 $2 $3 -> $(field "$1" "$2"))"
+}
+# run NETNS CGROUP|- REQUEST: one probe request, its answer printed
+run() { echo "$3" | probe "$1" "$2" --wait-ms 500; }
+
 # expect NETNS CGROUP|- <<EOF lines "REQUEST... => WORD [DETAIL]"; one prober runs them all.
 # WORD is deny or allow; a DETAIL (connected, reply...) must match too.
 expect() {
