@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <jansson.h>
+#include <linux/types.h>
 
+#include "../bpf/vigil_maps.h"
 #include "vigil/assertion.h"
 #include "vigil/bundle.h"
 #include "vigil/crypto.h"
@@ -698,14 +700,157 @@ static int parse_shared(struct ctx *c, json_t *root, struct vg_bundle *b)
 	return r;
 }
 
+/*
+ * The canonical spelling of s, resolved lexically (cgroupfs has no symlinks):
+ * "/a" for "/a/", "//a", "/a/." or "/b/../a"; "/" for the root.
+ */
+static void cgroup_canonical(const char *s, char *out, size_t len)
+{
+	size_t n = 0;
+
+	while (*s) {
+		size_t l = strcspn(s, "/");
+
+		if (l == 2 && !strncmp(s, "..", 2)) {
+			while (n > 0 && out[--n] != '/')
+				;
+		} else if (l && !(l == 1 && s[0] == '.') && n + l + 2 <= len) {
+			out[n++] = '/';
+			memcpy(out + n, s, l);
+			n += l;
+		}
+		s += l + (s[l] == '/');
+	}
+	if (n == 0)
+		out[n++] = '/';
+	out[n] = '\0';
+}
+
+/*
+ * A tenant cgroup is spelt one way only: '/', then names separated by single
+ * '/', no "." or "..", no trailing '/'; so equal cgroups are equal strings.
+ */
 static int parse_cgroup_path(struct ctx *c, const char *s, const char *p)
 {
+	char canon[1040];
+	unsigned depth = 0;
+
 	if (s[0] != '/')
 		return FAIL(c, "schema_value", p, "\"%s\" must be a cgroup v2 path starting with '/'", s);
-	if (strstr(s, "/../") || strstr(s, "/./") || !strcmp(s + strlen(s) - (strlen(s) >= 3 ? 3 : 0), "/..") ||
-	    strstr(s, "//"))
-		return FAIL(c, "schema_value", p, "\"%s\" must be a normalised path (no \"..\", \".\" or \"//\")", s);
+	cgroup_canonical(s, canon, sizeof(canon));
+	if (strcmp(s, canon)) {
+		if (!strcmp(canon, "/"))
+			return FAIL(c, "schema_value", p, "\"%s\" is the cgroup2 root, which is no tenant's: "
+					"processes outside every tenant follow $.host", s);
+		return FAIL(c, "schema_value", p, "\"%s\" is not a canonical cgroup path (no empty, \".\" or \"..\" "
+				"components, no trailing '/'): write \"%s\"", s, canon);
+	}
+	if (!strcmp(s, "/"))
+		return FAIL(c, "schema_value", p, "\"/\" is the cgroup2 root, which is no tenant's: "
+				"processes outside every tenant follow $.host");
+	for (const char *q = s; *q; q++) {
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return FAIL(c, "schema_value", p, "cgroup path \"%s\" holds a control character", s);
+		if (*q == '/' && strcspn(q + 1, "/") > 255)
+			return FAIL(c, "schema_value", p, "a name in cgroup path \"%s\" is longer than 255 bytes", s);
+		depth += *q == '/';
+	}
+	if (depth >= VG_ENF_MAX_CGROUP_DEPTH)
+		return FAIL(c, "schema_value", p, "cgroup path \"%s\" is %u levels deep: vigil follows at most %u", s,
+			    depth, VG_ENF_MAX_CGROUP_DEPTH - 1);
 	return 0;
+}
+
+/* One listed tenant cgroup, for the overlap check. */
+struct cgroup_ref {
+	const char *path;
+	size_t tenant, k;
+};
+
+/* the end of a path sorts first, then '/', then every other byte */
+static unsigned cgroup_rank(unsigned char ch)
+{
+	return ch == '\0' ? 0 : ch == '/' ? 1 : ch + 1u;
+}
+
+/* Path order in which a cgroup's descendants follow it, contiguous; ties in listing order. */
+static int cgroup_ref_cmp(const void *a, const void *b)
+{
+	const struct cgroup_ref *x = a, *y = b;
+	const unsigned char *p = (const unsigned char *)x->path, *q = (const unsigned char *)y->path;
+
+	for (; *p && *p == *q; p++, q++)
+		;
+	if (*p != *q)
+		return cgroup_rank(*p) < cgroup_rank(*q) ? -1 : 1;
+	if (x->tenant != y->tenant)
+		return x->tenant < y->tenant ? -1 : 1;
+	return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/* a is b or one of b's ancestors */
+static bool cgroup_covers(const char *a, const char *b)
+{
+	size_t l = strlen(a);
+
+	return !strncmp(a, b, l) && (b[l] == '\0' || b[l] == '/');
+}
+
+static int cgroup_conflict(struct ctx *c, const struct vg_bundle *b, const struct cgroup_ref *up,
+			   const struct cgroup_ref *e)
+{
+	char pe[96], pu[96];
+
+	snprintf(pe, sizeof(pe), "$.tenants[%zu].cgroups[%zu]", e->tenant, e->k);
+	snprintf(pu, sizeof(pu), "$.tenants[%zu].cgroups[%zu]", up->tenant, up->k);
+	if (up->tenant == e->tenant)
+		return vg_err_set(c->err, EINVAL, "schema_duplicate", pe, "cgroup \"%s\" is listed twice (also at %s)",
+				  e->path, pu);
+	if (!strcmp(up->path, e->path))
+		return vg_err_set(c->err, EINVAL, "schema_duplicate", pe,
+				  "cgroup \"%s\" of tenant \"%s\" is also tenant \"%s\"'s (%s): a cgroup belongs to "
+				  "one tenant", e->path, b->tenants[e->tenant].name, b->tenants[up->tenant].name, pu);
+	return vg_err_set(c->err, EINVAL, "schema_overlap", pe,
+			  "cgroup \"%s\" of tenant \"%s\" is inside cgroup \"%s\" of tenant \"%s\" (%s): a cgroup "
+			  "and everything below it belong to one tenant", e->path, b->tenants[e->tenant].name, up->path,
+			  b->tenants[up->tenant].name, pu);
+}
+
+/*
+ * No cgroup of one tenant equals or lies below another tenant's: the deepest
+ * listed cgroup governs a process, so either would hand one tenant's
+ * processes to another (an enforce tenant's to an audit one). Below one's own
+ * cgroup is allowed (redundant); the same cgroup twice is not.
+ */
+static int check_cgroup_overlap(struct ctx *c, const struct vg_bundle *b)
+{
+	struct cgroup_ref *refs, *stack[VG_ENF_MAX_CGROUP_DEPTH + 1];
+	size_t n = 0, depth = 0;
+	int r = 0;
+
+	for (size_t i = 0; i < b->ntenants; i++)
+		n += b->tenants[i].ncgroups;
+	if (n < 2)
+		return 0;
+	refs = calloc(n, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	n = 0;
+	for (size_t i = 0; i < b->ntenants; i++)
+		for (size_t k = 0; k < b->tenants[i].ncgroups; k++)
+			refs[n++] = (struct cgroup_ref){ b->tenants[i].cgroups[k], i, k };
+	qsort(refs, n, sizeof(*refs), cgroup_ref_cmp);
+	for (size_t i = 0; i < n && !r; i++) {
+		while (depth && !cgroup_covers(stack[depth - 1]->path, refs[i].path))
+			depth--;
+		if (depth && (stack[depth - 1]->tenant != refs[i].tenant ||
+			      !strcmp(stack[depth - 1]->path, refs[i].path)))
+			r = cgroup_conflict(c, b, stack[depth - 1], &refs[i]);
+		else
+			stack[depth++] = &refs[i];
+	}
+	free(refs);
+	return r;
 }
 
 /* "sockets": ["raw", "packet", "mptcp"]: kinds a tenant may open beyond TCP, UDP and ping */
@@ -746,7 +891,7 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 	json_t *arr, *v;
 	size_t i;
 	char pi[64], p[128], pj[160];
-	struct set names, ids, cgroups;
+	struct set names, ids;
 	int r = get_array(c, root, "$", "tenants", false, &arr);
 
 	if (r < 0 || !arr)
@@ -754,8 +899,7 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 	if (json_array_size(arr) > 65535)
 		return FAIL(c, "schema_value", "$.tenants", "at most 65535 tenants");
 	b->tenants = arena_alloc(c->arena, sizeof(*b->tenants) * (json_array_size(arr) + 1));
-	if (!b->tenants || set_init(&names, json_array_size(arr)) < 0 || set_init(&ids, json_array_size(arr)) < 0 ||
-	    set_init(&cgroups, json_array_size(arr) * 2) < 0)
+	if (!b->tenants || set_init(&names, json_array_size(arr)) < 0 || set_init(&ids, json_array_size(arr)) < 0)
 		return -ENOMEM;
 	json_array_foreach(arr, i, v) {
 		struct vg_tenant *t = &b->tenants[i];
@@ -793,11 +937,6 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 			idx(pj, sizeof(pj), p, k);
 			if ((r = parse_cgroup_path(c, t->cgroups[k], pj)) < 0)
 				goto out;
-			if (!set_add_str(&cgroups, t->cgroups[k])) {
-				r = vg_err_set(c->err, EINVAL, "schema_duplicate", pj,
-					       "cgroup \"%s\" belongs to two tenants (or is listed twice)", t->cgroups[k]);
-				goto out;
-			}
 		}
 		if ((r = parse_cidrs(c, v, pi, "segments", &t->segments, &t->nsegments)) < 0 ||
 		    (r = parse_rules(c, v, pi, "egress", &t->egress, &t->negress, &b->nrules_total)) < 0 ||
@@ -826,6 +965,8 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 		}
 		b->ntenants++;
 	}
+	if ((r = check_cgroup_overlap(c, b)) < 0)
+		goto out;
 	/* segments of different tenants must not overlap: segmentation would be ambiguous */
 	for (size_t a = 0; a < b->ntenants; a++)
 		for (size_t x = a + 1; x < b->ntenants; x++)
@@ -850,7 +991,6 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 out:
 	set_free(&names);
 	set_free(&ids);
-	set_free(&cgroups);
 	return r;
 }
 

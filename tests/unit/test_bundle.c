@@ -154,9 +154,32 @@ static const struct reject_case cases[] = {
 	{ "tenants.1.name", "\"-x\"", "schema_value", "$.tenants[1].name", "not a valid name" },
 	{ "tenants.1.id", "70000", "schema_value", "$.tenants[1].id", "out of range" },
 	{ "tenants.1.mode", "\"block\"", "schema_value", "$.tenants[1].mode", "not one of: enforce, audit" },
-	{ "tenants.1.cgroups", "[\"/t/pay\"]", "schema_duplicate", "$.tenants[1].cgroups[0]", "belongs to two tenants" },
+	{ "tenants.1.cgroups", "[\"/t/pay\"]", "schema_duplicate", "$.tenants[1].cgroups[0]",
+	  "cgroup \"/t/pay\" of tenant \"ana\" is also tenant \"pay\"'s ($.tenants[0].cgroups[0])" },
 	{ "tenants.1.cgroups", "[\"t/rel\"]", "schema_value", "$.tenants[1].cgroups[0]", "starting with '/'" },
-	{ "tenants.1.cgroups", "[\"/t/../x\"]", "schema_value", "$.tenants[1].cgroups[0]", "normalised" },
+	/* one cgroup, one spelling: each alias of /t/pay is refused with the canonical one */
+	{ "tenants.1.cgroups", "[\"/t/pay/\"]", "schema_value", "$.tenants[1].cgroups[0]", "canonical cgroup path (no empty, \".\" or \"..\" components, no trailing '/'): write \"/t/pay\"" },
+	{ "tenants.1.cgroups", "[\"/t//pay\"]", "schema_value", "$.tenants[1].cgroups[0]", "write \"/t/pay\"" },
+	{ "tenants.1.cgroups", "[\"//t/pay\"]", "schema_value", "$.tenants[1].cgroups[0]", "write \"/t/pay\"" },
+	{ "tenants.1.cgroups", "[\"/t/pay/.\"]", "schema_value", "$.tenants[1].cgroups[0]", "write \"/t/pay\"" },
+	{ "tenants.1.cgroups", "[\"/t/./pay\"]", "schema_value", "$.tenants[1].cgroups[0]", "write \"/t/pay\"" },
+	{ "tenants.1.cgroups", "[\"/t/ana/../pay\"]", "schema_value", "$.tenants[1].cgroups[0]", "write \"/t/pay\"" },
+	{ "tenants.1.cgroups", "[\"/t/../x\"]", "schema_value", "$.tenants[1].cgroups[0]", "write \"/x\"" },
+	{ "tenants.1.cgroups", "[\"/t/pay/..\"]", "schema_value", "$.tenants[1].cgroups[0]", "write \"/t\"" },
+	{ "tenants.1.cgroups", "[\"/\"]", "schema_value", "$.tenants[1].cgroups[0]", "the cgroup2 root, which is no tenant's" },
+	{ "tenants.1.cgroups", "[\"/.\"]", "schema_value", "$.tenants[1].cgroups[0]", "the cgroup2 root" },
+	{ "tenants.1.cgroups", "[\"/t/../..\"]", "schema_value", "$.tenants[1].cgroups[0]", "the cgroup2 root" },
+	{ "tenants.1.cgroups", "[\"/t/a\\nb\"]", "schema_value", "$.tenants[1].cgroups[0]", "control character" },
+	{ "tenants.1.cgroups", "[\"/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17/18/19/20/21/22/23/24/25/26/27/28/29/30/31/32\"]",
+	  "schema_value", "$.tenants[1].cgroups[0]", "32 levels deep: vigil follows at most 31" },
+	/* nested across tenants: the deeper one would govern the other's processes */
+	{ "tenants.1.cgroups", "[\"/t/pay/sub\"]", "schema_overlap", "$.tenants[1].cgroups[0]",
+	  "cgroup \"/t/pay/sub\" of tenant \"ana\" is inside cgroup \"/t/pay\" of tenant \"pay\" ($.tenants[0].cgroups[0])" },
+	{ "tenants.1.cgroups", "[\"/t\"]", "schema_overlap", "$.tenants[0].cgroups[0]",
+	  "cgroup \"/t/pay\" of tenant \"pay\" is inside cgroup \"/t\" of tenant \"ana\" ($.tenants[1].cgroups[0])" },
+	{ "tenants.1.cgroups", "[\"/t/pay-x\", \"/t/pay/y\"]", "schema_overlap", "$.tenants[1].cgroups[1]", "inside cgroup \"/t/pay\"" },
+	{ "tenants.1.cgroups", "[\"/t/ana\", \"/t/x\", \"/t/ana\"]", "schema_duplicate", "$.tenants[1].cgroups[2]",
+	  "cgroup \"/t/ana\" is listed twice (also at $.tenants[1].cgroups[0])" },
 	{ "tenants.1.cgroups", "[]", "schema_value", "$.tenants[1].cgroups", "at least one cgroup" },
 	{ "tenants.1.segments", "[\"10.1.2.0/24\"]", "schema_overlap", "$.tenants[1].segments[0]", "overlaps segment 10.1.0.0/16" },
 	{ "tenants.0.shared", "[\"ntp\"]", "schema_reference", "$.tenants[0].shared[0]", "\"ntp\" is not defined" },
@@ -214,6 +237,28 @@ static void test_rejections(void **state)
 	}
 }
 
+/* Cgroups that look alike but are distinct, or nest within one tenant, are accepted. */
+static void test_cgroups_accepted(void **state)
+{
+	static const char *const lists[] = {
+		"[\"/t/payx\", \"/t/pa\", \"/t/pay-x/y\", \"/u/t/pay\"]", /* prefixes of a name are other cgroups */
+		"[\"/t/ana\", \"/t/ana/x\", \"/t/ana/x/y\"]",		     /* below one's own: redundant, allowed */
+		"[\"/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17/18/19/20/21/22/23/24/25/26/27/28/29/30/31\"]",
+		"[\"/t/..x\", \"/t/.x\", \"/t/x.\"]", /* dots inside names are names */
+	};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		char *doc = mutate("tenants.1.cgroups", lists[i]);
+		struct vg_bundle *b = NULL;
+		struct vg_err err = { 0 };
+
+		if (parse_str(doc, &b, &err) != 0)
+			fail_msg("%s refused: %s: %s", lists[i], err.path, err.msg);
+		vg_bundle_free(b);
+		free(doc);
+	}
+}
+
 static void test_json_syntax(void **state)
 {
 	struct vg_bundle *b = NULL;
@@ -257,6 +302,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_valid_bundle),
 		cmocka_unit_test(test_rejections),
+		cmocka_unit_test(test_cgroups_accepted),
 		cmocka_unit_test(test_json_syntax),
 		cmocka_unit_test(test_cidr),
 	};
