@@ -97,6 +97,39 @@ assert_contains "$calls" "preset vigild.service" "%post on install presets"
 assert_not_contains "$calls" "start" "%post on install does not start vigild"
 assert_not_contains "$(scriptlet POSTIN 2)" "preset" "%post on upgrade keeps the admin's enablement"
 
+# No lockout on erase (docs/operations.md): while a PAM file names pam_vigil.so, authselect's
+# with-vigil-stepup files included (symlinks into /etc/authselect), %preun of vigil and of
+# vigil-pam refuses (rpm then keeps the package), with the guard shipped in vigil-pam
+if [ -n "$PAM" ]; then
+	assert_contains "$(q -l "$PAM")" "/usr/libexec/vigil/pam-guard" "vigil-pam ships pam-guard"
+	(cd "$T" && rpm2cpio "$PAM" | cpio -id --quiet ./usr/libexec/vigil/pam-guard) || fail "unpacking pam-guard"
+	mkdir -p "$T/pamd" "$T/etc-authselect"
+	printf 'auth sufficient pam_unix.so\nauth required pam_vigil.so\n' >"$T/etc-authselect/system-auth"
+	ln -s "$T/etc-authselect/system-auth" "$T/pamd/system-auth"
+	printf 'auth include system-auth\n' >"$T/pamd/sudo"
+	erase() { # PACKAGE-FILE: its %preun on erase; output in $OUT, exit code in $RC
+		q --qf '%{PREUN}' "$1" >"$T/preun.sh"
+		RC=0
+		OUT=$(PATH="$T/stub:$PATH" VIGIL_PAM_GUARD="$T/usr/libexec/vigil/pam-guard" PAM_GUARD_PAMD="$T/pamd" \
+			PAM_GUARD_AUTHSELECT="$T/etc-authselect" sh "$T/preun.sh" 0 2>&1) || RC=$?
+	}
+	for pkg in "$MAIN" "$PAM"; do
+		erase "$pkg"
+		[ "$RC" != 0 ] || fail "$(basename "$pkg"): erase allowed while system-auth names pam_vigil.so"
+		assert_contains "$OUT" "$T/pamd/system-auth" "$(basename "$pkg"): the refusal names the file"
+		assert_contains "$OUT" "authselect disable-feature with-vigil-stepup" "$(basename "$pkg"): and says what to run"
+	done
+	: >"$T/calls"
+	erase "$MAIN"
+	assert_not_contains "$(cat "$T/calls")" "vigilctl unload" "a refused erase leaves enforcement loaded"
+	rm "$T/pamd/system-auth"
+	printf 'auth include system-auth\n#auth required pam_vigil.so\n' >"$T/pamd/sudo"
+	for pkg in "$MAIN" "$PAM"; do
+		erase "$pkg"
+		assert_eq "$RC" 0 "$(basename "$pkg"): erase goes ahead once no PAM file names pam_vigil.so: $OUT"
+	done
+fi
+
 for r in "$PKG"/*.x86_64.rpm; do
 	assert_contains "$(q --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$r" | grep LICENSE)" "l /usr/share/licenses/" \
 		"$(basename "$r") carries the license file (%license)"
