@@ -5,7 +5,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
+#include <stdbool.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "elevation.h"
@@ -26,6 +30,7 @@ static struct {
 	struct vg_fail_limiter fails;
 	json_t *counters; /* {"<credential id b64url>": last sign count} */
 	int timer;
+	int spool_fd; /* inotify on the break-glass spool's directory, or -1 */
 } st;
 
 static void state_path(struct vg_daemon *d, const char *name, char *buf, size_t len)
@@ -129,22 +134,15 @@ static int add_grant(struct vg_daemon *d, struct vg_grant *g)
 	return 0;
 }
 
-/* Break-glass uses spooled by pam_vigil.so while vigild was down. Renamed first so a use
- * spooled during ingestion lands in a fresh file and is not lost. */
-static int ingest_spool(struct vg_daemon *d, size_t *count)
+/* The break-glass uses in WORK: audited, a grant for what is left of each duration; the file
+ * is removed once all are recorded (a crash before that ingests them again: at least once). */
+static int ingest_file(struct vg_daemon *d, const char *work, size_t *count)
 {
 	const struct vg_config *c = vg_daemon_config(d);
-	char work[300];
 	_cleanup_free_ char *buf = NULL;
 	size_t len = 0, n = 0;
 	int r;
 
-	*count = 0;
-	if (!c->breakglass_spool[0])
-		return 0;
-	snprintf(work, sizeof(work), "%s.ingesting", c->breakglass_spool);
-	if (rename(c->breakglass_spool, work) < 0 && errno != ENOENT)
-		return -errno;
 	r = vg_read_file(work, SPOOL_FILE_MAX, &buf, &len);
 	if (r == -ENOENT)
 		return 0;
@@ -200,6 +198,69 @@ static int ingest_spool(struct vg_daemon *d, size_t *count)
 	return 0;
 }
 
+/* Break-glass uses spooled by pam_vigil.so while vigild was unreachable. Renamed first so a
+ * use spooled during ingestion lands in a fresh file and is not lost; a file an interrupted
+ * ingestion left goes first, since renaming over it would lose its uses. */
+static int ingest_spool(struct vg_daemon *d, size_t *count)
+{
+	const struct vg_config *c = vg_daemon_config(d);
+	char work[300];
+	int r;
+
+	*count = 0;
+	if (!c->breakglass_spool[0])
+		return 0;
+	snprintf(work, sizeof(work), "%s.ingesting", c->breakglass_spool);
+	if ((r = ingest_file(d, work, count)) < 0)
+		return r;
+	if (rename(c->breakglass_spool, work) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return ingest_file(d, work, count);
+}
+
+/* A use spooled while vigild runs (pam_vigil found the socket unreachable: a vigild restarting
+ * or stopped, a socket removed) is ingested and audited at once, not at the next start. */
+static void on_spool_event(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	const char *base = arg;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool hit = false;
+	ssize_t n;
+	size_t nbg;
+
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			hit |= (ev->mask & IN_Q_OVERFLOW) || (ev->len && strcmp(ev->name, base) == 0);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	if (hit && ingest_spool(d, &nbg) == 0 && nbg)
+		vg_log(LOG_NOTICE, "elevation: %zu break-glass use(s) spooled while vigild ran ingested", nbg);
+}
+
+static void watch_spool(struct vg_daemon *d)
+{
+	const char *spool = vg_daemon_config(d)->breakglass_spool;
+	static char dir[256], base[256];
+	const char *slash = strrchr(spool, '/');
+
+	if (!spool[0] || !slash || (size_t)(slash - spool) >= sizeof(dir))
+		return;
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash == spool ? 1 : slash - spool), spool);
+	snprintf(base, sizeof(base), "%s", slash + 1);
+	st.spool_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (st.spool_fd < 0 || inotify_add_watch(st.spool_fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0 ||
+	    vg_loop_add_fd(d, st.spool_fd, EPOLLIN, on_spool_event, base) < 0) {
+		vg_log(LOG_WARNING, "elevation: cannot watch %s (%s): break-glass uses are ingested at the next start",
+		       dir, strerror(errno));
+		if (st.spool_fd >= 0)
+			close(st.spool_fd);
+		st.spool_fd = -1;
+	}
+}
+
 static int elev_init(struct vg_daemon *d, struct vg_err *err)
 {
 	char path[512];
@@ -208,6 +269,7 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 	int r;
 
 	memset(&st, 0, sizeof(st));
+	st.spool_fd = -1;
 	state_path(d, "grants.json", path, sizeof(path));
 	r = vg_read_file(path, VG_GRANTS_FILE_MAX, &buf, &len);
 	if (r == 0) {
@@ -237,6 +299,7 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 	}
 	/* grants that ran out while vigild was down expire now, audited */
 	expire_now(d);
+	watch_spool(d);
 	ingest_spool(d, &nbg);
 	schedule_expiry(d);
 	return 0;
@@ -794,6 +857,11 @@ static void elev_status(struct vg_daemon *d, json_t *status)
 
 static void elev_shutdown(struct vg_daemon *d)
 {
+	if (st.spool_fd >= 0) {
+		vg_loop_del_fd(d, st.spool_fd);
+		close(st.spool_fd);
+		st.spool_fd = -1;
+	}
 	json_decref(st.counters);
 	st.counters = NULL;
 	memset(&st.chal, 0, sizeof(st.chal));

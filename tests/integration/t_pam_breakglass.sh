@@ -47,6 +47,7 @@ assert_contains "$OUT" "audited" "the screen says it is audited"
 assert_eq "$(wc -l <"$T/state/breakglass.spool")" "1" "one use spooled"
 assert_eq "$(stat -c %a "$T/state/breakglass.spool")" "600" "spool is root-only"
 assert_contains "$(cat "$T/state/breakglass.spool")" '"service":"su"' "spool names the service"
+cp "$T/state/breakglass.spool" "$T/use.saved"
 
 # another account gets no break-glass from root's entry
 pamt "$BG_SECRET\n" su alice authenticate
@@ -62,6 +63,41 @@ assert_contains "$g" '"granted_by": "break-glass:bg-2026-q4"' "break-glass grant
 assert_contains "$(ctl grants)" "root" "vigilctl grants lists root"
 grep -qa "BREAK-GLASS" "$T/vigild.log" || fail "vigild did not log the break-glass use loudly"
 ok "vigild logged the use"
+
+# A use while vigild runs (the module finds no socket: one removed, a vigild restarting) is
+# ingested and audited at once, not at vigild's next start
+bg_stack() { # SOCKET
+	PAM_ARGS=$(echo "$PAM_ARGS" | sed "s|socket=[^ ]*|socket=$1|")
+	pam_service su <<EOS
+auth     [success=done ignore=ignore default=die]  @VIGIL@
+auth     required  pam_deny.so
+account  required  @VIGIL@
+EOS
+}
+sock=$(echo "$PAM_ARGS" | sed -n 's|.*socket=\([^ ]*\).*|\1|p')
+before=$(audit_count breakglass.used)
+bg_stack "$T/run/removed.sock"
+pamt "$BG_SECRET\n" su root authenticate
+[ "$RC" = 0 ] || fail "break-glass with no socket in reach failed: $OUT"
+i=0
+while [ "$(audit_count breakglass.used)" -le "$before" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+[ "$(audit_count breakglass.used)" -gt "$before" ] || fail "a use spooled while vigild runs was not audited within 5 s"
+ok "a use spooled while vigild runs is audited at once ($((i * 100)) ms)"
+[ ! -e "$T/state/breakglass.spool" ] || fail "the spool was left behind after ingestion"
+bg_stack "$sock"
+
+# an ingestion vigild did not finish (killed between reading and removing) is not lost when
+# new uses arrive: both the old file and the new spool are audited at the next start
+stop_vigild
+cp "$T/use.saved" "$T/state/breakglass.spool.ingesting"
+pamt "$BG_SECRET\n" su root authenticate
+[ "$RC" = 0 ] || fail "break-glass with vigild down failed: $OUT"
+before=$(audit_count breakglass.used)
+start_vigild
+i=0
+while [ "$(audit_count breakglass.used)" -lt $((before + 2)) ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+assert_eq "$(audit_count breakglass.used)" "$((before + 2))" "the interrupted ingestion's use and the new one are both audited"
+[ ! -e "$T/state/breakglass.spool.ingesting" ] || fail "the interrupted ingestion's file was left behind"
 
 # an expired entry is not usable even with vigild down
 pam_bundle 2 --set "elevation.break_glass.0.not_after=\"$(date -u -d '-1 hour' +%Y-%m-%dT%H:%M:%SZ)\""
