@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "vigil/fido_dev.h"
@@ -15,13 +16,21 @@
 #if VIGIL_TEST_HOOKS
 #include "../tests/softfido/softfido.h"
 
-/* The softfido state file a test named, or NULL when none exists. */
-static const char *test_softfido_path(const char *test_path)
+/* The softfido state file a test named, or NULL when none exists; -errno in *why when the
+ * one the test named exists but the caller's real uid cannot use it (a key out of reach). */
+static const char *test_softfido_path(const char *test_path, int *why)
 {
 	const char *env = secure_getenv("VIGIL_TEST_SOFTFIDO");
 
-	if (test_path && *test_path && access(test_path, F_OK) == 0)
-		return test_path;
+	*why = 0;
+	if (test_path && *test_path) {
+		if (access(test_path, R_OK | W_OK) == 0)
+			return test_path;
+		if (errno != ENOENT) {
+			*why = -errno;
+			return test_path;
+		}
+	}
 	if (env && *env && access(env, F_OK) == 0)
 		return env;
 	if (access(VG_TEST_SOFTFIDO_PATH, F_OK) == 0)
@@ -82,12 +91,17 @@ int vg_fido_dev_open(const char *test_path, fido_dev_t **out, struct vg_err *err
 	fido_init(0);
 #if VIGIL_TEST_HOOKS
 	{
-		const char *sf = test_softfido_path(test_path);
+		int why;
+		const char *sf = test_softfido_path(test_path, &why);
 
 		if (sf) {
-			fido_dev_t *dev = fido_dev_new();
+			fido_dev_t *dev;
 			int r;
 
+			if (why < 0)
+				return vg_err_set(err, -why, "key_open_failed", sf, "test authenticator %s: %s", sf,
+						  strerror(-why));
+			dev = fido_dev_new();
 			if (!dev)
 				return vg_err_set(err, ENOMEM, "out_of_memory", "security key", "out of memory");
 			r = softfido_open(dev, sf);

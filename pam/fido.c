@@ -53,16 +53,17 @@ static int unwrap_bstr(const uint8_t *p, size_t len, const uint8_t **raw, size_t
 	return 0;
 }
 
-bool pv_fido_key_present(const struct pv_args *a)
+int pv_fido_key_open_check(const struct pv_args *a, struct vg_err *err)
 {
 	fido_dev_t *dev = NULL;
-	struct vg_err err;
+	int r;
 
 	fido_init(0);
-	if (vg_fido_dev_open(a->softfido[0] ? a->softfido : NULL, &dev, &err) < 0)
-		return false;
+	r = vg_fido_dev_open(a->softfido[0] ? a->softfido : NULL, &dev, err);
+	if (r < 0)
+		return r;
 	vg_fido_dev_close(&dev);
-	return true;
+	return 0;
 }
 
 static const char *fido_why(int r)

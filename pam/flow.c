@@ -333,7 +333,7 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 	struct pv_assertion as = { 0 };
 	struct vg_err err;
 	enum call_result cr;
-	int rc = PAM_AUTH_ERR;
+	int rc = PAM_AUTH_ERR, kr;
 
 	if (json_is_true(json_object_get(check, "need_reason"))) {
 		const char *pat = json_string_value(json_object_get(check, "reason_pattern"));
@@ -347,8 +347,16 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 		}
 	}
 	/* no key on this host: the administrator signs on their workstation (docs/remote-stepup.md) */
-	if (!pv_fido_key_present(a))
+	kr = pv_fido_key_open_check(a, &err);
+	if (kr < 0) {
+		/* a key that is there but unusable is named, so the admin can fix it, not just relayed */
+		if (kr != -ENODEV) {
+			logf_(io, LOG_WARNING, "security key unusable for %s (%s); offering remote step-up", s->user,
+			      err.msg);
+			say(io->error, io->ctx, "vigil: the security key here cannot be used (%s)", err.msg);
+		}
 		return pv_relay_step_up(a, io, s, reason);
+	}
 	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.challenge", "user", s->user, "service",
 			s->service, "tty", tty, "reason", reason ? reason : "");
 	cr = call(a, req, &reply, &err);

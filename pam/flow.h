@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "vigil/util.h"
 
 #define PV_DEFAULT_BREAKGLASS "/var/lib/vigil/breakglass.json"
 #define PV_DEFAULT_SPOOL "/var/lib/vigil/breakglass.spool"
@@ -74,6 +75,8 @@ int pv_fido_assert(const struct pv_args *a, const struct pv_io *io, const struct
 		   struct pv_assertion *out, const char **why, char *detail, size_t detail_len);
 void pv_assertion_free(struct pv_assertion *as);
 /* A security key is plugged in (or, in test builds, the software key exists). */
-bool pv_fido_key_present(const struct pv_args *a);
+/* 0: a security key is usable here; -ENODEV: none on this host; other -errno: a key that
+ * cannot be used (err says why) */
+int pv_fido_key_open_check(const struct pv_args *a, struct vg_err *err);
 
 #endif
