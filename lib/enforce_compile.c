@@ -237,7 +237,8 @@ static int build_view(struct builder *bd, uint32_t tenant)
 	size_t depth = 0;
 	int r;
 
-	qsort(bd->items, bd->nitems, sizeof(*bd->items), cmp_item);
+	if (bd->nitems > 1) /* items is NULL while nothing was added: qsort(NULL, 0) is undefined */
+		qsort(bd->items, bd->nitems, sizeof(*bd->items), cmp_item);
 	for (size_t i = 0; i < bd->nitems;) {
 		const struct item *g = &bd->items[i];
 		struct vg_enf_entry *e;
@@ -380,7 +381,8 @@ int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_en
 		if ((r = compile_tenant(&bd, b, t)) < 0)
 			goto out;
 	}
-	qsort(c->entries, c->nentries, sizeof(*c->entries), cmp_entry);
+	if (c->nentries > 1)
+		qsort(c->entries, c->nentries, sizeof(*c->entries), cmp_entry);
 	*out = c;
 	c = NULL;
 	r = 0;
@@ -419,6 +421,8 @@ static const struct vg_enf_entry *lookup(const struct vg_enf_compiled *c, uint32
 {
 	int maxlen = fam == 4 ? 32 : 128;
 
+	if (!c->nentries)
+		return NULL;
 	for (int plen = maxlen; plen >= 0; plen--) {
 		struct vg_enf_entry k = { 0 };
 		const struct vg_enf_entry *e;

@@ -188,6 +188,23 @@ static void test_socket_kinds(void **state)
 	vg_enf_compiled_free(c);
 }
 
+/* nothing to compile: a tenant without rules or segments, a host without rules (UBSan: no qsort/bsearch on NULL) */
+static void test_empty(void **state)
+{
+	struct fixture f;
+	struct vg_enf_compiled *c = NULL;
+	struct vg_err err;
+
+	fixture_init(&f);
+	f.t[0].negress = f.t[0].nsegments = f.t[0].nshared = 0;
+	f.b.ntenants = 1;
+	f.b.nshared_services = 0;
+	assert_int_equal(vg_enf_compile(&f.b, 0, &c, &err), 0);
+	assert_int_equal(c->nentries, 0);
+	EXPECT(c, 1, "192.0.2.1", 443, VG_PROTO_TCP, 0, VG_ENF_DENY_DEFAULT, 0, 0);
+	vg_enf_compiled_free(c);
+}
+
 static void test_limit(void **state)
 {
 	struct fixture f;
@@ -490,6 +507,7 @@ int main(void)
 		cmocka_unit_test(test_verdicts),
 		cmocka_unit_test(test_host_deny),
 		cmocka_unit_test(test_socket_kinds),
+		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_port_intervals),
 		cmocka_unit_test(test_random_against_reference),
