@@ -55,7 +55,7 @@ struct vgctl_progress {
 	const char *phase;
 	const uint64_t *count;
 	const char *unit;
-	uint64_t start_ms;
+	uint64_t start_ms, delay_ms;
 	bool done, running;
 	pthread_t thread;
 };

@@ -7,6 +7,7 @@
  */
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,16 +33,33 @@ static void draw(struct vgctl_progress *p)
 	fflush(stderr);
 }
 
+/* $VIGILCTL_PROGRESS_DELAY: seconds before the line appears (like git's GIT_PROGRESS_DELAY),
+ * 0.5 unless set to a number from 0 to 60 */
+static uint64_t delay_ms(void)
+{
+	const char *v = getenv("VIGILCTL_PROGRESS_DELAY");
+	char *end;
+	double s;
+
+	if (!v || !*v)
+		return 500;
+	s = strtod(v, &end);
+	if (*end || !(s >= 0 && s <= 60))
+		return 500;
+	return (uint64_t)(s * 1000.0);
+}
+
 static void *run(void *arg)
 {
 	struct vgctl_progress *p = arg;
+	struct timespec ts = { 0, 250 * 1000 * 1000 };
 
-	while (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE)) {
-		struct timespec ts = { 0, 250 * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-		if (!__atomic_load_n(&p->done, __ATOMIC_ACQUIRE) && vg_now_ms_monotonic() - p->start_ms >= 500)
+	for (;;) {
+		if (__atomic_load_n(&p->done, __ATOMIC_ACQUIRE))
+			break;
+		if (vg_now_ms_monotonic() - p->start_ms >= p->delay_ms)
 			draw(p);
+		nanosleep(&ts, NULL);
 	}
 	return NULL;
 }
@@ -54,7 +72,8 @@ void vgctl_progress_start(struct vgctl *c, struct vgctl_progress *p, const char 
 	p->count = count;
 	p->unit = unit;
 	p->start_ms = vg_now_ms_monotonic();
-	/* quiet in scripts: only a terminal gets the line, and only for work longer than 0.5 s */
+	p->delay_ms = delay_ms();
+	/* quiet in scripts: only a terminal gets the line, and only for work longer than the delay */
 	if (c->json || !isatty(STDERR_FILENO))
 		return;
 	p->running = pthread_create(&p->thread, NULL, run, p) == 0;
@@ -72,7 +91,7 @@ void vgctl_progress_stop(struct vgctl_progress *p)
 	__atomic_store_n(&p->done, true, __ATOMIC_RELEASE);
 	pthread_join(p->thread, NULL);
 	p->running = false;
-	if (vg_now_ms_monotonic() - p->start_ms >= 500) {
+	if (vg_now_ms_monotonic() - p->start_ms >= p->delay_ms) {
 		fputs("\r\033[K", stderr);
 		fflush(stderr);
 	}
