@@ -1,17 +1,31 @@
 #!/usr/bin/env python3
 """Run a command (real sudo, su) in a pseudo-terminal and answer its prompts the way a person
 does: each PATTERN=ANSWER pair waits until PATTERN (a regular expression) appears on the screen
-after the previous answer, then types ANSWER and Enter. Prints the whole screen; exits with the
-command's exit status (124 when it runs past PAM_PTY_TIMEOUT, 45 s).
+after the previous answer, then types ANSWER and Enter. An ANSWER starting with "!" is a shell
+command whose output is typed instead, run with RELAY_CODE and RELAY_URL set to the relay
+challenge on the screen (what an administrator copies to a workstation and pastes back).
+Prints the whole screen; exits with the command's exit status (124 when it runs past
+PAM_PTY_TIMEOUT, 45 s).
 
 usage: pam_pty.py [PATTERN=ANSWER ...] -- COMMAND...
 """
-import os, pty, re, select, sys, time
+import os, pty, re, select, subprocess, sys, time
 
 sep = sys.argv.index("--")
 pairs = [a.split("=", 1) for a in sys.argv[1:sep]]
 cmd = sys.argv[sep + 1:]
 deadline = time.monotonic() + float(os.environ.get("PAM_PTY_TIMEOUT", "45"))
+
+
+def answer_for(spec, text):
+    if not spec.startswith("!"):
+        return spec
+    code = re.search(r"vigil-stepup (\S+)", text)
+    url = re.search(r"(\S+/stepup/#c=\S+)", text)
+    env = dict(os.environ, RELAY_CODE=code.group(1) if code else "", RELAY_URL=url.group(1) if url else "")
+    return subprocess.run(spec[1:], shell=True, env=env, capture_output=True, text=True,
+                          timeout=max(deadline - time.monotonic(), 1)).stdout.strip()
+
 
 pid, fd = pty.fork()
 if pid == 0:
@@ -39,7 +53,7 @@ while True:
         m = re.search(pairs[0][0], text[seen:])
         if m:
             seen += m.end()
-            os.write(fd, pairs[0][1].encode() + b"\n")
+            os.write(fd, answer_for(pairs[0][1], text).encode() + b"\n")
             pairs.pop(0)
 _, status = os.waitpid(pid, 0)
 sys.stdout.write(screen.decode(errors="replace"))

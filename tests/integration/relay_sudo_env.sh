@@ -27,10 +27,11 @@ mount --bind "$T/sudoers.d" /etc/sudoers.d || exit 90
 if [ -d /run/vigil-test ]; then mount -t tmpfs tmpfs /run/vigil-test || exit 90; fi
 exec setpriv --reuid=60001 --regid=60001 --clear-groups sudo id -u
 EOS
-# as_alice ANSWER_CMD [REASON] : screen in $OUT, exit code in $RC (relay_sudo.py pastes
-# what ANSWER_CMD prints for the code on the screen, $RELAY_CODE / $RELAY_URL)
+# as_alice ANSWER_CMD [REASON] : screen in $OUT, exit code in $RC (pam_pty.py pastes what
+# ANSWER_CMD prints for the code on the screen, $RELAY_CODE / $RELAY_URL)
 as_alice() {
 	RC=0
-	OUT=$(python3 "$ROOT/tests/integration/relay_sudo.py" "${2:-CHG-88 relay via sudo}" "$1" -- \
+	OUT=$(PAM_PTY_TIMEOUT=90 python3 "$ROOT/tests/integration/pam_pty.py" \
+		"Reason for elevation:=${2:-CHG-88 relay via sudo}" "vigil answer:=!$1" -- \
 		timeout 90 unshare -m --propagation private sh "$T/sudo_ns.sh" 2>&1) || RC=$?
 }

@@ -56,7 +56,7 @@ pam_bundle 1 --set elevation.rp_id='"localhost"' --set "elevation.origins=[\"htt
 PAM_ARGS=$(echo "$PAM_ARGS" | sed 's| softfido=[^ ]*||')
 . "$(dirname "$0")/relay_sudo_env.sh"
 
-# page ALG COUNT URL_EXPR : the command relay_sudo.py runs to get the page's answer
+# page ALG COUNT URL_EXPR : the command pam_pty.py runs to get the page's answer
 page() {
 	echo "KEY=$(cat "$T/$1.p8") CRED_ID=$(cat "$T/$1.id") RP_ID=localhost COUNT=$2 SHOWN=1 \
 timeout 60 node $BIN/browser/sign.mjs \"$3\" 2>>$T/page.err | tee -a $T/answers"
