@@ -31,6 +31,7 @@ static struct {
 	json_t *counters; /* {"<credential id b64url>": last sign count} */
 	int timer;
 	int spool_fd; /* inotify on the break-glass spool's directory, or -1 */
+	char frozen[300]; /* why no new grant is minted now (docs/emergency.md "freeze"); "" = not frozen */
 } st;
 
 static void state_path(struct vg_daemon *d, const char *name, char *buf, size_t len)
@@ -373,6 +374,22 @@ static void elev_commit(struct vg_daemon *d, const struct vg_bundle *b, void *st
 	publish_grants(d);
 }
 
+void vg_elevation_freeze(struct vg_daemon *d, const char *why)
+{
+	snprintf(st.frozen, sizeof(st.frozen), "%s", why ? why : "");
+}
+
+/* The one check of a freeze: no challenge is issued and no approval becomes a grant. */
+static int refuse_if_frozen(const char *where, struct vg_err *err)
+{
+	if (!st.frozen[0])
+		return 0;
+	return vg_err_set(err, EPERM, "elevation_frozen", where,
+			  "elevation is frozen by an emergency document (%s): no new grant until it is released or "
+			  "expires; break-glass still works",
+			  st.frozen);
+}
+
 /* --- ctl --- */
 
 static const char *req_str(json_t *req, const char *key)
@@ -469,10 +486,10 @@ static int cmd_check(struct vg_daemon *d, const struct vg_peer *peer, json_t *re
 				json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "user", user, "service", service, "tty",
 					  rq.tty, "method", "grant", "grant_id", (json_int_t)g->id, "requester_uid",
 					  (json_int_t)rq.uid));
-	*reply = json_pack("{s:b, s:s, s:b, s:b, s:s?}", "concerned", concerned, "state",
+	*reply = json_pack("{s:b, s:s, s:b, s:b, s:s?, s:b}", "concerned", concerned, "state",
 			   !u ? "unknown" : u->state == VG_USER_DEPROVISIONED ? "deprovisioned" : "active",
 			   "touch_needed", touch, "need_reason", b->elevation.require_reason, "reason_pattern",
-			   b->elevation.reason_pattern);
+			   b->elevation.reason_pattern, "frozen", st.frozen[0] != 0);
 	if (*reply && g)
 		json_object_set_new(*reply, "grant", vg_grant_to_json(g));
 	return *reply ? 0 : -ENOMEM;
@@ -499,6 +516,10 @@ static int cmd_challenge(struct vg_daemon *d, const struct vg_peer *peer, json_t
 	if (!vg_elev_service_protected(b, service) || !vg_elev_user_allowed(b, user))
 		return vg_err_set(err, EPERM, "not_concerned", "elevation.challenge",
 				  "the policy does not offer elevation to %s through %s", user, service);
+	if ((r = refuse_if_frozen("elevation.challenge", err)) < 0) {
+		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
+		return r;
+	}
 	u = vg_bundle_user_by_name(b, user);
 	if (!u || u->state != VG_USER_ACTIVE) {
 		audit_failed(d, &rq, user, service, "user_not_active", NULL, NULL);
@@ -729,6 +750,8 @@ static int cmd_commit(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	if (vg_approval_take(&st.approvals, user, service, &rq, vg_now(), &ap) < 0)
 		return vg_err_set(err, ENOENT, "no_approval", "elevation.commit",
 				  "no verified step-up of %s through %s is waiting for this session", user, service);
+	if ((r = refuse_if_frozen("elevation.commit", err)) < 0)
+		return r;
 	if (vg_audit_degraded(d))
 		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.commit",
 				  "the audit trail is degraded; no grant is recorded until it recovers");
@@ -787,26 +810,42 @@ static int cmd_grants_list(struct vg_daemon *d, json_t **reply)
 	return *reply ? 0 : -ENOMEM;
 }
 
+size_t vg_elevation_revoke(struct vg_daemon *d, const char *user, json_t *by, json_t *revoked)
+{
+	struct vg_grant g;
+	size_t n = 0;
+
+	while (st.grants.n > 0 && vg_grants_remove_user(&st.grants, user ? user : st.grants.g[0].user, &g) == 0) {
+		json_t *ev = json_pack("{s:o}", "grant", grant_event(&g));
+
+		if (ev && by)
+			json_object_update(ev, by);
+		vg_daemon_audit(d, "elevation.revoked", g.user, ev);
+		if (revoked)
+			json_array_append_new(revoked, vg_grant_to_json(&g));
+		n++;
+	}
+	if (n) {
+		save_grants(d);
+		publish_grants(d);
+		schedule_expiry(d);
+	}
+	return n;
+}
+
 static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
 		      struct vg_err *err)
 {
 	const char *user = req_str(req, "user");
 	json_t *revoked = json_array();
-	struct vg_grant g;
+	json_t *by = json_pack("{s:s, s:i}", "by", "admin", "by_uid", (int)peer->uid);
 
-	while (revoked && vg_grants_remove_user(&st.grants, user, &g) == 0) {
-		vg_daemon_audit(d, "elevation.revoked", user,
-				json_pack("{s:o, s:s, s:i}", "grant", grant_event(&g), "by", "admin", "by_uid",
-					  (int)peer->uid));
-		json_array_append_new(revoked, vg_grant_to_json(&g));
-	}
+	vg_elevation_revoke(d, user, by, revoked);
+	json_decref(by);
 	if (json_array_size(revoked) == 0) {
 		json_decref(revoked);
 		return vg_err_set(err, ENOENT, "no_grant", "grants.revoke", "%s has no grant", user);
 	}
-	save_grants(d);
-	publish_grants(d);
-	schedule_expiry(d);
 	/* "revoked" stays the first grant for older vigilctl; "all" lists every one */
 	*reply = json_pack("{s:O, s:o}", "revoked", json_array_get(revoked, 0), "all", revoked);
 	return *reply ? 0 : -ENOMEM;
@@ -853,6 +892,8 @@ static void elev_status(struct vg_daemon *d, json_t *status)
 			    json_pack("{s:I, s:I, s:I, s:I}", "grants", (json_int_t)live, "pending_challenges",
 				      (json_int_t)st.chal.n, "pending_approvals", (json_int_t)st.approvals.n,
 				      "failure_events_suppressed", (json_int_t)st.fails.suppressed_total));
+	if (st.frozen[0])
+		json_object_set_new(status, "frozen", json_string(st.frozen));
 }
 
 static void elev_shutdown(struct vg_daemon *d)

@@ -11,6 +11,7 @@ extern const struct vg_module vg_module_elevation_relay;
 extern const struct vg_module vg_module_posture;
 extern const struct vg_module vg_module_identity;
 extern const struct vg_module vg_module_enforce;
+extern const struct vg_module vg_module_emergency;
 extern const struct vg_module vg_module_metrics;
 
 const struct vg_module *vg_modules[] = {
@@ -20,6 +21,7 @@ const struct vg_module *vg_modules[] = {
 	&vg_module_elevation_relay,
 	&vg_module_identity,
 	&vg_module_enforce,
+	&vg_module_emergency, /* after enforce: its commit hands the quarantine over again */
 	&vg_module_metrics,
 	NULL,
 };

@@ -19,6 +19,7 @@ static const struct vgctl_cmd *const families[] = {
 	vgctl_enforce_cmds,
 	vgctl_identity_cmds,
 	vgctl_ops_cmds,
+	vgctl_emergency_cmds,
 	NULL,
 };
 

@@ -64,6 +64,9 @@ void vgctl_progress_start(struct vgctl *c, struct vgctl_progress *p, const char 
 void vgctl_progress_phase(struct vgctl_progress *p, const char *phase);
 void vgctl_progress_stop(struct vgctl_progress *p);
 
+/* sign FILE with --key KEY under domain into FILE.sig (policy, trust and emergency sign) */
+int vgctl_sign_file(struct vgctl *c, int argc, char **argv, const char *domain, const char *what);
+
 extern const struct vgctl_cmd vgctl_policy_cmds[];
 /* other families: declare here, list in agent/vigilctl.c */
 extern const struct vgctl_cmd vgctl_elevation_cmds[]; /* grants, revoke, breakglass hash */
@@ -75,4 +78,5 @@ extern const struct vgctl_cmd vgctl_identity_cmds[];  /* whoami, identity from-s
 /* identity from-scim (agent/vigilctl_scim.c, docs/scim.md) */
 int vgctl_identity_from_scim(struct vgctl *c, int argc, char **argv);
 extern const struct vgctl_cmd vgctl_ops_cmds[];       /* metrics, top */
+extern const struct vgctl_cmd vgctl_emergency_cmds[]; /* emergency sign, verify, push, show, release */
 #endif

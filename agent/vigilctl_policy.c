@@ -252,7 +252,7 @@ static int cmd_trust_new(struct vgctl *c, int argc, char **argv)
 }
 
 /* sign FILE into FILE.sig (adding to signatures already there) */
-static int sign_file(struct vgctl *c, int argc, char **argv, const char *domain, const char *what)
+int vgctl_sign_file(struct vgctl *c, int argc, char **argv, const char *domain, const char *what)
 {
 	static const struct option opts[] = { { "key", required_argument, NULL, 'k' }, { NULL, 0, NULL, 0 } };
 	const char *keypath = NULL;
@@ -314,12 +314,12 @@ out:
 
 static int cmd_trust_sign(struct vgctl *c, int argc, char **argv)
 {
-	return sign_file(c, argc, argv, VG_SIG_DOMAIN_TRUST, "trust");
+	return vgctl_sign_file(c, argc, argv, VG_SIG_DOMAIN_TRUST, "trust");
 }
 
 static int cmd_policy_sign(struct vgctl *c, int argc, char **argv)
 {
-	return sign_file(c, argc, argv, VG_SIG_DOMAIN_BUNDLE, "policy");
+	return vgctl_sign_file(c, argc, argv, VG_SIG_DOMAIN_BUNDLE, "policy");
 }
 
 /* FILE and FILE.sig (or --sig) as base64 fields of a request */

@@ -527,22 +527,28 @@ bool vg_cidr_contains(const struct vg_cidr *c, int family, const uint8_t *addr)
 	return true;
 }
 
-static int parse_cidr_value(struct ctx *c, json_t *v, const char *p, struct vg_cidr *out)
+int vg_cidr_parse_json(struct json_t *v, const char *p, struct vg_cidr *out, struct vg_err *err)
 {
 	int r;
 
 	if (!json_is_string(v))
-		return FAIL(c, "schema_type", p, "must be a CIDR string such as 10.0.0.0/8, found %s", type_name(v));
+		return vg_err_set(err, EINVAL, "schema_type", p, "must be a CIDR string such as 10.0.0.0/8, found %s",
+				  type_name(v));
 	r = vg_cidr_parse(json_string_value(v), out);
 	if (r == -EDOM)
-		return FAIL(c, "schema_bad_cidr", p,
-			    "\"%s\" has host bits set beyond the prefix length: write the network address",
-			    json_string_value(v));
+		return vg_err_set(err, EINVAL, "schema_bad_cidr", p,
+				  "\"%.64s\" has host bits set beyond the prefix length: write the network address",
+				  json_string_value(v));
 	if (r < 0)
-		return FAIL(c, "schema_bad_cidr", p,
-			    "\"%.64s\" is not a CIDR: expected ADDRESS/PREFIX such as 10.0.0.0/8 or 2001:db8::/32",
-			    json_string_value(v));
+		return vg_err_set(err, EINVAL, "schema_bad_cidr", p,
+				  "\"%.64s\" is not a CIDR: expected ADDRESS/PREFIX such as 10.0.0.0/8 or 2001:db8::/32",
+				  json_string_value(v));
 	return 0;
+}
+
+static int parse_cidr_value(struct ctx *c, json_t *v, const char *p, struct vg_cidr *out)
+{
+	return vg_cidr_parse_json(v, p, out, c->err);
 }
 
 static int parse_ports(struct ctx *c, json_t *arr, const char *p, struct vg_rule *rule)
@@ -550,6 +556,7 @@ static int parse_ports(struct ctx *c, json_t *arr, const char *p, struct vg_rule
 	json_t *v;
 	size_t i;
 	char pi[300];
+	int r;
 
 	rule->nports = json_array_size(arr);
 	if (rule->nports == 0)
@@ -560,38 +567,45 @@ static int parse_ports(struct ctx *c, json_t *arr, const char *p, struct vg_rule
 	if (!rule->ports)
 		return -ENOMEM;
 	json_array_foreach(arr, i, v) {
-		long lo, hi;
-		char *end;
-
 		idx(pi, sizeof(pi), p, i);
-		if (json_is_integer(v)) {
-			lo = hi = (long)json_integer_value(v);
-		} else if (json_is_string(v)) {
-			const char *s = json_string_value(v);
-
-			if (*s < '0' || *s > '9')
-				goto bad;
-			lo = strtol(s, &end, 10);
-			hi = lo;
-			if (*end == '-') {
-				if (end[1] < '0' || end[1] > '9')
-					goto bad;
-				hi = strtol(end + 1, &end, 10);
-			}
-			if (*end)
-				goto bad;
-		} else {
-			goto bad;
-		}
-		if (lo < 1 || hi > 65535 || lo > hi)
-			return FAIL(c, "schema_value", pi, "port range %ld-%ld is outside 1-65535 or reversed", lo, hi);
-		rule->ports[i].lo = (uint16_t)lo;
-		rule->ports[i].hi = (uint16_t)hi;
-		continue;
-bad:
-		return FAIL(c, "schema_value", pi, "a port is a number (443) or a range string (\"8000-8100\")");
+		if ((r = vg_port_parse_json(v, pi, &rule->ports[i], c->err)) < 0)
+			return r;
 	}
 	return 0;
+}
+
+int vg_port_parse_json(struct json_t *v, const char *path, struct vg_portrange *out, struct vg_err *err)
+{
+	long lo, hi;
+	char *end;
+
+	if (json_is_integer(v)) {
+		lo = hi = (long)json_integer_value(v);
+	} else if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+
+		if (*s < '0' || *s > '9')
+			goto bad;
+		lo = strtol(s, &end, 10);
+		hi = lo;
+		if (*end == '-') {
+			if (end[1] < '0' || end[1] > '9')
+				goto bad;
+			hi = strtol(end + 1, &end, 10);
+		}
+		if (*end)
+			goto bad;
+	} else {
+		goto bad;
+	}
+	if (lo < 1 || hi > 65535 || lo > hi)
+		return vg_err_set(err, EINVAL, "schema_value", path, "port range %ld-%ld is outside 1-65535 or reversed",
+				  lo, hi);
+	out->lo = (uint16_t)lo;
+	out->hi = (uint16_t)hi;
+	return 0;
+bad:
+	return vg_err_set(err, EINVAL, "schema_value", path, "a port is a number (443) or a range string (\"8000-8100\")");
 }
 
 static int parse_rule(struct ctx *c, json_t *obj, const char *path, struct vg_rule *rule)

@@ -88,6 +88,8 @@ const struct vg_ctl_command vg_ctl_commands[] = {
 	{ "grants.list", VG_CTL_ADMIN, "every live elevation grant" },
 	{ "grants.revoke", VG_CTL_ADMIN, "revoke a user's grant" },
 	{ "breakglass.ingest", VG_CTL_ADMIN, "audit the break-glass spool now" },
+	{ "emergency.push", VG_CTL_ADMIN, "apply a signed emergency document" },
+	{ "emergency.show", VG_CTL_ADMIN, "the emergency measures in force (quarantines, freeze)" },
 	{ "audit.note", VG_CTL_ADMIN, "add an admin note to the audit log" },
 	{ "audit.seal", VG_CTL_ADMIN, "write a signed checkpoint now" },
 	{ "elevation.check", VG_CTL_ROOT, "PAM: may this user elevate" },

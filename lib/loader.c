@@ -37,22 +37,28 @@ static bool label_matches(const char *labels, const char *key, const char *value
 	return false;
 }
 
-int vg_check_scope(const struct vg_bundle *b, const char *hostname, const char *labels, struct vg_err *err)
+int vg_scope_check(const struct vg_scope *sc, const char *what, const char *hostname, const char *labels,
+		   struct vg_err *err)
 {
 	bool host_ok = false;
 
-	for (size_t i = 0; i < b->scope.nhosts; i++)
-		if (fnmatch(b->scope.hosts[i], hostname, FNM_CASEFOLD) == 0)
+	for (size_t i = 0; i < sc->nhosts; i++)
+		if (fnmatch(sc->hosts[i], hostname, FNM_CASEFOLD) == 0)
 			host_ok = true;
 	if (!host_ok)
 		return vg_err_set(err, EPERM, "scope_mismatch", "$.scope.hosts",
-				  "this bundle is not for host \"%s\" (its scope names other hosts)", hostname);
-	for (size_t i = 0; i < b->scope.nlabels; i++)
-		if (!label_matches(labels, b->scope.label_keys[i], b->scope.label_values[i]))
+				  "this %s is not for host \"%s\" (its scope names other hosts)", what, hostname);
+	for (size_t i = 0; i < sc->nlabels; i++)
+		if (!label_matches(labels, sc->label_keys[i], sc->label_values[i]))
 			return vg_err_set(err, EPERM, "scope_mismatch", "$.scope.labels",
 					  "this host lacks label %s=%s (host labels: \"%s\", set in vigild.conf)",
-					  b->scope.label_keys[i], b->scope.label_values[i], labels);
+					  sc->label_keys[i], sc->label_values[i], labels);
 	return 0;
+}
+
+int vg_check_scope(const struct vg_bundle *b, const char *hostname, const char *labels, struct vg_err *err)
+{
+	return vg_scope_check(&b->scope, "bundle", hostname, labels, err);
 }
 
 int vg_check_time(const struct vg_bundle *b, time_t now, uint32_t skew_s, bool startup, struct vg_err *err)

@@ -195,9 +195,11 @@ static int read_root_file(const char *path, size_t max, char **out, size_t *len)
 	return 0;
 }
 
-/* Returns PAM_SUCCESS, PAM_AUTH_ERR, or PAM_IGNORE when break-glass does not apply. */
-static int try_breakglass(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
+/* Returns PAM_SUCCESS, PAM_AUTH_ERR, or PAM_IGNORE when break-glass does not apply. why: the
+ * situation, as the prompt tells it ("vigild is unreachable"). */
+static int try_breakglass(const struct pv_args *a, const struct pv_io *io, struct pv_session *s, const char *why)
 {
+	char prompt[160];
 	_cleanup_free_ char *buf = NULL;
 	struct vg_bg_file *f;
 	size_t len = 0, live = 0;
@@ -224,8 +226,8 @@ static int try_breakglass(const struct pv_args *a, const struct pv_io *io, struc
 		live += strcmp(f->e[i].user, s->user) == 0 && f->e[i].not_after > now;
 	if (!live)
 		goto out;
-	secret = io->prompt(io->ctx, false,
-			    "vigild is unreachable. BREAK-GLASS code (this use is audited; empty to skip): ");
+	snprintf(prompt, sizeof(prompt), "%s. BREAK-GLASS code (this use is audited; empty to skip): ", why);
+	secret = io->prompt(io->ctx, false, prompt);
 	if (!secret || !*secret) {
 		free(secret);
 		goto out;
@@ -277,7 +279,7 @@ out:
 static int vigild_down(const struct pv_args *a, const struct pv_io *io, struct pv_session *s,
 		       const struct vg_err *err)
 {
-	int rc = try_breakglass(a, io, s);
+	int rc = try_breakglass(a, io, s, "vigild is unreachable");
 
 	if (rc != PAM_IGNORE)
 		return rc;
@@ -440,6 +442,15 @@ int pv_authenticate(const struct pv_args *a, const struct pv_io *io, struct pv_s
 		logf_(io, LOG_ERR, "elevation.check for %s failed: %s", s->user, err.msg);
 		say(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
 		return PAM_AUTH_ERR;
+	}
+	/* an emergency froze elevation: break-glass is the only way in (vigild ingests the spooled use
+	 * at once) */
+	if (json_is_true(json_object_get(reply, "frozen"))) {
+		rc = try_breakglass(a, io, s, "elevation is frozen by an emergency");
+		if (rc != PAM_IGNORE) {
+			json_decref(reply);
+			return rc;
+		}
 	}
 	concerned = json_object_get(reply, "concerned");
 	if (!json_is_boolean(concerned)) {

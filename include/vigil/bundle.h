@@ -216,6 +216,11 @@ const char *vg_proto_name(uint8_t proto);
 int vg_cidr_parse(const char *s, struct vg_cidr *out);
 int vg_cidr_format(const struct vg_cidr *c, char *buf, size_t len);
 bool vg_cidr_contains(const struct vg_cidr *c, int family, const uint8_t *addr);
+/* One JSON value of a rule, checked as bundles check it (other signed documents reuse these):
+ * errors name path. */
+struct json_t;
+int vg_cidr_parse_json(struct json_t *v, const char *path, struct vg_cidr *out, struct vg_err *err);
+int vg_port_parse_json(struct json_t *v, const char *path, struct vg_portrange *out, struct vg_err *err);
 
 const struct vg_tenant *vg_bundle_tenant_by_name(const struct vg_bundle *b, const char *name);
 const struct vg_user *vg_bundle_user_by_name(const struct vg_bundle *b, const char *name);
