@@ -237,13 +237,19 @@ static void client_close(struct vg_daemon *d, struct vg_client *c)
 	d->nclients--;
 }
 
+/* how long a caller may take to send its request: an admin's per progress, anyone else's in all */
+static unsigned client_limit_ms(const struct vg_daemon *d, bool admin)
+{
+	return admin ? VG_CTL_ADMIN_IDLE_MS : d->cfg.ctl_timeout_ms;
+}
+
 static void client_timeout(struct vg_daemon *d, void *arg)
 {
 	struct vg_client *c = arg;
 
 	c->timer = 0;
-	vg_log(LOG_NOTICE, "ctl: closing connection from pid %d uid %u: no complete request within %d ms",
-	       (int)c->peer.pid, c->peer.uid, c->peer.admin ? VG_CTL_ADMIN_IDLE_MS : VG_CTL_TIMEOUT_MS);
+	vg_log(LOG_NOTICE, "ctl: closing connection from pid %d uid %u: no complete request within %u ms",
+	       (int)c->peer.pid, c->peer.uid, client_limit_ms(d, c->peer.admin));
 	client_close(d, c);
 }
 
@@ -576,7 +582,7 @@ static void accept_client(struct vg_daemon *d, int lfd, uint32_t events, void *a
 		clients->prev = c;
 	clients = c;
 	d->nclients++;
-	c->timer = vg_loop_add_timer(d, peer.admin ? VG_CTL_ADMIN_IDLE_MS : VG_CTL_TIMEOUT_MS, client_timeout, c);
+	c->timer = vg_loop_add_timer(d, client_limit_ms(d, peer.admin), client_timeout, c);
 }
 
 static int open_socket(struct vg_daemon *d, struct vg_err *err)

@@ -46,6 +46,7 @@ static const struct key keys[] = {
 	S(admin_group, "vigil-admin"),
 	Z(max_bundle_bytes, "64M"),
 	U(clock_skew_s, "300"),
+	U(ctl_timeout_ms, "5000"),
 	S(pull_url, ""),
 	U(pull_interval_s, "300"),
 	U(pull_jitter_s, "30"),
@@ -227,6 +228,10 @@ int vg_config_parse(struct vg_config *c, const char *text, const char *path, str
 		}
 	}
 	free(copy);
+	if (r == 0 && (c->ctl_timeout_ms < VG_CTL_TIMEOUT_FLOOR_MS || c->ctl_timeout_ms > VG_CTL_TIMEOUT_CEILING_MS))
+		r = vg_err_set(err, EINVAL, "config_bad_value", path,
+			       "ctl_timeout_ms must be between %u and %u (got %u)", VG_CTL_TIMEOUT_FLOOR_MS,
+			       VG_CTL_TIMEOUT_CEILING_MS, c->ctl_timeout_ms);
 	if (r == 0 && (c->max_bundle_bytes < VG_MAX_BUNDLE_BYTES_FLOOR || c->max_bundle_bytes > VG_MAX_BUNDLE_BYTES_CEILING))
 		r = vg_err_set(err, EINVAL, "config_bad_value", path,
 			       "max_bundle_bytes must be between 1K and %uM (got %llu)", VG_MAX_BUNDLE_BYTES_CEILING >> 20,

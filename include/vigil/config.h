@@ -16,6 +16,9 @@
 /* the range of max_bundle_bytes; vigild and `vigilctl policy verify` apply the configured value */
 #define VG_MAX_BUNDLE_BYTES_FLOOR (1u << 10)
 #define VG_MAX_BUNDLE_BYTES_CEILING (512u << 20)
+/* the range of ctl_timeout_ms: a slow machine (an emulated CPU) may need a minute */
+#define VG_CTL_TIMEOUT_FLOOR_MS 100u
+#define VG_CTL_TIMEOUT_CEILING_MS 600000u
 
 struct vg_config {
 	/* paths */
@@ -38,6 +41,8 @@ struct vg_config {
 	/* bundle */
 	uint64_t max_bundle_bytes; /* 64 MiB */
 	uint32_t clock_skew_s;	   /* 300 */
+	/* control socket */
+	uint32_t ctl_timeout_ms; /* 5000 ; the whole of a non-admin caller's request */
 	/* HTTPS pull ("" url disables) */
 	char pull_url[512];
 	uint32_t pull_interval_s; /* 300 */

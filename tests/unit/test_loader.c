@@ -277,6 +277,12 @@ static void test_config(void **state)
 	assert_non_null(strstr(err.msg, "degrade|rotate"));
 	assert_int_equal(vg_config_parse(&c, "state_dir\n", "t.conf", &err), -EINVAL);
 	assert_string_equal(err.code, "config_syntax");
+	vg_config_defaults(&c);
+	assert_int_equal(c.ctl_timeout_ms, 5000);
+	assert_int_equal(vg_config_parse(&c, "ctl_timeout_ms = 60000\n", "t.conf", &err), 0);
+	assert_int_equal(c.ctl_timeout_ms, 60000);
+	assert_int_equal(vg_config_parse(&c, "ctl_timeout_ms = 99\n", "t.conf", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "ctl_timeout_ms must be between 100 and 600000"));
 }
 
 static void test_util(void **state)
