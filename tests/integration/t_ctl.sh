@@ -113,3 +113,18 @@ print(json.loads(b)["error"]["code"])
 PY
 	assert_eq "$(cat "$T/perm")" "permission_denied" "nobody refused $c"
 done
+
+# ctl_timeout_ms sets how long a user's request may take (a slow guest raises it): with
+# 1000 the half-sent request is closed after ~1 s, not the default 5 s
+stop_vigild
+echo "ctl_timeout_ms = 1000" >>"$T/vigild.conf"
+start_vigild
+waited=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); s.connect(sys.argv[1]); s.sendall(b"\0\0")
+t0 = time.time(); s.settimeout(15); d = s.recv(10); print("%s %.1f" % (d == b"", time.time() - t0))' "$T/run/vigil.sock")
+case $waited in
+"True 0."[5-9]* | "True "[12].*) ok "ctl_timeout_ms = 1000: the slow request was closed after ${waited#* } s" ;;
+*) fail "ctl_timeout_ms = 1000: expected the connection closed after ~1 s, got '$waited' (closed, seconds)" ;;
+esac
+assert_contains "$(cat "$T/vigild.log")" "no complete request within 1000 ms" "vigild logs the configured limit"
