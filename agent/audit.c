@@ -35,7 +35,16 @@ static struct {
 	time_t agg_since;
 	char state_logged[160]; /* the degraded state last written to the journal */
 	bool stopping, atexit_set;
+	struct vg_daemon *d;
+	struct waiter *waiters; /* answers that wait for their records to be durable */
+	size_t nwaiters, capwaiters;
 } A;
+
+struct waiter {
+	uint64_t end; /* every record with seq < end */
+	vg_audit_durable_cb cb;
+	void *arg;
+};
 
 static void audit_atexit(void)
 {
@@ -55,6 +64,7 @@ static int ensure_open(struct vg_daemon *d, struct vg_err *err)
 
 	if (A.log)
 		return 0;
+	A.d = d;
 	if (!A.key && (r = vg_hostkey_load_or_create(c->state_dir, &A.key, err)) < 0)
 		return r;
 	snprintf(A.dir, sizeof(A.dir), "%s/audit", c->state_dir);
@@ -116,12 +126,52 @@ static void log_state_change(void)
 	snprintf(A.state_logged, sizeof(A.state_logged), "%s", why);
 }
 
+static int add_waiter(uint64_t end, vg_audit_durable_cb cb, void *arg)
+{
+	if (A.nwaiters == A.capwaiters) {
+		size_t cap = A.capwaiters ? A.capwaiters * 2 : 16;
+		struct waiter *w = realloc(A.waiters, cap * sizeof(*w));
+
+		if (!w)
+			return -ENOMEM;
+		A.waiters = w;
+		A.capwaiters = cap;
+	}
+	A.waiters[A.nwaiters++] = (struct waiter){ end, cb, arg };
+	return 0;
+}
+
+/* After a commit: answer whoever waited for records that are now durable, or that the disk
+ * refused (the batch stays buffered and is retried, but nothing in it is acknowledged). */
+static void run_waiters(void)
+{
+	struct vg_audit_stats st;
+	struct waiter *w = A.waiters;
+	size_t n = A.nwaiters;
+
+	if (!n)
+		return;
+	vg_auditlog_stats(A.log, &st);
+	A.waiters = NULL;
+	A.nwaiters = A.capwaiters = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (st.durable_seq + 1 >= w[i].end)
+			w[i].cb(A.d, 0, w[i].arg);
+		else if (st.write_errno || A.stopping)
+			w[i].cb(A.d, st.write_errno ? -st.write_errno : -ESHUTDOWN, w[i].arg);
+		else if (add_waiter(w[i].end, w[i].cb, w[i].arg) < 0)
+			w[i].cb(A.d, -ENOMEM, w[i].arg);
+	}
+	free(w);
+}
+
 static int commit_now(void)
 {
 	int r = vg_auditlog_commit(A.log, NULL);
 
 	log_state_change();
 	notify_forwarders();
+	run_waiters();
 	return r;
 }
 
@@ -194,11 +244,28 @@ int vg_daemon_audit(struct vg_daemon *d, const char *type, const char *subject, 
 
 bool vg_audit_degraded(struct vg_daemon *d)
 {
+	/* no commit here: the grant's own record is made durable with its group (vg_audit_when_durable) */
+	return !A.log || vg_auditlog_degraded(A.log);
+}
+
+uint64_t vg_audit_next_seq(struct vg_daemon *d)
+{
+	return A.log ? vg_auditlog_next_seq(A.log) : 0;
+}
+
+int vg_audit_when_durable(struct vg_daemon *d, uint64_t end, vg_audit_durable_cb cb, void *arg)
+{
+	int r;
+
 	if (!A.log)
-		return true;
-	/* asked before a grant: what is waiting must reach the disk now, else no grant */
-	commit_now();
-	return vg_auditlog_degraded(A.log);
+		return -ENODEV;
+	if (vg_auditlog_durable_seq(A.log) + 1 >= end)
+		return 1;
+	if ((r = add_waiter(end, cb, arg)) < 0)
+		return r;
+	if (!A.commit_timer && !A.stopping)
+		A.commit_timer = vg_loop_add_timer(d, COMMIT_DELAY_MS, on_commit_timer, NULL);
+	return 0;
 }
 
 static void flush_aggregates(struct vg_daemon *d, bool force)
@@ -380,6 +447,7 @@ static json_t *status_json(struct vg_daemon *d)
 		      (json_int_t)st.dropped_full, "dropped_by_rotate", (json_int_t)st.dropped_rotate, "sinks", sinks);
 	json_object_set_new(o, "last_checkpoint_seq", json_integer((json_int_t)st.last_checkpoint_seq));
 	json_object_set_new(o, "pending_events", json_integer((json_int_t)st.pending_events));
+	json_object_set_new(o, "commits", json_integer((json_int_t)st.commits));
 	json_object_set_new(o, "dropped_unwritable", json_integer((json_int_t)st.dropped_unwritable));
 	if (st.degraded) {
 		json_object_set_new(o, "degraded_since", json_integer(st.degraded_since));
@@ -396,13 +464,51 @@ static void audit_status(struct vg_daemon *d, json_t *status)
 	json_decref(o);
 }
 
+/* a note request waiting for its group commit */
+struct note_wait {
+	struct vg_client *c;
+	uint64_t first, last, refused, n;
+};
+
+/* the reply is the acknowledgement: it claims only what is on disk */
+static int note_answer(const struct note_wait *w, int r, json_t **reply, struct vg_err *err)
+{
+	struct vg_audit_stats st;
+	char why[160];
+
+	vg_auditlog_stats(A.log, &st);
+	if (!w->refused && r == 0 && w->last <= st.durable_seq) {
+		*reply = json_pack("{s:I, s:I}", "first_seq", (json_int_t)w->first, "durable_seq",
+				   (json_int_t)st.durable_seq);
+		return *reply ? 0 : -ENOMEM;
+	}
+	degraded_reason(&st, why, sizeof(why));
+	return vg_err_set(err, EIO, "audit_refused", "audit.note",
+			  "%" PRIu64 " of %" PRIu64 " notes were refused and %" PRIu64
+			  " are not durable (%s); vigilctl audit status shows why",
+			  w->refused, w->n, w->last > st.durable_seq ? w->last - st.durable_seq : 0,
+			  why[0] ? why : r < 0 ? strerror(-r) : "write failed");
+}
+
+static void note_durable(struct vg_daemon *d, int r, void *arg)
+{
+	struct note_wait *w = arg;
+	struct vg_err err = { 0 };
+	json_t *reply = NULL;
+
+	r = note_answer(w, r, &reply, &err);
+	vg_client_reply(d, w->c, r, reply, &err);
+	free(w);
+}
+
 static int ctl_note(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply, struct vg_err *err)
 {
 	const char *text = json_string_value(json_object_get(req, "text"));
 	json_t *rep = json_object_get(req, "repeat");
 	json_int_t n = rep ? json_integer_value(rep) : 1;
-	uint64_t first, refused = 0, last = 0;
-	struct vg_audit_stats st;
+	struct note_wait w = { 0 }, *wp;
+	char subj[32];
+	int r;
 
 	if (!peer->admin)
 		return vg_err_set(err, EPERM, "not_admin", "cmd", "audit notes need root or the admin group");
@@ -411,37 +517,31 @@ static int ctl_note(struct vg_daemon *d, const struct vg_peer *peer, json_t *req
 				  NOTE_MAX_LEN);
 	if ((rep && !json_is_integer(rep)) || n < 1 || n > NOTE_MAX_REPEAT)
 		return vg_err_set(err, EINVAL, "bad_request", "$.repeat", "repeat must be 1..%d", NOTE_MAX_REPEAT);
-	vg_auditlog_stats(A.log, &st);
-	first = st.next_seq;
+	w.first = vg_auditlog_next_seq(A.log);
+	w.n = (uint64_t)n;
+	snprintf(subj, sizeof(subj), "uid:%u", (unsigned)peer->uid);
 	for (json_int_t i = 0; i < n; i++) {
-		char subj[32];
 		uint64_t seq = 0;
 
-		snprintf(subj, sizeof(subj), "uid:%u", (unsigned)peer->uid);
 		if (emit_event(d, "admin.note", subj,
-					json_pack("{s:{s:i, s:i}, s:s, s:s, s:I}", "actor", "uid", (int)peer->uid,
-						  "pid", (int)peer->pid, "action", "note", "reason", text, "n",
-						  (json_int_t)i + 1),
-					&seq) < 0)
-			refused++;
+			       json_pack("{s:{s:i, s:i}, s:s, s:s, s:I}", "actor", "uid", (int)peer->uid, "pid",
+					 (int)peer->pid, "action", "note", "reason", text, "n", (json_int_t)i + 1),
+			       &seq) < 0)
+			w.refused++;
 		else
-			last = seq;
+			w.last = seq;
 	}
-	commit_now();
-	vg_auditlog_stats(A.log, &st);
-	/* the reply is the acknowledgement: it claims only what is on disk */
-	if (refused || last > st.durable_seq) {
-		char why[160];
-
-		degraded_reason(&st, why, sizeof(why));
-		return vg_err_set(err, EIO, "audit_refused", "audit.note",
-				  "%" PRIu64 " of %" PRIu64 " notes were refused and %" PRIu64
-				  " are not durable yet (%s); vigilctl audit status shows why",
-				  refused, (uint64_t)n, last > st.durable_seq ? last - st.durable_seq : 0,
-				  why[0] ? why : "write failed");
-	}
-	*reply = json_pack("{s:I, s:I}", "first_seq", (json_int_t)first, "durable_seq", (json_int_t)st.durable_seq);
-	return 0;
+	/* answered when the group commit holding the last note is durable: concurrent producers
+	 * share one fdatasync */
+	if (w.refused || !(wp = malloc(sizeof(*wp))))
+		return note_answer(&w, w.refused ? 0 : -ENOMEM, reply, err);
+	*wp = w;
+	wp->c = vg_ctl_defer(d);
+	r = vg_audit_when_durable(d, w.last + 1, note_durable, wp);
+	if (r == 0)
+		return -EINPROGRESS;
+	free(wp);
+	return note_answer(&w, r < 0 ? r : 0, reply, err);
 }
 
 static int audit_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,

@@ -4,11 +4,21 @@
 #define VIGIL_AGENT_AUDIT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "daemon.h"
 
 /* The spool is full and when_full=degrade: elevation must be refused with reason
  * "audit_degraded"; egress deny events are aggregated into counts. */
 bool vg_audit_degraded(struct vg_daemon *d);
+
+/* Group commit across producers (docs/audit.md "Durability"): the seq the next event gets,
+ * and a callback once every record before `end` is durable (r = 0) or the disk refused the
+ * batch holding them (r < 0: nothing in it may be acknowledged). The callback runs from the
+ * loop after that commit. Returns 1 (no callback) when they are durable already, 0 when
+ * queued, -errno. */
+typedef void (*vg_audit_durable_cb)(struct vg_daemon *d, int r, void *arg);
+uint64_t vg_audit_next_seq(struct vg_daemon *d);
+int vg_audit_when_durable(struct vg_daemon *d, uint64_t end, vg_audit_durable_cb cb, void *arg);
 
 #endif

@@ -98,9 +98,6 @@ enum vg_conn_class { VG_CONN_USER, VG_CONN_ADMIN, VG_CONN_ROOT, VG_CONN_NCLASSES
 #define VG_CONN_MAX_PER_USER 16
 #define VG_LOAD_QUEUE_MAX 4
 
-struct vg_client; /* one control connection (agent/vigild.c) */
-/* answer a request whose command returned -EINPROGRESS (r < 0: err is the answer) */
-void vg_client_reply(struct vg_daemon *d, struct vg_client *c, int r, json_t *reply, const struct vg_err *err);
 
 struct vg_daemon {
 	struct vg_config cfg;

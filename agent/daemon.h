@@ -69,6 +69,12 @@ const char *vg_daemon_hostname(struct vg_daemon *d);
 /* The `status` document (what `vigilctl status` shows) into out. */
 void vg_daemon_status(struct vg_daemon *d, json_t *out);
 
+/* Answering later: in a ctl handler, the connection of the request being handled; the handler
+ * returns -EINPROGRESS and answers once with vg_client_reply (r < 0: err is the answer). */
+struct vg_client;
+struct vg_client *vg_ctl_defer(struct vg_daemon *d);
+void vg_client_reply(struct vg_daemon *d, struct vg_client *c, int r, json_t *reply, const struct vg_err *err);
+
 /* Audit: one emitter for every subsystem. type without the "dev.vigil." prefix,
  * e.g. "policy.applied". data is stolen. Adds policy_digest automatically. */
 int vg_daemon_audit(struct vg_daemon *d, const char *type, const char *subject, json_t *data);

@@ -736,14 +736,42 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	return *reply ? 0 : -ENOMEM;
 }
 
+/* a grant whose record is on its way to the disk */
+struct pending_grant {
+	struct vg_client *c;
+	struct vg_grant g;
+};
+
+/* The grant exists only once its record is durable: a kill -9 or a full disk can lose a
+ * record of a grant that was refused, never a grant without a record. */
+static void commit_durable(struct vg_daemon *d, int r, void *arg)
+{
+	struct pending_grant *p = arg;
+	struct vg_err err = { 0 };
+	json_t *reply = NULL;
+
+	if (r < 0)
+		vg_err_set(&err, -r, "audit_degraded", "elevation.commit",
+			   "the grant's audit record could not be made durable (%s); no grant was made", strerror(-r));
+	else if ((r = add_grant(d, &p->g)) < 0)
+		vg_err_set(&err, -r, "grant_failed", "elevation.commit", "cannot record the grant: %s", strerror(-r));
+	else if (!(reply = json_pack("{s:o}", "grant", vg_grant_to_json(&p->g))))
+		r = -ENOMEM;
+	vg_client_reply(d, p->c, r, reply, &err);
+	free(p);
+}
+
 /* elevation.commit {user, service, tty}: pam_sm_setcred after the whole stack succeeded; the
- * approval of the same user, service and requester (uid, session, tty) becomes a grant. */
+ * approval of the same user, service and requester (uid, session, tty) becomes a grant, answered
+ * when the group commit holding elevation.granted is durable. */
 static int cmd_commit(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
 		      struct vg_err *err)
 {
 	const char *user = req_str(req, "user"), *service = req_str(req, "service");
+	struct pending_grant *p;
 	struct vg_requester rq;
 	struct vg_approval ap;
+	uint64_t end;
 	int r;
 
 	requester_of(peer, req, &rq);
@@ -755,14 +783,28 @@ static int cmd_commit(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	if (vg_audit_degraded(d))
 		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.commit",
 				  "the audit trail is degraded; no grant is recorded until it recovers");
-	ap.g.started = vg_now();
-	ap.g.expires = ap.g.started + (time_t)ap.duration_s;
-	if ((r = add_grant(d, &ap.g)) < 0)
-		return vg_err_set(err, -r, "grant_failed", "elevation.commit", "cannot record the grant: %s",
-				  strerror(-r));
-	vg_daemon_audit(d, "elevation.granted", user, grant_event(&ap.g));
-	*reply = json_pack("{s:o}", "grant", vg_grant_to_json(&ap.g));
-	return *reply ? 0 : -ENOMEM;
+	if (!(p = calloc(1, sizeof(*p))))
+		return -ENOMEM;
+	p->g = ap.g;
+	p->g.id = vg_grants_reserve_id(&st.grants);
+	p->g.started = vg_now();
+	p->g.expires = p->g.started + (time_t)ap.duration_s;
+	if ((r = vg_daemon_audit(d, "elevation.granted", user, grant_event(&p->g))) < 0) {
+		free(p);
+		return vg_err_set(err, -r, "audit_degraded", "elevation.commit",
+				  "the audit trail refused the grant's record (%s); no grant was made", strerror(-r));
+	}
+	p->c = vg_ctl_defer(d);
+	end = vg_audit_next_seq(d);
+	if ((r = vg_audit_when_durable(d, end, commit_durable, p)) == 0)
+		return -EINPROGRESS;
+	/* durable already (or the log is gone): decide now */
+	if (r == 1 && (r = add_grant(d, &p->g)) == 0)
+		*reply = json_pack("{s:o}", "grant", vg_grant_to_json(&p->g));
+	else
+		vg_err_set(err, -r, "audit_degraded", "elevation.commit", "no grant was made: %s", strerror(-r));
+	free(p);
+	return r < 0 ? r : *reply ? 0 : -ENOMEM;
 }
 
 /* elevation.account {user, service, uid}: may this account use a protected service at all? */

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <syslog.h>
 
+#include "audit.h"
 #include "core.h"
 #include "vigil/ctl.h"
 #include "vigil/util.h"
@@ -184,6 +185,7 @@ struct vg_client {
 	char *out;
 	size_t out_len, out_sent;
 	int timer;
+	json_t *held; /* the answer, until the audit records of the request are durable */
 };
 
 /* The caller's groups as the kernel recorded them at connect() (SO_PEERGROUPS): no /proc
@@ -233,6 +235,7 @@ static void client_close(struct vg_daemon *d, struct vg_client *c)
 	close(c->fd);
 	free(c->body);
 	free(c->out);
+	json_decref(c->held);
 	free(c);
 	d->nclients--;
 }
@@ -286,6 +289,13 @@ static json_t *finish_reply(int r, json_t *reply, struct vg_err *err)
 	return reply;
 }
 
+static struct vg_client *dispatching; /* the request being handled (vg_ctl_defer) */
+
+struct vg_client *vg_ctl_defer(struct vg_daemon *d)
+{
+	return dispatching;
+}
+
 /* NULL when the command answers later (vg_client_reply) */
 static json_t *dispatch(struct vg_daemon *d, struct vg_client *c, json_t *req)
 {
@@ -307,11 +317,13 @@ static json_t *dispatch(struct vg_daemon *d, struct vg_client *c, json_t *req)
 		r = 0;
 	} else {
 		r = vg_policy_ctl(d, peer, cmd, req, &reply, &err, c);
-		if (r == -EINPROGRESS)
-			return NULL;
+		dispatching = c;
 		for (size_t i = 0; r == -ENOENT && vg_modules[i]; i++)
 			if (vg_modules[i]->ctl)
 				r = vg_modules[i]->ctl(d, peer, cmd, req, &reply, &err);
+		dispatching = NULL;
+		if (r == -EINPROGRESS)
+			return NULL;
 	}
 	if (r == -ENOENT && !err.msg[0])
 		vg_err_set(&err, ENOENT, "unknown_command", NULL, "unknown command \"%.64s\" (see docs/control-socket.md)",
@@ -331,10 +343,61 @@ static void client_send(struct vg_daemon *d, struct vg_client *c, json_t *reply)
 	loop_mod_fd(d, c->fd, EPOLLOUT);
 }
 
+/* an answer to a connection the loop stopped watching while it was prepared */
+static void client_resume(struct vg_daemon *d, struct vg_client *c, json_t *reply)
+{
+	if (vg_loop_add_fd(d, c->fd, EPOLLOUT, client_io, c) < 0) {
+		json_decref(reply);
+		client_close(d, c);
+		return;
+	}
+	client_send(d, c, reply);
+	json_decref(reply);
+}
+
+static void held_reply_durable(struct vg_daemon *d, int r, void *arg)
+{
+	struct vg_client *c = arg;
+	json_t *reply = c->held;
+
+	c->held = NULL;
+	if (r < 0 && json_is_true(json_object_get(reply, "ok"))) {
+		struct vg_err err = { 0 };
+
+		json_decref(reply);
+		vg_err_set(&err, -r, "audit_refused", NULL,
+			   "the audit record of this request could not be made durable (%s), so nothing was done "
+			   "on its behalf; vigilctl audit status shows why",
+			   strerror(-r));
+		reply = vg_ctl_error_reply(&err);
+	}
+	client_resume(d, c, reply);
+}
+
+/* A request that produced audit records is answered once they are durable: the answer of
+ * every request handled in one loop turn waits for the same fdatasync (group commit). */
+static bool hold_until_durable(struct vg_daemon *d, struct vg_client *c, uint64_t from, json_t *reply)
+{
+	uint64_t end = vg_audit_next_seq(d);
+
+	if (end == from)
+		return false;
+	int r = vg_audit_when_durable(d, end, held_reply_durable, c);
+
+	if (r == 1)
+		return false;
+	c->held = reply;
+	vg_loop_del_fd(d, c->fd);
+	if (r < 0)
+		held_reply_durable(d, r, c);
+	return true;
+}
+
 static void client_request(struct vg_daemon *d, struct vg_client *c)
 {
 	struct vg_err err = { 0 };
 	json_t *req = NULL, *reply;
+	uint64_t from = vg_audit_next_seq(d);
 
 	/* only an admin's bundle push is this large: parsing it is the loader thread's job */
 	if (c->body_len > VG_CTL_USER_MAX_REQUEST) {
@@ -358,10 +421,12 @@ static void client_request(struct vg_daemon *d, struct vg_client *c)
 	free(c->body);
 	c->body = NULL;
 	if (!reply) {
-		/* answered when the load finishes; the fd is not watched meanwhile */
+		/* answered when the load or the commit finishes; the fd is not watched meanwhile */
 		vg_loop_del_fd(d, c->fd);
 		return;
 	}
+	if (hold_until_durable(d, c, from, reply))
+		return;
 	client_send(d, c, reply);
 	json_decref(reply);
 }
@@ -370,14 +435,7 @@ void vg_client_reply(struct vg_daemon *d, struct vg_client *c, int r, json_t *re
 {
 	struct vg_err e = *err;
 
-	reply = finish_reply(r, reply, &e);
-	if (vg_loop_add_fd(d, c->fd, EPOLLOUT, client_io, c) < 0) {
-		json_decref(reply);
-		client_close(d, c);
-		return;
-	}
-	client_send(d, c, reply);
-	json_decref(reply);
+	client_resume(d, c, finish_reply(r, reply, &e));
 }
 
 /* returns true when the connection is done (closed) */

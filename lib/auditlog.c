@@ -960,8 +960,12 @@ static void write_failed(struct vg_auditlog *l, int e)
 	l->write_failed_since = vg_now();
 	l->dropped_unwritable = 0;
 	l->no_rotate = true;
+	/* the records still waiting were not acknowledged to their producers (a grant among them
+	 * was refused); when a retry writes them, this record says so */
 	emit_internal(l, "audit.degraded",
-		      json_pack("{s:s, s:s, s:s}", "state", "entered", "reason", "write_failed", "error", strerror(e)));
+		      json_pack("{s:s, s:s, s:s, s:{s:I, s:I}}", "state", "entered", "reason", "write_failed", "error",
+				strerror(e), "unacknowledged", "first_seq", (json_int_t)l->durable_seq + 1, "last_seq",
+				(json_int_t)l->next_seq - 1));
 	l->no_rotate = false;
 }
 
@@ -1328,6 +1332,11 @@ void vg_auditlog_set_forwarded(struct vg_auditlog *l, uint64_t seq, bool have_si
 bool vg_auditlog_degraded(const struct vg_auditlog *l)
 {
 	return l->degraded || l->write_errno;
+}
+
+uint64_t vg_auditlog_next_seq(const struct vg_auditlog *l)
+{
+	return l->next_seq;
 }
 
 uint64_t vg_auditlog_durable_seq(const struct vg_auditlog *l)

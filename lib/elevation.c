@@ -254,11 +254,17 @@ int vg_grants_put(struct vg_grant_set *s, struct vg_grant *g)
 		}
 	if (s->n >= VG_GRANTS_MAX)
 		return -ENOSPC;
-	if (s->next_id == 0)
-		s->next_id = 1;
-	g->id = s->next_id++;
+	if (!g->id)
+		g->id = vg_grants_reserve_id(s);
 	s->g[s->n++] = *g;
 	return 0;
+}
+
+uint64_t vg_grants_reserve_id(struct vg_grant_set *s)
+{
+	if (s->next_id == 0)
+		s->next_id = 1;
+	return s->next_id++;
 }
 
 int vg_grants_remove_user(struct vg_grant_set *s, const char *user, struct vg_grant *out)

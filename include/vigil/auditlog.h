@@ -179,6 +179,8 @@ int vg_auditlog_seal(struct vg_auditlog *l, struct vg_err *err);
 void vg_auditlog_set_forwarded(struct vg_auditlog *l, uint64_t seq, bool have_sinks);
 bool vg_auditlog_degraded(const struct vg_auditlog *l);
 uint64_t vg_auditlog_durable_seq(const struct vg_auditlog *l);
+/* The seq the next record will get. */
+uint64_t vg_auditlog_next_seq(const struct vg_auditlog *l);
 void vg_auditlog_stats(const struct vg_auditlog *l, struct vg_audit_stats *s);
 /* Seals with a final checkpoint, commits, closes. */
 void vg_auditlog_close(struct vg_auditlog *l);

@@ -106,9 +106,11 @@ struct vg_grant_set {
  * sshd and login before pam_loginuid — never reuses a grant. */
 const struct vg_grant *vg_grants_find_usable(const struct vg_grant_set *s, const char *user, const char *service,
 					     const struct vg_requester *rq, enum vg_grant_reach reach, time_t now);
-/* Add a grant, replacing one with the same user, service, requester and session; fills id.
- * -ENOSPC when full. */
+/* Add a grant, replacing one with the same user, service, requester and session; fills id
+ * unless the grant has one (vg_grants_reserve_id). -ENOSPC when full. */
 int vg_grants_put(struct vg_grant_set *s, struct vg_grant *g);
+/* The id of a grant that is recorded before it is added (its audit record must be durable first). */
+uint64_t vg_grants_reserve_id(struct vg_grant_set *s);
 /* Remove one grant of user into *out; -ENOENT when none is left. */
 int vg_grants_remove_user(struct vg_grant_set *s, const char *user, struct vg_grant *out);
 /* Remove up to max grants with expires <= now, copying them to expired[]; returns how many.
