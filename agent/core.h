@@ -76,7 +76,14 @@ struct vg_policy_state {
 	char trust_error[300];
 };
 
+/* One HTTPS pull channel (agent/pull.c): the bundle's (pull_url) and the emergency documents'
+ * (emergency_url) are two of them, one code path. */
 struct vg_pull_state {
+	const char *name;    /* "pull" or "emergency_pull": status key, state file, logs */
+	bool emergency;	     /* what a fetched document is: an emergency document, else a bundle */
+	const char *url;     /* points into the config; "" = off */
+	uint32_t interval_s, jitter_s, backoff_max_s;
+	uint64_t max_bytes;
 	char etag[256];
 	time_t next_at, last_at;
 	long last_http;
@@ -86,6 +93,7 @@ struct vg_pull_state {
 	bool running;
 	int notify_fd; /* eventfd: the pull thread finished */
 	struct vg_pull_result *result;
+	struct vg_daemon *d;
 };
 
 /* control connections: at most VG_CONN_MAX, of which users (not admins) hold at most
@@ -113,7 +121,7 @@ struct vg_daemon {
 	uint64_t conn_refused[VG_CONN_NCLASSES];
 	struct vg_trust *trust;
 	struct vg_policy_state pol;
-	struct vg_pull_state pull;
+	struct vg_pull_state pull, empull; /* bundles, emergency documents */
 	int inbox_fd;
 	time_t started_at;
 };

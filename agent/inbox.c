@@ -7,7 +7,8 @@
  * (O_NOFOLLOW|O_NONBLOCK, fstat): a FIFO, device or symlink is rejected, never
  * waited on. Every entry is considered; one bundle loads at a time, in name order.
  * Accepted pairs are removed; rejected ones are renamed NAME.json.rejected with the
- * reason in NAME.json.error.
+ * reason in NAME.json.error. NAME.emergency.json is an emergency document (docs/emergency.md):
+ * applied at once, before any bundle waiting.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,8 @@
 #include <syslog.h>
 
 #include "core.h"
+#include "emergency.h"
+#include "vigil/emergency.h"
 #include "vigil/util.h"
 
 #define LANDED_MAX 4096
@@ -78,7 +81,8 @@ static void write_error(const char *path, const struct vg_err *err)
 	vg_write_file_atomic(epath, msg, strlen(msg), vg_file_mode(VG_FILE_PUBLIC));
 }
 
-static void loaded(struct vg_daemon *d, int r, const struct vg_err *err, void *arg)
+/* the pair is done: applied ones are removed, refused ones moved aside with the reason */
+static void done_pair(struct vg_daemon *d, int r, const struct vg_err *err)
 {
 	char path[768], spath[776], signame[264];
 
@@ -92,17 +96,22 @@ static void loaded(struct vg_daemon *d, int r, const struct vg_err *err, void *a
 	landed_remove(I.current);
 	landed_remove(signame);
 	I.busy = false;
+}
+
+static void loaded(struct vg_daemon *d, int r, const struct vg_err *err, void *arg)
+{
+	done_pair(d, r, err);
 	vg_inbox_scan(d);
 }
 
-static int read_pair(struct vg_daemon *d, const char *path, const char *spath, char **bytes, size_t *len, char **sig,
+static int read_pair(const char *path, const char *spath, uint64_t max, char **bytes, size_t *len, char **sig,
 		     size_t *siglen, struct vg_err *err)
 {
-	int r = vg_read_regular(path, d->cfg.max_bundle_bytes, bytes, len);
+	int r = vg_read_regular(path, max, bytes, len);
 
 	if (r < 0)
-		return vg_err_set(err, -r, r == -EFBIG ? "too_large" : "unreadable", path, "cannot read the bundle: %s%s",
-				  r == -EFBIG ? "larger than max_bundle_bytes" : strerror(-r),
+		return vg_err_set(err, -r, r == -EFBIG ? "too_large" : "unreadable", path, "cannot read the document: %s%s",
+				  r == -EFBIG ? "larger than the size limit" : strerror(-r),
 				  r == -EINVAL ? " (not a regular file)" : "");
 	r = vg_read_regular(spath, VG_SIG_MAX_BYTES, sig, siglen);
 	if (r < 0) {
@@ -116,6 +125,30 @@ static int read_pair(struct vg_daemon *d, const char *path, const char *spath, c
 	return 0;
 }
 
+/* NAME.emergency.json: an emergency document (docs/emergency.md), small, applied at once */
+static bool is_emergency_name(const char *n)
+{
+	size_t l = strlen(n);
+
+	return l > 15 && !strcmp(n + l - 15, ".emergency.json");
+}
+
+static void submit_emergency(struct vg_daemon *d, const char *path, const char *spath)
+{
+	_cleanup_free_ char *bytes = NULL, *sig = NULL;
+	size_t len = 0, siglen = 0;
+	struct vg_err err = { 0 };
+	json_t *reply = NULL;
+	int r = read_pair(path, spath, VG_EMERGENCY_MAX_BYTES, &bytes, &len, &sig, &siglen, &err);
+
+	if (r == 0)
+		r = vg_emergency_submit(d, bytes, len, sig, siglen, "inbox", &reply, &err);
+	json_decref(reply);
+	if (r < 0 && r != -EALREADY)
+		vg_log(LOG_WARNING, "inbox: %s refused: %s", I.current, err.msg);
+	done_pair(d, r, &err);
+}
+
 /* hand NAME.json to the loader; false when it was refused before (then it is already moved aside) */
 static bool submit(struct vg_daemon *d, const char *name)
 {
@@ -126,7 +159,11 @@ static bool submit(struct vg_daemon *d, const char *name)
 	set_paths(d, name, path, sizeof(path), spath, sizeof(spath));
 	snprintf(I.current, sizeof(I.current), "%s", name);
 	I.busy = true;
-	if (read_pair(d, path, spath, &bytes, &len, &sig, &siglen, &err) == 0 &&
+	if (is_emergency_name(name)) {
+		submit_emergency(d, path, spath);
+		return true;
+	}
+	if (read_pair(path, spath, d->cfg.max_bundle_bytes, &bytes, &len, &sig, &siglen, &err) == 0 &&
 	    vg_policy_submit(d, bytes, len, sig, siglen, "inbox", 0, json_pack("{s:s}", "file", name), loaded, NULL,
 			     &err) == 0)
 		return true;
@@ -144,9 +181,14 @@ static bool is_bundle_name(const char *n)
 	return n[0] != '.' && l > 5 && l < 250 && !strcmp(n + l - 5, ".json");
 }
 
+/* emergency documents first, then name order */
 static int by_name(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+
+	if (is_emergency_name(x) != is_emergency_name(y))
+		return is_emergency_name(x) ? -1 : 1;
+	return strcmp(x, y);
 }
 
 /* the first landed NAME.json whose NAME.json.sig landed too, in name order */

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * HTTPS pull: GET pull_url (If-None-Match: the persisted ETag) and
- * pull_url + ".sig" every pull_interval_s plus jitter, with exponential
- * backoff on failure. The transfer runs in a thread so the loop never waits
- * on the network; the result comes back through an eventfd.
+ * HTTPS pull channels: GET url (If-None-Match: the persisted ETag) and url + ".sig" every
+ * interval plus jitter, with exponential backoff on failure; the first pull after start waits a
+ * random part of the jitter too, so a fleet restarted at once does not pull at once. Two
+ * channels share this code: bundles (pull_url, handed to the loader thread) and emergency
+ * documents (emergency_url, small, applied on the loop). The transfer runs in a thread so the
+ * loop never waits on the network; the result comes back through an eventfd.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -16,7 +18,12 @@
 #include <curl/curl.h>
 
 #include "core.h"
+#include "emergency.h"
+#include "vigil/emergency.h"
 #include "vigil/util.h"
+
+/* the emergency channel retries a failure sooner than the bundle's: at most this far apart */
+#define EMERGENCY_BACKOFF_MAX_S 60u
 
 struct buf {
 	char *data;
@@ -130,8 +137,8 @@ static long fetch(struct vg_pull_result *res, const char *url, struct buf *out, 
 
 static void *pull_thread(void *arg)
 {
-	struct vg_daemon *d = arg;
-	struct vg_pull_result *res = d->pull.result;
+	struct vg_pull_state *p = arg;
+	struct vg_pull_result *res = p->result;
 	char sigurl[600];
 	uint64_t one = 1;
 
@@ -148,17 +155,22 @@ static void *pull_thread(void *arg)
 	} else if (res->http > 0 && res->http != 304) {
 		snprintf(res->error, sizeof(res->error), "%s: HTTP %ld", res->url, res->http);
 	}
-	if (write(d->pull.notify_fd, &one, sizeof(one)) < 0)
-		vg_log(LOG_ERR, "pull: cannot notify the main loop");
+	if (write(p->notify_fd, &one, sizeof(one)) < 0)
+		vg_log(LOG_ERR, "%s: cannot notify the main loop", p->name);
 	return NULL;
 }
 
-static void save_etag(struct vg_daemon *d)
+static void etag_path(struct vg_pull_state *p, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/%s.json", p->d->cfg.state_dir, p->name);
+}
+
+static void save_etag(struct vg_pull_state *p)
 {
 	char path[512], *s;
-	json_t *o = json_pack("{s:s, s:s}", "url", d->cfg.pull_url, "etag", d->pull.etag);
+	json_t *o = json_pack("{s:s, s:s}", "url", p->url, "etag", p->etag);
 
-	snprintf(path, sizeof(path), "%s/pull.json", d->cfg.state_dir);
+	etag_path(p, path, sizeof(path));
 	s = json_dumps(o, 0);
 	json_decref(o);
 	if (s)
@@ -166,186 +178,229 @@ static void save_etag(struct vg_daemon *d)
 	free(s);
 }
 
-static void load_etag(struct vg_daemon *d)
+static void load_etag(struct vg_pull_state *p)
 {
 	char path[512], *buf = NULL;
 	json_t *o;
 
-	snprintf(path, sizeof(path), "%s/pull.json", d->cfg.state_dir);
+	etag_path(p, path, sizeof(path));
 	if (vg_read_file(path, 4096, &buf, NULL) < 0)
 		return;
 	o = json_loads(buf, 0, NULL);
 	free(buf);
 	/* an ETag only means something for the URL it came from */
-	if (o && !strcmp(json_string_value(json_object_get(o, "url")) ?: "", d->cfg.pull_url))
-		snprintf(d->pull.etag, sizeof(d->pull.etag), "%s", json_string_value(json_object_get(o, "etag")) ?: "");
+	if (o && !strcmp(json_string_value(json_object_get(o, "url")) ?: "", p->url))
+		snprintf(p->etag, sizeof(p->etag), "%s", json_string_value(json_object_get(o, "etag")) ?: "");
 	json_decref(o);
 }
 
 static void pull_start(struct vg_daemon *d, void *arg);
 
-static void schedule(struct vg_daemon *d, uint32_t base_s)
+/* the next pull in base_s plus a random 0..jitter_s seconds */
+static void schedule(struct vg_pull_state *p, uint32_t base_s)
 {
 	uint32_t jitter = 0;
 
-	if (d->cfg.pull_jitter_s) {
+	if (p->jitter_s) {
 		if (getrandom(&jitter, sizeof(jitter), 0) != sizeof(jitter))
 			jitter = 0;
-		jitter %= d->cfg.pull_jitter_s + 1;
+		jitter %= p->jitter_s + 1;
 	}
-	d->pull.next_at = vg_now() + base_s + jitter;
-	d->pull.timer = vg_loop_add_timer(d, (uint64_t)(base_s + jitter) * 1000u, pull_start, NULL);
+	p->next_at = vg_now() + base_s + jitter;
+	p->timer = vg_loop_add_timer(p->d, (uint64_t)(base_s + jitter) * 1000u, pull_start, p);
 }
 
-static void pull_finished(struct vg_daemon *d, bool ok)
+static void pull_finished(struct vg_pull_state *p, bool ok)
 {
-	struct vg_pull_state *p = &d->pull;
-
+	p->running = false;
 	if (ok) {
 		p->backoff_s = 0;
-		schedule(d, d->cfg.pull_interval_s);
+		schedule(p, p->interval_s);
 	} else {
 		p->backoff_s = p->backoff_s ? p->backoff_s * 2 : 5;
-		if (p->backoff_s > d->cfg.pull_backoff_max_s)
-			p->backoff_s = d->cfg.pull_backoff_max_s;
-		schedule(d, p->backoff_s);
+		if (p->backoff_s > p->backoff_max_s)
+			p->backoff_s = p->backoff_max_s;
+		schedule(p, p->backoff_s);
 	}
 }
 
 static void pull_loaded(struct vg_daemon *d, int r, const struct vg_err *err, void *arg)
 {
-	struct vg_pull_state *p = &d->pull;
+	struct vg_pull_state *p = arg;
 
 	if (r == 0 || r == -EALREADY)
 		snprintf(p->last_result, sizeof(p->last_result), r == 0 ? "applied" : "unchanged");
 	else
 		snprintf(p->last_result, sizeof(p->last_result), "rejected: %.200s", err->msg);
-	p->running = false;
-	pull_finished(d, r == 0 || r == -EALREADY);
+	pull_finished(p, r == 0 || r == -EALREADY);
 }
 
-/* the fetched bundle goes to the loader thread; the next pull is scheduled once it is loaded */
-static int submit(struct vg_daemon *d, struct vg_pull_result *res)
+/* An emergency document is small: verified and applied here, on the loop. */
+static void submit_emergency(struct vg_pull_state *p, struct vg_pull_result *res)
+{
+	struct vg_err err = { 0 };
+	json_t *reply = NULL;
+	int r = vg_emergency_submit(p->d, res->body.data ?: "", res->body.len, res->sig.data ?: "", res->sig.len,
+				    "pull", &reply, &err);
+
+	if (r == 0 || r == -EALREADY)
+		snprintf(p->last_result, sizeof(p->last_result), "%s",
+			 r == 0 ? json_string_value(json_object_get(reply, "result")) ?: "applied" : "unchanged");
+	else
+		snprintf(p->last_result, sizeof(p->last_result), "rejected: %.200s", err.msg);
+	json_decref(reply);
+}
+
+/* A fetched bundle goes to the loader thread; the next pull is scheduled once it is loaded.
+ * Returns true when that is under way. */
+static bool submit_bundle(struct vg_pull_state *p, struct vg_pull_result *res)
 {
 	struct vg_err err = { 0 };
 	char *body = res->body.data ? res->body.data : calloc(1, 1);
 	char *sig = res->sig.data ? res->sig.data : calloc(1, 1);
-	int r;
 
 	res->body.data = res->sig.data = NULL;
-	/* a fetched ETag is kept even for a rejected bundle: refetching it cannot change the verdict */
-	if (res->new_etag[0]) {
-		snprintf(d->pull.etag, sizeof(d->pull.etag), "%s", res->new_etag);
-		save_etag(d);
-	}
 	if (!body || !sig) {
 		free(body);
 		free(sig);
-		return -ENOMEM;
+		return false;
 	}
-	r = vg_policy_submit(d, body, res->body.len, sig, res->sig.len, "pull", 0, json_pack("{s:s}", "url", res->url),
-			     pull_loaded, NULL, &err);
-	if (r < 0)
-		snprintf(d->pull.last_result, sizeof(d->pull.last_result), "not loaded: %.200s", err.msg);
-	return r;
+	if (vg_policy_submit(p->d, body, res->body.len, sig, res->sig.len, "pull", 0,
+			     json_pack("{s:s}", "url", res->url), pull_loaded, p, &err) == 0)
+		return true;
+	snprintf(p->last_result, sizeof(p->last_result), "not loaded: %.200s", err.msg);
+	return false;
 }
 
 static void on_done(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 {
-	struct vg_pull_result *res = d->pull.result;
-	struct vg_pull_state *p = &d->pull;
+	struct vg_pull_state *p = arg;
+	struct vg_pull_result *res = p->result;
 	uint64_t v;
 	bool ok = false, loading = false;
 
 	if (read(fd, &v, sizeof(v)) != sizeof(v) || !res)
 		return;
+	p->result = NULL;
 	p->last_at = vg_now();
 	p->last_http = res->http;
+	/* a fetched ETag is kept even for a rejected document: refetching it cannot change the verdict */
+	if (res->http == 200 && res->new_etag[0]) {
+		snprintf(p->etag, sizeof(p->etag), "%s", res->new_etag);
+		save_etag(p);
+	}
 	if (res->http == 304) {
 		snprintf(p->last_result, sizeof(p->last_result), "not modified");
 		ok = true;
+	} else if (res->http == 200 && p->emergency) {
+		submit_emergency(p, res);
+		ok = true;
 	} else if (res->http == 200) {
-		loading = submit(d, res) == 0;
+		loading = submit_bundle(p, res);
 	} else {
 		snprintf(p->last_result, sizeof(p->last_result), "failed: %.200s", res->error);
-		vg_log(LOG_WARNING, "pull: %s", res->error);
+		vg_log(LOG_WARNING, "%s: %s", p->name, res->error);
 	}
 	free(res->body.data);
 	free(res->sig.data);
 	free(res);
-	p->result = NULL;
-	if (loading)
-		return; /* pull_loaded takes over */
-	p->running = false;
-	pull_finished(d, ok);
+	if (!loading) /* else pull_loaded takes over */
+		pull_finished(p, ok);
 }
 
 static void pull_start(struct vg_daemon *d, void *arg)
 {
+	struct vg_pull_state *p = arg;
 	struct vg_pull_result *res;
 	pthread_t th;
 	pthread_attr_t attr;
 
-	d->pull.timer = 0;
-	if (d->pull.running)
+	p->timer = 0;
+	if (p->running)
 		return;
 	res = calloc(1, sizeof(*res));
 	if (!res) {
-		schedule(d, 5);
+		schedule(p, 5);
 		return;
 	}
-	snprintf(res->url, sizeof(res->url), "%s", d->cfg.pull_url);
+	snprintf(res->url, sizeof(res->url), "%s", p->url);
 	snprintf(res->ca, sizeof(res->ca), "%s", d->cfg.pull_ca_file);
 	snprintf(res->cert, sizeof(res->cert), "%s", d->cfg.pull_cert_file);
 	snprintf(res->key, sizeof(res->key), "%s", d->cfg.pull_key_file);
-	snprintf(res->etag, sizeof(res->etag), "%s", d->pull.etag);
-	res->body.max = d->cfg.max_bundle_bytes;
+	snprintf(res->etag, sizeof(res->etag), "%s", p->etag);
+	res->body.max = p->max_bytes;
 	res->sig.max = VG_SIG_MAX_BYTES;
-	d->pull.result = res;
-	d->pull.running = true;
+	p->result = res;
+	p->running = true;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if (pthread_create(&th, &attr, pull_thread, d) != 0) {
-		d->pull.running = false;
-		d->pull.result = NULL;
+	if (pthread_create(&th, &attr, pull_thread, p) != 0) {
+		p->running = false;
+		p->result = NULL;
 		free(res);
-		schedule(d, 5);
+		schedule(p, 5);
 	}
 	pthread_attr_destroy(&attr);
 }
 
-int vg_pull_init(struct vg_daemon *d)
+static int channel_init(struct vg_daemon *d, struct vg_pull_state *p)
 {
-	if (!d->cfg.pull_url[0])
+	if (!p->url[0])
 		return 0;
-	if (strncmp(d->cfg.pull_url, "https://", 8)) {
-		vg_log(LOG_ERR, "pull: pull_url must be https:// (got %s); pull disabled", d->cfg.pull_url);
+	if (strncmp(p->url, "https://", 8)) {
+		vg_log(LOG_ERR, "%s: the URL must be https:// (got %s); this pull is disabled", p->name, p->url);
+		p->url = "";
 		return -EINVAL;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	d->pull.notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (d->pull.notify_fd < 0)
+	p->d = d;
+	p->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (p->notify_fd < 0)
 		return -errno;
-	vg_loop_add_fd(d, d->pull.notify_fd, EPOLLIN, on_done, NULL);
-	load_etag(d);
-	pull_start(d, NULL); /* first pull right away */
+	vg_loop_add_fd(d, p->notify_fd, EPOLLIN, on_done, p);
+	load_etag(p);
+	/* the first pull too waits a random 0..jitter_s: a fleet started at once spreads out */
+	schedule(p, 0);
 	return 0;
+}
+
+int vg_pull_init(struct vg_daemon *d)
+{
+	const struct vg_config *c = &d->cfg;
+	int r1, r2;
+
+	d->pull = (struct vg_pull_state){ .name = "pull", .url = c->pull_url, .interval_s = c->pull_interval_s,
+					  .jitter_s = c->pull_jitter_s, .backoff_max_s = c->pull_backoff_max_s,
+					  .max_bytes = c->max_bundle_bytes, .d = d };
+	d->empull = (struct vg_pull_state){ .name = "emergency_pull", .emergency = true, .url = c->emergency_url,
+					    .interval_s = c->emergency_interval_s, .jitter_s = c->emergency_jitter_s,
+					    .backoff_max_s = EMERGENCY_BACKOFF_MAX_S, .max_bytes = VG_EMERGENCY_MAX_BYTES,
+					    .d = d };
+	if (c->pull_url[0] || c->emergency_url[0])
+		curl_global_init(CURL_GLOBAL_DEFAULT);
+	r1 = channel_init(d, &d->pull);
+	r2 = channel_init(d, &d->empull);
+	return r1 < 0 ? r1 : r2;
+}
+
+static void channel_status(struct vg_pull_state *p, json_t *status)
+{
+	char next[32], last[32];
+
+	if (!p->url || !p->url[0])
+		return;
+	vg_time_format(p->next_at, next);
+	vg_time_format(p->last_at, last);
+	json_object_set_new(status, p->name,
+			    json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I, s:i}", "url", p->url, "etag", p->etag, "last_at",
+				      p->last_at ? last : NULL, "last_result", p->last_result, "next_at",
+				      p->running ? "now" : next, "last_http", (json_int_t)p->last_http, "backoff_s",
+				      (int)p->backoff_s));
 }
 
 void vg_pull_status(struct vg_daemon *d, json_t *status)
 {
-	struct vg_pull_state *p = &d->pull;
-	char next[32], last[32];
-
-	if (!d->cfg.pull_url[0])
-		return;
-	vg_time_format(p->next_at, next);
-	vg_time_format(p->last_at, last);
-	json_object_set_new(status, "pull",
-			    json_pack("{s:s, s:s, s:s?, s:s, s:s, s:I, s:i}", "url", d->cfg.pull_url, "etag", p->etag,
-				      "last_at", p->last_at ? last : NULL, "last_result", p->last_result, "next_at",
-				      p->running ? "now" : next, "last_http", (json_int_t)p->last_http, "backoff_s",
-				      (int)p->backoff_s));
+	channel_status(&d->pull, status);
+	channel_status(&d->empull, status);
 }
 
 void vg_pull_shutdown(struct vg_daemon *d)
@@ -353,4 +408,6 @@ void vg_pull_shutdown(struct vg_daemon *d)
 	/* a transfer still running is abandoned with the process; nothing it holds is persistent */
 	if (d->pull.timer > 0)
 		vg_loop_cancel_timer(d, d->pull.timer);
+	if (d->empull.timer > 0)
+		vg_loop_cancel_timer(d, d->empull.timer);
 }

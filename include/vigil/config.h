@@ -51,6 +51,11 @@ struct vg_config {
 	char pull_ca_file[256];
 	char pull_cert_file[256];
 	char pull_key_file[256];
+	/* HTTPS pull of emergency documents (docs/emergency.md; "" url disables); CA and client
+	 * certificate are the pull_* ones */
+	char emergency_url[512];
+	uint32_t emergency_interval_s; /* 10 */
+	uint32_t emergency_jitter_s;   /* 5 */
 	/* audit log */
 	uint64_t audit_segment_bytes; /* 16 MiB */
 	uint64_t audit_spool_max_bytes; /* 1 GiB */
