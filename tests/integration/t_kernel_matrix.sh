@@ -4,7 +4,7 @@
 # with the current tree's build, and run the smoke suite inside (tests/kernel/smoke.sh):
 # every BPF program passes that kernel's verifier, vigild enforces and answers, a
 # tenant's allowed connect arrives and its denied ones do not, the packet program cuts
-# a flow opened before the policy denied it, NSS and audit work.
+# a flow opened before the policy denied it, PAM, NSS and audit work.
 #
 # The image (a minbase bookworm root as ext4, plus each kernel's vmlinuz and initrd)
 # is made by tests/kernel/mkimage.sh and cached in /var/cache/vigil-test/kmatrix-*,
@@ -25,7 +25,7 @@ need_root
 for tool in qemu-system-x86_64 debootstrap mkfs.ext4; do
 	command -v "$tool" >/dev/null 2>&1 || skip "$tool is not installed (make deps)"
 done
-for f in vigild vigilctl libnss_vigil.so.2 tests/enforce_probe; do
+for f in vigild vigilctl libnss_vigil.so.2 pam_vigil.so tests/enforce_probe tests/pam_loop; do
 	[ -x "$BIN/$f" ] || [ -f "$BIN/$f" ] || fail "missing $BIN/$f (make build-all)"
 done
 
@@ -88,15 +88,15 @@ image() {
 }
 
 # the run disk: what the guest runs and nothing more (the tests' shell and python, the
-# sample bundle, four built files), made per run in a few seconds
+# sample bundle, six built files), made per run in a few seconds
 run_disk() {
 	s="$T/stage"
 	mkdir -p "$s/src/tests/kernel" "$s/src/examples" "$s/src/$BUILD/tests"
 	cp -a "$ROOT/tests/integration" "$s/src/tests/"
 	cp -a "$KDIR/smoke.sh" "$s/src/tests/kernel/"
 	cp -a "$ROOT/examples/bundle.json" "$s/src/examples/"
-	cp -a "$BIN/vigild" "$BIN/libnss_vigil.so.2" "$s/src/$BUILD/"
-	cp -a "$BIN/tests/enforce_probe" "$s/src/$BUILD/tests/"
+	cp -a "$BIN/vigild" "$BIN/libnss_vigil.so.2" "$BIN/pam_vigil.so" "$s/src/$BUILD/"
+	cp -a "$BIN/tests/enforce_probe" "$BIN/tests/pam_loop" "$s/src/$BUILD/tests/"
 	if [ -z "$TESTS" ]; then
 		cp -a "$BIN/vigilctl" "$s/src/$BUILD/"
 	else

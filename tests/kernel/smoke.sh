@@ -11,8 +11,8 @@
 # - MPTCP sockets are refused to a tenant that may not open them (noted when the
 #   kernel has no MPTCP);
 # - the other modules come up on this kernel: status shows audit, identity and
-#   elevation running, glibc resolves a bundle user through libnss_vigil, the
-#   audit chain verifies.
+#   elevation running, sudo through libpam and pam_vigil.so gets vigild's policy
+#   answer, glibc resolves a bundle user through libnss_vigil, the audit chain verifies.
 # Every wait is long and ends early: under TCG the guest runs many times slower.
 . "$(dirname "$0")/../integration/lib.sh"
 . "$ROOT/tests/integration/enforce_lib.sh"
@@ -125,7 +125,19 @@ else
 	echo "NOTE: $(uname -r) has no MPTCP (net.mptcp.enabled missing or 0): MPTCP cases not run"
 fi
 
-echo "== NSS and audit on this kernel"
+echo "== PAM, NSS and audit on this kernel"
+# sudo through libpam and pam_vigil.so, in a private mount namespace (a test pam.d and
+# passwd): vigild answers with the policy's reason pattern and audits the refusal
+mkdir -p "$T/pam.d"
+echo "auth required $BIN/pam_vigil.so socket=$T/run/vigil.sock ctl_timeout_ms=$CTL_MS" >"$T/pam.d/sudo"
+cp /etc/passwd "$T/passwd"
+echo "alice:x:60001:60001:Alice:/tmp:/bin/sh" >>"$T/passwd"
+out=$(unshare -m --propagation private sh -c 'mount --bind "$1/pam.d" /etc/pam.d &&
+	mount --bind "$1/passwd" /etc/passwd && exec "$2" sudo alice 1 x' sh "$T" "$BIN/tests/pam_loop" 2>&1)
+assert_contains "$out" 'the reason "x" does not match the required pattern' "sudo for alice: pam_vigil asked vigild"
+assert_contains "$out" "ok=0 fail=1" "sudo for alice refused"
+wait_audit step_up_failed '"user": "alice"'
+
 nss_setup
 export VIGIL_NSS_CACHE_DIR="$T/state/nss"
 wait_for 30 "no passwd.cache after the push" test -f "$T/state/nss/passwd.cache"
