@@ -1,0 +1,169 @@
+#!/bin/sh
+# Fleet simulation of the emergency channel (docs/emergency.md "Fleet simulation"): N vigild
+# (default 200) on this machine, each with its own state dir, socket and host name, enforcement
+# off (what is measured is delivery, not the kernel), polling one nginx over TLS with a client
+# certificate. Measures: requests/s and bytes/s at the server in steady state (304s) and during
+# a rollout, and the time from publishing a document to its signed acknowledgement in each
+# host's audit log, as percentiles against interval + jitter (the bound the design promises).
+#   FLEET_N=200 FLEET_INTERVAL=10 FLEET_JITTER=5 FLEET_STEADY_S=30 sh bench/fleet.sh
+# Never in CI: make bench only (BENCH=fleet).
+. "$(dirname "$0")/lib.sh"
+: "${BUILD:=build}"
+N=${FLEET_N:-200}
+INTERVAL=${FLEET_INTERVAL:-10}
+JITTER=${FLEET_JITTER:-5}
+STEADY=${FLEET_STEADY_S:-30}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VIGILD="$ROOT/$BUILD/vigild"
+VIGILCTL="$ROOT/$BUILD/vigilctl"
+command -v nginx >/dev/null || { echo "fleet: nginx missing (make deps), skipped"; exit 0; }
+[ "$(id -u)" = 0 ] || { echo "fleet: needs root, skipped"; exit 0; }
+W=$(mktemp -d /tmp/vigil-fleet.XXXXXX)
+PIDS=""
+cleanup() {
+	for p in $PIDS; do kill "$p" 2>/dev/null; done
+	[ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$W"
+}
+trap cleanup EXIT INT TERM
+
+# keys, trust, TLS
+"$VIGILCTL" keygen --out "$W/sec1.key" >/dev/null
+"$VIGILCTL" trust new --out "$W/trust.json" --version 1 --threshold 1 "$W/sec1.key.pub" >/dev/null
+mkdir -p "$W/pki" "$W/www" "$W/nginx"
+(
+	cd "$W/pki"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=fleet CA" \
+		-keyout ca.key -out ca.crt 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" -keyout srv.key -out srv.csr 2>/dev/null
+	printf 'subjectAltName=IP:127.0.0.1\n' >srv.ext
+	openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext -out srv.crt 2>/dev/null
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=fleet" -keyout cli.key -out cli.csr 2>/dev/null
+	openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out cli.crt 2>/dev/null
+)
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+cat >"$W/nginx/nginx.conf" <<EOC
+daemon off;
+pid $W/nginx/nginx.pid;
+error_log $W/nginx/error.log;
+worker_processes 1;
+events { worker_connections 4096; }
+http {
+	log_format fleet '\$msec \$status \$bytes_sent \$request_uri';
+	access_log $W/nginx/access.log fleet;
+	client_body_temp_path $W/nginx;
+	proxy_temp_path $W/nginx; fastcgi_temp_path $W/nginx; uwsgi_temp_path $W/nginx; scgi_temp_path $W/nginx;
+	server {
+		listen 127.0.0.1:$port ssl;
+		ssl_certificate $W/pki/srv.crt;
+		ssl_certificate_key $W/pki/srv.key;
+		ssl_client_certificate $W/pki/ca.crt;
+		ssl_verify_client on;
+		root $W/www;
+		etag on;
+	}
+}
+EOC
+chmod 755 "$W" "$W/www"
+# a document nobody has to apply yet: the steady state is a 304 per host per interval
+doc() { # FILE COUNTER ACTIONS
+	cat >"$1" <<EOD
+{ "counter": $2, "issued_at": "$(date -u -d '-10 sec' +%Y-%m-%dT%H:%M:%SZ)",
+  "expires_at": "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%SZ)", "reason": "fleet bench",
+  "scope": { "hosts": ["host-*"] }, "actions": $3 }
+EOD
+	rm -f "$1.sig"
+	"$VIGILCTL" emergency sign --key "$W/sec1.key" "$1" >/dev/null
+}
+publish() { cp "$1.sig" "$W/www/emergency.json.sig"; cp "$1" "$W/www/emergency.json"; chmod 644 "$W/www/"*; }
+doc "$W/d1.json" 1 '[{"action": "release", "freeze": true}]'
+publish "$W/d1.json"
+nginx -c "$W/nginx/nginx.conf" &
+NGINX_PID=$!
+
+for i in $(seq 1 "$N"); do
+	h="$W/h$i"
+	mkdir -p "$h/state" "$h/run"
+	cat >"$h/vigild.conf" <<EOC
+state_dir = $h/state
+run_dir = $h/run
+socket = $h/run/vigil.sock
+bpffs_dir = /sys/fs/bpf/vigil-fleet-$$-$i
+trust_file = $W/trust.json
+inbox_dir =
+nss_cache_dir = $h/state/nss
+breakglass_spool = $h/state/bg.spool
+hostname = host-$i
+enforce = false
+metrics_textfile =
+posture_interval_s = 3600
+emergency_url = https://127.0.0.1:$port/emergency.json
+emergency_interval_s = $INTERVAL
+emergency_jitter_s = $JITTER
+pull_ca_file = $W/pki/ca.crt
+pull_cert_file = $W/pki/cli.crt
+pull_key_file = $W/pki/cli.key
+EOC
+	"$VIGILD" -c "$h/vigild.conf" --foreground >"$h/vigild.log" 2>&1 &
+	PIDS="$PIDS $!"
+done
+# every instance has applied document 1 (the fleet is up and in steady state)
+t_end=$(( $(date +%s) + 120 ))
+until [ "$(grep -l 'document 1 ' "$W"/h*/vigild.log 2>/dev/null | wc -l)" -ge "$N" ]; do
+	[ "$(date +%s)" -lt "$t_end" ] || { echo "fleet: only $(grep -l 'document 1 ' "$W"/h*/vigild.log | wc -l) of $N instances came up"; exit 1; }
+	sleep 1
+done
+sleep "$((INTERVAL + JITTER))"
+: >"$W/nginx/access.log"; kill -USR1 "$NGINX_PID"
+t_steady0=$(date +%s.%N)
+sleep "$STEADY"
+t_steady1=$(date +%s.%N)
+# the rollout: a freeze for every host
+doc "$W/d2.json" 2 '[{"action": "freeze"}]'
+digest=$(sha256sum "$W/d2.json" | cut -d' ' -f1)
+t_pub=$(date +%s.%N)
+publish "$W/d2.json"
+sleep "$((INTERVAL + JITTER + 10))"
+t_roll1=$(date +%s.%N)
+
+python3 - "$W" "$N" "$digest" "$t_steady0" "$t_steady1" "$t_pub" "$t_roll1" "$INTERVAL" "$JITTER" <<'PYEOF'
+import glob, json, os, struct, sys, datetime
+w, n, digest = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+s0, s1, pub, r1, interval, jitter = (float(x) for x in sys.argv[4:10])
+def window(a, b):
+    req = byt = 0
+    for line in open(os.path.join(w, "nginx/access.log")):
+        t, status, size, uri = line.split()[:4]
+        if a <= float(t) < b:
+            req += 1; byt += int(size)
+    return req / (b - a), byt / (b - a)
+def acks():
+    out = []
+    for d in glob.glob(os.path.join(w, "h*/state/audit")):
+        for seg in sorted(glob.glob(d + "/*.seg")):
+            b = open(seg, "rb").read(); off = 0
+            while off + 84 <= len(b):
+                ln = struct.unpack(">I", b[off + 68:off + 72])[0]
+                p = b[off + 84:off + 84 + ln]; off += 84 + ln
+                if b"emergency.ack" not in p: continue
+                data = json.loads(p)["data"]
+                if data.get("doc_digest") == digest and data.get("result") == "applied":
+                    t = datetime.datetime.strptime(data["applied_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
+                    out.append(t.timestamp() - pub)
+    return sorted(out)
+sreq, sbytes = window(s0, s1)
+rreq, rbytes = window(pub, r1)
+a = acks()
+pct = lambda q: a[min(len(a) - 1, int(q * len(a) + 0.999) - 1)] if a else float("nan")
+bound = interval + jitter
+print(f"fleet: {n} vigild, emergency_interval_s={interval:g}, emergency_jitter_s={jitter:g}")
+print(f"  steady state: {sreq:.1f} requests/s, {sbytes/1024:.1f} KiB/s at the server (expected ~{n/(interval+jitter/2):.1f} req/s of 304)")
+print(f"  rollout window ({r1-pub:.0f} s): {rreq:.1f} requests/s, {rbytes/1024:.1f} KiB/s")
+print(f"  acknowledged: {len(a)} of {n}; publish -> ack p50 {pct(0.5):.1f} s, p95 {pct(0.95):.1f} s, p100 {pct(1.0):.1f} s (bound interval+jitter = {bound:g} s, +1 s timestamp resolution)")
+r = lambda m, v, b, base: print("bench-result: " + json.dumps({"measure": m, "value": round(v, 4), "better": b, "baseline": base, "reproduce": "BENCH=fleet make bench"}))
+if a:
+    r("fleet_ack_p100_over_bound", pct(1.0) / bound, "lower", "interval + jitter of the same run")
+    r("fleet_acked_fraction", len(a) / n, "higher", "instances started in the same run")
+r("fleet_steady_requests_per_host_interval", sreq * (interval + jitter / 2) / n, "lower", "one 304 per host per mean interval")
+PYEOF
