@@ -42,6 +42,7 @@ static struct {
 	struct vg_emergency *docs[MAX_DOCS]; /* every document that holds a measure (owned) */
 	size_t ndocs;
 	struct vg_err enforce_err; /* last refusal of the enforcement side ("" = in force) */
+	bool unsynced; /* the enforcement side may hold another set (pinned before a restart, a failed call) */
 	int timer;
 	EVP_PKEY *hostkey;
 } E;
@@ -264,8 +265,9 @@ static void expired_event(struct vg_daemon *d, const struct vg_emergency *e, con
 	vg_daemon_audit(d, "emergency.expired", "emergency", data);
 }
 
-/* drop the measures whose document expired */
-static void expire_measures(struct vg_daemon *d, time_t now)
+/* drop the measures whose document expired; hand_over: tell the enforcement side now (at start
+ * the bundle is not restored yet, its commit hands the set over) */
+static void expire_measures(struct vg_daemon *d, time_t now, bool hand_over)
 {
 	struct vg_err err = { 0 };
 	size_t before = E.nq;
@@ -278,8 +280,9 @@ static void expire_measures(struct vg_daemon *d, time_t now)
 		expired_event(d, E.q[i].doc, "quarantine", qof(&E.q[i])->id);
 		E.q[i] = E.q[--E.nq];
 	}
-	if (E.nq != before && enforce_set(d, E.q, E.nq, &err) < 0) {
+	if (hand_over && E.nq != before && enforce_set(d, E.q, E.nq, &err) < 0) {
 		E.enforce_err = err;
+		E.unsynced = true;
 		vg_log(LOG_CRIT, "emergency: cannot lift expired quarantines: %s", err.msg);
 	}
 	if (E.freeze && E.freeze->expires_at <= now) {
@@ -295,7 +298,7 @@ static void on_timer(struct vg_daemon *d, void *arg)
 	size_t nq = E.nq;
 
 	E.timer = 0;
-	expire_measures(d, vg_now());
+	expire_measures(d, vg_now(), true);
 	if (nq != E.nq || fz != E.freeze) {
 		docs_gc();
 		persist(d, NULL, NULL, 0, NULL, 0);
@@ -388,6 +391,7 @@ static void apply_quarantines(struct vg_daemon *d, struct vg_emergency *e, struc
 	}
 	if (touched && r == 0 && (r = enforce_set(d, next, n, &err)) == 0) {
 		E.enforce_err = (struct vg_err){ 0 };
+		E.unsynced = false;
 		memcpy(E.q, next, sizeof(next[0]) * n);
 		E.nq = n;
 	}
@@ -611,9 +615,11 @@ static void restore(struct vg_daemon *d)
 static int em_init(struct vg_daemon *d, struct vg_err *err)
 {
 	memset(&E, 0, sizeof(E));
+	E.unsynced = true; /* the first bundle commit hands the set over, even when it is empty */
 	restore(d);
-	/* measures that ran out while vigild was down end now, audited */
-	expire_measures(d, vg_now());
+	/* measures that ran out while vigild was down end now, audited; the rest reaches the
+	 * enforcement side when the persisted bundle is committed (em_commit) */
+	expire_measures(d, vg_now(), false);
 	docs_gc();
 	arm_timer(d);
 	return 0;
@@ -624,15 +630,19 @@ static int em_init(struct vg_daemon *d, struct vg_err *err)
 static void em_commit(struct vg_daemon *d, const struct vg_bundle *b, void *staged)
 {
 	struct vg_err err = { 0 };
+	int r;
 
-	if (!E.nq)
+	if (!E.nq && !E.unsynced)
 		return;
-	if (enforce_set(d, E.q, E.nq, &err) < 0) {
+	r = enforce_set(d, E.q, E.nq, &err);
+	/* a build that cannot quarantine never applied one: with nothing to quarantine it is in sync */
+	if (r < 0 && !(r == -EOPNOTSUPP && !E.nq)) {
 		E.enforce_err = err;
 		vg_log(LOG_CRIT, "emergency: the quarantine could not be applied with the new bundle: %s", err.msg);
 		return;
 	}
 	E.enforce_err = (struct vg_err){ 0 };
+	E.unsynced = false;
 }
 
 /* ---- ctl and status ---- */
