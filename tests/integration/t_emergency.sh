@@ -4,7 +4,8 @@
 # host ignored and audited; revoke removes a live grant (real PAM stack, software key); freeze
 # refuses new grants while break-glass works; the freeze survives kill -9 and a bundle push;
 # release and expiry end it; every verified document is acknowledged with a host-key signature;
-# a quarantine is refused, never claimed applied, while this build's enforcement lacks it.
+# a quarantine is refused, never claimed applied, while this build's enforcement lacks it;
+# revoke per user and per host.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pam_common.sh"
 
@@ -128,6 +129,15 @@ assert_contains "$(ctl --json status)" '"frozen": false' "released: not frozen"
 grant_alice
 [ "$RC" = 0 ] || fail "step-up after release failed: $OUT"
 ok "step-up works again after the release"
+
+# per user and per host: only the named user's grants; a host glob that is not this host, none
+emdoc "$T/eu.json" 210 3600 '"*"' '[{"action": "revoke", "user": "bob"}, {"action": "revoke", "host": "other-*"}]'
+out=$(ctl --json emergency push "$T/eu.json") || fail "per-user revoke refused: $out"
+assert_contains "$out" '"not_this_host"' "a revoke for other hosts does nothing here"
+assert_contains "$(ctl --json grants)" '"alice"' "revoking bob left alice's grant"
+emdoc "$T/eh.json" 220 3600 '"*"' '[{"action": "revoke", "host": "TEST*"}]'
+ctl emergency push "$T/eh.json" >/dev/null || fail "per-host revoke refused"
+assert_not_contains "$(ctl --json grants)" '"alice"' "a revoke naming this host (glob, any case) removed the grant"
 
 # 9. expiry ends a freeze on time
 emdoc "$T/ex.json" 300 3 '"*"' '[{"action": "freeze"}]'
