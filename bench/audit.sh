@@ -1,21 +1,25 @@
 #!/bin/sh
 # Audit benchmark: durable append rate with group commit vs the disk's own limit
 # (the same record bytes, one write+fdatasync per 1000, same disk, same run), the verify
-# rate, and (as root, with rsyslog-relp) the forward rate through vigild to a
-# real rsyslog over RELP/TLS on loopback.
+# rate, and (as root, with rsyslog-relp) 8 concurrent producers of single events vs one
+# write+fdatasync per event and vs one client's batch, the forward rate through vigild to a
+# real rsyslog over RELP/TLS on loopback (batch 10000 and 1000: the cost of a session per
+# batch) vs rsyslog's own imuxsock -> omrelp to the same collector.
 # Reproduce: sudo make bench BENCH=audit, or: BUILD=build bench/audit.sh [EVENTS] [GROUP]
 # Target (issue 4): 50k events/s durable append and forward, 10x the 5k/s baseline.
 set -eu
 : "${BUILD:=build}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/$BUILD"
+. "$ROOT/bench/lib.sh"
 N=${1:-200000}
 GROUP=${2:-1000}
 [ -f "$BIN/libvigil.a" ] || { echo "bench/audit.sh: build first (make BUILD=$BUILD)"; exit 1; }
 W=$(mktemp -d /var/tmp/vigil-bench-audit.XXXXXX)
-RS_PID="" VD_PID=""
+RS_PID="" VD_PID="" RS2_PID=""
 cleanup() {
 	set +e
+	[ -n "$RS2_PID" ] && kill "$RS2_PID" && wait "$RS2_PID" 2>/dev/null
 	[ -n "$VD_PID" ] && kill "$VD_PID" && wait "$VD_PID"
 	[ -n "$RS_PID" ] && kill "$RS_PID" && wait "$RS_PID" 2>/dev/null
 	rm -rf "$W"
@@ -73,6 +77,41 @@ EOC
 VD_PID=$!
 ctl() { "$BIN/vigilctl" -s "$W/run/vigil.sock" "$@"; }
 i=0; until [ -S "$W/run/vigil.sock" ]; do i=$((i + 1)); [ $i -gt 100 ] && exit 1; sleep 0.1; done
+
+echo "== audit: 8 concurrent producers of single events through vigild (group commit across producers)"
+# same run, same disk: one write+fdatasync per event of the same size (what a log without group
+# commit across producers can do at most), and one client's batch through the same control socket
+st() { ctl --json audit status | python3 -c "import json,sys; s=json.load(sys.stdin); print($1)"; }
+ctl audit note --repeat 1000 "warm up" >/dev/null
+rec=$(st 's["spool_bytes"] // s["durable_seq"]')
+per_event=$(python3 - "$W/fsync.bin" "$rec" <<'PY'
+import os, sys, time
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+rec, n, t0 = b"x" * int(sys.argv[2]), 0, time.monotonic()
+while time.monotonic() - t0 < 3:
+    os.write(fd, rec)
+    os.fdatasync(fd)
+    n += 1
+print("%.0f" % (n / (time.monotonic() - t0)))
+PY
+)
+t0=$(date +%s.%N); ctl audit note --repeat 20000 "one client batch" >/dev/null; t1=$(date +%s.%N)
+batch=$(python3 -c "print('%.0f' % (20000 / ($t1 - $t0)))")
+c0=$(st 's["commits"]')
+mkdir -p "$W/prod"
+set -- $(python3 "$ROOT/tests/integration/audit_producers.py" "$W/run/vigil.sock" 8 5 "$W/prod" | tail -1)
+c1=$(st 's["commits"]')
+prod=$3
+printf "%-62s %8s events/s\n" "write+fdatasync per event (${rec} B), same disk" "$per_event" \
+	"one client, batch of 20000 notes through vigild" "$batch" \
+	"8 producers, one request and connection per event" "$prod"
+python3 -c "print('8 producers: %d events acknowledged with %d fdatasyncs (%.1f events each)' % ($1, $c1 - $c0, $1 / max(1, $c1 - $c0)))
+print('ratio 8 producers / one fdatasync per event: %.2f (goal > 1: producers share fdatasyncs)' % ($prod / $per_event))
+print('ratio 8 producers / one client batch: %.2f (goal >= 0.5)' % ($prod / $batch))"
+bench_result audit_producers_vs_fsync_per_event "$(python3 -c "print($prod / $per_event)")" higher \
+	"one write+fdatasync per event of the same size, same disk, same run" "sudo make bench BENCH=audit"
+bench_result audit_producers_vs_batch "$(python3 -c "print($prod / $batch)")" higher \
+	"one client's batch of notes through the same vigild, same run" "sudo make bench BENCH=audit"
 python3 "$ROOT/tests/integration/mkbundle.py" --version 1 --out "$W/b.json" --set \
 	"audit.sinks=[{\"name\":\"rs\",\"type\":\"relp\",\"target\":\"localhost:$PORT\",\"tls\":true,\"ca_file\":\"$P/ca.pem\",\"cert_file\":\"$P/client.pem\",\"key_file\":\"$P/client.key\",\"batch\":10000}]"
 "$BIN/vigilctl" policy sign --key "$W/sec.key" "$W/b.json" >/dev/null
@@ -89,3 +128,67 @@ python3 -c "
 n=$FN; a=$t1-$t0; f=$t2-$t0
 print('emit through vigild (ctl, group commit): %.0f events/s' % (n / a))
 print('forwarded and acknowledged by rsyslog over RELP/TLS: %.0f events/s (%d events in %.2fs)' % (n / f, n, f))"
+fwd10k=$(python3 -c "print($FN / ($t2 - $t0))")
+
+# The cost of one RELP session per batch (librelp reports no per-frame acknowledgement, so a
+# batch is acknowledged by the polite close, docs/audit.md): the same events with 10x the
+# sessions (batch 1000 instead of 10000); the difference per extra session is its cost.
+python3 "$ROOT/tests/integration/mkbundle.py" --version 2 --out "$W/b2.json" --set \
+	"audit.sinks=[{\"name\":\"rs\",\"type\":\"relp\",\"target\":\"localhost:$PORT\",\"tls\":true,\"ca_file\":\"$P/ca.pem\",\"cert_file\":\"$P/client.pem\",\"key_file\":\"$P/client.key\",\"batch\":1000}]"
+"$BIN/vigilctl" policy sign --key "$W/sec.key" "$W/b2.json" >/dev/null
+ctl policy push "$W/b2.json" >/dev/null
+i=0; until [ "$(lag)" = 0 ]; do i=$((i + 1)); [ $i -gt 300 ] && { echo "sink did not reconnect"; exit 1; }; sleep 0.1; done
+t0=$(date +%s.%N)
+for k in 1 2 3 4 5 6 7 8 9 10; do ctl audit note --repeat $((FN / 10)) "forward bench b1000 $k" >/dev/null; done
+i=0; until [ "$(lag)" = 0 ]; do i=$((i + 1)); [ $i -gt 600 ] && { echo "forwarding stalled"; exit 1; }; sleep 0.25; done
+t2=$(date +%s.%N)
+fwd1k=$(python3 -c "print($FN / ($t2 - $t0))")
+python3 -c "
+a, b, n = $fwd10k, $fwd1k, $FN
+print('forward, batch 1000 (100 TLS sessions): %.0f events/s; batch 10000 (10 sessions): %.0f events/s' % (b, a))
+print('cost of one session per batch: %.1f ms a session (%.1f%% of a 10000-event batch)' % (
+    max(0, (n / b - n / a) / 90 * 1000), max(0, (n / b - n / a) / 90) / (10000 / a) * 100))"
+
+# Reference: rsyslog's own forwarding, imuxsock -> omrelp (TLS, window 1024) to the same
+# collector, the same number of messages of the same size, timed until the collector wrote them.
+RP=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+mkdir -p "$W/rs2"
+cat >"$W/rs2.conf" <<EOC
+global(workDirectory="$W/rs2" maxMessageSize="256k")
+module(load="imuxsock" SysSock.Use="off")
+input(type="imuxsock" Socket="$W/rs2.sock" RateLimit.Interval="0" UseSpecialParser="off" ParseHostname="on")
+module(load="omrelp")
+action(type="omrelp" target="localhost" port="$PORT" tls="on" tls.caCert="$P/ca.pem" tls.myCert="$P/client.pem"
+       tls.myPrivKey="$P/client.key" tls.authmode="name" tls.permittedPeer=["localhost"] windowSize="1024"
+       queue.type="LinkedList" queue.size="200000" template="RSYSLOG_SyslogProtocol23Format")
+EOC
+rsyslogd -n -f "$W/rs2.conf" -i "$W/rs2.pid" >"$W/rs2.log" 2>&1 &
+RS2_PID=$!
+i=0; until [ -S "$W/rs2.sock" ]; do i=$((i + 1)); [ $i -gt 100 ] && { echo "rsyslog reference did not start"; exit 1; }; sleep 0.1; done
+ref=$(python3 - "$W/rs2.sock" "$W/out.jsonl" "$FN" <<'PY'
+import json, socket, sys, time
+sock, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+ev = json.dumps({"specversion": "1.0", "id": "0123456789abcdef-1", "source": "vigil://testhost",
+                 "type": "dev.vigil.admin.note", "time": "2026-11-29T12:00:00Z", "datacontenttype":
+                 "application/json", "subject": "uid:0", "data": {"actor": {"uid": 0, "pid": 1},
+                 "action": "note", "reason": "rsyslog reference", "n": 1, "seq": 1, "policy_digest": "0" * 64}},
+                separators=(",", ":"))
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.connect(sock)
+t0 = time.monotonic()
+for i in range(n):
+    s.send(("<110>rsref: %s" % ev).encode())
+def arrived():
+    with open(out, "rb") as f:
+        return f.read().count(b"rsyslog reference")
+while arrived() < n and time.monotonic() - t0 < 300:
+    time.sleep(0.1)
+print("%.0f" % (arrived() / (time.monotonic() - t0)))
+PY
+)
+kill "$RS2_PID"; wait "$RS2_PID" 2>/dev/null || true
+RS2_PID=""
+printf "%-62s %8s events/s\n" "rsyslog imuxsock -> omrelp/TLS -> same collector (reference)" "$ref"
+python3 -c "print('ratio vigild forward (batch 10000) / rsyslog omrelp: %.2f (goal >= 1.0)' % ($fwd10k / $ref))"
+bench_result audit_forward_vs_rsyslog_omrelp "$(python3 -c "print($fwd10k / $ref)")" higher \
+	"rsyslog imuxsock->omrelp over TLS to the same imrelp collector, same run" "sudo make bench BENCH=audit"
