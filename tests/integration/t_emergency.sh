@@ -148,3 +148,13 @@ assert_contains "$(ctl --json status)" '"frozen": false' "the freeze ended at ex
 audit_has emergency.expired freeze || fail "the expiry is not audited"
 [ "$(ls "$T/state/emergency")" = state.json ] || fail "documents left behind: $(ls "$T/state/emergency")"
 ok "no document is kept once nothing holds it"
+
+# the runbook's document, run verbatim from docs/emergency.md, is one vigild accepts
+python3 -c '
+import re, sys
+t = open(sys.argv[1]).read().split("## Runbook", 1)[1]
+print(re.search(r"```sh\n(.*?)```", t, re.S).group(1))' "$ROOT/docs/emergency.md" >"$T/runbook.sh"
+(cd "$T" && sh "$T/runbook.sh") || fail "the runbook's commands failed"
+"$VIGILCTL" emergency sign --key "$T/keys/sec1.key" "$T/q.json" >/dev/null
+out=$("$VIGILCTL" emergency verify --trust "$T/etc/trust.json" "$T/q.json") || fail "the runbook's document does not verify: $out"
+assert_contains "$out" "3 action(s)" "the runbook's document verifies"
