@@ -53,8 +53,10 @@ static const char *const map_names[M__COUNT] = {
 };
 /* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {
-	"vg_connect4", "vg_connect6", "vg_sendmsg4", "vg_sendmsg6", "vg_sock_create", "vg_sockops", "vg_skb_egress",
+	"vg_connect4", "vg_connect6", "vg_sendmsg4", "vg_sendmsg6", "vg_sock_create", "vg_skb_egress",
 };
+/* links pinned by earlier versions: removed with the others, so that an upgrade detaches them */
+static const char *const legacy_links[] = { "vg_sockops" };
 #define LSM_PROG "vg_lsm_socket_create"
 #define NPROGS VG_ARRAY_SIZE(prog_names)
 
@@ -230,6 +232,11 @@ static int unpin_all(json_t *removed)
 		} else if (errno != ENOENT) {
 			r = -errno;
 		}
+	}
+	for (size_t i = 0; i < VG_ARRAY_SIZE(legacy_links); i++) {
+		pin_path(p, sizeof(p), "link", legacy_links[i]);
+		if (unlink(p) == 0 && removed)
+			json_array_append_new(removed, json_string(p));
 	}
 	for (int i = 0; i < M__COUNT; i++) {
 		pin_path(p, sizeof(p), "map", map_names[i]);

@@ -142,7 +142,7 @@ for n in 10 10000 100000 1000000; do
 done
 
 # bpf_stats: nanoseconds spent in vigil's programs per connect (all of them: sock_create, connect,
-# sockops, every packet), for a tenant and for a process outside every tenant.
+# every packet), for a tenant and for a process outside every tenant.
 prog_ns() { # prints "run_time_ns run_cnt" summed over the programs of this vigild's pinned links
 	for f in "$PINS"/link_*; do
 		id=$(bpftool -j link show pinned "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])')

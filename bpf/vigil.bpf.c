@@ -106,7 +106,7 @@ struct sock_state {
 	__u8 allow;
 	__u8 fam, proto;
 	__u16 port;
-	__u8 passive;	/* accepted: packets to its peer are replies */
+	__u8 passive;	/* accepted (found by accepted()): packets to its peer are replies */
 	__u8 created;	/* pid/uid/comm/tenant below were recorded at sock_create */
 	__u8 addr[16];
 	__u32 vtenant;	/* tenant the cached verdict was made for (counters) */
@@ -618,24 +618,6 @@ int vg_sock_create(struct bpf_sock *sk)
 	return 1;
 }
 
-/* Accepted TCP connections: their packets to the peer that opened them are replies, not egress. */
-SEC("sockops")
-int vg_sockops(struct bpf_sock_ops *ops)
-{
-	struct bpf_sock *sk;
-	struct sock_state *st;
-
-	if (ops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		return 1;
-	sk = ops->sk;
-	if (!sk)
-		return 1;
-	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (st)
-		st->passive = 1;
-	return 1;
-}
-
 /* AF_PACKET sockets bypass every cgroup hook: the BPF LSM refuses them to tenants that do not allow them. */
 SEC("lsm/socket_create")
 int BPF_PROG(vg_lsm_socket_create, int family, int type, int protocol, int kern, int ret)
@@ -845,6 +827,47 @@ static __always_inline int is_peer(struct bpf_sock *sk, const struct dest *d)
 	return peer.fam == d->fam && same_addr(peer.addr, d->addr);
 }
 
+#define BPF_TCP_SYN_SENT_STATE 2
+#define BPF_TCP_LISTEN_STATE 10
+
+/*
+ * An accepted TCP connection: accepted sockets are cloned from their listener,
+ * so sock_create never saw them; one that is past SYN_SENT and whose local
+ * address and port have a listener was accepted. Asked once per socket, at its
+ * first judged packet (cheaper than a sockops program, which runs for every
+ * TCP callback of every connection on the host).
+ */
+static __always_inline int accepted(struct __sk_buff *skb, struct bpf_sock *sk, struct sock_state *st,
+				    const struct packet *pk)
+{
+	struct bpf_sock_tuple t = {};
+	struct bpf_sock *l;
+	__u32 size;
+	int r;
+
+	if (st->passive)
+		return 1;
+	if (st->created || pk->d.proto != IPPROTO_TCP || sk->state == BPF_TCP_SYN_SENT_STATE)
+		return 0;
+	/* the listener lookup of an incoming packet to our address and port, from no peer */
+	if (pk->d.fam == 4) {
+		__builtin_memcpy(&t.ipv4.daddr, pk->saddr, 4);
+		t.ipv4.dport = bpf_htons(pk->sport);
+		size = sizeof(t.ipv4);
+	} else {
+		__builtin_memcpy(t.ipv6.daddr, pk->saddr, 16);
+		t.ipv6.dport = bpf_htons(pk->sport);
+		size = sizeof(t.ipv6);
+	}
+	l = bpf_sk_lookup_tcp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
+	if (!l)
+		return 0;
+	r = l->state == BPF_TCP_LISTEN_STATE;
+	bpf_sk_release(l);
+	st->passive = r;
+	return r;
+}
+
 /* Tenant of the socket on this host that receives the packet (listener or connected peer), 0: host or none. */
 static __always_inline __u32 receiver_owner(struct __sk_buff *skb, struct policy *p, const struct packet *pk)
 {
@@ -953,7 +976,7 @@ static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *
 	if (pk->bad) {
 		verdict = w.p.who->tenant ? VG_ENF_DENY_DEFAULT : VG_ENF_ALLOW_NOPOLICY;
 		cacheable = 0;
-	} else if (st && st->passive && !pk->nroute && is_peer(sk, &pk->d)) {
+	} else if (st && !pk->nroute && is_peer(sk, &pk->d) && accepted(skb, sk, st, pk)) {
 		verdict = VG_ENF_ALLOW_RULE;
 	} else {
 		if (w.p.who->tenant && vg_enf_proto_class(pk->d.proto) <= VG_ENF_CLASS_UDP &&

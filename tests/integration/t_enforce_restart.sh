@@ -19,11 +19,11 @@ tcp 10.9.0.1 80 => deny
 EOF2
 links=$(pinned_link_ids)
 attached=$(attached_vigil_progs)
-# 7 programs at the cgroup root, plus the BPF LSM one where the kernel runs it
-nlinks=7
-[ -e "$BPFFS/link_vg_lsm_socket_create" ] && nlinks=8
+# 6 programs at the cgroup root, plus the BPF LSM one where the kernel runs it
+nlinks=6
+[ -e "$BPFFS/link_vg_lsm_socket_create" ] && nlinks=7
 [ "$(echo $links | wc -w)" = $nlinks ] || fail "expected $nlinks pinned links, have: $links"
-[ "$(echo $attached | wc -w)" -ge 7 ] || fail "expected the 7 cgroup programs attached at $CGROOT, have: $attached"
+[ "$(echo $attached | wc -w)" -ge 6 ] || fail "expected the 6 cgroup programs attached at $CGROOT, have: $attached"
 ok "$nlinks links pinned and attached: $links"
 
 echo "== kill -9 vigild: enforcement continues"
