@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * DNS for egress by name (issue 19, docs/dns.md): names as bundles write them, the
+ * matching of names against fqdn/pattern rules, and a bounded parser of the DNS
+ * messages vigild forwards, from which the addresses a name resolved to are taken
+ * (through CNAME chains) with their TTL. Untrusted input: every length is checked,
+ * compression pointers only point backwards, nothing is read beyond the message.
+ */
+#ifndef VIGIL_DNS_H
+#define VIGIL_DNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vigil/err.h"
+
+#define VG_DNS_NAME_MAX 253   /* presentation form, without the trailing dot */
+#define VG_DNS_MAX_RR 64      /* answer records kept from one message */
+#define VG_DNS_CHAIN_MAX 8    /* CNAME hops followed from the question */
+#define VG_DNS_MSG_MAX 65535  /* a DNS message over TCP at most */
+
+enum { VG_DNS_A = 1, VG_DNS_CNAME = 5, VG_DNS_AAAA = 28 };
+
+struct vg_dns_rr {
+	char name[VG_DNS_NAME_MAX + 1]; /* owner, normalised */
+	uint16_t type;                  /* VG_DNS_A, VG_DNS_AAAA or VG_DNS_CNAME */
+	uint32_t ttl;
+	uint8_t addr[16];                 /* A: 4 bytes, AAAA: 16 */
+	char target[VG_DNS_NAME_MAX + 1]; /* CNAME */
+};
+
+struct vg_dns_msg {
+	uint16_t id;
+	bool response, truncated;
+	uint8_t rcode;
+	char qname[VG_DNS_NAME_MAX + 1]; /* normalised */
+	uint16_t qtype, qclass;
+	size_t nrr;
+	struct vg_dns_rr rr[VG_DNS_MAX_RR];
+	size_t skipped; /* answers not kept: other types or classes, unusable names, over the cap */
+};
+
+/*
+ * A name as a bundle or a question writes it, into its one normalised form: ASCII lower
+ * case, no trailing dot, labels of letters, digits, '-' and '_' (1-63 each, 253 in all).
+ * Internationalised names are written in their A-label form (xn--...). 0, or -EINVAL with
+ * err saying which label and why.
+ */
+int vg_dns_name_normalize(const char *in, char *out, size_t outlen, struct vg_err *err);
+
+/*
+ * A bundle pattern: a normalised name, or "*." followed by one (matching exactly one more
+ * label: "*.example.com" matches "a.example.com", not "example.com" nor "a.b.example.com").
+ * 0 or -EINVAL with err.
+ */
+int vg_dns_pattern_check(const char *pattern, struct vg_err *err);
+
+/* Does the normalised NAME match PATTERN (vg_dns_pattern_check passed)? */
+bool vg_dns_pattern_match(const char *pattern, const char *name);
+
+/*
+ * Parse one DNS message (query or response) of LEN bytes: header, exactly one question,
+ * the answer section (A, AAAA, CNAME of class IN kept, others counted in skipped); the
+ * authority and additional sections are not read, so nothing there can add an address.
+ * 0, or -EINVAL / -EMSGSIZE with err naming the offset and what is wrong.
+ */
+int vg_dns_parse(const uint8_t *buf, size_t len, struct vg_dns_msg *m, struct vg_err *err);
+
+/*
+ * The addresses the question's name resolved to: A/AAAA records owned by the question's
+ * name or by a name reached from it through CNAME records (at most VG_DNS_CHAIN_MAX hops,
+ * in any order in the message). cb gets each with the smallest TTL along its chain;
+ * records for names off the chain are ignored (an answer cannot vouch for other names).
+ * Returns how many addresses were passed to cb.
+ */
+typedef void (*vg_dns_addr_cb)(void *arg, int family, const uint8_t *addr, uint32_t ttl);
+size_t vg_dns_answer_addrs(const struct vg_dns_msg *m, vg_dns_addr_cb cb, void *arg);
+
+#endif

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* DNS names, patterns and messages (lib/dns.c, docs/dns.md): names normalised or refused
+ * with the label named, patterns match one label, responses give the addresses of the
+ * question's CNAME chain only, malformed messages (truncation, forward and looping
+ * pointers, long names, bad record lengths) are refused without reading past the end. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vigil/dns.h"
+
+static void test_names(void **state)
+{
+	char out[VG_DNS_NAME_MAX + 1], big[300];
+	struct vg_err err;
+
+	assert_int_equal(vg_dns_name_normalize("API.Stripe.COM.", out, sizeof(out), &err), 0);
+	assert_string_equal(out, "api.stripe.com");
+	assert_int_equal(vg_dns_name_normalize("_dmarc.example.com", out, sizeof(out), &err), 0);
+	assert_int_equal(vg_dns_name_normalize("a..b", out, sizeof(out), &err), -EINVAL);
+	assert_string_equal(err.code, "dns_label_empty");
+	assert_int_equal(vg_dns_name_normalize(".a", out, sizeof(out), &err), -EINVAL);
+	assert_int_equal(vg_dns_name_normalize("", out, sizeof(out), &err), -EINVAL);
+	assert_int_equal(vg_dns_name_normalize(".", out, sizeof(out), &err), -EINVAL);
+	assert_int_equal(vg_dns_name_normalize("b\xc3\xbc" "cher.de", out, sizeof(out), &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "xn--"));
+	assert_int_equal(vg_dns_name_normalize("a b.com", out, sizeof(out), &err), -EINVAL);
+	assert_string_equal(err.code, "dns_label_invalid");
+	memset(big, 'a', 64);
+	strcpy(big + 64, ".com");
+	assert_int_equal(vg_dns_name_normalize(big, out, sizeof(out), &err), -EINVAL);
+	assert_string_equal(err.code, "dns_label_too_long");
+	for (int i = 0; i < 127; i++)
+		memcpy(big + 2 * i, "a.", 2);
+	strcpy(big + 254, "a");
+	assert_int_equal(vg_dns_name_normalize(big, out, sizeof(out), &err), -EINVAL);
+	assert_string_equal(err.code, "dns_name_too_long");
+}
+
+static void test_patterns(void **state)
+{
+	struct vg_err err;
+
+	assert_int_equal(vg_dns_pattern_check("pypi.org", &err), 0);
+	assert_int_equal(vg_dns_pattern_check("*.s3.eu-west-1.amazonaws.com", &err), 0);
+	assert_int_equal(vg_dns_pattern_check("*.com", &err), -EINVAL);
+	assert_string_equal(err.code, "dns_pattern_too_wide");
+	assert_int_equal(vg_dns_pattern_check("PyPI.org", &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "\"pypi.org\""));
+	assert_int_equal(vg_dns_pattern_check("a.*.com", &err), -EINVAL);
+	assert_int_equal(vg_dns_pattern_check("**.example.com", &err), -EINVAL);
+
+	assert_true(vg_dns_pattern_match("pypi.org", "pypi.org"));
+	assert_false(vg_dns_pattern_match("pypi.org", "files.pypi.org"));
+	assert_true(vg_dns_pattern_match("*.example.com", "a.example.com"));
+	assert_false(vg_dns_pattern_match("*.example.com", "example.com"));
+	assert_false(vg_dns_pattern_match("*.example.com", "a.b.example.com"));
+	assert_false(vg_dns_pattern_match("*.example.com", "aexample.com"));
+	assert_false(vg_dns_pattern_match("*.example.com", "a.example.com.evil.net"));
+}
+
+/* --- a message builder --- */
+struct msg {
+	uint8_t b[4096];
+	size_t n;
+};
+
+static void put16(struct msg *m, unsigned v)
+{
+	m->b[m->n++] = (uint8_t)(v >> 8);
+	m->b[m->n++] = (uint8_t)v;
+}
+
+static void put32(struct msg *m, unsigned long v)
+{
+	put16(m, (unsigned)(v >> 16));
+	put16(m, (unsigned)v & 0xffff);
+}
+
+static void put_name(struct msg *m, const char *name)
+{
+	while (*name) {
+		const char *dot = strchr(name, '.');
+		size_t l = dot ? (size_t)(dot - name) : strlen(name);
+
+		m->b[m->n++] = (uint8_t)l;
+		memcpy(m->b + m->n, name, l);
+		m->n += l;
+		name += l + (dot ? 1 : 0);
+	}
+	m->b[m->n++] = 0;
+}
+
+static void header(struct msg *m, unsigned qd, unsigned an, const char *qname)
+{
+	m->n = 0;
+	put16(m, 0x1234);
+	put16(m, 0x8180);
+	put16(m, qd);
+	put16(m, an);
+	put16(m, 0);
+	put16(m, 0);
+	if (qname) {
+		put_name(m, qname);
+		put16(m, VG_DNS_A);
+		put16(m, 1);
+	}
+}
+
+static void rr_a(struct msg *m, const char *owner, unsigned long ttl, const char *ip)
+{
+	struct in_addr a;
+
+	put_name(m, owner);
+	put16(m, VG_DNS_A);
+	put16(m, 1);
+	put32(m, ttl);
+	put16(m, 4);
+	inet_pton(AF_INET, ip, &a);
+	memcpy(m->b + m->n, &a, 4);
+	m->n += 4;
+}
+
+static void rr_cname(struct msg *m, const char *owner, unsigned long ttl, const char *target)
+{
+	size_t len_at;
+
+	put_name(m, owner);
+	put16(m, VG_DNS_CNAME);
+	put16(m, 1);
+	put32(m, ttl);
+	len_at = m->n;
+	put16(m, 0);
+	put_name(m, target);
+	m->b[len_at] = (uint8_t)((m->n - len_at - 2) >> 8);
+	m->b[len_at + 1] = (uint8_t)(m->n - len_at - 2);
+}
+
+struct got {
+	char s[8][64];
+	uint32_t ttl[8];
+	size_t n;
+};
+
+static void collect(void *arg, int family, const uint8_t *addr, uint32_t ttl)
+{
+	struct got *g = arg;
+
+	inet_ntop(family, addr, g->s[g->n], sizeof(g->s[0]));
+	g->ttl[g->n++] = ttl;
+}
+
+static void test_chain(void **state)
+{
+	struct vg_dns_msg *dm = malloc(sizeof(*dm));
+	struct msg m;
+	struct got g = { 0 };
+	struct vg_err err;
+
+	/* www.example.com -> cdn.example.net (CNAMEs out of order) -> edge.cdn.net -> 2 A;
+	 * an A record for a name off the chain (the answer vouching for another name) is ignored */
+	header(&m, 1, 5, "WWW.Example.com");
+	rr_a(&m, "edge.cdn.net", 300, "192.0.2.10");
+	rr_cname(&m, "cdn.example.net", 60, "edge.cdn.net");
+	rr_cname(&m, "www.example.com", 3600, "cdn.example.net");
+	rr_a(&m, "edge.cdn.net", 20, "192.0.2.11");
+	rr_a(&m, "bank.example.org", 9999, "198.51.100.1");
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), 0);
+	assert_string_equal(dm->qname, "www.example.com");
+	assert_true(dm->response);
+	assert_int_equal(vg_dns_answer_addrs(dm, collect, &g), 2);
+	assert_string_equal(g.s[0], "192.0.2.10");
+	assert_int_equal(g.ttl[0], 60); /* the smallest TTL along the chain */
+	assert_string_equal(g.s[1], "192.0.2.11");
+	assert_int_equal(g.ttl[1], 20);
+
+	/* a CNAME loop ends */
+	header(&m, 1, 3, "a.example.com");
+	rr_cname(&m, "a.example.com", 60, "b.example.com");
+	rr_cname(&m, "b.example.com", 60, "a.example.com");
+	rr_a(&m, "b.example.com", 60, "192.0.2.1");
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), 0);
+	g.n = 0;
+	assert_int_equal(vg_dns_answer_addrs(dm, collect, &g), 1);
+
+	/* a TTL with the top bit set counts as 0 */
+	header(&m, 1, 1, "a.example.com");
+	rr_a(&m, "a.example.com", 0x80000001ul, "192.0.2.1");
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), 0);
+	g.n = 0;
+	vg_dns_answer_addrs(dm, collect, &g);
+	assert_int_equal(g.ttl[0], 0);
+	free(dm);
+}
+
+static void test_malformed(void **state)
+{
+	struct vg_dns_msg *dm = malloc(sizeof(*dm));
+	struct msg m;
+	struct vg_err err;
+	size_t n;
+
+	/* every truncation of a good response is refused, never read past */
+	header(&m, 1, 2, "www.example.com");
+	rr_cname(&m, "www.example.com", 60, "edge.example.net");
+	rr_a(&m, "edge.example.net", 60, "192.0.2.1");
+	for (n = 0; n < m.n; n++) {
+		uint8_t *copy = malloc(n ? n : 1);
+
+		memcpy(copy, m.b, n);
+		assert_int_equal(vg_dns_parse(copy, n, dm, &err), -EINVAL);
+		free(copy);
+	}
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), 0);
+
+	/* a compression pointer to itself, and one pointing forward */
+	header(&m, 1, 0, NULL);
+	m.b[m.n++] = 0xc0;
+	m.b[m.n++] = 12;
+	put16(&m, 1);
+	put16(&m, 1);
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), -EINVAL);
+	assert_string_equal(err.code, "dns_bad_pointer");
+	m.b[13] = 40;
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), -EINVAL);
+
+	/* a name longer than 255 octets on the wire */
+	header(&m, 1, 0, NULL);
+	for (int i = 0; i < 5; i++) {
+		m.b[m.n++] = 63;
+		memset(m.b + m.n, 'a', 63);
+		m.n += 63;
+	}
+	m.b[m.n++] = 0;
+	put16(&m, 1);
+	put16(&m, 1);
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), -EINVAL);
+	assert_string_equal(err.code, "dns_name_too_long");
+
+	/* an A record with 5 bytes of data */
+	header(&m, 1, 1, "a.example.com");
+	rr_a(&m, "a.example.com", 60, "192.0.2.1");
+	m.b[m.n - 5] = 5;
+	m.b[m.n++] = 0;
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), -EINVAL);
+	assert_string_equal(err.code, "dns_bad_rdata");
+
+	/* no question, two questions */
+	header(&m, 0, 0, NULL);
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), -EINVAL);
+	header(&m, 2, 0, "a.example.com");
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), -EINVAL);
+
+	/* a question with a label vigil cannot match is refused, an answer with one skipped */
+	header(&m, 1, 0, "a b.example.com");
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), -EINVAL);
+	header(&m, 1, 2, "a.example.com");
+	rr_a(&m, "a b.example.com", 60, "192.0.2.1");
+	rr_a(&m, "a.example.com", 60, "192.0.2.2");
+	assert_int_equal(vg_dns_parse(m.b, m.n, dm, &err), 0);
+	assert_int_equal(dm->nrr, 1);
+	assert_int_equal(dm->skipped, 1);
+	free(dm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_patterns),
+		cmocka_unit_test(test_chain),
+		cmocka_unit_test(test_malformed),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
