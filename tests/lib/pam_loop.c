@@ -4,8 +4,8 @@
  * as a stream of separate logins would make them (a fresh handle each), without paying a
  * process start per attempt. Echo-on prompts get ANSWER, echo-off prompts an empty line; with
  * N = 1 the module's messages go to stderr.
- * With --ruid U the real uid and gid become U (the test accounts' gid is their uid) while the
- * effective ones stay 0, as inside setuid su.
+ * With --ruid U the real uid and gid become U (the test accounts' gid is their uid) and the
+ * supplementary groups U alone, while the effective ids stay 0, as inside setuid su.
  * Prints "ok=N fail=M"; exit 0.
  *
  * usage: pam_loop [--ruid U] SERVICE USER N ANSWER
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
 #include <security/pam_appl.h>
 
 static int verbose;
@@ -42,7 +43,11 @@ int main(int argc, char **argv)
 	if (argc > 2 && strcmp(argv[1], "--ruid") == 0) {
 		uid_t u = (uid_t)strtoul(argv[2], NULL, 10);
 
-		if (setresgid((gid_t)u, 0, 0) < 0 || setresuid(u, 0, 0) < 0) {
+		gid_t g = (gid_t)u;
+
+		/* the caller's own groups only, as when that user runs setuid su: root's
+		 * supplementary group 0 (present under sudo) would decide access checks otherwise */
+		if (setgroups(1, &g) < 0 || setresgid(g, 0, 0) < 0 || setresuid(u, 0, 0) < 0) {
 			perror("pam_loop: setresuid");
 			return 2;
 		}
