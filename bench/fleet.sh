@@ -20,10 +20,16 @@ command -v nginx >/dev/null || { echo "fleet: nginx missing (make deps), skipped
 [ "$(id -u)" = 0 ] || { echo "fleet: needs root, skipped"; exit 0; }
 W=$(mktemp -d /tmp/vigil-fleet.XXXXXX)
 PIDS=""
+# each vigild holds a few inotify instances (inbox, break-glass spool, tenant cgroups): N of
+# them exceed the default 128 per user, which also starves every other root program on the
+# machine (systemd, nspawn). Raised for the run, restored after.
+INOTIFY_WAS=$(sysctl -n fs.inotify.max_user_instances)
+[ "$INOTIFY_WAS" -ge $((N * 4 + 128)) ] || sysctl -qw fs.inotify.max_user_instances=$((N * 4 + 128))
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	[ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null
 	wait 2>/dev/null
+	sysctl -qw fs.inotify.max_user_instances="$INOTIFY_WAS"
 	rm -rf "$W"
 }
 trap cleanup EXIT INT TERM
