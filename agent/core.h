@@ -133,9 +133,9 @@ enum {
 };
 
 int vg_policy_init(struct vg_daemon *d);
-/* Synchronous load (start-up only: nothing is served yet). */
-int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const char *sig, size_t siglen,
-		   const char *source, unsigned flags, json_t *audit_extra, struct vg_err *err);
+/* Synchronous load (start-up only: nothing is served yet); takes bytes and sig (malloc'd). */
+int vg_policy_load(struct vg_daemon *d, char *bytes, size_t len, char *sig, size_t siglen, const char *source,
+		   unsigned flags, json_t *audit_extra, struct vg_err *err);
 /* Queue a load: takes bytes, sig and audit_extra (malloc'd) in every case; done runs on the loop
  * with the outcome (-EALREADY: already running). -EBUSY with err when too many loads are queued. */
 /* A request too large for the loop to parse (only policy.push may be): takes request. */

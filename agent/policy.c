@@ -401,7 +401,6 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	struct vg_bundle *b = j->b, *old;
 	void *staged[64] = { 0 };
 	unsigned flags = j->flags;
-	char *nbytes = NULL, *nsig = NULL;
 	int64_t prev_version;
 	char prev_digest[65];
 	json_t *data;
@@ -410,20 +409,6 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 
 	if ((r = check_running(d, b, flags, &j->err)) < 0 || (r = prepare_all(d, b, staged, &j->err)) < 0)
 		return r;
-	nbytes = malloc(j->len + 1);
-	nsig = malloc(j->siglen + 1);
-	if (!nbytes || !nsig) {
-		free(nbytes);
-		free(nsig);
-		for (i = 0; vg_modules[i]; i++)
-			if (vg_modules[i]->abort)
-				vg_modules[i]->abort(d, staged[i]);
-		return vg_err_set(&j->err, ENOMEM, "out_of_memory", NULL, "out of memory");
-	}
-	memcpy(nbytes, j->bytes, j->len);
-	nbytes[j->len] = '\0';
-	memcpy(nsig, j->sig, j->siglen);
-	nsig[j->siglen] = '\0';
 
 	/* point of no return: every module switches */
 	j->b = NULL;
@@ -447,12 +432,14 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	}
 	if (!(flags & VG_LOAD_STARTUP))
 		persist_applied(d, j, flags, prev_version, prev_digest);
+	/* the job's bytes become the running ones: a copy of a large bundle here would stall the loop */
 	free(p->bytes);
 	free(p->sig);
-	p->bytes = nbytes;
+	p->bytes = j->bytes;
 	p->len = j->len;
-	p->sig = nsig;
+	p->sig = j->sig;
 	p->siglen = j->siglen;
+	j->bytes = j->sig = NULL;
 	vg_bundle_free(old);
 	arm_expiry(d);
 
@@ -504,10 +491,10 @@ void vg_policy_finish(struct vg_daemon *d, struct vg_load_job *j)
 	vg_load_job_free(j);
 }
 
-int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const char *sig, size_t siglen,
-		   const char *source, unsigned flags, json_t *audit_extra, struct vg_err *err)
+int vg_policy_load(struct vg_daemon *d, char *bytes, size_t len, char *sig, size_t siglen, const char *source,
+		   unsigned flags, json_t *audit_extra, struct vg_err *err)
 {
-	struct vg_load_job j = { .bytes = (char *)bytes, .len = len, .sig = (char *)sig, .siglen = siglen,
+	struct vg_load_job j = { .bytes = bytes, .len = len, .sig = sig, .siglen = siglen,
 				 .flags = flags, .audit_extra = audit_extra, .now = vg_now() };
 	int r;
 
@@ -519,6 +506,8 @@ int vg_policy_load(struct vg_daemon *d, const char *bytes, size_t len, const cha
 	json_decref(j.audit_extra);
 	vg_trust_free(j.trust);
 	vg_bundle_free(j.b);
+	free(j.bytes);
+	free(j.sig);
 	return r;
 }
 
@@ -576,10 +565,7 @@ static int restore(struct vg_daemon *d, const char *name, const char *source, un
 	vg_err_clear(err);
 	if ((r = read_pair(d, name, &bytes, &len, &sig, &siglen, err)) < 0)
 		return strcmp(err->code, "unreadable") ? r : -ENOENT;
-	r = vg_policy_load(d, bytes, len, sig, siglen, source, flags, NULL, err);
-	free(bytes);
-	free(sig);
-	return r;
+	return vg_policy_load(d, bytes, len, sig, siglen, source, flags, NULL, err);
 }
 
 /* At start: the persisted bundle is verified again against today's trust file. */
