@@ -48,8 +48,9 @@ unchanged() {
 	ok "$4: nothing arrived ($1 $2 stays $3)"
 }
 # arrives NAME WORD BEFORE WHAT: the receiver's count moved
+moved() { [ "$(field "$1" "$2")" != "$3" ]; }
 arrives() {
-	wait_for 30 "$4: nothing arrived ($1 $2 stays $3)" sh -c "[ \"\$(awk -v w=$2 '{ for (i = 1; i < NF; i++) if (\$i == w) print \$(i + 1) }' $T/$1)\" != $3 ]"
+	wait_for 30 "$4: nothing arrived ($1 $2 stays $3)" moved "$1" "$2" "$3"
 	ok "$4: arrived ($1 $2 $3 -> $(field "$1" "$2"))"
 }
 run() { echo "$3" | probe "$1" "$2" --wait-ms 2000; }
@@ -145,4 +146,7 @@ assert_eq "$(in_nss_ns getent -s vigil passwd alice)" "alice:x:60001:60001:Alice
 	"glibc resolves alice through libnss_vigil"
 out=$(ctl audit verify --dir "$T/state/audit" 2>&1) || fail "audit verify: $out"
 assert_contains "$out" ": intact: " "the audit chain verifies ($(echo "$out" | grep -m1 intact))"
+# seconds later, still only what was allowed and the controls: nothing denied arrived late
+assert_eq "$(field c444 conns) $(field c5006 msgs) $(field c5005 msgs)" "1 1 $b" \
+	"the receivers hold only the controls and the allowed datagram (tcp 444, udp 5006, udp 5005)"
 ok "smoke passed on $(uname -r)"
