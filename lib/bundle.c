@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +69,88 @@ static void arena_free(struct arena *a)
 		c = n;
 	}
 	free(a);
+}
+
+/* ---- the JSON tree of one parse ----
+ * jansson allocates every value, key and hash table of the tree on its own: a 100k-user bundle
+ * costs millions of malloc/free pairs and a walk to free them. While vg_bundle_parse runs,
+ * jansson's allocations on that thread come from chunks that double in size (so few that
+ * ownership is a short range check), dropped at once with the tree; other threads are untouched. */
+
+struct json_arena {
+	struct chunk *head; /* newest (largest) first */
+};
+
+static __thread struct json_arena *json_arena;
+
+static void *json_arena_malloc(size_t n)
+{
+	struct json_arena *a = json_arena;
+	struct chunk *c;
+
+	if (!a)
+		return malloc(n);
+	c = a->head;
+	n = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	if (!c || c->cap - c->used < n) {
+		size_t cap = c ? (c->cap < (64u << 20) ? c->cap * 2 : c->cap) : (1u << 20);
+
+		if (cap < n)
+			cap = n;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->cap = cap;
+		c->used = 0;
+		c->next = a->head;
+		a->head = c;
+	}
+	void *p = (char *)c->data + c->used;
+
+	c->used += n;
+	return p;
+}
+
+static void json_arena_free(void *p)
+{
+	struct json_arena *a = json_arena;
+
+	if (!p)
+		return;
+	for (struct chunk *c = a ? a->head : NULL; c; c = c->next)
+		if ((char *)p >= (char *)c->data && (char *)p < (char *)c->data + c->cap)
+			return;
+	free(p);
+}
+
+static void json_arena_install(void)
+{
+	json_set_alloc_funcs(json_arena_malloc, json_arena_free);
+}
+
+static void json_arena_begin(struct json_arena *a)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	a->head = NULL;
+	pthread_once(&once, json_arena_install);
+#ifndef __SANITIZE_ADDRESS__ /* sanitizer builds keep every jansson allocation visible to ASan */
+	json_arena = a;
+#endif
+}
+
+/* drops the tree (root may be NULL) */
+static void json_arena_end(struct json_arena *a, json_t *root)
+{
+	if (!json_arena)
+		json_decref(root);
+	json_arena = NULL;
+	while (a->head) {
+		struct chunk *n = a->head->next;
+
+		free(a->head);
+		a->head = n;
+	}
 }
 
 /* ---- small open-addressing set for duplicate detection ---- */
@@ -1603,6 +1686,7 @@ static int parse_root(struct ctx *c, json_t *root, struct vg_bundle *b)
 int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct vg_err *err)
 {
 	struct ctx c = { .err = err };
+	struct json_arena ja;
 	struct vg_bundle *b;
 	json_error_t jerr;
 	json_t *root;
@@ -1619,23 +1703,26 @@ int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct 
 	}
 	b->arena = c.arena;
 	vg_sha256_hex(buf, len, b->digest);
+	json_arena_begin(&ja);
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		char where[64];
 
+		json_arena_end(&ja, NULL);
 		snprintf(where, sizeof(where), "line %d, column %d", jerr.line, jerr.column);
 		r = vg_err_set(err, EINVAL, "json_syntax", where, "not valid JSON: %s", jerr.text);
 		vg_bundle_free(b);
 		return r;
 	}
 	if (set_init(&c.rule_ids, 1024) < 0) {
-		json_decref(root);
+		json_arena_end(&ja, root);
 		vg_bundle_free(b);
 		return -ENOMEM;
 	}
 	r = parse_root(&c, root, b);
 	set_free(&c.rule_ids);
-	json_decref(root);
+	/* the whole tree goes with its chunks: no walk to free it */
+	json_arena_end(&ja, root);
 	if (r < 0) {
 		if (r == -ENOMEM)
 			vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory while parsing the bundle");
