@@ -5,7 +5,9 @@
  * module commits → persist (current, last-known-good) → audit. Any rejection
  * leaves the running policy untouched.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -568,6 +570,22 @@ static int restore(struct vg_daemon *d, const char *name, const char *source, un
 	return vg_policy_load(d, bytes, len, sig, siglen, source, flags, NULL, err);
 }
 
+/* Staged bundles and temp files of a load that never finished (vigild killed mid-load): nothing
+ * refers to them, and a large one would fill state_dir over a few crashes. */
+static void remove_leftovers(const char *dir)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *e;
+
+	if (!dp)
+		return;
+	while ((e = readdir(dp)))
+		if ((!strncmp(e->d_name, "staged.", 7) || strstr(e->d_name, ".tmp.")) &&
+		    unlinkat(dirfd(dp), e->d_name, 0) == 0)
+			vg_log(LOG_NOTICE, "policy: removed %s/%s, left by a load that never finished", dir, e->d_name);
+	closedir(dp);
+}
+
 /* At start: the persisted bundle is verified again against today's trust file. */
 int vg_policy_init(struct vg_daemon *d)
 {
@@ -578,6 +596,7 @@ int vg_policy_init(struct vg_daemon *d)
 
 	snprintf(dir, sizeof(dir), "%s/policy", d->cfg.state_dir);
 	vg_mkdir_p(dir, vg_file_mode(VG_DIR_PUBLIC));
+	remove_leftovers(dir);
 	load_state(d);
 	r = restore(d, "current.json", "persisted", VG_LOAD_STARTUP, &err);
 	if (r == 0) {

@@ -89,9 +89,15 @@ out=$(ctl policy rollback --reason "INC-7 testing rollback")
 assert_contains "$out" "rolled back to version 2" "rollback to last-known-good"
 assert_eq "$(running_version)" 2 "version 2 running after rollback"
 
-# restart: the persisted bundle is verified again and re-applied
+# restart: the persisted bundle is verified again and re-applied; what a load killed
+# midway left behind (a staged bundle, a temp file) is removed
 stop_vigild
+echo junk >"$T/state/policy/staged.7.json"
+echo junk >"$T/state/policy/staged.7.json.sig"
+echo junk >"$T/state/policy/state.json.tmp.0123abcd"
 start_vigild
+[ -z "$(ls "$T/state/policy" | grep -e '^staged\.' -e '\.tmp\.')" ] || fail "leftovers stay: $(ls "$T/state/policy")"
+ok "staged and temp files of an unfinished load removed at start"
 assert_eq "$(running_version)" 2 "policy survives a restart"
 assert_contains "$(cat "$T/vigild.log")" "policy: applied version 2" "re-verified at start"
 # a newer version still goes in; anti-rollback floor survived the restart
