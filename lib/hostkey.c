@@ -77,6 +77,9 @@ int vg_hostkey_load_or_create(const char *state_dir, EVP_PKEY **out, struct vg_e
 
 	snprintf(path, sizeof(path), "%s/host.key", state_dir);
 	if (stat(path, &st) == 0) {
+		/* a key someone else could have replaced signs nothing */
+		if ((r = vg_file_trusted(path, &st, err)) < 0)
+			return r;
 		/* a key others can read signs nothing: it may be known to an attacker */
 		if (st.st_mode & 077)
 			return vg_err_set(err, EPERM, "host_key_insecure", path,

@@ -312,6 +312,34 @@ static void test_rollback_not_reused(void **state)
 	assert_int_equal(v.gaps_explained, 1);
 }
 
+/* The host key is trusted like every file vigild trusts: root's, not writable by others. */
+static void test_hostkey_trusted(void **state)
+{
+	char dir[] = "/tmp/vigil-hostkey.XXXXXX", path[64];
+	struct vg_err err = { 0 };
+	EVP_PKEY *hk = NULL;
+
+	if (geteuid() != 0)
+		skip();
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/host.key", dir);
+	assert_int_equal(vg_hostkey_load_or_create(dir, &hk, &err), 0);
+	EVP_PKEY_free(hk);
+	hk = NULL;
+	assert_int_equal(chown(path, 65534, 65534), 0);
+	assert_int_equal(vg_hostkey_load_or_create(dir, &hk, &err), -EPERM);
+	assert_string_equal(err.code, "untrusted_file");
+	assert_non_null(strstr(err.msg, "owned by uid 65534"));
+	assert_int_equal(chown(path, 0, 0), 0);
+	assert_int_equal(vg_hostkey_load_or_create(dir, &hk, &err), 0);
+	EVP_PKEY_free(hk);
+	hk = NULL;
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/host.pub", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* A signature the host key made for another purpose is not a checkpoint signature. */
 static void test_domain_separation(void **state)
 {
@@ -755,6 +783,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_failure_degrades_and_recovers, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_when_full, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retention_by_age, fx_setup, fx_teardown),
+		cmocka_unit_test(test_hostkey_trusted),
 	};
 	return cmocka_run_group_tests(tests, setup_keys, teardown_keys);
 }
