@@ -32,6 +32,8 @@
 #include <bpf/libbpf.h>
 
 #include "daemon.h"
+#include "enforce_cut.h"
+#include "vigil/emergency.h"
 #include "vigil/enforce.h"
 #include "vigil/util.h"
 #include "vigil.skel.h"
@@ -45,11 +47,11 @@
 /* Pinned objects, by the names they have in bpf/vigil.bpf.c. */
 enum {
 	M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_SOCKS, M_COUNTERS, M_RATES, M_EVENTS, M_LSM_SEEN,
-	M_CG_CACHE, M__COUNT
+	M_CG_CACHE, M_Q_ACTIVE, M_Q_LPM, M_Q_RANGES, M_QUARANTINED, M__COUNT
 };
 static const char *const map_names[M__COUNT] = {
 	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "sock_states", "counters", "rates", "events", "lsm_seen",
-	"cg_cache",
+	"cg_cache", "q_active", "q_lpm", "q_ranges", "quarantined",
 };
 /* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {
@@ -59,6 +61,9 @@ static const char *const prog_names[] = {
 static const char *const legacy_links[] = { "vg_sockops" };
 #define LSM_PROG "vg_lsm_socket_create"
 #define NPROGS VG_ARRAY_SIZE(prog_names)
+/* socket iterators that cut a quarantined tenant's flows: loaded where the kernel has bpf_sock_destroy (6.5) */
+static const char *const iter_names[] = { "vg_iter_tcp", "vg_iter_udp" };
+#define NITERS VG_ARRAY_SIZE(iter_names)
 
 enum enf_state { ENF_DISABLED, ENF_ACTIVE, ENF_UNLOADED };
 
@@ -71,16 +76,21 @@ static struct enforce {
 	struct ring_buffer *rb;
 	int rb_fd;
 	struct vg_enf_compiled *compiled; /* the running policy, for explain */
+	struct vg_enf_compiled *qcompiled; /* the quarantine allow lists in force, for explain */
 	uint64_t *cg_ids;		  /* id of each compiled->cgroups entry in the kernel map, 0: missing */
 	uint64_t *cg_refused;		  /* the id cgroup_problem refused for that entry (reported once), 0: none */
 	uint32_t gen;			  /* active[0]: generation in force, its low bit the slot */
 	bool lsm;			  /* the AF_PACKET control (BPF LSM) is attached and seen working */
 	char lsm_why[160];		  /* why not, when it is not */
+	int iter_fd[NITERS];		  /* the flow-cutting iterators (pinned programs), -1: not on this kernel */
+	char cut_why[160];		  /* why flows are not cut, when they are not */
+	uint32_t qgen;			  /* q_active[0]: quarantine set in force, its low bit the slot */
+	uint64_t flows_cut;		  /* connections destroyed by quarantines since vigild started */
 	int watch_fd;			  /* inotify on the parents of tenant cgroups */
 	int poll_timer;
 	uint64_t events_received, events_audited;
 	unsigned batch; /* events handled in this wakeup */
-} E = { .rb_fd = -1, .watch_fd = -1 };
+} E = { .rb_fd = -1, .watch_fd = -1, .iter_fd = { -1, -1 } };
 
 struct staged {
 	struct vg_enf_compiled *c;
@@ -145,6 +155,11 @@ static void close_maps(void)
 		if (E.fd[i] >= 0)
 			close(E.fd[i]);
 		E.fd[i] = -1;
+	}
+	for (size_t i = 0; i < NITERS; i++) {
+		if (E.iter_fd[i] >= 0)
+			close(E.iter_fd[i]);
+		E.iter_fd[i] = -1;
 	}
 }
 
@@ -215,6 +230,11 @@ static bool any_pinned(void)
 		if (access(p, F_OK) == 0)
 			return true;
 	}
+	for (size_t i = 0; i < NITERS; i++) {
+		pin_path(p, sizeof(p), "prog", iter_names[i]);
+		if (access(p, F_OK) == 0)
+			return true;
+	}
 	return false;
 }
 
@@ -238,8 +258,11 @@ static int unpin_all(json_t *removed)
 		if (unlink(p) == 0 && removed)
 			json_array_append_new(removed, json_string(p));
 	}
-	for (int i = 0; i < M__COUNT; i++) {
-		pin_path(p, sizeof(p), "map", map_names[i]);
+	for (int i = 0; i < M__COUNT + (int)NITERS; i++) {
+		if (i < M__COUNT)
+			pin_path(p, sizeof(p), "map", map_names[i]);
+		else
+			pin_path(p, sizeof(p), "prog", iter_names[i - M__COUNT]);
 		if (unlink(p) == 0) {
 			if (removed)
 				json_array_append_new(removed, json_string(p));
@@ -274,6 +297,10 @@ static int adopt(void)
 			return -ENOENT;
 		}
 	}
+	for (size_t i = 0; i < NITERS; i++) {
+		pin_path(p, sizeof(p), "prog", iter_names[i]);
+		E.iter_fd[i] = bpf_obj_get(p);
+	}
 	return 0;
 }
 
@@ -294,16 +321,25 @@ static int load_error(struct vg_err *err, int e)
 }
 
 /* The kernel has the BPF LSM hook vg_lsm_socket_create attaches to (CONFIG_BPF_LSM). */
-static bool lsm_hook_exists(void)
+/* The kernel's BTF has function name (a BPF LSM hook, a kfunc). */
+static bool kernel_has_func(const char *name)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
 	bool ok;
 
 	if (!btf)
 		return false;
-	ok = btf__find_by_name_kind(btf, "bpf_lsm_socket_create", BTF_KIND_FUNC) >= 0;
+	ok = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) >= 0;
 	btf__free(btf);
 	return ok;
+}
+
+static bool is_iter_prog(const char *name)
+{
+	for (size_t i = 0; i < NITERS; i++)
+		if (!strcmp(name, iter_names[i]))
+			return true;
+	return false;
 }
 
 static uint64_t lsm_seen(void)
@@ -360,28 +396,46 @@ static struct bpf_link *attach(struct bpf_program *prog, int cgfd)
  */
 static int open_and_load(struct vigil_bpf **skel, struct vg_err *err)
 {
-	bool lsm = lsm_hook_exists();
+	bool lsm = kernel_has_func("bpf_lsm_socket_create"), cut = kernel_has_func("bpf_sock_destroy");
 	int r;
 
 	if (!lsm)
 		snprintf(E.lsm_why, sizeof(E.lsm_why), "the kernel has no BPF LSM (CONFIG_BPF_LSM)");
-	for (int attempt = 0; attempt < 2; attempt++) {
+	if (!cut)
+		snprintf(E.cut_why, sizeof(E.cut_why), "the kernel has no bpf_sock_destroy (before 6.5)");
+#if VIGIL_TEST_HOOKS
+	/* tests stand in for a kernel before 6.5 */
+	if (getenv("VIGIL_TEST_NO_SOCK_DESTROY")) {
+		cut = false;
+		snprintf(E.cut_why, sizeof(E.cut_why), "VIGIL_TEST_NO_SOCK_DESTROY is set (test build)");
+	}
+#endif
+	for (int attempt = 0; attempt < 3; attempt++) {
 		*skel = vigil_bpf__open();
 		if (!*skel)
 			return vg_err_set(err, errno, "bpf_load", "bpf/vigil.bpf.c", "cannot open the BPF object: %s",
 					  strerror(errno));
 		bpf_program__set_autoload((*skel)->progs.vg_lsm_socket_create, lsm);
+		bpf_program__set_autoload((*skel)->progs.vg_iter_tcp, cut);
+		bpf_program__set_autoload((*skel)->progs.vg_iter_udp, cut);
 		r = vigil_bpf__load(*skel);
 		if (r == 0)
 			return 0;
 		vigil_bpf__destroy(*skel);
 		*skel = NULL;
-		if (!lsm)
+		/* the optional programs: load the others without the one refused (unnamed: the LSM one first) */
+		if (lsm && (!strcmp(refusal.prog, LSM_PROG) || !refusal.prog[0])) {
+			snprintf(E.lsm_why, sizeof(E.lsm_why), "the kernel refused the BPF LSM program: %s", strerror(-r));
+			vg_log(LOG_WARNING, "enforce: %s; loading the other programs without it", E.lsm_why);
+			lsm = false;
+		} else if (cut && (is_iter_prog(refusal.prog) || !refusal.prog[0])) {
+			snprintf(E.cut_why, sizeof(E.cut_why), "the kernel refused %s: %s", refusal.prog, strerror(-r));
+			vg_log(LOG_WARNING, "enforce: %s; quarantined flows are dropped per packet instead of cut", E.cut_why);
+			cut = false;
+		} else {
 			break;
-		snprintf(E.lsm_why, sizeof(E.lsm_why), "the kernel refused the BPF LSM program: %s", strerror(-r));
-		vg_log(LOG_WARNING, "enforce: %s; loading the other programs without it", E.lsm_why);
+		}
 		refusal.prog[0] = '\0';
-		lsm = false;
 	}
 	return load_error(err, -r);
 }
@@ -402,6 +456,9 @@ static int load_and_pin(struct vg_err *err)
 	if ((r = open_and_load(&skel, err)) < 0)
 		goto out;
 	bpf_object__for_each_map(map, skel->obj) {
+		/* .rodata (the iterators' format strings) is held by its programs */
+		if (bpf_map__is_internal(map))
+			continue;
 		pin_path(p, sizeof(p), "map", bpf_map__name(map));
 		if ((r = bpf_map__pin(map, p)) < 0) {
 			r = vg_err_set(err, -r, "bpf_pin", p, "cannot pin map: %s", strerror(-r));
@@ -413,6 +470,15 @@ static int load_and_pin(struct vg_err *err)
 
 		if (!bpf_program__autoload(prog))
 			continue;
+		/* iterators run on demand (enforce_quarantine): pinned as programs, attached nowhere */
+		if (is_iter_prog(bpf_program__name(prog))) {
+			pin_path(p, sizeof(p), "prog", bpf_program__name(prog));
+			if ((r = bpf_program__pin(prog, p)) < 0) {
+				r = vg_err_set(err, -r, "bpf_pin", p, "cannot pin program: %s", strerror(-r));
+				goto out;
+			}
+			continue;
+		}
 		link = attach(prog, cgfd);
 		if (!link) {
 			r = vg_err_set(err, errno, "bpf_attach", E.cgroot, "cannot attach %s: %s", bpf_program__name(prog),
@@ -595,6 +661,10 @@ static int enforce_init(struct vg_daemon *d, struct vg_err *err)
 	}
 	if (bpf_map_lookup_elem(E.fd[M_ACTIVE], &zero, &E.gen) < 0)
 		E.gen = 0;
+	if (bpf_map_lookup_elem(E.fd[M_Q_ACTIVE], &zero, &E.qgen) < 0)
+		E.qgen = 0;
+	if (E.iter_fd[0] < 0 && E.iter_fd[1] < 0 && !E.cut_why[0])
+		snprintf(E.cut_why, sizeof(E.cut_why), "the flow-cutting iterators are not loaded");
 	probe_lsm();
 	if (bpf_map_update_elem(E.fd[M_CONF], &zero, &conf, BPF_ANY) < 0) {
 		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot write the event settings: %s", strerror(errno));
@@ -742,6 +812,20 @@ static int active_cgroups_map(void)
 	return bpf_map_get_fd_by_id(id);
 }
 
+/*
+ * A change made in place (same slot): the generation number moves by 2, so
+ * every per-socket cached verdict and cg_cache entry is judged again.
+ */
+static int move_generation(void)
+{
+	uint32_t zero = 0, gen = E.gen + 2;
+
+	if (bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &gen, BPF_ANY) < 0)
+		return -errno;
+	E.gen = gen;
+	return 0;
+}
+
 /* A tenant cgroup's id moved (gone, re-created, refused by cgroup_problem): logged and audited. */
 static void report_cgroup_change(struct vg_daemon *d, size_t i, uint64_t id, const char *problem)
 {
@@ -769,7 +853,6 @@ static void report_cgroup_change(struct vg_daemon *d, size_t i, uint64_t id, con
  */
 static void recheck_cgroups(struct vg_daemon *d)
 {
-	uint32_t zero = 0, gen = E.gen + 2;
 	size_t n = E.compiled ? E.compiled->ncgroups : 0;
 	char path[PATH_MAX], why[1024];
 	bool changed = false;
@@ -817,12 +900,8 @@ static void recheck_cgroups(struct vg_daemon *d)
 	}
 	close(m);
 	free(now);
-	if (!changed)
-		return;
-	if (bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &gen, BPF_ANY) < 0)
+	if (changed && move_generation() < 0)
 		vg_log(LOG_ERR, "enforce: cannot move the policy generation: %s", strerror(errno));
-	else
-		E.gen = gen;
 }
 
 static void on_cgroup_event(struct vg_daemon *d, int fd, uint32_t events, void *arg)
@@ -944,43 +1023,56 @@ static int resolve_cgroups(const struct vg_bundle *b, const struct vg_enf_compil
 	return 0;
 }
 
-static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint64_t *ids, struct vg_err *err)
+/* The trie and the port intervals of c in new maps (*lpm, *ranges: fds the caller closes). */
+static int create_rule_maps(const struct vg_enf_compiled *c, int *lpm, int *ranges, struct vg_err *err)
 {
-	int lpm = -1, ranges = -1, cgroups = -1, r;
-	uint64_t host = VG_ENF_HOST_CGID;
-
-	lpm = create_inner(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct vg_enf_lpm_key), sizeof(struct vg_enf_lpm_val),
-			   c->nentries, BPF_F_NO_PREALLOC, "vg_lpm", err);
-	if (lpm < 0)
-		return lpm;
-	ranges = create_inner(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(struct vg_enf_range), c->nranges,
-			      BPF_F_INNER_MAP, "vg_ranges", err);
-	if (ranges < 0) {
-		r = ranges;
-		goto out;
-	}
-	cgroups = create_inner(BPF_MAP_TYPE_HASH, sizeof(uint64_t), sizeof(struct vg_enf_cgroup_val), c->ncgroups + 1, 0,
-			       "vg_cgroups", err);
-	if (cgroups < 0) {
-		r = cgroups;
-		goto out;
-	}
+	*ranges = -1;
+	*lpm = create_inner(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct vg_enf_lpm_key), sizeof(struct vg_enf_lpm_val),
+			    c->nentries, BPF_F_NO_PREALLOC, "vg_lpm", err);
+	if (*lpm < 0)
+		return *lpm;
+	*ranges = create_inner(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(struct vg_enf_range), c->nranges,
+			       BPF_F_INNER_MAP, "vg_ranges", err);
+	if (*ranges < 0)
+		return *ranges;
 	for (size_t i = 0; i < c->nentries; i++)
-		if (bpf_map_update_elem(lpm, &c->entries[i].key, &c->entries[i].val, BPF_ANY) < 0) {
-			r = fill_failed(err, "trie", i, c->nentries);
-			goto out;
-		}
+		if (bpf_map_update_elem(*lpm, &c->entries[i].key, &c->entries[i].val, BPF_ANY) < 0)
+			return fill_failed(err, "trie", i, c->nentries);
 	/* arrays take batches: one syscall per chunk instead of one per interval */
 	for (size_t i = 0; i < c->nranges;) {
 		uint32_t keys[4096], n = (uint32_t)(c->nranges - i < 4096 ? c->nranges - i : 4096);
 
 		for (uint32_t k = 0; k < n; k++)
 			keys[k] = (uint32_t)(i + k);
-		if (bpf_map_update_batch(ranges, keys, &c->ranges[i], &n, NULL) < 0) {
-			r = fill_failed(err, "port interval", i, c->nranges);
-			goto out;
-		}
+		if (bpf_map_update_batch(*ranges, keys, &c->ranges[i], &n, NULL) < 0)
+			return fill_failed(err, "port interval", i, c->nranges);
 		i += n;
+	}
+	return 0;
+}
+
+static void close_fds(int a, int b, int c)
+{
+	if (a >= 0)
+		close(a);
+	if (b >= 0)
+		close(b);
+	if (c >= 0)
+		close(c);
+}
+
+static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint64_t *ids, struct vg_err *err)
+{
+	int lpm = -1, ranges = -1, cgroups = -1, r;
+	uint64_t host = VG_ENF_HOST_CGID;
+
+	if ((r = create_rule_maps(c, &lpm, &ranges, err)) < 0)
+		goto out;
+	cgroups = create_inner(BPF_MAP_TYPE_HASH, sizeof(uint64_t), sizeof(struct vg_enf_cgroup_val), c->ncgroups + 1, 0,
+			       "vg_cgroups", err);
+	if (cgroups < 0) {
+		r = cgroups;
+		goto out;
 	}
 	if (bpf_map_update_elem(cgroups, &host, &c->host, BPF_ANY) < 0) {
 		r = fill_failed(err, "cgroup", 0, c->ncgroups + 1);
@@ -1002,11 +1094,7 @@ static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint6
 	r = 0;
 out:
 	/* the outer maps hold their own references */
-	close(lpm);
-	if (ranges >= 0)
-		close(ranges);
-	if (cgroups >= 0)
-		close(cgroups);
+	close_fds(lpm, ranges, cgroups);
 	return r;
 }
 
@@ -1089,6 +1177,205 @@ static void enforce_abort(struct vg_daemon *d, void *staged)
 	free(s->cg_ids);
 	free(s->cg_refused);
 	free(s);
+}
+
+/*
+ * ---- Quarantine (docs/enforcement.md "Quarantine", docs/emergency.md) ----
+ * The allow lists are compiled by the bundle's own compiler (one tenant each)
+ * into q_lpm/q_ranges, switched by q_active like a generation; `quarantined`
+ * names the tenants. Neither is touched by a bundle swap, and both are pinned.
+ */
+static int compile_quarantine(const struct vg_quarantine *q, size_t n, struct vg_enf_compiled **out,
+			      struct vg_err *err)
+{
+	struct vg_bundle b = { .ntenants = n, .host = { .mode = VG_MODE_ENFORCE, .dflt = VG_DEFAULT_ALLOW } };
+	struct vg_tenant *t = calloc(n ? n : 1, sizeof(*t));
+	int r;
+
+	if (!t)
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		t[i] = (struct vg_tenant){ .name = (char *)q[i].tenant, .id = q[i].tenant_id, .mode = VG_MODE_ENFORCE,
+					   .negress = q[i].nallow, .egress = (struct vg_rule *)q[i].allow };
+	b.tenants = t;
+	r = vg_enf_compile(&b, 0, out, err);
+	free(t);
+	return r;
+}
+
+static int install_quarantine_maps(const struct vg_enf_compiled *c, uint32_t slot, struct vg_err *err)
+{
+	int lpm = -1, ranges = -1, r;
+
+	r = create_rule_maps(c, &lpm, &ranges, err);
+	if (r == 0 && (bpf_map_update_elem(E.fd[M_Q_LPM], &slot, &lpm, BPF_ANY) < 0 ||
+		       bpf_map_update_elem(E.fd[M_Q_RANGES], &slot, &ranges, BPF_ANY) < 0))
+		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot install the quarantine allow lists: %s", strerror(errno));
+	close_fds(lpm, ranges, -1);
+	return r;
+}
+
+static bool in_quarantine(const struct vg_quarantine *q, size_t n, uint32_t tenant)
+{
+	for (size_t i = 0; i < n; i++)
+		if (q[i].tenant_id == tenant)
+			return true;
+	return false;
+}
+
+/* `quarantined` becomes exactly q: released tenants leave, the others are entered. */
+static int set_quarantined(const struct vg_quarantine *q, size_t n, struct vg_err *err)
+{
+	int fd = E.fd[M_QUARANTINED];
+	uint32_t key, next;
+	bool more;
+
+	more = bpf_map_get_next_key(fd, NULL, &next) == 0;
+	while (more) {
+		key = next;
+		more = bpf_map_get_next_key(fd, &key, &next) == 0;
+		if (!in_quarantine(q, n, key))
+			bpf_map_delete_elem(fd, &key);
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct vg_enf_quar v = { .counter = q[i].counter, .expires_at = (int64_t)q[i].expires_at };
+
+		snprintf(v.id, sizeof(v.id), "%s", q[i].id ? q[i].id : "");
+		if (bpf_map_update_elem(fd, &q[i].tenant_id, &v, BPF_ANY) < 0)
+			return vg_err_set(err, errno, "bpf_map", q[i].tenant, "cannot quarantine tenant %s: %s", q[i].tenant,
+					  strerror(errno));
+	}
+	return 0;
+}
+
+/* Established flows of the quarantined tenants, destroyed by the socket iterators where the kernel has them. */
+static long cut_quarantined_flows(const struct vg_quarantine *q, size_t n)
+{
+	const char **dirs;
+	char (*paths)[PATH_MAX];
+	size_t nd = 0;
+	long cut;
+
+	if (E.iter_fd[0] < 0 && E.iter_fd[1] < 0)
+		return -EOPNOTSUPP;
+	if (!E.compiled || !E.compiled->ncgroups)
+		return vg_enf_cut_flows(E.iter_fd, NITERS, NULL, 0);
+	dirs = calloc(E.compiled->ncgroups, sizeof(*dirs));
+	paths = calloc(E.compiled->ncgroups, sizeof(*paths));
+	if (!dirs || !paths) {
+		free(dirs);
+		free(paths);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < E.compiled->ncgroups; i++)
+		if (in_quarantine(q, n, E.compiled->cgroups[i].val.tenant)) {
+			cgroup_path(i, paths[nd], sizeof(paths[nd]));
+			dirs[nd] = paths[nd];
+			nd++;
+		}
+	cut = vg_enf_cut_flows(E.iter_fd, NITERS, dirs, nd);
+	free(dirs);
+	free(paths);
+	return cut;
+}
+
+int vg_enforce_quarantine(const struct vg_quarantine *q, size_t n, struct vg_err *err)
+{
+	struct vg_enf_compiled *c = NULL;
+	uint32_t zero = 0, qgen = E.qgen + 1;
+	uint64_t t0 = vg_now_ms_monotonic();
+	long cut = 0;
+	int r;
+
+	if (E.state != ENF_ACTIVE)
+		return vg_err_set(err, ENODEV, "enforce_off", NULL, "enforcement is not running on this host");
+	if (n > VG_QUARANTINE_MAX)
+		return vg_err_set(err, E2BIG, "too_many", NULL, "at most %u quarantines at once", VG_QUARANTINE_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!q[i].tenant_id || q[i].tenant_id > VG_ENF_MAX_TENANT)
+			return vg_err_set(err, EINVAL, "bad_tenant", q[i].tenant, "tenant id %u is out of range",
+					  q[i].tenant_id);
+	if ((r = compile_quarantine(q, n, &c, err)) < 0)
+		return r;
+	/* allow lists first, then the set: in between, a tenant is quarantined with no allow list (denied) or not yet */
+	if ((r = install_quarantine_maps(c, VG_ENF_GEN_SLOT(qgen), err)) < 0)
+		goto out;
+	if (bpf_map_update_elem(E.fd[M_Q_ACTIVE], &zero, &qgen, BPF_ANY) < 0) {
+		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot switch the quarantine allow lists: %s", strerror(errno));
+		goto out;
+	}
+	E.qgen = qgen;
+	if ((r = set_quarantined(q, n, err)) < 0)
+		goto out;
+	/* every cached verdict is judged again: the quarantined tenants' flows are dropped from their next packet */
+	if ((r = move_generation()) < 0) {
+		r = vg_err_set(err, -r, "bpf_map", E.dir, "cannot move the policy generation: %s", strerror(-r));
+		goto out;
+	}
+	vg_enf_compiled_free(E.qcompiled);
+	E.qcompiled = c;
+	c = NULL;
+	if (n)
+		cut = cut_quarantined_flows(q, n);
+	if (cut > 0)
+		E.flows_cut += (uint64_t)cut;
+	vg_log(LOG_NOTICE, "enforce: %zu tenant(s) quarantined; %s %ld connection(s) in %llu ms", n,
+	       cut >= 0 ? "cut" : "could not cut (their packets are dropped)", cut >= 0 ? cut : 0,
+	       (unsigned long long)(vg_now_ms_monotonic() - t0));
+out:
+	vg_enf_compiled_free(c);
+	return r;
+}
+
+static bool is_quarantined(uint32_t tenant)
+{
+	struct vg_enf_quar v;
+
+	return tenant && E.fd[M_QUARANTINED] >= 0 && bpf_map_lookup_elem(E.fd[M_QUARANTINED], &tenant, &v) == 0;
+}
+
+/* vg_enf_explain with the kernel's quarantine steps around it (judge() and quarantine() in bpf/vigil.bpf.c). */
+static int explain_verdict(uint32_t tid, int family, const uint8_t *addr, uint16_t port, uint8_t proto,
+			   uint32_t port_owner, struct vg_enf_verdict_info *v)
+{
+	int r;
+
+	if (tid && port_owner && port_owner != tid && is_quarantined(port_owner)) {
+		*v = (struct vg_enf_verdict_info){ .verdict = VG_ENF_DENY_QUARANTINE, .owner = port_owner };
+		return 0;
+	}
+	if (!is_quarantined(tid))
+		return vg_enf_explain(E.compiled, tid, family, addr, port, proto, port_owner, v);
+	*v = (struct vg_enf_verdict_info){ .verdict = VG_ENF_DENY_DEFAULT };
+	if (E.qcompiled && (r = vg_enf_explain(E.qcompiled, tid, family, addr, port, proto, port_owner, v)) < 0)
+		return r;
+	v->mode = VG_MODE_ENFORCE;
+	if (v->verdict == VG_ENF_DENY_DEFAULT)
+		v->verdict = VG_ENF_DENY_QUARANTINE;
+	v->allowed = vg_enf_verdict_allows(v->verdict);
+	return 0;
+}
+
+static json_t *quarantine_json(void)
+{
+	int fd = E.fd[M_QUARANTINED];
+	json_t *arr = json_array();
+	uint32_t key, next;
+	bool more;
+
+	more = fd >= 0 && bpf_map_get_next_key(fd, NULL, &next) == 0;
+	while (more) {
+		struct vg_enf_quar v;
+
+		key = next;
+		more = bpf_map_get_next_key(fd, &key, &next) == 0;
+		if (bpf_map_lookup_elem(fd, &key, &v) < 0)
+			continue;
+		v.id[sizeof(v.id) - 1] = '\0';
+		json_array_append_new(arr, json_pack("{s:I, s:s, s:I, s:I}", "tenant_id", (json_int_t)key, "id", v.id,
+						     "counter", (json_int_t)v.counter, "expires_at", (json_int_t)v.expires_at));
+	}
+	return json_pack("{s:o, s:I}", "tenants", arr, "flows_cut", (json_int_t)E.flows_cut);
 }
 
 static int parse_proto(const char *s, uint8_t *proto)
@@ -1281,7 +1568,7 @@ static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct 
 		proto = 58;
 	/* local listeners are runtime state: ask the kernel who owns the socket on that port */
 	port_owner = local_port_owner((uint16_t)port, proto);
-	if ((r = vg_enf_explain(E.compiled, tid, family, addr, (uint16_t)port, proto, port_owner, &v)) < 0)
+	if ((r = explain_verdict(tid, family, addr, (uint16_t)port, proto, port_owner, &v)) < 0)
 		return vg_err_set(err, -r, "explain_failed", tname, "cannot explain: %s", strerror(-r));
 	*reply = json_pack("{s:s, s:s, s:I, s:s, s:s, s:b, s:s, s:s, s:I}", "tenant", t ? t->name : "host", "dst", dst,
 			   "port", port, "proto", vg_proto_name(proto), "verdict", vg_enf_verdict_name(v.verdict),
@@ -1291,7 +1578,12 @@ static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct 
 	if (!*reply)
 		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 	json_object_set_new(*reply, "proto_number", json_integer(proto));
-	if (v.rule_id) {
+	if (is_quarantined(tid)) {
+		/* the rule ids of a quarantine are positions in its allow list */
+		json_object_set_new(*reply, "quarantined", json_true());
+		if (v.rule_id)
+			json_object_set_new(*reply, "quarantine_allow", json_integer(v.rule_id));
+	} else if (v.rule_id) {
 		const char *where = "";
 		const struct vg_rule *rule = find_rule(b, v.rule_id, &where);
 
@@ -1326,7 +1618,9 @@ static int ctl_unload(struct vg_daemon *d, const struct vg_peer *peer, json_t **
 	r = unpin_all(removed);
 	E.state = ENF_UNLOADED;
 	vg_enf_compiled_free(E.compiled);
+	vg_enf_compiled_free(E.qcompiled);
 	E.compiled = NULL;
+	E.qcompiled = NULL;
 	vg_daemon_audit(d, "enforce.unloaded", vg_daemon_hostname(d),
 			json_pack("{s:I, s:I, s:s, s:O, s:b}", "by_uid", (json_int_t)peer->uid, "by_pid", (json_int_t)peer->pid,
 				  "bpffs_dir", E.dir, "removed", removed, "complete", r == 0));
@@ -1376,10 +1670,17 @@ static json_t *counters_json(uint32_t tenant)
 /* Kernel features probed at run time: what is available, and what happens without it. */
 static json_t *features_json(void)
 {
-	return json_pack("{s:{s:b, s:s, s:s}}", "packet_socket_control", "available", E.lsm, "detail",
+	bool cut = E.iter_fd[0] >= 0 || E.iter_fd[1] >= 0;
+
+	return json_pack("{s:{s:b, s:s, s:s}, s:{s:b, s:s, s:s}}", "packet_socket_control", "available", E.lsm, "detail",
 			 E.lsm ? "BPF LSM socket_create refuses AF_PACKET to tenants that do not allow it" : E.lsm_why,
 			 "fallback", E.lsm ? "none needed"
-					   : "AF_PACKET sockets of tenants (root or CAP_NET_RAW only) are not refused: a documented gap");
+					   : "AF_PACKET sockets of tenants (root or CAP_NET_RAW only) are not refused: a documented gap",
+			 "quarantine_flow_cut", "available", cut, "detail",
+			 cut ? "a quarantine destroys the tenant's established connections (socket iterators, bpf_sock_destroy)"
+			     : E.cut_why,
+			 "fallback", cut ? "none needed"
+					 : "a quarantined tenant's established connections are not reset: their packets are dropped");
 }
 
 /* Each tenant cgroup and its id in the kernel; a missing one is a problem to show, not enforcement. */
@@ -1429,6 +1730,7 @@ static void enforce_status(struct vg_daemon *d, json_t *st)
 	json_object_set_new(st, "generation", json_integer(E.gen));
 	json_object_set_new(st, "generation_slot", json_integer(VG_ENF_GEN_SLOT(E.gen)));
 	json_object_set_new(st, "features", features_json());
+	json_object_set_new(st, "quarantine", quarantine_json());
 	json_object_set_new(st, "cgroups", cgroups_json(problems));
 	if (json_array_size(problems))
 		json_object_set_new(st, "state", json_string("degraded"));
@@ -1461,7 +1763,9 @@ static void enforce_shutdown(struct vg_daemon *d)
 	stop_events(d);
 	close_maps();
 	vg_enf_compiled_free(E.compiled);
+	vg_enf_compiled_free(E.qcompiled);
 	E.compiled = NULL;
+	E.qcompiled = NULL;
 	free(E.cg_ids);
 	free(E.cg_refused);
 	E.cg_ids = NULL;

@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 
 #include "vigil_maps.h"
 
@@ -152,10 +153,43 @@ struct {
 	__uint(max_entries, 4 << 20);
 } events SEC(".maps");
 
+/* Quarantine: see struct vg_enf_quar in vigil_maps.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} q_active SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VG_ENF_GEN_SLOTS);
+	__type(key, __u32);
+	__array(values, struct lpm_inner);
+} q_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VG_ENF_GEN_SLOTS);
+	__type(key, __u32);
+	__array(values, struct ranges_inner);
+} q_ranges SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, VG_ENF_MAX_TENANT + 1);
+	__type(key, __u32);
+	__type(value, struct vg_enf_quar);
+} quarantined SEC(".maps");
+
 struct policy {
 	void *lpm, *ranges, *cgroups;
 	__u32 gen;
 	const struct vg_enf_cgroup_val *who;
+	struct vg_enf_cgroup_val me; /* who, as a quarantine changes it */
+	__u8 quarantined;	     /* lpm/ranges are the quarantine's allow list */
+	__u8 deny_all;		     /* quarantined, but its allow list cannot be read */
 };
 
 struct dest {
@@ -172,6 +206,7 @@ struct packet {
 	__u8 saddr[16];
 	__u16 sport;
 	__u8 bad;	/* headers could not be read */
+	__u8 rst_only;	/* TCP reset without payload */
 	__u8 nroute;	/* addresses in a routing header / source route */
 	__u8 route_step; /* 4 (IPv4 source route) or 16 (IPv6 routing header) */
 	__u16 route_off; /* offset of the first of them */
@@ -218,6 +253,8 @@ static __always_inline int load_generation(struct policy *p)
 	p->lpm = bpf_map_lookup_elem(&gen_lpm, &slot);
 	p->ranges = bpf_map_lookup_elem(&gen_ranges, &slot);
 	p->who = NULL;
+	p->quarantined = 0;
+	p->deny_all = 0;
 	if (!p->cgroups || !p->lpm || !p->ranges)
 		return -1;
 	return 0;
@@ -297,28 +334,125 @@ static __always_inline const struct vg_enf_range *find_range(void *ranges, __u32
 	return r;
 }
 
-/* The verdict for (p->who, d): one trie lookup, one port bisection, vg_enf_decide. */
-static __always_inline __u32 judge(const struct policy *p, const struct dest *d, __u32 port_owner, __u32 *rule,
-				   __u32 *owner)
+/* What judge_dest() needs: plain values, so that it is verified once, not at every caller. */
+struct judge_req {
+	struct dest d;
+	__u32 gen;	  /* generation in force */
+	__u32 tenant;
+	__u32 port_owner;
+	__u8 dflt;
+	__u8 quarantined; /* judge by the quarantine's allow list */
+	__u8 pad[2];
+	__u32 rule, owner; /* out */
+};
+
+/*
+ * The verdict for (tenant, d): one trie lookup, one port bisection,
+ * vg_enf_decide. A global function: the verifier checks it once per program
+ * instead of once per call site and path (the packet program would exceed the
+ * older kernels' limits). It finds its maps itself: the generation's, or the
+ * quarantine's for a quarantined tenant.
+ */
+__noinline int judge_dest(struct judge_req *q)
 {
 	const struct vg_enf_lpm_val *val;
 	const struct vg_enf_range *r = NULL;
 	struct vg_enf_lpm_key key = {};
-	__u32 cls;
+	__u32 cls, v, slot, zero = 0, *qgen, owner;
+	void *lpm, *ranges;
+
+	if (!q)
+		return VG_ENF_DENY_DEFAULT;
+	q->rule = 0;
+	q->owner = 0;
+	if (q->tenant == 0 && q->dflt == 0)
+		return VG_ENF_ALLOW_NOPOLICY;
+	/* a quarantined tenant's listeners are unreachable from every other tenant (6.1 takes map keys from the stack only) */
+	owner = q->port_owner;
+	if (owner && owner != q->tenant && bpf_map_lookup_elem(&quarantined, &owner)) {
+		q->owner = owner;
+		return VG_ENF_DENY_QUARANTINE;
+	}
+	slot = VG_ENF_GEN_SLOT(q->gen);
+	if (q->quarantined) {
+		qgen = bpf_map_lookup_elem(&q_active, &zero);
+		if (!qgen)
+			return VG_ENF_DENY_QUARANTINE;
+		slot = VG_ENF_GEN_SLOT(*qgen);
+		lpm = bpf_map_lookup_elem(&q_lpm, &slot);
+		ranges = bpf_map_lookup_elem(&q_ranges, &slot);
+	} else {
+		lpm = bpf_map_lookup_elem(&gen_lpm, &slot);
+		ranges = bpf_map_lookup_elem(&gen_ranges, &slot);
+	}
+	if (!lpm || !ranges)
+		return q->quarantined ? VG_ENF_DENY_QUARANTINE : VG_ENF_ALLOW_NOPOLICY;
+	key.prefixlen = VG_ENF_KEY_FULL_BITS;
+	key.tenant = q->tenant;
+	key.fam = q->d.fam;
+	__builtin_memcpy(key.addr, q->d.addr, 16);
+	val = bpf_map_lookup_elem(lpm, &key);
+	cls = vg_enf_proto_class(q->d.proto);
+	if (val && cls < VG_ENF_CLASS__COUNT)
+		r = find_range(ranges, val->off[cls], val->cnt[cls], cls <= VG_ENF_CLASS_UDP ? q->d.port : 0);
+	v = vg_enf_decide(q->tenant, val, r ? r->own_rule : 0, r ? r->shared_rule : 0, q->port_owner, &q->rule,
+			  &q->owner);
+	return q->quarantined && v == VG_ENF_DENY_DEFAULT ? VG_ENF_DENY_QUARANTINE : v;
+}
+
+static __always_inline __u32 judge(const struct policy *p, const struct dest *d, __u32 port_owner, __u32 *rule,
+				   __u32 *owner)
+{
+	struct judge_req q = {};
+	__u32 v;
 
 	*rule = 0;
 	*owner = 0;
-	if (p->who->tenant == 0 && p->who->dflt == 0)
-		return VG_ENF_ALLOW_NOPOLICY;
-	key.prefixlen = VG_ENF_KEY_FULL_BITS;
-	key.tenant = p->who->tenant;
-	key.fam = d->fam;
-	__builtin_memcpy(key.addr, d->addr, 16);
-	val = bpf_map_lookup_elem(p->lpm, &key);
-	cls = vg_enf_proto_class(d->proto);
-	if (val && cls < VG_ENF_CLASS__COUNT)
-		r = find_range(p->ranges, val->off[cls], val->cnt[cls], cls <= VG_ENF_CLASS_UDP ? d->port : 0);
-	return vg_enf_decide(p->who->tenant, val, r ? r->own_rule : 0, r ? r->shared_rule : 0, port_owner, rule, owner);
+	if (p->deny_all)
+		return VG_ENF_DENY_QUARANTINE;
+	q.d = *d;
+	q.gen = p->gen;
+	q.tenant = p->who->tenant;
+	q.port_owner = port_owner;
+	q.dflt = p->who->dflt;
+	q.quarantined = p->quarantined;
+	v = (__u32)judge_dest(&q);
+	*rule = q.rule;
+	*owner = q.owner;
+	return v;
+}
+
+/*
+ * A quarantined tenant: its destinations are judged against the quarantine's
+ * allow list (same trie and port layout as a generation), in enforce mode.
+ */
+static __always_inline void quarantine(struct policy *p)
+{
+	__u32 zero = 0, tenant = p->who->tenant, slot, *qgen;
+	void *lpm, *ranges;
+
+	/* always a copy, so that who has one pointer type on every path (the verifier prunes them together) */
+	p->me = *p->who;
+	p->who = &p->me;
+	if (!tenant || !bpf_map_lookup_elem(&quarantined, &tenant))
+		return;
+	p->me.mode = 0; /* VG_MODE_ENFORCE */
+	p->quarantined = 1;
+	qgen = bpf_map_lookup_elem(&q_active, &zero);
+	if (!qgen) {
+		p->deny_all = 1;
+		return;
+	}
+	slot = VG_ENF_GEN_SLOT(*qgen);
+	lpm = bpf_map_lookup_elem(&q_lpm, &slot);
+	ranges = bpf_map_lookup_elem(&q_ranges, &slot);
+	/* the generation's maps stay in place (never NULL for the verifier); deny_all decides */
+	if (!lpm || !ranges) {
+		p->deny_all = 1;
+		return;
+	}
+	p->lpm = lpm;
+	p->ranges = ranges;
 }
 
 static __always_inline void count(__u32 tenant, __u32 verdict, __u8 mode, enum count_kind kind)
@@ -515,6 +649,7 @@ static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct d
 	p.who = tenant_of_task(&p);
 	if (!p.who)
 		return 1;
+	quarantine(&p);
 	if (p.who->tenant && vg_enf_proto_class(d->proto) <= VG_ENF_CLASS_UDP && vg_enf_is_local(d->fam, d->addr))
 		port_owner = local_owner_early(ctx, d, p.gen);
 	verdict = judge(&p, d, port_owner, &rule, &owner);
@@ -804,6 +939,12 @@ __noinline int parse_packet(struct __sk_buff *skb, struct packet *pk)
 		pk->sport = bpf_ntohs(ports[0]);
 		pk->d.port = bpf_ntohs(ports[1]);
 	}
+	if (pk->d.proto == IPPROTO_TCP) {
+		__u8 off_flags[2]; /* data offset, flags */
+
+		if (!bpf_skb_load_bytes(skb, l4off + 12, off_flags, 2))
+			pk->rst_only = (off_flags[1] & 0x04) && skb->len == l4off + (off_flags[0] >> 4) * 4;
+	}
 	return 0;
 }
 
@@ -969,6 +1110,7 @@ static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *
 	w.p.who = tenant_of_skb(&w.p, skb);
 	if (!w.p.who)
 		return 1;
+	quarantine(&w.p);
 
 	w.skb = skb;
 	w.pk = pk;
@@ -976,7 +1118,7 @@ static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *
 	if (pk->bad) {
 		verdict = w.p.who->tenant ? VG_ENF_DENY_DEFAULT : VG_ENF_ALLOW_NOPOLICY;
 		cacheable = 0;
-	} else if (st && !pk->nroute && is_peer(sk, &pk->d) && accepted(skb, sk, st, pk)) {
+	} else if (st && !pk->nroute && !w.p.quarantined && is_peer(sk, &pk->d) && accepted(skb, sk, st, pk)) {
 		verdict = VG_ENF_ALLOW_RULE;
 	} else {
 		if (w.p.who->tenant && vg_enf_proto_class(pk->d.proto) <= VG_ENF_CLASS_UDP &&
@@ -1008,6 +1150,30 @@ static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *
 }
 
 /*
+ * A packet of a request socket (SYN-ACK; the kernel runs this program for it
+ * in the listener's cgroup): 1 when the listener's tenant is quarantined and
+ * the peer is not on its allow list, so that its listeners are unreachable.
+ */
+static __always_inline int answer_of_quarantined(struct __sk_buff *skb)
+{
+	struct packet pkt;
+	struct policy p;
+	__u32 rule, owner, v;
+
+	if (load_generation(&p))
+		return 0;
+	p.who = tenant_of_skb(&p, skb);
+	if (!p.who || !p.who->tenant)
+		return 0;
+	quarantine(&p);
+	if (!p.quarantined || parse_packet(skb, &pkt) < 0)
+		return 0;
+	v = pkt.bad ? VG_ENF_DENY_QUARANTINE : judge(&p, &pkt.d, 0, &rule, &owner);
+	count(p.who->tenant, v, 0, COUNT_VERDICT);
+	return !vg_enf_verdict_allows(v);
+}
+
+/*
  * The guarantee: every packet of every socket, judged by the destination in
  * its headers (after routing headers, source routes, kernel workers such as
  * MPTCP subflows) against the policy of the socket's tenant. The verdict is
@@ -1026,10 +1192,10 @@ int vg_skb_egress(struct __sk_buff *skb)
 
 	if (!sk)
 		return 1;
-	/* request and timewait sockets answer what the peer sent (SYN-ACK, RST, last ACK) */
+	/* request sockets answer what the peer sent (SYN-ACK), unless their listener's tenant is quarantined */
 	sk = bpf_sk_fullsock(sk);
 	if (!sk)
-		return 1;
+		return answer_of_quarantined(skb) ? 0 : 1;
 	gen = bpf_map_lookup_elem(&active, &zero);
 	if (!gen)
 		return 1;
@@ -1041,6 +1207,9 @@ int vg_skb_egress(struct __sk_buff *skb)
 	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (parse_packet(skb, pk) < 0)
 		return 1;
+	/* a TCP socket's reset ends its flow towards a peer it had, and carries nothing (a quarantine's cut sends these) */
+	if (pk->rst_only && sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP)
+		return 1;
 	if (st && st->cached && st->gen == *gen && !pk->nroute && !pk->bad && st->port == pk->d.port &&
 	    st->proto == pk->d.proto && st->fam == pk->d.fam && same_addr(st->addr, pk->d.addr)) {
 		if (!st->allow)
@@ -1048,4 +1217,118 @@ int vg_skb_egress(struct __sk_buff *skb)
 		return st->allow ? 1 : 0;
 	}
 	return judge_packet(skb, sk, st, pk);
+}
+
+/*
+ * ---- cutting a quarantined tenant's flows at once (kernel >= 6.5) ----
+ * vigild runs these socket iterators in each network namespace where the
+ * tenant has processes; every TCP connection and connected UDP socket of a
+ * quarantined tenant whose peer its allow list does not name is destroyed
+ * (the peer gets a TCP reset, the process ECONNABORTED), and its tenant id is
+ * printed, one line per socket, for vigild to count. vigild loads them only
+ * where the kernel has bpf_sock_destroy; elsewhere the packet path drops
+ * these flows' packets instead.
+ */
+extern int bpf_sock_destroy(struct sock_common *sk) __ksym __weak;
+
+#define TCP_LISTEN 10
+#define TCP_ESTABLISHED_STATE 1
+
+/* Tenant of a socket from its cgroup's ancestors (the deepest listed one), 0: host or none. */
+static __always_inline __u32 iter_tenant(const struct policy *p, struct sock *sk)
+{
+	struct cgroup *cg = sk->sk_cgrp_data.cgroup, *anc;
+	const struct vg_enf_cgroup_val *v;
+	__u32 tenant = 0;
+	int level;
+	__u64 id;
+
+	if (!cg)
+		return 0;
+	level = cg->level;
+	for (int lvl = 1; lvl < VG_ENF_MAX_CGROUP_DEPTH; lvl++) {
+		if (lvl > level)
+			break;
+		/* a flexible array at a variable index: read, not dereferenced */
+		if (bpf_probe_read_kernel(&anc, sizeof(anc), &cg->ancestors[lvl]) || !anc)
+			break;
+		id = BPF_CORE_READ(anc, kn, id);
+		v = bpf_map_lookup_elem(p->cgroups, &id);
+		if (v)
+			tenant = v->tenant;
+	}
+	return tenant;
+}
+
+/* 1: sk belongs to a quarantined tenant and its peer is not on the allow list. */
+static __always_inline int iter_cut(struct sock *sk, __u8 proto, __u32 *tenant_out)
+{
+	struct sock_common *skc = &sk->__sk_common;
+	struct policy p;
+	struct dest d = {};
+	__u32 rule, owner, tenant;
+
+	if (load_generation(&p))
+		return 0;
+	tenant = iter_tenant(&p, sk);
+	if (!tenant)
+		return 0;
+	p.me.tenant = tenant;
+	p.me.mode = 0;
+	p.me.dflt = 0;
+	p.me.sockets = 0;
+	p.who = &p.me;
+	quarantine(&p);
+	if (!p.quarantined)
+		return 0;
+	if (skc->skc_family == AF_INET) {
+		dest_v4(&d, skc->skc_daddr);
+		d.family = AF_INET;
+	} else {
+		dest_v6(&d, (const __u8 *)&skc->skc_v6_daddr);
+		d.family = AF_INET6;
+	}
+	d.proto = proto;
+	d.port = bpf_ntohs(skc->skc_dport);
+	*tenant_out = tenant;
+	return !vg_enf_verdict_allows(judge(&p, &d, 0, &rule, &owner));
+}
+
+SEC("iter/tcp")
+int vg_iter_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+	__u32 tenant = 0;
+
+	if (!skc || skc->skc_state == TCP_LISTEN)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	if (!iter_cut(&tp->inet_conn.icsk_inet.sk, IPPROTO_TCP, &tenant))
+		return 0;
+	if (bpf_sock_destroy(skc) == 0)
+		BPF_SEQ_PRINTF(ctx->meta->seq, "%u\n", tenant);
+	return 0;
+}
+
+SEC("iter/udp")
+int vg_iter_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *up = ctx->udp_sk;
+	struct sock *sk;
+	__u32 tenant = 0;
+
+	if (!up)
+		return 0;
+	sk = &up->inet.sk;
+	/* unconnected sockets have no peer: their datagrams are judged per packet */
+	if (sk->__sk_common.skc_state != TCP_ESTABLISHED_STATE)
+		return 0;
+	if (!iter_cut(sk, IPPROTO_UDP, &tenant))
+		return 0;
+	if (bpf_sock_destroy(&sk->__sk_common) == 0)
+		BPF_SEQ_PRINTF(ctx->meta->seq, "%u\n", tenant);
+	return 0;
 }

@@ -54,6 +54,7 @@ enum vg_enf_verdict {
 	VG_ENF_DENY_SEGMENT = 6,   /* another tenant's segment (owner) */
 	VG_ENF_DENY_DEFAULT = 7,   /* nothing allows it */
 	VG_ENF_DENY_SOCKET = 8,	   /* a socket kind the tenant may not open (sock_create) */
+	VG_ENF_DENY_QUARANTINE = 9, /* the tenant (or the owner of the local port) is quarantined */
 };
 
 static __always_inline int vg_enf_verdict_allows(__u32 v)
@@ -73,6 +74,20 @@ enum vg_enf_actor {
 	VG_ENF_ACTOR_TASK = 1,	  /* the calling process (socket hooks) */
 	VG_ENF_ACTOR_CREATOR = 2, /* the process that created the socket (packets) */
 	VG_ENF_ACTOR_SOCKET = 3,  /* only the socket's owner uid is known (packets of sockets older than vigil, kernel sockets) */
+};
+
+/*
+ * Quarantine (emergency documents, docs/emergency.md): q_active[0] holds the
+ * quarantine set's number, its low bit the slot of q_lpm/q_ranges in force;
+ * `quarantined` says which tenants are in it. A quarantined tenant's
+ * destinations are judged against its allow list, compiled like a tenant's
+ * egress rules into q_lpm/q_ranges, in enforce mode whatever the bundle says.
+ */
+struct vg_enf_quar {
+	__s64 counter;	  /* the emergency document that imposed it */
+	__s64 expires_at; /* Unix time */
+	char id[65];	  /* quarantine id, for status after a restart */
+	__u8 pad[7];
 };
 
 /* Socket kinds a tenant may open only when its bundle entry allows them (vg_enf_cgroup_val.sockets). */

@@ -514,6 +514,8 @@ const char *vg_enf_verdict_name(uint32_t verdict)
 		return "deny_no_rule";
 	case VG_ENF_DENY_SOCKET:
 		return "deny_socket_kind";
+	case VG_ENF_DENY_QUARANTINE:
+		return "deny_quarantine";
 	default:
 		return "unknown";
 	}

@@ -26,7 +26,9 @@
  *
  * --hold keeps the listeners open after the last request until a signal.
  * --count tcp|udp|mptcp PORT FILE: a receiver that counts what arrives (connections,
- *   datagrams, bytes) and rewrites FILE with "conns N msgs M bytes B" each time.
+ *   datagrams, bytes) and how connections end (closed: EOF, resets: RST or abort), and
+ *   rewrites FILE with "conns N msgs M bytes B closed C resets R ended_ms T" each time
+ *   (T: CLOCK_REALTIME in ms when the last connection ended, 0: none yet).
  * --sniff DEV ADDR FILE: counts IP packets to ADDR seen on DEV (AF_PACKET),
  *   rewriting FILE with "seen N" each time: evidence that does not trust the sender.
  *
@@ -50,6 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static int wait_ms = 2000;
@@ -428,7 +431,9 @@ static int count_mode(const char *proto, const char *port, const char *file)
 	int fd = socket(AF_INET6, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC,
 			!strcmp(proto, "mptcp") ? 262 /* IPPROTO_MPTCP */ : 0);
 	struct pollfd p[64];
-	unsigned long conns = 0, msgs = 0, bytes = 0;
+	unsigned long conns = 0, msgs = 0, bytes = 0, closed = 0, resets = 0;
+	unsigned long long ended_ms = 0;
+	struct timespec ts;
 	char buf[65536], line[128];
 
 	if (fd < 0)
@@ -439,7 +444,7 @@ static int count_mode(const char *proto, const char *port, const char *file)
 		fprintf(stderr, "enforce_probe: count %s %s: %s\n", proto, port, strerror(errno));
 		return 1;
 	}
-	snprintf(line, sizeof(line), "conns 0 msgs 0 bytes 0\n");
+	snprintf(line, sizeof(line), "conns 0 msgs 0 bytes 0 closed 0 resets 0 ended_ms 0\n");
 	write_file(file, line);
 	p[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
 	for (;;) {
@@ -466,11 +471,18 @@ static int count_mode(const char *proto, const char *port, const char *file)
 				msgs++;
 				bytes += (unsigned long)r;
 			} else if (!udp) {
+				if (r == 0)
+					closed++;
+				else
+					resets++;
+				clock_gettime(CLOCK_REALTIME, &ts);
+				ended_ms = (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
 				close(p[i].fd);
 				p[i--] = p[--n];
 			}
 		}
-		snprintf(line, sizeof(line), "conns %lu msgs %lu bytes %lu\n", conns, msgs, bytes);
+		snprintf(line, sizeof(line), "conns %lu msgs %lu bytes %lu closed %lu resets %lu ended_ms %llu\n", conns,
+			 msgs, bytes, closed, resets, ended_ms);
 		write_file(file, line);
 	}
 }
