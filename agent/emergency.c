@@ -59,14 +59,6 @@ static void em_dir(struct vg_daemon *d, char *buf, size_t len)
 
 /* ---- the enforcement side ---- */
 
-/* This build's enforcement cannot quarantine yet: refuse, never claim it applied. agent/enforce.c
- * overrides this with the real one (docs/emergency.md, "Quarantine"). */
-__attribute__((weak)) int vg_enforce_quarantine(const struct vg_quarantine *q, size_t n, struct vg_err *err)
-{
-	return vg_err_set(err, EOPNOTSUPP, "not_supported", NULL,
-			  "quarantine is not supported by this build of vigild (the enforcement side lacks it)");
-}
-
 /* Hand the set to the enforcement side, resolved against the running bundle: a tenant the
  * bundle does not name has nothing to cut on this host (it stays in the set, for later bundles). */
 static int enforce_set(struct vg_daemon *d, const struct em_q *set, size_t n, struct vg_err *err)
@@ -386,6 +378,7 @@ static void apply_quarantines(struct vg_daemon *d, struct vg_emergency *e, struc
 				next[n++] = (struct em_q){ e, i };
 			touched = true;
 		} else if (a->kind == VG_EM_RELEASE && a->release != VG_EM_RELEASE_FREEZE) {
+			n = q_remove(next, n, a->release == VG_EM_RELEASE_TENANT, a->target);
 			touched = true;
 		}
 	}

@@ -6,7 +6,7 @@
 # returns (the receiver sees the reset), new connects fail with EPERM although
 # the bundle says audit, the management destination it allows is still
 # reachable, its listener is unreachable (remote, host, other tenant). It
-# holds across vigild kill -9 and a bundle push; its end (expiry) returns alpha
+# holds across vigild kill -9 and a bundle push; its end (release, expiry) returns alpha
 # to the bundle.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/enforce_lib.sh"
@@ -132,6 +132,14 @@ quarantined "vigild restarted"
 echo "== a bundle push does not undo it"
 push_bundle 3 --set "tenants=$(tenants)"
 quarantined "after bundle version 3"
+
+echo "== an explicit release ends it: back to the bundle"
+emdoc "$T/rel.json" 150 '[{"action": "release", "tenant": "alpha"}]'
+ctl emergency push "$T/rel.json" >/dev/null || fail "the release was refused"
+assert_not_contains "$(ctl --json status)" '"id": "inc4711"' "after the release status lists no quarantine"
+b=$(field c8050 conns)
+run "$NSH" "$CGA" "tcpwait 198.51.100.10 8050" >/dev/null
+arrives c8050 conns "$b" "released by document: alpha reaches what its bundle allows"
 
 echo "== the quarantine ends (a replacing one expires): back to the bundle"
 emdoc "$T/q3.json" 200 '[{"action": "quarantine", "tenant": "alpha", "id": "inc4711",
