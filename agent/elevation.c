@@ -272,7 +272,8 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 	memset(&st, 0, sizeof(st));
 	st.spool_fd = -1;
 	state_path(d, "grants.json", path, sizeof(path));
-	r = vg_read_file(path, VG_GRANTS_FILE_MAX, &buf, &len);
+	/* state vigild trusts: root's, not writable by others (a planted grants file elevates) */
+	r = vg_read_trusted(path, VG_GRANTS_FILE_MAX, &buf, &len, err);
 	if (r == 0) {
 		r = vg_grants_parse(buf, len, &st.grants, err);
 		if (r < 0) {
@@ -280,12 +281,13 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 			return r;
 		}
 	} else if (r != -ENOENT) {
-		return vg_err_set(err, -r, "grants_unreadable", path, "cannot read the grants file: %s", strerror(-r));
+		return r;
 	}
 	free(buf);
 	buf = NULL;
 	state_path(d, "sign_counters.json", path, sizeof(path));
-	r = vg_read_file(path, COUNTERS_FILE_MAX, &buf, &len);
+	/* a lowered counter would let a cloned key pass: the same trust as the grants */
+	r = vg_read_trusted(path, COUNTERS_FILE_MAX, &buf, &len, err);
 	if (r == 0) {
 		r = vg_counters_parse(buf, len, &st.counters, err);
 		if (r < 0) {
@@ -295,8 +297,7 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 	} else if (r == -ENOENT) {
 		st.counters = json_object();
 	} else {
-		return vg_err_set(err, -r, "counters_unreadable", path, "cannot read the sign counters: %s",
-				  strerror(-r));
+		return r;
 	}
 	/* grants that ran out while vigild was down expire now, audited */
 	expire_now(d);

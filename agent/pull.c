@@ -142,6 +142,20 @@ static void *pull_thread(void *arg)
 	char sigurl[600];
 	uint64_t one = 1;
 
+	/* the TLS files libcurl opens are trusted like every file vigild reads: a replaced CA or
+	 * client key would choose whom vigild talks to */
+	{
+		const char *files[] = { res->ca, res->cert, res->key };
+		struct vg_err err;
+
+		for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+			if (files[i][0] && vg_path_trusted(files[i], &err) < 0) {
+				snprintf(res->error, sizeof(res->error), "%s", err.msg);
+				res->http = -1;
+				goto out;
+			}
+		}
+	}
 	res->http = fetch(res, res->url, &res->body, res->etag);
 	if (res->http == 200) {
 		snprintf(sigurl, sizeof(sigurl), "%s.sig", res->url);
@@ -155,6 +169,7 @@ static void *pull_thread(void *arg)
 	} else if (res->http > 0 && res->http != 304) {
 		snprintf(res->error, sizeof(res->error), "%s: HTTP %ld", res->url, res->http);
 	}
+out:
 	if (write(p->notify_fd, &one, sizeof(one)) < 0)
 		vg_log(LOG_ERR, "%s: cannot notify the main loop", p->name);
 	return NULL;

@@ -104,6 +104,15 @@ int vg_file_trusted(const char *path, const struct stat *st, struct vg_err *err)
 	return 0;
 }
 
+int vg_path_trusted(const char *path, struct vg_err *err)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return vg_err_set(err, errno, "unreadable", path, "cannot read %s: %s", path, strerror(errno));
+	return vg_file_trusted(path, &st, err);
+}
+
 int vg_read_trusted(const char *path, size_t max, char **out, size_t *len, struct vg_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);

@@ -28,6 +28,9 @@ int vg_read_regular(const char *path, size_t max, char **out, size_t *len);
 /* The one check for every file vigild trusts (config, trust, keys, state): a regular file, owned
  * by root, not writable by group or others; else an error naming the file and the fix. */
 int vg_file_trusted(const char *path, const struct stat *st, struct vg_err *err);
+/* vg_file_trusted on the file PATH names (symlinks followed), for files another program opens
+ * (libcurl's TLS CA, certificate and key); errors name the file. */
+int vg_path_trusted(const char *path, struct vg_err *err);
 /* vg_read_file + vg_file_trusted on the opened file; errors (with err) name the file. */
 int vg_read_trusted(const char *path, size_t max, char **out, size_t *len, struct vg_err *err);
 

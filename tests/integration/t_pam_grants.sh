@@ -119,3 +119,17 @@ OUT=$(umask 000; in_ns $PTY 'Reason for elevation:=CHG-7' -- \
 	setpriv --reuid=1999 --regid=1999 --clear-groups su alice -c 'echo RAN-AS-$(id -un)' 2>&1) || RC=$?
 [ "$RC" != 0 ] || fail "grant_reach user: su alice from another account succeeded: $OUT"
 assert_not_contains "$OUT" "RAN-AS-alice" "grant_reach user: another account still cannot borrow it"
+
+# 8. the grants file is state vigild trusts: one others can write (a planted grant elevates)
+# is refused at start; elevation fails closed (its module reports why), vigild serves on
+stop_vigild
+[ -f "$T/state/grants.json" ] || fail "no grants.json persisted"
+chmod 0666 "$T/state/grants.json"
+start_vigild
+st=$(ctl --json status)
+assert_contains "$st" "grants.json is writable by group or others" "a world-writable grants.json is refused, naming the file"
+RC=0
+OUT=$(umask 000; in_ns $PTY -- \
+	setpriv --reuid=60001 --regid=60001 --clear-groups su alice -c 'echo RAN-AS-$(id -un)' 2>&1) || RC=$?
+[ "$RC" != 0 ] || fail "elevation succeeded from an untrusted grants file: $OUT"
+ok "no elevation rides on an untrusted grants file"

@@ -48,10 +48,20 @@ i=0; until grep -q 'bundle.json HTTP' "$T/nginx/access.log" 2>/dev/null; do i=$(
 first=$(grep -m1 'bundle.json HTTP' "$T/nginx/access.log")
 assert_contains "$first" '" 304 ' "first pull after restart is conditional (persisted ETag)"
 
+# the TLS files libcurl opens are trusted like every file vigild reads: a client key others can
+# write is refused, saying which file and the fix, and pulling resumes once it is root's alone
+chmod 0666 "$T/pki/cli.key"
+i=0; until ctl --json status | grep -q 'cli.key is writable by group or others'; do i=$((i+1)); [ $i -gt 100 ] && fail "a world-writable client key was used: $(ctl --json status)"; sleep 0.1; done
+ok "a world-writable pull_key_file is refused, naming the file"
+chmod 0600 "$T/pki/cli.key"
+make_bundle "$T/v4.json" 4
+publish "$T/v4.json" bundle.json
+wait_version 4 "pulling resumes once the key is root's alone"
+
 # server gone: failures are reported and retried with backoff, policy stays
 kill "$NGINX_PID"; wait "$NGINX_PID" 2>/dev/null || true
 i=0; until ctl --json status | grep -q '"last_result": "failed'; do i=$((i+1)); [ $i -gt 100 ] && fail "failure not reported"; sleep 0.1; done
 ok "unreachable server reported"
 out=$(ctl --json status)
 assert_contains "$out" '"backoff_s": ' "backoff reported"
-assert_eq "$(version)" 3 "policy unchanged while the server is down"
+assert_eq "$(version)" 4 "policy unchanged while the server is down"
