@@ -733,6 +733,32 @@ static int cgroup_kernel_path(uint64_t cgid, char *rel, size_t len)
 	return 0;
 }
 
+/*
+ * Without CAP_DAC_READ_SEARCH (the shipped unit has none) the kernel opens no cgroup by id
+ * (EPERM). The path a tenant names is then the kernel's own as long as it crosses no other
+ * mount: the alias its text cannot show is a bind mount inside the cgroup2 file system, which
+ * the mount id of the path tells (name_to_handle_at needs no capability). The spelling itself
+ * is canonical (lib/bundle.c refuses any other). 0, or -EXDEV for a path through another mount.
+ */
+static int cgroup_path_unaliased(const char *path, const char *cfg_rel, char *rel, size_t len)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh.handle_bytes = sizeof(uint64_t) };
+	int mnt_root, mnt_path;
+
+	if (name_to_handle_at(AT_FDCWD, E.cgroot, &h.fh, &mnt_root, 0) < 0)
+		return -errno;
+	h.fh.handle_bytes = sizeof(uint64_t);
+	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt_path, 0) < 0)
+		return -errno;
+	if (mnt_root != mnt_path)
+		return -EXDEV;
+	snprintf(rel, len, "%s", cfg_rel);
+	return 0;
+}
+
 /* Levels below the cgroup2 root: "" is 0, "/a/b" is 2. */
 static unsigned cgroup_level(const char *rel)
 {
@@ -766,7 +792,15 @@ static int cgroup_problem(const struct vg_enf_compiled *c, const uint64_t *ids, 
 		snprintf(why, len, "%s is not a cgroup v2 directory (a mount over it?)", path);
 		return -ENOTDIR;
 	}
-	if ((r = cgroup_kernel_path(ids[i], rel, sizeof(rel))) < 0) {
+	r = cgroup_kernel_path(ids[i], rel, sizeof(rel));
+	if (r == -EPERM)
+		r = cgroup_path_unaliased(path, c->cgroups[i].path, rel, sizeof(rel));
+	if (r == -EXDEV) {
+		snprintf(why, len, "%s crosses another mount inside the cgroup2 file system (a bind mount?): "
+			 "name the cgroup by its real path below %s", path, E.cgroot);
+		return r;
+	}
+	if (r < 0) {
 		snprintf(why, len, "the kernel does not find cgroup %s (id %llu) below %s: %s", path,
 			 (unsigned long long)ids[i], E.cgroot, strerror(-r));
 		return r;
@@ -1447,8 +1481,18 @@ static uint32_t tenant_of_cgroup(uint64_t cgid)
 	size_t best = 0;
 	uint32_t tenant = 0;
 
-	if (cgroup_kernel_path(cgid, rel, sizeof(rel)) < 0)
+	if (cgroup_kernel_path(cgid, rel, sizeof(rel)) < 0) {
+		/* no CAP_DAC_READ_SEARCH: the tenant whose cgroup it is itself, by id */
+		for (size_t i = 0; i < E.compiled->ncgroups; i++) {
+			char path[PATH_MAX];
+			uint64_t id;
+
+			snprintf(path, sizeof(path), "%s%s", E.cgroot, E.compiled->cgroups[i].path);
+			if (cgroup_id(path, &id) == 0 && id == cgid)
+				return E.compiled->cgroups[i].val.tenant;
+		}
 		return 0;
+	}
 	for (size_t i = 0; i < E.compiled->ncgroups; i++) {
 		const char *tp = E.compiled->cgroups[i].path;
 		size_t l = strlen(tp);

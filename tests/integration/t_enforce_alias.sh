@@ -54,11 +54,16 @@ alpha_blocked "version 2"
 echo "== a bind mount inside cgroupfs: beta lists a path that is alpha's cgroup"
 mkdir "$CGBASE/alias"
 mount --bind "$CGA" "$CGBASE/alias"
-refused 3 "bind-mount alias" enforce_cgroup_alias "[\"$CGREL/beta\", \"$CGREL/alias\"]"
+refused 3 "bind-mount alias" enforce_cgroup "[\"$CGREL/beta\", \"$CGREL/alias\"]"
 out=$(ctl policy push "$T/b3.json" 2>&1 || true)
 assert_contains "$out" 'tenants[1].cgroups[1]' "the error names the JSON path"
-assert_contains "$out" "are the same cgroup in the kernel" "the error says what is wrong"
-assert_contains "$out" "list it once, by its real path" "the error says what to do"
+# with CAP_DAC_READ_SEARCH vigild finds the kernel's own path of each id; without it (the
+# shipped unit, t_enforce_alias_nocap) it sees the path cross the bind mount
+case "$out" in
+*"are the same cgroup in the kernel"* | *"crosses another mount inside the cgroup2 file system"*) ok "the error says what is wrong" ;;
+*) fail "the error does not say what is wrong: $out" ;;
+esac
+assert_contains "$out" "by its real path" "the error says what to do"
 umount "$CGBASE/alias"
 
 echo "== path aliases and the root"
