@@ -737,23 +737,18 @@ static int cgroup_kernel_path(uint64_t cgid, char *rel, size_t len)
  * Without CAP_DAC_READ_SEARCH (the shipped unit has none) the kernel opens no cgroup by id
  * (EPERM). The path a tenant names is then the kernel's own as long as it crosses no other
  * mount: the alias its text cannot show is a bind mount inside the cgroup2 file system, which
- * the mount id of the path tells (name_to_handle_at needs no capability). The spelling itself
+ * the mount id of the path tells (statx, no capability needed). The spelling itself
  * is canonical (lib/bundle.c refuses any other). 0, or -EXDEV for a path through another mount.
  */
 static int cgroup_path_unaliased(const char *path, const char *cfg_rel, char *rel, size_t len)
 {
-	struct {
-		struct file_handle fh;
-		uint64_t id;
-	} h = { .fh.handle_bytes = sizeof(uint64_t) };
-	int mnt_root, mnt_path;
+	struct statx root, at;
 
-	if (name_to_handle_at(AT_FDCWD, E.cgroot, &h.fh, &mnt_root, 0) < 0)
+	if (statx(AT_FDCWD, E.cgroot, 0, STATX_MNT_ID, &root) < 0 || statx(AT_FDCWD, path, 0, STATX_MNT_ID, &at) < 0)
 		return -errno;
-	h.fh.handle_bytes = sizeof(uint64_t);
-	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt_path, 0) < 0)
-		return -errno;
-	if (mnt_root != mnt_path)
+	if (!(root.stx_mask & at.stx_mask & STATX_MNT_ID))
+		return -EOPNOTSUPP;
+	if (root.stx_mnt_id != at.stx_mnt_id)
 		return -EXDEV;
 	snprintf(rel, len, "%s", cfg_rel);
 	return 0;
