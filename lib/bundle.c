@@ -286,7 +286,7 @@ struct ctx {
 
 #define FAIL(c, code, path, ...) vg_err_set((c)->err, EINVAL, code, path, __VA_ARGS__)
 
-static const char *type_name(const json_t *v)
+const char *vg_json_type_name(const json_t *v)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: return "an object";
@@ -319,7 +319,7 @@ static int check_fields(struct ctx *c, json_t *obj, const char *path, const char
 	char p[256];
 
 	if (!json_is_object(obj))
-		return FAIL(c, "schema_type", path, "must be an object, found %s", type_name(obj));
+		return FAIL(c, "schema_type", path, "must be an object, found %s", vg_json_type_name(obj));
 	json_object_foreach(obj, key, v) {
 		bool ok = false;
 
@@ -364,7 +364,7 @@ static int get_str(struct ctx *c, json_t *obj, const char *path, const char *key
 		return 0;
 	}
 	if (!json_is_string(v))
-		return FAIL(c, "schema_type", p, "must be a string, found %s", type_name(v));
+		return FAIL(c, "schema_type", p, "must be a string, found %s", vg_json_type_name(v));
 	if (json_string_length(v) > maxlen)
 		return FAIL(c, "schema_value", p, "longer than %zu characters", maxlen);
 	if (strlen(json_string_value(v)) != json_string_length(v))
@@ -403,7 +403,7 @@ static int get_int(struct ctx *c, json_t *obj, const char *path, const char *key
 		return 0;
 	}
 	if (!json_is_integer(v))
-		return FAIL(c, "schema_type", p, "must be an integer, found %s", type_name(v));
+		return FAIL(c, "schema_type", p, "must be an integer, found %s", vg_json_type_name(v));
 	if (json_integer_value(v) < lo || json_integer_value(v) > hi)
 		return FAIL(c, "schema_value", p, "%lld is out of range [%lld, %lld]",
 			    (long long)json_integer_value(v), (long long)lo, (long long)hi);
@@ -431,7 +431,7 @@ static int get_bool(struct ctx *c, json_t *obj, const char *path, const char *ke
 		return 0;
 	if (!json_is_boolean(v)) {
 		sub(p, sizeof(p), path, key);
-		return FAIL(c, "schema_type", p, "must be true or false, found %s", type_name(v));
+		return FAIL(c, "schema_type", p, "must be true or false, found %s", vg_json_type_name(v));
 	}
 	*out = json_is_true(v);
 	return 0;
@@ -486,7 +486,7 @@ static int get_array(struct ctx *c, json_t *obj, const char *path, const char *k
 		return 0;
 	}
 	if (!json_is_array(v))
-		return FAIL(c, "schema_type", p, "must be an array, found %s", type_name(v));
+		return FAIL(c, "schema_type", p, "must be an array, found %s", vg_json_type_name(v));
 	if (json_array_size(v) > MAX_ITEMS)
 		return FAIL(c, "schema_value", p, "more than %u items", MAX_ITEMS);
 	*arr = v;
@@ -527,7 +527,7 @@ static int str_item(struct ctx *c, json_t *v, const char *path, void *out, const
 	size_t max = *(const size_t *)maxlen;
 
 	if (!json_is_string(v))
-		return FAIL(c, "schema_type", path, "must be a string, found %s", type_name(v));
+		return FAIL(c, "schema_type", path, "must be a string, found %s", vg_json_type_name(v));
 	if (json_string_length(v) > max || json_string_length(v) == 0)
 		return FAIL(c, "schema_value", path, "must be 1 to %zu characters", max);
 	*(char **)out = astrdup(c, json_string_value(v));
@@ -616,7 +616,7 @@ int vg_cidr_parse_json(struct json_t *v, const char *p, struct vg_cidr *out, str
 
 	if (!json_is_string(v))
 		return vg_err_set(err, EINVAL, "schema_type", p, "must be a CIDR string such as 10.0.0.0/8, found %s",
-				  type_name(v));
+				  vg_json_type_name(v));
 	r = vg_cidr_parse(json_string_value(v), out);
 	if (r == -EDOM)
 		return vg_err_set(err, EINVAL, "schema_bad_cidr", p,
@@ -1627,7 +1627,7 @@ static int parse_scope(struct ctx *c, json_t *root, struct vg_bundle *b)
 
 		sub(p, sizeof(p), "$.scope.labels", key);
 		if (!json_is_string(v))
-			return FAIL(c, "schema_type", p, "must be a string, found %s", type_name(v));
+			return FAIL(c, "schema_type", p, "must be a string, found %s", vg_json_type_name(v));
 		b->scope.label_keys[b->scope.nlabels] = astrdup(c, key);
 		b->scope.label_values[b->scope.nlabels] = astrdup(c, json_string_value(v));
 		b->scope.nlabels++;

@@ -14,20 +14,6 @@
 
 #define FAIL(err, code, path, ...) vg_err_set(err, EINVAL, code, path, __VA_ARGS__)
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "an object";
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER: return "an integer";
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	default: return "null";
-	}
-}
-
 /* obj is an object holding only allowed keys, and every required one */
 static int fields(json_t *obj, const char *path, const char *const *allowed, const char *const *required,
 		  struct vg_err *err)
@@ -37,7 +23,7 @@ static int fields(json_t *obj, const char *path, const char *const *allowed, con
 	char p[320];
 
 	if (!json_is_object(obj))
-		return FAIL(err, "schema_type", path, "must be an object, found %s", type_name(obj));
+		return FAIL(err, "schema_type", path, "must be an object, found %s", vg_json_type_name(obj));
 	json_object_foreach(obj, key, v) {
 		bool ok = false;
 
@@ -65,7 +51,7 @@ static int str_field(json_t *obj, const char *path, const char *key, size_t max,
 
 	snprintf(p, sizeof(p), "%s.%s", path, key);
 	if (!json_is_string(v))
-		return FAIL(err, "schema_type", p, "must be a string, found %s", type_name(v));
+		return FAIL(err, "schema_type", p, "must be a string, found %s", vg_json_type_name(v));
 	if (json_string_length(v) == 0 || json_string_length(v) > max)
 		return FAIL(err, "schema_value", p, "must be 1 to %zu characters", max);
 	if (strlen(json_string_value(v)) != json_string_length(v))
@@ -112,7 +98,7 @@ static json_t *array_field(json_t *obj, const char *path, const char *key, size_
 
 	snprintf(p, sizeof(p), "%s.%s", path, key);
 	if (!json_is_array(v)) {
-		FAIL(err, "schema_type", p, "must be an array, found %s", type_name(v));
+		FAIL(err, "schema_type", p, "must be an array, found %s", vg_json_type_name(v));
 		return NULL;
 	}
 	if (json_array_size(v) < lo || json_array_size(v) > hi) {
@@ -327,7 +313,7 @@ static int parse_action(json_t *o, const char *path, struct vg_em_action *a, str
 	char p[320];
 
 	if (!json_is_object(o))
-		return FAIL(err, "schema_type", path, "must be an object, found %s", type_name(o));
+		return FAIL(err, "schema_type", path, "must be an object, found %s", vg_json_type_name(o));
 	snprintf(p, sizeof(p), "%s.action", path);
 	if (!kind)
 		return FAIL(err, "schema_missing", p, "required field is missing");

@@ -219,6 +219,8 @@ bool vg_cidr_contains(const struct vg_cidr *c, int family, const uint8_t *addr);
 /* One JSON value of a rule, checked as bundles check it (other signed documents reuse these):
  * errors name path. */
 struct json_t;
+/* "an object", "a string", ... for errors that say what a JSON value was (bundles, emergency documents) */
+const char *vg_json_type_name(const struct json_t *v);
 int vg_cidr_parse_json(struct json_t *v, const char *path, struct vg_cidr *out, struct vg_err *err);
 int vg_port_parse_json(struct json_t *v, const char *path, struct vg_portrange *out, struct vg_err *err);
 
