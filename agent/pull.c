@@ -25,12 +25,6 @@
 /* the emergency channel retries a failure sooner than the bundle's: at most this far apart */
 #define EMERGENCY_BACKOFF_MAX_S 60u
 
-struct buf {
-	char *data;
-	size_t len, max;
-	bool too_big;
-};
-
 struct vg_pull_result {
 	/* inputs */
 	char url[512], ca[256], cert[256], key[256], etag[256];
@@ -38,29 +32,9 @@ struct vg_pull_result {
 	/* outputs */
 	long http;
 	char new_etag[256];
-	struct buf body, sig;
+	struct vg_body body, sig;
 	char error[CURL_ERROR_SIZE + 64];
 };
-
-static size_t on_data(char *p, size_t size, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	size_t len = size * n;
-	char *nd;
-
-	if (b->len + len > b->max) {
-		b->too_big = true;
-		return 0;
-	}
-	nd = realloc(b->data, b->len + len + 1);
-	if (!nd)
-		return 0;
-	b->data = nd;
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return len;
-}
 
 static size_t on_header(char *p, size_t size, size_t n, void *arg)
 {
@@ -85,7 +59,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	return len;
 }
 
-static long fetch(struct vg_pull_result *res, const char *url, struct buf *out, const char *etag)
+static long fetch(struct vg_pull_result *res, const char *url, struct vg_body *out, const char *etag)
 {
 	char errbuf[CURL_ERROR_SIZE] = "", hdr[300];
 	struct curl_slist *h = NULL;
@@ -103,7 +77,7 @@ static long fetch(struct vg_pull_result *res, const char *url, struct buf *out, 
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, vg_body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, out);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "vigild/" VIGIL_VERSION);
 	if (res->ca[0])

@@ -25,32 +25,6 @@ struct scim_opts {
 	uint32_t uid_min, uid_max, gid_min, gid_max;
 };
 
-struct body {
-	char *data;
-	size_t len;
-	bool too_big;
-};
-
-static size_t on_body(char *p, size_t size, size_t n, void *arg)
-{
-	struct body *b = arg;
-	size_t len = size * n;
-	char *nd;
-
-	if (b->len + len > PAGE_MAX_BYTES) {
-		b->too_big = true;
-		return 0;
-	}
-	nd = realloc(b->data, b->len + len + 1);
-	if (!nd)
-		return 0;
-	b->data = nd;
-	memcpy(b->data + b->len, p, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return len;
-}
-
 /* https anywhere; plain http only to the loopback (tests) */
 static int url_allowed(const char *url, const char **protocols)
 {
@@ -75,7 +49,7 @@ static int url_allowed(const char *url, const char **protocols)
 }
 
 /* GET one page; returns 0 with the body, or prints why and returns -1 */
-static int get_page(const struct scim_opts *o, const char *url, const char *auth, struct body *b)
+static int get_page(const struct scim_opts *o, const char *url, const char *auth, struct vg_body *b)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *h = NULL;
@@ -98,7 +72,7 @@ static int get_page(const struct scim_opts *o, const char *url, const char *auth
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, vg_body_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, b);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "vigilctl/" VIGIL_VERSION);
@@ -133,7 +107,7 @@ static int fetch_all(const struct scim_opts *o, const char *auth, const char *re
 	int r = -1;
 
 	for (int n = 0;; n++) {
-		struct body b = { 0 };
+		struct vg_body b = { .max = PAGE_MAX_BYTES };
 		json_error_t je;
 		size_t got;
 

@@ -104,6 +104,26 @@ int vg_file_trusted(const char *path, const struct stat *st, struct vg_err *err)
 	return 0;
 }
 
+size_t vg_body_write(char *p, size_t size, size_t n, void *arg)
+{
+	struct vg_body *b = arg;
+	size_t len = size * n;
+	char *nd;
+
+	if (b->len + len > b->max) {
+		b->too_big = true;
+		return 0;
+	}
+	nd = realloc(b->data, b->len + len + 1);
+	if (!nd)
+		return 0;
+	b->data = nd;
+	memcpy(b->data + b->len, p, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return len;
+}
+
 int vg_path_trusted(const char *path, struct vg_err *err)
 {
 	struct stat st;

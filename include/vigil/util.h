@@ -31,6 +31,15 @@ int vg_file_trusted(const char *path, const struct stat *st, struct vg_err *err)
 /* vg_file_trusted on the file PATH names (symlinks followed), for files another program opens
  * (libcurl's TLS CA, certificate and key); errors name the file. */
 int vg_path_trusted(const char *path, struct vg_err *err);
+
+/* A bounded in-memory body for libcurl (CURLOPT_WRITEFUNCTION vg_body_write, CURLOPT_WRITEDATA
+ * the struct): more than max bytes ends the transfer with too_big set; data stays NUL-terminated. */
+struct vg_body {
+	char *data;
+	size_t len, max;
+	bool too_big;
+};
+size_t vg_body_write(char *p, size_t size, size_t n, void *arg);
 /* vg_read_file + vg_file_trusted on the opened file; errors (with err) name the file. */
 int vg_read_trusted(const char *path, size_t max, char **out, size_t *len, struct vg_err *err);
 
