@@ -40,10 +40,25 @@ struct vg_rule {
 	struct vg_portrange *ports;
 };
 
+/*
+ * An egress rule by DNS name (docs/dns.md): it allows the addresses that the tenant's own
+ * lookups of a matching name, answered through vigild's DNS forwarder, returned, for their
+ * TTL (clamped by vg_dns_policy) plus the grace. Issue 19.
+ */
+struct vg_name_rule {
+	uint32_t id;   /* unique across the whole bundle, the same id space as vg_rule */
+	char *pattern; /* normalised name or "*.<name>" (vg_dns_pattern_check) */
+	uint8_t proto;
+	size_t nports;
+	struct vg_portrange *ports;
+};
+
 struct vg_shared_service {
 	char *name;
 	size_t nrules;
 	struct vg_rule *rules;
+	size_t nnames;
+	struct vg_name_rule *names;
 };
 
 struct vg_tenant {
@@ -59,6 +74,8 @@ struct vg_tenant {
 	size_t nshared;
 	size_t *shared; /* indexes into bundle->shared_services */
 	unsigned sockets; /* VG_TENANT_SOCK_*: socket kinds beyond TCP, UDP and ping it may open */
+	size_t nnames;
+	struct vg_name_rule *names; /* egress by name; shared services' names come through shared[] */
 };
 
 /* "sockets" of a tenant (docs/bundle.md); the same bits as VG_ENF_SOCK_* in bpf/vigil_maps.h */
@@ -187,6 +204,23 @@ struct vg_scope {
 	char **label_keys, **label_values; /* every label must match the host's */
 };
 
+/* The bundle's "dns" object (docs/dns.md): how vigild's forwarder answers tenants. */
+enum vg_dns_refuse { VG_DNS_REFUSE_NXDOMAIN = 0, VG_DNS_REFUSE_REFUSED = 1 };
+
+struct vg_dns_resolver {
+	int family; /* AF_INET or AF_INET6 */
+	uint8_t addr[16];
+	uint16_t port; /* host byte order, 53 unless the bundle says otherwise */
+};
+
+struct vg_dns_policy {
+	size_t nresolvers; /* 0: no name rule anywhere (the parser refuses name rules without one) */
+	struct vg_dns_resolver *resolvers;
+	uint32_t ttl_min, ttl_max; /* seconds; answer TTLs are clamped into [ttl_min, ttl_max] */
+	uint32_t grace;		   /* seconds a learned address outlives its TTL */
+	enum vg_dns_refuse refuse; /* the answer to a name no rule of the tenant matches */
+};
+
 struct vg_bundle {
 	int64_t version;
 	time_t issued_at, expires_at;
@@ -201,6 +235,7 @@ struct vg_bundle {
 	struct vg_elevation elevation;
 	struct vg_identity identity;
 	struct vg_audit_policy audit;
+	struct vg_dns_policy dns;
 	size_t nrules_total; /* all egress rules across tenants, shared services and host */
 	char digest[65];     /* sha256 hex of the exact bytes */
 	void *arena;	     /* every allocation above lives here; freed by vg_bundle_free */
