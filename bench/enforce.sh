@@ -67,49 +67,10 @@ with open(w + "/ipt", "w") as f:
 PY
 }
 
-start_vigild() {
-	mkdir -p "$W/state" "$W/run" "$W/keys"
-	cat >"$W/vigild.conf" <<EOC
-state_dir = $W/state
-run_dir = $W/run
-socket = $W/run/vigil.sock
-bpffs_dir = $PINS
-trust_file = $W/trust.json
-inbox_dir =
-nss_cache_dir = $W/state/nss
-breakglass_spool = $W/state/breakglass.spool
-hostname = testhost
-enforce = true
-metrics_textfile =
-max_bundle_bytes = 268435456
-event_rate_limit = ${1:-1000}
-EOC
-	[ -f "$W/keys/k" ] || {
-		"$BIN/vigilctl" keygen --out "$W/keys/k" >/dev/null
-		"$BIN/vigilctl" trust new --out "$W/trust.json" --version 1 --threshold 1 "$W/keys/k.pub" >/dev/null
-	}
-	"$BIN/vigild" -c "$W/vigild.conf" --foreground >>"$W/vigild.log" 2>&1 &
-	VPID=$!
-	i=0
-	until [ -S "$W/run/vigil.sock" ]; do
-		i=$((i + 1)); [ $i -gt 300 ] && { tail "$W/vigild.log"; exit 1; }; sleep 0.1
-	done
-}
-stop_vigild() {
-	kill "$VPID"; wait "$VPID" 2>/dev/null || true; VPID=""
-	rm -rf "$PINS" "$W/state" "$W/run"
-	: >"$W/vigild.log"
-}
-ctl() { "$BIN/vigilctl" -s "$W/run/vigil.sock" --timeout 600000 "$@"; }
-VER=2
-push() {
-	python3 "$ROOT/tests/integration/mkbundle.py" --version "$VER" --out "$W/b.json" --from "$W/template.json"
-	"$BIN/vigilctl" policy sign --key "$W/keys/k" "$W/b.json" >/dev/null
-	VER=$((VER + 1))
-	s=$(date +%s%N)
-	ctl policy push "$W/b.json" >/dev/null
-	echo $(( ($(date +%s%N) - s) / 1000000 ))
-}
+start_vigild() { bench_vigild_start "event_rate_limit = ${1:-1000}"; }
+stop_vigild() { bench_vigild_stop; }
+ctl() { bench_ctl "$@"; }
+push() { bench_push "$W/template.json"; }
 
 echo "== enforce: TCP connect+close on loopback from a tenant cgroup (${SECS}s each, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
 base=$(rate)
