@@ -19,6 +19,7 @@
 #include "vigil/assertion.h"
 #include "vigil/bundle.h"
 #include "vigil/crypto.h"
+#include "vigil/dns.h"
 #include "vigil/util.h"
 
 #define MAX_NAME 32
@@ -634,24 +635,24 @@ static int parse_cidr_value(struct ctx *c, json_t *v, const char *p, struct vg_c
 	return vg_cidr_parse_json(v, p, out, c->err);
 }
 
-static int parse_ports(struct ctx *c, json_t *arr, const char *p, struct vg_rule *rule)
+static int parse_ports(struct ctx *c, json_t *arr, const char *p, size_t *nports, struct vg_portrange **ports)
 {
 	json_t *v;
 	size_t i;
 	char pi[300];
 	int r;
 
-	rule->nports = json_array_size(arr);
-	if (rule->nports == 0)
+	*nports = json_array_size(arr);
+	if (*nports == 0)
 		return FAIL(c, "schema_value", p, "an empty port list allows nothing: leave \"ports\" out for every port");
-	if (rule->nports > 64)
+	if (*nports > 64)
 		return FAIL(c, "schema_value", p, "at most 64 port entries per rule; split the rule");
-	rule->ports = arena_alloc(c->arena, sizeof(*rule->ports) * rule->nports);
-	if (!rule->ports)
+	*ports = arena_alloc(c->arena, sizeof(**ports) * *nports);
+	if (!*ports)
 		return -ENOMEM;
 	json_array_foreach(arr, i, v) {
 		idx(pi, sizeof(pi), p, i);
-		if ((r = vg_port_parse_json(v, pi, &rule->ports[i], c->err)) < 0)
+		if ((r = vg_port_parse_json(v, pi, &(*ports)[i], c->err)) < 0)
 			return r;
 	}
 	return 0;
@@ -691,40 +692,101 @@ bad:
 	return vg_err_set(err, EINVAL, "schema_value", path, "a port is a number (443) or a range string (\"8000-8100\")");
 }
 
-static int parse_rule(struct ctx *c, json_t *obj, const char *path, struct vg_rule *rule)
+/* The one destination a rule names (docs/bundle.md "Rules"). */
+enum rule_dst { DST_CIDR, DST_FQDN, DST_PATTERN };
+static const char *const rule_dsts[] = { "cidr", "fqdn", "pattern" };
+
+/*
+ * Rules by name are allowed only where the tenant's DNS goes through vigild's forwarder
+ * (NAMES_OK: tenants and shared services); $.host rules name addresses.
+ */
+static int rule_dst(struct ctx *c, json_t *obj, const char *path, bool names_ok, enum rule_dst *out)
 {
-	static const char *const allowed[] = { "id", "cidr", "proto", "ports", "comment", NULL };
-	static const char *const required[] = { "id", "cidr", NULL };
+	char p[256];
+	int n = 0;
+
+	for (int i = 0; i < (int)VG_ARRAY_SIZE(rule_dsts); i++)
+		if (json_object_get(obj, rule_dsts[i])) {
+			*out = (enum rule_dst)i;
+			n++;
+		}
+	if (n > 1)
+		return FAIL(c, "schema_value", path,
+			    "a rule names exactly one of \"cidr\", \"fqdn\" or \"pattern\": write one rule for each");
+	if (n == 0 && !names_ok) {
+		sub(p, sizeof(p), path, "cidr");
+		return FAIL(c, "schema_missing", p, "required field is missing");
+	}
+	if (n == 0)
+		return FAIL(c, "schema_missing", path,
+			    "the rule names no destination: add \"cidr\" (addresses), \"fqdn\" (one DNS name) or "
+			    "\"pattern\" (\"*.example.com\")");
+	if (*out != DST_CIDR && !names_ok) {
+		sub(p, sizeof(p), path, rule_dsts[*out]);
+		return FAIL(c, "schema_value", p,
+			    "$.host rules name addresses (\"cidr\") only: names are learned from a tenant's own lookups "
+			    "through vigild's DNS forwarder, so they belong in a tenant's egress or a shared service");
+	}
+	return 0;
+}
+
+/* "fqdn": one name; "pattern": "*." and a name; both in their normalised form (docs/dns.md) */
+static int parse_name_value(struct ctx *c, json_t *obj, const char *path, enum rule_dst dst, char **out)
+{
+	const char *key = rule_dsts[dst];
+	struct vg_err derr;
+	const char *star;
+	char p[256];
+	int r = get_str(c, obj, path, key, true, VG_DNS_NAME_MAX + 3, out);
+
+	if (r < 0)
+		return r;
+	sub(p, sizeof(p), path, key);
+	star = strchr(*out, '*');
+	if (star && (star != *out || star[1] != '.' || strchr(star + 1, '*')))
+		return FAIL(c, "schema_value", p,
+			    "\"%s\": '*' stands for one whole first label only, in a \"pattern\" such as \"*.example.com\"",
+			    *out);
+	if (dst == DST_FQDN && star)
+		return FAIL(c, "schema_value", p, "\"%s\" is a pattern: write \"pattern\": \"%s\"", *out, *out);
+	if (dst == DST_PATTERN && !star)
+		return FAIL(c, "schema_value", p,
+			    "\"%s\" is one name: write \"fqdn\": \"%s\", or \"pattern\": \"*.%s\" for the names one "
+			    "label below it", *out, *out, *out);
+	if (vg_dns_pattern_check(*out, &derr) < 0)
+		return FAIL(c, "schema_value", p, "\"%s\": %s", *out, derr.msg);
+	return 0;
+}
+
+/* id (unique across the bundle, rules by address and by name alike), proto, ports, comment */
+static int parse_rule_common(struct ctx *c, json_t *obj, const char *path, uint32_t *id, uint8_t *proto,
+			     size_t *nports, struct vg_portrange **ports)
+{
 	static const char *const protos[] = { "any", "tcp", "udp", "icmp", NULL };
 	static const uint8_t proto_nums[] = { VG_PROTO_ANY, VG_PROTO_TCP, VG_PROTO_UDP, VG_PROTO_ICMP };
 	char p[256];
-	json_t *ports;
-	int64_t id;
-	int proto, r;
+	json_t *parr;
+	int64_t v;
+	int pi, r;
 
-	if ((r = check_fields(c, obj, path, allowed, required)) < 0)
+	if ((r = get_int(c, obj, path, "id", true, 1, 0x7fffffff, 0, &v)) < 0)
 		return r;
-	if ((r = get_int(c, obj, path, "id", true, 1, 0x7fffffff, 0, &id)) < 0)
-		return r;
-	rule->id = (uint32_t)id;
-	if (!set_add_u64(&c->rule_ids, rule->id)) {
+	*id = (uint32_t)v;
+	if (!set_add_u64(&c->rule_ids, *id)) {
 		sub(p, sizeof(p), path, "id");
 		return vg_err_set(c->err, EINVAL, "schema_duplicate", p,
-				  "rule id %u is used twice; rule ids are unique across the bundle", rule->id);
+				  "rule id %u is used twice; rule ids are unique across the bundle", *id);
 	}
-	sub(p, sizeof(p), path, "cidr");
-	if ((r = parse_cidr_value(c, json_object_get(obj, "cidr"), p, &rule->cidr)) < 0)
+	if ((r = get_choice(c, obj, path, "proto", protos, 0, &pi)) < 0)
 		return r;
-	if ((r = get_choice(c, obj, path, "proto", protos, 0, &proto)) < 0)
+	*proto = proto_nums[pi];
+	if ((r = get_array(c, obj, path, "ports", false, &parr)) < 0)
 		return r;
-	rule->proto = proto_nums[proto];
-	if ((r = get_array(c, obj, path, "ports", false, &ports)) < 0)
-		return r;
-	if (ports) {
+	if (parr) {
 		sub(p, sizeof(p), path, "ports");
-		if (rule->proto == VG_PROTO_ICMP)
+		if (*proto == VG_PROTO_ICMP)
 			return FAIL(c, "schema_value", p, "ICMP has no ports: remove \"ports\" or change \"proto\"");
-		if ((r = parse_ports(c, ports, p, rule)) < 0)
+		if ((r = parse_ports(c, parr, p, nports, ports)) < 0)
 			return r;
 	}
 	if (json_object_get(obj, "comment") && !json_is_string(json_object_get(obj, "comment"))) {
@@ -734,9 +796,28 @@ static int parse_rule(struct ctx *c, json_t *obj, const char *path, struct vg_ru
 	return 0;
 }
 
-static int rule_item(struct ctx *c, json_t *v, const char *path, void *out, const void *arg)
+/* One egress rule: by address into RULE, or by name into NAME (*IS_NAME says which). */
+static int parse_rule(struct ctx *c, json_t *obj, const char *path, bool names_ok, struct vg_rule *rule,
+		      struct vg_name_rule *name, bool *is_name)
 {
-	return parse_rule(c, v, path, out);
+	static const char *const allowed[] = { "id", "cidr", "fqdn", "pattern", "proto", "ports", "comment", NULL };
+	static const char *const required[] = { "id", NULL };
+	enum rule_dst dst = DST_CIDR;
+	char p[256];
+	int r;
+
+	if ((r = check_fields(c, obj, path, allowed, required)) < 0 || (r = rule_dst(c, obj, path, names_ok, &dst)) < 0)
+		return r;
+	*is_name = dst != DST_CIDR;
+	if (*is_name) {
+		if ((r = parse_rule_common(c, obj, path, &name->id, &name->proto, &name->nports, &name->ports)) < 0)
+			return r;
+		return parse_name_value(c, obj, path, dst, &name->pattern);
+	}
+	if ((r = parse_rule_common(c, obj, path, &rule->id, &rule->proto, &rule->nports, &rule->ports)) < 0)
+		return r;
+	sub(p, sizeof(p), path, "cidr");
+	return parse_cidr_value(c, json_object_get(obj, "cidr"), p, &rule->cidr);
 }
 
 static int cidr_item(struct ctx *c, json_t *v, const char *path, void *out, const void *arg)
@@ -744,13 +825,51 @@ static int cidr_item(struct ctx *c, json_t *v, const char *path, void *out, cons
 	return parse_cidr_value(c, v, path, out);
 }
 
-static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_rule **out,
-		       size_t *n, size_t *total)
+/*
+ * An egress list, in its order: rules by address into RULES, rules by name into NAMES
+ * (NULL for $.host, which takes addresses only). Both count in TOTAL.
+ */
+static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_rule **rules,
+		       size_t *nrules, struct vg_name_rule **names, size_t *nnames, size_t *total)
 {
-	int r = parse_list(c, obj, path, key, sizeof(**out), rule_item, NULL, (void **)out, n);
+	json_t *arr, *v;
+	size_t i, n;
+	char p[256], pi[280];
+	int r = get_array(c, obj, path, key, false, &arr);
 
-	*total += *n;
-	return r;
+	*rules = NULL;
+	*nrules = 0;
+	if (names) {
+		*names = NULL;
+		*nnames = 0;
+	}
+	if (r < 0 || !arr)
+		return r;
+	n = json_array_size(arr) + 1;
+	*rules = arena_alloc(c->arena, sizeof(**rules) * n);
+	if (!*rules)
+		return -ENOMEM;
+	sub(p, sizeof(p), path, key);
+	json_array_foreach(arr, i, v) {
+		struct vg_name_rule scratch;
+		bool is_name = false;
+
+		/* the array of names only when a list has one (most have none) */
+		if (names && !*names && json_is_object(v) &&
+		    (json_object_get(v, "fqdn") || json_object_get(v, "pattern")) &&
+		    !(*names = arena_alloc(c->arena, sizeof(**names) * n)))
+			return -ENOMEM;
+		idx(pi, sizeof(pi), p, i);
+		if ((r = parse_rule(c, v, pi, names != NULL, &(*rules)[*nrules], names && *names ? &(*names)[*nnames] : &scratch,
+				    &is_name)) < 0)
+			return r;
+		if (is_name)
+			(*nnames)++;
+		else
+			(*nrules)++;
+	}
+	*total += json_array_size(arr);
+	return 0;
 }
 
 static int parse_cidrs(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_cidr **out,
@@ -789,7 +908,7 @@ static int parse_shared(struct ctx *c, json_t *root, struct vg_bundle *b)
 				       s->name);
 			break;
 		}
-		if ((r = parse_rules(c, v, pi, "rules", &s->rules, &s->nrules, &b->nrules_total)) < 0)
+		if ((r = parse_rules(c, v, pi, "rules", &s->rules, &s->nrules, &s->names, &s->nnames, &b->nrules_total)) < 0)
 			break;
 		b->nshared_services++;
 	}
@@ -1036,7 +1155,7 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 				goto out;
 		}
 		if ((r = parse_cidrs(c, v, pi, "segments", &t->segments, &t->nsegments)) < 0 ||
-		    (r = parse_rules(c, v, pi, "egress", &t->egress, &t->negress, &b->nrules_total)) < 0 ||
+		    (r = parse_rules(c, v, pi, "egress", &t->egress, &t->negress, &t->names, &t->nnames, &b->nrules_total)) < 0 ||
 		    (r = get_str_array(c, v, pi, "shared", MAX_NAME, &shared, &nshared)) < 0 ||
 		    (r = parse_sockets(c, v, pi, &t->sockets)) < 0)
 			goto out;
@@ -1105,7 +1224,7 @@ static int parse_host(struct ctx *c, json_t *root, struct vg_bundle *b)
 	if ((r = check_fields(c, h, "$.host", allowed, NULL)) < 0 ||
 	    (r = get_choice(c, h, "$.host", "mode", modes, 0, &mode)) < 0 ||
 	    (r = get_choice(c, h, "$.host", "default", dflts, 0, &dflt)) < 0 ||
-	    (r = parse_rules(c, h, "$.host", "egress", &b->host.egress, &b->host.negress, &b->nrules_total)) < 0)
+	    (r = parse_rules(c, h, "$.host", "egress", &b->host.egress, &b->host.negress, NULL, NULL, &b->nrules_total)) < 0)
 		return r;
 	b->host.mode = (enum vg_mode)mode;
 	b->host.dflt = (enum vg_default)dflt;
@@ -1635,6 +1754,139 @@ static int parse_scope(struct ctx *c, json_t *root, struct vg_bundle *b)
 	return 0;
 }
 
+/* ---- dns (docs/dns.md): how vigild's forwarder answers tenants with rules by name ---- */
+
+#define DNS_MAX_RESOLVERS 8
+
+/* "10.0.0.53", "10.0.0.53:5353", "2001:db8::1" or "[2001:db8::1]:5353"; port 53 by default */
+static int resolver_item(struct ctx *c, json_t *v, const char *path, void *out, const void *arg)
+{
+	struct vg_dns_resolver *res = out;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *s, *port = NULL, *end;
+	size_t hl;
+	long pn = 53;
+	char *pe;
+
+	if (!json_is_string(v))
+		return FAIL(c, "schema_type", path, "must be a string such as \"10.0.0.53\" or \"[2001:db8::1]:5353\", found %s",
+			    vg_json_type_name(v));
+	s = json_string_value(v);
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (end && end[1] == ':')
+			port = end + 2;
+		else if (end && end[1])
+			end = NULL;
+		s++;
+	} else {
+		end = strchr(s, ':');
+		if (end && strchr(end + 1, ':'))
+			end = s + strlen(s); /* an IPv6 address without a port */
+		else if (end)
+			port = end + 1;
+		else
+			end = s + strlen(s);
+	}
+	hl = end ? (size_t)(end - s) : 0;
+	if (hl == 0 || hl >= sizeof(host))
+		goto bad;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, res->addr) == 1 && json_string_value(v)[0] != '[')
+		res->family = AF_INET;
+	else if (inet_pton(AF_INET6, host, res->addr) == 1)
+		res->family = AF_INET6;
+	else
+		goto bad;
+	if (port) {
+		if (*port < '0' || *port > '9')
+			goto bad;
+		pn = strtol(port, &pe, 10);
+		if (*pe || pn < 1 || pn > 65535)
+			goto bad;
+	}
+	res->port = (uint16_t)pn;
+	if (!memcmp(res->addr, (const uint8_t[16]){ 0 }, res->family == AF_INET ? 4 : 16))
+		return FAIL(c, "schema_value", path, "\"%s\" is the unspecified address: name the resolver's own address",
+			    json_string_value(v));
+	return 0;
+bad:
+	return FAIL(c, "schema_value", path,
+		    "\"%.64s\" is not a resolver: write an IP address with an optional port, e.g. \"10.0.0.53\", "
+		    "\"10.0.0.53:5353\", \"2001:db8::1\" or \"[2001:db8::1]:5353\"", json_string_value(v));
+}
+
+static int parse_resolvers(struct ctx *c, json_t *d, struct vg_dns_policy *dns)
+{
+	char p[64];
+	int r = parse_list(c, d, "$.dns", "resolvers", sizeof(*dns->resolvers), resolver_item, NULL,
+			   (void **)&dns->resolvers, &dns->nresolvers);
+
+	if (r < 0)
+		return r;
+	if (json_object_get(d, "resolvers") && dns->nresolvers == 0)
+		return FAIL(c, "schema_value", "$.dns.resolvers",
+			    "an empty list forwards nowhere: name at least one resolver, or leave \"resolvers\" out when "
+			    "no rule names a host");
+	if (dns->nresolvers > DNS_MAX_RESOLVERS)
+		return FAIL(c, "schema_value", "$.dns.resolvers", "at most %d resolvers", DNS_MAX_RESOLVERS);
+	for (size_t i = 0; i < dns->nresolvers; i++)
+		for (size_t k = 0; k < i; k++)
+			if (!memcmp(&dns->resolvers[i], &dns->resolvers[k], sizeof(dns->resolvers[i]))) {
+				idx(p, sizeof(p), "$.dns.resolvers", i);
+				return FAIL(c, "schema_duplicate", p, "the same resolver as $.dns.resolvers[%zu]", k);
+			}
+	return 0;
+}
+
+static int parse_dns(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "resolvers", "ttl_min", "ttl_max", "grace", "refuse", "comment", NULL };
+	static const char *const refuses[] = { "nxdomain", "refused", NULL };
+	struct vg_dns_policy *dns = &b->dns;
+	json_t *d = json_object_get(root, "dns");
+	int refuse = VG_DNS_REFUSE_NXDOMAIN, r;
+
+	dns->ttl_min = 30;
+	dns->ttl_max = 86400;
+	dns->grace = 60;
+	dns->refuse = VG_DNS_REFUSE_NXDOMAIN;
+	if (!d)
+		return 0;
+	if ((r = check_fields(c, d, "$.dns", allowed, NULL)) < 0 || (r = parse_resolvers(c, d, dns)) < 0 ||
+	    (r = get_u32(c, d, "$.dns", "ttl_min", false, 1, 86400, 30, &dns->ttl_min)) < 0 ||
+	    (r = get_u32(c, d, "$.dns", "ttl_max", false, 1, 604800, 86400, &dns->ttl_max)) < 0 ||
+	    (r = get_u32(c, d, "$.dns", "grace", false, 0, 86400, 60, &dns->grace)) < 0 ||
+	    (r = get_choice(c, d, "$.dns", "refuse", refuses, VG_DNS_REFUSE_NXDOMAIN, &refuse)) < 0)
+		return r;
+	dns->refuse = (enum vg_dns_refuse)refuse;
+	if (dns->ttl_max < dns->ttl_min)
+		return FAIL(c, "schema_value", "$.dns.ttl_max", "%u is below ttl_min (%u): answers are clamped into "
+			    "[ttl_min, ttl_max]", dns->ttl_max, dns->ttl_min);
+	return 0;
+}
+
+/* Rules by name need somewhere to forward the tenants' lookups to. */
+static int check_names_resolvable(struct ctx *c, const struct vg_bundle *b)
+{
+	if (b->dns.nresolvers)
+		return 0;
+	for (size_t i = 0; i < b->ntenants; i++)
+		if (b->tenants[i].nnames)
+			return FAIL(c, "schema_missing", "$.dns.resolvers",
+				    "tenant \"%s\" has rules by name ($.tenants[%zu].egress): list the resolvers vigild "
+				    "forwards its lookups to, e.g. \"dns\": {\"resolvers\": [\"10.0.0.53\"]}",
+				    b->tenants[i].name, i);
+	for (size_t i = 0; i < b->nshared_services; i++)
+		if (b->shared_services[i].nnames)
+			return FAIL(c, "schema_missing", "$.dns.resolvers",
+				    "shared service \"%s\" has rules by name ($.shared_services[%zu].rules): list the "
+				    "resolvers vigild forwards lookups to, e.g. \"dns\": {\"resolvers\": [\"10.0.0.53\"]}",
+				    b->shared_services[i].name, i);
+	return 0;
+}
+
 static int parse_change(struct ctx *c, json_t *root, struct vg_bundle *b)
 {
 	static const char *const allowed[] = { "id", "approved_by", "reason", "rolls_back_to", NULL };
@@ -1658,7 +1910,7 @@ static int parse_root(struct ctx *c, json_t *root, struct vg_bundle *b)
 {
 	static const char *const allowed[] = { "version", "issued_at", "expires_at", "environment", "change", "scope",
 					       "tenants", "shared_services", "host", "elevation", "identity", "audit",
-					       "comment", NULL };
+					       "dns", "comment", NULL };
 	static const char *const required[] = { "version", "issued_at", "expires_at", "environment", "scope", NULL };
 	static const char *const envs[] = { "dev", "stage", "prod", NULL };
 	int env, r;
@@ -1678,7 +1930,8 @@ static int parse_root(struct ctx *c, json_t *root, struct vg_bundle *b)
 	if ((r = parse_change(c, root, b)) < 0 || (r = parse_scope(c, root, b)) < 0 ||
 	    (r = parse_shared(c, root, b)) < 0 || (r = parse_tenants(c, root, b)) < 0 ||
 	    (r = parse_host(c, root, b)) < 0 || (r = parse_elevation(c, root, b)) < 0 ||
-	    (r = parse_identity(c, root, b)) < 0 || (r = parse_audit(c, root, b)) < 0)
+	    (r = parse_identity(c, root, b)) < 0 || (r = parse_audit(c, root, b)) < 0 ||
+	    (r = parse_dns(c, root, b)) < 0 || (r = check_names_resolvable(c, b)) < 0)
 		return r;
 	return 0;
 }

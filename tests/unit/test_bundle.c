@@ -19,11 +19,14 @@ static const char *base_bundle =
 	" \"environment\": \"prod\","
 	" \"change\": {\"id\": \"CHG-1\", \"approved_by\": [\"a\", \"b\"]},"
 	" \"scope\": {\"hosts\": [\"web-*\"], \"labels\": {\"role\": \"web\"}},"
-	" \"shared_services\": [{\"name\": \"dns\", \"rules\": [{\"id\": 900, \"cidr\": \"10.0.0.53/32\", \"proto\": \"udp\", \"ports\": [53]}]}],"
+	" \"shared_services\": [{\"name\": \"dns\", \"rules\": [{\"id\": 900, \"cidr\": \"10.0.0.53/32\", \"proto\": \"udp\", \"ports\": [53]},"
+	"   {\"id\": 901, \"fqdn\": \"ntp.example.com\", \"proto\": \"udp\", \"ports\": [123]}]}],"
 	" \"tenants\": ["
 	"  {\"name\": \"pay\", \"id\": 1, \"mode\": \"enforce\", \"cgroups\": [\"/t/pay\"], \"segments\": [\"10.1.0.0/16\"],"
 	"   \"egress\": [{\"id\": 1, \"cidr\": \"0.0.0.0/0\", \"proto\": \"tcp\", \"ports\": [\"443\", \"8000-8100\"]},"
-	"              {\"id\": 2, \"cidr\": \"2001:db8::/32\"}], \"shared\": [\"dns\"]},"
+	"              {\"id\": 2, \"cidr\": \"2001:db8::/32\"},"
+	"              {\"id\": 3, \"fqdn\": \"api.stripe.com\", \"proto\": \"tcp\", \"ports\": [443]},"
+	"              {\"id\": 4, \"pattern\": \"*.s3.eu-west-1.amazonaws.com\", \"ports\": [443]}], \"shared\": [\"dns\"]},"
 	"  {\"name\": \"ana\", \"id\": 2, \"mode\": \"audit\", \"cgroups\": [\"/t/ana\"], \"segments\": [\"10.2.0.0/16\"]}],"
 	" \"host\": {\"mode\": \"enforce\", \"default\": \"allow\"},"
 	" \"elevation\": {\"group\": \"elev\", \"gid\": 64000, \"rp_id\": \"example.com\", \"allowed\": [\"alice\", \"%sre\"],"
@@ -38,7 +41,8 @@ static const char *base_bundle =
 	"               \"credentials\": [{\"id\": \"AAEC\", \"alg\": \"es256\", \"public_key\": \"-----BEGIN PUBLIC KEY-----\\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEoboN/5hJxOt6hA1d9bA0ZynwFaOi\\n1iE3evnmPga7UbpikcuWAHwA9VP8oevjnniYDI34Y0IpwZRZm8nmkQIolA==\\n-----END PUBLIC KEY-----\\n\"}]},"
 	"              {\"name\": \"bob\", \"uid\": 60002, \"gid\": 60002, \"state\": \"deprovisioned\"}],"
 	"   \"groups\": [{\"name\": \"sre\", \"gid\": 60100, \"members\": [\"alice\"]}]},"
-	" \"audit\": {\"sinks\": [{\"name\": \"siem\", \"type\": \"relp\", \"target\": \"127.0.0.1:2514\"}]}}";
+	" \"audit\": {\"sinks\": [{\"name\": \"siem\", \"type\": \"relp\", \"target\": \"127.0.0.1:2514\"}]},"
+	" \"dns\": {\"resolvers\": [\"10.0.0.53\", \"[2001:db8::1]:5353\"], \"ttl_min\": 5, \"refuse\": \"refused\"}}";
 
 static int parse_str(const char *s, struct vg_bundle **b, struct vg_err *err)
 {
@@ -65,7 +69,7 @@ static void test_valid_bundle(void **state)
 	assert_int_equal(b->tenants[0].egress[1].cidr.family, AF_INET6);
 	assert_int_equal(b->tenants[0].egress[1].cidr.prefixlen, 32);
 	assert_int_equal(b->tenants[0].nshared, 1);
-	assert_int_equal(b->nrules_total, 3);
+	assert_int_equal(b->nrules_total, 6);
 	inet_pton(AF_INET, "10.1.200.3", a4);
 	assert_true(vg_cidr_contains(&b->tenants[0].segments[0], AF_INET, a4));
 	assert_false(vg_cidr_contains(&b->tenants[1].segments[0], AF_INET, a4));
@@ -85,10 +89,10 @@ static void test_valid_bundle(void **state)
 	vg_bundle_free(b);
 }
 
-/* Set or delete (value NULL) the member at a dotted path ("tenants.0.egress.1.cidr"). */
-static char *mutate(const char *path, const char *value)
+/* Set or delete (value NULL) the member at a dotted path ("tenants.0.egress.1.cidr") of DOC. */
+static char *mutate_doc(const char *doc, const char *path, const char *value)
 {
-	json_t *root = json_loads(base_bundle, 0, NULL), *cur = root;
+	json_t *root = json_loads(doc, 0, NULL), *cur = root;
 	char buf[256], *save = NULL, *tok, *next;
 	char *out;
 
@@ -120,12 +124,68 @@ static char *mutate(const char *path, const char *value)
 	return out;
 }
 
+static char *mutate(const char *path, const char *value)
+{
+	return mutate_doc(base_bundle, path, value);
+}
+
+/* DOC mutated, DOC freed */
+static char *mutate_free(char *doc, const char *path, const char *value)
+{
+	char *out = mutate_doc(doc, path, value);
+
+	free(doc);
+	return out;
+}
+
 struct reject_case {
 	const char *path, *value; /* mutation; value NULL = delete */
 	const char *code, *err_path, *msg;
 };
 
 static const struct reject_case cases[] = {
+	/* rules by name (docs/dns.md): the normalised form, one label of '*', one destination a rule */
+	{ "tenants.0.egress.2.fqdn", "\"API.Stripe.com.\"", "schema_value", "$.tenants[0].egress[2].fqdn",
+	  "write the name as \"api.stripe.com\"" },
+	{ "tenants.0.egress.2.fqdn", "\"*.stripe.com\"", "schema_value", "$.tenants[0].egress[2].fqdn",
+	  "is a pattern: write \"pattern\": \"*.stripe.com\"" },
+	{ "tenants.0.egress.2.fqdn", "\"b\u00fccher.example\"", "schema_value", "$.tenants[0].egress[2].fqdn", "xn--" },
+	{ "tenants.0.egress.2.fqdn", "\"api..stripe.com\"", "schema_value", "$.tenants[0].egress[2].fqdn", "label 2 is empty" },
+	{ "tenants.0.egress.2.fqdn", "443", "schema_type", "$.tenants[0].egress[2].fqdn", "must be a string" },
+	{ "tenants.0.egress.2.fqdn", NULL, "schema_missing", "$.tenants[0].egress[2]", "names no destination" },
+	{ "tenants.0.egress.2.cidr", "\"10.0.0.0/8\"", "schema_value", "$.tenants[0].egress[2]",
+	  "exactly one of \"cidr\", \"fqdn\" or \"pattern\"" },
+	{ "tenants.0.egress.2.id", "1", "schema_duplicate", "$.tenants[0].egress[2].id", "rule id 1 is used twice" },
+	{ "tenants.0.egress.2.ports.0", "0", "schema_value", "$.tenants[0].egress[2].ports[0]", "outside 1-65535" },
+	{ "tenants.0.egress.3.pattern", "\"s3.amazonaws.com\"", "schema_value", "$.tenants[0].egress[3].pattern",
+	  "is one name: write \"fqdn\": \"s3.amazonaws.com\", or \"pattern\": \"*.s3.amazonaws.com\"" },
+	{ "tenants.0.egress.3.pattern", "\"*.com\"", "schema_value", "$.tenants[0].egress[3].pattern", "top-level domain" },
+	{ "tenants.0.egress.3.pattern", "\"**.example.com\"", "schema_value", "$.tenants[0].egress[3].pattern", "one whole first label" },
+	{ "tenants.0.egress.3.pattern", "\"a.*.example.com\"", "schema_value", "$.tenants[0].egress[3].pattern", "one whole first label" },
+	{ "tenants.0.egress.3.pattern", "\"*.*.example.com\"", "schema_value", "$.tenants[0].egress[3].pattern", "one whole first label" },
+	{ "tenants.0.egress.3.pattern", "\"*.Example.com\"", "schema_value", "$.tenants[0].egress[3].pattern",
+	  "write the name as \"*.example.com\"" },
+	{ "shared_services.0.rules.1.fqdn", "\"ntp.example.com.\"", "schema_value", "$.shared_services[0].rules[1].fqdn",
+	  "write the name as \"ntp.example.com\"" },
+	{ "host.egress", "[{\"id\": 77, \"fqdn\": \"a.example.com\"}]", "schema_value", "$.host.egress[0].fqdn",
+	  "$.host rules name addresses" },
+	{ "host.egress", "[{\"id\": 77}]", "schema_missing", "$.host.egress[0].cidr", "required field is missing" },
+	{ "dns.resolvers", NULL, "schema_missing", "$.dns.resolvers", "tenant \"pay\" has rules by name ($.tenants[0].egress)" },
+	{ "dns", NULL, "schema_missing", "$.dns.resolvers", "\"dns\": {\"resolvers\": [\"10.0.0.53\"]}" },
+	{ "dns.resolvers", "[]", "schema_value", "$.dns.resolvers", "empty list forwards nowhere" },
+	{ "dns.resolvers", "[\"dns.example.com\"]", "schema_value", "$.dns.resolvers[0]", "write an IP address" },
+	{ "dns.resolvers", "[\"10.0.0.53:0\"]", "schema_value", "$.dns.resolvers[0]", "is not a resolver" },
+	{ "dns.resolvers", "[\"10.0.0.53:53x\"]", "schema_value", "$.dns.resolvers[0]", "is not a resolver" },
+	{ "dns.resolvers", "[\"[10.0.0.53]:53\"]", "schema_value", "$.dns.resolvers[0]", "is not a resolver" },
+	{ "dns.resolvers", "[\"[2001:db8::1]x\"]", "schema_value", "$.dns.resolvers[0]", "is not a resolver" },
+	{ "dns.resolvers", "[\"10.0.0.53\", \"10.0.0.53:53\"]", "schema_duplicate", "$.dns.resolvers[1]",
+	  "same resolver as $.dns.resolvers[0]" },
+	{ "dns.resolvers", "[\"0.0.0.0\"]", "schema_value", "$.dns.resolvers[0]", "unspecified address" },
+	{ "dns.resolvers", "[53]", "schema_type", "$.dns.resolvers[0]", "must be a string" },
+	{ "dns.ttl_max", "2", "schema_value", "$.dns.ttl_max", "below ttl_min (5)" },
+	{ "dns.ttl_min", "0", "schema_value", "$.dns.ttl_min", "out of range" },
+	{ "dns.refuse", "\"drop\"", "schema_value", "$.dns.refuse", "not one of: nxdomain, refused" },
+	{ "dns.ttl", "5", "schema_unknown_field", "$.dns.ttl", "unknown field" },
 	{ "color", "\"blue\"", "schema_unknown_field", "$.color", "unknown field \"color\"" },
 	{ "tenants.0.egres", "[]", "schema_unknown_field", "$.tenants[0].egres", "unknown field" },
 	{ "version", NULL, "schema_missing", "$.version", "required field is missing" },
@@ -259,6 +319,72 @@ static void test_cgroups_accepted(void **state)
 	}
 }
 
+/* Rules by name go beside the rules by address, in their own array; the dns policy with its defaults. */
+static void test_names(void **state)
+{
+	struct vg_bundle *b = NULL;
+	struct vg_err err = { 0 };
+	const struct vg_tenant *t;
+	char *doc;
+
+	assert_int_equal(parse_str(base_bundle, &b, &err), 0);
+	t = &b->tenants[0];
+	assert_int_equal(t->negress, 2);
+	assert_int_equal(t->nnames, 2);
+	assert_int_equal(t->names[0].id, 3);
+	assert_string_equal(t->names[0].pattern, "api.stripe.com");
+	assert_int_equal(t->names[0].proto, VG_PROTO_TCP);
+	assert_int_equal(t->names[0].nports, 1);
+	assert_int_equal(t->names[0].ports[0].lo, 443);
+	assert_string_equal(t->names[1].pattern, "*.s3.eu-west-1.amazonaws.com");
+	assert_int_equal(t->names[1].proto, VG_PROTO_ANY);
+	assert_int_equal(b->tenants[1].nnames, 0);
+	assert_int_equal(b->shared_services[0].nrules, 1);
+	assert_int_equal(b->shared_services[0].nnames, 1);
+	assert_string_equal(b->shared_services[0].names[0].pattern, "ntp.example.com");
+	assert_int_equal(b->dns.nresolvers, 2);
+	assert_int_equal(b->dns.resolvers[0].family, AF_INET);
+	assert_int_equal(b->dns.resolvers[0].port, 53);
+	assert_int_equal(b->dns.resolvers[1].family, AF_INET6);
+	assert_int_equal(b->dns.resolvers[1].port, 5353);
+	assert_int_equal(b->dns.resolvers[1].addr[0], 0x20);
+	assert_int_equal(b->dns.ttl_min, 5);
+	assert_int_equal(b->dns.ttl_max, 86400); /* defaults, docs/dns.md */
+	assert_int_equal(b->dns.grace, 60);
+	assert_int_equal(b->dns.refuse, VG_DNS_REFUSE_REFUSED);
+	vg_bundle_free(b);
+
+	/* the other spellings of a resolver */
+	doc = mutate("dns.resolvers", "[\"2001:db8::35\", \"192.0.2.1:5353\", \"[::1]\"]");
+	assert_int_equal(parse_str(doc, &b, &err), 0);
+	assert_int_equal(b->dns.resolvers[0].family, AF_INET6);
+	assert_int_equal(b->dns.resolvers[0].port, 53);
+	assert_int_equal(b->dns.resolvers[1].family, AF_INET);
+	assert_int_equal(b->dns.resolvers[1].port, 5353);
+	assert_int_equal(b->dns.resolvers[2].addr[15], 1);
+	assert_int_equal(b->dns.resolvers[2].port, 53);
+	vg_bundle_free(b);
+	free(doc);
+
+	/* a shared service's names need resolvers too */
+	doc = mutate_free(mutate("dns", NULL), "tenants.0.egress", "[]");
+	assert_int_equal(parse_str(doc, &b, &err), -EINVAL);
+	assert_string_equal(err.path, "$.dns.resolvers");
+	assert_non_null(strstr(err.msg, "shared service \"dns\" has rules by name ($.shared_services[0].rules)"));
+
+	/* no name rule, no dns object: the defaults */
+	doc = mutate_free(doc, "shared_services.0.rules.1", NULL);
+	assert_int_equal(parse_str(doc, &b, &err), 0);
+	assert_int_equal(b->dns.nresolvers, 0);
+	assert_int_equal(b->dns.ttl_min, 30);
+	assert_int_equal(b->dns.ttl_max, 86400);
+	assert_int_equal(b->dns.grace, 60);
+	assert_int_equal(b->dns.refuse, VG_DNS_REFUSE_NXDOMAIN);
+	assert_int_equal(b->shared_services[0].nnames, 0);
+	vg_bundle_free(b);
+	free(doc);
+}
+
 static void test_json_syntax(void **state)
 {
 	struct vg_bundle *b = NULL;
@@ -303,6 +429,7 @@ int main(void)
 		cmocka_unit_test(test_valid_bundle),
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_cgroups_accepted),
+		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_json_syntax),
 		cmocka_unit_test(test_cidr),
 	};
