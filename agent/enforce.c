@@ -47,11 +47,14 @@
 /* Pinned objects, by the names they have in bpf/vigil.bpf.c. */
 enum {
 	M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_SOCKS, M_COUNTERS, M_RATES, M_EVENTS, M_LSM_SEEN,
-	M_CG_CACHE, M_Q_ACTIVE, M_Q_LPM, M_Q_RANGES, M_QUARANTINED, M__COUNT
+	M_CG_CACHE, M_Q_ACTIVE, M_Q_LPM, M_Q_RANGES, M_QUARANTINED,
+	M_CONNRATE_CONF, M_CONNRATE_BUCKETS, M_CONNRATE_SOCKS,
+	M__COUNT
 };
 static const char *const map_names[M__COUNT] = {
 	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "sock_states", "counters", "rates", "events", "lsm_seen",
 	"cg_cache", "q_active", "q_lpm", "q_ranges", "quarantined",
+	"connrate_conf", "connrate_buckets", "connrate_socks",
 };
 /* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {
@@ -1127,6 +1130,74 @@ out:
 	return r;
 }
 
+/*
+ * ---- Connection rate (docs/enforcement.md "Connection rate") ----
+ * Each tenant's bucket settings go into the generation slot being prepared,
+ * so they switch with the policy; the buckets (tokens, counters) are keyed by
+ * tenant only and are never rewritten from here: a swap neither refills nor
+ * empties them.
+ */
+_Static_assert(sizeof(struct bpf_spin_lock) == sizeof(__u32), "vg_enf_bucket.lock is a struct bpf_spin_lock");
+
+static void clear_connrates(uint32_t slot)
+{
+	struct vg_enf_connrate_key key, next;
+	bool more;
+
+	more = bpf_map_get_next_key(E.fd[M_CONNRATE_CONF], NULL, &next) == 0;
+	while (more) {
+		key = next;
+		more = bpf_map_get_next_key(E.fd[M_CONNRATE_CONF], &key, &next) == 0;
+		if (key.slot == slot)
+			bpf_map_delete_elem(E.fd[M_CONNRATE_CONF], &key);
+	}
+}
+
+static int fill_connrates(const struct vg_enf_compiled *c, uint32_t slot, struct vg_err *err)
+{
+	clear_connrates(slot);
+	for (size_t i = 0; i < c->nconnrates; i++) {
+		struct vg_enf_connrate_key key = { .tenant = c->connrates[i].tenant, .slot = slot };
+
+		if (bpf_map_update_elem(E.fd[M_CONNRATE_CONF], &key, &c->connrates[i].conf, BPF_ANY) < 0)
+			return fill_failed(err, "connect_rate", i, c->nconnrates);
+	}
+	return 0;
+}
+
+static const struct vg_enf_connrate *connrate_of(uint32_t tenant)
+{
+	for (size_t i = 0; E.compiled && i < E.compiled->nconnrates; i++)
+		if (E.compiled->connrates[i].tenant == tenant)
+			return &E.compiled->connrates[i];
+	return NULL;
+}
+
+/* The tenant's bucket as the kernel holds it: all zero when it was never used. */
+static void connrate_bucket(uint32_t tenant, struct vg_enf_bucket *b)
+{
+	memset(b, 0, sizeof(*b));
+	if (E.fd[M_CONNRATE_BUCKETS] >= 0 &&
+	    bpf_map_lookup_elem_flags(E.fd[M_CONNRATE_BUCKETS], &tenant, b, BPF_F_LOCK) < 0)
+		memset(b, 0, sizeof(*b));
+}
+
+/* status: the counters of every tenant (metrics), the settings and level of those with a rate */
+static void connrate_status(json_t *c, uint32_t tenant)
+{
+	const struct vg_enf_connrate *cr = connrate_of(tenant);
+	struct vg_enf_bucket b;
+
+	connrate_bucket(tenant, &b);
+	json_object_set_new(c, "rate_limited", json_integer((json_int_t)b.limited));
+	json_object_set_new(c, "rate_would_limit", json_integer((json_int_t)b.would_limit));
+	if (cr)
+		json_object_set_new(c, "connect_rate",
+				    json_pack("{s:I, s:I, s:I}", "per_second", (json_int_t)cr->conf.per_second, "burst",
+					      (json_int_t)cr->conf.burst, "tokens",
+					      (json_int_t)vg_enf_bucket_level(&cr->conf, &b, vg_now_ms_monotonic() * 1000000u)));
+}
+
 static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
 {
 	struct staged *s;
@@ -1151,7 +1222,8 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 		goto fail;
 	}
 	if ((r = resolve_cgroups(b, s->c, s->cg_ids, err)) < 0 ||
-	    (r = fill_generation(s->c, VG_ENF_GEN_SLOT(s->gen), s->cg_ids, err)) < 0)
+	    (r = fill_generation(s->c, VG_ENF_GEN_SLOT(s->gen), s->cg_ids, err)) < 0 ||
+	    (r = fill_connrates(s->c, VG_ENF_GEN_SLOT(s->gen), err)) < 0)
 		goto fail;
 	vg_log(LOG_INFO, "enforce: version %lld compiled in %llu ms, kernel maps filled in %llu ms", (long long)b->version,
 	       (unsigned long long)(t1 - t0), (unsigned long long)(vg_now_ms_monotonic() - t1));
@@ -1202,6 +1274,7 @@ static void enforce_abort(struct vg_daemon *d, void *staged)
 	bpf_map_delete_elem(E.fd[M_GEN_LPM], &slot);
 	bpf_map_delete_elem(E.fd[M_GEN_RANGES], &slot);
 	bpf_map_delete_elem(E.fd[M_GEN_CGROUPS], &slot);
+	clear_connrates(slot);
 	vg_enf_compiled_free(s->c);
 	free(s->cg_ids);
 	free(s->cg_refused);
@@ -1575,6 +1648,7 @@ static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct 
 	const char *pstr = json_string_value(json_object_get(req, "proto"));
 	json_t *jport = json_object_get(req, "port");
 	const struct vg_tenant *t = NULL;
+	const struct vg_enf_connrate *cr;
 	struct vg_enf_verdict_info v;
 	uint8_t addr[16], proto = VG_PROTO_TCP;
 	uint32_t tid = 0, port_owner = 0;
@@ -1632,6 +1706,9 @@ static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct 
 	}
 	if (v.owner)
 		json_object_set_new(*reply, "owner_tenant", json_string(tenant_name(d, v.owner)));
+	if (tid && (cr = connrate_of(tid)))
+		json_object_set_new(*reply, "connect_rate", json_pack("{s:I, s:I}", "per_second", (json_int_t)cr->conf.per_second,
+								     "burst", (json_int_t)cr->conf.burst));
 	if (v.matched) {
 		char a[INET6_ADDRSTRLEN];
 
@@ -1788,6 +1865,7 @@ static void enforce_status(struct vg_daemon *d, json_t *st)
 			json_object_set_new(c, "id", json_integer(b->tenants[i].id));
 			json_object_set_new(c, "mode", json_string(vg_mode_name(b->tenants[i].mode)));
 			json_object_set_new(c, "cgroups_missing", json_integer((json_int_t)cgroups_missing(b->tenants[i].id)));
+			connrate_status(c, b->tenants[i].id);
 			json_object_set_new(tenants, b->tenants[i].name, c);
 		}
 	}

@@ -107,6 +107,11 @@ static int cmd_explain(struct vgctl *c, int argc, char **argv)
 			printf("  owned by tenant %s\n", str(reply, "owner_tenant"));
 		if (json_object_get(reply, "matched_prefix"))
 			printf("  matched %s\n", str(reply, "matched_prefix"));
+		if (json_object_get(reply, "connect_rate"))
+			printf("  new connections limited to %lld/s, burst %lld (connect_rate): beyond it %s\n",
+			       (long long)json_integer_value(json_object_get(json_object_get(reply, "connect_rate"), "per_second")),
+			       (long long)json_integer_value(json_object_get(json_object_get(reply, "connect_rate"), "burst")),
+			       !strcmp(str(reply, "mode"), "audit") ? "would_deny" : "deny (deny_connect_rate)");
 		printf("  policy version %lld\n", (long long)json_integer_value(json_object_get(reply, "policy_version")));
 	}
 	json_decref(reply);

@@ -183,6 +183,38 @@ struct {
 	__type(value, struct vg_enf_quar);
 } quarantined SEC(".maps");
 
+/* Connection rate: see struct vg_enf_bucket in vigil_maps.h and connect_rate() below. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, VG_ENF_GEN_SLOTS * (VG_ENF_MAX_TENANT + 1));
+	__type(key, struct vg_enf_connrate_key);
+	__type(value, struct vg_enf_connrate_conf);
+} connrate_conf SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, VG_ENF_MAX_TENANT + 1);
+	__type(key, __u32);
+	__type(value, struct vg_enf_bucket);
+} connrate_buckets SEC(".maps");
+
+/* The destination of a socket's last unconnected datagram that took a token. */
+struct connrate_dest {
+	__u8 addr[16];
+	__u16 port;
+	__u8 fam;
+	__u8 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct connrate_dest);
+} connrate_socks SEC(".maps");
+
 struct policy {
 	void *lpm, *ranges, *cgroups;
 	__u32 gen;
@@ -639,6 +671,57 @@ static __always_inline __u32 local_owner_early(struct bpf_sock_addr *ctx, const 
 	return owner;
 }
 
+/*
+ * The tenant's connection rate, for what its policy allows: a TCP or UDP
+ * connect, or an unconnected datagram to another destination than the
+ * socket's last one, takes a token from the tenant's bucket; none left is
+ * VG_ENF_DENY_RATE (audit mode: counted, let through by decide_task).
+ */
+static __always_inline __u32 connect_rate(const struct policy *p, struct bpf_sock_addr *ctx, const struct dest *d,
+					  __u32 verdict, __u8 hook)
+{
+	struct vg_enf_connrate_key key = { .tenant = p->who->tenant, .slot = VG_ENF_GEN_SLOT(p->gen) };
+	struct vg_enf_connrate_conf *cf, c;
+	struct vg_enf_bucket *b, init = {};
+	struct connrate_dest *last = NULL;
+	struct bpf_sock *sk;
+	__u32 tenant = key.tenant;
+	__u64 now;
+	int ok;
+
+	if (!tenant || !vg_enf_verdict_allows(verdict) || (d->proto != IPPROTO_TCP && d->proto != IPPROTO_UDP))
+		return verdict;
+	cf = bpf_map_lookup_elem(&connrate_conf, &key);
+	if (!cf)
+		return verdict;
+	c = *cf;
+	sk = ctx->sk;
+	if (hook == VG_ENF_HOOK_SENDMSG && sk) {
+		last = bpf_sk_storage_get(&connrate_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (last && last->fam == d->fam && last->port == d->port && same_addr(last->addr, d->addr))
+			return verdict;
+	}
+	b = bpf_map_lookup_elem(&connrate_buckets, &tenant);
+	if (!b) {
+		bpf_map_update_elem(&connrate_buckets, &tenant, &init, BPF_NOEXIST);
+		b = bpf_map_lookup_elem(&connrate_buckets, &tenant);
+		if (!b)
+			return VG_ENF_DENY_RATE;
+	}
+	now = bpf_ktime_get_ns();
+	bpf_spin_lock(&b->lock);
+	ok = vg_enf_bucket_take(&c, b, now, p->who->mode == VG_MODE_AUDIT);
+	bpf_spin_unlock(&b->lock);
+	if (!ok)
+		return VG_ENF_DENY_RATE;
+	if (last) {
+		__builtin_memcpy(last->addr, d->addr, 16);
+		last->port = d->port;
+		last->fam = d->fam;
+	}
+	return verdict;
+}
+
 static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct dest *d, __u8 hook)
 {
 	__u32 verdict, rule, owner, port_owner = 0;
@@ -653,6 +736,7 @@ static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct d
 	if (p.who->tenant && vg_enf_proto_class(d->proto) <= VG_ENF_CLASS_UDP && vg_enf_is_local(d->fam, d->addr))
 		port_owner = local_owner_early(ctx, d, p.gen);
 	verdict = judge(&p, d, port_owner, &rule, &owner);
+	verdict = connect_rate(&p, ctx, d, verdict, hook);
 	return decide_task(&p, d, verdict, rule, owner, hook);
 }
 

@@ -55,6 +55,7 @@ enum vg_enf_verdict {
 	VG_ENF_DENY_DEFAULT = 7,   /* nothing allows it */
 	VG_ENF_DENY_SOCKET = 8,	   /* a socket kind the tenant may not open (sock_create) */
 	VG_ENF_DENY_QUARANTINE = 9, /* the tenant (or the owner of the local port) is quarantined */
+	VG_ENF_DENY_RATE = 10,	    /* allowed by policy, but the tenant's connect_rate bucket is empty */
 };
 
 static __always_inline int vg_enf_verdict_allows(__u32 v)
@@ -68,6 +69,70 @@ enum vg_enf_hook {
 	VG_ENF_HOOK_SKB = 3,
 	VG_ENF_HOOK_SOCK_CREATE = 4,
 };
+
+/*
+ * Per-tenant connection rate (docs/enforcement.md "Connection rate"): a token
+ * bucket per tenant, shared by its cgroups and every CPU under a spin lock.
+ * Tokens are counted in nanotokens so that a refill is one multiplication:
+ * per_second nanotokens per nanosecond elapsed.
+ */
+#define VG_ENF_TOKEN 1000000000ULL
+
+/* connrate_conf key: the settings belong to a generation slot and switch with it */
+struct vg_enf_connrate_key {
+	__u32 tenant;
+	__u32 slot;
+};
+
+struct vg_enf_connrate_conf {
+	__u32 per_second, burst;
+	__u64 cap;     /* burst * VG_ENF_TOKEN */
+	__u64 fill_ns; /* time an empty bucket takes to fill: cap / per_second */
+};
+
+/* connrate_buckets value (key: tenant): survives policy swaps and vigild restarts */
+#ifdef __bpf__
+#define VG_ENF_SPIN_LOCK struct bpf_spin_lock
+#else
+#define VG_ENF_SPIN_LOCK __u32 /* the same 4 bytes; user space reads with BPF_F_LOCK */
+#endif
+struct vg_enf_bucket {
+	VG_ENF_SPIN_LOCK lock;
+	__u32 pad;
+	__u64 tokens;	   /* nanotokens */
+	__u64 last_ns;	   /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) of the last refill */
+	__u64 limited;	   /* connections refused for rate (enforce mode) */
+	__u64 would_limit; /* connections an audit-mode tenant made beyond its rate */
+};
+
+/*
+ * One connection against the bucket at time now: 1 when a token was there
+ * (and is taken), 0 when the tenant is over its rate (counted). Run under the
+ * bucket's lock; a bucket never used (last_ns 0) starts full.
+ */
+static __always_inline int vg_enf_bucket_take(const struct vg_enf_connrate_conf *c, struct vg_enf_bucket *b, __u64 now,
+					      int audit)
+{
+	__u64 el = now > b->last_ns ? now - b->last_ns : 0;
+
+	/* below fill_ns, el * per_second < cap: no overflow */
+	if (el >= c->fill_ns)
+		b->tokens = c->cap;
+	else
+		b->tokens += el * c->per_second;
+	if (b->tokens > c->cap)
+		b->tokens = c->cap;
+	b->last_ns = now;
+	if (b->tokens >= VG_ENF_TOKEN) {
+		b->tokens -= VG_ENF_TOKEN;
+		return 1;
+	}
+	if (audit)
+		b->would_limit++;
+	else
+		b->limited++;
+	return 0;
+}
 
 /* Who an event names (events are made where the kernel knows different things). */
 enum vg_enf_actor {

@@ -1099,10 +1099,30 @@ static int parse_sockets(struct ctx *c, json_t *v, const char *pi, unsigned *out
 	return 0;
 }
 
+/* "connect_rate": {"per_second": N, "burst": B}: the tenant's token bucket of new connections (docs/enforcement.md) */
+static int parse_connect_rate(struct ctx *c, json_t *v, const char *pi, struct vg_connect_rate *out)
+{
+	static const char *const allowed[] = { "per_second", "burst", "comment", NULL };
+	static const char *const required[] = { "per_second", NULL };
+	json_t *cr = json_object_get(v, "connect_rate");
+	char p[128];
+	int r;
+
+	*out = (struct vg_connect_rate){ 0 };
+	if (!cr)
+		return 0;
+	sub(p, sizeof(p), pi, "connect_rate");
+	if ((r = check_fields(c, cr, p, allowed, required)) < 0 ||
+	    (r = get_u32(c, cr, p, "per_second", true, 1, VG_CONNECT_RATE_MAX, 0, &out->per_second)) < 0)
+		return r;
+	/* a burst defaults to one second's worth */
+	return get_u32(c, cr, p, "burst", false, 1, VG_CONNECT_RATE_MAX, out->per_second, &out->burst);
+}
+
 static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 {
 	static const char *const allowed[] = { "name", "id", "mode", "cgroups", "segments", "egress", "shared",
-					       "sockets", "comment", NULL };
+					       "sockets", "connect_rate", "comment", NULL };
 	static const char *const required[] = { "name", "id", "cgroups", NULL };
 	json_t *arr, *v;
 	size_t i;
@@ -1157,7 +1177,8 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 		if ((r = parse_cidrs(c, v, pi, "segments", &t->segments, &t->nsegments)) < 0 ||
 		    (r = parse_rules(c, v, pi, "egress", &t->egress, &t->negress, &t->names, &t->nnames, &b->nrules_total)) < 0 ||
 		    (r = get_str_array(c, v, pi, "shared", MAX_NAME, &shared, &nshared)) < 0 ||
-		    (r = parse_sockets(c, v, pi, &t->sockets)) < 0)
+		    (r = parse_sockets(c, v, pi, &t->sockets)) < 0 ||
+		    (r = parse_connect_rate(c, v, pi, &t->connect_rate)) < 0)
 			goto out;
 		t->shared = arena_alloc(c->arena, sizeof(size_t) * (nshared + 1));
 		if (!t->shared) {

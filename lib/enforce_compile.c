@@ -339,7 +339,44 @@ void vg_enf_compiled_free(struct vg_enf_compiled *c)
 	free(c->ranges);
 	free(c->cgroups);
 	free(c->tenants);
+	free(c->connrates);
 	free(c);
+}
+
+struct vg_enf_connrate_conf vg_enf_connrate_conf_of(uint32_t per_second, uint32_t burst)
+{
+	struct vg_enf_connrate_conf c = { .per_second = per_second, .burst = burst, .cap = burst * VG_ENF_TOKEN };
+
+	c.fill_ns = c.cap / per_second;
+	return c;
+}
+
+uint64_t vg_enf_bucket_level(const struct vg_enf_connrate_conf *c, const struct vg_enf_bucket *b, uint64_t now)
+{
+	struct vg_enf_bucket t = *b;
+
+	/* the kernel's own refill, on a copy, then the token the take would have used given back */
+	if (!vg_enf_bucket_take(c, &t, now, 0))
+		return 0;
+	return t.tokens / VG_ENF_TOKEN + 1;
+}
+
+/* Every tenant's connect_rate, for connrate_conf; the buckets themselves live in the kernel. */
+static int compile_connect_rates(const struct vg_bundle *b, struct vg_enf_compiled *c)
+{
+	c->connrates = calloc(b->ntenants ? b->ntenants : 1, sizeof(*c->connrates));
+	if (!c->connrates)
+		return -ENOMEM;
+	for (size_t i = 0; i < b->ntenants; i++) {
+		const struct vg_tenant *t = &b->tenants[i];
+
+		if (!t->connect_rate.per_second)
+			continue;
+		c->connrates[c->nconnrates++] = (struct vg_enf_connrate){
+			.tenant = t->id, .conf = vg_enf_connrate_conf_of(t->connect_rate.per_second, t->connect_rate.burst)
+		};
+	}
+	return 0;
 }
 
 int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_enf_compiled **out,
@@ -383,6 +420,8 @@ int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_en
 	}
 	if (c->nentries > 1)
 		qsort(c->entries, c->nentries, sizeof(*c->entries), cmp_entry);
+	if ((r = compile_connect_rates(b, c)) < 0)
+		goto out;
 	*out = c;
 	c = NULL;
 	r = 0;
@@ -516,6 +555,8 @@ const char *vg_enf_verdict_name(uint32_t verdict)
 		return "deny_socket_kind";
 	case VG_ENF_DENY_QUARANTINE:
 		return "deny_quarantine";
+	case VG_ENF_DENY_RATE:
+		return "deny_connect_rate";
 	default:
 		return "unknown";
 	}

@@ -66,6 +66,8 @@ static const struct family families[] = {
 	{ "vigil_egress_would_deny_total", "counter", "Egress decisions that would have denied an audit-mode tenant", EACH, "modules.enforce.tenants", "would_deny", "tenant", NULL, "mode" },
 	{ "vigil_egress_events_dropped_total", "counter", "Deny events sampled away under flood (counted, not lost)", EACH, "modules.enforce.tenants", "events_dropped", "tenant", NULL, NULL },
 	{ "vigil_egress_packets_dropped_total", "counter", "Packets dropped on a cached deny verdict (flows the policy no longer allows)", EACH, "modules.enforce.tenants", "packets_dropped", "tenant", NULL, NULL },
+	{ "vigil_egress_rate_limited_total", "counter", "New connections refused because the tenant exceeded its connect_rate", EACH, "modules.enforce.tenants", "rate_limited", "tenant", NULL, "mode" },
+	{ "vigil_egress_rate_would_limit_total", "counter", "New connections of an audit-mode tenant beyond its connect_rate (let through)", EACH, "modules.enforce.tenants", "rate_would_limit", "tenant", NULL, "mode" },
 	{ "vigil_tenant_cgroups_missing", "gauge", "Tenant cgroups named by the bundle that do not exist on this host", EACH, "modules.enforce.tenants", "cgroups_missing", "tenant", NULL, NULL },
 	{ "vigil_host_egress_allowed_total", "counter", "Egress allowed for processes outside every tenant", NUM, "modules.enforce.host.allowed", NULL, NULL, NULL, NULL },
 	{ "vigil_host_egress_denied_total", "counter", "Egress denied for processes outside every tenant", NUM, "modules.enforce.host.denied", NULL, NULL, NULL, NULL },

@@ -61,6 +61,13 @@ struct vg_shared_service {
 	struct vg_name_rule *names;
 };
 
+/* A tenant's "connect_rate": new connections per second and burst, one bucket for all its cgroups (docs/bundle.md) */
+struct vg_connect_rate {
+	uint32_t per_second; /* 0: unlimited */
+	uint32_t burst;
+};
+#define VG_CONNECT_RATE_MAX 1000000u
+
 struct vg_tenant {
 	char *name;
 	uint32_t id; /* 1..65535, unique */
@@ -76,6 +83,7 @@ struct vg_tenant {
 	unsigned sockets; /* VG_TENANT_SOCK_*: socket kinds beyond TCP, UDP and ping it may open */
 	size_t nnames;
 	struct vg_name_rule *names; /* egress by name; shared services' names come through shared[] */
+	struct vg_connect_rate connect_rate; /* per_second 0: no limit */
 };
 
 /* "sockets" of a tenant (docs/bundle.md); the same bits as VG_ENF_SOCK_* in bpf/vigil_maps.h */

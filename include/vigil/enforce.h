@@ -32,6 +32,12 @@ struct vg_enf_cgroup {
 	struct vg_enf_cgroup_val val;
 };
 
+/* A tenant's connect_rate as the kernel takes it (connrate_conf). */
+struct vg_enf_connrate {
+	uint32_t tenant;
+	struct vg_enf_connrate_conf conf;
+};
+
 struct vg_enf_compiled {
 	size_t nentries;
 	struct vg_enf_entry *entries; /* sorted by (tenant, fam, prefixlen, addr) */
@@ -42,6 +48,8 @@ struct vg_enf_compiled {
 	size_t ntenants;
 	struct vg_enf_cgroup_val *tenants; /* id and mode of every tenant, in bundle order */
 	struct vg_enf_cgroup_val host;
+	size_t nconnrates;
+	struct vg_enf_connrate *connrates; /* tenants with a connect_rate, in bundle order */
 };
 
 /* limit_entries: 0 or above VG_ENF_MAX_ENTRIES = VG_ENF_MAX_ENTRIES; a larger policy is rejected with err. */
@@ -71,5 +79,10 @@ int vg_enf_explain(const struct vg_enf_compiled *c, uint32_t tenant, int family,
 		   uint16_t port, uint8_t proto, uint32_t port_owner, struct vg_enf_verdict_info *out);
 
 const char *vg_enf_verdict_name(uint32_t verdict);
+
+/* The kernel's bucket settings for per_second connections a second and burst (both >= 1). */
+struct vg_enf_connrate_conf vg_enf_connrate_conf_of(uint32_t per_second, uint32_t burst);
+/* Whole connections in a bucket at now (CLOCK_MONOTONIC ns), for status: the refill without taking. */
+uint64_t vg_enf_bucket_level(const struct vg_enf_connrate_conf *c, const struct vg_enf_bucket *b, uint64_t now);
 
 #endif

@@ -22,6 +22,10 @@
  *   mptcp ADDR PORT     MPTCP connect
  *   packet              open an AF_PACKET socket
  *   bindclose tcp|udp ADDR PORT  bind a port (TCP: listen) and close it again
+ *   flood tcp|udp|udpsend|udpflow ADDR PORT MS  new connections (TCP: completed handshakes; udp:
+ *                       connect + send; udpsend: sendto from a new unconnected socket each time, to PORT
+ *                       and PORT + 1 in turn; udpflow: sendto from one socket to PORT) as fast
+ *                       as possible for MS ms -> "flood allowed A denied D other O ms M" (M: elapsed)
  * ADDR may carry a scope: fe80::2%dev.
  *
  * --hold keeps the listeners open after the last request until a signal.
@@ -409,6 +413,51 @@ static void do_bindclose(const char *proto, struct dst *d)
 	close(fd);
 }
 
+/* one new connection: 1 made, 0 refused by vigil (EPERM), -1 failed otherwise */
+static int flood_one(const char *proto, struct dst *d, uint16_t port, int usock, unsigned i)
+{
+	int fd, r = 1;
+
+	fd = strcmp(proto, "udpflow") ? socket(d->family, (!strcmp(proto, "tcp") ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0)
+				      : usock;
+	if (fd < 0)
+		return -1;
+	if (!strcmp(proto, "udpsend") || !strcmp(proto, "udpflow")) {
+		/* udpsend: PORT and PORT + 1 in turn, each from a new socket */
+		if (!strcmp(proto, "udpsend"))
+			((struct sockaddr_in *)&d->ss)->sin_port = htons((uint16_t)(port + i % 2));
+		if (sendto(fd, "f", 1, 0, (struct sockaddr *)&d->ss, d->len) != 1)
+			r = errno == EPERM ? 0 : -1;
+	} else if (connect(fd, (struct sockaddr *)&d->ss, d->len) < 0)
+		r = errno == EPERM ? 0 : -1;
+	else if (strcmp(proto, "tcp") && send(fd, "f", 1, 0) != 1)
+		r = -1;
+	if (fd != usock)
+		close(fd);
+	return r;
+}
+
+static void do_flood(const char *proto, struct dst *d, const char *ms)
+{
+	unsigned long n[3] = { 0 }; /* refused, made, other */
+	int usock = socket(d->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint16_t port = ntohs(((struct sockaddr_in *)&d->ss)->sin_port);
+	struct timespec a, b;
+	double el = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (unsigned i = 0; el < atof(ms); i++) {
+		int r = flood_one(proto, d, port, usock, i);
+
+		n[r < 0 ? 2 : r]++;
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		el = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+	}
+	close(usock);
+	printf("flood allowed %lu denied %lu other %lu ms %.0f\n", n[1], n[0], n[2], el);
+	fflush(stdout);
+}
+
 static void write_file(const char *path, const char *text)
 {
 	char tmp[4200];
@@ -462,6 +511,7 @@ static int count_mode(const char *proto, const char *port, const char *file)
 					p[n++] = (struct pollfd){ .fd = c, .events = POLLIN };
 					conns++;
 				} else if (c >= 0) {
+					conns++;
 					close(c);
 				}
 				continue;
@@ -574,6 +624,17 @@ int main(int argc, char **argv)
 		}
 		if (!strcmp(op, "packet")) {
 			do_packet();
+			continue;
+		}
+		if (!strcmp(op, "flood")) {
+			char *a4 = strtok(NULL, " \t\n");
+
+			if (!a2 || !a3 || !a4 || parse_dst(a2, a3, &d) < 0 || d.family != AF_INET) {
+				printf("error bad request\n");
+				fflush(stdout);
+			} else {
+				do_flood(a1, &d, a4);
+			}
 			continue;
 		}
 		if (!strcmp(op, "open") || !strcmp(op, "bindclose")) {

@@ -244,6 +244,15 @@ static const struct reject_case cases[] = {
 	{ "tenants.1.segments", "[\"10.1.2.0/24\"]", "schema_overlap", "$.tenants[1].segments[0]", "overlaps segment 10.1.0.0/16" },
 	{ "tenants.0.shared", "[\"ntp\"]", "schema_reference", "$.tenants[0].shared[0]", "\"ntp\" is not defined" },
 	{ "tenants.0.sockets", "[\"raw\", \"bluetooth\"]", "schema_value", "$.tenants[0].sockets[1]", "use raw, packet or mptcp" },
+	{ "tenants.0.connect_rate", "100", "schema_type", "$.tenants[0].connect_rate", "must be an object" },
+	{ "tenants.0.connect_rate", "{\"burst\": 10}", "schema_missing", "$.tenants[0].connect_rate.per_second", "required" },
+	{ "tenants.0.connect_rate", "{\"per_second\": 0}", "schema_value", "$.tenants[0].connect_rate.per_second", "out of range [1, 1000000]" },
+	{ "tenants.0.connect_rate", "{\"per_second\": 1000001}", "schema_value", "$.tenants[0].connect_rate.per_second", "out of range" },
+	{ "tenants.0.connect_rate", "{\"per_second\": -5}", "schema_value", "$.tenants[0].connect_rate.per_second", "out of range" },
+	{ "tenants.0.connect_rate", "{\"per_second\": 1.5}", "schema_type", "$.tenants[0].connect_rate.per_second", "must be an integer" },
+	{ "tenants.0.connect_rate", "{\"per_second\": 10, \"burst\": 0}", "schema_value", "$.tenants[0].connect_rate.burst", "out of range [1, 1000000]" },
+	{ "tenants.0.connect_rate", "{\"per_second\": 10, \"burst\": \"20\"}", "schema_type", "$.tenants[0].connect_rate.burst", "must be an integer" },
+	{ "tenants.1.connect_rate", "{\"per_second\": 10, \"brust\": 20}", "schema_unknown_field", "$.tenants[1].connect_rate.brust", "unknown field" },
 	{ "tenants", "{}", "schema_type", "$.tenants", "must be an array" },
 	{ "host.default", "\"maybe\"", "schema_value", "$.host.default", "not one of: allow, deny" },
 	{ "elevation.rp_id", NULL, "schema_missing", "$.elevation.rp_id", "required field is missing" },
@@ -293,6 +302,35 @@ static void test_rejections(void **state)
 			fail_msg("case %zu (%s = %s): got r=%d code=%s path=%s msg=%s", i, c->path,
 				 c->value ? c->value : "<deleted>", r, err.code, err.path, err.msg);
 		assert_null(b);
+		free(doc);
+	}
+}
+
+/* connect_rate: absent is no limit; the burst defaults to one second's worth; the limits themselves are accepted. */
+static void test_connect_rate(void **state)
+{
+	static const struct {
+		const char *value;
+		uint32_t per_second, burst;
+	} ok[] = {
+		{ NULL, 0, 0 },
+		{ "{\"per_second\": 50}", 50, 50 },
+		{ "{\"per_second\": 1, \"burst\": 1}", 1, 1 },
+		{ "{\"per_second\": 1000000, \"burst\": 1000000, \"comment\": \"x\"}", 1000000, 1000000 },
+		{ "{\"per_second\": 5, \"burst\": 300}", 5, 300 },
+	};
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		char *doc = ok[i].value ? mutate("tenants.1.connect_rate", ok[i].value) : strdup(base_bundle);
+		struct vg_bundle *b = NULL;
+		struct vg_err err = { 0 };
+
+		if (parse_str(doc, &b, &err) != 0)
+			fail_msg("%s refused: %s: %s", ok[i].value, err.path, err.msg);
+		assert_int_equal(b->tenants[1].connect_rate.per_second, ok[i].per_second);
+		assert_int_equal(b->tenants[1].connect_rate.burst, ok[i].burst);
+		assert_int_equal(b->tenants[0].connect_rate.per_second, 0);
+		vg_bundle_free(b);
 		free(doc);
 	}
 }
@@ -430,6 +468,7 @@ int main(void)
 		cmocka_unit_test(test_rejections),
 		cmocka_unit_test(test_cgroups_accepted),
 		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_connect_rate),
 		cmocka_unit_test(test_json_syntax),
 		cmocka_unit_test(test_cidr),
 	};

@@ -205,6 +205,64 @@ static void test_empty(void **state)
 	vg_enf_compiled_free(c);
 }
 
+/*
+ * connect_rate: only tenants with one get kernel settings; the bucket the
+ * kernel runs (vg_enf_bucket_take, the same code) admits the burst at once,
+ * then per_second a second, never more than burst after a pause, and counts
+ * every refusal in the mode's counter.
+ */
+static void test_connect_rate(void **state)
+{
+	const uint64_t s = 1000000000ull, t0 = 5 * s;
+	struct vg_enf_compiled *c = NULL;
+	struct vg_enf_bucket b = { 0 };
+	struct vg_enf_connrate_conf cf;
+	struct fixture f;
+	struct vg_err err;
+	unsigned n = 0;
+
+	fixture_init(&f);
+	f.t[1].connect_rate = (struct vg_connect_rate){ .per_second = 100, .burst = 20 };
+	assert_int_equal(vg_enf_compile(&f.b, 0, &c, &err), 0);
+	assert_int_equal(c->nconnrates, 1);
+	assert_int_equal(c->connrates[0].tenant, 2);
+	cf = c->connrates[0].conf;
+	assert_int_equal(cf.per_second, 100);
+	assert_int_equal(cf.burst, 20);
+	assert_int_equal(cf.fill_ns, 200000000ull);
+	vg_enf_compiled_free(c);
+
+	/* a never used bucket is full: the burst goes through at once, the next one is refused */
+	assert_int_equal(vg_enf_bucket_level(&cf, &b, t0), 20);
+	for (int i = 0; i < 25; i++)
+		n += (unsigned)vg_enf_bucket_take(&cf, &b, t0, 0);
+	assert_int_equal(n, 20);
+	assert_int_equal(b.limited, 5);
+	/* one connection per 10 ms: 1 s of trying every 1 ms admits 100 */
+	n = 0;
+	for (uint64_t t = t0 + 1000000; t <= t0 + s; t += 1000000)
+		n += (unsigned)vg_enf_bucket_take(&cf, &b, t, 0);
+	assert_int_equal(n, 100);
+	/* a long pause refills to burst, not beyond */
+	assert_int_equal(vg_enf_bucket_level(&cf, &b, t0 + 3600 * s), 20);
+	n = 0;
+	for (int i = 0; i < 50; i++)
+		n += (unsigned)vg_enf_bucket_take(&cf, &b, t0 + 3600 * s, 1);
+	assert_int_equal(n, 20);
+	assert_int_equal(b.would_limit, 30);
+	/* the largest settings do not overflow: 1e6/s for 1 s after empty is 1e6 */
+	cf = vg_enf_connrate_conf_of(1000000, 1000000);
+	b = (struct vg_enf_bucket){ .last_ns = t0 };
+	assert_int_equal(vg_enf_bucket_level(&cf, &b, t0 + s - 1), 999999);
+	assert_int_equal(vg_enf_bucket_level(&cf, &b, t0 + 100 * s), 1000000);
+	/* one a second, burst 1 */
+	cf = vg_enf_connrate_conf_of(1, 1);
+	b = (struct vg_enf_bucket){ 0 };
+	assert_int_equal(vg_enf_bucket_take(&cf, &b, t0, 0), 1);
+	assert_int_equal(vg_enf_bucket_take(&cf, &b, t0 + s - 1, 0), 0);
+	assert_int_equal(vg_enf_bucket_take(&cf, &b, t0 + 2 * s, 0), 1);
+}
+
 static void test_limit(void **state)
 {
 	struct fixture f;
@@ -509,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_socket_kinds),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_limit),
+		cmocka_unit_test(test_connect_rate),
 		cmocka_unit_test(test_port_intervals),
 		cmocka_unit_test(test_random_against_reference),
 	};
