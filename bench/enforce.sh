@@ -172,6 +172,48 @@ bench_result "enforce.bpf_ns_per_connect.tenant_vs_bare_lpm" "$(python3 -c "prin
 	"one-LPM-lookup connect4 program, same run (bpf_stats)" "make bench BENCH=enforce"
 echo "$stats_was" >/proc/sys/kernel/bpf_stats_enabled
 
+# connect_rate's cost: the same tenant with a bucket it never empties, against no connect_rate, in
+# interleaved rounds; the connect4 program's own time from bpf_stats, and the connect+close rate
+echo "== enforce: connect_rate cost: tenant with connect_rate 1000000/s (never limited) vs none (10 rules, same run)"
+gen 10
+python3 - "$W/template.json" "$W/template-rate.json" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))
+b["tenants"][0]["connect_rate"] = {"per_second": 1000000, "burst": 1000000}
+json.dump(b, open(sys.argv[2], "w"))
+PY
+stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled)
+echo 1 >/proc/sys/kernel/bpf_stats_enabled
+start_vigild
+connect4() { # run_time_ns run_cnt of this vigild's connect4 program
+	id=$(bpftool -j link show pinned "$PINS/link_vg_connect4" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])')
+	bpftool -j prog show id "$id" | python3 -c 'import json,sys; p=json.load(sys.stdin); print(p.get("run_time_ns", 0), p.get("run_cnt", 0))'
+}
+for round in 1 2; do
+	for v in none rate; do
+		t="$W/template.json"
+		[ "$v" = rate ] && t="$W/template-rate.json"
+		bench_push "$t" >/dev/null
+		set -- $(connect4)
+		echo "$(rate)" >>"$W/rate.$v"
+		set -- $(connect4) "$@"
+		echo "$1 $2 $3 $4" | awk '{ print ($1 - $3), ($2 - $4) }' >>"$W/c4.$v"
+	done
+done
+stop_vigild
+echo "$stats_was" >/proc/sys/kernel/bpf_stats_enabled
+for v in none rate; do
+	eval "r_$v=$(sort -n "$W/rate.$v" | tail -n 1)"
+	eval "ns_$v=$(awk '{ t += $1; c += $2 } END { printf "%.0f", t / c }' "$W/c4.$v")"
+done
+printf '%-28s %10s/s  connect4 %5s ns\n' "tenant, no connect_rate" "$r_none" "$ns_none"
+printf '%-28s %10s/s  connect4 %5s ns   (rate %s, connect4 time %s)\n' "tenant, connect_rate" "$r_rate" "$ns_rate" \
+	"$(ratio "$r_rate" "$r_none")" "$(ratio "$ns_rate" "$ns_none")"
+bench_result "enforce.connect_rate_bucket.connects_vs_none" "$(python3 -c "print($r_rate / $r_none)")" higher \
+	"the same tenant without connect_rate, same run" "make bench BENCH=enforce"
+bench_result "enforce.connect_rate_bucket.connect4_ns_vs_none" "$(python3 -c "print($ns_rate / $ns_none)")" lower \
+	"connect4 ns of the same tenant without connect_rate, same run (bpf_stats)" "make bench BENCH=enforce"
+
 echo "== enforce: deny events delivered to vigild (200000 denied connects, no sampling, then default sampling)"
 gen 10
 for limit in 100000000 1000; do
