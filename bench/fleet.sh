@@ -2,9 +2,11 @@
 # Fleet simulation of the emergency channel (docs/emergency.md "Fleet simulation"): N vigild
 # (default 200) on this machine, each with its own state dir, socket and host name, enforcement
 # off (what is measured is delivery, not the kernel), polling one nginx over TLS with a client
-# certificate. Measures: requests/s and bytes/s at the server in steady state (304s) and during
-# a rollout, and the time from publishing a document to its signed acknowledgement in each
-# host's audit log, as percentiles against interval + jitter (the bound the design promises).
+# certificate, and forwarding its audit trail (acknowledgements included) over RELP to one
+# rsyslog collector. Measures: requests/s and bytes/s at the server in steady state (304s) and
+# during a rollout, events/s at the collector, and the time from publishing a document to its
+# signed acknowledgement arriving at the collector, as percentiles against interval + jitter
+# (the bound the design promises).
 #   FLEET_N=200 FLEET_INTERVAL=10 FLEET_JITTER=5 FLEET_STEADY_S=30 sh bench/fleet.sh
 # Never in CI: make bench only (BENCH=fleet).
 . "$(dirname "$0")/lib.sh"
@@ -17,6 +19,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 VIGILD="$ROOT/$BUILD/vigild"
 VIGILCTL="$ROOT/$BUILD/vigilctl"
 command -v nginx >/dev/null || { echo "fleet: nginx missing (make deps), skipped"; exit 0; }
+command -v rsyslogd >/dev/null && [ -f /usr/lib/x86_64-linux-gnu/rsyslog/imrelp.so ] ||
+	{ echo "fleet: rsyslog with imrelp missing (make deps), skipped"; exit 0; }
 [ "$(id -u)" = 0 ] || { echo "fleet: needs root, skipped"; exit 0; }
 W=$(mktemp -d /tmp/vigil-fleet.XXXXXX)
 PIDS=""
@@ -28,6 +32,7 @@ INOTIFY_WAS=$(sysctl -n fs.inotify.max_user_instances)
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	[ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null
+	[ -n "${RSYSLOG_PID:-}" ] && kill "$RSYSLOG_PID" 2>/dev/null
 	wait 2>/dev/null
 	sysctl -qw fs.inotify.max_user_instances="$INOTIFY_WAS"
 	rm -rf "$W"
@@ -88,16 +93,41 @@ publish "$W/d1.json"
 nginx -c "$W/nginx/nginx.conf" &
 NGINX_PID=$!
 
+# the collector: plain RELP on loopback (TLS is measured in t_audit_relp; here the cost is the
+# fleet's), each event written with the time rsyslog received it
+rport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+mkdir -p "$W/rsyslog"
+cat >"$W/rsyslog.conf" <<EOC
+global(workDirectory="$W/rsyslog" maxMessageSize="256k")
+module(load="imrelp" ruleset="fleet")
+input(type="imrelp" address="127.0.0.1" port="$rport" maxDataSize="256k" maxSessions="$((N + 100))")
+template(name="received" type="string" string="%timegenerated:::date-rfc3339% %msg%\n")
+ruleset(name="fleet" queue.type="direct") {
+  action(type="omfile" file="$W/collector.log" template="received" flushOnTXEnd="on" asyncWriting="off")
+}
+EOC
+rsyslogd -n -f "$W/rsyslog.conf" -i "$W/rsyslog.pid" >"$W/rsyslog.out" 2>&1 &
+RSYSLOG_PID=$!
+until python3 -c "import socket; socket.create_connection(('127.0.0.1', $rport), 0.2)" 2>/dev/null; do
+	kill -0 "$RSYSLOG_PID" 2>/dev/null || { echo "fleet: rsyslog exited: $(cat "$W/rsyslog.out")"; exit 1; }
+	sleep 0.1
+done
+# one bundle for the fleet, dropped in each inbox: its audit sink is the collector
+python3 "$ROOT/tests/integration/mkbundle.py" --version 2 --out "$W/bundle.json" --set 'scope={"hosts": ["host-*"], "labels": {}}' \
+	--set 'tenants=[]' --set "audit.sinks=[{\"name\": \"collector\", \"type\": \"relp\", \"target\": \"127.0.0.1:$rport\", \"tls\": false}]"
+"$VIGILCTL" policy sign --key "$W/sec1.key" "$W/bundle.json" >/dev/null
+
 for i in $(seq 1 "$N"); do
 	h="$W/h$i"
-	mkdir -p "$h/state" "$h/run"
+	mkdir -p "$h/state" "$h/run" "$h/inbox"
+	cp "$W/bundle.json" "$W/bundle.json.sig" "$h/inbox/"
 	cat >"$h/vigild.conf" <<EOC
 state_dir = $h/state
 run_dir = $h/run
 socket = $h/run/vigil.sock
 bpffs_dir = /sys/fs/bpf/vigil-fleet-$$-$i
 trust_file = $W/trust.json
-inbox_dir =
+inbox_dir = $h/inbox
 nss_cache_dir = $h/state/nss
 breakglass_spool = $h/state/bg.spool
 hostname = host-$i
@@ -114,9 +144,10 @@ EOC
 	"$VIGILD" -c "$h/vigild.conf" --foreground >"$h/vigild.log" 2>&1 &
 	PIDS="$PIDS $!"
 done
-# every instance has applied document 1 (the fleet is up and in steady state)
-t_end=$(( $(date +%s) + 120 ))
-until [ "$(grep -l 'document 1 ' "$W"/h*/vigild.log 2>/dev/null | wc -l)" -ge "$N" ]; do
+# every instance has applied the bundle and document 1 (the fleet is up and in steady state)
+t_end=$(( $(date +%s) + 180 ))
+until [ "$(grep -l 'document 1 ' "$W"/h*/vigild.log 2>/dev/null | wc -l)" -ge "$N" ] &&
+	[ "$(grep -l 'applied version 2' "$W"/h*/vigild.log 2>/dev/null | wc -l)" -ge "$N" ]; do
 	[ "$(date +%s)" -lt "$t_end" ] || { echo "fleet: only $(grep -l 'document 1 ' "$W"/h*/vigild.log | wc -l) of $N instances came up"; exit 1; }
 	sleep 1
 done
@@ -134,7 +165,7 @@ sleep "$((INTERVAL + JITTER + 10))"
 t_roll1=$(date +%s.%N)
 
 python3 - "$W" "$N" "$digest" "$t_steady0" "$t_steady1" "$t_pub" "$t_roll1" "$INTERVAL" "$JITTER" <<'PYEOF'
-import glob, json, os, struct, sys, datetime
+import json, os, sys, datetime
 w, n, digest = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 s0, s1, pub, r1, interval, jitter = (float(x) for x in sys.argv[4:10])
 def window(a, b):
@@ -144,20 +175,32 @@ def window(a, b):
         if a <= float(t) < b:
             req += 1; byt += int(size)
     return req / (b - a), byt / (b - a)
-def acks():
+def collector():
+    """(received_at, event) of every event at the collector, in arrival order."""
     out = []
-    for d in glob.glob(os.path.join(w, "h*/state/audit")):
-        for seg in sorted(glob.glob(d + "/*.seg")):
-            b = open(seg, "rb").read(); off = 0
-            while off + 84 <= len(b):
-                ln = struct.unpack(">I", b[off + 68:off + 72])[0]
-                p = b[off + 84:off + 84 + ln]; off += 84 + ln
-                if b"emergency.ack" not in p: continue
-                data = json.loads(p)["data"]
-                if data.get("doc_digest") == digest and data.get("result") == "applied":
-                    t = datetime.datetime.strptime(data["applied_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=datetime.timezone.utc)
-                    out.append(t.timestamp() - pub)
-    return sorted(out)
+    for line in open(os.path.join(w, "collector.log"), encoding="utf-8", errors="replace"):
+        ts, _, rest = line.partition(" ")
+        i = rest.find("{")
+        if i < 0:
+            continue
+        try:
+            ev = json.loads(rest[i:])
+            t = datetime.datetime.fromisoformat(ts).timestamp()
+        except ValueError:
+            continue
+        out.append((t, ev))
+    return out
+events = collector()
+def acks():
+    """seconds from publish to the first applied acknowledgement of each host, at the collector"""
+    first = {}
+    for t, ev in events:
+        d = ev.get("data", {})
+        if ev.get("type", "").endswith("emergency.ack") and d.get("doc_digest") == digest and d.get("result") == "applied":
+            first.setdefault(ev.get("source"), t - pub)
+    return sorted(first.values())
+def events_per_s(a, b):
+    return sum(1 for t, _ in events if a <= t < b) / (b - a)
 sreq, sbytes = window(s0, s1)
 rreq, rbytes = window(pub, r1)
 a = acks()
@@ -166,7 +209,8 @@ bound = interval + jitter
 print(f"fleet: {n} vigild, emergency_interval_s={interval:g}, emergency_jitter_s={jitter:g}")
 print(f"  steady state: {sreq:.1f} requests/s, {sbytes/1024:.1f} KiB/s at the server (expected ~{n/(interval+jitter/2):.1f} req/s of 304)")
 print(f"  rollout window ({r1-pub:.0f} s): {rreq:.1f} requests/s, {rbytes/1024:.1f} KiB/s")
-print(f"  acknowledged: {len(a)} of {n}; publish -> ack p50 {pct(0.5):.1f} s, p95 {pct(0.95):.1f} s, p100 {pct(1.0):.1f} s (bound interval+jitter = {bound:g} s, +1 s timestamp resolution)")
+print(f"  collector: {events_per_s(s0, s1):.1f} events/s in steady state, {events_per_s(pub, r1):.1f} events/s during the rollout")
+print(f"  acknowledged at the collector: {len(a)} of {n} hosts; publish -> ack received p50 {pct(0.5):.1f} s, p95 {pct(0.95):.1f} s, p100 {pct(1.0):.1f} s (bound interval+jitter = {bound:g} s)")
 r = lambda m, v, b, base: print("bench-result: " + json.dumps({"measure": m, "value": round(v, 4), "better": b, "baseline": base, "reproduce": "BENCH=fleet make bench"}))
 if a:
     r("fleet_ack_p100_over_bound", pct(1.0) / bound, "lower", "interval + jitter of the same run")
