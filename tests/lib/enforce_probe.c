@@ -25,7 +25,8 @@
  *   flood tcp|udp|udpsend|udpflow ADDR PORT MS  new connections (TCP: completed handshakes; udp:
  *                       connect + send; udpsend: sendto from a new unconnected socket each time, to PORT
  *                       and PORT + 1 in turn; udpflow: sendto from one socket to PORT) as fast
- *                       as possible for MS ms -> "flood allowed A denied D other O ms M" (M: elapsed)
+ *                       as possible for MS ms -> "flood allowed A denied D other O ms M end_ns E"
+ *                       (M: elapsed; E: CLOCK_MONOTONIC, bpf_ktime_get_ns's clock, after the last one)
  * ADDR may carry a scope: fe80::2%dev.
  *
  * --hold keeps the listeners open after the last request until a signal.
@@ -446,6 +447,7 @@ static void do_flood(const char *proto, struct dst *d, const char *ms)
 	double el = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
+	b = a;
 	for (unsigned i = 0; el < atof(ms); i++) {
 		int r = flood_one(proto, d, port, usock, i);
 
@@ -454,7 +456,8 @@ static void do_flood(const char *proto, struct dst *d, const char *ms)
 		el = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
 	}
 	close(usock);
-	printf("flood allowed %lu denied %lu other %lu ms %.0f\n", n[1], n[0], n[2], el);
+	printf("flood allowed %lu denied %lu other %lu ms %.0f end_ns %llu\n", n[1], n[0], n[2], el,
+	       (unsigned long long)b.tv_sec * 1000000000ull + (unsigned long long)b.tv_nsec);
 	fflush(stdout);
 }
 
@@ -489,7 +492,7 @@ static int count_mode(const char *proto, const char *port, const char *file)
 		return 1;
 	setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || (!udp && listen(fd, 128) < 0)) {
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || (!udp && listen(fd, 4096) < 0)) {
 		fprintf(stderr, "enforce_probe: count %s %s: %s\n", proto, port, strerror(errno));
 		return 1;
 	}
