@@ -74,7 +74,7 @@ python3 -c "import sys; sys.stdout.write('tcpwait $DST 8082\n' * 600)" | probe "
 t2pid=$!
 python3 -c "import sys; sys.stdout.write('tcpwait $DST 8083\n' * 600)" | probe "$NSH" - --wait-ms 10000 >"$T/host.out" &
 hostpid=$!
-r1=$(flood "$CG1" tcp 8081 3000)
+r1=$(flood "$CG1" tcp 8081 2000)
 wait $t2pid $hostpid
 a1=$(word "$r1" allowed)
 d1=$(word "$r1" denied)
@@ -103,7 +103,7 @@ assert c["per_second"] == int(sys.argv[1]) and c["burst"] == int(sys.argv[2]), c
 assert "connect_rate" not in t.get("t0", {}), t' "$RATE" "$BURST" || fail "status does not show t1's connect_rate"
 ok "status shows t1's connect_rate"
 
-echo "== unconnected UDP: a datagram to a new destination is a new connection, a flow is not"
+echo "== UDP: a datagram to a new destination and a connect are new connections, a flow is not"
 r=$(flood "$CG1" udpsend 8091 1000)
 lim=$(since_mark "$r")
 a=$(word "$r" allowed)
@@ -129,6 +129,20 @@ while [ $(($(field udp8091 msgs) - before)) -le $((RATE * 10)) ]; do
 	sleep 0.05
 done
 ok "t1 udpflow: one socket to one destination is one connection: $(($(field udp8091 msgs) - before)) datagrams arrived ($r)"
+
+before=$(($(field udp8091 msgs) + 0))
+r=$(flood "$CG1" udp 8091 1000)
+lim=$(since_mark "$r")
+a=$(word "$r" allowed)
+[ "$a" -le "$lim" ] || fail "t1 connected UDP: $a connects in 1 s (limit $lim): not limited ($r)"
+i=0
+while [ $(($(field udp8091 msgs) - before)) -lt "$a" ]; do
+	i=$((i + 1))
+	[ $i -gt 60 ] && fail "udp receiver got $(($(field udp8091 msgs) - before)), the sender connected and sent $a"
+	sleep 0.05
+done
+ok "t1 connected UDP: $a connects arrived (limit $lim), $(word "$r" denied) refused"
+mark "$r"
 
 echo "== audit mode: everything through, would_deny counted"
 r3=$(flood "$CG3" tcp 8084 1500)
