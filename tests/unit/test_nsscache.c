@@ -576,6 +576,141 @@ static void test_write_files(void **state)
 	vg_nssc_buf_free(&gr);
 }
 
+/* Empty input at every step: no users, no groups, no grants, empty local files, a local
+ * set that is only comments, groups whose members are all withdrawn or none. The sorts
+ * and searches see zero elements (UBSan checks the pointers in the SANITIZE=1 build). */
+static void empty_caches_serve_nobody(const struct vg_nssc_buf *pw, const struct vg_nssc_buf *gr)
+{
+	struct vg_nssc_view v, g;
+	gid_t got[8] = { 0 };
+
+	assert_int_equal(vg_nssc_view_parse(pw->data, pw->len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(v.count, 0);
+	assert_true(vg_nssc_view_check_all(&v));
+	assert_null(vg_nssc_pw_by_name(&v, "alice"));
+	assert_null(vg_nssc_pw_by_uid(&v, 60001));
+	assert_null(vg_nssc_pw_at(&v, 0));
+	assert_int_equal(vg_nssc_view_parse(gr->data, gr->len, VG_NSSC_GROUP, 0, &g), 0);
+	assert_int_equal(g.count, 0);
+	assert_null(vg_nssc_gr_by_name(&g, "sre"));
+	assert_null(vg_nssc_gr_by_gid(&g, 60100));
+	assert_null(vg_nssc_gr_at(&g, 0));
+	assert_int_equal(vg_nssc_user_groups(&g, NULL, "alice", NOW, collect, got), 0);
+	assert_int_equal(got[0], 0);
+}
+
+static void test_empty_inputs(void **state)
+{
+	char dir[] = "/tmp/nsscache-test-XXXXXX", ppath[128], gpath[128], sub[160];
+	const char *locals[] = { "", "# comments only\n+compat\n\n" };
+	struct vg_identity none = { .uid_min = 60000, .uid_max = 60999, .gid_min = 60000, .gid_max = 64999 };
+	struct vg_nssc_buf pw = { 0 }, gr = { 0 }, mb = { 0 };
+	struct vg_nssc_report rep = { 0 };
+	struct vg_nssc_local *local = NULL;
+	struct vg_err err = { 0 };
+	struct vg_nssc_view v;
+	struct fixture f;
+	FILE *fp;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(ppath, sizeof(ppath), "%s/passwd", dir);
+	snprintf(gpath, sizeof(gpath), "%s/group", dir);
+	for (size_t k = 0; k < 2; k++) {
+		assert_non_null(fp = fopen(ppath, "w"));
+		fputs(locals[k], fp);
+		fclose(fp);
+		assert_non_null(fp = fopen(gpath, "w"));
+		fputs(locals[k], fp);
+		fclose(fp);
+		assert_int_equal(vg_nssc_local_load(ppath, gpath, &local, &err), 0);
+		/* no users and no groups, with the empty local set and without one, with and without elevation */
+		for (int with_local = 0; with_local < 2; with_local++)
+			for (int elev = 0; elev < 2; elev++) {
+				assert_int_equal(vg_nssc_build_identity(&none, elev ? "vigil-elevated" : NULL,
+									elev ? 64000 : 0, with_local ? local : NULL, 1,
+									NOW, &pw, &gr, &rep, &err),
+						 0);
+				assert_int_equal(rep.nconflicts, 0);
+				empty_caches_serve_nobody(&pw, &gr);
+				vg_nssc_buf_free(&pw);
+				vg_nssc_buf_free(&gr);
+				vg_nssc_report_free(&rep);
+			}
+		assert_int_equal(vg_nssc_check_elevation("vigil-elevated", 64000, local, &err), 0);
+		vg_nssc_local_free(local);
+		local = NULL;
+	}
+
+	/* every user withdrawn: groups remain, with no member left; a group with no members at all */
+	fixture_init(&f);
+	for (size_t i = 0; i < f.id.nusers; i++)
+		f.users[i].state = VG_USER_DEPROVISIONED;
+	f.groups[0].nmembers = 0;
+	f.groups[0].members = NULL;
+	build(&f.id, NULL, &pw, &gr, &rep);
+	assert_int_equal(rep.nconflicts, 0);
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(v.count, 0);
+	assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_GROUP, 0, &v), 0);
+	assert_int_equal(v.count, 3);
+	assert_int_equal(vg_nssc_gr_by_name(&v, "sre")->nmembers, 0);
+	assert_int_equal(vg_nssc_gr_by_name(&v, "dev")->nmembers, 0);
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+	vg_nssc_report_free(&rep);
+
+	/* no grants, with and without an elevation group, and only expired grants */
+	for (int elev = 0; elev < 2; elev++) {
+		struct vg_grant old = { .user = "alice", .uid = 60001, .expires = NOW - 1 };
+
+		assert_int_equal(vg_nssc_build_members(elev ? "vigil-elevated" : NULL, 64000, NULL, 0, 60000, 64999, 1,
+						       NOW, &mb, &rep, &err),
+				 0);
+		assert_int_equal(vg_nssc_view_parse(mb.data, mb.len, VG_NSSC_MEMBERS, 0, &v), 0);
+		assert_int_equal(v.count, 0);
+		assert_null(vg_nssc_grant_live(&v, "alice", NOW));
+		vg_nssc_buf_free(&mb);
+		assert_int_equal(vg_nssc_build_members(elev ? "vigil-elevated" : NULL, 64000, &old, 1, 60000, 64999, 1,
+						       NOW, &mb, &rep, &err),
+				 0);
+		assert_int_equal(vg_nssc_view_parse(mb.data, mb.len, VG_NSSC_MEMBERS, 0, &v), 0);
+		assert_int_equal(v.count, 0);
+		vg_nssc_buf_free(&mb);
+		vg_nssc_report_free(&rep);
+	}
+
+	/* the empty set written and read back through the files */
+	assert_int_equal(vg_nssc_build_identity(&none, NULL, 0, NULL, 1, NOW, &pw, &gr, NULL, &err), 0);
+	assert_int_equal(vg_nssc_build_members(NULL, 0, NULL, 0, 60000, 64999, 1, NOW, &mb, NULL, &err), 0);
+	snprintf(sub, sizeof(sub), "%s/nss", dir);
+	{
+		const struct vg_nssc_file files[] = { { VG_NSSC_PASSWD_FILE, &pw },
+						      { VG_NSSC_GROUP_FILE, &gr },
+						      { VG_NSSC_MEMBERS_FILE, &mb } };
+		char path[200], *data = NULL;
+		size_t len = 0;
+
+		assert_int_equal(vg_nssc_write_set(sub, files, 3, &err), 0);
+		snprintf(path, sizeof(path), "%s/%s", sub, VG_NSSC_GROUP_FILE);
+		assert_int_equal(vg_read_file(path, 1 << 20, &data, &len), 0);
+		empty_caches_serve_nobody(&pw, &(struct vg_nssc_buf){ (uint8_t *)data, len });
+		free(data);
+		for (size_t i = 0; i < 3; i++) {
+			snprintf(path, sizeof(path), "%s/%s", sub, files[i].name);
+			unlink(path);
+		}
+		snprintf(path, sizeof(path), "%s/%s", sub, VG_NSSC_GEN_FILE);
+		unlink(path);
+	}
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+	vg_nssc_buf_free(&mb);
+	rmdir(sub);
+	unlink(ppath);
+	unlink(gpath);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -589,6 +724,7 @@ int main(void)
 		cmocka_unit_test(test_shadow_and_valid_until),
 		cmocka_unit_test(test_damage_past_checksum_stays_in_bounds),
 		cmocka_unit_test(test_write_files),
+		cmocka_unit_test(test_empty_inputs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
