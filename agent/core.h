@@ -25,6 +25,28 @@ struct vg_timer {
 struct vg_load_job;
 typedef void (*vg_load_done)(struct vg_daemon *d, int r, const struct vg_err *err, void *arg);
 
+/* Where a load's time goes, logged once it is applied (docs/nss.md "apply time"). */
+enum vg_load_step {
+	VG_STEP_QUEUED,	 /* received → the loader thread starts it */
+	VG_STEP_DECODE,	 /* a policy.push request: JSON and base64 decoded */
+	VG_STEP_VERIFY,	 /* size, signature */
+	VG_STEP_PARSE,	 /* schema, scope, time */
+	VG_STEP_STAGE,	 /* the verified pair written and fsynced */
+	VG_STEP_HANDOFF, /* verified → the event loop picks it up */
+	VG_STEP_PREPARE, /* every module builds its new state (identity: the NSS caches) */
+	VG_STEP_COMMIT,	 /* every module switches (identity: caches written and renamed) */
+	VG_STEP_PERSIST, /* current/last-known-good renamed, state.json */
+	VG_STEP__COUNT
+};
+
+struct vg_load_times {
+	uint64_t mark_ms, cpu_mark_us;	 /* start of the current step: monotonic, this thread's CPU */
+	uint32_t wall[VG_STEP__COUNT];	 /* ms */
+	uint32_t cpu[VG_STEP__COUNT];	 /* ms of the CPU of the thread that ran the step */
+	const char *slowest[VG_STEP__COUNT]; /* PREPARE, COMMIT: the module that took longest */
+	uint32_t slowest_ms[VG_STEP__COUNT];
+};
+
 struct vg_load_job {
 	char *request;	   /* owned: a large policy.push request, parsed by the loader thread */
 	size_t request_len;
@@ -50,6 +72,7 @@ struct vg_load_job {
 	struct vg_err err;
 	vg_load_done done;
 	void *arg;
+	struct vg_load_times times;
 	struct vg_load_job *next;
 };
 

@@ -35,6 +35,7 @@ static struct {
 struct staged {
 	struct vg_nssc_buf passwd, group, members;
 	struct vg_nssc_report rep;
+	uint64_t build_ms, diff_ms; /* where prepare's time went, logged by commit */
 	json_t *provisioned, *deprovisioned; /* arrays of {"user", "uid"} */
 };
 
@@ -114,6 +115,7 @@ static int identity_prepare(struct vg_daemon *d, const struct vg_bundle *b, void
 	const struct vg_elevation *e = &b->elevation;
 	struct vg_nssc_local *local = NULL;
 	struct staged *s = calloc(1, sizeof(*s));
+	uint64_t t0 = vg_now_ms_monotonic();
 	int r;
 
 	if (!s)
@@ -131,7 +133,9 @@ static int identity_prepare(struct vg_daemon *d, const struct vg_bundle *b, void
 	r = build_members(b, &s->members, &s->rep, err);
 	if (r < 0)
 		goto fail;
+	s->build_ms = vg_now_ms_monotonic() - t0;
 	r = diff_users(c->nss_cache_dir, &s->passwd, s->provisioned, s->deprovisioned);
+	s->diff_ms = vg_now_ms_monotonic() - t0 - s->build_ms;
 	if (r < 0) {
 		vg_err_set(err, -r, "nss_cache_build_failed", c->nss_cache_dir, "cannot compare with the NSS cache: %s",
 			   strerror(-r));
@@ -272,13 +276,23 @@ static void identity_commit(struct vg_daemon *d, const struct vg_bundle *b, void
 		{ VG_NSSC_MEMBERS_FILE, &s->members },
 	};
 
+	uint64_t t0 = vg_now_ms_monotonic(), t1;
+
 	st.last_error[0] = '\0';
 	/* all three complete on disk before any is renamed: readers see the old set, then the new */
 	if (write_caches(d, files, sizeof(files) / sizeof(files[0])) == 0) {
+		t1 = vg_now_ms_monotonic();
 		audit_users(d, b, s->deprovisioned, "user.deprovisioned");
 		audit_users(d, b, s->provisioned, "user.provisioned");
+	} else {
+		t1 = vg_now_ms_monotonic();
 	}
 	audit_conflicts(d, &s->rep);
+	vg_log(LOG_INFO,
+	       "identity: %zu users, %zu groups: caches built %llu ms, compared with the old %llu ms, written %llu ms, "
+	       "audited %llu ms",
+	       s->rep.nusers, s->rep.ngroups, (unsigned long long)s->build_ms, (unsigned long long)s->diff_ms,
+	       (unsigned long long)(t1 - t0), (unsigned long long)(vg_now_ms_monotonic() - t1));
 	vg_nssc_report_free(&st.last);
 	st.last = s->rep;
 	memset(&s->rep, 0, sizeof(s->rep));

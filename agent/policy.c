@@ -263,17 +263,77 @@ static int parse_push(struct vg_load_job *j, struct vg_err *err)
 	return r;
 }
 
+/* ---- where the time goes ---- */
+
+static void step_mark(struct vg_load_times *t)
+{
+	t->mark_ms = vg_now_ms_monotonic();
+	t->cpu_mark_us = vg_thread_cpu_us();
+}
+
+/* a step run by this thread since the last mark */
+static void step_end(struct vg_load_times *t, enum vg_load_step s)
+{
+	uint64_t now = vg_now_ms_monotonic(), cpu = vg_thread_cpu_us();
+
+	t->wall[s] += (uint32_t)(now - t->mark_ms);
+	t->cpu[s] += (uint32_t)((cpu - t->cpu_mark_us) / 1000u);
+	t->mark_ms = now;
+	t->cpu_mark_us = cpu;
+}
+
+/* a wait, ending on another thread than the one that marked: wall time only */
+static void step_waited(struct vg_load_times *t, enum vg_load_step s)
+{
+	uint64_t now = vg_now_ms_monotonic();
+
+	t->wall[s] += (uint32_t)(now - t->mark_ms);
+	step_mark(t);
+}
+
+static void step_module(struct vg_load_times *t, enum vg_load_step s, const char *module, uint64_t since_ms)
+{
+	uint32_t ms = (uint32_t)(vg_now_ms_monotonic() - since_ms);
+
+	if (!t->slowest[s] || ms > t->slowest_ms[s]) {
+		t->slowest[s] = module;
+		t->slowest_ms[s] = ms;
+	}
+}
+
+static void log_times(const struct vg_load_job *j, int64_t version)
+{
+	const struct vg_load_times *t = &j->times;
+	uint32_t total = 0;
+
+	for (int s = 0; s < VG_STEP__COUNT; s++)
+		total += t->wall[s];
+	vg_log(LOG_INFO,
+	       "policy: version %lld from %s applied %u ms after receipt: queued %u, decode %u/%u, verify %u/%u, parse %u/%u, "
+	       "stage %u/%u, handoff %u, prepare %u/%u (%s %u), commit %u/%u (%s %u), persist %u/%u (ms wall/CPU)",
+	       (long long)version, j->source, total, t->wall[VG_STEP_QUEUED], t->wall[VG_STEP_DECODE],
+	       t->cpu[VG_STEP_DECODE], t->wall[VG_STEP_VERIFY],
+	       t->cpu[VG_STEP_VERIFY], t->wall[VG_STEP_PARSE], t->cpu[VG_STEP_PARSE], t->wall[VG_STEP_STAGE],
+	       t->cpu[VG_STEP_STAGE], t->wall[VG_STEP_HANDOFF], t->wall[VG_STEP_PREPARE], t->cpu[VG_STEP_PREPARE],
+	       t->slowest[VG_STEP_PREPARE] ? t->slowest[VG_STEP_PREPARE] : "-", t->slowest_ms[VG_STEP_PREPARE],
+	       t->wall[VG_STEP_COMMIT], t->cpu[VG_STEP_COMMIT],
+	       t->slowest[VG_STEP_COMMIT] ? t->slowest[VG_STEP_COMMIT] : "-", t->slowest_ms[VG_STEP_COMMIT],
+	       t->wall[VG_STEP_PERSIST], t->cpu[VG_STEP_PERSIST]);
+}
+
 /* The loader thread's half: reads only the job. */
 void vg_load_verify(struct vg_load_job *j)
 {
 	struct vg_err *err = &j->err;
 	int r;
 
+	step_waited(&j->times, VG_STEP_QUEUED);
 	vg_err_clear(err);
 	if (j->request && (r = parse_push(j, err)) < 0) {
 		vg_sha256_hex("", 0, j->digest);
 		goto out;
 	}
+	step_end(&j->times, VG_STEP_DECODE);
 	vg_sha256_hex(j->bytes, j->len, j->digest);
 	if ((r = vg_check_size(j->len, j->max_bytes, err)) < 0)
 		goto out;
@@ -285,12 +345,16 @@ void vg_load_verify(struct vg_load_job *j)
 	}
 	if ((r = vg_sig_verify(j->trust, VG_SIG_DOMAIN_BUNDLE, j->bytes, j->len, j->sig, j->siglen, err)) < 0)
 		goto out;
+	step_end(&j->times, VG_STEP_VERIFY);
 	if ((r = vg_bundle_parse(j->bytes, j->len, &j->b, err)) < 0)
 		goto out;
 	if ((r = vg_check_scope(j->b, j->hostname, j->labels, err)) < 0)
 		goto out;
-	if ((r = vg_check_time(j->b, j->now, j->skew_s, j->flags & VG_LOAD_STARTUP, err)) == 0)
+	if ((r = vg_check_time(j->b, j->now, j->skew_s, j->flags & VG_LOAD_STARTUP, err)) == 0) {
+		step_end(&j->times, VG_STEP_PARSE);
 		stage(j);
+		step_end(&j->times, VG_STEP_STAGE);
+	}
 out:
 	j->r = r;
 }
@@ -339,15 +403,20 @@ static int check_running(struct vg_daemon *d, const struct vg_bundle *b, unsigne
 				err);
 }
 
-static int prepare_all(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
+static int prepare_all(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_load_times *t,
+		       struct vg_err *err)
 {
 	size_t i;
 	int r;
 
 	for (i = 0; vg_modules[i]; i++) {
+		uint64_t t0 = vg_now_ms_monotonic();
+
 		if (!vg_modules[i]->prepare)
 			continue;
-		if ((r = vg_modules[i]->prepare(d, b, &staged[i], err)) < 0) {
+		r = vg_modules[i]->prepare(d, b, &staged[i], err);
+		step_module(t, VG_STEP_PREPARE, vg_modules[i]->name, t0);
+		if (r < 0) {
 			if (!err->msg[0])
 				vg_err_set(err, -r, "prepare_failed", NULL, "%s: %s", vg_modules[i]->name, strerror(-r));
 			while (i-- > 0)
@@ -409,8 +478,9 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	size_t i;
 	int r;
 
-	if ((r = check_running(d, b, flags, &j->err)) < 0 || (r = prepare_all(d, b, staged, &j->err)) < 0)
+	if ((r = check_running(d, b, flags, &j->err)) < 0 || (r = prepare_all(d, b, staged, &j->times, &j->err)) < 0)
 		return r;
+	step_end(&j->times, VG_STEP_PREPARE);
 
 	/* point of no return: every module switches */
 	j->b = NULL;
@@ -419,9 +489,15 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	snprintf(prev_digest, sizeof(prev_digest), "%s", old ? old->digest : "");
 	p->bundle = b;
 	p->rolled_back = flags & VG_LOAD_ROLLBACK;
-	for (i = 0; vg_modules[i]; i++)
-		if (vg_modules[i]->commit)
-			vg_modules[i]->commit(d, b, staged[i]);
+	for (i = 0; vg_modules[i]; i++) {
+		uint64_t t0 = vg_now_ms_monotonic();
+
+		if (!vg_modules[i]->commit)
+			continue;
+		vg_modules[i]->commit(d, b, staged[i]);
+		step_module(&j->times, VG_STEP_COMMIT, vg_modules[i]->name, t0);
+	}
+	step_end(&j->times, VG_STEP_COMMIT);
 
 	if (!(flags & VG_LOAD_STARTUP)) {
 		snprintf(p->source, sizeof(p->source), "%s", j->source);
@@ -434,6 +510,7 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	}
 	if (!(flags & VG_LOAD_STARTUP))
 		persist_applied(d, j, flags, prev_version, prev_digest);
+	step_end(&j->times, VG_STEP_PERSIST);
 	/* the job's bytes become the running ones: a copy of a large bundle here would stall the loop */
 	free(p->bytes);
 	free(p->sig);
@@ -447,6 +524,7 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 
 	vg_log(LOG_INFO, "policy: applied version %lld (digest %.16s…) from %s", (long long)b->version, b->digest,
 	       j->source);
+	log_times(j, b->version);
 	data = bundle_summary(b);
 	json_object_set_new(data, "source", json_string(j->source));
 	json_object_set_new(data, "outcome", json_string("applied"));
@@ -478,6 +556,7 @@ void vg_policy_finish(struct vg_daemon *d, struct vg_load_job *j)
 	int r;
 
 
+	step_waited(&j->times, VG_STEP_HANDOFF);
 	/* the trust file changed while the thread verified: verify again against today's */
 	if (j->trust != d->trust) {
 		job_inputs(d, j);
@@ -501,6 +580,7 @@ int vg_policy_load(struct vg_daemon *d, char *bytes, size_t len, char *sig, size
 	int r;
 
 	snprintf(j.source, sizeof(j.source), "%s", source);
+	step_mark(&j.times);
 	job_inputs(d, &j);
 	vg_load_verify(&j);
 	r = finish(d, &j);
@@ -536,6 +616,7 @@ static struct vg_load_job *job_new(const char *source, unsigned flags, json_t *a
 	*j = (struct vg_load_job){ .flags = flags, .audit_extra = audit_extra, .now = vg_now(), .done = done,
 				   .arg = arg };
 	snprintf(j->source, sizeof(j->source), "%s", source);
+	step_mark(&j->times);
 	return j;
 }
 

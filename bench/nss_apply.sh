@@ -79,9 +79,13 @@ apply() {
 mkdir -p "$W/stage"
 first=$(apply b1 inbox)
 second=$(apply b2 inbox)
-users=$(ctl status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("identity", d).get("users", "?"))')
+users=$(ctl status --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["modules"]["identity"]["users"])')
 third=$(apply b3 push)
 printf "%-40s %8s ms wall %8s ms vigild CPU\n" "first apply, inbox ($users users)" $first \
 	"re-apply, inbox (one user changed)" $second "re-apply, vigilctl push (one changed)" $third
 printf "%-34s %8s\n" "vigild peak RSS" "$(awk '/VmHWM/ {printf "%.0f MiB", $2 / 1024}' /proc/$PID/status)"
+# where each apply's time went, as vigild logged it (wall/CPU ms per step)
+echo "vigild's split of each apply (ms wall/CPU):"
+sed -n 's/^<[0-9]>policy: version \([0-9]*\) from \([a-z]*\) applied /  v\1 \2: /p; s/^<[0-9]>identity: \([0-9]* users\)/    identity: \1/p' "$W/vigild.log"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "reproduce: sudo BUILD=$BUILD bench/nss_apply.sh $NUSERS $NGROUPS"

@@ -62,6 +62,8 @@ int vg_fsync_dir(const char *dir);
 /* The one clock. Tests may pin it with VIGIL_FAKE_NOW (seconds since epoch) in test builds. */
 time_t vg_now(void);
 uint64_t vg_now_ms_monotonic(void);
+/* CPU time of the calling thread (timing reports, never decisions) */
+uint64_t vg_thread_cpu_us(void);
 /* RFC 3339 UTC "2026-11-23T09:00:00Z" (fractional seconds accepted and dropped) */
 int vg_time_parse(const char *s, time_t *out);
 void vg_time_format(time_t t, char buf[32]);
