@@ -14,6 +14,7 @@
 
 #include "core.h"
 #include "vigil/ctl.h"
+#include "vigil/json_scan.h"
 #include "vigil/loader.h"
 #include "vigil/util.h"
 
@@ -243,23 +244,70 @@ static int move_pair(const char *dir, const char *from, const char *to)
 	return vg_fsync_dir(dir);
 }
 
+/* the base64 string of a push request decoded from the request's bytes */
+static int b64_tok(const struct vg_json_tok *t, const char *key, char **out, size_t *len, struct vg_err *err)
+{
+	char *s = malloc(vg_json_str_max(t));
+	uint8_t *raw = NULL;
+	int r = -ENOMEM;
+
+	if (s && vg_json_str_decode(t, s, vg_json_str_max(t), NULL) == 0)
+		r = vg_b64_decode(s, &raw, len) < 0 ? vg_err_set(err, EINVAL, "request_malformed", key,
+								 "field \"%s\" is not base64", key)
+						    : 0;
+	free(s);
+	*out = (char *)raw;
+	return r;
+}
+
+/* The request without its "bundle" string ("" instead): jansson parses that much; the bundle,
+ * most of the bytes, is decoded from them (as a jansson string it costs about a second). */
+static int push_request(struct vg_load_job *j, struct vg_json_tok *bundle, json_t **req, struct vg_err *err)
+{
+	size_t head, tail;
+	char *rest;
+	int r;
+
+	if (vg_json_scan_top_string(j->request, j->request_len, "bundle", bundle) != 1)
+		return -ENOENT;
+	head = (size_t)(bundle->start - j->request);
+	tail = j->request_len - (size_t)(bundle->end - j->request);
+	if (!(rest = malloc(head + 2 + tail)))
+		return -ENOMEM;
+	memcpy(rest, j->request, head);
+	memcpy(rest + head, "\"\"", 2);
+	memcpy(rest + head + 2, bundle->end, tail);
+	r = vg_ctl_parse_request(rest, head + 2 + tail, req, err);
+	free(rest);
+	return r;
+}
+
 /* a policy.push request as large as a bundle: parsed here, not on the loop */
 static int parse_push(struct vg_load_job *j, struct vg_err *err)
 {
+	struct vg_json_tok bundle;
 	json_t *req = NULL;
+	bool scanned;
 	int r;
 
-	r = vg_ctl_parse_request(j->request, j->request_len, &req, err);
-	free(j->request);
-	j->request = NULL;
-	if (r < 0)
-		return r;
+	/* anything the scanner doubts is parsed whole by jansson, which then says what is wrong */
+	scanned = push_request(j, &bundle, &req, err) == 0;
+	if (!scanned) {
+		vg_err_clear(err);
+		r = vg_ctl_parse_request(j->request, j->request_len, &req, err);
+		if (r < 0)
+			goto out;
+	}
 	if (strcmp(json_string_value(json_object_get(req, "cmd")), "policy.push"))
 		r = vg_err_set(err, EMSGSIZE, "request_too_large", NULL,
 			       "only policy.push may be larger than %u bytes", VG_CTL_USER_MAX_REQUEST);
-	else if ((r = b64_field(req, "bundle", &j->bytes, &j->len, err)) == 0)
+	else if ((r = scanned ? b64_tok(&bundle, "bundle", &j->bytes, &j->len, err)
+			      : b64_field(req, "bundle", &j->bytes, &j->len, err)) == 0)
 		r = b64_field(req, "sig", &j->sig, &j->siglen, err);
+out:
 	json_decref(req);
+	free(j->request);
+	j->request = NULL;
 	return r;
 }
 

@@ -54,27 +54,26 @@ done
 # vigild's CPU time so far (user + system), in ms
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' /proc/$PID/stat; }
 # the NSS generation counter (0 before the first write)
-gen() { g=$(od -An -tu8 -j8 -N8 "$W/state/nss/generation" 2>/dev/null | tr -d ' '); echo "${g:-0}"; }
+gen() { "$BIN/bench/nss_gen_wait" "$W/state/nss"; }
 # apply BUNDLE VIA: wall ms from delivery to every cache file of the new version
-# in place, and vigild's CPU ms meanwhile. VIA push: vigilctl policy push (the
+# in place (seen by nss_gen_wait, which polls the generation word every ms), and
+# vigild's CPU ms meanwhile. VIA push: vigilctl policy push (the
 # whole bundle travels over the control socket); VIA inbox: the signed files
 # moved into the inbox directory (vigild reads them from disk).
 apply() {
 	gen0=$(gen)
+	[ "$2" = push ] || cp "$W/$1.json.sig" "$W/$1.json" "$W/stage/"
 	c0=$(cpu_ms)
 	t0=$(now_ms)
 	if [ "$2" = push ]; then
 		ctl policy push "$W/$1.json" >/dev/null
 	else
-		cp "$W/$1.json.sig" "$W/$1.json" "$W/stage/"
 		mv "$W/stage/$1.json.sig" "$W/inbox/"
 		mv "$W/stage/$1.json" "$W/inbox/"
 	fi
 	# the generation word moves once all three files are renamed into place
-	while [ "$(gen)" = "$gen0" ]; do
-		sleep 0.005
-	done
-	echo "$(($(now_ms) - t0)) $(($(cpu_ms) - c0))"
+	t1=$("$BIN/bench/nss_gen_wait" "$W/state/nss" "$gen0" "${1#b}")
+	echo "$((t1 - t0)) $(($(cpu_ms) - c0))"
 }
 mkdir -p "$W/stage"
 first=$(apply b1 inbox)

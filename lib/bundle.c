@@ -19,6 +19,7 @@
 #include "vigil/assertion.h"
 #include "vigil/bundle.h"
 #include "vigil/crypto.h"
+#include "vigil/json_scan.h"
 #include "vigil/dns.h"
 #include "vigil/util.h"
 
@@ -38,7 +39,8 @@ struct arena {
 	struct chunk *head;
 };
 
-static void *arena_alloc(struct arena *a, size_t n)
+/* n bytes the caller fills at once (no zeroing) */
+static void *arena_alloc_raw(struct arena *a, size_t n)
 {
 	struct chunk *c = a->head;
 
@@ -56,7 +58,15 @@ static void *arena_alloc(struct arena *a, size_t n)
 	}
 	void *p = (char *)c->data + c->used;
 	c->used += n;
-	memset(p, 0, n);
+	return p;
+}
+
+static void *arena_alloc(struct arena *a, size_t n)
+{
+	void *p = arena_alloc_raw(a, n);
+
+	if (p)
+		memset(p, 0, n);
 	return p;
 }
 
@@ -152,6 +162,44 @@ static void json_arena_end(struct json_arena *a, json_t *root)
 		free(a->head);
 		a->head = n;
 	}
+}
+
+/* Values of one identity element are dropped before the next is read: their memory serves the
+ * next one, so 100k users never make a 100k-user tree. */
+struct json_mark {
+	struct chunk *head;
+	size_t used;
+};
+
+static struct json_mark json_arena_mark(void)
+{
+	struct json_arena *a = json_arena;
+
+	return (struct json_mark){ a ? a->head : NULL, a && a->head ? a->head->used : 0 };
+}
+
+/* everything allocated since m is dead */
+static void json_arena_release(struct json_mark m)
+{
+	struct json_arena *a = json_arena;
+	struct chunk *keep, *c;
+
+	if (!a || !a->head)
+		return;
+	if (a->head == m.head) {
+		a->head->used = m.used;
+		return;
+	}
+	/* the newest chunk holds only dead values: kept, empty, for the next element */
+	keep = a->head;
+	for (c = keep->next; c && c != m.head;) {
+		struct chunk *n = c->next;
+
+		free(c);
+		c = n;
+	}
+	keep->next = c;
+	keep->used = 0;
 }
 
 /* ---- small open-addressing set for duplicate detection ---- */
@@ -279,10 +327,19 @@ static int set_grow(struct set *s)
 
 /* ---- parse context ---- */
 
+/* a large bundle's $.identity.users and .groups, read from the bytes (lib/json_scan.c) */
+struct identity_stream {
+	const char *buf;
+	size_t len;
+	struct vg_json_tok users, groups; /* start NULL: not streamed */
+	size_t nusers, ngroups;
+};
+
 struct ctx {
 	struct arena *arena;
 	struct vg_err *err;
 	struct set rule_ids;
+	const struct identity_stream *stream; /* NULL: the whole bundle is a jansson tree */
 };
 
 #define FAIL(c, code, path, ...) vg_err_set((c)->err, EINVAL, code, path, __VA_ARGS__)
@@ -344,20 +401,27 @@ static int check_fields(struct ctx *c, json_t *obj, const char *path, const char
 static char *astrdup(struct ctx *c, const char *s)
 {
 	size_t n = strlen(s);
-	char *d = arena_alloc(c->arena, n + 1);
+	char *d = arena_alloc_raw(c->arena, n + 1);
 
 	if (d)
 		memcpy(d, s, n + 1);
 	return d;
 }
 
-static int get_str(struct ctx *c, json_t *obj, const char *path, const char *key, bool required, size_t maxlen,
-		   char **out)
+/* The string value of key (NULL when absent and not required), checked, not copied. The path
+ * is written only for an error: 100k users make a million calls. */
+static int str_value(struct ctx *c, json_t *obj, const char *path, const char *key, bool required, size_t maxlen,
+		     const char **out)
 {
 	json_t *v = json_object_get(obj, key);
 	char p[256];
 
 	*out = NULL;
+	if (v && json_is_string(v) && json_string_length(v) <= maxlen &&
+	    strlen(json_string_value(v)) == json_string_length(v)) {
+		*out = json_string_value(v);
+		return 0;
+	}
 	sub(p, sizeof(p), path, key);
 	if (!v) {
 		if (required)
@@ -368,9 +432,19 @@ static int get_str(struct ctx *c, json_t *obj, const char *path, const char *key
 		return FAIL(c, "schema_type", p, "must be a string, found %s", vg_json_type_name(v));
 	if (json_string_length(v) > maxlen)
 		return FAIL(c, "schema_value", p, "longer than %zu characters", maxlen);
-	if (strlen(json_string_value(v)) != json_string_length(v))
-		return FAIL(c, "schema_value", p, "contains a NUL character");
-	*out = astrdup(c, json_string_value(v));
+	return FAIL(c, "schema_value", p, "contains a NUL character");
+}
+
+static int get_str(struct ctx *c, json_t *obj, const char *path, const char *key, bool required, size_t maxlen,
+		   char **out)
+{
+	const char *v;
+	int r = str_value(c, obj, path, key, required, maxlen, &v);
+
+	*out = NULL;
+	if (r < 0 || !v)
+		return r;
+	*out = astrdup(c, v);
 	return *out ? 0 : -ENOMEM;
 }
 
@@ -397,6 +471,10 @@ static int get_int(struct ctx *c, json_t *obj, const char *path, const char *key
 	char p[256];
 
 	*out = dflt;
+	if (v && json_is_integer(v) && json_integer_value(v) >= lo && json_integer_value(v) <= hi) {
+		*out = json_integer_value(v);
+		return 0;
+	}
 	sub(p, sizeof(p), path, key);
 	if (!v) {
 		if (required)
@@ -440,8 +518,9 @@ static int get_bool(struct ctx *c, json_t *obj, const char *path, const char *ke
 
 static int get_time(struct ctx *c, json_t *obj, const char *path, const char *key, time_t *out)
 {
-	char *s, p[256];
-	int r = get_str(c, obj, path, key, true, 64, &s);
+	const char *s;
+	char p[256];
+	int r = str_value(c, obj, path, key, true, 64, &s);
 
 	if (r < 0)
 		return r;
@@ -456,8 +535,9 @@ static int get_time(struct ctx *c, json_t *obj, const char *path, const char *ke
 static int get_choice(struct ctx *c, json_t *obj, const char *path, const char *key, const char *const *choices,
 		      int dflt, int *out)
 {
-	char *s, p[256], list[128] = "";
-	int r = get_str(c, obj, path, key, false, 64, &s);
+	char p[256], list[128] = "";
+	const char *s;
+	int r = str_value(c, obj, path, key, false, 64, &s);
 
 	*out = dflt;
 	if (r < 0 || !s)
@@ -1528,22 +1608,294 @@ static int parse_credential(struct ctx *c, json_t *v, const char *pi, struct vg_
 	return 0;
 }
 
-static int parse_identity(struct ctx *c, json_t *root, struct vg_bundle *b)
+/* ---- identity: the users and groups, from the tree or one element at a time from the bytes ---- */
+
+static int syntax_at(struct ctx *c, const char *at, const char *why)
 {
-	static const char *const allowed[] = { "uid_range", "gid_range", "users", "groups", "comment", NULL };
+	char where[64];
+	int line, col;
+
+	vg_json_line_col(c->stream->buf, c->stream->buf + c->stream->len, at, &line, &col);
+	snprintf(where, sizeof(where), "line %d, column %d", line, col);
+	return vg_err_set(c->err, EINVAL, "json_syntax", where, "not valid JSON: %s", why);
+}
+
+/* One scanned value as jansson would have made it: strings, integers and literals directly;
+ * containers and reals by jansson from their own bytes. */
+static int tok_json(struct ctx *c, const struct vg_json_tok *t, json_t **out)
+{
+	char small[256], *buf;
+	size_t max, n;
+	json_error_t jerr;
+
+	switch (t->kind) {
+	case VG_JSON_STRING:
+		max = vg_json_str_max(t);
+		buf = max <= sizeof(small) ? small : malloc(max);
+		if (!buf)
+			return -ENOMEM;
+		*out = vg_json_str_decode(t, buf, max, &n) == 0 ? json_stringn(buf, n) : NULL;
+		if (buf != small)
+			free(buf);
+		return *out ? 0 : syntax_at(c, t->start, "invalid string");
+	case VG_JSON_INTEGER:
+		if ((size_t)(t->end - t->start) >= sizeof(small))
+			return syntax_at(c, t->start, "too big integer");
+		memcpy(small, t->start, (size_t)(t->end - t->start));
+		small[t->end - t->start] = '\0';
+		errno = 0;
+		*out = json_integer(strtoll(small, NULL, 10));
+		return errno ? syntax_at(c, t->start, "too big integer") : *out ? 0 : -ENOMEM;
+	case VG_JSON_TRUE: *out = json_true(); return 0;
+	case VG_JSON_FALSE: *out = json_false(); return 0;
+	case VG_JSON_NULL: *out = json_null(); return 0;
+	default:
+		*out = json_loadb(t->start, (size_t)(t->end - t->start), JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &jerr);
+		return *out ? 0 : syntax_at(c, t->start + (jerr.position > 0 ? jerr.position - 1 : 0), jerr.text);
+	}
+}
+
+/* an element of the array as a jansson value: an object's members one by one, duplicates refused */
+static int element_json(struct ctx *c, const struct vg_json_tok *e, json_t **out)
+{
+	struct vg_json_scan s;
+	struct vg_json_tok k, v;
+	bool first = true;
+	json_t *obj, *jv;
+	char key[256];
+	int r;
+
+	if (e->kind != VG_JSON_OBJECT)
+		return tok_json(c, e, out);
+	if (!(obj = json_object()))
+		return -ENOMEM;
+	vg_json_scan_init(&s, c->stream->buf, c->stream->len);
+	vg_json_scan_open(&s, e);
+	while ((r = vg_json_scan_item(&s, true, 4, &first, &k, &v)) > 0) {
+		/* a key longer than any allowed one is unknown: its first bytes name it */
+		if (vg_json_str_max(&k) > sizeof(key)) {
+			size_t n = sizeof(key) - 1;
+
+			memcpy(key, k.start + 1, n);
+			key[n] = '\0';
+		} else if (vg_json_str_decode(&k, key, sizeof(key), NULL) < 0) {
+			r = syntax_at(c, k.start, "invalid object key");
+			break;
+		}
+		if (json_object_get(obj, key)) {
+			r = syntax_at(c, k.start, "duplicate object key");
+			break;
+		}
+		if ((r = tok_json(c, &v, &jv)) < 0)
+			break;
+		if (json_object_set_new(obj, key, jv) < 0) {
+			r = syntax_at(c, k.start, "invalid object key");
+			break;
+		}
+	}
+	if (r < 0) {
+		json_decref(obj);
+		return r == -EINVAL && !c->err->msg[0] ? syntax_at(c, s.err_at, s.err) : r;
+	}
+	*out = obj;
+	return 0;
+}
+
+/* The elements of $.identity.users or .groups: from the tree, or read one at a time from the bytes. */
+struct items {
+	json_t *arr;
+	size_t i, n;
+	bool streamed, first;
+	struct vg_json_scan scan;
+};
+
+static void items_init(struct ctx *c, struct items *it, json_t *arr, const struct vg_json_tok *tok, size_t n)
+{
+	memset(it, 0, sizeof(*it));
+	it->arr = arr;
+	it->n = json_array_size(arr);
+	if (!c->stream || !tok->start)
+		return;
+	it->streamed = it->first = true;
+	it->n = n;
+	vg_json_scan_init(&it->scan, c->stream->buf, c->stream->len);
+	vg_json_scan_open(&it->scan, tok);
+}
+
+/* 1 with *v (the caller drops it), 0 after the last */
+static int items_next(struct ctx *c, struct items *it, json_t **v)
+{
+	struct vg_json_tok k, e;
+	int r;
+
+	if (!it->streamed) {
+		if (it->i >= it->n)
+			return 0;
+		*v = json_incref(json_array_get(it->arr, it->i++));
+		return 1;
+	}
+	r = vg_json_scan_item(&it->scan, false, 3, &it->first, &k, &e);
+	if (r < 0)
+		return syntax_at(c, it->scan.err_at, it->scan.err);
+	if (r == 0)
+		return 0;
+	it->i++;
+	return (r = element_json(c, &e, v)) < 0 ? r : 1;
+}
+
+static int parse_user(struct ctx *c, json_t *v, const char *pi, const struct vg_bundle *b, struct set *unames,
+		      struct set *uids, struct vg_user *u)
+{
 	static const char *const uallowed[] = { "name",	       "uid",	     "gid",	    "gecos",
 						"home",	       "shell",	     "state",	    "credentials",
 						"valid_until", "comment",    NULL };
 	static const char *const urequired[] = { "name", "uid", "gid", NULL };
+	static const char *const states[] = { "active", "deprovisioned", NULL };
+	const struct vg_identity *ident = &b->identity;
+	char p[128], pj[160];
+	json_t *creds, *cv;
+	int state, r;
+	size_t k;
+
+	if ((r = check_fields(c, v, pi, uallowed, urequired)) < 0 || (r = get_name(c, v, pi, "name", &u->name)) < 0 ||
+	    (r = get_u32(c, v, pi, "uid", true, ident->uid_min, ident->uid_max, 0, &u->uid)) < 0 ||
+	    (r = get_u32(c, v, pi, "gid", true, ident->gid_min, ident->gid_max, 0, &u->gid)) < 0 ||
+	    (r = get_str(c, v, pi, "gecos", false, 256, &u->gecos)) < 0 ||
+	    (r = get_str(c, v, pi, "home", false, 1024, &u->home)) < 0 ||
+	    (r = get_str(c, v, pi, "shell", false, 1024, &u->shell)) < 0 ||
+	    (r = get_choice(c, v, pi, "state", states, 0, &state)) < 0)
+		return r;
+	u->state = (enum vg_user_state)state;
+	if (json_object_get(v, "valid_until") && (r = get_time(c, v, pi, "valid_until", &u->valid_until)) < 0)
+		return r;
+	if (b->elevation.present && u->gid == b->elevation.gid) {
+		sub(p, sizeof(p), pi, "gid");
+		return FAIL(c, "schema_value", p,
+			    "%u is the elevation group's gid ($.elevation.gid): \"%s\" would always be "
+			    "elevated; give the user another primary group",
+			    u->gid, u->name);
+	}
+	if (strchr(u->gecos ? u->gecos : "", ':') || strchr(u->gecos ? u->gecos : "", '\n')) {
+		sub(p, sizeof(p), pi, "gecos");
+		return FAIL(c, "schema_value", p, "must not contain ':' or a newline");
+	}
+	if ((u->home && u->home[0] != '/') || (u->shell && u->shell[0] != '/')) {
+		sub(p, sizeof(p), pi, u->home && u->home[0] != '/' ? "home" : "shell");
+		return FAIL(c, "schema_value", p, "must be an absolute path");
+	}
+	if (!set_add_str(unames, u->name)) {
+		sub(p, sizeof(p), pi, "name");
+		return vg_err_set(c->err, EINVAL, "schema_duplicate", p, "user \"%s\" is defined twice", u->name);
+	}
+	if (!set_add_u64(uids, u->uid)) {
+		sub(p, sizeof(p), pi, "uid");
+		return vg_err_set(c->err, EINVAL, "schema_duplicate", p, "uid %u is used by two users", u->uid);
+	}
+	if ((r = get_array(c, v, pi, "credentials", false, &creds)) < 0 || !creds)
+		return r;
+	sub(p, sizeof(p), pi, "credentials");
+	if (json_array_size(creds) > 16)
+		return FAIL(c, "schema_value", p, "at most 16 credentials per user");
+	u->creds = arena_alloc(c->arena, sizeof(*u->creds) * (json_array_size(creds) + 1));
+	if (!u->creds)
+		return -ENOMEM;
+	json_array_foreach(creds, k, cv) {
+		idx(pj, sizeof(pj), p, k);
+		if ((r = parse_credential(c, cv, pj, &u->creds[k])) < 0)
+			return r;
+	}
+	u->ncreds = json_array_size(creds);
+	return 0;
+}
+
+static int parse_group(struct ctx *c, json_t *v, const char *pi, const struct vg_bundle *b, const struct set *unames,
+		       struct set *gnames, struct set *gids, struct vg_group *g)
+{
 	static const char *const gallowed[] = { "name", "gid", "members", "comment", NULL };
 	static const char *const grequired[] = { "name", "gid", NULL };
-	static const char *const states[] = { "active", "deprovisioned", NULL };
+	char p[128], pj[160];
+	int r;
+
+	if ((r = check_fields(c, v, pi, gallowed, grequired)) < 0 || (r = get_name(c, v, pi, "name", &g->name)) < 0 ||
+	    (r = get_u32(c, v, pi, "gid", true, b->identity.gid_min, b->identity.gid_max, 0, &g->gid)) < 0 ||
+	    (r = get_str_array(c, v, pi, "members", MAX_NAME, &g->members, &g->nmembers)) < 0)
+		return r;
+	if (!set_add_str(gnames, g->name) || (b->elevation.group && !strcmp(g->name, b->elevation.group))) {
+		sub(p, sizeof(p), pi, "name");
+		return vg_err_set(c->err, EINVAL, "schema_duplicate", p,
+				  "group \"%s\" is defined twice (or is the elevation group)", g->name);
+	}
+	if (!set_add_u64(gids, g->gid) || (b->elevation.present && g->gid == b->elevation.gid)) {
+		sub(p, sizeof(p), pi, "gid");
+		return vg_err_set(c->err, EINVAL, "schema_duplicate", p,
+				  "gid %u is used by two groups (or by the elevation group)", g->gid);
+	}
+	for (size_t k = 0; k < g->nmembers; k++)
+		if (!set_has_str(unames, g->members[k])) {
+			sub(p, sizeof(p), pi, "members");
+			idx(pj, sizeof(pj), p, k);
+			return FAIL(c, "schema_reference", pj, "\"%s\" is not a user of $.identity.users", g->members[k]);
+		}
+	return 0;
+}
+
+/* One identity array: each element parsed by parse_user or parse_group and dropped before the next. */
+static int parse_identity_list(struct ctx *c, json_t *id, const char *key, struct vg_bundle *b, struct set *unames,
+			       struct set *names, struct set *ids)
+{
+	bool users = !strcmp(key, "users");
+	const struct identity_stream *st = c->stream;
+	struct vg_identity *ident = &b->identity;
+	char path[32], pi[64];
+	struct items it;
+	json_t *arr, *v;
+	size_t elem = users ? sizeof(struct vg_user) : sizeof(struct vg_group);
+	void *list;
+	int r;
+
+	snprintf(path, sizeof(path), "$.identity.%s", key);
+	if ((r = get_array(c, id, "$.identity", key, false, &arr)) < 0)
+		return r;
+	items_init(c, &it, arr, st ? (users ? &st->users : &st->groups) : NULL, st ? (users ? st->nusers : st->ngroups) : 0);
+	if (it.n > MAX_ITEMS)
+		return FAIL(c, "schema_value", path, "more than %u items", MAX_ITEMS);
+	if (set_init(names, it.n) < 0 || set_init(ids, it.n) < 0)
+		return -ENOMEM;
+	if (!arr)
+		return 0;
+	if (!(list = arena_alloc(c->arena, elem * (it.n + 1))))
+		return -ENOMEM;
+	if (users)
+		ident->users = list;
+	else
+		ident->groups = list;
+	for (;;) {
+		struct json_mark m = json_arena_mark();
+
+		if ((r = items_next(c, &it, &v)) <= 0)
+			return r;
+		idx(pi, sizeof(pi), path, it.i - 1);
+		if (users)
+			r = parse_user(c, v, pi, b, names, ids, &ident->users[it.i - 1]);
+		else
+			r = parse_group(c, v, pi, b, unames, names, ids, &ident->groups[it.i - 1]);
+		json_decref(v);
+		json_arena_release(m);
+		if (r < 0)
+			return r;
+		if (users)
+			ident->nusers++;
+		else
+			ident->ngroups++;
+	}
+}
+
+static int parse_identity(struct ctx *c, json_t *root, struct vg_bundle *b)
+{
+	static const char *const allowed[] = { "uid_range", "gid_range", "users", "groups", "comment", NULL };
 	json_t *id = json_object_get(root, "identity");
 	struct vg_identity *ident = &b->identity;
-	json_t *arr, *v;
-	size_t i;
-	char pi[64], p[128], pj[160];
-	struct set unames, uids, gnames, gids;
+	struct set unames = { 0 }, uids = { 0 }, gnames = { 0 }, gids = { 0 };
 	int r;
 
 	if (!id)
@@ -1556,141 +1908,142 @@ static int parse_identity(struct ctx *c, json_t *root, struct vg_bundle *b)
 		return FAIL(c, "schema_value", "$.elevation.gid",
 			    "%u is outside $.identity.gid_range [%u, %u]: the elevation gid must be one vigil owns",
 			    b->elevation.gid, ident->gid_min, ident->gid_max);
-	if ((r = get_array(c, id, "$.identity", "users", false, &arr)) < 0)
-		return r;
-	if (set_init(&unames, arr ? json_array_size(arr) : 0) < 0 || set_init(&uids, arr ? json_array_size(arr) : 0) < 0)
-		return -ENOMEM;
-	if (arr) {
-		ident->users = arena_alloc(c->arena, sizeof(*ident->users) * (json_array_size(arr) + 1));
-		if (!ident->users) {
-			r = -ENOMEM;
-			goto users_out;
-		}
-		json_array_foreach(arr, i, v) {
-			struct vg_user *u = &ident->users[i];
-			int state;
-			json_t *creds, *cv;
-			size_t k;
-
-			idx(pi, sizeof(pi), "$.identity.users", i);
-			if ((r = check_fields(c, v, pi, uallowed, urequired)) < 0 ||
-			    (r = get_name(c, v, pi, "name", &u->name)) < 0 ||
-			    (r = get_u32(c, v, pi, "uid", true, ident->uid_min, ident->uid_max, 0, &u->uid)) < 0 ||
-			    (r = get_u32(c, v, pi, "gid", true, ident->gid_min, ident->gid_max, 0, &u->gid)) < 0 ||
-			    (r = get_str(c, v, pi, "gecos", false, 256, &u->gecos)) < 0 ||
-			    (r = get_str(c, v, pi, "home", false, 1024, &u->home)) < 0 ||
-			    (r = get_str(c, v, pi, "shell", false, 1024, &u->shell)) < 0 ||
-			    (r = get_choice(c, v, pi, "state", states, 0, &state)) < 0)
-				goto users_out;
-			u->state = (enum vg_user_state)state;
-			if (json_object_get(v, "valid_until") &&
-			    (r = get_time(c, v, pi, "valid_until", &u->valid_until)) < 0)
-				goto users_out;
-			if (b->elevation.present && u->gid == b->elevation.gid) {
-				sub(p, sizeof(p), pi, "gid");
-				r = FAIL(c, "schema_value", p,
-					 "%u is the elevation group's gid ($.elevation.gid): \"%s\" would always be "
-					 "elevated; give the user another primary group",
-					 u->gid, u->name);
-				goto users_out;
-			}
-			if (strchr(u->gecos ? u->gecos : "", ':') || strchr(u->gecos ? u->gecos : "", '\n')) {
-				sub(p, sizeof(p), pi, "gecos");
-				r = FAIL(c, "schema_value", p, "must not contain ':' or a newline");
-				goto users_out;
-			}
-			if ((u->home && u->home[0] != '/') || (u->shell && u->shell[0] != '/')) {
-				sub(p, sizeof(p), pi, u->home && u->home[0] != '/' ? "home" : "shell");
-				r = FAIL(c, "schema_value", p, "must be an absolute path");
-				goto users_out;
-			}
-			if (!set_add_str(&unames, u->name)) {
-				sub(p, sizeof(p), pi, "name");
-				r = vg_err_set(c->err, EINVAL, "schema_duplicate", p, "user \"%s\" is defined twice",
-					       u->name);
-				goto users_out;
-			}
-			if (!set_add_u64(&uids, u->uid)) {
-				sub(p, sizeof(p), pi, "uid");
-				r = vg_err_set(c->err, EINVAL, "schema_duplicate", p, "uid %u is used by two users",
-					       u->uid);
-				goto users_out;
-			}
-			if ((r = get_array(c, v, pi, "credentials", false, &creds)) < 0)
-				goto users_out;
-			if (creds) {
-				if (json_array_size(creds) > 16) {
-					sub(p, sizeof(p), pi, "credentials");
-					r = FAIL(c, "schema_value", p, "at most 16 credentials per user");
-					goto users_out;
-				}
-				u->creds = arena_alloc(c->arena, sizeof(*u->creds) * (json_array_size(creds) + 1));
-				if (!u->creds) {
-					r = -ENOMEM;
-					goto users_out;
-				}
-				sub(p, sizeof(p), pi, "credentials");
-				json_array_foreach(creds, k, cv) {
-					idx(pj, sizeof(pj), p, k);
-					if ((r = parse_credential(c, cv, pj, &u->creds[k])) < 0)
-						goto users_out;
-				}
-				u->ncreds = json_array_size(creds);
-			}
-			ident->nusers++;
-		}
-	}
-	if ((r = get_array(c, id, "$.identity", "groups", false, &arr)) < 0)
-		goto users_out;
-	if (set_init(&gnames, arr ? json_array_size(arr) : 0) < 0 || set_init(&gids, arr ? json_array_size(arr) : 0) < 0) {
-		r = -ENOMEM;
-		goto users_out;
-	}
-	if (arr) {
-		ident->groups = arena_alloc(c->arena, sizeof(*ident->groups) * (json_array_size(arr) + 1));
-		if (!ident->groups) {
-			r = -ENOMEM;
-			goto groups_out;
-		}
-		json_array_foreach(arr, i, v) {
-			struct vg_group *g = &ident->groups[i];
-
-			idx(pi, sizeof(pi), "$.identity.groups", i);
-			if ((r = check_fields(c, v, pi, gallowed, grequired)) < 0 ||
-			    (r = get_name(c, v, pi, "name", &g->name)) < 0 ||
-			    (r = get_u32(c, v, pi, "gid", true, ident->gid_min, ident->gid_max, 0, &g->gid)) < 0 ||
-			    (r = get_str_array(c, v, pi, "members", MAX_NAME, &g->members, &g->nmembers)) < 0)
-				goto groups_out;
-			if (!set_add_str(&gnames, g->name) || (b->elevation.group && !strcmp(g->name, b->elevation.group))) {
-				sub(p, sizeof(p), pi, "name");
-				r = vg_err_set(c->err, EINVAL, "schema_duplicate", p,
-					       "group \"%s\" is defined twice (or is the elevation group)", g->name);
-				goto groups_out;
-			}
-			if (!set_add_u64(&gids, g->gid) || (b->elevation.present && g->gid == b->elevation.gid)) {
-				sub(p, sizeof(p), pi, "gid");
-				r = vg_err_set(c->err, EINVAL, "schema_duplicate", p,
-					       "gid %u is used by two groups (or by the elevation group)", g->gid);
-				goto groups_out;
-			}
-			for (size_t k = 0; k < g->nmembers; k++)
-				if (!set_has_str(&unames, g->members[k])) {
-					sub(p, sizeof(p), pi, "members");
-					idx(pj, sizeof(pj), p, k);
-					r = FAIL(c, "schema_reference", pj,
-						 "\"%s\" is not a user of $.identity.users", g->members[k]);
-					goto groups_out;
-				}
-			ident->ngroups++;
-		}
-	}
-groups_out:
-	set_free(&gnames);
-	set_free(&gids);
-users_out:
+	r = parse_identity_list(c, id, "users", b, NULL, &unames, &uids);
+	if (r == 0)
+		r = parse_identity_list(c, id, "groups", b, &unames, &gnames, &gids);
 	set_free(&unames);
 	set_free(&uids);
+	set_free(&gnames);
+	set_free(&gids);
 	return r;
+}
+
+/* ---- locating the identity arrays (a first pass that validates the whole document) ---- */
+
+static bool key_is(const struct vg_json_tok *k, const char *name)
+{
+	char buf[16];
+
+	return vg_json_str_max(k) <= sizeof(buf) && vg_json_str_decode(k, buf, sizeof(buf), NULL) == 0 &&
+	       !strcmp(buf, name);
+}
+
+/* the array at s->p, its elements counted */
+static int locate_array(struct vg_json_scan *s, struct vg_json_tok *t, size_t *n)
+{
+	struct vg_json_tok k, v;
+	bool first = true;
+	int r;
+
+	t->kind = VG_JSON_ARRAY;
+	t->start = s->p++;
+	*n = 0;
+	while ((r = vg_json_scan_item(s, false, 3, &first, &k, &v)) > 0)
+		(*n)++;
+	t->end = s->p;
+	return r;
+}
+
+static int locate_in_identity(struct vg_json_scan *s, struct identity_stream *st)
+{
+	struct vg_json_tok obj = { .kind = VG_JSON_OBJECT, .start = s->p }, k, v;
+	bool first = true;
+	int r;
+
+	vg_json_scan_open(s, &obj);
+	while ((r = vg_json_scan_item(s, true, 2, &first, &k, NULL)) > 0) {
+		bool u = key_is(&k, "users"), g = !u && key_is(&k, "groups");
+
+		if ((u || g) && vg_json_scan_peek(s) == '[') {
+			if ((u ? st->users : st->groups).start)
+				return -EINVAL; /* twice: jansson says so */
+			r = locate_array(s, u ? &st->users : &st->groups, u ? &st->nusers : &st->ngroups);
+		} else {
+			r = vg_json_scan_value(s, 3, &v);
+		}
+		if (r < 0)
+			return r;
+	}
+	return r;
+}
+
+/* 0 with the arrays' places (none found: both start NULL); < 0 when the bytes are not JSON */
+static int locate_identity(const char *buf, size_t len, struct identity_stream *st)
+{
+	struct vg_json_scan s;
+	struct vg_json_tok root, k, v;
+	bool first = true, seen = false;
+	int r;
+
+	*st = (struct identity_stream){ .buf = buf, .len = len };
+	vg_json_scan_init(&s, buf, len);
+	if (vg_json_scan_peek(&s) != '{')
+		return -EINVAL;
+	root = (struct vg_json_tok){ .kind = VG_JSON_OBJECT, .start = s.p };
+	vg_json_scan_open(&s, &root);
+	while ((r = vg_json_scan_item(&s, true, 1, &first, &k, NULL)) > 0) {
+		if (key_is(&k, "identity") && vg_json_scan_peek(&s) == '{') {
+			if (seen)
+				return -EINVAL;
+			seen = true;
+			r = locate_in_identity(&s, st);
+		} else {
+			r = vg_json_scan_value(&s, 2, &v);
+		}
+		if (r < 0)
+			return r;
+	}
+	return r < 0 ? r : vg_json_scan_end(&s);
+}
+
+/* the document with the identity arrays as [] (their elements are streamed), NULL on ENOMEM */
+static char *without_arrays(const struct identity_stream *st, size_t *outlen)
+{
+	const struct vg_json_tok *a = &st->users, *z = &st->groups;
+	char *out = malloc(st->len), *o = out;
+	const char *from = st->buf;
+
+	if (!out)
+		return NULL;
+	if (!a->start || (z->start && z->start < a->start)) {
+		a = &st->groups;
+		z = &st->users;
+	}
+	for (const struct vg_json_tok *t = a; t; t = t == a ? z : NULL) {
+		if (!t->start)
+			continue;
+		memcpy(o, from, (size_t)(t->start - from));
+		o += t->start - from;
+		memcpy(o, "[]", 2);
+		o += 2;
+		from = t->end;
+	}
+	memcpy(o, from, (size_t)(st->buf + st->len - from));
+	o += st->buf + st->len - from;
+	*outlen = (size_t)(o - out);
+	return out;
+}
+
+/*
+ * The tree jansson makes of the bundle. With identity arrays, of the bundle without them
+ * (c->stream then reads their elements one at a time): a 100k-user tree costs most of a
+ * load's time. Any doubt (the scanner refuses the bytes, jansson the rest) and it is the
+ * whole bundle's tree, whose error is then the one reported, as jansson says it.
+ */
+static json_t *bundle_tree(struct ctx *c, struct identity_stream *st, const char *buf, size_t len, json_error_t *jerr)
+{
+	json_t *root = NULL;
+	size_t rlen;
+	char *rest;
+
+	if (locate_identity(buf, len, st) == 0 && (st->users.start || st->groups.start) &&
+	    (rest = without_arrays(st, &rlen))) {
+		root = json_loadb(rest, rlen, JSON_REJECT_DUPLICATES, jerr);
+		free(rest);
+		if (root)
+			c->stream = st;
+	}
+	return root ? root : json_loadb(buf, len, JSON_REJECT_DUPLICATES, jerr);
 }
 
 static int parse_audit(struct ctx *c, json_t *root, struct vg_bundle *b)
@@ -1960,6 +2313,7 @@ static int parse_root(struct ctx *c, json_t *root, struct vg_bundle *b)
 int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct vg_err *err)
 {
 	struct ctx c = { .err = err };
+	struct identity_stream st;
 	struct json_arena ja;
 	struct vg_bundle *b;
 	json_error_t jerr;
@@ -1978,7 +2332,7 @@ int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct 
 	b->arena = c.arena;
 	vg_sha256_hex(buf, len, b->digest);
 	json_arena_begin(&ja);
-	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
+	root = bundle_tree(&c, &st, buf, len, &jerr);
 	if (!root) {
 		char where[64];
 

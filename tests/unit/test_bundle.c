@@ -439,6 +439,99 @@ static void test_json_syntax(void **state)
 	assert_int_equal(vg_bundle_parse("", 0, &b, &err), -EINVAL);
 }
 
+static char *replace_once(const char *doc, const char *from, const char *to)
+{
+	const char *at = strstr(doc, from);
+	char *out;
+
+	assert_non_null(at);
+	out = malloc(strlen(doc) - strlen(from) + strlen(to) + 1);
+	assert_non_null(out);
+	sprintf(out, "%.*s%s%s", (int)(at - doc), doc, to, at + strlen(from));
+	return out;
+}
+
+static void expect(const char *doc, const char *code, const char *path, const char *msg)
+{
+	struct vg_bundle *b = NULL;
+	struct vg_err err = { 0 };
+
+	assert_int_equal(parse_str(doc, &b, &err), -EINVAL);
+	assert_string_equal(err.code, code);
+	if (path)
+		assert_string_equal(err.path, path);
+	if (msg && !strstr(err.msg, msg))
+		fail_msg("\"%s\" does not say \"%s\"", err.msg, msg);
+}
+
+/* The identity arrays are read element by element from the bytes (not as a jansson tree):
+ * the same structures, and every error still said with its JSON path or line and column. */
+static void test_identity_streamed(void **state)
+{
+	struct vg_bundle *b = NULL;
+	struct vg_err err = { 0 };
+	json_t *j = json_loads(base_bundle, 0, NULL);
+	char *pretty, *doc;
+
+	/* pretty-printed, keys sorted (groups before users), a key spelt with an escape */
+	assert_non_null(j);
+	pretty = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(j);
+	doc = replace_once(pretty, "\"users\"", "\"us\\u0065rs\"");
+	assert_int_equal(parse_str(doc, &b, &err), 0);
+	assert_int_equal(b->identity.nusers, 2);
+	assert_string_equal(b->identity.users[0].name, "alice");
+	assert_string_equal(b->identity.users[0].home, "/home/alice");
+	assert_int_equal(b->identity.users[0].creds[0].id_len, 3);
+	assert_int_equal(b->identity.users[1].state, VG_USER_DEPROVISIONED);
+	assert_int_equal(b->identity.ngroups, 1);
+	assert_string_equal(b->identity.groups[0].members[0], "alice");
+	vg_bundle_free(b);
+	free(doc);
+
+	/* a key twice in one user: jansson's error, at the second key */
+	doc = replace_once(pretty, "\"name\": \"bob\"", "\"name\": \"bob\", \"name\": \"eve\"");
+	expect(doc, "json_syntax", NULL, "duplicate object key");
+	free(doc);
+	doc = replace_once(base_bundle, "{\"name\": \"bob\",", "{\"name\": \"bob\", \"uid\": 1,");
+	expect(doc, "json_syntax", NULL, "duplicate");
+	free(doc);
+	/* ... and inside a value that is itself an object */
+	doc = replace_once(base_bundle, "{\"name\": \"bob\",", "{\"comment\": {\"a\": 1, \"a\": 2}, \"name\": \"bob\",");
+	expect(doc, "json_syntax", NULL, "duplicate");
+	free(doc);
+	/* broken JSON inside the array: the error jansson gives for the whole bundle */
+	doc = replace_once(base_bundle, "\"uid\": 60002", "\"uid\" 60002");
+	expect(doc, "json_syntax", NULL, NULL);
+	free(doc);
+	doc = replace_once(base_bundle, "\"state\": \"deprovisioned\"", "\"state\": \"deprov\xc0\xba\"");
+	expect(doc, "json_syntax", NULL, NULL);
+	free(doc);
+	doc = replace_once(base_bundle, "\"uid\": 60002", "\"uid\": 99999999999999999999");
+	expect(doc, "json_syntax", NULL, NULL);
+	free(doc);
+	/* schema errors keep their JSON paths */
+	doc = replace_once(base_bundle, "\"state\": \"deprovisioned\"}", "\"state\": \"deprovisioned\"}, \"carol\"");
+	expect(doc, "schema_type", "$.identity.users[2]", "must be an object, found a string");
+	free(doc);
+	doc = replace_once(base_bundle, "\"state\": \"deprovisioned\"}", "\"state\": \"gone\"}");
+	expect(doc, "schema_value", "$.identity.users[1].state", "not one of");
+	free(doc);
+	doc = replace_once(base_bundle, "{\"name\": \"bob\",", "{\"name\": \"bob\", \"shel\": \"/bin/sh\",");
+	expect(doc, "schema_unknown_field", "$.identity.users[1].shel", NULL);
+	free(doc);
+	doc = replace_once(base_bundle, "\"uid\": 60002", "\"uid\": 60001");
+	expect(doc, "schema_duplicate", "$.identity.users[1].uid", NULL);
+	free(doc);
+	doc = replace_once(base_bundle, "\"uid\": 60002", "\"uid\": 6.5e4");
+	expect(doc, "schema_type", "$.identity.users[1].uid", "found a number");
+	free(doc);
+	doc = replace_once(base_bundle, "\"members\": [\"alice\"]", "\"members\": [\"alice\", \"zed\"]");
+	expect(doc, "schema_reference", "$.identity.groups[0].members[1]", NULL);
+	free(doc);
+	free(pretty);
+}
+
 static void test_cidr(void **state)
 {
 	struct vg_cidr c;
@@ -470,6 +563,7 @@ int main(void)
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_connect_rate),
 		cmocka_unit_test(test_json_syntax),
+		cmocka_unit_test(test_identity_streamed),
 		cmocka_unit_test(test_cidr),
 	};
 
