@@ -32,7 +32,9 @@
 #include <bpf/libbpf.h>
 
 #include "daemon.h"
+#include "dns.h"
 #include "enforce_cut.h"
+#include "vigil/dns_learned.h"
 #include "vigil/emergency.h"
 #include "vigil/enforce.h"
 #include "vigil/util.h"
@@ -48,13 +50,15 @@
 enum {
 	M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_SOCKS, M_COUNTERS, M_RATES, M_EVENTS, M_LSM_SEEN,
 	M_CG_CACHE, M_Q_ACTIVE, M_Q_LPM, M_Q_RANGES, M_QUARANTINED,
-	M_CONNRATE_CONF, M_CONNRATE_BUCKETS, M_CONNRATE_SOCKS,
+	M_CONNRATE_CONF, M_CONNRATE_BUCKETS, M_CONNRATE_SOCKS, M_GEN_NAMES, M_LEARNED, M_DNS_FWD,
+	M_DNS_FWD_ADDR,
 	M__COUNT
 };
 static const char *const map_names[M__COUNT] = {
 	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "sock_states", "counters", "rates", "events", "lsm_seen",
 	"cg_cache", "q_active", "q_lpm", "q_ranges", "quarantined",
 	"connrate_conf", "connrate_buckets", "connrate_socks",
+	"gen_names", "learned", "dns_fwd", "dns_fwd_addr",
 };
 /* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {
@@ -93,7 +97,15 @@ static struct enforce {
 	int poll_timer;
 	uint64_t events_received, events_audited;
 	unsigned batch; /* events handled in this wakeup */
+	struct vg_learned *learned; /* vigild's copy of the learned map (egress by name) */
+	int sweep_timer;
 } E = { .rb_fd = -1, .watch_fd = -1, .iter_fd = { -1, -1 } };
+
+/* egress by name: vigild's copy of the learned map, swept every LEARN_SWEEP_MS */
+#define LEARN_SWEEP_MS 1000
+static int learned_start(struct vg_daemon *d, struct vg_err *err);
+static void learned_stop(struct vg_daemon *d);
+static void on_learn_sweep(struct vg_daemon *d, void *arg);
 
 struct staged {
 	struct vg_enf_compiled *c;
@@ -673,8 +685,9 @@ static int enforce_init(struct vg_daemon *d, struct vg_err *err)
 		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot write the event settings: %s", strerror(errno));
 		goto fail;
 	}
-	if ((r = start_events(d, err)) < 0)
+	if ((r = start_events(d, err)) < 0 || (r = learned_start(d, err)) < 0)
 		goto fail;
+	E.sweep_timer = vg_loop_add_timer(d, LEARN_SWEEP_MS, on_learn_sweep, NULL);
 	E.state = ENF_ACTIVE;
 	return 0;
 fail:
@@ -1093,13 +1106,35 @@ static void close_fds(int a, int b, int c)
 		close(c);
 }
 
+/* The generation's name rules (tenant, rule id) -> tag and port lists, in a new map (fd). */
+static int create_names_map(const struct vg_enf_compiled *c, struct vg_err *err)
+{
+	int fd = create_inner(BPF_MAP_TYPE_HASH, sizeof(struct vg_enf_name_key), sizeof(struct vg_enf_name_val),
+			      c->nnames, 0, "vg_names", err);
+
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < c->nnames; i++)
+		if (bpf_map_update_elem(fd, &c->names[i].key, &c->names[i].val, BPF_ANY) < 0) {
+			int r = fill_failed(err, "name rule", i, c->nnames);
+
+			close(fd);
+			return r;
+		}
+	return fd;
+}
+
 static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint64_t *ids, struct vg_err *err)
 {
-	int lpm = -1, ranges = -1, cgroups = -1, r;
+	int lpm = -1, ranges = -1, cgroups = -1, names = -1, r;
 	uint64_t host = VG_ENF_HOST_CGID;
 
 	if ((r = create_rule_maps(c, &lpm, &ranges, err)) < 0)
 		goto out;
+	if ((names = create_names_map(c, err)) < 0) {
+		r = names;
+		goto out;
+	}
 	cgroups = create_inner(BPF_MAP_TYPE_HASH, sizeof(uint64_t), sizeof(struct vg_enf_cgroup_val), c->ncgroups + 1, 0,
 			       "vg_cgroups", err);
 	if (cgroups < 0) {
@@ -1119,7 +1154,8 @@ static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint6
 	/* the inactive slot: nothing reads it until active[0] points there */
 	if (bpf_map_update_elem(E.fd[M_GEN_LPM], &slot, &lpm, BPF_ANY) < 0 ||
 	    bpf_map_update_elem(E.fd[M_GEN_RANGES], &slot, &ranges, BPF_ANY) < 0 ||
-	    bpf_map_update_elem(E.fd[M_GEN_CGROUPS], &slot, &cgroups, BPF_ANY) < 0) {
+	    bpf_map_update_elem(E.fd[M_GEN_CGROUPS], &slot, &cgroups, BPF_ANY) < 0 ||
+	    bpf_map_update_elem(E.fd[M_GEN_NAMES], &slot, &names, BPF_ANY) < 0) {
 		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot install the new policy generation: %s", strerror(errno));
 		goto out;
 	}
@@ -1127,6 +1163,8 @@ static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint6
 out:
 	/* the outer maps hold their own references */
 	close_fds(lpm, ranges, cgroups);
+	if (names >= 0)
+		close(names);
 	return r;
 }
 
@@ -1275,6 +1313,7 @@ static void enforce_abort(struct vg_daemon *d, void *staged)
 	bpf_map_delete_elem(E.fd[M_GEN_RANGES], &slot);
 	bpf_map_delete_elem(E.fd[M_GEN_CGROUPS], &slot);
 	clear_connrates(slot);
+	bpf_map_delete_elem(E.fd[M_GEN_NAMES], &slot);
 	vg_enf_compiled_free(s->c);
 	free(s->cg_ids);
 	free(s->cg_refused);
@@ -1429,6 +1468,274 @@ out:
 	return r;
 }
 
+/*
+ * ---- Egress by name: the kernel side of agent/dns.h (docs/dns.md) ----
+ * The learned map is written here only, through vigild's copy (lib/dns_learned.c),
+ * which bounds it per tenant and in all; expired entries are swept once a second.
+ */
+static int learned_put(void *arg, const struct vg_enf_learn_key *k, const struct vg_enf_learn_val *v)
+{
+	return bpf_map_update_elem(E.fd[M_LEARNED], k, v, BPF_ANY) < 0 ? -errno : 0;
+}
+
+static int learned_del(void *arg, const struct vg_enf_learn_key *k)
+{
+	return bpf_map_delete_elem(E.fd[M_LEARNED], k) < 0 ? -errno : 0;
+}
+
+static uint64_t now_monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* (tenant, family, addr) as the kernel keys it: IPv4-mapped IPv6 is IPv4. */
+static int learn_key(uint32_t tenant, int family, const uint8_t *addr, struct vg_enf_learn_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->tenant = tenant;
+	if (family == AF_INET) {
+		k->fam = 4;
+		memcpy(k->addr, addr, 4);
+	} else if (family == AF_INET6 && vg_enf_v4mapped(addr)) {
+		k->fam = 4;
+		memcpy(k->addr, addr + 12, 4);
+	} else if (family == AF_INET6) {
+		k->fam = 6;
+		memcpy(k->addr, addr, 16);
+	} else {
+		return -EAFNOSUPPORT;
+	}
+	return 0;
+}
+
+/* vigild's copy from the pinned map: after a restart the entries learned before are still bounded and swept. */
+static int learned_start(struct vg_daemon *d, struct vg_err *err)
+{
+	const struct vg_learned_ops ops = { .put = learned_put, .del = learned_del };
+	struct vg_enf_learn_key key, next;
+	struct vg_enf_learn_val val;
+	size_t n = 0;
+	bool more;
+
+	E.learned = vg_learned_new(VG_ENF_LEARN_MAX, vg_daemon_config(d)->dns_learned_per_tenant, &ops);
+	if (!E.learned)
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	more = bpf_map_get_next_key(E.fd[M_LEARNED], NULL, &next) == 0;
+	while (more) {
+		key = next;
+		more = bpf_map_get_next_key(E.fd[M_LEARNED], &key, &next) == 0;
+		if (bpf_map_lookup_elem(E.fd[M_LEARNED], &key, &val) == 0 && vg_learned_adopt(E.learned, &key, &val) == 0)
+			n++;
+	}
+	if (n)
+		vg_log(LOG_INFO, "enforce: %zu address(es) learned by name before this start are enforced until they expire", n);
+	return 0;
+}
+
+static void on_learn_sweep(struct vg_daemon *d, void *arg)
+{
+	E.sweep_timer = 0;
+	if (E.learned)
+		vg_learned_sweep(E.learned, now_monotonic_ns());
+	E.sweep_timer = vg_loop_add_timer(d, LEARN_SWEEP_MS, on_learn_sweep, NULL);
+}
+
+static void learned_stop(struct vg_daemon *d)
+{
+	if (E.sweep_timer > 0)
+		vg_loop_cancel_timer(d, E.sweep_timer);
+	E.sweep_timer = 0;
+	vg_learned_free(E.learned);
+	E.learned = NULL;
+}
+
+int vg_enforce_dns_learn(uint32_t tenant, uint32_t rule_id, int family, const uint8_t *addr, uint64_t expires_ns,
+			 struct vg_err *err)
+{
+	const struct vg_enf_name_entry *ne;
+	struct vg_enf_learn_key k;
+	int r;
+
+	if (E.state != ENF_ACTIVE || !E.learned)
+		return vg_err_set(err, ENODEV, "enforce_off", NULL, "enforcement is not running on this host");
+	if (!tenant || tenant > VG_ENF_MAX_TENANT || learn_key(tenant, family, addr, &k) < 0)
+		return vg_err_set(err, EINVAL, "bad_request", NULL, "tenant %u or address family %d out of range", tenant,
+				  family);
+	ne = vg_enf_name_find(E.compiled, tenant, rule_id);
+	if (!ne)
+		return vg_err_set(err, ENOENT, "unknown_name_rule", NULL,
+				  "tenant %u has no name rule %u in the policy in force", tenant, rule_id);
+	r = vg_learned_learn(E.learned, &k, rule_id, ne->val.tag, expires_ns, now_monotonic_ns());
+	if (r == -EINVAL)
+		return vg_err_set(err, EINVAL, "bad_request", NULL, "the expiry is already past");
+	if (r < 0)
+		return vg_err_set(err, -r, "bpf_map", E.dir, "cannot enter the learned address: %s", strerror(-r));
+	return 0;
+}
+
+int vg_enforce_dns_stats(uint32_t tenant, struct vg_dns_learned_stats *out)
+{
+	struct vg_learned_tenant_stats st;
+
+	memset(out, 0, sizeof(*out));
+	if (E.state != ENF_ACTIVE || !E.learned)
+		return -ENODEV;
+	vg_learned_stats(E.learned, tenant, &st);
+	out->entries = st.entries;
+	out->evictions = st.evictions;
+	return 0;
+}
+
+int vg_enforce_dns_lookup(uint32_t tenant, int family, const uint8_t *addr, uint32_t *rule_id, uint64_t *expires_ns)
+{
+	struct vg_enf_learn_key k;
+	struct vg_enf_learn_val v;
+	uint64_t now = now_monotonic_ns();
+	int r;
+
+	*rule_id = 0;
+	*expires_ns = 0;
+	if (E.state != ENF_ACTIVE)
+		return -ENODEV;
+	if ((r = learn_key(tenant, family, addr, &k)) < 0)
+		return r;
+	if (bpf_map_lookup_elem(E.fd[M_LEARNED], &k, &v) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	/* the slot living longest among those the policy in force still honours */
+	for (int i = 0; i < VG_ENF_LEARN_SLOTS; i++) {
+		const struct vg_enf_learn_slot *sl = &v.slot[i];
+		const struct vg_enf_name_entry *ne = vg_enf_name_find(E.compiled, tenant, sl->rule);
+
+		if (sl->expires_ns > now && sl->expires_ns > *expires_ns && ne && ne->val.tag == sl->tag) {
+			*rule_id = sl->rule;
+			*expires_ns = sl->expires_ns;
+		}
+	}
+	return 0;
+}
+
+static bool loopback(const struct sockaddr_in *a)
+{
+	return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+}
+
+/* One forwarder, checked: tenant in range, IPv4 on the loopback (and IPv6 ::1), ports set. */
+static int fwd_entry(const struct vg_dns_forwarder_addr *f, struct vg_enf_dns_fwd *out, struct vg_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!f->tenant || f->tenant > VG_ENF_MAX_TENANT)
+		return vg_err_set(err, EINVAL, "bad_forwarder", NULL, "tenant id %u out of range", f->tenant);
+	if (f->v4.sin_family != AF_INET || !loopback(&f->v4) || !f->v4.sin_port)
+		return vg_err_set(err, EINVAL, "bad_forwarder", NULL,
+				  "tenant %u: the IPv4 forwarder must be a loopback address and port", f->tenant);
+	memcpy(out->addr4, &f->v4.sin_addr, 4);
+	out->port4 = ntohs(f->v4.sin_port);
+	if (!f->v6.sin6_family)
+		return 0;
+	if (f->v6.sin6_family != AF_INET6 || !IN6_IS_ADDR_LOOPBACK(&f->v6.sin6_addr) || !f->v6.sin6_port)
+		return vg_err_set(err, EINVAL, "bad_forwarder", NULL,
+				  "tenant %u: the IPv6 forwarder must be [::1] and a port", f->tenant);
+	memcpy(out->addr6, &f->v6.sin6_addr, 16);
+	out->port6 = ntohs(f->v6.sin6_port);
+	return 0;
+}
+
+static void fwd_keys(const struct vg_enf_dns_fwd *v, struct vg_enf_fwd_key k[2])
+{
+	memset(k, 0, 2 * sizeof(*k));
+	k[0].fam = 4;
+	k[0].port = v->port4;
+	memcpy(k[0].addr, v->addr4, 4);
+	k[1].fam = 6;
+	k[1].port = v->port6;
+	memcpy(k[1].addr, v->addr6, 16);
+}
+
+static bool fwd_listed(size_t n, uint32_t tenant, const uint32_t *tenants)
+{
+	for (size_t i = 0; i < n; i++)
+		if (tenants[i] == tenant)
+			return true;
+	return false;
+}
+
+/* Remove what the new table does not have: forwarders of other tenants, addresses no longer used. */
+static void fwd_prune(const struct vg_enf_dns_fwd *v, const uint32_t *tenants, size_t n)
+{
+	uint32_t key, next;
+	struct vg_enf_fwd_key ak, anext;
+	bool more;
+
+	more = bpf_map_get_next_key(E.fd[M_DNS_FWD], NULL, &next) == 0;
+	while (more) {
+		key = next;
+		more = bpf_map_get_next_key(E.fd[M_DNS_FWD], &key, &next) == 0;
+		if (!fwd_listed(n, key, tenants))
+			bpf_map_delete_elem(E.fd[M_DNS_FWD], &key);
+	}
+	more = bpf_map_get_next_key(E.fd[M_DNS_FWD_ADDR], NULL, &anext) == 0;
+	while (more) {
+		bool keep = false;
+
+		ak = anext;
+		more = bpf_map_get_next_key(E.fd[M_DNS_FWD_ADDR], &ak, &anext) == 0;
+		for (size_t i = 0; i < n && !keep; i++) {
+			struct vg_enf_fwd_key k[2];
+
+			fwd_keys(&v[i], k);
+			keep = (!memcmp(&k[0], &ak, sizeof(ak)) && k[0].port) || (!memcmp(&k[1], &ak, sizeof(ak)) && k[1].port);
+		}
+		if (!keep)
+			bpf_map_delete_elem(E.fd[M_DNS_FWD_ADDR], &ak);
+	}
+}
+
+int vg_enforce_dns_forwarders(const struct vg_dns_forwarder_addr *f, size_t n, struct vg_err *err)
+{
+	struct vg_enf_dns_fwd *v = NULL;
+	uint32_t *tenants = NULL;
+	int r = 0;
+
+	if (E.state != ENF_ACTIVE)
+		return vg_err_set(err, ENODEV, "enforce_off", NULL, "enforcement is not running on this host");
+	v = calloc(n ? n : 1, sizeof(*v));
+	tenants = calloc(n ? n : 1, sizeof(*tenants));
+	if (!v || !tenants) {
+		r = vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if ((r = fwd_entry(&f[i], &v[i], err)) < 0)
+			goto out;
+		tenants[i] = f[i].tenant;
+	}
+	/* addresses first: a redirect never points at an address not yet known as a forwarder's */
+	for (size_t i = 0; i < n; i++) {
+		struct vg_enf_fwd_key k[2];
+
+		fwd_keys(&v[i], k);
+		for (int j = 0; j < 2; j++)
+			if (k[j].port && bpf_map_update_elem(E.fd[M_DNS_FWD_ADDR], &k[j], &tenants[i], BPF_ANY) < 0) {
+				r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot enter a forwarder address: %s", strerror(errno));
+				goto out;
+			}
+	}
+	for (size_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(E.fd[M_DNS_FWD], &tenants[i], &v[i], BPF_ANY) < 0) {
+			r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot enter tenant %u's forwarder: %s", tenants[i],
+				       strerror(errno));
+			goto out;
+		}
+	fwd_prune(v, tenants, n);
+out:
+	free(v);
+	free(tenants);
+	return r;
+}
+
 static bool is_quarantined(uint32_t tenant)
 {
 	struct vg_enf_quar v;
@@ -1446,8 +1753,15 @@ static int explain_verdict(uint32_t tid, int family, const uint8_t *addr, uint16
 		*v = (struct vg_enf_verdict_info){ .verdict = VG_ENF_DENY_QUARANTINE, .owner = port_owner };
 		return 0;
 	}
-	if (!is_quarantined(tid))
-		return vg_enf_explain(E.compiled, tid, family, addr, port, proto, port_owner, v);
+	if (!is_quarantined(tid)) {
+		struct vg_enf_learn_key k;
+		struct vg_enf_learn_val l;
+		bool have = tid && learn_key(tid, family, addr, &k) == 0 &&
+			    bpf_map_lookup_elem(E.fd[M_LEARNED], &k, &l) == 0;
+
+		return vg_enf_explain_learned(E.compiled, tid, family, addr, port, proto, port_owner, have ? &l : NULL,
+					      now_monotonic_ns(), v);
+	}
 	*v = (struct vg_enf_verdict_info){ .verdict = VG_ENF_DENY_DEFAULT };
 	if (E.qcompiled && (r = vg_enf_explain(E.qcompiled, tid, family, addr, port, proto, port_owner, v)) < 0)
 		return r;
@@ -1501,6 +1815,40 @@ static int parse_proto(const char *s, uint8_t *proto)
 	return 0;
 }
 
+static json_t *ports_json(const struct vg_portrange *p, size_t n)
+{
+	json_t *ports = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(ports, p[i].lo == p[i].hi ? json_sprintf("%u", p[i].lo)
+								: json_sprintf("%u-%u", p[i].lo, p[i].hi));
+	return ports;
+}
+
+/* A name rule by id (tenants' and shared services'), for explain; null when the bundle has none. */
+static json_t *name_rule_json(const struct vg_bundle *b, uint32_t id)
+{
+	const struct vg_name_rule *r = NULL;
+	const char *where = "";
+
+	for (size_t i = 0; !r && i < b->ntenants; i++)
+		for (size_t k = 0; !r && k < b->tenants[i].nnames; k++)
+			if (b->tenants[i].names[k].id == id) {
+				r = &b->tenants[i].names[k];
+				where = b->tenants[i].name;
+			}
+	for (size_t i = 0; !r && i < b->nshared_services; i++)
+		for (size_t k = 0; !r && k < b->shared_services[i].nnames; k++)
+			if (b->shared_services[i].names[k].id == id) {
+				r = &b->shared_services[i].names[k];
+				where = b->shared_services[i].name;
+			}
+	if (!r)
+		return json_null();
+	return json_pack("{s:I, s:s, s:s, s:o, s:s}", "id", (json_int_t)r->id, "pattern", r->pattern, "proto",
+			 vg_proto_name(r->proto), "ports", ports_json(r->ports, r->nports), "from", where);
+}
+
 static const struct vg_rule *find_rule(const struct vg_bundle *b, uint32_t id, const char **where)
 {
 	for (size_t i = 0; i < b->ntenants; i++)
@@ -1526,20 +1874,10 @@ static const struct vg_rule *find_rule(const struct vg_bundle *b, uint32_t id, c
 static json_t *rule_json(const struct vg_rule *r, const char *where)
 {
 	char cidr[64];
-	json_t *ports = json_array();
 
 	vg_cidr_format(&r->cidr, cidr, sizeof(cidr));
-	for (size_t i = 0; i < r->nports; i++) {
-		char p[16];
-
-		if (r->ports[i].lo == r->ports[i].hi)
-			snprintf(p, sizeof(p), "%u", r->ports[i].lo);
-		else
-			snprintf(p, sizeof(p), "%u-%u", r->ports[i].lo, r->ports[i].hi);
-		json_array_append_new(ports, json_string(p));
-	}
 	return json_pack("{s:I, s:s, s:s, s:o, s:s}", "id", (json_int_t)r->id, "cidr", cidr, "proto",
-			 vg_proto_name(r->proto), "ports", ports, "from", where);
+			 vg_proto_name(r->proto), "ports", ports_json(r->ports, r->nports), "from", where);
 }
 
 /* Tenant of a cgroup id: the longest tenant cgroup path that is the cgroup's path or one of its ancestors. */
@@ -1696,6 +2034,11 @@ static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct 
 		json_object_set_new(*reply, "quarantined", json_true());
 		if (v.rule_id)
 			json_object_set_new(*reply, "quarantine_allow", json_integer(v.rule_id));
+	} else if (v.verdict == VG_ENF_ALLOW_NAME) {
+		json_object_set_new(*reply, "rule_id", json_integer(v.rule_id));
+		json_object_set_new(*reply, "name_rule", name_rule_json(b, v.rule_id));
+		json_object_set_new(*reply, "learned_expires_in_ms",
+				    json_integer((json_int_t)((v.expires_ns - now_monotonic_ns()) / 1000000)));
 	} else if (v.rule_id) {
 		const char *where = "";
 		const struct vg_rule *rule = find_rule(b, v.rule_id, &where);
@@ -1730,6 +2073,7 @@ static int ctl_unload(struct vg_daemon *d, const struct vg_peer *peer, json_t **
 	}
 	unwatch_cgroups(d);
 	stop_events(d);
+	learned_stop(d);
 	close_maps();
 	r = unpin_all(removed);
 	E.state = ENF_UNLOADED;
@@ -1749,9 +2093,114 @@ static int ctl_unload(struct vg_daemon *d, const struct vg_peer *peer, json_t **
 	return 0;
 }
 
+#if VIGIL_TEST_HOOKS
+/* The address after a (big endian, len bytes). */
+static void addr_next(uint8_t *a, size_t len)
+{
+	for (size_t i = len; i-- > 0;)
+		if (++a[i])
+			break;
+}
+
+/* enforce.test_learn {tenant, rule, addr, ttl_ms, count}: COUNT consecutive addresses from ADDR, as the forwarder learns them. */
+static int ctl_test_learn(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+	const char *tname = json_string_value(json_object_get(req, "tenant"));
+	const char *astr = json_string_value(json_object_get(req, "addr"));
+	json_int_t rule = json_integer_value(json_object_get(req, "rule"));
+	json_int_t ttl = json_integer_value(json_object_get(req, "ttl_ms"));
+	json_t *jc = json_object_get(req, "count");
+	json_int_t count = jc ? json_integer_value(jc) : 1, done;
+	const struct vg_tenant *t = b && tname ? vg_bundle_tenant_by_name(b, tname) : NULL;
+	uint64_t expires;
+	uint8_t a[16];
+	int family, r = 0;
+
+	if (!t || !astr || rule <= 0 || rule > UINT32_MAX || ttl <= 0 || count < 1 || count > 10000000)
+		return vg_err_set(err, EINVAL, "bad_request", NULL,
+				  "enforce.test_learn needs a tenant of the policy, rule, addr, ttl_ms > 0, count >= 1");
+	family = strchr(astr, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(family, astr, a) != 1)
+		return vg_err_set(err, EINVAL, "bad_request", astr, "not an IPv4 or IPv6 address");
+	expires = now_monotonic_ns() + (uint64_t)ttl * 1000000ull;
+	for (done = 0; done < count; done++) {
+		if ((r = vg_enforce_dns_learn(t->id, (uint32_t)rule, family, a, expires, err)) < 0)
+			return r;
+		addr_next(a, family == AF_INET ? 4 : 16);
+	}
+	*reply = json_pack("{s:I}", "learned", done);
+	return 0;
+}
+
+/* "127.0.0.1:5353" or "[::1]:5353" into a (family set), 0 or -EINVAL */
+static int parse_fwd_addr(const char *s, struct sockaddr_in *v4, struct sockaddr_in6 *v6)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	size_t hl;
+
+	if (!colon || (hl = (size_t)(colon - s)) >= sizeof(host))
+		return -EINVAL;
+	memcpy(host, s, hl);
+	host[hl] = '\0';
+	if (v4 && inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		v4->sin_port = htons((uint16_t)atoi(colon + 1));
+		return 0;
+	}
+	if (v6 && hl > 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		if (inet_pton(AF_INET6, host + 1, &v6->sin6_addr) == 1) {
+			v6->sin6_family = AF_INET6;
+			v6->sin6_port = htons((uint16_t)atoi(colon + 1));
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+/* enforce.test_forwarders {forwarders: [{tenant, v4: "127.0.0.1:P", v6: "[::1]:P"}]}: the table the forwarder sets. */
+static int ctl_test_forwarders(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+	json_t *arr = json_object_get(req, "forwarders"), *el;
+	struct vg_dns_forwarder_addr *f;
+	size_t i, n = json_array_size(arr);
+	int r = 0;
+
+	f = calloc(n ? n : 1, sizeof(*f));
+	if (!f)
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	json_array_foreach(arr, i, el) {
+		const char *tname = json_string_value(json_object_get(el, "tenant"));
+		const char *v4 = json_string_value(json_object_get(el, "v4"));
+		const char *v6 = json_string_value(json_object_get(el, "v6"));
+		const struct vg_tenant *t = b && tname ? vg_bundle_tenant_by_name(b, tname) : NULL;
+
+		if (!t || !v4 || parse_fwd_addr(v4, &f[i].v4, NULL) < 0 || (v6 && parse_fwd_addr(v6, NULL, &f[i].v6) < 0)) {
+			r = vg_err_set(err, EINVAL, "bad_request", NULL, "forwarders[%zu]: tenant of the policy, v4, v6", i);
+			goto out;
+		}
+		f[i].tenant = t->id;
+	}
+	if ((r = vg_enforce_dns_forwarders(f, n, err)) == 0)
+		*reply = json_pack("{s:I}", "forwarders", (json_int_t)n);
+out:
+	free(f);
+	return r;
+}
+#endif
+
 static int enforce_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
 		       struct vg_err *err)
 {
+#if VIGIL_TEST_HOOKS
+	if (!strcmp(cmd, "enforce.test_learn"))
+		return ctl_test_learn(d, req, reply, err);
+	if (!strcmp(cmd, "enforce.test_forwarders"))
+		return ctl_test_forwarders(d, req, reply, err);
+#endif
 	if (strcmp(cmd, "enforce.explain") && strcmp(cmd, "enforce.unload"))
 		return -ENOENT;
 	if (E.state == ENF_DISABLED)
@@ -1820,6 +2269,15 @@ static json_t *cgroups_json(json_t *problems)
 	return arr;
 }
 
+/* Addresses the tenant holds learned by name, and live ones pushed out by the bounds. */
+static json_t *learned_json(uint32_t tenant)
+{
+	struct vg_dns_learned_stats st;
+
+	vg_enforce_dns_stats(tenant, &st);
+	return json_pack("{s:I, s:I}", "addresses", (json_int_t)st.entries, "evictions", (json_int_t)st.evictions);
+}
+
 static size_t cgroups_missing(uint32_t tenant)
 {
 	size_t n = 0;
@@ -1866,6 +2324,7 @@ static void enforce_status(struct vg_daemon *d, json_t *st)
 			json_object_set_new(c, "mode", json_string(vg_mode_name(b->tenants[i].mode)));
 			json_object_set_new(c, "cgroups_missing", json_integer((json_int_t)cgroups_missing(b->tenants[i].id)));
 			connrate_status(c, b->tenants[i].id);
+			json_object_set_new(c, "learned", learned_json(b->tenants[i].id));
 			json_object_set_new(tenants, b->tenants[i].name, c);
 		}
 	}
@@ -1878,6 +2337,7 @@ static void enforce_shutdown(struct vg_daemon *d)
 	/* the pins keep enforcing; only vigild's handles go */
 	unwatch_cgroups(d);
 	stop_events(d);
+	learned_stop(d);
 	close_maps();
 	vg_enf_compiled_free(E.compiled);
 	vg_enf_compiled_free(E.qcompiled);

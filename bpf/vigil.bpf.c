@@ -81,6 +81,47 @@ struct {
 	__array(values, struct cgroups_inner);
 } gen_cgroups SEC(".maps");
 
+struct names_inner {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);
+	__uint(key_size, sizeof(struct vg_enf_name_key));
+	__uint(value_size, sizeof(struct vg_enf_name_val));
+};
+
+/* Each generation's name rules per tenant (vg_enf_name_key), their ports in gen_ranges. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, VG_ENF_GEN_SLOTS);
+	__type(key, __u32);
+	__array(values, struct names_inner);
+} gen_names SEC(".maps");
+
+/* Addresses tenants learned through their DNS forwarder: see vg_enf_learn_key in vigil_maps.h. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, VG_ENF_LEARN_MAX);
+	__type(key, struct vg_enf_learn_key);
+	__type(value, struct vg_enf_learn_val);
+} learned SEC(".maps");
+
+/* Each tenant's DNS forwarder, and every forwarder address back to its tenant (vg_enf_dns_fwd). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, VG_ENF_MAX_TENANT + 1);
+	__type(key, __u32);
+	__type(value, struct vg_enf_dns_fwd);
+} dns_fwd SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * (VG_ENF_MAX_TENANT + 1));
+	__type(key, struct vg_enf_fwd_key);
+	__type(value, __u32);
+} dns_fwd_addr SEC(".maps");
+
 /* active[0]: the generation slot in force; the single write that switches policy. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -427,16 +468,71 @@ __noinline int judge_dest(struct judge_req *q)
 	cls = vg_enf_proto_class(q->d.proto);
 	if (val && cls < VG_ENF_CLASS__COUNT)
 		r = find_range(ranges, val->off[cls], val->cnt[cls], cls <= VG_ENF_CLASS_UDP ? q->d.port : 0);
-	v = vg_enf_decide(q->tenant, val, r ? r->own_rule : 0, r ? r->shared_rule : 0, q->port_owner, &q->rule,
+	v = vg_enf_decide(q->tenant, val, r ? r->own_rule : 0, r ? r->shared_rule : 0, 0, q->port_owner, &q->rule,
 			  &q->owner);
 	return q->quarantined && v == VG_ENF_DENY_DEFAULT ? VG_ENF_DENY_QUARANTINE : v;
+}
+
+/* 1: q's tenant has name rule (under tag) in generation q->gen, and its ports hold q->d's protocol and port. */
+__noinline int slot_allows(struct judge_req *q, __u32 rule, __u32 tag)
+{
+	const struct vg_enf_name_val *nv;
+	struct vg_enf_name_key k = {};
+	void *names, *ranges;
+	__u32 slot, cls;
+
+	if (!q)
+		return 0;
+	slot = VG_ENF_GEN_SLOT(q->gen);
+	names = bpf_map_lookup_elem(&gen_names, &slot);
+	ranges = bpf_map_lookup_elem(&gen_ranges, &slot);
+	if (!names || !ranges)
+		return 0;
+	k.tenant = q->tenant;
+	k.rule = rule;
+	nv = bpf_map_lookup_elem(names, &k);
+	cls = vg_enf_proto_class(q->d.proto);
+	if (!nv || nv->tag != tag || cls >= VG_ENF_CLASS__COUNT)
+		return 0;
+	return find_range(ranges, nv->off[cls], nv->cnt[cls], cls <= VG_ENF_CLASS_UDP ? q->d.port : 0) != NULL;
+}
+
+/*
+ * The name rule under which q's tenant learned q->d (learned map), if one of
+ * its live slots allows q->d's protocol and port in generation q->gen; 0:
+ * none. The same steps as learned_rule() in lib/enforce_compile.c (explain).
+ * A global function apart from judge_dest(): the call chain's stack stays
+ * within the verifier's 512 bytes.
+ */
+__noinline int learned_rule(struct judge_req *q)
+{
+	const struct vg_enf_learn_val *l;
+	struct vg_enf_learn_key k = {};
+	__u64 now;
+
+	if (!q)
+		return 0;
+	k.tenant = q->tenant;
+	k.fam = q->d.fam;
+	__builtin_memcpy(k.addr, q->d.addr, 16);
+	l = bpf_map_lookup_elem(&learned, &k);
+	if (!l)
+		return 0;
+	now = bpf_ktime_get_ns();
+	for (int i = 0; i < VG_ENF_LEARN_SLOTS; i++) {
+		__u32 rule = l->slot[i].rule;
+
+		if (l->slot[i].expires_ns > now && rule && slot_allows(q, rule, l->slot[i].tag))
+			return (int)rule;
+	}
+	return 0;
 }
 
 static __always_inline __u32 judge(const struct policy *p, const struct dest *d, __u32 port_owner, __u32 *rule,
 				   __u32 *owner)
 {
 	struct judge_req q = {};
-	__u32 v;
+	__u32 v, name_rule;
 
 	*rule = 0;
 	*owner = 0;
@@ -449,6 +545,12 @@ static __always_inline __u32 judge(const struct policy *p, const struct dest *d,
 	q.dflt = p->who->dflt;
 	q.quarantined = p->quarantined;
 	v = (__u32)judge_dest(&q);
+	/* learned names come after everything else (vg_enf_decide): looked up only when nothing else decided */
+	if (v == VG_ENF_DENY_DEFAULT && q.tenant && !q.quarantined) {
+		name_rule = (__u32)learned_rule(&q);
+		if (name_rule)
+			v = vg_enf_decide(q.tenant, NULL, 0, 0, name_rule, 0, &q.rule, &q.owner);
+	}
 	*rule = q.rule;
 	*owner = q.owner;
 	return v;

@@ -56,11 +56,14 @@ enum vg_enf_verdict {
 	VG_ENF_DENY_SOCKET = 8,	   /* a socket kind the tenant may not open (sock_create) */
 	VG_ENF_DENY_QUARANTINE = 9, /* the tenant (or the owner of the local port) is quarantined */
 	VG_ENF_DENY_RATE = 10,	    /* allowed by policy, but the tenant's connect_rate bucket is empty */
+	VG_ENF_ALLOW_NAME = 11,	    /* an address the tenant learned through its DNS forwarder (rule_id: the name rule) */
+	VG_ENF_ALLOW_DNS = 12,	    /* the tenant's DNS traffic, redirected to its vigild forwarder */
+	VG_ENF_DENY_DNS = 13,	    /* a DNS forwarder's address named directly, or DNS with the forwarder unknown */
 };
 
 static __always_inline int vg_enf_verdict_allows(__u32 v)
 {
-	return v <= VG_ENF_ALLOW_SEGMENT;
+	return v <= VG_ENF_ALLOW_SEGMENT || v == VG_ENF_ALLOW_NAME || v == VG_ENF_ALLOW_DNS;
 }
 
 enum vg_enf_hook {
@@ -186,6 +189,67 @@ struct vg_enf_range {
 	__u32 shared_rule; /* lowest id of the listed shared-service rules covering it, 0: none */
 };
 
+/*
+ * Egress by name (docs/dns.md). learned: (tenant, address) -> up to
+ * VG_ENF_LEARN_SLOTS name rules that allowed it, each until expires_ns
+ * (CLOCK_MONOTONIC, bpf_ktime_get_ns). vigild alone writes it and bounds it
+ * (VG_ENF_LEARN_MAX in all, a per-tenant share), evicting and counting; it is
+ * pinned, so learned addresses outlive vigild until they expire. A slot
+ * counts only while gen_names of the generation in force has (tenant, rule)
+ * with the same tag (a hash of the rule's pattern): a new bundle that drops
+ * the rule or gives its id another name turns the slot off at once.
+ */
+#define VG_ENF_LEARN_SLOTS 4
+#define VG_ENF_LEARN_MAX (1u << 20)
+
+struct vg_enf_learn_key {
+	__u32 tenant;
+	__u8 fam;	/* 4 or 6; IPv4-mapped IPv6 is 4 */
+	__u8 pad[3];
+	__u8 addr[16];	/* IPv4 in the first 4 bytes */
+};
+
+struct vg_enf_learn_slot {
+	__u64 expires_ns; /* 0: empty */
+	__u32 rule;
+	__u32 tag;
+};
+
+struct vg_enf_learn_val {
+	struct vg_enf_learn_slot slot[VG_ENF_LEARN_SLOTS];
+};
+
+/* gen_names: a tenant's name rule (its own or a listed shared service's) in one generation. */
+struct vg_enf_name_key {
+	__u32 tenant;
+	__u32 rule;
+};
+
+struct vg_enf_name_val {
+	__u32 tag;			/* vg_enf_name_tag of the pattern */
+	__u32 off[VG_ENF_CLASS__COUNT]; /* its port intervals in gen_ranges, as vg_enf_lpm_val */
+	__u32 cnt[VG_ENF_CLASS__COUNT];
+};
+
+/*
+ * dns_fwd: a tenant's vigild DNS forwarder (loopback, UDP and TCP on the same
+ * port); port 0: none in that family. dns_fwd_addr: every forwarder address
+ * and port -> its tenant, so that naming one directly is refused.
+ */
+struct vg_enf_dns_fwd {
+	__u8 addr4[4];
+	__u16 port4; /* host byte order */
+	__u16 port6;
+	__u8 addr6[16];
+};
+
+struct vg_enf_fwd_key {
+	__u8 fam; /* 4 or 6 */
+	__u8 pad;
+	__u16 port; /* host byte order */
+	__u8 addr[16];
+};
+
 /* Value of the cgroup map (key: cgroup id; VG_ENF_HOST_CGID: the host policy). */
 struct vg_enf_cgroup_val {
 	__u32 tenant; /* 0 for the host */
@@ -271,12 +335,15 @@ static __always_inline int vg_enf_v4mapped(const __u8 a[16])
 /*
  * The decision, given what the lookups found. val: the longest trie entry
  * for (tenant, address) or NULL; own_rule/shared_rule: what the port search
- * in val's list found; port_owner: tenant owning the local destination port.
- * Order: shared services, then other tenants' ports and segments (deny wins
- * over the tenant's own allowlist), own segments, own rules, default deny.
+ * in val's list found; name_rule: a name rule whose learned address this is
+ * and whose ports hold the port (vg_enf_learned_rule); port_owner: tenant
+ * owning the local destination port. Order: shared services, then other
+ * tenants' ports and segments (deny wins over the tenant's own allowlist),
+ * own segments, own rules, learned names, default deny.
  */
 static __always_inline __u32 vg_enf_decide(__u32 tenant, const struct vg_enf_lpm_val *val, __u32 own_rule,
-					   __u32 shared_rule, __u32 port_owner, __u32 *rule, __u32 *owner)
+					   __u32 shared_rule, __u32 name_rule, __u32 port_owner, __u32 *rule,
+					   __u32 *owner)
 {
 	*rule = 0;
 	*owner = 0;
@@ -306,6 +373,10 @@ static __always_inline __u32 vg_enf_decide(__u32 tenant, const struct vg_enf_lpm
 	if (own_rule) {
 		*rule = own_rule;
 		return VG_ENF_ALLOW_RULE;
+	}
+	if (name_rule) {
+		*rule = name_rule;
+		return VG_ENF_ALLOW_NAME;
 	}
 	return VG_ENF_DENY_DEFAULT;
 }

@@ -66,6 +66,7 @@ static const struct key keys[] = {
 	B(enforce, "true"),
 	U(event_rate_limit, "1000"),
 	U(enforce_max_entries, "16777216"),
+	U(dns_learned_per_tenant, "65536"),
 	C(failmode, "secure", "secure|safe"),
 	S(metrics_textfile, ""),
 	U(metrics_interval_s, "15"),

@@ -39,7 +39,7 @@ struct node {
 
 struct builder {
 	struct vg_enf_compiled *c;
-	size_t cap_entries, cap_ranges;
+	size_t cap_entries, cap_ranges, cap_names;
 	struct item *items;
 	size_t nitems, cap_items;
 	struct vg_enf_range *tmp, *tmp2; /* VG_ENF_MAX_INTERVALS each */
@@ -187,11 +187,12 @@ static bool rule_in_class(const struct vg_rule *r, unsigned cls)
 	}
 }
 
-static int build_class(struct builder *bd, const struct item *grp, size_t ngrp, unsigned cls,
-		       struct vg_enf_lpm_val *val)
+/* The interval list at off, cnt (an enclosing CIDR's, or empty) with grp's rules of class cls applied. */
+static int build_class(struct builder *bd, const struct item *grp, size_t ngrp, unsigned cls, uint32_t *off,
+		       uint32_t *cnt)
 {
 	struct vg_enf_compiled *c = bd->c;
-	size_t n = val->cnt[cls], i;
+	size_t n = *cnt, i;
 
 	for (i = 0; i < ngrp; i++)
 		if (grp[i].kind != ITEM_SEGMENT && rule_in_class(grp[i].rule, cls))
@@ -199,7 +200,7 @@ static int build_class(struct builder *bd, const struct item *grp, size_t ngrp, 
 	if (i == ngrp)
 		return 0; /* the enclosing CIDR's list applies unchanged: share it */
 	if (n)
-		memcpy(bd->tmp, c->ranges + val->off[cls], n * sizeof(*bd->tmp));
+		memcpy(bd->tmp, c->ranges + *off, n * sizeof(*bd->tmp));
 	for (; i < ngrp; i++) {
 		const struct vg_rule *r = grp[i].rule;
 		uint32_t own, shared;
@@ -223,8 +224,8 @@ static int build_class(struct builder *bd, const struct item *grp, size_t ngrp, 
 	if (grow((void **)&c->ranges, &bd->cap_ranges, c->nranges + n, sizeof(*c->ranges)))
 		return -ENOMEM;
 	memcpy(c->ranges + c->nranges, bd->tmp, n * sizeof(*bd->tmp));
-	val->off[cls] = (uint32_t)c->nranges;
-	val->cnt[cls] = (uint32_t)n;
+	*off = (uint32_t)c->nranges;
+	*cnt = (uint32_t)n;
 	c->nranges += n;
 	return 0;
 }
@@ -271,7 +272,7 @@ static int build_view(struct builder *bd, uint32_t tenant)
 		if (seg && !foreign)
 			nd->val.seg_owner = tenant;
 		for (unsigned cls = 0; cls < VG_ENF_CLASS__COUNT; cls++)
-			if ((r = build_class(bd, g, ngrp, cls, &nd->val)) < 0)
+			if ((r = build_class(bd, g, ngrp, cls, &nd->val.off[cls], &nd->val.cnt[cls])) < 0)
 				return r;
 		if (c->nentries + 1 > bd->limit)
 			return vg_err_set(bd->err, E2BIG, "enforce_too_large", "$",
@@ -318,6 +319,75 @@ static int compile_tenant(struct builder *bd, const struct vg_bundle *b, const s
 	return build_view(bd, t->id);
 }
 
+uint32_t vg_enf_name_tag(const char *pattern)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const unsigned char *p = (const unsigned char *)pattern; *p; p++)
+		h = (h ^ *p) * 16777619u;
+	return h ? h : 1;
+}
+
+/* A name rule's ports, as build_class compiles a CIDR rule's (the CIDR plays no part). */
+static int compile_name(struct builder *bd, uint32_t tenant, const struct vg_name_rule *n)
+{
+	struct vg_enf_compiled *c = bd->c;
+	struct vg_rule r = { .id = n->id, .proto = n->proto, .nports = n->nports, .ports = n->ports };
+	struct item it = { .kind = ITEM_OWN, .rule = &r };
+	struct vg_enf_name_entry *e;
+	int ret;
+
+	if (grow((void **)&c->names, &bd->cap_names, c->nnames + 1, sizeof(*c->names)))
+		return -ENOMEM;
+	e = &c->names[c->nnames];
+	memset(e, 0, sizeof(*e));
+	e->key.tenant = tenant;
+	e->key.rule = n->id;
+	e->val.tag = vg_enf_name_tag(n->pattern);
+	for (unsigned cls = 0; cls < VG_ENF_CLASS__COUNT; cls++)
+		if ((ret = build_class(bd, &it, 1, cls, &e->val.off[cls], &e->val.cnt[cls])) < 0)
+			return ret;
+	c->nnames++;
+	return 0;
+}
+
+static int compile_tenant_names(struct builder *bd, const struct vg_bundle *b, const struct vg_tenant *t)
+{
+	int r;
+
+	for (size_t i = 0; i < t->nnames; i++)
+		if ((r = compile_name(bd, t->id, &t->names[i])) < 0)
+			return r;
+	for (size_t k = 0; k < t->nshared; k++) {
+		const struct vg_shared_service *s = &b->shared_services[t->shared[k]];
+
+		for (size_t i = 0; i < s->nnames; i++)
+			if ((r = compile_name(bd, t->id, &s->names[i])) < 0)
+				return r;
+	}
+	return 0;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	const struct vg_enf_name_entry *x = a, *y = b;
+
+	if (x->key.tenant != y->key.tenant)
+		return x->key.tenant < y->key.tenant ? -1 : 1;
+	if (x->key.rule != y->key.rule)
+		return x->key.rule < y->key.rule ? -1 : 1;
+	return 0;
+}
+
+const struct vg_enf_name_entry *vg_enf_name_find(const struct vg_enf_compiled *c, uint32_t tenant, uint32_t rule)
+{
+	struct vg_enf_name_entry k = { .key = { .tenant = tenant, .rule = rule } };
+
+	if (!c || !c->nnames)
+		return NULL;
+	return bsearch(&k, c->names, c->nnames, sizeof(*c->names), cmp_name);
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct vg_enf_entry *x = a, *y = b;
@@ -340,6 +410,7 @@ void vg_enf_compiled_free(struct vg_enf_compiled *c)
 	free(c->cgroups);
 	free(c->tenants);
 	free(c->connrates);
+	free(c->names);
 	free(c);
 }
 
@@ -415,13 +486,15 @@ int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_en
 		c->tenants[c->ntenants++] = v;
 		for (size_t k = 0; k < t->ncgroups; k++)
 			c->cgroups[c->ncgroups++] = (struct vg_enf_cgroup){ .path = t->cgroups[k], .val = v };
-		if ((r = compile_tenant(&bd, b, t)) < 0)
+		if ((r = compile_tenant(&bd, b, t)) < 0 || (r = compile_tenant_names(&bd, b, t)) < 0)
 			goto out;
 	}
 	if (c->nentries > 1)
 		qsort(c->entries, c->nentries, sizeof(*c->entries), cmp_entry);
 	if ((r = compile_connect_rates(b, c)) < 0)
 		goto out;
+	if (c->nnames > 1)
+		qsort(c->names, c->nnames, sizeof(*c->names), cmp_name);
 	*out = c;
 	c = NULL;
 	r = 0;
@@ -480,9 +553,38 @@ static const struct vg_enf_entry *lookup(const struct vg_enf_compiled *c, uint32
 	return NULL;
 }
 
+/* learned_rule() of bpf/vigil.bpf.c over c: the first live slot of l whose rule the tenant has (same tag) and whose ports hold port. */
+static uint32_t learned_rule(const struct vg_enf_compiled *c, uint32_t tenant, const struct vg_enf_learn_val *l,
+			     uint64_t now, uint32_t cls, uint16_t port, uint64_t *expires)
+{
+	for (int i = 0; l && cls < VG_ENF_CLASS__COUNT && i < VG_ENF_LEARN_SLOTS; i++) {
+		const struct vg_enf_learn_slot *s = &l->slot[i];
+		const struct vg_enf_name_entry *e;
+
+		if (s->expires_ns <= now)
+			continue;
+		e = vg_enf_name_find(c, tenant, s->rule);
+		if (!e || e->val.tag != s->tag ||
+		    !find_range(c, e->val.off[cls], e->val.cnt[cls], cls <= VG_ENF_CLASS_UDP ? port : 0))
+			continue;
+		*expires = s->expires_ns;
+		return s->rule;
+	}
+	return 0;
+}
+
 int vg_enf_explain(const struct vg_enf_compiled *c, uint32_t tenant, int family, const uint8_t *addr,
 		   uint16_t port, uint8_t proto, uint32_t port_owner, struct vg_enf_verdict_info *out)
 {
+	return vg_enf_explain_learned(c, tenant, family, addr, port, proto, port_owner, NULL, 0, out);
+}
+
+int vg_enf_explain_learned(const struct vg_enf_compiled *c, uint32_t tenant, int family, const uint8_t *addr,
+			   uint16_t port, uint8_t proto, uint32_t port_owner, const struct vg_enf_learn_val *learned,
+			   uint64_t now, struct vg_enf_verdict_info *out)
+{
+	uint32_t name_rule = 0;
+	uint64_t expires = 0;
 	const struct vg_enf_cgroup_val *who = NULL;
 	const struct vg_enf_entry *e = NULL;
 	const struct vg_enf_range *rg = NULL;
@@ -528,8 +630,12 @@ int vg_enf_explain(const struct vg_enf_compiled *c, uint32_t tenant, int family,
 	}
 	if (!(tenant && cls <= VG_ENF_CLASS_UDP && vg_enf_is_local(fam, a)))
 		port_owner = 0;
+	if (tenant)
+		name_rule = learned_rule(c, tenant, learned, now, cls, port, &expires);
 	out->verdict = vg_enf_decide(tenant, e ? &e->val : NULL, rg ? rg->own_rule : 0, rg ? rg->shared_rule : 0,
-				     port_owner, &out->rule_id, &out->owner);
+				     name_rule, port_owner, &out->rule_id, &out->owner);
+	if (out->verdict == VG_ENF_ALLOW_NAME)
+		out->expires_ns = expires;
 	out->allowed = vg_enf_verdict_allows(out->verdict) || who->mode == VG_MODE_AUDIT;
 	return 0;
 }
@@ -557,6 +663,12 @@ const char *vg_enf_verdict_name(uint32_t verdict)
 		return "deny_quarantine";
 	case VG_ENF_DENY_RATE:
 		return "deny_connect_rate";
+	case VG_ENF_ALLOW_NAME:
+		return "allow_learned_name";
+	case VG_ENF_ALLOW_DNS:
+		return "allow_dns_forwarder";
+	case VG_ENF_DENY_DNS:
+		return "deny_dns_forwarder";
 	default:
 		return "unknown";
 	}

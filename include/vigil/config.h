@@ -67,6 +67,7 @@ struct vg_config {
 	bool enforce; /* load BPF at all; true */
 	uint32_t event_rate_limit; /* deny events per second per tenant before sampling, 1000 */
 	uint32_t enforce_max_entries; /* largest compiled policy (trie entries) accepted, 16777216 */
+	uint32_t dns_learned_per_tenant; /* addresses a tenant may hold learned by name at once, 65536 */
 	/* elevation */
 	char failmode[16]; /* informative default for PAM docs */
 	/* metrics (docs/monitoring.md) */

@@ -38,6 +38,12 @@ struct vg_enf_connrate {
 	struct vg_enf_connrate_conf conf;
 };
 
+/* A tenant's name rule in gen_names (bpf/vigil_maps.h). */
+struct vg_enf_name_entry {
+	struct vg_enf_name_key key;
+	struct vg_enf_name_val val;
+};
+
 struct vg_enf_compiled {
 	size_t nentries;
 	struct vg_enf_entry *entries; /* sorted by (tenant, fam, prefixlen, addr) */
@@ -50,7 +56,14 @@ struct vg_enf_compiled {
 	struct vg_enf_cgroup_val host;
 	size_t nconnrates;
 	struct vg_enf_connrate *connrates; /* tenants with a connect_rate, in bundle order */
+	size_t nnames;
+	struct vg_enf_name_entry *names; /* sorted by (tenant, rule); intervals in ranges */
 };
+
+/* The tag of a name rule's pattern in gen_names and in learned slots (never 0). */
+uint32_t vg_enf_name_tag(const char *pattern);
+/* The tenant's name rule (its own or a listed shared service's) in c, NULL: none. */
+const struct vg_enf_name_entry *vg_enf_name_find(const struct vg_enf_compiled *c, uint32_t tenant, uint32_t rule);
 
 /* limit_entries: 0 or above VG_ENF_MAX_ENTRIES = VG_ENF_MAX_ENTRIES; a larger policy is rejected with err. */
 int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_enf_compiled **out,
@@ -61,7 +74,8 @@ struct vg_enf_verdict_info {
 	uint32_t verdict; /* enum vg_enf_verdict */
 	bool allowed;	  /* verdict allows, or mode is audit */
 	uint8_t mode;	  /* enum vg_mode of the tenant (host: host mode) */
-	uint32_t rule_id; /* deciding rule, 0: none */
+	uint32_t rule_id; /* deciding rule, 0: none (a name rule for VG_ENF_ALLOW_NAME) */
+	uint64_t expires_ns; /* VG_ENF_ALLOW_NAME: until when the learned slot that allowed it lives */
 	uint32_t owner;	  /* tenant owning the deciding segment or port, 0: none */
 	bool matched;	  /* a trie entry matched: prefix/fam are set */
 	uint8_t fam;	  /* 4 or 6 */
@@ -77,6 +91,16 @@ struct vg_enf_verdict_info {
  */
 int vg_enf_explain(const struct vg_enf_compiled *c, uint32_t tenant, int family, const uint8_t *addr,
 		   uint16_t port, uint8_t proto, uint32_t port_owner, struct vg_enf_verdict_info *out);
+
+/*
+ * vg_enf_explain with what the tenant learned for addr (the kernel's learned
+ * map entry, NULL: nothing) at time now (CLOCK_MONOTONIC ns): a live slot
+ * whose name rule the tenant has in c with the same tag and whose ports hold
+ * port allows it, as vg_enf_learned_rule() does in the kernel.
+ */
+int vg_enf_explain_learned(const struct vg_enf_compiled *c, uint32_t tenant, int family, const uint8_t *addr,
+			   uint16_t port, uint8_t proto, uint32_t port_owner, const struct vg_enf_learn_val *learned,
+			   uint64_t now, struct vg_enf_verdict_info *out);
 
 const char *vg_enf_verdict_name(uint32_t verdict);
 

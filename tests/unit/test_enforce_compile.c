@@ -559,6 +559,71 @@ static void test_port_intervals(void **state)
 	vg_enf_compiled_free(c);
 }
 
+/* Name rules: a learned address allows the rule's proto and ports only, for the tenant that has the rule, while live. */
+static void test_learned_names(void **state)
+{
+	static struct vg_portrange p_8443[] = { { 8443, 8443 } };
+	struct fixture f;
+	struct vg_enf_compiled *c = NULL;
+	struct vg_name_rule own[1] = { { .id = 300, .pattern = "api.example.com", .proto = VG_PROTO_TCP, .nports = 1,
+					 .ports = p_8443 } };
+	struct vg_name_rule svc[1] = { { .id = 400, .pattern = "*.cdn.example", .proto = VG_PROTO_UDP, .nports = 2,
+					 .ports = p_udp } };
+	struct vg_enf_learn_val l = { 0 };
+	struct vg_enf_verdict_info v;
+	uint8_t a[4] = { 203, 0, 113, 9 }, seg2[4] = { 10, 20, 0, 9 };
+	struct vg_err err;
+
+	fixture_init(&f);
+	f.t[0].nnames = 1;
+	f.t[0].names = own;
+	f.svc[0].nnames = 1;
+	f.svc[0].names = svc;
+	assert_int_equal(vg_enf_compile(&f.b, 0, &c, &err), 0);
+	/* tenant 1: its own rule and the shared service's; tenant 2: the shared service's only */
+	assert_int_equal(c->nnames, 3);
+	assert_non_null(vg_enf_name_find(c, 1, 300));
+	assert_non_null(vg_enf_name_find(c, 1, 400));
+	assert_non_null(vg_enf_name_find(c, 2, 400));
+	assert_null(vg_enf_name_find(c, 2, 300));
+
+	l.slot[0] = (struct vg_enf_learn_slot){ .expires_ns = 1000, .rule = 300, .tag = vg_enf_name_tag("api.example.com") };
+	assert_int_equal(vg_enf_explain_learned(c, 1, AF_INET, a, 8443, VG_PROTO_TCP, 0, &l, 10, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_ALLOW_NAME);
+	assert_int_equal(v.rule_id, 300);
+	assert_int_equal(v.expires_ns, 1000);
+	assert_true(v.allowed);
+	/* another port, another protocol, expired, another tenant, another tag: no */
+	assert_int_equal(vg_enf_explain_learned(c, 1, AF_INET, a, 80, VG_PROTO_TCP, 0, &l, 10, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_DENY_DEFAULT);
+	assert_int_equal(vg_enf_explain_learned(c, 1, AF_INET, a, 8443, VG_PROTO_UDP, 0, &l, 10, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_DENY_DEFAULT);
+	assert_int_equal(vg_enf_explain_learned(c, 1, AF_INET, a, 8443, VG_PROTO_TCP, 0, &l, 1000, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_DENY_DEFAULT);
+	assert_int_equal(vg_enf_explain_learned(c, 2, AF_INET, a, 8443, VG_PROTO_TCP, 0, &l, 10, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_DENY_DEFAULT);
+	l.slot[0].tag ^= 1;
+	assert_int_equal(vg_enf_explain_learned(c, 1, AF_INET, a, 8443, VG_PROTO_TCP, 0, &l, 10, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_DENY_DEFAULT);
+	/* a second slot (the shared service's rule) is looked at too */
+	l.slot[2] = (struct vg_enf_learn_slot){ .expires_ns = 2000, .rule = 400, .tag = vg_enf_name_tag("*.cdn.example") };
+	assert_int_equal(vg_enf_explain_learned(c, 2, AF_INET, a, 6000, VG_PROTO_UDP, 0, &l, 10, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_ALLOW_NAME);
+	assert_int_equal(v.rule_id, 400);
+	/* deny wins: another tenant's segment or local port is not opened by a learned name */
+	l.slot[0].tag ^= 1;
+	assert_int_equal(vg_enf_explain_learned(c, 1, AF_INET, seg2, 443, VG_PROTO_TCP, 0, &l, 10, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_DENY_SEGMENT);
+	/* an allow from a CIDR rule keeps its own verdict */
+	assert_int_equal(vg_enf_explain_learned(c, 2, AF_INET, (uint8_t[]){ 198, 51, 100, 1 }, 6000, VG_PROTO_UDP, 0, &l,
+						10, &v), 0);
+	assert_int_equal(v.verdict, VG_ENF_ALLOW_RULE);
+	assert_true(vg_enf_verdict_allows(VG_ENF_ALLOW_NAME));
+	assert_true(vg_enf_verdict_allows(VG_ENF_ALLOW_DNS));
+	assert_false(vg_enf_verdict_allows(VG_ENF_DENY_DNS));
+	vg_enf_compiled_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -570,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_connect_rate),
 		cmocka_unit_test(test_port_intervals),
 		cmocka_unit_test(test_random_against_reference),
+		cmocka_unit_test(test_learned_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
