@@ -13,8 +13,15 @@
  *   address allowed by a matching name rule, and only then returns the answer: the first
  *   connect after a lookup is already allowed.
  * - A learned address allows (tenant, address) on the rule's protocol and ports until
- *   expires (CLOCK_MONOTONIC, as bpf_ktime_get_ns) and only in the policy generation it was
- *   learned for the tenant's rule ids; maps are bounded (LRU), evictions counted.
+ *   expires (CLOCK_MONOTONIC, as bpf_ktime_get_ns), for as long as the policy in force gives
+ *   the tenant that rule id with the same name (pattern); it comes after every deny (other
+ *   tenants' segments and ports). The map is a plain hash bounded per tenant (vigild.conf
+ *   dns_learned_per_tenant) and on the host (VG_ENF_LEARN_MAX): at a bound the tenant's
+ *   least recently learned address goes, counted as an eviction when it was still live.
+ *   Up to VG_ENF_LEARN_SLOTS rules per (tenant, address).
+ * - Call these from vigild's event loop (they share enforce.c's state, not thread-safe).
+ *   Errors: -ENODEV (enforce_off) when enforcement is not running; vg_enforce_dns_learn
+ *   -ENOENT (unknown_name_rule) when the tenant has no such name rule in the policy in force.
  */
 #ifndef VIGIL_AGENT_DNS_H
 #define VIGIL_AGENT_DNS_H
@@ -39,12 +46,13 @@ int vg_enforce_dns_learn(uint32_t tenant, uint32_t rule_id, int family, const ui
 			 uint64_t expires_ns, struct vg_err *err);
 
 struct vg_dns_learned_stats {
-	uint64_t entries;   /* live learned (tenant, address, rule) entries */
-	uint64_t evictions; /* entries pushed out by the map's bound before they expired */
+	uint64_t entries;   /* learned (tenant, address) entries held (expired ones go within a second) */
+	uint64_t evictions; /* live (tenant, address, rule) slots pushed out by a bound before they expired */
 };
 int vg_enforce_dns_stats(uint32_t tenant, struct vg_dns_learned_stats *out);
 
-/* For explain: is (tenant, address) learned now, by which rule, until when (0: not learned). */
+/* For explain: is (tenant, address) learned now, by which rule, until when (0: not learned).
+ * Of several live rules, the one living longest. 0 or -errno. */
 int vg_enforce_dns_lookup(uint32_t tenant, int family, const uint8_t *addr, uint32_t *rule_id,
 			  uint64_t *expires_ns);
 
