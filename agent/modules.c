@@ -12,6 +12,7 @@ extern const struct vg_module vg_module_posture;
 extern const struct vg_module vg_module_identity;
 extern const struct vg_module vg_module_enforce;
 extern const struct vg_module vg_module_emergency;
+extern const struct vg_module vg_module_dnsfwd;
 extern const struct vg_module vg_module_metrics;
 
 const struct vg_module *vg_modules[] = {
@@ -22,6 +23,7 @@ const struct vg_module *vg_modules[] = {
 	&vg_module_identity,
 	&vg_module_enforce,
 	&vg_module_emergency, /* after enforce: its commit hands the quarantine over again */
+	&vg_module_dnsfwd,    /* after enforce: answers are learned under the name rules enforce committed */
 	&vg_module_metrics,
 	NULL,
 };
@@ -31,7 +33,7 @@ const struct vg_module *vg_modules[] = {
  * bundle, command or shutdown reaches a module that never started, and the others
  * run on. Callbacks get no module pointer, so each slot has its own status thunk.
  */
-#define MAX_MODULES 8
+#define MAX_MODULES 9
 _Static_assert(VG_ARRAY_SIZE(vg_modules) <= MAX_MODULES + 1, "add FAILED_SLOT thunks for the new modules");
 
 static struct failed {
@@ -61,10 +63,11 @@ FAILED_SLOT(4)
 FAILED_SLOT(5)
 FAILED_SLOT(6)
 FAILED_SLOT(7)
+FAILED_SLOT(8)
 
 static void (*const failed_status_of[MAX_MODULES])(struct vg_daemon *, json_t *) = {
 	failed_status_0, failed_status_1, failed_status_2, failed_status_3,
-	failed_status_4, failed_status_5, failed_status_6, failed_status_7,
+	failed_status_4, failed_status_5, failed_status_6, failed_status_7, failed_status_8,
 };
 
 void vg_module_failed(size_t i, const struct vg_err *err)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* vigilctl explain / unload: egress enforcement (docs/enforcement.md). */
+/* vigilctl explain / unload: egress enforcement (docs/enforcement.md), by name (docs/dns.md). */
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,56 @@ static int parse_dst(const char *in, char *addr, size_t alen, long *port, const 
 	return *port > 65535 ? -1 : 0;
 }
 
+/* --dst NAME[:PORT]: the tenant's rules by name and the addresses the name taught it (dns.explain) */
+static int explain_name(struct vgctl *c, const char *tenant, const char *name, long port, const char *proto)
+{
+	json_t *req = json_pack("{s:s, s:s, s:s}", "cmd", "dns.explain", "tenant", tenant, "name", name);
+	json_t *reply, *v;
+	size_t i;
+	int r;
+
+	if (port >= 0)
+		json_object_set_new(req, "port", json_integer(port));
+	if (proto)
+		json_object_set_new(req, "proto", json_string(proto));
+	if ((r = vgctl_call(c, req, &reply)))
+		return r;
+	if (!vgctl_print_json(c, reply)) {
+		printf("%s -> %s", str(reply, "tenant"), str(reply, "name"));
+		if (json_object_get(reply, "port"))
+			printf(" port %lld/%s", (long long)json_integer_value(json_object_get(reply, "port")),
+			       str(reply, "proto"));
+		printf(": %s\n", str(reply, "decision"));
+		if (json_object_get(reply, "answer"))
+			printf("  no rule by name matches: lookups are answered %s\n", str(reply, "answer"));
+		json_array_foreach(json_object_get(reply, "rules"), i, v) {
+			char *ports = json_dumps(json_object_get(v, "ports"), JSON_COMPACT);
+
+			printf("  rule %lld of %s: %s %s ports %s%s\n", (long long)json_integer_value(json_object_get(v, "id")),
+			       str(v, "from"), str(v, "pattern"), str(v, "proto"),
+			       json_array_size(json_object_get(v, "ports")) ? ports : "all",
+			       json_is_true(json_object_get(v, "covers")) ? "" : " (does not cover this port)");
+			free(ports);
+		}
+		if (!json_array_size(json_object_get(reply, "learned")) && !json_object_get(reply, "answer"))
+			printf("  no address learned now (none looked up since vigild started, or expired)\n");
+		json_array_foreach(json_object_get(reply, "learned"), i, v)
+			printf("  learned %s (rule %lld), expires in %llds\n", str(v, "address"),
+			       (long long)json_integer_value(json_object_get(v, "rule_id")),
+			       (long long)json_integer_value(json_object_get(v, "expires_in_s")));
+		printf("  policy version %lld\n", (long long)json_integer_value(json_object_get(reply, "policy_version")));
+	}
+	json_decref(reply);
+	return 0;
+}
+
+static bool is_address(const char *s)
+{
+	uint8_t a[16];
+
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
 static int cmd_explain(struct vgctl *c, int argc, char **argv)
 {
 	static const struct option opts[] = { { "tenant", required_argument, NULL, 't' },
@@ -79,10 +130,12 @@ static int cmd_explain(struct vgctl *c, int argc, char **argv)
 			return VGCTL_EXIT_USAGE;
 	}
 	if (!tenant || !dst || optind != argc || parse_dst(dst, addr, sizeof(addr), &port, &proto) < 0) {
-		vgctl_error("usage: vigilctl explain --tenant NAME|host --dst ADDR[:PORT][/tcp|udp|icmp|N] [--json]"
+		vgctl_error("usage: vigilctl explain --tenant NAME|host --dst ADDR|DNSNAME[:PORT][/tcp|udp|icmp|N] [--json]"
 			    " (IPv6 with a port: [ADDR]:PORT)");
 		return VGCTL_EXIT_USAGE;
 	}
+	if (!is_address(addr))
+		return explain_name(c, tenant, addr, port, proto);
 	req = json_pack("{s:s, s:s, s:s}", "cmd", "enforce.explain", "tenant", tenant, "dst", addr);
 	if (port >= 0)
 		json_object_set_new(req, "port", json_integer(port));
@@ -141,7 +194,7 @@ static int cmd_unload(struct vgctl *c, int argc, char **argv)
 }
 
 const struct vgctl_cmd vgctl_enforce_cmds[] = {
-	{ "explain", "--tenant NAME --dst ADDR[:PORT][/PROTO]", "why a tenant may or may not reach a destination",
+	{ "explain", "--tenant NAME --dst ADDR|DNSNAME[:PORT][/PROTO]", "why a tenant may or may not reach a destination",
 	  cmd_explain },
 	{ "unload", "", "detach and unpin egress enforcement (admin; audited)", cmd_unload },
 	{ NULL, NULL, NULL, NULL },

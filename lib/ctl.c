@@ -84,6 +84,7 @@ const struct vg_ctl_command vg_ctl_commands[] = {
 	{ "policy.rollback", VG_CTL_ADMIN, "go back to the last-known-good bundle" },
 	{ "trust.update", VG_CTL_ADMIN, "rotate the trust file N to N+1" },
 	{ "enforce.explain", VG_CTL_ADMIN, "the verdict for a destination (it reveals the policy)" },
+	{ "dns.explain", VG_CTL_ADMIN, "the name rules matching a name and the addresses it taught a tenant" },
 	{ "enforce.unload", VG_CTL_ADMIN, "remove the pinned eBPF programs" },
 	{ "grants.list", VG_CTL_ADMIN, "every live elevation grant" },
 	{ "grants.revoke", VG_CTL_ADMIN, "revoke a user's grant" },

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "vigil/bundle.h"
 #include "vigil/dns.h"
 
 #define HDR_LEN 12
@@ -315,4 +316,106 @@ size_t vg_dns_answer_addrs(const struct vg_dns_msg *m, vg_dns_addr_cb cb, void *
 		found++;
 	}
 	return found;
+}
+
+/* --- the forwarder's decisions --- */
+
+static size_t match_list(const struct vg_name_rule *r, size_t n, const char *name, const struct vg_name_rule **out,
+			 size_t max, size_t found)
+{
+	for (size_t i = 0; i < n && found < max; i++)
+		if (vg_dns_pattern_match(r[i].pattern, name))
+			out[found++] = &r[i];
+	return found;
+}
+
+size_t vg_dns_rules_match(const struct vg_bundle *b, const struct vg_tenant *t, const char *name,
+			  const struct vg_name_rule **out, size_t max)
+{
+	size_t found = match_list(t->names, t->nnames, name, out, max, 0);
+
+	for (size_t s = 0; s < t->nshared; s++) {
+		const struct vg_shared_service *ss = &b->shared_services[t->shared[s]];
+
+		found = match_list(ss->names, ss->nnames, name, out, max, found);
+	}
+	return found;
+}
+
+bool vg_dns_tenant_has_names(const struct vg_bundle *b, const struct vg_tenant *t)
+{
+	if (t->nnames)
+		return true;
+	for (size_t s = 0; s < t->nshared; s++)
+		if (b->shared_services[t->shared[s]].nnames)
+			return true;
+	return false;
+}
+
+/* the end of the question section of a query (its name is not compressed: nothing precedes it) */
+static int question_end(const uint8_t *q, size_t qlen, size_t *end)
+{
+	size_t off = HDR_LEN;
+
+	while (off < qlen && q[off]) {
+		if (q[off] & 0xc0)
+			return -EINVAL;
+		off += 1 + (size_t)q[off];
+	}
+	if (off + 1 + 4 > qlen)
+		return -EINVAL;
+	*end = off + 1 + 4;
+	return 0;
+}
+
+/* the offset of a plain query's OPT record (its first additional record), or 0 */
+static size_t opt_offset(const uint8_t *q, size_t qlen)
+{
+	size_t end;
+
+	if (qlen < HDR_LEN || question_end(q, qlen, &end) < 0)
+		return 0;
+	if (get16(q + 6) || get16(q + 8) || !get16(q + 10) || end + 11 > qlen || q[end] || get16(q + end + 1) != 41)
+		return 0;
+	return end;
+}
+
+size_t vg_dns_udp_size(const uint8_t *q, size_t qlen)
+{
+	size_t opt = opt_offset(q, qlen);
+	size_t size = opt ? get16(q + opt + 3) : 512;
+
+	return size < 512 ? 512 : size;
+}
+
+int vg_dns_synth(const uint8_t *q, size_t qlen, uint8_t rcode, uint8_t *out, size_t outlen)
+{
+	/* OPT: root name, type 41, our UDP size 1232, no extended rcode, version 0, no flags, no data */
+	static const uint8_t opt[11] = { 0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0, 0, 0 };
+	size_t end, len;
+	bool has_opt = opt_offset(q, qlen) != 0;
+
+	if (qlen < HDR_LEN || question_end(q, qlen, &end) < 0)
+		return -EINVAL;
+	len = end + (has_opt ? sizeof(opt) : 0);
+	if (len > outlen)
+		return -ENOSPC;
+	memcpy(out, q, end);
+	out[2] = (uint8_t)(0x80 | (q[2] & 0x79)); /* QR, the opcode and RD of the query */
+	out[3] = (uint8_t)(0x80 | (rcode & 0x0f)); /* RA */
+	memset(out + 6, 0, 6);
+	if (has_opt) {
+		memcpy(out + end, opt, sizeof(opt));
+		out[11] = 1;
+	}
+	return (int)len;
+}
+
+uint64_t vg_dns_learn_seconds(const struct vg_dns_policy *p, uint32_t ttl)
+{
+	if (ttl < p->ttl_min)
+		ttl = p->ttl_min;
+	if (ttl > p->ttl_max)
+		ttl = p->ttl_max;
+	return (uint64_t)ttl + p->grace;
 }

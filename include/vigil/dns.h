@@ -77,4 +77,43 @@ int vg_dns_parse(const uint8_t *buf, size_t len, struct vg_dns_msg *m, struct vg
 typedef void (*vg_dns_addr_cb)(void *arg, int family, const uint8_t *addr, uint32_t ttl);
 size_t vg_dns_answer_addrs(const struct vg_dns_msg *m, vg_dns_addr_cb cb, void *arg);
 
+/* --- vigild's forwarder: its pure decisions (agent/dnsfwd.c, docs/dns.md) --- */
+
+struct vg_bundle;
+struct vg_tenant;
+struct vg_name_rule;
+struct vg_dns_policy;
+
+enum { VG_DNS_RCODE_OK = 0, VG_DNS_RCODE_FORMERR = 1, VG_DNS_RCODE_SERVFAIL = 2, VG_DNS_RCODE_NXDOMAIN = 3,
+       VG_DNS_RCODE_NOTIMP = 4, VG_DNS_RCODE_REFUSED = 5 };
+
+/*
+ * The rules by name of tenant T whose pattern matches the normalised NAME: its own, then
+ * those of the shared services it lists, in bundle order; at most MAX into OUT. Returns how
+ * many matched (0: the name is not allowed to T).
+ */
+size_t vg_dns_rules_match(const struct vg_bundle *b, const struct vg_tenant *t, const char *name,
+			  const struct vg_name_rule **out, size_t max);
+/* Has T any rule by name, its own or through a shared service? */
+bool vg_dns_tenant_has_names(const struct vg_bundle *b, const struct vg_tenant *t);
+
+/*
+ * A local answer to the query Q (QLEN bytes, which vg_dns_parse accepted as a query): its
+ * id, opcode, RD and question, QR and RA set, RCODE, no records; an OPT record when the
+ * query had one (RFC 6891). The length written to OUT, or -EINVAL / -ENOSPC.
+ */
+int vg_dns_synth(const uint8_t *q, size_t qlen, uint8_t rcode, uint8_t *out, size_t outlen);
+
+/* The UDP payload size the query Q accepts in answers: 512, or its OPT record's (RFC 6891). */
+size_t vg_dns_udp_size(const uint8_t *q, size_t qlen);
+
+/* Seconds an address answered with TTL stays learned: TTL clamped into [ttl_min, ttl_max], plus grace. */
+uint64_t vg_dns_learn_seconds(const struct vg_dns_policy *p, uint32_t ttl);
+
+/* The opcode of a message of at least a header's length (0: a standard query). */
+static inline unsigned vg_dns_opcode(const uint8_t *buf)
+{
+	return (buf[2] >> 3) & 0x0f;
+}
+
 #endif

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "vigil/bundle.h"
 #include "vigil/dns.h"
 
 static void test_names(void **state)
@@ -269,6 +270,117 @@ static void test_malformed(void **state)
 	free(dm);
 }
 
+/* --- the forwarder's pure decisions (agent/dnsfwd.c) --- */
+
+static const char *fwd_bundle =
+	"{\"version\": 1, \"issued_at\": \"2026-11-01T00:00:00Z\", \"expires_at\": \"2027-01-01T00:00:00Z\","
+	" \"environment\": \"prod\", \"scope\": {\"hosts\": [\"*\"]},"
+	" \"shared_services\": [{\"name\": \"time\", \"rules\": [{\"id\": 900, \"fqdn\": \"ntp.example.com\", \"proto\": \"udp\"},"
+	"                                                      {\"id\": 901, \"pattern\": \"*.example.com\", \"proto\": \"tcp\"}]}],"
+	" \"tenants\": [{\"name\": \"pay\", \"id\": 1, \"cgroups\": [\"/t/pay\"], \"shared\": [\"time\"],"
+	"               \"egress\": [{\"id\": 1, \"fqdn\": \"api.example.com\", \"ports\": [443]},"
+	"                          {\"id\": 2, \"cidr\": \"10.0.0.0/8\"}]},"
+	"              {\"name\": \"ana\", \"id\": 2, \"cgroups\": [\"/t/ana\"], \"egress\": [{\"id\": 3, \"pattern\": \"*.data.example\"}]},"
+	"              {\"name\": \"web\", \"id\": 3, \"cgroups\": [\"/t/web\"], \"egress\": [{\"id\": 4, \"cidr\": \"0.0.0.0/0\"}]}],"
+	" \"dns\": {\"resolvers\": [\"10.0.0.53\"], \"ttl_min\": 10, \"ttl_max\": 600, \"grace\": 30}}";
+
+static void test_forwarder_rules(void **state)
+{
+	const struct vg_name_rule *r[8];
+	struct vg_bundle *b = NULL;
+	struct vg_err err;
+
+	assert_int_equal(vg_bundle_parse(fwd_bundle, strlen(fwd_bundle), &b, &err), 0);
+	/* own rules first, then the shared service's, every match */
+	assert_int_equal(vg_dns_rules_match(b, &b->tenants[0], "api.example.com", r, 8), 2);
+	assert_int_equal(r[0]->id, 1);
+	assert_int_equal(r[1]->id, 901);
+	assert_int_equal(vg_dns_rules_match(b, &b->tenants[0], "ntp.example.com", r, 8), 2);
+	assert_int_equal(r[0]->id, 900);
+	assert_int_equal(vg_dns_rules_match(b, &b->tenants[0], "api.example.com", r, 1), 1);
+	assert_int_equal(vg_dns_rules_match(b, &b->tenants[0], "example.com", r, 8), 0);
+	assert_int_equal(vg_dns_rules_match(b, &b->tenants[0], "a.b.example.com", r, 8), 0);
+	/* another tenant's names are not this one's */
+	assert_int_equal(vg_dns_rules_match(b, &b->tenants[1], "api.example.com", r, 8), 0);
+	assert_int_equal(vg_dns_rules_match(b, &b->tenants[1], "x.data.example", r, 8), 1);
+	assert_int_equal(vg_dns_rules_match(b, &b->tenants[0], "x.data.example", r, 8), 0);
+	assert_true(vg_dns_tenant_has_names(b, &b->tenants[0]));
+	assert_true(vg_dns_tenant_has_names(b, &b->tenants[1]));
+	assert_false(vg_dns_tenant_has_names(b, &b->tenants[2]));
+	/* TTLs clamped into [10, 600], plus the grace */
+	assert_int_equal(vg_dns_learn_seconds(&b->dns, 0), 40);
+	assert_int_equal(vg_dns_learn_seconds(&b->dns, 300), 330);
+	assert_int_equal(vg_dns_learn_seconds(&b->dns, 86400), 630);
+	vg_bundle_free(b);
+}
+
+/* a query for NAME: RD set, with an OPT record announcing SIZE when SIZE > 0 */
+static void query(struct msg *m, const char *name, unsigned size)
+{
+	m->n = 0;
+	put16(m, 0xbeef);
+	put16(m, 0x0100);
+	put16(m, 1);
+	put16(m, 0);
+	put16(m, 0);
+	put16(m, size ? 1 : 0);
+	put_name(m, name);
+	put16(m, VG_DNS_AAAA);
+	put16(m, 1);
+	if (size) {
+		m->b[m->n++] = 0;
+		put16(m, 41);
+		put16(m, size);
+		put32(m, 0x8000); /* DO */
+		put16(m, 0);
+	}
+}
+
+static void test_forwarder_synth(void **state)
+{
+	struct vg_dns_msg *p = malloc(sizeof(*p));
+	struct msg q;
+	uint8_t out[512];
+	struct vg_err err;
+	int n;
+
+	/* a refusal: the question, the id, RD kept; QR, RA, the rcode set; no records; the client's OPT answered */
+	query(&q, "evil.example", 4096);
+	assert_int_equal(vg_dns_udp_size(q.b, q.n), 4096);
+	n = vg_dns_synth(q.b, q.n, VG_DNS_RCODE_NXDOMAIN, out, sizeof(out));
+	assert_int_equal(n, (int)q.n);
+	assert_int_equal(vg_dns_parse(out, (size_t)n, p, &err), 0);
+	assert_true(p->response);
+	assert_int_equal(p->id, 0xbeef);
+	assert_int_equal(p->rcode, VG_DNS_RCODE_NXDOMAIN);
+	assert_string_equal(p->qname, "evil.example");
+	assert_int_equal(p->qtype, VG_DNS_AAAA);
+	assert_int_equal(p->nrr, 0);
+	assert_int_equal(out[2], 0x81); /* QR, RD */
+	assert_int_equal(out[3], 0x83); /* RA, NXDOMAIN */
+	assert_int_equal(out[10] << 8 | out[11], 1);
+	assert_int_equal(out[n - 11 + 3] << 8 | out[n - 11 + 4], 1232); /* our UDP size, DO not echoed */
+	assert_int_equal(out[n - 11 + 7], 0);
+
+	/* no OPT in the query: none in the answer, 512 bytes over UDP */
+	query(&q, "evil.example", 0);
+	assert_int_equal(vg_dns_udp_size(q.b, q.n), 512);
+	n = vg_dns_synth(q.b, q.n, VG_DNS_RCODE_REFUSED, out, sizeof(out));
+	assert_int_equal(n, (int)q.n);
+	assert_int_equal(out[3] & 0x0f, VG_DNS_RCODE_REFUSED);
+	assert_int_equal(out[10] << 8 | out[11], 0);
+	query(&q, "evil.example", 100); /* below 512 counts as 512 (RFC 6891) */
+	assert_int_equal(vg_dns_udp_size(q.b, q.n), 512);
+
+	/* malformed questions get nothing; a short buffer is refused */
+	assert_int_equal(vg_dns_synth(q.b, q.n, 0, out, 20), -ENOSPC);
+	assert_int_equal(vg_dns_synth(q.b, 20, 0, out, sizeof(out)), -EINVAL);
+	q.b[12] = 0xc0; /* a pointer where nothing precedes */
+	assert_int_equal(vg_dns_synth(q.b, q.n, 0, out, sizeof(out)), -EINVAL);
+	assert_int_equal(vg_dns_synth(q.b, 8, 0, out, sizeof(out)), -EINVAL);
+	free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -276,6 +388,8 @@ int main(void)
 		cmocka_unit_test(test_patterns),
 		cmocka_unit_test(test_chain),
 		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_forwarder_rules),
+		cmocka_unit_test(test_forwarder_synth),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,1268 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * vigild's DNS forwarder (docs/dns.md, issue 19): per tenant with rules by name, UDP and TCP
+ * sockets on the loopback that the kernel side (agent/dns.h) redirects the tenant's port-53
+ * traffic to. A question for a name no rule of the tenant allows is answered here (NXDOMAIN
+ * or REFUSED); an allowed one goes to the bundle's resolvers (UDP, TCP when truncated) from a
+ * fresh socket with a random id, and every address of the answer is learned for the tenant
+ * before the answer goes back. A learn that fails answers SERVFAIL: nothing opens without it.
+ * Everything runs on vigild's loop, non-blocking, with bounded queries and connections.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "daemon.h"
+#include "dns.h"
+#include "vigil/dns.h"
+#include "vigil/util.h"
+
+#define MAX_QUERIES_TENANT 64 /* outstanding forwarded questions of one tenant */
+#define MAX_QUERIES 256	      /* and of all tenants */
+#define MAX_TCP_TENANT 16     /* client TCP connections of one tenant */
+#define TRY_MS 2000	      /* one resolver's time to answer, then the next one */
+#define TCP_IDLE_MS 10000     /* a client connection without a complete question */
+#define TICK_MS 250
+#define UDP_BATCH 64 /* datagrams read per wakeup, so a flood cannot starve the loop */
+#define MAX_MATCH 16
+#define SAMPLE_EVERY 64 /* beyond event_rate_limit per second and tenant, one event in this many */
+#define MEMO_MAX 256	/* names remembered per tenant, with the addresses they gave, for explain */
+#define MEMO_ADDRS 8
+
+struct fwd_tenant;
+
+struct tcp_client {
+	struct fwd_tenant *t;
+	int fd;
+	uint8_t *in; /* 2-byte length + message */
+	size_t inlen;
+	uint8_t *out;
+	size_t outlen, outoff;
+	struct query *busy; /* the question being answered: reading waits */
+	bool taking, dead;  /* in tcp_take; a write failed */
+	uint64_t idle_deadline;
+	struct tcp_client *next;
+};
+
+struct query {
+	struct fwd_tenant *t;
+	uint8_t *msg; /* the client's question, sent with up_id */
+	size_t len;
+	uint16_t client_id, up_id;
+	char qname[VG_DNS_NAME_MAX + 1];
+	uint16_t qtype, qclass;
+	/* where the answer goes: a UDP client, or a TCP connection */
+	int reply_fd;
+	struct sockaddr_storage peer;
+	socklen_t peerlen;
+	size_t udp_size;
+	struct tcp_client *tc;
+	/* upstream */
+	size_t resolver, tries;
+	int up_fd;
+	bool up_tcp, up_sent;
+	uint8_t *up_buf;
+	size_t up_len;
+	uint64_t deadline;
+	struct query *next;
+};
+
+struct memo {
+	char name[VG_DNS_NAME_MAX + 1];
+	size_t naddr;
+	struct {
+		int family;
+		uint8_t addr[16];
+	} addr[MEMO_ADDRS];
+	uint64_t used;
+};
+
+struct fwd_tenant {
+	uint32_t id;
+	char name[64];
+	int udp4, tcp4, udp6, tcp6;
+	struct vg_dns_forwarder_addr addr;
+	size_t nqueries, ntcp;
+	struct tcp_client *clients;
+	struct memo *memo; /* MEMO_MAX */
+	uint64_t memo_clock;
+	/* counters */
+	uint64_t queries, allowed, blocked, answered, servfail, timeouts, overload, malformed, learned, learn_failed;
+	uint64_t events, events_dropped;
+	uint64_t ev_second, ev_count;
+};
+
+struct fwd_table {
+	size_t n;
+	struct fwd_tenant **t;
+};
+
+static struct {
+	struct vg_daemon *d;
+	struct fwd_table tab;
+	const struct vg_bundle *b;
+	struct vg_dns_policy pol; /* resolvers point into b */
+	struct query *queries;
+	size_t nqueries;
+	int tick;
+	bool registered;
+	char error[512];
+	struct {
+		uint64_t sent, answers, timeouts, bad;
+	} res[8];
+	uint8_t buf[VG_DNS_MSG_MAX + 2];
+	uint8_t out[VG_DNS_MSG_MAX + 2];
+	struct vg_dns_msg m; /* large: one per process, the loop is single-threaded */
+} F;
+
+static uint64_t now_ms(void)
+{
+	return vg_now_ms_monotonic();
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint16_t random_id(void)
+{
+	uint16_t v = 0;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (uint16_t)(now_ns() ^ (now_ns() >> 17));
+	return v;
+}
+
+static const struct vg_tenant *bundle_tenant(uint32_t id)
+{
+	for (size_t i = 0; F.b && i < F.b->ntenants; i++)
+		if (F.b->tenants[i].id == id)
+			return &F.b->tenants[i];
+	return NULL;
+}
+
+static const char *qtype_name(uint16_t t, char *buf, size_t len)
+{
+	switch (t) {
+	case VG_DNS_A: return "A";
+	case VG_DNS_AAAA: return "AAAA";
+	case VG_DNS_CNAME: return "CNAME";
+	case 12: return "PTR";
+	case 15: return "MX";
+	case 16: return "TXT";
+	case 33: return "SRV";
+	case 65: return "HTTPS";
+	default: snprintf(buf, len, "TYPE%u", t); return buf;
+	}
+}
+
+/* ---- audit: every question is an event, sampled under a flood like the kernel's denies ---- */
+
+static void event(struct fwd_tenant *t, const char *name, uint16_t qtype, const char *verdict, uint32_t rule_id,
+		  size_t answers, uint8_t rcode, const char *transport)
+{
+	uint64_t sec = now_ms() / 1000;
+	uint32_t limit = vg_daemon_config(F.d)->event_rate_limit;
+	bool sampled = false;
+	char tb[16];
+	json_t *j;
+
+	if (sec != t->ev_second) {
+		t->ev_second = sec;
+		t->ev_count = 0;
+	}
+	if (++t->ev_count > limit) {
+		if ((t->ev_count - limit) % SAMPLE_EVERY) {
+			t->events_dropped++;
+			return;
+		}
+		sampled = true;
+	}
+	j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "tenant", t->name, "tenant_id",
+		      (json_int_t)t->id, "name", name, "type", qtype_name(qtype, tb, sizeof(tb)), "verdict", verdict,
+		      "answers", (json_int_t)answers, "rcode", (json_int_t)rcode, "transport", transport, "sampled",
+		      sampled);
+	if (!j)
+		return;
+	if (rule_id)
+		json_object_set_new(j, "rule_id", json_integer(rule_id));
+	if (sampled)
+		json_object_set_new(j, "events_dropped", json_integer((json_int_t)t->events_dropped));
+	if (vg_daemon_audit(F.d, "dns.query", t->name, j) == 0)
+		t->events++;
+}
+
+/* ---- answering clients ---- */
+
+static void tcp_take(struct tcp_client *c);
+static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len, int fd,
+			    const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_client *tc);
+
+/* The answer to the connection; a failed write marks it dead (closed by tcp_take). */
+static void tcp_reply(struct tcp_client *c, const uint8_t *msg, size_t len)
+{
+	uint8_t hdr[2] = { (uint8_t)(len >> 8), (uint8_t)len };
+	struct iovec iov[2] = { { hdr, 2 }, { (void *)msg, len } };
+	ssize_t w;
+
+	if (c->dead)
+		return;
+	w = writev(c->fd, iov, 2);
+	if (w < 0 && errno != EAGAIN) {
+		c->dead = true;
+		return;
+	}
+	if (w < 0)
+		w = 0;
+	if ((size_t)w < len + 2) {
+		c->out = malloc(len + 2 - (size_t)w);
+		if (!c->out) {
+			c->dead = true;
+			return;
+		}
+		for (size_t i = (size_t)w; i < len + 2; i++)
+			c->out[i - (size_t)w] = i < 2 ? hdr[i] : msg[i - 2];
+		c->outlen = len + 2 - (size_t)w;
+		c->outoff = 0;
+	}
+	c->idle_deadline = now_ms() + TCP_IDLE_MS;
+}
+
+/* The answer MSG (its id already the client's) to the query's client. */
+static void reply(struct query *q, uint8_t *msg, size_t len)
+{
+	struct tcp_client *c = q->tc;
+
+	if (c) {
+		q->tc = NULL;
+		c->busy = NULL;
+		tcp_reply(c, msg, len);
+		if (!c->taking)
+			tcp_take(c);
+		return;
+	}
+	if (q->reply_fd < 0)
+		return;
+	if (len > q->udp_size) {
+		/* larger than the client takes over UDP: header and question with TC, it asks again over TCP */
+		int n = vg_dns_synth(q->msg, q->len, msg[3] & 0x0f, F.out, sizeof(F.out));
+
+		if (n < 0)
+			return;
+		F.out[0] = (uint8_t)(q->client_id >> 8);
+		F.out[1] = (uint8_t)q->client_id;
+		F.out[2] |= 0x02;
+		msg = F.out;
+		len = (size_t)n;
+	}
+	sendto(q->reply_fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&q->peer, q->peerlen);
+}
+
+/* A local answer (RCODE, no records) to the question QMSG from a UDP peer or a TCP client. */
+static void reply_local(int fd, const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_client *tc,
+			const uint8_t *qmsg, size_t qlen, uint8_t rcode)
+{
+	int n = vg_dns_synth(qmsg, qlen, rcode, F.out, sizeof(F.out));
+
+	if (n < 0)
+		return;
+	if (tc)
+		tcp_reply(tc, F.out, (size_t)n);
+	else
+		sendto(fd, F.out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)peer, peerlen);
+}
+
+/* ---- queries ---- */
+
+static void up_close(struct query *q)
+{
+	if (q->up_fd >= 0) {
+		vg_loop_del_fd(F.d, q->up_fd);
+		close(q->up_fd);
+	}
+	q->up_fd = -1;
+	free(q->up_buf);
+	q->up_buf = NULL;
+	q->up_len = 0;
+	q->up_sent = false;
+}
+
+static void query_free(struct query *q)
+{
+	struct query **pp;
+
+	for (pp = &F.queries; *pp; pp = &(*pp)->next)
+		if (*pp == q) {
+			*pp = q->next;
+			break;
+		}
+	up_close(q);
+	if (q->tc && q->tc->busy == q)
+		q->tc->busy = NULL;
+	q->t->nqueries--;
+	F.nqueries--;
+	free(q->msg);
+	free(q);
+}
+
+static void query_fail(struct query *q, uint8_t rcode, const char *verdict)
+{
+	int n = vg_dns_synth(q->msg, q->len, rcode, F.out, sizeof(F.out));
+
+	q->t->servfail++;
+	event(q->t, q->qname, q->qtype, verdict, 0, 0, rcode, q->tc ? "tcp" : "udp");
+	if (n >= 0) {
+		F.out[0] = (uint8_t)(q->client_id >> 8);
+		F.out[1] = (uint8_t)q->client_id;
+		reply(q, F.out, (size_t)n);
+	}
+	query_free(q);
+}
+
+static void memo_put(struct fwd_tenant *t, const char *name, int family, const uint8_t *addr)
+{
+	struct memo *m = NULL, *oldest = &t->memo[0];
+
+	for (size_t i = 0; i < MEMO_MAX && !m; i++) {
+		if (!strcmp(t->memo[i].name, name))
+			m = &t->memo[i];
+		else if (t->memo[i].used < oldest->used)
+			oldest = &t->memo[i];
+	}
+	if (!m) {
+		m = oldest;
+		snprintf(m->name, sizeof(m->name), "%s", name);
+		m->naddr = 0;
+	}
+	m->used = ++t->memo_clock;
+	for (size_t i = 0; i < m->naddr; i++)
+		if (m->addr[i].family == family && !memcmp(m->addr[i].addr, addr, family == AF_INET ? 4 : 16))
+			return;
+	if (m->naddr == MEMO_ADDRS)
+		memmove(&m->addr[0], &m->addr[1], sizeof(m->addr[0]) * --m->naddr);
+	m->addr[m->naddr].family = family;
+	memcpy(m->addr[m->naddr].addr, addr, family == AF_INET ? 4 : 16);
+	m->naddr++;
+}
+
+struct learn_ctx {
+	struct fwd_tenant *t;
+	const struct vg_name_rule **rules;
+	size_t nrules, addrs;
+	uint64_t now;
+	int r;
+	struct vg_err err;
+};
+
+/* every address, under every matching rule, before the answer is returned */
+static void learn_addr(void *arg, int family, const uint8_t *addr, uint32_t ttl)
+{
+	struct learn_ctx *lc = arg;
+	uint64_t exp = lc->now + vg_dns_learn_seconds(&F.pol, ttl) * 1000000000ull;
+
+	for (size_t i = 0; i < lc->nrules && lc->r == 0; i++)
+		lc->r = vg_enforce_dns_learn(lc->t->id, lc->rules[i]->id, family, addr, exp, &lc->err);
+	if (lc->r == 0) {
+		lc->addrs++;
+		memo_put(lc->t, F.m.qname, family, addr);
+	}
+}
+
+/* A valid answer from a resolver (parsed into F.m): learn, then answer. */
+static void query_answer(struct query *q, uint8_t *ans, size_t len)
+{
+	const struct vg_name_rule *rules[MAX_MATCH];
+	const struct vg_tenant *bt = bundle_tenant(q->t->id);
+	struct learn_ctx lc = { .t = q->t, .rules = rules, .now = now_ns() };
+
+	F.res[q->resolver].answers++;
+	/* the policy may have changed while the question was out: the rules in force decide */
+	lc.nrules = bt ? vg_dns_rules_match(F.b, bt, q->qname, rules, MAX_MATCH) : 0;
+	if (lc.nrules == 0) {
+		query_fail(q, F.pol.refuse == VG_DNS_REFUSE_REFUSED ? VG_DNS_RCODE_REFUSED : VG_DNS_RCODE_NXDOMAIN,
+			   "blocked");
+		return;
+	}
+	vg_dns_answer_addrs(&F.m, learn_addr, &lc);
+	if (lc.r < 0) {
+		char msg[1024];
+
+		q->t->learn_failed++;
+		vg_log(LOG_ERR, "dns: tenant %s: %s: cannot learn an address, answering SERVFAIL: %s", q->t->name,
+		       q->qname, vg_err_str(&lc.err, msg, sizeof(msg)));
+		query_fail(q, VG_DNS_RCODE_SERVFAIL, "learn_failed");
+		return;
+	}
+	q->t->learned += lc.addrs;
+	q->t->answered++;
+	event(q->t, q->qname, q->qtype, "allowed", rules[0]->id, lc.addrs, F.m.rcode, q->tc ? "tcp" : "udp");
+	ans[0] = (uint8_t)(q->client_id >> 8);
+	ans[1] = (uint8_t)q->client_id;
+	reply(q, ans, len);
+	query_free(q);
+}
+
+static int up_start(struct query *q);
+
+/* the current resolver failed or took too long: the next one, or SERVFAIL */
+static void query_next(struct query *q)
+{
+	up_close(q);
+	while (++q->tries < F.pol.nresolvers) {
+		q->resolver = (q->resolver + 1) % F.pol.nresolvers;
+		if (up_start(q) == 0)
+			return;
+	}
+	q->t->timeouts++;
+	query_fail(q, VG_DNS_RCODE_SERVFAIL, "resolver_failed");
+}
+
+/* Is the message in buf the answer to q (parsed into F.m)? Anything else is dropped. */
+static bool answer_valid(struct query *q, const uint8_t *buf, size_t len)
+{
+	struct vg_err err;
+
+	if (vg_dns_parse(buf, len, &F.m, &err) < 0 || !F.m.response || F.m.id != q->up_id ||
+	    strcmp(F.m.qname, q->qname) || F.m.qtype != q->qtype || F.m.qclass != q->qclass) {
+		F.res[q->resolver].bad++;
+		return false;
+	}
+	return true;
+}
+
+static void up_tcp_start(struct query *q);
+
+static void on_up_udp(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	struct query *q = arg;
+	ssize_t n = recv(fd, F.buf, sizeof(F.buf), MSG_DONTWAIT);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		query_next(q); /* e.g. ECONNREFUSED: nothing listens there */
+		return;
+	}
+	if (!answer_valid(q, F.buf, (size_t)n))
+		return;
+	if (F.m.truncated) {
+		up_tcp_start(q);
+		return;
+	}
+	query_answer(q, F.buf, (size_t)n);
+}
+
+static void up_watch(struct query *q, uint32_t events, vg_io_cb cb)
+{
+	vg_loop_del_fd(F.d, q->up_fd);
+	if (vg_loop_add_fd(F.d, q->up_fd, events, cb, q) < 0)
+		query_next(q);
+}
+
+static void on_up_tcp(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	struct query *q = arg;
+	ssize_t n;
+	size_t want;
+
+	if (!q->up_sent) {
+		uint8_t hdr[2] = { (uint8_t)(q->len >> 8), (uint8_t)q->len };
+		struct iovec iov[2] = { { hdr, 2 }, { q->msg, q->len } };
+		int soerr = 0;
+		socklen_t sl = sizeof(soerr);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) < 0 || soerr ||
+		    writev(fd, iov, 2) != (ssize_t)(q->len + 2)) {
+			query_next(q);
+			return;
+		}
+		q->up_sent = true;
+		up_watch(q, EPOLLIN, on_up_tcp);
+		return;
+	}
+	n = recv(fd, q->up_buf + q->up_len, VG_DNS_MSG_MAX + 2 - q->up_len, MSG_DONTWAIT);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		query_next(q);
+		return;
+	}
+	q->up_len += (size_t)n;
+	if (q->up_len < 2)
+		return;
+	want = (size_t)q->up_buf[0] << 8 | q->up_buf[1];
+	if (q->up_len < want + 2)
+		return;
+	if (!answer_valid(q, q->up_buf + 2, want)) {
+		query_next(q);
+		return;
+	}
+	query_answer(q, q->up_buf + 2, want);
+}
+
+static socklen_t resolver_sockaddr(const struct vg_dns_resolver *r, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (r->family == AF_INET) {
+		struct sockaddr_in *s = (struct sockaddr_in *)ss;
+
+		s->sin_family = AF_INET;
+		s->sin_port = htons(r->port);
+		memcpy(&s->sin_addr, r->addr, 4);
+		return sizeof(*s);
+	}
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	s6->sin6_family = AF_INET6;
+	s6->sin6_port = htons(r->port);
+	memcpy(&s6->sin6_addr, r->addr, 16);
+	return sizeof(*s6);
+}
+
+/* a fresh non-blocking socket connected to the query's resolver (a new random source port each time) */
+static int up_socket(struct query *q, int type)
+{
+	const struct vg_dns_resolver *r = &F.pol.resolvers[q->resolver];
+	struct sockaddr_storage ss;
+	socklen_t sl = resolver_sockaddr(r, &ss);
+	int fd = socket(r->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+static void up_tcp_start(struct query *q)
+{
+	int fd;
+
+	up_close(q);
+	q->up_tcp = true;
+	q->up_buf = malloc(VG_DNS_MSG_MAX + 2);
+	if (!q->up_buf || (fd = up_socket(q, SOCK_STREAM)) < 0) {
+		query_next(q);
+		return;
+	}
+	q->up_fd = fd;
+	q->deadline = now_ms() + TRY_MS;
+	if (vg_loop_add_fd(F.d, fd, EPOLLOUT, on_up_tcp, q) < 0)
+		query_next(q);
+}
+
+static int up_start(struct query *q)
+{
+	int fd = up_socket(q, SOCK_DGRAM);
+
+	if (fd < 0)
+		return fd;
+	q->up_fd = fd;
+	q->up_tcp = false;
+	q->up_id = random_id();
+	q->msg[0] = (uint8_t)(q->up_id >> 8);
+	q->msg[1] = (uint8_t)q->up_id;
+	q->deadline = now_ms() + TRY_MS;
+	F.res[q->resolver].sent++;
+	if (send(fd, q->msg, q->len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)q->len ||
+	    vg_loop_add_fd(F.d, fd, EPOLLIN, on_up_udp, q) < 0) {
+		close(fd);
+		q->up_fd = -1;
+		return -EIO;
+	}
+	return 0;
+}
+
+/* A question from a client of tenant T (over UDP from PEER at FD, or over TCP connection TC). */
+static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len, int fd,
+			    const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_client *tc)
+{
+	const struct vg_name_rule *rules[MAX_MATCH];
+	const struct vg_tenant *bt = bundle_tenant(t->id);
+	const char *transport = tc ? "tcp" : "udp";
+	struct vg_err err;
+	struct query *q;
+	uint8_t refuse = F.pol.refuse == VG_DNS_REFUSE_REFUSED ? VG_DNS_RCODE_REFUSED : VG_DNS_RCODE_NXDOMAIN;
+
+	t->queries++;
+	if (len < 12)
+		return;
+	if (vg_dns_parse(msg, len, &F.m, &err) < 0 || F.m.response) {
+		t->malformed++;
+		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_FORMERR);
+		return;
+	}
+	if (vg_dns_opcode(msg) != 0) {
+		t->malformed++;
+		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_NOTIMP);
+		return;
+	}
+	if (!bt || F.m.qclass != 1 || !vg_dns_rules_match(F.b, bt, F.m.qname, rules, MAX_MATCH)) {
+		t->blocked++;
+		event(t, F.m.qname, F.m.qtype, "blocked", 0, 0, refuse, transport);
+		reply_local(fd, peer, peerlen, tc, msg, len, refuse);
+		return;
+	}
+	t->allowed++;
+	if (t->nqueries >= MAX_QUERIES_TENANT || F.nqueries >= MAX_QUERIES || !F.pol.nresolvers) {
+		t->overload++;
+		event(t, F.m.qname, F.m.qtype, "overload", rules[0]->id, 0, VG_DNS_RCODE_SERVFAIL, transport);
+		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_SERVFAIL);
+		return;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q || !(q->msg = malloc(len))) {
+		free(q);
+		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_SERVFAIL);
+		return;
+	}
+	memcpy(q->msg, msg, len);
+	q->len = len;
+	q->t = t;
+	q->client_id = F.m.id;
+	snprintf(q->qname, sizeof(q->qname), "%s", F.m.qname);
+	q->qtype = F.m.qtype;
+	q->qclass = F.m.qclass;
+	q->reply_fd = fd;
+	if (peer)
+		memcpy(&q->peer, peer, peerlen);
+	q->peerlen = peerlen;
+	q->udp_size = vg_dns_udp_size(msg, len);
+	q->tc = tc;
+	q->up_fd = -1;
+	q->next = F.queries;
+	F.queries = q;
+	t->nqueries++;
+	F.nqueries++;
+	if (tc)
+		tc->busy = q;
+	q->resolver = 0;
+	if (up_start(q) < 0)
+		query_next(q);
+}
+
+/* ---- client sockets ---- */
+
+static void on_udp(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	struct fwd_tenant *t = arg;
+
+	for (int i = 0; i < UDP_BATCH; i++) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		ssize_t n = recvfrom(fd, F.buf, sizeof(F.buf), MSG_DONTWAIT, (struct sockaddr *)&peer, &pl);
+
+		if (n < 0)
+			return;
+		handle_question(t, F.buf, (size_t)n, fd, &peer, pl, NULL);
+	}
+}
+
+static void on_tcp_client(struct vg_daemon *d, int fd, uint32_t events, void *arg);
+
+/* what the connection waits for: writing its answer, reading a question, or (busy) nothing */
+static void tcp_watch(struct tcp_client *c)
+{
+	vg_loop_del_fd(F.d, c->fd);
+	if (c->out)
+		vg_loop_add_fd(F.d, c->fd, EPOLLOUT, on_tcp_client, c);
+	else if (!c->busy)
+		vg_loop_add_fd(F.d, c->fd, EPOLLIN, on_tcp_client, c);
+}
+
+static void tcp_close(struct tcp_client *c)
+{
+	struct tcp_client **pp;
+
+	for (pp = &c->t->clients; *pp; pp = &(*pp)->next)
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	if (c->busy) {
+		c->busy->tc = NULL;
+		c->busy->reply_fd = -1; /* still learned and evented, answered to nobody */
+	}
+	vg_loop_del_fd(F.d, c->fd);
+	close(c->fd);
+	c->t->ntcp--;
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+/* the complete questions buffered, one at a time; then what the connection waits for */
+static void tcp_take(struct tcp_client *c)
+{
+	c->taking = true;
+	while (!c->dead && !c->busy && !c->out && c->inlen >= 2) {
+		size_t want = (size_t)c->in[0] << 8 | c->in[1];
+
+		if (c->inlen < want + 2)
+			break;
+		memcpy(F.buf + 2, c->in + 2, want); /* the buffer moves on before the question is handled */
+		memmove(c->in, c->in + 2 + want, c->inlen - 2 - want);
+		c->inlen -= 2 + want;
+		handle_question(c->t, F.buf + 2, want, -1, NULL, 0, c);
+	}
+	c->taking = false;
+	if (c->dead)
+		tcp_close(c);
+	else
+		tcp_watch(c);
+}
+
+static void on_tcp_client(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	struct tcp_client *c = arg;
+	ssize_t n;
+
+	if (c->out) {
+		n = send(fd, c->out + c->outoff, c->outlen - c->outoff, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0 && errno != EAGAIN) {
+			tcp_close(c);
+			return;
+		}
+		c->outoff += n > 0 ? (size_t)n : 0;
+		if (c->outoff == c->outlen) {
+			free(c->out);
+			c->out = NULL;
+			tcp_take(c);
+		}
+		return;
+	}
+	n = recv(fd, c->in + c->inlen, VG_DNS_MSG_MAX + 2 - c->inlen, MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		tcp_close(c);
+		return;
+	}
+	if (n > 0)
+		c->inlen += (size_t)n;
+	if (c->inlen >= 2 && ((size_t)c->in[0] << 8 | c->in[1]) < 12) {
+		tcp_close(c); /* no DNS message is that short */
+		return;
+	}
+	tcp_take(c);
+}
+
+static void on_accept(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	struct fwd_tenant *t = arg;
+	struct tcp_client *c;
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (cfd < 0)
+		return;
+	if (t->ntcp >= MAX_TCP_TENANT) {
+		t->overload++;
+		close(cfd);
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->in = malloc(VG_DNS_MSG_MAX + 2))) {
+		free(c);
+		close(cfd);
+		return;
+	}
+	c->t = t;
+	c->fd = cfd;
+	c->idle_deadline = now_ms() + TCP_IDLE_MS;
+	if (vg_loop_add_fd(d, cfd, EPOLLIN, on_tcp_client, c) < 0) {
+		free(c->in);
+		free(c);
+		close(cfd);
+		return;
+	}
+	c->next = t->clients;
+	t->clients = c;
+	t->ntcp++;
+}
+
+/* ---- timeouts ---- */
+
+static void on_tick(struct vg_daemon *d, void *arg)
+{
+	uint64_t now = now_ms();
+	bool again = true;
+
+	F.tick = 0;
+	while (again) { /* query_next may free the query: walk again after each change */
+		again = false;
+		for (struct query *q = F.queries; q; q = q->next)
+			if (q->deadline <= now) {
+				F.res[q->resolver].timeouts++;
+				query_next(q);
+				again = true;
+				break;
+			}
+	}
+	for (size_t i = 0; i < F.tab.n; i++)
+		for (struct tcp_client *c = F.tab.t[i]->clients, *next; c; c = next) {
+			next = c->next;
+			if (!c->busy && c->idle_deadline <= now)
+				tcp_close(c);
+		}
+	if (F.tab.n)
+		F.tick = vg_loop_add_timer(d, TICK_MS, on_tick, NULL);
+}
+
+/* ---- per-tenant sockets ---- */
+
+static void tenant_free(struct fwd_tenant *t)
+{
+	while (t->clients)
+		tcp_close(t->clients);
+	for (struct query *q = F.queries, *next; q; q = next) {
+		next = q->next;
+		if (q->t == t)
+			query_free(q);
+	}
+	int *fds[] = { &t->udp4, &t->tcp4, &t->udp6, &t->tcp6 };
+
+	for (size_t i = 0; i < VG_ARRAY_SIZE(fds); i++)
+		if (*fds[i] >= 0) {
+			vg_loop_del_fd(F.d, *fds[i]);
+			close(*fds[i]);
+		}
+	free(t->memo);
+	free(t);
+}
+
+/* a socket of TYPE bound to the loopback address SA (port 0: any); the port it got into SA */
+static int bound_socket(int family, int type, struct sockaddr *sa, socklen_t sl)
+{
+	int one = 1, fd = socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, sa, sl) < 0 || getsockname(fd, sa, &sl) < 0 ||
+	    (type == SOCK_STREAM && listen(fd, MAX_TCP_TENANT) < 0)) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* UDP and TCP on one port of the loopback address SA (a port taken for TCP: another one) */
+static int socket_pair(int family, struct sockaddr *sa, socklen_t sl, int *udp, int *tcp)
+{
+	int r = -EADDRINUSE;
+
+	for (int tries = 0; tries < 16 && r == -EADDRINUSE; tries++) {
+		if (family == AF_INET)
+			((struct sockaddr_in *)sa)->sin_port = 0;
+		else
+			((struct sockaddr_in6 *)sa)->sin6_port = 0;
+		if ((*udp = bound_socket(family, SOCK_DGRAM, sa, sl)) < 0)
+			return *udp;
+		if ((*tcp = bound_socket(family, SOCK_STREAM, sa, sl)) >= 0)
+			return 0;
+		r = *tcp;
+		close(*udp);
+		*udp = *tcp = -1;
+	}
+	return r;
+}
+
+static int tenant_new(uint32_t id, struct fwd_tenant **out, struct vg_err *err)
+{
+	struct fwd_tenant *t = calloc(1, sizeof(*t));
+	int r;
+
+	if (!t || !(t->memo = calloc(MEMO_MAX, sizeof(*t->memo)))) {
+		free(t);
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	}
+	t->id = id;
+	t->udp4 = t->tcp4 = t->udp6 = t->tcp6 = -1;
+	t->addr.tenant = id;
+	t->addr.v4.sin_family = AF_INET;
+	t->addr.v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((r = socket_pair(AF_INET, (struct sockaddr *)&t->addr.v4, sizeof(t->addr.v4), &t->udp4, &t->tcp4)) < 0) {
+		tenant_free(t);
+		return vg_err_set(err, -r, "dns_forwarder", NULL, "tenant id %u: cannot open the DNS forwarder on 127.0.0.1: %s",
+				  id, strerror(-r));
+	}
+	t->addr.v6.sin6_family = AF_INET6;
+	t->addr.v6.sin6_addr = in6addr_loopback;
+	if (socket_pair(AF_INET6, (struct sockaddr *)&t->addr.v6, sizeof(t->addr.v6), &t->udp6, &t->tcp6) < 0)
+		memset(&t->addr.v6, 0, sizeof(t->addr.v6)); /* no IPv6 loopback on this host: IPv4 only */
+	*out = t;
+	return 0;
+}
+
+static int tenant_watch(struct fwd_tenant *t)
+{
+	int r = vg_loop_add_fd(F.d, t->udp4, EPOLLIN, on_udp, t);
+
+	if (r == 0)
+		r = vg_loop_add_fd(F.d, t->tcp4, EPOLLIN, on_accept, t);
+	if (r == 0 && t->udp6 >= 0)
+		r = vg_loop_add_fd(F.d, t->udp6, EPOLLIN, on_udp, t);
+	if (r == 0 && t->tcp6 >= 0)
+		r = vg_loop_add_fd(F.d, t->tcp6, EPOLLIN, on_accept, t);
+	return r;
+}
+
+static struct fwd_tenant *running_tenant(uint32_t id)
+{
+	for (size_t i = 0; i < F.tab.n; i++)
+		if (F.tab.t[i]->id == id)
+			return F.tab.t[i];
+	return NULL;
+}
+
+static bool staged_has(const struct fwd_table *s, const struct fwd_tenant *t)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->t[i] == t)
+			return true;
+	return false;
+}
+
+static void table_abort(struct fwd_table *s)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (running_tenant(s->t[i]->id) != s->t[i])
+			tenant_free(s->t[i]);
+	if (s)
+		free(s->t);
+	free(s);
+}
+
+/* ---- module ---- */
+
+static int dnsfwd_init(struct vg_daemon *d, struct vg_err *err)
+{
+	F.d = d;
+	return 0;
+}
+
+/* sockets for every tenant with names: kept for the tenants that already have them, new ones opened here */
+static int dnsfwd_prepare(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
+{
+	struct fwd_table *s = calloc(1, sizeof(*s));
+	int r = 0;
+
+	if (!s || !(s->t = calloc(b->ntenants + 1, sizeof(*s->t)))) {
+		free(s);
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	}
+	for (size_t i = 0; i < b->ntenants && r == 0; i++) {
+		const struct vg_tenant *bt = &b->tenants[i];
+		struct fwd_tenant *t;
+
+		if (!vg_dns_tenant_has_names(b, bt))
+			continue;
+		t = running_tenant(bt->id);
+		if (!t)
+			r = tenant_new(bt->id, &t, err);
+		if (r == 0)
+			s->t[s->n++] = t;
+	}
+	if (r < 0) {
+		table_abort(s);
+		return r;
+	}
+	*staged = s;
+	return 0;
+}
+
+static void dnsfwd_abort(struct vg_daemon *d, void *staged)
+{
+	table_abort(staged);
+}
+
+static void dnsfwd_commit(struct vg_daemon *d, const struct vg_bundle *b, void *staged)
+{
+	struct fwd_table *s = staged;
+	struct vg_dns_forwarder_addr *addrs = calloc(s->n + 1, sizeof(*addrs));
+	struct vg_err err = { 0 };
+	char msg[1024];
+
+	for (size_t i = 0; i < F.tab.n; i++)
+		if (!staged_has(s, F.tab.t[i]))
+			tenant_free(F.tab.t[i]);
+	free(F.tab.t);
+	F.tab = *s;
+	free(s);
+	F.b = b;
+	F.pol = b->dns;
+	if (F.pol.nresolvers > VG_ARRAY_SIZE(F.res))
+		F.pol.nresolvers = VG_ARRAY_SIZE(F.res);
+	memset(F.res, 0, sizeof(F.res));
+	F.error[0] = '\0';
+	for (size_t i = 0; i < F.tab.n; i++) {
+		struct fwd_tenant *t = F.tab.t[i];
+		const struct vg_tenant *bt = bundle_tenant(t->id);
+
+		snprintf(t->name, sizeof(t->name), "%s", bt ? bt->name : "?");
+		vg_loop_del_fd(d, t->udp4); /* kept tenants are watched again: one watch per socket */
+		vg_loop_del_fd(d, t->tcp4);
+		vg_loop_del_fd(d, t->udp6);
+		vg_loop_del_fd(d, t->tcp6);
+		if (tenant_watch(t) < 0)
+			snprintf(F.error, sizeof(F.error), "tenant %s: cannot watch the forwarder's sockets", t->name);
+		if (addrs)
+			addrs[i] = t->addr;
+	}
+	/* the kernel side redirects to the table in force (none: no redirect at all) */
+	F.registered = addrs && vg_enforce_dns_forwarders(addrs, F.tab.n, &err) == 0;
+	if (!F.registered && F.tab.n) {
+		snprintf(F.error, sizeof(F.error), "the forwarders are not in force: %s",
+			 addrs ? vg_err_str(&err, msg, sizeof(msg)) : "out of memory");
+		vg_log(LOG_ERR, "dns: %s; tenants' names allow nothing", F.error);
+	}
+	free(addrs);
+	if (F.tab.n && !F.tick)
+		F.tick = vg_loop_add_timer(d, TICK_MS, on_tick, NULL);
+}
+
+static void dnsfwd_shutdown(struct vg_daemon *d)
+{
+	for (size_t i = 0; i < F.tab.n; i++)
+		tenant_free(F.tab.t[i]);
+	free(F.tab.t);
+	F.tab.t = NULL;
+	F.tab.n = 0;
+	if (F.tick > 0)
+		vg_loop_cancel_timer(d, F.tick);
+	F.tick = 0;
+}
+
+/* ---- status, explain ---- */
+
+static const char *sockaddr_str(const void *sa, char *buf, size_t len)
+{
+	const struct sockaddr_in *s4 = sa;
+	const struct sockaddr_in6 *s6 = sa;
+	char a[INET6_ADDRSTRLEN];
+
+	if (s4->sin_family == AF_INET) {
+		inet_ntop(AF_INET, &s4->sin_addr, a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(s4->sin_port));
+	} else {
+		inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(s6->sin6_port));
+	}
+	return buf;
+}
+
+static const char *resolver_str(const struct vg_dns_resolver *r, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+
+	resolver_sockaddr(r, &ss);
+	return sockaddr_str(&ss, buf, len);
+}
+
+static json_t *tenant_status(struct fwd_tenant *t)
+{
+	struct vg_dns_learned_stats st = { 0 };
+	char a4[64], a6[80];
+	json_t *j;
+
+	j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "listen",
+		      sockaddr_str(&t->addr.v4, a4, sizeof(a4)), "queries", (json_int_t)t->queries, "allowed",
+		      (json_int_t)t->allowed, "blocked", (json_int_t)t->blocked, "answered", (json_int_t)t->answered,
+		      "servfail", (json_int_t)t->servfail, "timeouts", (json_int_t)t->timeouts, "overload",
+		      (json_int_t)t->overload, "malformed", (json_int_t)t->malformed, "addresses_learned",
+		      (json_int_t)t->learned, "learn_failed", (json_int_t)t->learn_failed, "outstanding",
+		      (json_int_t)t->nqueries, "tcp_connections", (json_int_t)t->ntcp, "events_dropped",
+		      (json_int_t)t->events_dropped);
+	if (!j)
+		return NULL;
+	if (t->addr.v6.sin6_family)
+		json_object_set_new(j, "listen6", json_string(sockaddr_str(&t->addr.v6, a6, sizeof(a6))));
+	if (vg_enforce_dns_stats(t->id, &st) == 0)
+		json_object_set_new(j, "learned", json_pack("{s:I, s:I}", "addresses", (json_int_t)st.entries,
+							    "evictions", (json_int_t)st.evictions));
+	return j;
+}
+
+static void dnsfwd_status(struct vg_daemon *d, json_t *st)
+{
+	json_t *tenants = json_object(), *res = json_array();
+	char buf[80];
+
+	for (size_t i = 0; i < F.tab.n; i++)
+		json_object_set_new(tenants, F.tab.t[i]->name, tenant_status(F.tab.t[i]));
+	for (size_t i = 0; i < F.pol.nresolvers; i++)
+		json_array_append_new(res, json_pack("{s:s, s:I, s:I, s:I, s:I}", "address",
+						     resolver_str(&F.pol.resolvers[i], buf, sizeof(buf)), "sent",
+						     (json_int_t)F.res[i].sent, "answers", (json_int_t)F.res[i].answers,
+						     "timeouts", (json_int_t)F.res[i].timeouts, "bad_answers",
+						     (json_int_t)F.res[i].bad));
+	json_object_set_new(st, "state", json_string(!F.tab.n ? "idle" : F.error[0] ? "degraded" : "running"));
+	if (F.error[0])
+		json_object_set_new(st, "error", json_string(F.error));
+	json_object_set_new(st, "outstanding", json_integer((json_int_t)F.nqueries));
+	json_object_set_new(st, "resolvers", res);
+	json_object_set_new(st, "tenants", tenants);
+}
+
+/* Does rule R allow PROTO (VG_PROTO_*) to PORT (-1: any port)? */
+static bool rule_covers(const struct vg_name_rule *r, uint8_t proto, long port)
+{
+	if (r->proto != VG_PROTO_ANY && r->proto != proto)
+		return false;
+	if (port < 0 || r->nports == 0)
+		return true;
+	for (size_t i = 0; i < r->nports; i++)
+		if (port >= r->ports[i].lo && port <= r->ports[i].hi)
+			return true;
+	return false;
+}
+
+static json_t *rule_json(const struct vg_bundle *b, const struct vg_tenant *bt, const struct vg_name_rule *r,
+			 bool covers)
+{
+	json_t *ports = json_array();
+	const char *from = "tenant";
+
+	for (size_t s = 0; s < bt->nshared; s++) {
+		const struct vg_shared_service *ss = &b->shared_services[bt->shared[s]];
+
+		if (r >= ss->names && r < ss->names + ss->nnames)
+			from = ss->name;
+	}
+	for (size_t i = 0; i < r->nports; i++)
+		json_array_append_new(ports, r->ports[i].lo == r->ports[i].hi
+						     ? json_integer(r->ports[i].lo)
+						     : json_sprintf("%u-%u", r->ports[i].lo, r->ports[i].hi));
+	return json_pack("{s:I, s:s, s:s, s:s, s:o, s:b}", "id", (json_int_t)r->id, "pattern", r->pattern, "from",
+			 from, "proto", vg_proto_name(r->proto), "ports", ports, "covers", covers);
+}
+
+/* the addresses NAME gave tenant T since vigild started that the kernel holds learned now */
+static json_t *learned_json(struct fwd_tenant *t, const char *name)
+{
+	json_t *arr = json_array();
+	uint64_t now = now_ns();
+
+	for (size_t i = 0; t && i < MEMO_MAX; i++) {
+		const struct memo *m = &t->memo[i];
+
+		if (strcmp(m->name, name))
+			continue;
+		for (size_t k = 0; k < m->naddr; k++) {
+			char a[INET6_ADDRSTRLEN];
+			uint32_t rule;
+			uint64_t exp;
+
+			if (vg_enforce_dns_lookup(t->id, m->addr[k].family, m->addr[k].addr, &rule, &exp) < 0 || exp <= now)
+				continue;
+			inet_ntop(m->addr[k].family, m->addr[k].addr, a, sizeof(a));
+			json_array_append_new(arr, json_pack("{s:s, s:I, s:I}", "address", a, "rule_id", (json_int_t)rule,
+							     "expires_in_s", (json_int_t)((exp - now + 999999999) / 1000000000)));
+		}
+	}
+	return arr;
+}
+
+static int explain_args(json_t *req, uint8_t *proto, long *port, struct vg_err *err)
+{
+	const char *pstr = json_string_value(json_object_get(req, "proto"));
+	json_t *jport = json_object_get(req, "port");
+
+	*proto = VG_PROTO_TCP;
+	*port = -1;
+	if (jport && (!json_is_integer(jport) || json_integer_value(jport) < 0 || json_integer_value(jport) > 65535))
+		return vg_err_set(err, EINVAL, "bad_request", "port", "port must be 0-65535");
+	if (jport)
+		*port = (long)json_integer_value(jport);
+	if (!pstr || !strcmp(pstr, "tcp"))
+		return 0;
+	if (!strcmp(pstr, "udp"))
+		*proto = VG_PROTO_UDP;
+	else if (!strcmp(pstr, "icmp"))
+		*proto = VG_PROTO_ICMP;
+	else
+		return vg_err_set(err, EINVAL, "bad_request", pstr, "protocol must be tcp, udp or icmp");
+	return 0;
+}
+
+static int ctl_explain(struct vg_daemon *d, json_t *req, json_t **reply, struct vg_err *err)
+{
+	const char *tname = json_string_value(json_object_get(req, "tenant"));
+	const char *in = json_string_value(json_object_get(req, "name"));
+	const struct vg_name_rule *rules[MAX_MATCH];
+	const struct vg_tenant *bt;
+	char name[VG_DNS_NAME_MAX + 1];
+	size_t n, covered = 0;
+	uint8_t proto;
+	long port;
+	json_t *arr;
+	int r;
+
+	if (!F.b)
+		return vg_err_set(err, ENOENT, "no_policy", NULL, "no policy is in force: nothing to explain");
+	if (!tname || !in)
+		return vg_err_set(err, EINVAL, "bad_request", NULL, "dns.explain needs \"tenant\" and \"name\"");
+	if ((r = explain_args(req, &proto, &port, err)) < 0 || (r = vg_dns_name_normalize(in, name, sizeof(name), err)) < 0)
+		return r;
+	bt = vg_bundle_tenant_by_name(F.b, tname);
+	if (!bt)
+		return vg_err_set(err, ENOENT, "unknown_tenant", tname,
+				  "no tenant \"%s\" in the policy in force (names are for tenants, not the host)", tname);
+	n = vg_dns_rules_match(F.b, bt, name, rules, MAX_MATCH);
+	arr = json_array();
+	for (size_t i = 0; i < n; i++) {
+		bool c = rule_covers(rules[i], proto, port);
+
+		covered += c;
+		json_array_append_new(arr, rule_json(F.b, bt, rules[i], c));
+	}
+	/* blocked: the lookup is refused; denied: it resolves, but no rule of the name covers this port */
+	*reply = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I}", "tenant", bt->name, "name", name, "proto",
+			   vg_proto_name(proto), "decision", !n ? "blocked" : covered ? "allowed" : "denied", "rules", arr,
+			   "learned", learned_json(running_tenant(bt->id), name), "policy_version",
+			   (json_int_t)F.b->version);
+	if (port >= 0)
+		json_object_set_new(*reply, "port", json_integer(port));
+	if (!n)
+		json_object_set_new(*reply, "answer",
+				    json_string(F.pol.refuse == VG_DNS_REFUSE_REFUSED ? "REFUSED" : "NXDOMAIN"));
+	return 0;
+}
+
+static int dnsfwd_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
+		      struct vg_err *err)
+{
+	if (strcmp(cmd, "dns.explain"))
+		return -ENOENT;
+	return ctl_explain(d, req, reply, err);
+}
+
+const struct vg_module vg_module_dnsfwd = {
+	.name = "dns",
+	.init = dnsfwd_init,
+	.prepare = dnsfwd_prepare,
+	.commit = dnsfwd_commit,
+	.abort = dnsfwd_abort,
+	.ctl = dnsfwd_ctl,
+	.status = dnsfwd_status,
+	.shutdown = dnsfwd_shutdown,
+};

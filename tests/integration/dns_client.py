@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""DNS test client for t_dns.sh and bench/dns.sh (docs/dns.md).
+
+query SERVER PORT NAME [A|AAAA|TXT] [--tcp] [--edns SIZE]
+    one question; prints "rcode=N tc=0|1 addrs=A,B" (addresses of the answer section)
+flood SERVER PORT COUNT
+    COUNT questions for random names, 64 in flight; prints "sent=N answered=N rcodes=..."
+connect NAME PORT
+    getaddrinfo (glibc, /etc/resolv.conf) then a TCP connect to every address, at once:
+    prints "ADDR connected" or "ADDR error ERRNO" per address (the first connect after the lookup)
+count-udp ADDR PORT FILE
+    a receiver: the number of datagrams that reached ADDR:PORT, rewritten into FILE
+lookups SERVER PORT NAME COUNT
+    COUNT sequential A questions; prints "ok=N seconds=S" (for bench/dns.sh)
+"""
+import os, random, select, socket, string, struct, sys, time
+
+TYPES = {"A": 1, "AAAA": 28, "TXT": 16}
+
+
+def question(name, qtype, qid, edns=0):
+    h = struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 1 if edns else 0)
+    q = b"".join(bytes([len(l)]) + l.encode() for l in name.rstrip(".").split(".")) + b"\0"
+    q += struct.pack("!HH", qtype, 1)
+    if edns:
+        q += b"\0" + struct.pack("!HHIH", 41, edns, 0, 0)
+    return h + q
+
+
+def skip_name(m, off):
+    while True:
+        l = m[off]
+        if l & 0xC0 == 0xC0:
+            return off + 2
+        if l == 0:
+            return off + 1
+        off += 1 + l
+
+
+def parse(m):
+    qid, flags, qd, an, _, _ = struct.unpack("!HHHHHH", m[:12])
+    off = 12
+    for _ in range(qd):
+        off = skip_name(m, off) + 4
+    addrs = []
+    for _ in range(an):
+        off = skip_name(m, off)
+        t, _, _, rdlen = struct.unpack("!HHIH", m[off:off + 10])
+        off += 10
+        if t == 1:
+            addrs.append(socket.inet_ntop(socket.AF_INET, m[off:off + 4]))
+        elif t == 28:
+            addrs.append(socket.inet_ntop(socket.AF_INET6, m[off:off + 16]))
+        off += rdlen
+    return qid, flags & 0xF, (flags >> 9) & 1, addrs
+
+
+def family(server):
+    return socket.AF_INET6 if ":" in server else socket.AF_INET
+
+
+def ask(server, port, name, qtype=1, tcp=False, edns=0, timeout=3.0):
+    qid = random.randrange(65536)
+    msg = question(name, qtype, qid, edns)
+    if tcp:
+        s = socket.socket(family(server), socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect((server, port))
+        s.sendall(struct.pack("!H", len(msg)) + msg)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+            chunk = s.recv(65537)
+            if not chunk:
+                raise OSError("connection closed")
+            buf += chunk
+        s.close()
+        return parse(buf[2:])
+    s = socket.socket(family(server), socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    s.connect((server, port))
+    s.send(msg)
+    while True:
+        r = parse(s.recv(65535))
+        if r[0] == qid:
+            s.close()
+            return r
+
+
+def cmd_query(a):
+    tcp = "--tcp" in a
+    edns = int(a[a.index("--edns") + 1]) if "--edns" in a else 0
+    pos = [x for i, x in enumerate(a) if not x.startswith("--") and (i == 0 or a[i - 1] != "--edns")]
+    qtype = TYPES[pos[3]] if len(pos) > 3 else 1
+    try:
+        _, rcode, tc, addrs = ask(pos[0], int(pos[1]), pos[2], qtype, tcp, edns)
+    except OSError as e:
+        print("error %s" % e)
+        return 1
+    print("rcode=%d tc=%d addrs=%s" % (rcode, tc, ",".join(addrs)))
+    return 0
+
+
+def cmd_flood(a):
+    server, port, count = a[0], int(a[1]), int(a[2])
+    s = socket.socket(family(server), socket.SOCK_DGRAM)
+    s.connect((server, port))
+    s.setblocking(False)
+    sent = answered = 0
+    rcodes = {}
+    deadline = time.time() + 30
+    while (sent < count or answered < sent) and time.time() < deadline:
+        while sent < count and sent - answered < 64:
+            name = "".join(random.choice(string.ascii_lowercase) for _ in range(12)) + ".flood.test"
+            try:
+                s.send(question(name, 1, sent & 0xFFFF))
+            except BlockingIOError:
+                break
+            sent += 1
+        r, _, _ = select.select([s], [], [], 1.0)
+        if not r:
+            break
+        try:
+            while True:
+                _, rcode, _, _ = parse(s.recv(65535))
+                answered += 1
+                rcodes[rcode] = rcodes.get(rcode, 0) + 1
+        except BlockingIOError:
+            pass
+    print("sent=%d answered=%d rcodes=%s" % (sent, answered, ",".join("%d:%d" % kv for kv in sorted(rcodes.items()))))
+    return 0
+
+
+def cmd_connect(a):
+    name, port = a[0], int(a[1])
+    try:
+        infos = socket.getaddrinfo(name, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        print("lookup-failed %s" % e.args[0])
+        return 0
+    seen = []
+    for fam, _, _, _, sa in infos:
+        if sa[0] in seen:
+            continue
+        seen.append(sa[0])
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.settimeout(2)
+        try:
+            s.connect(sa)
+            print("%s connected" % sa[0])
+        except OSError as e:
+            print("%s error %s" % (sa[0], e.errno))
+        s.close()
+    return 0
+
+
+def cmd_count_udp(a):
+    addr, port, path = a[0], int(a[1]), a[2]
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
+    s.bind((addr, port))
+    n = 0
+    with open(path + ".tmp", "w") as f:
+        f.write("datagrams 0\n")
+    os.rename(path + ".tmp", path)
+    while True:
+        s.recv(65535)
+        n += 1
+        with open(path + ".tmp", "w") as f:
+            f.write("datagrams %d\n" % n)
+        os.rename(path + ".tmp", path)
+
+
+def cmd_lookups(a):
+    server, port, name, count = a[0], int(a[1]), a[2], int(a[3])
+    ok = 0
+    t0 = time.perf_counter()
+    for _ in range(count):
+        if ask(server, port, name)[1] == 0:
+            ok += 1
+    print("ok=%d seconds=%.6f" % (ok, time.perf_counter() - t0))
+    return 0
+
+
+CMDS = {"query": cmd_query, "flood": cmd_flood, "connect": cmd_connect, "count-udp": cmd_count_udp,
+        "lookups": cmd_lookups}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in CMDS:
+        sys.exit(__doc__)
+    sys.exit(CMDS[sys.argv[1]](sys.argv[2:]))

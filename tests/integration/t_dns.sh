@@ -1,0 +1,229 @@
+#!/bin/sh
+# Egress by name (docs/dns.md): a real dnsmasq in the "internet" namespace serves names with
+# short TTLs, a CNAME chain and answers the test changes; vigild (in the tenants' namespace)
+# forwards the tenants' questions. Attacks: a name no rule allows (NXDOMAIN, evented, never
+# forwarded), another tenant using an address this one learned, an address never looked up,
+# another port, a flood of random names (bounded, sampled), old addresses after a rotation,
+# vigild killed (lookups fail closed, learned addresses expire). Evidence: what reaches the
+# counting receivers and dnsmasq's own query log.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/enforce_lib.sh"
+
+command -v dnsmasq >/dev/null || skip "dnsmasq is not installed (packaging/deps/enforce.txt)"
+DNSC="$ROOT/tests/integration/dns_client.py"
+CGA=$(tenant_cgroup alpha)
+CGB=$(tenant_cgroup beta)
+make_topology
+for a in 10.0.0.54 198.51.100.11 198.51.100.12 198.51.100.13; do ip -n "$NSI" addr add "$a/32" dev lo; done
+
+# ---- the DNS server: TTL 1 for everything it serves
+cat >"$T/hosts" <<'EOF'
+198.51.100.10 api.example.test
+198.51.100.11 api.example.test
+2001:db8::10 api.example.test
+198.51.100.12 edge.example.test
+198.51.100.13 other.example.test
+198.51.100.13 b.svc.example.test
+EOF
+ip netns exec "$NSI" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+	--addn-hosts="$T/hosts" --listen-address=10.0.0.53 --bind-interfaces --port=53 --local-ttl=1 \
+	--cname=www.example.test,cdn.example.test --cname=cdn.example.test,edge.example.test \
+	--user=root --group=root --pid-file="$T/dnsmasq.pid" --log-queries --log-facility="$T/dnsmasq.log" &
+_enf_pids="$_enf_pids $!"
+i=0
+until [ -s "$T/dnsmasq.pid" ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "dnsmasq did not start"
+	sleep 0.05
+done
+DNSMASQ=$(cat "$T/dnsmasq.pid")
+# questions dnsmasq was asked (its own log): what the forwarder let through
+asked() { grep -c "query\[" "$T/dnsmasq.log" || true; }
+
+# ---- vigild in the tenants' network namespace (nsenter: "ip netns exec" would remount /sys without
+# the cgroup2 and bpf mounts), so its forwarder listens on that namespace's loopback
+make_keys
+write_config "enforce = true" "event_rate_limit = 50"
+nsenter --net="/run/netns/$NSH" "$VIGILD" -c "$T/vigild.conf" --foreground >>"$T/vigild.log" 2>&1 &
+VIGILD_PID=$!
+i=0
+until ctl --json status 2>/dev/null | grep -q '"state": "enforcing"'; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "enforcement did not start: $(tail -n 5 "$T/vigild.log")"
+	sleep 0.1
+done
+
+tenants() {
+	cat <<EOF
+[{"name": "alpha", "id": 1, "cgroups": ["$CGREL/alpha"],
+  "egress": [{"id": 10, "fqdn": "api.example.test", "proto": "tcp", "ports": [443]},
+             {"id": 11, "fqdn": "www.example.test", "proto": "tcp", "ports": [443]},
+             {"id": 12, "pattern": "*.svc.example.test", "proto": "tcp", "ports": [443]}]},
+ {"name": "beta", "id": 2, "cgroups": ["$CGREL/beta"],
+  "egress": [{"id": 20, "fqdn": "other.example.test", "proto": "tcp", "ports": [443]}]}]
+EOF
+}
+push_bundle 2 --set "tenants=$(tenants)" --set 'shared_services=[]' \
+	--set 'dns={"resolvers": ["10.0.0.53"], "ttl_min": 1, "ttl_max": 2, "grace": 1, "refuse": "nxdomain"}'
+
+# ---- where the forwarders listen
+fwd() {
+	ctl --json status | python3 -c '
+import json, sys
+print(json.load(sys.stdin)["modules"]["dns"]["tenants"][sys.argv[1]][sys.argv[2]])' "$1" "$2"
+}
+dns_counter() {
+	ctl --json status | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["modules"]["dns"]["tenants"][sys.argv[1]]
+v = t
+for k in sys.argv[2].split("."):
+    v = v[k]
+print(v)' "$1" "$2"
+}
+FA=$(fwd alpha listen)
+FB=$(fwd beta listen)
+PA=${FA##*:}
+PB=${FB##*:}
+assert_contains "$FA" "127.0.0.1:" "alpha's forwarder listens on the loopback"
+[ "$PA" != "$PB" ] || fail "alpha and beta share a forwarder port"
+# ask SERVER PORT NAME [args]: one question from the host (not redirected), in the tenants' namespace
+ask() { ip netns exec "$NSH" python3 "$DNSC" query "$@"; }
+count tcp 443 r443 "$NSI" -
+
+echo "== an allowed name: every address learned before the answer, then the first connect succeeds"
+before=$(asked)
+out=$(ask 127.0.0.1 "$PA" api.example.test A)
+assert_contains "$out" "rcode=0" "alpha: api.example.test answered"
+assert_contains "$out" "198.51.100.10" "the answer has .10"
+assert_contains "$out" "198.51.100.11" "the answer has .11"
+[ "$(asked)" -gt "$before" ] || fail "dnsmasq was not asked"
+c0=$(field r443 conns)
+expect "$NSH" "$CGA" <<'EOF'
+tcpwait 198.51.100.10 443 => allow connected
+tcpwait 198.51.100.11 443 => allow connected
+tcp 198.51.100.10 80 => deny
+tcp 198.51.100.12 443 => deny
+EOF
+arrives r443 conns "$c0" "alpha reached both learned addresses"
+c1=$(field r443 conns)
+[ "$c1" -ge $((c0 + 2)) ] || fail "the receiver counted $c0 -> $c1, expected two more"
+
+echo "== another tenant cannot use what alpha learned"
+expect "$NSH" "$CGB" <<'EOF'
+tcp 198.51.100.10 443 => deny
+tcp 198.51.100.11 443 => deny
+EOF
+unchanged r443 conns "$(field r443 conns)" "beta's connects to alpha's addresses"
+
+echo "== a name no rule allows: NXDOMAIN here, never forwarded, evented"
+before=$(asked)
+out=$(ask 127.0.0.1 "$PA" other.example.test A)
+assert_contains "$out" "rcode=3" "alpha: other.example.test answered NXDOMAIN"
+out=$(ask 127.0.0.1 "$PA" api.example.test.evil.net A)
+assert_contains "$out" "rcode=3" "a suffix of an allowed name is another name"
+assert_eq "$(asked)" "$before" "dnsmasq never saw the refused questions"
+wait_audit dns.query '"verdict": "blocked"'
+expect "$NSH" "$CGA" <<'EOF'
+tcp 198.51.100.13 443 => deny
+EOF
+# beta's own rule: the same name is allowed for beta, learned for beta only
+out=$(ask 127.0.0.1 "$PB" other.example.test A)
+assert_contains "$out" "198.51.100.13" "beta: other.example.test answered"
+expect "$NSH" "$CGB" <<'EOF'
+tcpwait 198.51.100.13 443 => allow connected
+EOF
+expect "$NSH" "$CGA" <<'EOF'
+tcp 198.51.100.13 443 => deny
+EOF
+
+echo "== a CNAME chain: www -> cdn -> edge, the chain's addresses learned under www's rule"
+out=$(ask 127.0.0.1 "$PA" www.example.test A)
+assert_contains "$out" "198.51.100.12" "www.example.test resolves through its chain"
+expect "$NSH" "$CGA" <<'EOF'
+tcpwait 198.51.100.12 443 => allow connected
+EOF
+echo "== TCP, AAAA, EDNS0 and a pattern"
+out=$(ask 127.0.0.1 "$PA" api.example.test AAAA --tcp)
+assert_contains "$out" "2001:db8::10" "AAAA over TCP"
+out=$(ask 127.0.0.1 "$PA" api.example.test A --edns 1232)
+assert_contains "$out" "rcode=0" "a question with an OPT record"
+out=$(ask 127.0.0.1 "$PA" b.svc.example.test A)
+assert_contains "$out" "198.51.100.13" "*.svc.example.test matches b.svc.example.test"
+out=$(ask 127.0.0.1 "$PA" a.b.svc.example.test A)
+assert_contains "$out" "rcode=3" "the pattern's '*' is one label"
+
+echo "== explain"
+out=$(ctl explain --tenant alpha --dst api.example.test:443)
+assert_contains "$out" "allowed" "explain: allowed"
+assert_contains "$out" "rule 10 of tenant: api.example.test tcp" "explain names the rule"
+assert_contains "$out" "learned 198.51.100.10" "explain shows the learned address"
+out=$(ctl --json explain --tenant alpha --dst api.example.test:80)
+assert_contains "$out" '"decision": "denied"' "explain: port 80 is not covered"
+out=$(ctl explain --tenant beta --dst api.example.test)
+assert_contains "$out" "answered NXDOMAIN" "explain: beta's lookups are refused"
+
+echo "== rotation: new addresses allowed at once, old ones expire (ttl_max 2 + grace 1)"
+sed -i '/api.example.test/d' "$T/hosts"
+echo "198.51.100.13 api.example.test" >>"$T/hosts"
+kill -HUP "$DNSMASQ"
+sleep 0.2
+out=$(ask 127.0.0.1 "$PA" api.example.test A)
+assert_contains "$out" "addrs=198.51.100.13" "the rotated answer"
+expect "$NSH" "$CGA" <<'EOF'
+tcpwait 198.51.100.13 443 => allow connected
+EOF
+sleep 3.5
+expect "$NSH" "$CGA" <<'EOF'
+tcp 198.51.100.10 443 => deny
+tcp 198.51.100.11 443 => deny
+EOF
+
+echo "== a flood of random names: answered here, bounded, sampled and counted"
+before=$(asked)
+out=$(ip netns exec "$NSH" python3 "$DNSC" flood 127.0.0.1 "$PA" 3000)
+assert_contains "$out" "answered=3000" "every random name answered"
+assert_contains "$out" "rcodes=3:3000" "all NXDOMAIN"
+assert_eq "$(asked)" "$before" "none reached the resolver"
+dropped=$(dns_counter alpha events_dropped)
+[ "$dropped" -gt 0 ] || fail "no event was dropped under the flood (event_rate_limit 50)"
+ok "events beyond the rate were counted: $dropped dropped"
+out=$(ask 127.0.0.1 "$PA" api.example.test A)
+assert_contains "$out" "rcode=0" "the forwarder still answers after the flood"
+blocked=$(dns_counter alpha blocked)
+[ "$blocked" -ge 3000 ] || fail "blocked counter $blocked"
+ok "status counts $blocked blocked questions"
+
+echo "== vigild killed: learned addresses expire, lookups fail closed"
+kill -9 "$VIGILD_PID"
+wait "$VIGILD_PID" 2>/dev/null || true
+VIGILD_PID=""
+out=$(ask 127.0.0.1 "$PA" api.example.test A || true)
+assert_contains "$out" "error" "nothing answers on the forwarder's port"
+sleep 3.5
+expect "$NSH" "$CGA" <<'EOF'
+tcp 198.51.100.13 443 => deny
+tcp 198.51.100.12 443 => deny
+EOF
+
+echo "== vigild back: new forwarders; a learn that fails answers SERVFAIL, never the addresses"
+nsenter --net="/run/netns/$NSH" "$VIGILD" -c "$T/vigild.conf" --foreground >>"$T/vigild.log" 2>&1 &
+VIGILD_PID=$!
+i=0
+until ctl --json status 2>/dev/null | grep -q '"listen"'; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "the forwarders did not come back: $(tail -n 5 "$T/vigild.log")"
+	sleep 0.1
+done
+PA=$(fwd alpha listen)
+PA=${PA##*:}
+out=$(ask 127.0.0.1 "$PA" api.example.test A)
+assert_contains "$out" "addrs=198.51.100.13" "answered again after the restart"
+ctl unload >/dev/null
+before=$(asked)
+out=$(ask 127.0.0.1 "$PA" api.example.test A)
+assert_contains "$out" "rcode=2 tc=0 addrs=" "enforcement gone: the learn fails, SERVFAIL without addresses"
+[ "$(asked)" -gt "$before" ] || fail "the question was not forwarded"
+[ "$(dns_counter alpha learn_failed)" -ge 1 ] || fail "learn_failed not counted"
+ok "learn_failed counted"
+echo "PASS"
