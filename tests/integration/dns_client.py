@@ -3,15 +3,17 @@
 
 query SERVER PORT NAME [A|AAAA|TXT] [--tcp] [--edns SIZE]
     one question; prints "rcode=N tc=0|1 addrs=A,B" (addresses of the answer section)
-flood SERVER PORT COUNT
-    COUNT questions for random names, 64 in flight; prints "sent=N answered=N rcodes=..."
+flood SERVER PORT COUNT [SUFFIX]
+    COUNT questions for random names under SUFFIX (flood.test), 64 in flight;
+    prints "sent=N answered=N rcodes=... seconds=S"
 connect NAME PORT
     getaddrinfo (glibc, /etc/resolv.conf) then a TCP connect to every address, at once:
     prints "ADDR connected" or "ADDR error ERRNO" per address (the first connect after the lookup)
 count-udp ADDR PORT FILE
     a receiver: the number of datagrams that reached ADDR:PORT, rewritten into FILE
-lookups SERVER PORT NAME COUNT
-    COUNT sequential A questions; prints "ok=N seconds=S" (for bench/dns.sh)
+lookups SERVER PORT NAME COUNT [CONNECT_PORT]
+    COUNT sequential A questions, each followed by a TCP connect to the first address on
+    CONNECT_PORT when given; prints "ok=N seconds=S" (bench/dns.sh)
 """
 import os, random, select, socket, string, struct, sys, time
 
@@ -102,6 +104,8 @@ def cmd_query(a):
 
 def cmd_flood(a):
     server, port, count = a[0], int(a[1]), int(a[2])
+    suffix = a[3] if len(a) > 3 else "flood.test"
+    t0 = time.perf_counter()
     s = socket.socket(family(server), socket.SOCK_DGRAM)
     s.connect((server, port))
     s.setblocking(False)
@@ -110,7 +114,7 @@ def cmd_flood(a):
     deadline = time.time() + 30
     while (sent < count or answered < sent) and time.time() < deadline:
         while sent < count and sent - answered < 64:
-            name = "".join(random.choice(string.ascii_lowercase) for _ in range(12)) + ".flood.test"
+            name = "".join(random.choice(string.ascii_lowercase) for _ in range(12)) + "." + suffix
             try:
                 s.send(question(name, 1, sent & 0xFFFF))
             except BlockingIOError:
@@ -126,7 +130,8 @@ def cmd_flood(a):
                 rcodes[rcode] = rcodes.get(rcode, 0) + 1
         except BlockingIOError:
             pass
-    print("sent=%d answered=%d rcodes=%s" % (sent, answered, ",".join("%d:%d" % kv for kv in sorted(rcodes.items()))))
+    print("sent=%d answered=%d rcodes=%s seconds=%.4f" % (sent, answered, ",".join("%d:%d" % kv for kv in sorted(rcodes.items())),
+                                                       time.perf_counter() - t0))
     return 0
 
 
@@ -171,11 +176,17 @@ def cmd_count_udp(a):
 
 def cmd_lookups(a):
     server, port, name, count = a[0], int(a[1]), a[2], int(a[3])
+    cport = int(a[4]) if len(a) > 4 else 0
     ok = 0
     t0 = time.perf_counter()
     for _ in range(count):
-        if ask(server, port, name)[1] == 0:
-            ok += 1
+        _, rcode, _, addrs = ask(server, port, name)
+        if rcode or not addrs:
+            continue
+        if cport:
+            c = socket.create_connection((addrs[0], cport), timeout=2)
+            c.close()
+        ok += 1
     print("ok=%d seconds=%.6f" % (ok, time.perf_counter() - t0))
     return 0
 
