@@ -146,6 +146,13 @@ EOF
 echo "== TCP, AAAA, EDNS0 and a pattern"
 out=$(ask 127.0.0.1 "$PA" api.example.test AAAA --tcp)
 assert_contains "$out" "2001:db8::10" "AAAA over TCP"
+FA6=$(fwd alpha listen6)
+assert_contains "$FA6" "[::1]:" "alpha's forwarder listens on [::1] too"
+PA6=${FA6##*:}
+out=$(ask ::1 "$PA6" api.example.test A)
+assert_contains "$out" "rcode=0" "a question over IPv6"
+out=$(ask ::1 "$PA6" api.example.test A --tcp)
+assert_contains "$out" "rcode=0" "a question over IPv6 and TCP"
 out=$(ask 127.0.0.1 "$PA" api.example.test A --edns 1232)
 assert_contains "$out" "rcode=0" "a question with an OPT record"
 out=$(ask 127.0.0.1 "$PA" b.svc.example.test A)
