@@ -170,6 +170,16 @@ assert_contains "$out" '"decision": "denied"' "explain: port 80 is not covered"
 out=$(ctl explain --tenant beta --dst api.example.test)
 assert_contains "$out" "answered NXDOMAIN" "explain: beta's lookups are refused"
 
+echo "== a new bundle: alpha keeps its forwarder, beta (no names left) loses its own"
+push_bundle 3 --set "tenants=$(tenants | sed 's/"fqdn": "other.example.test"/"cidr": "192.0.2.200\/32"/')" \
+	--set 'shared_services=[]' \
+	--set 'dns={"resolvers": ["10.0.0.53"], "ttl_min": 1, "ttl_max": 2, "grace": 1, "refuse": "nxdomain"}'
+assert_eq "$(fwd alpha listen)" "$FA" "alpha's forwarder kept across the apply"
+out=$(ctl --json status | python3 -c 'import json, sys; print(sorted(json.load(sys.stdin)["modules"]["dns"]["tenants"]))')
+assert_eq "$out" "['alpha']" "beta's forwarder closed"
+out=$(ask 127.0.0.1 "$PB" other.example.test A || true)
+assert_contains "$out" "error" "nothing answers on beta's old port"
+
 echo "== rotation: new addresses allowed at once, old ones expire (ttl_max 2 + grace 1)"
 sed -i '/api.example.test/d' "$T/hosts"
 echo "198.51.100.13 api.example.test" >>"$T/hosts"
