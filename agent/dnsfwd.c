@@ -105,6 +105,7 @@ struct fwd_tenant {
 struct fwd_table {
 	size_t n;
 	struct fwd_tenant **t;
+	bool off; /* enforcement is not running: nothing is redirected nor learned, no forwarder */
 };
 
 static struct {
@@ -964,13 +965,15 @@ static int dnsfwd_init(struct vg_daemon *d, struct vg_err *err)
 static int dnsfwd_prepare(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
 {
 	struct fwd_table *s = calloc(1, sizeof(*s));
+	struct vg_dns_learned_stats st;
 	int r = 0;
 
 	if (!s || !(s->t = calloc(b->ntenants + 1, sizeof(*s->t)))) {
 		free(s);
 		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 	}
-	for (size_t i = 0; i < b->ntenants && r == 0; i++) {
+	s->off = vg_enforce_dns_stats(0, &st) == -ENODEV;
+	for (size_t i = 0; i < b->ntenants && r == 0 && !s->off; i++) {
 		const struct vg_tenant *bt = &b->tenants[i];
 		struct fwd_tenant *t;
 
@@ -1104,6 +1107,7 @@ static json_t *tenant_status(struct fwd_tenant *t)
 
 static void dnsfwd_status(struct vg_daemon *d, json_t *st)
 {
+	const char *state = F.tab.off ? "off" : !F.tab.n ? "idle" : F.error[0] ? "degraded" : "running";
 	json_t *tenants = json_object(), *res = json_array();
 	char buf[80];
 
@@ -1115,7 +1119,9 @@ static void dnsfwd_status(struct vg_daemon *d, json_t *st)
 						     (json_int_t)F.res[i].sent, "answers", (json_int_t)F.res[i].answers,
 						     "timeouts", (json_int_t)F.res[i].timeouts, "bad_answers",
 						     (json_int_t)F.res[i].bad));
-	json_object_set_new(st, "state", json_string(!F.tab.n ? "idle" : F.error[0] ? "degraded" : "running"));
+	json_object_set_new(st, "state", json_string(state));
+	if (F.tab.off)
+		json_object_set_new(st, "reason", json_string("enforcement is not running: rules by name allow nothing"));
 	if (F.error[0])
 		json_object_set_new(st, "error", json_string(F.error));
 	json_object_set_new(st, "outstanding", json_integer((json_int_t)F.nqueries));
