@@ -139,13 +139,19 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* unpredictable ids for the questions sent upstream, from a pool refilled by getrandom */
 static uint16_t random_id(void)
 {
-	uint16_t v = 0;
+	static uint16_t pool[256];
+	static size_t left;
 
-	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-		v = (uint16_t)(now_ns() ^ (now_ns() >> 17));
-	return v;
+	if (!left) {
+		if (getrandom(pool, sizeof(pool), 0) != sizeof(pool))
+			for (size_t i = 0; i < VG_ARRAY_SIZE(pool); i++)
+				pool[i] = (uint16_t)(now_ns() >> (i % 16));
+		left = VG_ARRAY_SIZE(pool);
+	}
+	return pool[--left];
 }
 
 static const struct vg_tenant *bundle_tenant(uint32_t id)
