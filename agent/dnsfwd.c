@@ -330,7 +330,10 @@ static void query_fail(struct query *q, uint8_t rcode, const char *verdict)
 {
 	int n = vg_dns_synth(q->msg, q->len, rcode, F.out, sizeof(F.out));
 
-	q->t->servfail++;
+	if (rcode == VG_DNS_RCODE_SERVFAIL)
+		q->t->servfail++;
+	else
+		q->t->blocked++;
 	event(q->t, q->qname, q->qtype, verdict, 0, 0, rcode, q->tc ? "tcp" : "udp");
 	if (n >= 0) {
 		F.out[0] = (uint8_t)(q->client_id >> 8);
