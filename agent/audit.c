@@ -31,7 +31,7 @@ static struct {
 	int commit_timer, tick_timer;
 	struct vg_fwd **fwds;
 	size_t nfwds;
-	json_t *agg; /* while degraded: {"egress.denied": {"tenant": count}} */
+	json_t *agg; /* while degraded: {"egress.denied": {"tenant": count}}, dns.query too */
 	time_t agg_since;
 	char state_logged[160]; /* the degraded state last written to the journal */
 	bool stopping, atexit_set;
@@ -186,7 +186,8 @@ static bool aggregate(const char *type, json_t *data)
 	const char *tenant = json_string_value(json_object_get(data, "tenant"));
 	json_t *per;
 
-	if (strncmp(type, "egress.", 7) != 0)
+	/* per-connection and per-question events (docs/enforcement.md, docs/dns.md) */
+	if (strncmp(type, "egress.", 7) != 0 && strcmp(type, "dns.query") != 0)
 		return false;
 	if (!A.agg) {
 		A.agg = json_object();
