@@ -25,6 +25,9 @@ cat >"$T/hosts" <<'EOF'
 198.51.100.13 other.example.test
 198.51.100.13 b.svc.example.test
 EOF
+# more addresses than a 512-byte UDP answer holds: dnsmasq sets TC, the forwarder asks again over TCP
+n=100
+while [ $n -lt 140 ]; do echo "198.51.100.$n big.example.test" >>"$T/hosts"; n=$((n + 1)); done
 ip netns exec "$NSI" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
 	--addn-hosts="$T/hosts" --listen-address=10.0.0.53 --bind-interfaces --port=53 --local-ttl=1 \
 	--cname=www.example.test,cdn.example.test --cname=cdn.example.test,edge.example.test \
@@ -58,7 +61,8 @@ tenants() {
 [{"name": "alpha", "id": 1, "cgroups": ["$CGREL/alpha"],
   "egress": [{"id": 10, "fqdn": "api.example.test", "proto": "tcp", "ports": [443]},
              {"id": 11, "fqdn": "www.example.test", "proto": "tcp", "ports": [443]},
-             {"id": 12, "pattern": "*.svc.example.test", "proto": "tcp", "ports": [443]}]},
+             {"id": 12, "pattern": "*.svc.example.test", "proto": "tcp", "ports": [443]},
+             {"id": 13, "fqdn": "big.example.test", "proto": "tcp", "ports": [443]}]},
  {"name": "beta", "id": 2, "cgroups": ["$CGREL/beta"],
   "egress": [{"id": 20, "fqdn": "other.example.test", "proto": "tcp", "ports": [443]}]}]
 EOF
@@ -159,6 +163,20 @@ out=$(ask 127.0.0.1 "$PA" b.svc.example.test A)
 assert_contains "$out" "198.51.100.13" "*.svc.example.test matches b.svc.example.test"
 out=$(ask 127.0.0.1 "$PA" a.b.svc.example.test A)
 assert_contains "$out" "rcode=3" "the pattern's '*' is one label"
+
+echo "== truncation: a 40-address answer, fetched over TCP, every address learned"
+before=$(asked)
+out=$(ask 127.0.0.1 "$PA" big.example.test A)
+assert_contains "$out" "tc=1" "over UDP without EDNS0 the client gets TC (the answer is larger than 512 bytes)"
+[ "$(grep -c 'query\[A\] big.example.test' "$T/dnsmasq.log")" -ge 2 ] || fail "the forwarder did not ask again over TCP"
+ok "the forwarder asked again over TCP"
+expect "$NSH" "$CGA" <<'EOF'
+tcp 198.51.100.100 443 => allow
+tcp 198.51.100.139 443 => allow
+tcp 198.51.100.140 443 => deny
+EOF
+out=$(ask 127.0.0.1 "$PA" big.example.test A --tcp)
+assert_contains "$out" "198.51.100.139" "over TCP the client gets every address"
 
 echo "== explain"
 out=$(ctl explain --tenant alpha --dst api.example.test:443)
