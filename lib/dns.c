@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* DNS names, patterns and a bounded message parser (include/vigil/dns.h, docs/dns.md). */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -239,7 +240,9 @@ int vg_dns_parse(const uint8_t *buf, size_t len, struct vg_dns_msg *m, struct vg
 	size_t off = HDR_LEN;
 	int r;
 
-	memset(m, 0, sizeof(*m));
+	/* the header fields only: records are written as they are kept (the array is 33 KB) */
+	memset(m, 0, offsetof(struct vg_dns_msg, rr));
+	m->skipped = 0;
 	if (len > VG_DNS_MSG_MAX)
 		return vg_err_set(err, EMSGSIZE, "dns_too_large", "dns", "message of %zu bytes; at most %d", len,
 				  VG_DNS_MSG_MAX);
