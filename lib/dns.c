@@ -321,6 +321,45 @@ size_t vg_dns_answer_addrs(const struct vg_dns_msg *m, vg_dns_addr_cb cb, void *
 	return found;
 }
 
+static const char *v4_unlearnable(const uint8_t a[4])
+{
+	if (a[0] == 0)
+		return "unspecified (0.0.0.0/8)";
+	if (a[0] == 127)
+		return "loopback";
+	if (a[0] == 169 && a[1] == 254)
+		return "link-local (169.254.0.0/16: cloud metadata)";
+	if (a[0] >= 224 && a[0] <= 239)
+		return "multicast";
+	if (a[0] >= 240)
+		return "reserved or broadcast (240.0.0.0/4)";
+	return NULL;
+}
+
+const char *vg_dns_addr_unlearnable(int family, const uint8_t *addr)
+{
+	static const uint8_t ec2_meta[16] = { 0xfd, 0x00, 0x0e, 0xc2, [14] = 0x02, [15] = 0x54 };
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t zero[12];
+
+	if (family == AF_INET)
+		return v4_unlearnable(addr);
+	if (family != AF_INET6)
+		return "not an IP address";
+	/* ::ffff:a.b.c.d and ::a.b.c.d reach a.b.c.d; ::, ::1 are judged here as themselves */
+	if (!memcmp(addr, mapped, 12) || (!memcmp(addr, zero, 12) && (addr[12] | addr[13] | addr[14])))
+		return v4_unlearnable(addr + 12);
+	if (!memcmp(addr, zero, 12) && !addr[12] && !addr[13] && !addr[14])
+		return addr[15] == 1 ? "loopback" : addr[15] == 0 ? "unspecified" : "IPv4-compatible";
+	if (addr[0] == 0xfe && (addr[1] & 0xc0) == 0x80)
+		return "link-local (fe80::/10)";
+	if (addr[0] == 0xff)
+		return "multicast";
+	if (!memcmp(addr, ec2_meta, 16))
+		return "cloud metadata (fd00:ec2::254)";
+	return NULL;
+}
+
 /* --- the forwarder's decisions --- */
 
 static size_t match_list(const struct vg_name_rule *r, size_t n, const char *name, const struct vg_name_rule **out,

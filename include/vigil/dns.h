@@ -77,6 +77,16 @@ int vg_dns_parse(const uint8_t *buf, size_t len, struct vg_dns_msg *m, struct vg
 typedef void (*vg_dns_addr_cb)(void *arg, int family, const uint8_t *addr, uint32_t ttl);
 size_t vg_dns_answer_addrs(const struct vg_dns_msg *m, vg_dns_addr_cb cb, void *arg);
 
+/*
+ * May an answer open ADDR (AF_INET: 4 bytes, AF_INET6: 16) for a tenant? No for the
+ * special-purpose addresses a name must never open, whoever controls the name's records
+ * (DNS rebinding): unspecified, loopback, link-local (the cloud metadata services
+ * 169.254.169.254 and fd00:ec2::254 among them), multicast, IPv4 broadcast and reserved
+ * 240/4, and IPv4-mapped/compatible IPv6 forms of those. A CIDR rule still allows them.
+ * Returns NULL when learnable, else what the address is ("loopback", ...).
+ */
+const char *vg_dns_addr_unlearnable(int family, const uint8_t *addr);
+
 /* --- vigild's forwarder: its pure decisions (agent/dnsfwd.c, docs/dns.md) --- */
 
 struct vg_bundle;

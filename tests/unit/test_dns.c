@@ -381,6 +381,41 @@ static void test_forwarder_synth(void **state)
 	free(p);
 }
 
+static int unlearnable(const char *text)
+{
+	uint8_t a[16];
+
+	if (inet_pton(AF_INET, text, a) == 1)
+		return vg_dns_addr_unlearnable(AF_INET, a) != NULL;
+	assert_int_equal(inet_pton(AF_INET6, text, a), 1);
+	return vg_dns_addr_unlearnable(AF_INET6, a) != NULL;
+}
+
+/* names never open special-purpose addresses (DNS rebinding to metadata, loopback, ...) */
+static void test_unlearnable(void **state)
+{
+	static const char *const refused[] = {
+		"0.0.0.0", "0.1.2.3", "127.0.0.1", "127.255.255.254", "169.254.169.254", "169.254.0.1",
+		"224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255", "::", "::1", "fe80::1",
+		"febf::1", "ff02::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:169.254.169.254",
+		"::127.0.0.1", "::ffff:0.0.0.0", "::2",
+	};
+	static const char *const learnable[] = {
+		"1.1.1.1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "126.255.255.255", "128.0.0.1",
+		"169.253.255.255", "169.255.0.1", "223.255.255.255", "2001:db8::1", "fd00:ec2::253",
+		"fec0::1", "::ffff:93.184.216.34", "fc00::1", "64:ff9b::808:808",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++)
+		if (!unlearnable(refused[i]))
+			fail_msg("%s must not be learnable", refused[i]);
+	for (size_t i = 0; i < sizeof(learnable) / sizeof(learnable[0]); i++)
+		if (unlearnable(learnable[i]))
+			fail_msg("%s must be learnable", learnable[i]);
+	assert_non_null(vg_dns_addr_unlearnable(AF_UNIX, (const uint8_t *)"x"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -390,6 +425,7 @@ int main(void)
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_forwarder_rules),
 		cmocka_unit_test(test_forwarder_synth),
+		cmocka_unit_test(test_unlearnable),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
