@@ -148,10 +148,33 @@ fail:
 	return r;
 }
 
-/* deprovisioned: why, in a word per reason */
-static const char *deprovision_reason(const struct vg_bundle *b, const char *name)
+static int cmp_user_ptr(const void *a, const void *b)
 {
-	const struct vg_user *bu = vg_bundle_user_by_name(b, name);
+	return strcmp((*(const struct vg_user *const *)a)->name, (*(const struct vg_user *const *)b)->name);
+}
+
+/* the bundle's users sorted by name: 100k deprovisioned users are not 100k scans of the bundle */
+static const struct vg_user **users_by_name(const struct vg_bundle *b)
+{
+	const struct vg_user **v = malloc((b->identity.nusers ? b->identity.nusers : 1) * sizeof(*v));
+
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < b->identity.nusers; i++)
+		v[i] = &b->identity.users[i];
+	if (b->identity.nusers)
+		qsort(v, b->identity.nusers, sizeof(*v), cmp_user_ptr);
+	return v;
+}
+
+/* deprovisioned: why, in a word per reason */
+static const char *deprovision_reason(const struct vg_bundle *b, const struct vg_user **sorted, const char *name)
+{
+	const struct vg_user key = { .name = (char *)name }, *kp = &key, **found;
+	const struct vg_user *bu;
+
+	found = b->identity.nusers ? bsearch(&kp, sorted, b->identity.nusers, sizeof(*sorted), cmp_user_ptr) : NULL;
+	bu = found ? *found : NULL;
 
 	if (!bu)
 		return "removed from the bundle";
@@ -189,22 +212,26 @@ static void save_list(struct vg_daemon *d, const char *type, const char *digest,
 static void audit_users(struct vg_daemon *d, const struct vg_bundle *b, json_t *list, const char *type)
 {
 	bool deprov = strcmp(type, "user.deprovisioned") == 0;
-	json_t *data, *first = json_array(), *why = json_object();
+	json_t *data, *first, *why;
+	const struct vg_user **sorted = NULL;
 	char digest[65];
 	size_t i, n = json_array_size(list);
 	char *text;
 	json_t *u;
 
-	if (!n) {
-		json_decref(first);
-		json_decref(why);
+	if (!n)
+		return;
+	if (deprov && !(sorted = users_by_name(b))) {
+		vg_log(LOG_ERR, "identity: out of memory: %zu deprovisioned user(s) not audited", n);
 		return;
 	}
+	first = json_array();
+	why = json_object();
 	json_array_foreach(list, i, u) {
 		const char *name = json_string_value(json_object_get(u, "user"));
 
 		if (deprov) {
-			const char *reason = deprovision_reason(b, name);
+			const char *reason = deprovision_reason(b, sorted, name);
 
 			json_object_set_new(u, "reason", json_string(reason));
 			json_object_set_new(why, reason,
@@ -223,6 +250,7 @@ static void audit_users(struct vg_daemon *d, const struct vg_bundle *b, json_t *
 	if (text)
 		save_list(d, type, digest, text, data);
 	free(text);
+	free(sorted);
 	vg_log(LOG_NOTICE, "identity: %s: %zu user(s), list sha256 %s", type, n, digest);
 	vg_daemon_audit(d, type, n == 1 ? json_string_value(json_object_get(json_array_get(list, 0), "user"))
 					: "identity",

@@ -79,6 +79,7 @@ absent() { ! in_nss_ns getent -s vigil passwd alice >/dev/null; }
 poll_until 10 absent && ok "deprovisioned alice vanished from NSS" || fail "alice still served"
 in_nss_ns id alice >/dev/null 2>&1 && fail "id alice still works" || ok "id alice fails"
 assert_contains "$(events user.deprovisioned)" "alice" "user.deprovisioned alice audited"
+assert_contains "$(events user.deprovisioned)" "state deprovisioned" "alice's reason: state deprovisioned"
 
 # restart: the persisted bundle is re-applied, nobody is provisioned twice
 stop_vigild
@@ -92,4 +93,5 @@ make_bundle "$T/b3.json" 3 --del identity
 ctl policy push "$T/b3.json" >/dev/null || fail "bundle v3 (no identity) refused"
 in_nss_ns getent -s vigil passwd carol >/dev/null && fail "carol still served" || ok "bundle without identity: carol gone"
 assert_contains "$(events user.deprovisioned)" "carol" "user.deprovisioned carol audited"
+assert_contains "$(events user.deprovisioned)" "removed from the bundle" "carol's reason: removed from the bundle"
 assert_eq "$(in_nss_ns getent -s vigil group vigil-elevated)" "vigil-elevated:x:64000:" "elevation group still served"
