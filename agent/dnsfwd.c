@@ -98,6 +98,7 @@ struct fwd_tenant {
 	uint64_t memo_clock;
 	/* counters */
 	uint64_t queries, allowed, blocked, answered, servfail, timeouts, overload, malformed, learned, learn_failed;
+	uint64_t unlearnable; /* answer addresses no name may open (vg_dns_addr_unlearnable) */
 	uint64_t events, events_dropped;
 	uint64_t ev_second, ev_count;
 };
@@ -180,7 +181,7 @@ static const char *qtype_name(uint16_t t, char *buf, size_t len)
 /* ---- audit: every question is an event, sampled under a flood like the kernel's denies ---- */
 
 static void event(struct fwd_tenant *t, const char *name, uint16_t qtype, const char *verdict, uint32_t rule_id,
-		  size_t answers, uint8_t rcode, const char *transport)
+		  size_t answers, size_t unlearnable, uint8_t rcode, const char *transport)
 {
 	uint64_t sec = now_ms() / 1000;
 	uint32_t limit = vg_daemon_config(F.d)->event_rate_limit;
@@ -207,6 +208,8 @@ static void event(struct fwd_tenant *t, const char *name, uint16_t qtype, const 
 		return;
 	if (rule_id)
 		json_object_set_new(j, "rule_id", json_integer(rule_id));
+	if (unlearnable)
+		json_object_set_new(j, "unlearnable", json_integer((json_int_t)unlearnable));
 	if (sampled)
 		json_object_set_new(j, "events_dropped", json_integer((json_int_t)t->events_dropped));
 	if (vg_daemon_audit(F.d, "dns.query", t->name, j) == 0)
@@ -334,7 +337,7 @@ static void query_fail(struct query *q, uint8_t rcode, const char *verdict)
 		q->t->servfail++;
 	else
 		q->t->blocked++;
-	event(q->t, q->qname, q->qtype, verdict, 0, 0, rcode, q->tc ? "tcp" : "udp");
+	event(q->t, q->qname, q->qtype, verdict, 0, 0, 0, rcode, q->tc ? "tcp" : "udp");
 	if (n >= 0) {
 		F.out[0] = (uint8_t)(q->client_id >> 8);
 		F.out[1] = (uint8_t)q->client_id;
@@ -372,7 +375,7 @@ static void memo_put(struct fwd_tenant *t, const char *name, int family, const u
 struct learn_ctx {
 	struct fwd_tenant *t;
 	const struct vg_name_rule **rules;
-	size_t nrules, addrs;
+	size_t nrules, addrs, unlearnable;
 	uint64_t now;
 	int r;
 	struct vg_err err;
@@ -384,6 +387,11 @@ static void learn_addr(void *arg, int family, const uint8_t *addr, uint32_t ttl)
 	struct learn_ctx *lc = arg;
 	uint64_t exp = lc->now + vg_dns_learn_seconds(&F.pol, ttl) * 1000000000ull;
 
+	/* DNS rebinding: whoever controls a name's records cannot open loopback, metadata, ... */
+	if (vg_dns_addr_unlearnable(family, addr)) {
+		lc->unlearnable++;
+		return;
+	}
 	for (size_t i = 0; i < lc->nrules && lc->r == 0; i++)
 		lc->r = vg_enforce_dns_learn(lc->t->id, lc->rules[i]->id, family, addr, exp, &lc->err);
 	if (lc->r == 0) {
@@ -418,8 +426,10 @@ static void query_answer(struct query *q, uint8_t *ans, size_t len)
 		return;
 	}
 	q->t->learned += lc.addrs;
+	q->t->unlearnable += lc.unlearnable;
 	q->t->answered++;
-	event(q->t, q->qname, q->qtype, "allowed", rules[0]->id, lc.addrs, F.m.rcode, q->tc ? "tcp" : "udp");
+	event(q->t, q->qname, q->qtype, "allowed", rules[0]->id, lc.addrs, lc.unlearnable, F.m.rcode,
+	      q->tc ? "tcp" : "udp");
 	ans[0] = (uint8_t)(q->client_id >> 8);
 	ans[1] = (uint8_t)q->client_id;
 	reply(q, ans, len);
@@ -627,14 +637,14 @@ static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len
 	}
 	if (!bt || F.m.qclass != 1 || !vg_dns_rules_match(F.b, bt, F.m.qname, rules, MAX_MATCH)) {
 		t->blocked++;
-		event(t, F.m.qname, F.m.qtype, "blocked", 0, 0, refuse, transport);
+		event(t, F.m.qname, F.m.qtype, "blocked", 0, 0, 0, refuse, transport);
 		reply_local(fd, peer, peerlen, tc, msg, len, refuse);
 		return;
 	}
 	t->allowed++;
 	if (t->nqueries >= MAX_QUERIES_TENANT || F.nqueries >= MAX_QUERIES || !F.pol.nresolvers) {
 		t->overload++;
-		event(t, F.m.qname, F.m.qtype, "overload", rules[0]->id, 0, VG_DNS_RCODE_SERVFAIL, transport);
+		event(t, F.m.qname, F.m.qtype, "overload", rules[0]->id, 0, 0, VG_DNS_RCODE_SERVFAIL, transport);
 		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_SERVFAIL);
 		return;
 	}
@@ -1106,6 +1116,7 @@ static json_t *tenant_status(struct fwd_tenant *t)
 		      (json_int_t)t->events_dropped);
 	if (!j)
 		return NULL;
+	json_object_set_new(j, "unlearnable", json_integer((json_int_t)t->unlearnable));
 	if (t->addr.v6.sin6_family)
 		json_object_set_new(j, "listen6", json_string(sockaddr_str(&t->addr.v6, a6, sizeof(a6))));
 	if (vg_enforce_dns_stats(t->id, &st) == 0)

@@ -24,6 +24,9 @@ cat >"$T/hosts" <<'EOF'
 198.51.100.12 edge.example.test
 198.51.100.13 other.example.test
 198.51.100.13 b.svc.example.test
+127.0.0.1 rebind.example.test
+169.254.169.254 rebind.example.test
+198.51.100.14 rebind.example.test
 EOF
 # more addresses than a 512-byte UDP answer holds: dnsmasq sets TC, the forwarder asks again over TCP
 n=100
@@ -62,7 +65,8 @@ tenants() {
   "egress": [{"id": 10, "fqdn": "api.example.test", "proto": "tcp", "ports": [443]},
              {"id": 11, "fqdn": "www.example.test", "proto": "tcp", "ports": [443]},
              {"id": 12, "pattern": "*.svc.example.test", "proto": "tcp", "ports": [443]},
-             {"id": 13, "fqdn": "big.example.test", "proto": "tcp", "ports": [443]}]},
+             {"id": 13, "fqdn": "big.example.test", "proto": "tcp", "ports": [443]},
+             {"id": 14, "fqdn": "rebind.example.test", "proto": "tcp", "ports": [443]}]},
  {"name": "beta", "id": 2, "cgroups": ["$CGREL/beta"],
   "egress": [{"id": 20, "fqdn": "other.example.test", "proto": "tcp", "ports": [443]}]}]
 EOF
@@ -147,6 +151,17 @@ assert_contains "$out" "198.51.100.12" "www.example.test resolves through its ch
 expect "$NSH" "$CGA" <<'EOF'
 tcpwait 198.51.100.12 443 => allow connected
 EOF
+echo "== DNS rebinding: an answer naming loopback or the metadata service opens neither"
+out=$(ask 127.0.0.1 "$PA" rebind.example.test A)
+assert_contains "$out" "169.254.169.254" "the answer is passed on as it is"
+expect "$NSH" "$CGA" <<'EOF'
+tcp 169.254.169.254 443 => deny
+tcp 198.51.100.14 443 => allow
+EOF
+[ "$(dns_counter alpha unlearnable)" -ge 2 ] || fail "unlearnable addresses not counted"
+ok "the two special-purpose addresses counted as unlearnable"
+wait_audit dns.query '"unlearnable": 2'
+
 echo "== TCP, AAAA, EDNS0 and a pattern"
 out=$(ask 127.0.0.1 "$PA" api.example.test AAAA --tcp)
 assert_contains "$out" "2001:db8::10" "AAAA over TCP"
@@ -179,6 +194,7 @@ out=$(ask 127.0.0.1 "$PA" big.example.test A --tcp)
 assert_contains "$out" "198.51.100.139" "over TCP the client gets every address"
 
 echo "== explain"
+ask 127.0.0.1 "$PA" api.example.test A >/dev/null # learned now (they live 3 s here)
 out=$(ctl explain --tenant alpha --dst api.example.test:443)
 assert_contains "$out" "allowed" "explain: allowed"
 assert_contains "$out" "rule 10 of tenant: api.example.test tcp" "explain names the rule"
