@@ -51,18 +51,19 @@ enum {
 	M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_SOCKS, M_COUNTERS, M_RATES, M_EVENTS, M_LSM_SEEN,
 	M_CG_CACHE, M_Q_ACTIVE, M_Q_LPM, M_Q_RANGES, M_QUARANTINED,
 	M_CONNRATE_CONF, M_CONNRATE_BUCKETS, M_CONNRATE_SOCKS, M_GEN_NAMES, M_LEARNED, M_DNS_FWD,
-	M_DNS_FWD_ADDR,
+	M_DNS_FWD_ADDR, M_DNS_ORIGS,
 	M__COUNT
 };
 static const char *const map_names[M__COUNT] = {
 	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "sock_states", "counters", "rates", "events", "lsm_seen",
 	"cg_cache", "q_active", "q_lpm", "q_ranges", "quarantined",
 	"connrate_conf", "connrate_buckets", "connrate_socks",
-	"gen_names", "learned", "dns_fwd", "dns_fwd_addr",
+	"gen_names", "learned", "dns_fwd", "dns_fwd_addr", "dns_origs",
 };
 /* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {
 	"vg_connect4", "vg_connect6", "vg_sendmsg4", "vg_sendmsg6", "vg_sock_create", "vg_skb_egress",
+	"vg_recvmsg4", "vg_recvmsg6", "vg_getpeername4", "vg_getpeername6",
 };
 /* links pinned by earlier versions: removed with the others, so that an upgrade detaches them */
 static const char *const legacy_links[] = { "vg_sockops" };
@@ -1744,6 +1745,40 @@ static bool is_quarantined(uint32_t tenant)
 }
 
 /* vg_enf_explain with the kernel's quarantine steps around it (judge() and quarantine() in bpf/vigil.bpf.c). */
+/*
+ * steer_dns() of bpf/vigil.bpf.c for a connect or sendmsg: a forwarder's address named
+ * directly is refused, the tenant's port-53 traffic goes to its forwarder. true: decided.
+ */
+static bool explain_dns(uint32_t tid, int family, const uint8_t *addr, uint16_t port, uint8_t proto,
+			struct vg_enf_verdict_info *v)
+{
+	struct vg_enf_learn_key a;
+	struct vg_enf_fwd_key k = { 0 };
+	struct vg_enf_dns_fwd f;
+	uint32_t owner;
+
+	if ((proto != IPPROTO_TCP && proto != IPPROTO_UDP) || learn_key(tid, family, addr, &a) < 0)
+		return false;
+	*v = (struct vg_enf_verdict_info){ .verdict = VG_ENF_DENY_DNS, .fam = a.fam };
+	for (size_t i = 0; E.compiled && i < E.compiled->ntenants; i++)
+		if (E.compiled->tenants[i].tenant == tid)
+			v->mode = E.compiled->tenants[i].mode;
+	k.fam = a.fam;
+	k.port = port;
+	memcpy(k.addr, a.addr, 16);
+	if (bpf_map_lookup_elem(E.fd[M_DNS_FWD_ADDR], &k, &owner) == 0) {
+		v->owner = owner;
+		v->allowed = v->mode == VG_MODE_AUDIT;
+		return true;
+	}
+	if (port != 53 || bpf_map_lookup_elem(E.fd[M_DNS_FWD], &tid, &f) < 0)
+		return false;
+	if ((a.fam == 4 && f.port4) || (a.fam == 6 && f.port6))
+		v->verdict = VG_ENF_ALLOW_DNS;
+	v->allowed = vg_enf_verdict_allows(v->verdict) || v->mode == VG_MODE_AUDIT;
+	return true;
+}
+
 static int explain_verdict(uint32_t tid, int family, const uint8_t *addr, uint16_t port, uint8_t proto,
 			   uint32_t port_owner, struct vg_enf_verdict_info *v)
 {
@@ -1753,6 +1788,8 @@ static int explain_verdict(uint32_t tid, int family, const uint8_t *addr, uint16
 		*v = (struct vg_enf_verdict_info){ .verdict = VG_ENF_DENY_QUARANTINE, .owner = port_owner };
 		return 0;
 	}
+	if (tid && !is_quarantined(tid) && explain_dns(tid, family, addr, port, proto, v))
+		return 0;
 	if (!is_quarantined(tid)) {
 		struct vg_enf_learn_key k;
 		struct vg_enf_learn_val l;

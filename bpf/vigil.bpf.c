@@ -122,6 +122,28 @@ struct {
 	__type(value, __u32);
 } dns_fwd_addr SEC(".maps");
 
+/*
+ * A socket whose DNS traffic was steered to its tenant's forwarder: the
+ * address the process named and the forwarder's, as the sock_addr context
+ * holds them (network byte order), so that replies and the peer name show
+ * the address the process named (recvmsg4/6, getpeername4/6).
+ */
+struct dns_orig {
+	__u32 ip6[4]; /* AF_INET6 sockets */
+	__u32 ip4;    /* AF_INET sockets */
+	__u32 port;
+	__u32 fwd_ip6[4];
+	__u32 fwd_ip4;
+	__u32 fwd_port;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct dns_orig);
+} dns_origs SEC(".maps");
+
 /* active[0]: the generation slot in force; the single write that switches policy. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -497,6 +519,21 @@ __noinline int slot_allows(struct judge_req *q, __u32 rule, __u32 tag)
 	return find_range(ranges, nv->off[cls], nv->cnt[cls], cls <= VG_ENF_CLASS_UDP ? q->d.port : 0) != NULL;
 }
 
+/* Tenant whose DNS forwarder listens at d (address, port, TCP or UDP), 0: none. Global: its key is off the callers' stacks. */
+__noinline int forwarder_of(struct dest *d)
+{
+	struct vg_enf_fwd_key k = {};
+	__u32 *t;
+
+	if (!d || (d->proto != IPPROTO_TCP && d->proto != IPPROTO_UDP))
+		return 0;
+	k.fam = d->fam;
+	k.port = d->port;
+	__builtin_memcpy(k.addr, d->addr, 16);
+	t = bpf_map_lookup_elem(&dns_fwd_addr, &k);
+	return t ? (int)*t : 0;
+}
+
 /*
  * The name rule under which q's tenant learned q->d (learned map), if one of
  * its live slots allows q->d's protocol and port in generation q->gen; 0:
@@ -539,6 +576,14 @@ static __always_inline __u32 judge(const struct policy *p, const struct dest *d,
 	if (p->deny_all)
 		return VG_ENF_DENY_QUARANTINE;
 	q.d = *d;
+	/* a forwarder's address: the tenant's own (its steered DNS) or another tenant's */
+	if (p->who->tenant && !p->quarantined && vg_enf_is_local(d->fam, d->addr)) {
+		v = (__u32)forwarder_of(&q.d);
+		if (v) {
+			*owner = v;
+			return v == p->who->tenant ? VG_ENF_ALLOW_DNS : VG_ENF_DENY_DNS;
+		}
+	}
 	q.gen = p->gen;
 	q.tenant = p->who->tenant;
 	q.port_owner = port_owner;
@@ -824,7 +869,65 @@ static __always_inline __u32 connect_rate(const struct policy *p, struct bpf_soc
 	return verdict;
 }
 
-static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct dest *d, __u8 hook)
+/*
+ * A tenant's DNS (port 53, UDP or TCP, to any address) goes to its vigild
+ * forwarder (dns_fwd): the destination is rewritten, the one it had is kept in
+ * dns_origs for replies and getpeername. Naming a forwarder's address itself
+ * is refused: only vigild's rewrite leads there. Returns the verdict, 0: not
+ * DNS of a tenant with a forwarder (judged like any destination).
+ */
+static __always_inline __u32 steer_dns(struct bpf_sock_addr *ctx, const struct policy *p, struct dest *d, const int v6)
+{
+	const struct vg_enf_dns_fwd *f;
+	struct dns_orig *o;
+	__u32 tenant = p->who->tenant;
+
+	if (forwarder_of(d))
+		return VG_ENF_DENY_DNS;
+	if (d->port != 53 || (d->proto != IPPROTO_TCP && d->proto != IPPROTO_UDP))
+		return 0;
+	f = bpf_map_lookup_elem(&dns_fwd, &tenant);
+	if (!f)
+		return 0;
+	/* the forwarder of the family the socket speaks: IPv4 (also as IPv4-mapped IPv6) or ::1 */
+	if ((d->fam == 4 && !f->port4) || (d->fam == 6 && !f->port6))
+		return VG_ENF_DENY_DNS;
+	o = bpf_sk_storage_get(&dns_origs, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o)
+		return VG_ENF_DENY_DNS;
+	o->port = ctx->user_port;
+	/* v6 is a constant in each program: connect4 may not even name user_ip6 */
+	if (!v6) {
+		o->ip4 = ctx->user_ip4;
+		__builtin_memcpy(&o->fwd_ip4, f->addr4, 4);
+		o->fwd_port = bpf_htons(f->port4);
+		ctx->user_ip4 = o->fwd_ip4;
+		ctx->user_port = o->fwd_port;
+		return VG_ENF_ALLOW_DNS;
+	}
+	o->ip6[0] = ctx->user_ip6[0];
+	o->ip6[1] = ctx->user_ip6[1];
+	o->ip6[2] = ctx->user_ip6[2];
+	o->ip6[3] = ctx->user_ip6[3];
+	if (d->fam == 4) {
+		o->fwd_ip6[0] = 0;
+		o->fwd_ip6[1] = 0;
+		o->fwd_ip6[2] = bpf_htonl(0xffff);
+		__builtin_memcpy(&o->fwd_ip6[3], f->addr4, 4);
+		o->fwd_port = bpf_htons(f->port4);
+	} else {
+		__builtin_memcpy(o->fwd_ip6, f->addr6, 16);
+		o->fwd_port = bpf_htons(f->port6);
+	}
+	ctx->user_ip6[0] = o->fwd_ip6[0];
+	ctx->user_ip6[1] = o->fwd_ip6[1];
+	ctx->user_ip6[2] = o->fwd_ip6[2];
+	ctx->user_ip6[3] = o->fwd_ip6[3];
+	ctx->user_port = o->fwd_port;
+	return VG_ENF_ALLOW_DNS;
+}
+
+static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct dest *d, __u8 hook, const int v6)
 {
 	__u32 verdict, rule, owner, port_owner = 0;
 	struct policy p;
@@ -835,6 +938,11 @@ static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct d
 	if (!p.who)
 		return 1;
 	quarantine(&p);
+	if (p.who->tenant && !p.quarantined) {
+		verdict = steer_dns(ctx, &p, d, v6);
+		if (verdict)
+			return decide_task(&p, d, verdict, 0, 0, hook);
+	}
 	if (p.who->tenant && vg_enf_proto_class(d->proto) <= VG_ENF_CLASS_UDP && vg_enf_is_local(d->fam, d->addr))
 		port_owner = local_owner_early(ctx, d, p.gen);
 	verdict = judge(&p, d, port_owner, &rule, &owner);
@@ -850,7 +958,7 @@ static __always_inline int sock_addr4(struct bpf_sock_addr *ctx, __u8 hook)
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = ctx->protocol;
 	d.family = AF_INET;
-	return sock_addr_enforce(ctx, &d, hook);
+	return sock_addr_enforce(ctx, &d, hook, 0);
 }
 
 static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 hook)
@@ -866,7 +974,7 @@ static __always_inline int sock_addr6(struct bpf_sock_addr *ctx, __u8 hook)
 	d.port = bpf_ntohs((__u16)ctx->user_port);
 	d.proto = ctx->protocol;
 	d.family = AF_INET6;
-	return sock_addr_enforce(ctx, &d, hook);
+	return sock_addr_enforce(ctx, &d, hook, 1);
 }
 
 SEC("cgroup/connect4")
@@ -891,6 +999,73 @@ SEC("cgroup/sendmsg6")
 int vg_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return sock_addr6(ctx, VG_ENF_HOOK_SENDMSG);
+}
+
+/*
+ * What a steered socket shows the process: a reply from the forwarder (recvmsg)
+ * and the peer name come back as the address the process named, so resolvers
+ * that check the reply's source (glibc) take the answer.
+ */
+static __always_inline void unsteer4(struct bpf_sock_addr *ctx)
+{
+	struct dns_orig *o = bpf_sk_storage_get(&dns_origs, ctx->sk, 0, 0);
+
+	if (o && ctx->user_ip4 == o->fwd_ip4 && ctx->user_port == o->fwd_port) {
+		ctx->user_ip4 = o->ip4;
+		ctx->user_port = o->port;
+	}
+}
+
+static __always_inline void unsteer6(struct bpf_sock_addr *ctx)
+{
+	struct dns_orig *o = bpf_sk_storage_get(&dns_origs, ctx->sk, 0, 0);
+	__u32 w0, w1, w2, w3;
+
+	if (!o || ctx->user_port != o->fwd_port)
+		return;
+	w0 = ctx->user_ip6[0];
+	w1 = ctx->user_ip6[1];
+	w2 = ctx->user_ip6[2];
+	w3 = ctx->user_ip6[3];
+	if (w0 == o->fwd_ip6[0] && w1 == o->fwd_ip6[1] && w2 == o->fwd_ip6[2] && w3 == o->fwd_ip6[3]) {
+		ctx->user_ip6[0] = o->ip6[0];
+		ctx->user_ip6[1] = o->ip6[1];
+		ctx->user_ip6[2] = o->ip6[2];
+		ctx->user_ip6[3] = o->ip6[3];
+		ctx->user_port = o->port;
+	} else if (!w0 && !w1 && w2 == bpf_htonl(0xffff) && w3 == o->fwd_ip4 && o->fwd_ip4) {
+		/* a datagram sent to an IPv4-mapped address went through sendmsg4: its reply comes back mapped */
+		ctx->user_ip6[3] = o->ip4;
+		ctx->user_port = o->port;
+	}
+}
+
+SEC("cgroup/recvmsg4")
+int vg_recvmsg4(struct bpf_sock_addr *ctx)
+{
+	unsteer4(ctx);
+	return 1;
+}
+
+SEC("cgroup/recvmsg6")
+int vg_recvmsg6(struct bpf_sock_addr *ctx)
+{
+	unsteer6(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername4")
+int vg_getpeername4(struct bpf_sock_addr *ctx)
+{
+	unsteer4(ctx);
+	return 1;
+}
+
+SEC("cgroup/getpeername6")
+int vg_getpeername6(struct bpf_sock_addr *ctx)
+{
+	unsteer6(ctx);
+	return 1;
 }
 
 /* A socket kind the tenant may not open: counted and reported like any deny. */

@@ -19,11 +19,11 @@ tcp 10.9.0.1 80 => deny
 EOF2
 links=$(pinned_link_ids)
 attached=$(attached_vigil_progs)
-# 6 programs at the cgroup root, plus the BPF LSM one where the kernel runs it
-nlinks=6
-[ -e "$BPFFS/link_vg_lsm_socket_create" ] && nlinks=7
+# 10 programs at the cgroup root, plus the BPF LSM one where the kernel runs it
+nlinks=10
+[ -e "$BPFFS/link_vg_lsm_socket_create" ] && nlinks=11
 [ "$(echo $links | wc -w)" = $nlinks ] || fail "expected $nlinks pinned links, have: $links"
-[ "$(echo $attached | wc -w)" -ge 6 ] || fail "expected the 6 cgroup programs attached at $CGROOT, have: $attached"
+[ "$(echo $attached | wc -w)" -ge 10 ] || fail "expected the 10 cgroup programs attached at $CGROOT, have: $attached"
 ok "$nlinks links pinned and attached: $links"
 
 echo "== kill -9 vigild: enforcement continues"
