@@ -405,11 +405,15 @@ static enum nss_status miss(const struct mapping *a, const struct mapping *b, in
 }
 
 /*
- * Every lookup runs at most twice: a copy found damaged while reading may only
- * be out of date (the file was replaced or rewritten since it was copied), and
- * the second run copies the file anew. Damage that persists answers UNAVAIL.
+ * A lookup runs again (at most ATTEMPTS times in all) when a copy found damaged
+ * while reading may only be out of date: the file was replaced or rewritten
+ * since it was copied, or two files it joins (a group and its members) come
+ * from different replacements. Each run copies the files anew. A lookup
+ * preempted across replacements on a loaded machine can straddle more than one:
+ * four runs make that vanishingly rare, while damage that persists still
+ * answers UNAVAIL after a bounded amount of work.
  */
-#define ATTEMPTS 2
+#define ATTEMPTS 4
 
 static bool again(int attempt, enum nss_status s, const struct mapping *a, const struct mapping *b)
 {
