@@ -9,6 +9,8 @@
 # Attacks: naming a forwarder's address directly (its own or another tenant's) is refused
 # and nothing arrives; a tenant without a forwarder is judged by its rules (denied);
 # another tenant's DNS goes to that tenant's forwarder, not this one's.
+# End to end: vigild's own forwarder (agent/dnsfwd.c) with a resolver on the host's loopback:
+# getent from the tenant is answered through it and the answer's address is allowed at once.
 # Runs in the host network namespace: a tenant's forwarder is on the host's loopback.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/enforce_lib.sh"
@@ -145,4 +147,26 @@ assert_contains "$out" '"forwarders":0' "the forwarder table is emptied"
 refused "$CGA" udp 10.0.0.53 53 "alpha's DNS without a forwarder entry"
 assert_eq "$(ctl --json explain --tenant alpha --dst "127.0.0.1:$PA/udp" | python3 -c 'import json,sys; print(json.load(sys.stdin)["verdict"])')" \
 	deny_no_rule "explain: the old forwarder address is an ordinary destination again"
+
+echo "== end to end: vigild's own forwarder, a resolver on the host's loopback"
+PR=$((PA + 2))
+python3 "$STEER" serve "$T/res" "127.0.0.1:$PR" &
+_enf_pids="$_enf_pids $!"
+i=0
+until [ -s "$T/res" ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "the resolver did not start"
+	sleep 0.05
+done
+# applying a bundle makes vigild's forwarder hand its table to the kernel side again
+push_bundle 3 --set "tenants=$(tenants)" --set "dns={\"resolvers\": [\"127.0.0.1:$PR\"]}"
+assert_contains "$(echo "tcp 192.0.2.99 443" | probe - "$CGA")" deny "alpha before its lookup: 192.0.2.99:443 denied"
+out=$(getent_in "$CGA" "nameserver 10.0.0.53" "options timeout:2 attempts:1")
+assert_contains "$out" "192.0.2.99" "getent from alpha answered through vigild's forwarder"
+[ "$(seen res udp)" -gt 0 ] || fail "the question did not reach the resolver"
+ok "the resolver got the question from vigild's forwarder ($(cat "$T/res"))"
+assert_eq "$(ctl --json explain --tenant alpha --dst 192.0.2.99:443 | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["verdict"], r.get("rule_id"))')" \
+	"allow_learned_name 300" "explain: 192.0.2.99 learned by steer.example's rule"
+assert_contains "$(echo "tcp 192.0.2.99 443" | probe - "$CGA")" allow "alpha after its lookup: 192.0.2.99:443 allowed at once"
+assert_contains "$(echo "tcp 192.0.2.99 443" | probe - "$CGB")" deny "beta (no lookup of its own): still denied"
 echo PASS
