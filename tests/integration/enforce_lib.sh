@@ -151,7 +151,9 @@ sniff() {
 	done
 }
 # field NAME WORD: a number from a receiver's file
-field() { awk -v w="$2" '{ for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }' "$T/$1"; }
+field() { word "$(cat "$T/$1")" "$2"; }
+# word TEXT WORD: the number after WORD in TEXT (a receiver's file, a flood's answer)
+word() { echo "$1" | awk -v w="$2" '{ for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }'; }
 # unchanged NAME WORD BEFORE WHAT: after a moment, the receiver still has BEFORE
 unchanged() {
 	sleep 0.5

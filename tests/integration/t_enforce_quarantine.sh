@@ -14,6 +14,9 @@
 
 CGA=$(tenant_cgroup alpha)
 CGB=$(tenant_cgroup beta)
+CGG=$(tenant_cgroup gamma)
+RATE=2 # gamma's connect_rate, never used before its quarantine: its bucket is full
+BURST=60
 make_topology
 PA=$((20000 + $$ % 20000)) # alpha's listener
 
@@ -28,7 +31,11 @@ tenants() {
   "egress": [{"id": 100, "cidr": "198.51.100.0/24", "proto": "tcp", "ports": ["8050"]},
              {"id": 101, "cidr": "10.0.0.53/32", "proto": "tcp", "ports": ["9000"]}]},
  {"name": "beta", "id": 2, "mode": "enforce", "cgroups": ["$CGREL/beta"],
-  "egress": [{"id": 200, "cidr": "127.0.0.0/8", "proto": "any"}]}]
+  "egress": [{"id": 200, "cidr": "127.0.0.0/8", "proto": "any"}]},
+ {"name": "gamma", "id": 3, "mode": "audit", "cgroups": ["$CGREL/gamma"],
+  "connect_rate": {"per_second": $RATE, "burst": $BURST},
+  "egress": [{"id": 300, "cidr": "198.51.100.0/24", "proto": "tcp", "ports": ["8050"]},
+             {"id": 301, "cidr": "10.0.0.53/32", "proto": "tcp", "ports": ["9000"]}]}]
 EOF
 }
 push_bundle 2 --set "tenants=$(tenants)"
@@ -186,3 +193,46 @@ echo send >&7
 unchanged c8050 msgs "$b" "alpha's established flow delivers nothing more"
 assert_eq "$(field c8050 resets)" "$r" "no reset without bpf_sock_destroy (the flow stalls)"
 quarantined "without bpf_sock_destroy"
+
+echo "== quarantine wins over connect_rate: gamma (audit in its bundle, $RATE/s burst $BURST)"
+emdoc "$T/qg.json" 400 '[{"action": "quarantine", "tenant": "gamma", "id": "inc4713",
+  "allow": [{"cidr": "10.0.0.53", "proto": "tcp", "ports": [9000]}]}]'
+ctl emergency push "$T/qg.json" >/dev/null || fail "gamma's quarantine was refused"
+# flood DST PORT MS: gamma opens TCP connections as fast as it can, the flooder's answer line
+flood() { echo "flood tcp $1 $2 $3" | probe "$NSH" "$CGG" | tail -n 1; }
+b=$(field c8050 conns)
+b2=$(field cmgmt conns)
+r1=$(flood 198.51.100.10 8050 1000)
+r2=$(flood 10.0.0.53 9000 1000)
+unchanged c8050 conns "$b" "gamma's flood of a destination its bundle allows and the quarantine does not"
+assert_eq "$(word "$r1" allowed)" 0 "the quarantine refused every connect of the flood ($r1)"
+d1=$(word "$r1" denied)
+[ "$d1" -gt "$BURST" ] || fail "gamma's flood tried only $d1 connects: too few to tell whether they took tokens ($r1)"
+# Had the $d1 refusals taken tokens, the bucket would have been empty at the first flood's end
+# and could have given at most what refilled since; it gives its full burst.
+a2=$(word "$r2" allowed)
+refill=$((RATE * ($(word "$r2" end_ns) - $(word "$r1" end_ns)) / 1000000000 + 2))
+[ "$refill" -lt "$BURST" ] || fail "the floods were $refill tokens apart: cannot tell a full bucket from a refilled one"
+[ "$a2" -ge "$BURST" ] || fail "gamma got $a2 connections to what its quarantine allows, fewer than its burst $BURST: the quarantine's refusals took tokens"
+hi=$((BURST + RATE * $(word "$r2" ms) / 1000 + 2))
+[ "$a2" -le "$hi" ] || fail "gamma got $a2 connections in $(word "$r2" ms) ms to what its quarantine allows (limit $hi): not rate limited"
+[ "$(word "$r2" denied)" -gt 0 ] || fail "gamma's flood of its allowed destination was never refused ($r2)"
+i=0
+while [ "$(field cmgmt conns)" != $((b2 + a2)) ]; do
+	i=$((i + 1))
+	[ $i -gt 60 ] && fail "the management receiver counted $(field cmgmt conns) connections, gamma made $a2 (before $b2)"
+	sleep 0.05
+done
+ok "gamma: the quarantine's $d1 refusals took no token: then $a2 connections reached what it allows (burst $BURST, limit $hi), $(word "$r2" denied) refused by the rate"
+st=$(ctl --json status | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["modules"]["enforce"]["tenants"]["gamma"]
+print("rate_limited %d rate_would_limit %d denied %d" % (t["rate_limited"], t["rate_would_limit"], t["denied"]))')
+assert_eq "$st" "rate_limited $(word "$r2" denied) rate_would_limit 0 denied $((d1 + $(word "$r2" denied)))" \
+	"gamma's counters: rate_limited only the rate's refusals, enforced (not audited), denied both"
+wait_audit egress.denied '"reason": "deny_connect_rate"'
+ev=$(audit_events egress.denied | grep '"tenant": "gamma"')
+assert_contains "$(echo "$ev" | grep '"port": 8050' | head -n 1)" '"reason": "deny_quarantine"' "the quarantine's refusals are deny_quarantine"
+assert_not_contains "$(echo "$ev" | grep '"port": 8050')" deny_connect_rate "no refusal of the quarantined destination is a rate one"
+assert_contains "$(echo "$ev" | grep deny_connect_rate | head -n 1)" '"mode": "enforce"' "the rate's refusals are enforced"
+

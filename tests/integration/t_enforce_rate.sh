@@ -38,7 +38,6 @@ ok "explain shows t1's connect_rate"
 
 # flood CGROUP PROTO PORT MS: the flooder's answer line
 flood() { echo "flood $2 $DST $3 $4" | probe "$NSH" "$1" | tail -n 1; }
-word() { echo "$1" | awk -v w="$2" '{ for (i = 1; i < NF; i++) if ($i == w) print $(i + 1) }'; }
 # at_receiver NAME WANT: waits until the receiver counted WANT connections
 at_receiver() {
 	i=0
