@@ -29,9 +29,10 @@ PIDS=""
 # machine (systemd, nspawn). Raised for the run, restored after.
 INOTIFY_WAS=$(sysctl -n fs.inotify.max_user_instances)
 [ "$INOTIFY_WAS" -ge $((N * 4 + 128)) ] || sysctl -qw fs.inotify.max_user_instances=$((N * 4 + 128))
+AT_EXIT=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	[ -n "${NGINX_PID:-}" ] && kill "$NGINX_PID" 2>/dev/null
+	eval "$AT_EXIT"
 	[ -n "${RSYSLOG_PID:-}" ] && kill "$RSYSLOG_PID" 2>/dev/null
 	wait 2>/dev/null
 	sysctl -qw fs.inotify.max_user_instances="$INOTIFY_WAS"
@@ -39,44 +40,15 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# keys, trust, TLS
+# the pull tests' HTTPS server (a CA, nginx requiring a client certificate) in $W
+T=$W
+fail() { echo "fleet: $*" >&2; exit 1; }
+on_exit() { AT_EXIT="$*; $AT_EXIT"; }
+. "$ROOT/tests/integration/https_fixture.sh"
+
+# keys, trust
 "$VIGILCTL" keygen --out "$W/sec1.key" >/dev/null
 "$VIGILCTL" trust new --out "$W/trust.json" --version 1 --threshold 1 "$W/sec1.key.pub" >/dev/null
-mkdir -p "$W/pki" "$W/www" "$W/nginx"
-(
-	cd "$W/pki"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=fleet CA" \
-		-keyout ca.key -out ca.crt 2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=localhost" -keyout srv.key -out srv.csr 2>/dev/null
-	printf 'subjectAltName=IP:127.0.0.1\n' >srv.ext
-	openssl x509 -req -in srv.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile srv.ext -out srv.crt 2>/dev/null
-	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=fleet" -keyout cli.key -out cli.csr 2>/dev/null
-	openssl x509 -req -in cli.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -out cli.crt 2>/dev/null
-)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$W/nginx/nginx.conf" <<EOC
-daemon off;
-pid $W/nginx/nginx.pid;
-error_log $W/nginx/error.log;
-worker_processes 1;
-events { worker_connections 4096; }
-http {
-	log_format fleet '\$msec \$status \$bytes_sent \$request_uri';
-	access_log $W/nginx/access.log fleet;
-	client_body_temp_path $W/nginx;
-	proxy_temp_path $W/nginx; fastcgi_temp_path $W/nginx; uwsgi_temp_path $W/nginx; scgi_temp_path $W/nginx;
-	server {
-		listen 127.0.0.1:$port ssl;
-		ssl_certificate $W/pki/srv.crt;
-		ssl_certificate_key $W/pki/srv.key;
-		ssl_client_certificate $W/pki/ca.crt;
-		ssl_verify_client on;
-		root $W/www;
-		etag on;
-	}
-}
-EOC
-chmod 755 "$W" "$W/www"
 # a document nobody has to apply yet: the steady state is a 304 per host per interval
 doc() { # FILE COUNTER ACTIONS
 	cat >"$1" <<EOD
@@ -87,11 +59,9 @@ EOD
 	rm -f "$1.sig"
 	"$VIGILCTL" emergency sign --key "$W/sec1.key" "$1" >/dev/null
 }
-publish() { cp "$1.sig" "$W/www/emergency.json.sig"; cp "$1" "$W/www/emergency.json"; chmod 644 "$W/www/"*; }
 doc "$W/d1.json" 1 '[{"action": "release", "freeze": true}]'
-publish "$W/d1.json"
-nginx -c "$W/nginx/nginx.conf" &
-NGINX_PID=$!
+HTTPS_CONNECTIONS=$((N + 100)) https_start
+publish "$W/d1.json" emergency.json
 
 # the collector: plain RELP on loopback (TLS is measured in t_audit_relp; here the cost is the
 # fleet's), each event written with the time rsyslog received it
@@ -152,7 +122,7 @@ until [ "$(grep -l 'document 1 ' "$W"/h*/vigild.log 2>/dev/null | wc -l)" -ge "$
 	sleep 1
 done
 sleep "$((INTERVAL + JITTER))"
-: >"$W/nginx/access.log"; kill -USR1 "$NGINX_PID"
+: >"$W/nginx/timed.log"; kill -USR1 "$NGINX_PID"
 t_steady0=$(date +%s.%N)
 sleep "$STEADY"
 t_steady1=$(date +%s.%N)
@@ -160,7 +130,7 @@ t_steady1=$(date +%s.%N)
 doc "$W/d2.json" 2 '[{"action": "freeze"}]'
 digest=$(sha256sum "$W/d2.json" | cut -d' ' -f1)
 t_pub=$(date +%s.%N)
-publish "$W/d2.json"
+publish "$W/d2.json" emergency.json
 sleep "$((INTERVAL + JITTER + 10))"
 t_roll1=$(date +%s.%N)
 
@@ -170,7 +140,7 @@ w, n, digest = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 s0, s1, pub, r1, interval, jitter = (float(x) for x in sys.argv[4:10])
 def window(a, b):
     req = byt = 0
-    for line in open(os.path.join(w, "nginx/access.log")):
+    for line in open(os.path.join(w, "nginx/timed.log")):
         t, status, size, uri = line.split()[:4]
         if a <= float(t) < b:
             req += 1; byt += int(size)

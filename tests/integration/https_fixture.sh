@@ -1,7 +1,10 @@
-# An HTTPS server for the pull tests (sourced after lib.sh): a CA made here, nginx on loopback
-# requiring a client certificate, serving $T/www with ETags. After https_start: $port,
-# $NGINX_PID, $T/pki/{ca,cli}.{crt,key} (vigild's pull_ca_file, pull_cert_file, pull_key_file);
-# publish FILE NAME puts FILE.sig then FILE there.
+# An HTTPS server for the pull tests and bench/fleet.sh (sourced after lib.sh, or by a caller
+# with its own T, fail and on_exit): a CA made here, nginx on loopback requiring a client
+# certificate, serving $T/www with ETags, for up to $HTTPS_CONNECTIONS clients at once
+# (default 64). After https_start: $port, $NGINX_PID, $T/pki/{ca,cli}.{crt,key} (vigild's
+# pull_ca_file, pull_cert_file, pull_key_file), the requests in $T/nginx/access.log (nginx's
+# combined format) and $T/nginx/timed.log ("msec status bytes_sent uri"); publish FILE NAME puts
+# FILE.sig then FILE there.
 command -v nginx >/dev/null || skip "nginx not installed (make deps)"
 https_start() {
 	mkdir -p "$T/pki" "$T/www" "$T/nginx"
@@ -20,9 +23,11 @@ https_start() {
 daemon off;
 pid $T/nginx/nginx.pid;
 error_log $T/nginx/error.log;
-events { worker_connections 64; }
+events { worker_connections ${HTTPS_CONNECTIONS:-64}; }
 http {
+	log_format timed '\$msec \$status \$bytes_sent \$request_uri';
 	access_log $T/nginx/access.log;
+	access_log $T/nginx/timed.log timed;
 	client_body_temp_path $T/nginx;
 	proxy_temp_path $T/nginx; fastcgi_temp_path $T/nginx; uwsgi_temp_path $T/nginx; scgi_temp_path $T/nginx;
 	server {
