@@ -204,6 +204,44 @@ assert_contains "$out" '"decision": "denied"' "explain: port 80 is not covered"
 out=$(ctl explain --tenant beta --dst api.example.test)
 assert_contains "$out" "answered NXDOMAIN" "explain: beta's lookups are refused"
 
+echo "== the real path: glibc in the tenant asks the resolver it names, the forwarder answers"
+printf 'nameserver 10.0.0.53\noptions timeout:2 attempts:1\n' >"$T/resolv.conf"
+printf 'nameserver 10.0.0.54\noptions timeout:2 attempts:1 use-vc\n' >"$T/resolv-other.conf"
+ip netns exec "$NSI" python3 "$DNSC" count-udp 10.0.0.54 53 "$T/other53" &
+_enf_pids="$_enf_pids $!"
+i=0
+until [ -s "$T/other53" ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "the other resolver's counter did not start"
+	sleep 0.05
+done
+# in_tenant CGROUP RESOLV CMD...: CMD in the tenant's cgroup and vigild's network namespace,
+# glibc reading RESOLV as /etc/resolv.conf (a private mount namespace)
+in_tenant() {
+	nsenter --net="/run/netns/$NSH" unshare -m --propagation private sh -c \
+		'mount --bind "$2" /etc/resolv.conf && echo $$ >"$1/cgroup.procs" && shift 2 && exec "$@"' - "$@"
+}
+before=$(asked)
+c0=$(field r443 conns)
+out=$(in_tenant "$CGA" "$T/resolv.conf" python3 "$DNSC" connect api.example.test 443)
+assert_contains "$out" "198.51.100.10 connected" "the first connect after glibc's lookup (.10)"
+assert_contains "$out" "198.51.100.11 connected" "the first connect after glibc's lookup (.11)"
+[ "$(asked)" -gt "$before" ] || fail "the lookup did not reach dnsmasq through the forwarder"
+arrives r443 conns "$c0" "the connects arrived"
+out=$(in_tenant "$CGA" "$T/resolv.conf" python3 "$DNSC" connect other.example.test 443)
+assert_contains "$out" "lookup-failed" "a name no rule of alpha allows does not resolve"
+# a resolver the bundle does not name, over UDP and TCP (use-vc): the forwarder answers, the
+# other resolver never sees a packet
+out=$(in_tenant "$CGA" "$T/resolv-other.conf" python3 "$DNSC" connect www.example.test 443)
+assert_contains "$out" "198.51.100.12 connected" "DNS sent to 10.0.0.54 (TCP) is answered by the forwarder"
+printf 'nameserver 10.0.0.54\noptions timeout:2 attempts:1\n' >"$T/resolv-other.conf"
+out=$(in_tenant "$CGA" "$T/resolv-other.conf" python3 "$DNSC" connect www.example.test 443)
+assert_contains "$out" "198.51.100.12 connected" "DNS sent to 10.0.0.54 (UDP) is answered by the forwarder"
+assert_eq "$(field other53 datagrams)" "0" "nothing reached the other resolver"
+# beta asks for alpha's name through its own forwarder: refused, and alpha's addresses stay alpha's
+out=$(in_tenant "$CGB" "$T/resolv.conf" python3 "$DNSC" connect api.example.test 443)
+assert_contains "$out" "lookup-failed" "beta's forwarder refuses alpha's name"
+
 echo "== a new bundle: alpha keeps its forwarder, beta (no names left) loses its own"
 push_bundle 3 --set "tenants=$(tenants | sed 's/"fqdn": "other.example.test"/"cidr": "192.0.2.200\/32"/')" \
 	--set 'shared_services=[]' \
@@ -245,17 +283,39 @@ blocked=$(dns_counter alpha blocked)
 [ "$blocked" -ge 3000 ] || fail "blocked counter $blocked"
 ok "status counts $blocked blocked questions"
 
-echo "== vigild killed: learned addresses expire, lookups fail closed"
+echo "== vigild killed mid-flow: the flow goes on, lookups fail closed, learned addresses expire"
+mkfifo "$T/flow.in"
+(
+	echo 0 >"$CGA/cgroup.procs"
+	exec nsenter --net="/run/netns/$NSH" "$PROBE" <"$T/flow.in" >"$T/flow.out" 2>&1
+) &
+_enf_pids="$_enf_pids $!"
+exec 5>"$T/flow.in"
+out=$(ask 127.0.0.1 "$PA" api.example.test A)
+assert_contains "$out" "addrs=198.51.100.13" "api.example.test learned again"
+echo "open tcp 198.51.100.13 443" >&5
+i=0
+until grep -q connected "$T/flow.out"; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "the flow did not connect: $(cat "$T/flow.out")"
+	sleep 0.05
+done
 kill -9 "$VIGILD_PID"
 wait "$VIGILD_PID" 2>/dev/null || true
 VIGILD_PID=""
 out=$(ask 127.0.0.1 "$PA" api.example.test A || true)
 assert_contains "$out" "error" "nothing answers on the forwarder's port"
+out=$(in_tenant "$CGA" "$T/resolv.conf" python3 "$DNSC" connect api.example.test 443)
+assert_contains "$out" "lookup-failed" "alpha's own lookups fail (closed), never go elsewhere"
 sleep 3.5
 expect "$NSH" "$CGA" <<'EOF'
 tcp 198.51.100.13 443 => deny
 tcp 198.51.100.12 443 => deny
 EOF
+b=$(field r443 bytes)
+echo send >&5
+arrives r443 bytes "$b" "the flow opened before the kill still delivers after the address expired"
+exec 5>&-
 
 echo "== vigild back: new forwarders; a learn that fails answers SERVFAIL, never the addresses"
 nsenter --net="/run/netns/$NSH" "$VIGILD" -c "$T/vigild.conf" --foreground >>"$T/vigild.log" 2>&1 &
