@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/epoll.h>
 
 #include "audit.h"
 #include "forward.h"
@@ -18,7 +19,9 @@
 #include "vigil/hostkey.h"
 #include "vigil/util.h"
 
-#define COMMIT_DELAY_MS 2   /* group commit: events of one loop turn share one fdatasync */
+/* group commit: the events of one loop turn are written together, on the next turn; their
+ * fdatasync starts when the previous one is done (events arriving meanwhile share the next) */
+#define COMMIT_DELAY_MS 0
 #define TICK_MS 1000
 #define AGGREGATE_INTERVAL_S 10
 #define NOTE_MAX_REPEAT 1000000
@@ -165,20 +168,49 @@ static void run_waiters(void)
 	free(w);
 }
 
+/* after a commit settled (durable, or refused by the disk) */
+static void committed(void)
+{
+	log_state_change();
+	notify_forwarders();
+	run_waiters();
+}
+
+/* synchronous: at shutdown */
 static int commit_now(void)
 {
 	int r = vg_auditlog_commit(A.log, NULL);
 
-	log_state_change();
-	notify_forwarders();
-	run_waiters();
+	committed();
 	return r;
+}
+
+static void on_synced(struct vg_daemon *d, int fd, uint32_t events, void *arg)
+{
+	vg_auditlog_reap(A.log, false, NULL);
+	committed();
+}
+
+/* The group's fdatasync runs on the log's sync thread: the loop goes on serving requests
+ * (and gathering the next group) meanwhile; answers wait in run_waiters for their records. */
+static void commit_async(void)
+{
+	int had = vg_auditlog_sync_fd(A.log);
+
+	vg_auditlog_commit_async(A.log, NULL);
+	if (had < 0 && vg_auditlog_sync_fd(A.log) >= 0 &&
+	    vg_loop_add_fd(A.d, vg_auditlog_sync_fd(A.log), EPOLLIN, on_synced, NULL) < 0) {
+		vg_log(LOG_ERR, "audit: cannot watch the sync thread; committing synchronously");
+		vg_auditlog_reap(A.log, true, NULL);
+	}
+	/* a refusal by the disk is known at once */
+	committed();
 }
 
 static void on_commit_timer(struct vg_daemon *d, void *arg)
 {
 	A.commit_timer = 0;
-	commit_now();
+	commit_async();
 }
 
 static bool aggregate(const char *type, json_t *data)
@@ -299,7 +331,7 @@ static void on_tick(struct vg_daemon *d, void *arg)
 	vg_auditlog_tick(A.log, &err);
 	if (was != vg_auditlog_degraded(A.log))
 		flush_aggregates(d, true);
-	commit_now();
+	commit_async();
 	A.tick_timer = vg_loop_add_timer(d, TICK_MS, on_tick, NULL);
 }
 
@@ -575,6 +607,8 @@ static void audit_shutdown(struct vg_daemon *d)
 		vg_loop_cancel_timer(d, A.tick_timer);
 	A.commit_timer = A.tick_timer = 0;
 	flush_aggregates(d, true);
+	if (vg_auditlog_sync_fd(A.log) >= 0)
+		vg_loop_del_fd(d, vg_auditlog_sync_fd(A.log));
 	commit_now();
 	/* forwarders save their cursors; whatever they did not send goes next start */
 	for (size_t i = 0; i < A.nfwds; i++)

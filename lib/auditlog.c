@@ -4,6 +4,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -829,6 +832,26 @@ struct seg {
 	time_t mtime;
 };
 
+/* The fdatasync thread of asynchronous commits: one request at a time. */
+struct syncer {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int efd;	  /* readable when a request is done */
+	int fd;		  /* the segment to sync */
+	bool busy, stop;  /* a request runs (set by the caller, cleared by reap) */
+	bool done;	  /* the thread finished it */
+	int result;	  /* 0 or -errno */
+	size_t len;	  /* buf[0, len) ... */
+	uint64_t seq;	  /* ... holding records up to seq */
+};
+
+/* A growing byte buffer. */
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
 struct vg_auditlog {
 	char *dir, *source;
 	EVP_PKEY *key;
@@ -856,6 +879,14 @@ struct vg_auditlog {
 	time_t write_failed_since;
 	uint64_t dropped_unwritable;
 	bool internal; /* emitting the log's own records: bypasses the spool checks */
+	struct sbuf ev; /* the event being encoded (reused: no allocation per event) */
+	/* asynchronous commit (vg_auditlog_commit_async): buf[0, wlen) is written to the segment
+	 * but not known durable; a sync thread runs fdatasync while the caller goes on */
+	size_t wlen;
+	uint64_t wseq; /* the last seq in buf[0, wlen) */
+	struct syncer *sy;
+	time_t when_t;  /* the second when[] was formatted for */
+	char when[32];
 };
 
 static uint64_t spool_bytes(const struct vg_auditlog *l)
@@ -930,25 +961,47 @@ static int write_all(int fd, const uint8_t *p, size_t len)
 	return 0;
 }
 
-static int write_batch(struct vg_auditlog *l, struct seg *s)
+/* write the unwritten part of the buffer (all of it when the file is not as expected) */
+static int write_rest(struct vg_auditlog *l, struct seg *s)
 {
 	struct stat st;
 	int r;
 
 	if (fstat(l->fd, &st) < 0)
 		return -errno;
-	if ((uint64_t)st.st_size != s->bytes && ftruncate(l->fd, (off_t)s->bytes) < 0)
-		return -errno;
-	r = write_all(l->fd, l->buf, l->blen);
-	if (r == 0 && fdatasync(l->fd) < 0)
-		r = -errno;
-	/* no part of a failed batch stays in the file (a failed cut is the worse error) */
-	if (r < 0 && ftruncate(l->fd, (off_t)s->bytes) < 0)
-		r = -errno;
+	if ((uint64_t)st.st_size != s->bytes + l->wlen) {
+		if (ftruncate(l->fd, (off_t)s->bytes) < 0)
+			return -errno;
+		l->wlen = 0;
+	}
+	r = write_all(l->fd, l->buf + l->wlen, l->blen - l->wlen);
+	if (r == 0) {
+		l->wlen = l->blen;
+		l->wseq = l->next_seq - 1;
+	}
 	return r;
 }
 
+/* no part of a failed batch stays in the file (a failed cut is the worse error) */
+static int cut_back(struct vg_auditlog *l, struct seg *s, int r)
+{
+	l->wlen = 0;
+	if (ftruncate(l->fd, (off_t)s->bytes) < 0)
+		return -errno;
+	return r;
+}
+
+static int write_batch(struct vg_auditlog *l, struct seg *s)
+{
+	int r = write_rest(l, s);
+
+	if (r == 0 && fdatasync(l->fd) < 0)
+		r = -errno;
+	return r < 0 ? cut_back(l, s, r) : 0;
+}
+
 static int emit_internal(struct vg_auditlog *l, const char *type, json_t *data);
+static void write_head(struct vg_auditlog *l, bool force);
 
 /* The disk refused the batch: degraded until a retry succeeds. The "entered"
  * record waits in the buffer with the batch, so it reaches the disk first thing. */
@@ -980,25 +1033,204 @@ static void write_recovered(struct vg_auditlog *l)
 				"dropped_events", (json_int_t)l->dropped_unwritable));
 }
 
+/* buf[0, len), records up to seq, are on disk: they leave the buffer */
+static void made_durable(struct vg_auditlog *l, size_t len, uint64_t seq)
+{
+	struct seg *s = &l->segs[l->nsegs - 1];
+
+	s->bytes += len;
+	s->mtime = vg_now();
+	memmove(l->buf, l->buf + len, l->blen - len);
+	l->blen -= len;
+	l->wlen -= len;
+	l->durable_seq = seq;
+	l->commits++;
+}
+
+static void *sync_main(void *arg)
+{
+	struct syncer *y = arg;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&y->mu);
+	for (;;) {
+		while (!y->stop && (!y->busy || y->done))
+			pthread_cond_wait(&y->cv, &y->mu);
+		if (y->stop)
+			break;
+		int fd = y->fd;
+
+		pthread_mutex_unlock(&y->mu);
+		int r = fdatasync(fd) < 0 ? -errno : 0;
+
+		pthread_mutex_lock(&y->mu);
+		y->result = r;
+		y->done = true;
+		if (write(y->efd, &one, sizeof(one)) < 0)
+			y->result = y->result ? y->result : -errno;
+	}
+	pthread_mutex_unlock(&y->mu);
+	return NULL;
+}
+
+static void syncer_free(struct syncer *y)
+{
+	if (!y)
+		return;
+	pthread_mutex_lock(&y->mu);
+	y->stop = true;
+	pthread_cond_signal(&y->cv);
+	pthread_mutex_unlock(&y->mu);
+	pthread_join(y->thread, NULL);
+	pthread_mutex_destroy(&y->mu);
+	pthread_cond_destroy(&y->cv);
+	close(y->efd);
+	free(y);
+}
+
+static int syncer_new(struct vg_auditlog *l)
+{
+	struct syncer *y = calloc(1, sizeof(*y));
+
+	if (!y)
+		return -ENOMEM;
+	y->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (y->efd < 0) {
+		free(y);
+		return -errno;
+	}
+	pthread_mutex_init(&y->mu, NULL);
+	pthread_cond_init(&y->cv, NULL);
+	if (pthread_create(&y->thread, NULL, sync_main, y) != 0) {
+		close(y->efd);
+		free(y);
+		return -EAGAIN;
+	}
+	l->sy = y;
+	return 0;
+}
+
+/* Take the result of the running fdatasync (waiting for it when wait): its records are
+ * durable, or the written part of the buffer is cut from the file and the log is degraded
+ * until a retry (vg_auditlog_tick) writes the whole buffer again. Returns 0 or -errno. */
+static int sync_settle(struct vg_auditlog *l, bool wait)
+{
+	struct syncer *y = l->sy;
+	struct seg *s = &l->segs[l->nsegs - 1];
+	uint64_t v;
+	int r;
+
+	if (!y)
+		return 0;
+	pthread_mutex_lock(&y->mu);
+	while (wait && y->busy && !y->done) {
+		pthread_mutex_unlock(&y->mu);
+		struct pollfd p = { .fd = y->efd, .events = POLLIN };
+
+		poll(&p, 1, -1);
+		pthread_mutex_lock(&y->mu);
+	}
+	if (!y->busy || !y->done) {
+		pthread_mutex_unlock(&y->mu);
+		return 0;
+	}
+	if (read(y->efd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		v = 0;
+	y->busy = y->done = false;
+	r = y->result;
+	pthread_mutex_unlock(&y->mu);
+	if (r == 0) {
+		made_durable(l, y->len, y->seq);
+		return 0;
+	}
+	r = cut_back(l, s, r);
+	write_failed(l, -r);
+	return r;
+}
+
+/* Start an fdatasync of what is written (if none runs). */
+static void sync_start(struct vg_auditlog *l)
+{
+	struct syncer *y = l->sy;
+
+	if (!l->wlen)
+		return;
+	pthread_mutex_lock(&y->mu);
+	if (!y->busy) {
+		y->busy = true;
+		y->done = false;
+		y->fd = l->fd;
+		y->len = l->wlen;
+		y->seq = l->wseq;
+		pthread_cond_signal(&y->cv);
+	}
+	pthread_mutex_unlock(&y->mu);
+}
+
+int vg_auditlog_commit_async(struct vg_auditlog *l, struct vg_err *err)
+{
+	struct seg *s;
+	int r;
+
+	if (!l->sy && (r = syncer_new(l)) < 0)
+		return vg_err_set(err, -r, "no_memory", l->dir, "cannot start the sync thread: %s", strerror(-r));
+	if ((r = sync_settle(l, false)) < 0 || l->write_errno)
+		goto failed;
+	s = &l->segs[l->nsegs - 1];
+	if (l->blen > l->wlen && (r = write_rest(l, s)) < 0) {
+		/* what is written may be synced right now: settle it, then cut the rest */
+		sync_settle(l, true);
+		r = cut_back(l, &l->segs[l->nsegs - 1], r);
+		write_failed(l, -r);
+		goto failed;
+	}
+	sync_start(l);
+	return 0;
+failed:
+	r = r ? r : -l->write_errno;
+	return vg_err_set(err, -r, "audit_log_unwritable", l->dir, "cannot make the audit log durable: %s",
+			  strerror(-r));
+}
+
+int vg_auditlog_sync_fd(const struct vg_auditlog *l)
+{
+	return l->sy ? l->sy->efd : -1;
+}
+
+int vg_auditlog_reap(struct vg_auditlog *l, bool wait, struct vg_err *err)
+{
+	int r = sync_settle(l, wait);
+
+	if (r < 0)
+		return vg_err_set(err, -r, "audit_log_unwritable", l->dir, "cannot make the audit log durable: %s",
+				  strerror(-r));
+	if (l->write_errno)
+		return 0;
+	if (l->blen > l->wlen)
+		return vg_auditlog_commit_async(l, err);
+	sync_start(l);
+	write_head(l, false);
+	return 0;
+}
+
 /* write + fdatasync of the buffered records; they stay buffered on failure */
 static int flush_buf(struct vg_auditlog *l, struct vg_err *err)
 {
 	struct seg *s = &l->segs[l->nsegs - 1];
 	int r;
 
-	if (l->blen == 0)
-		return 0;
+	if ((r = sync_settle(l, true)) < 0 || l->blen == 0)
+		return r < 0 ? vg_err_set(err, -r, "audit_log_unwritable", l->dir,
+					  "cannot make the audit log durable: %s", strerror(-r))
+			     : 0;
+	s = &l->segs[l->nsegs - 1];
 	r = write_batch(l, s);
 	if (r < 0) {
 		write_failed(l, -r);
 		return vg_err_set(err, -r, "audit_log_unwritable", l->dir, "cannot make the audit log durable: %s",
 				  strerror(-r));
 	}
-	s->bytes += l->blen;
-	s->mtime = vg_now();
-	l->blen = 0;
-	l->durable_seq = l->next_seq - 1;
-	l->commits++;
+	made_durable(l, l->blen, l->next_seq - 1);
 	if (l->write_errno) {
 		/* the record of the recovery is durable with it */
 		write_recovered(l);
@@ -1048,6 +1280,184 @@ static int append_record(struct vg_auditlog *l, uint32_t kind, const char *paylo
 	l->blen += rl;
 	l->next_seq++;
 	return 0;
+}
+
+static int sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		char *np;
+
+		while (cap < b->len + n)
+			cap *= 2;
+		if (!(np = realloc(b->p, cap)))
+			return -ENOMEM;
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+#define SB_LIT(b, lit) sb_put(b, lit, sizeof(lit) - 1)
+
+/* A JSON string escaped as jansson's compact dump escapes it (", \, control characters;
+ * UTF-8 as is): the encoder below writes the bytes json_dumps(JSON_COMPACT) would write. */
+static int sb_str(struct sbuf *b, const char *s, size_t n)
+{
+	static const char hx[] = "0123456789ABCDEF";
+	size_t run = 0;
+	int r = SB_LIT(b, "\"");
+
+	for (size_t i = 0; i < n && r == 0; i++) {
+		unsigned char c = (unsigned char)s[i];
+		char esc[6] = { '\\', 'u', '0', '0', hx[c >> 4], hx[c & 15] };
+		size_t el = 6;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		r = sb_put(b, s + run, i - run);
+		run = i + 1;
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
+			esc[1] = c == '\b' ? 'b' : c == '\f' ? 'f' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
+			el = 2;
+		}
+		if (r == 0)
+			r = sb_put(b, esc, el);
+	}
+	if (r == 0)
+		r = sb_put(b, s + run, n - run);
+	return r ? r : SB_LIT(b, "\"");
+}
+
+#define SB_MAX_DEPTH 64
+
+/* Compact JSON of v, byte for byte what json_dumps(v, JSON_COMPACT) writes (insertion order)
+ * without its per-value allocations; reals, rare in events, are left to jansson. */
+static int sb_json(struct sbuf *b, json_t *v, int depth)
+{
+	char num[32], *s;
+	const char *k;
+	json_t *x;
+	size_t i;
+	int r = 0;
+
+	if (depth > SB_MAX_DEPTH)
+		return -ELOOP;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		r = SB_LIT(b, "{");
+		i = 0;
+		json_object_foreach(v, k, x) {
+			if (r == 0 && i++)
+				r = SB_LIT(b, ",");
+			if (r == 0)
+				r = sb_str(b, k, strlen(k));
+			if (r == 0)
+				r = SB_LIT(b, ":");
+			if (r == 0)
+				r = sb_json(b, x, depth + 1);
+		}
+		return r ? r : SB_LIT(b, "}");
+	case JSON_ARRAY:
+		r = SB_LIT(b, "[");
+		json_array_foreach(v, i, x) {
+			if (r == 0 && i)
+				r = SB_LIT(b, ",");
+			if (r == 0)
+				r = sb_json(b, x, depth + 1);
+		}
+		return r ? r : SB_LIT(b, "]");
+	case JSON_STRING:
+		return sb_str(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		return sb_put(b, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+	case JSON_TRUE:
+		return SB_LIT(b, "true");
+	case JSON_FALSE:
+		return SB_LIT(b, "false");
+	case JSON_NULL:
+		return SB_LIT(b, "null");
+	default:
+		if (!(s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY)))
+			return -ENOMEM;
+		r = sb_put(b, s, strlen(s));
+		free(s);
+		return r;
+	}
+}
+
+/* jansson's test, for strings not yet in a json_t (ASCII, the usual case, costs a scan) */
+static bool valid_utf8(const char *s)
+{
+	json_t *t;
+
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			goto slow;
+	return true;
+slow:
+	t = json_string(s);
+	json_decref(t);
+	return t != NULL;
+}
+
+/* The event's CloudEvents envelope into l->ev: the bytes json_dumps(JSON_COMPACT) writes for
+ * make_event's object, without building it. Takes data. */
+static int encode_event(struct vg_auditlog *l, const char *type, const char *subject, json_t *data)
+{
+	struct sbuf *b = &l->ev;
+	char ty[160];
+	time_t now = vg_now();
+	int r;
+
+	if (now != l->when_t) {
+		vg_time_format(now, l->when);
+		l->when_t = now;
+	}
+	snprintf(ty, sizeof(ty), "dev.vigil.%s", type);
+	/* as make_event: a name that is not UTF-8 is refused, a subject that is not is left out */
+	if (!valid_utf8(ty) || !valid_utf8(l->source)) {
+		json_decref(data);
+		return -EINVAL;
+	}
+	if (subject && !valid_utf8(subject))
+		subject = NULL;
+	b->len = 0;
+	r = json_object_set_new(data, "seq", json_integer((json_int_t)l->next_seq)) ? -ENOMEM : 0;
+	if (r == 0)
+		r = SB_LIT(b, "{\"specversion\":\"1.0\",\"id\":");
+	if (r == 0) {
+		char id[64];
+
+		snprintf(id, sizeof(id), "%s-%" PRIu64, l->log_id, l->next_seq);
+		r = sb_str(b, id, strlen(id));
+	}
+	if (r == 0)
+		r = SB_LIT(b, ",\"source\":");
+	if (r == 0)
+		r = sb_str(b, l->source, strlen(l->source));
+	if (r == 0)
+		r = SB_LIT(b, ",\"type\":");
+	if (r == 0)
+		r = sb_str(b, ty, strlen(ty));
+	if (r == 0)
+		r = SB_LIT(b, ",\"time\":");
+	if (r == 0)
+		r = sb_str(b, l->when, strlen(l->when));
+	if (r == 0)
+		r = SB_LIT(b, ",\"datacontenttype\":\"application/json\",\"data\":");
+	if (r == 0)
+		r = sb_json(b, data, 1);
+	if (r == 0 && subject)
+		r = SB_LIT(b, ",\"subject\":");
+	if (r == 0 && subject)
+		r = sb_str(b, subject, strlen(subject));
+	if (r == 0)
+		r = SB_LIT(b, "}");
+	json_decref(data);
+	return r;
 }
 
 static json_t *make_event(struct vg_auditlog *l, const char *type, const char *subject, json_t *data)
@@ -1200,7 +1610,6 @@ static void make_room(struct vg_auditlog *l, uint64_t need)
 
 int vg_auditlog_emit(struct vg_auditlog *l, const char *type, const char *subject, json_t *data, uint64_t *seq_out)
 {
-	json_t *ev;
 	int r;
 
 	if (!data)
@@ -1234,13 +1643,11 @@ int vg_auditlog_emit(struct vg_auditlog *l, const char *type, const char *subjec
 			return -ENOSPC;
 		}
 	}
-	ev = make_event(l, type, subject, data);
-	if (!ev)
-		return -ENOMEM;
 	if (seq_out)
 		*seq_out = l->next_seq;
-	r = append_event(l, VG_AREC_EVENT, ev);
-	json_decref(ev);
+	r = encode_event(l, type, subject, data);
+	if (r == 0)
+		r = append_record(l, VG_AREC_EVENT, l->ev.p, l->ev.len);
 	if (r < 0) {
 		if (!l->internal && l->write_errno)
 			l->dropped_unwritable++;
@@ -1301,6 +1708,14 @@ int vg_auditlog_tick(struct vg_auditlog *l, struct vg_err *err)
 			      json_pack("{s:s, s:I, s:I, s:I}", "state", "left", "spool_bytes",
 					(json_int_t)spool_bytes(l), "duration_s", (json_int_t)(now - l->degraded_since),
 					"dropped_events", (json_int_t)l->dropped_full));
+	}
+	/* with asynchronous commits the caller's loop is not held for the fdatasync; a batch the
+	 * disk refused is retried synchronously, as it would be without them */
+	if (l->sy && !l->write_errno) {
+		int r = vg_auditlog_commit_async(l, err);
+
+		write_head(l, true);
+		return r;
 	}
 	int r = flush_buf(l, err);
 
@@ -1759,10 +2174,12 @@ void vg_auditlog_close(struct vg_auditlog *l)
 			checkpoint(l);
 		if (flush_buf(l, NULL) == 0)
 			write_head(l, true);
+		syncer_free(l->sy);
 		close(l->fd);
 	}
 	free(l->head_pending);
 	free(l->buf);
+	free(l->ev.p);
 	free(l->segs);
 	free(l->dir);
 	free(l->source);

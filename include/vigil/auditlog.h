@@ -171,6 +171,15 @@ int vg_auditlog_open(const struct vg_auditlog_opts *o, struct vg_auditlog **out,
 int vg_auditlog_emit(struct vg_auditlog *l, const char *type, const char *subject, json_t *data, uint64_t *seq_out);
 /* Group commit: write buffered records, fdatasync, then rotate/checkpoint as due. */
 int vg_auditlog_commit(struct vg_auditlog *l, struct vg_err *err);
+/* Group commit without waiting: write the buffered records and start their fdatasync on the
+ * log's sync thread (one at a time), so the caller goes on encoding while the disk works.
+ * vg_auditlog_sync_fd() becomes readable when it is done; then call vg_auditlog_reap(),
+ * which takes the result (durable_seq advances, or the log is degraded and the batch kept
+ * for a retry, as with vg_auditlog_commit) and starts the next fdatasync of what was written
+ * meanwhile. wait: block until the running fdatasync is done. */
+int vg_auditlog_commit_async(struct vg_auditlog *l, struct vg_err *err);
+int vg_auditlog_sync_fd(const struct vg_auditlog *l);
+int vg_auditlog_reap(struct vg_auditlog *l, bool wait, struct vg_err *err);
 /* Periodic duties (time-based checkpoint, retention, degraded exit); commits. */
 int vg_auditlog_tick(struct vg_auditlog *l, struct vg_err *err);
 /* Checkpoint now (when records follow the last one), commit, write the head file. */

@@ -201,6 +201,59 @@ static void test_events_are_cloudevents(void **state)
 	vg_audit_reader_free(r);
 }
 
+/* The writer encodes events itself: the bytes must be what json_dumps(JSON_COMPACT) writes
+ * for the same object (escapes, UTF-8, nesting, numbers), and a subject that is not UTF-8
+ * is left out as before. */
+static void test_event_bytes_as_jansson(void **state)
+{
+	struct fx *f = *state;
+	struct vg_auditlog *l;
+	struct vg_audit_reader *r;
+	struct vg_arec rec;
+	struct vg_err err;
+	static const char ctl[] = "a\"b\\c/d\be\ff\ng\rh\ti\x01j\x1fk\x7fl";
+	json_t *in[4];
+	const char *subjects[4] = { "uid:0", "s\"\n\x02", "\xff\xfe not utf-8", NULL };
+
+	in[0] = json_pack("{s:s, s:I, s:I, s:b, s:b, s:n, s:f, s:f}", "ctl", ctl, "big", (json_int_t)INT64_MAX, "neg",
+			  (json_int_t)INT64_MIN, "t", 1, "f", 0, "nul", "real", 0.1, "whole", 3.0);
+	in[1] = json_pack("{s:[i, s, [], {}, [{s:[n]}]], s:{}, s:[]}", "arr", -1, "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
+			  "k", "empty", "none");
+	in[2] = json_pack("{s:s%}", "nul inside", "a\0b", (size_t)3);
+	in[3] = json_pack("{s:s, s:s}", "\xe2\x82\xac key", "v", "seq", "replaced by the writer");
+	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_non_null(in[i]);
+		assert_int_equal(vg_auditlog_emit(l, "test.bytes", subjects[i], json_deep_copy(in[i]), NULL), 0);
+	}
+	vg_auditlog_close(l);
+	assert_int_equal(vg_audit_reader_open(f->dir, 1, &r, &err), 0);
+	for (int i = 0; i < 4; i++) {
+		json_t *ev, *want;
+		char *again;
+
+		assert_int_equal(vg_audit_reader_next(r, &rec, NULL, &err), 1);
+		ev = json_loadb(rec.payload, rec.len, JSON_ALLOW_NUL, NULL);
+		assert_non_null(ev);
+		again = json_dumps(ev, JSON_COMPACT);
+		assert_int_equal(strlen(again), rec.len);
+		assert_memory_equal(again, rec.payload, rec.len);
+		want = json_deep_copy(in[i]);
+		json_object_set_new(want, "seq", json_integer((json_int_t)i + 1));
+		assert_true(json_equal(json_object_get(ev, "data"), want));
+		if (i == 0 || i == 1)
+			assert_string_equal(json_string_value(json_object_get(ev, "subject")), subjects[i]);
+		else
+			assert_null(json_object_get(ev, "subject"));
+		assert_string_equal(json_string_value(json_object_get(ev, "type")), "dev.vigil.test.bytes");
+		free(again);
+		json_decref(want);
+		json_decref(ev);
+		json_decref(in[i]);
+	}
+	vg_audit_reader_free(r);
+}
+
 static void test_flip_byte(void **state)
 {
 	struct fx *f = *state;
@@ -606,9 +659,20 @@ static void test_degrade_when_full(void **state)
 /* The disk refuses writes (an RLIMIT_FSIZE stands in for a full file system):
  * nothing is acknowledged, new events are refused and counted, the state is
  * degraded, and one successful retry recovers with the count recorded. */
-static void test_write_failure_degrades_and_recovers(void **state)
+/* a group commit, as the unit tests and vigild's shutdown make it, or as vigild's loop makes it
+ * (write, fdatasync on the sync thread, result taken when it is done) */
+static int commit(struct vg_auditlog *l, bool async, struct vg_err *err)
 {
-	struct fx *f = *state;
+	int r;
+
+	if (!async)
+		return vg_auditlog_commit(l, err);
+	r = vg_auditlog_commit_async(l, err);
+	return r < 0 ? r : vg_auditlog_reap(l, true, err);
+}
+
+static void write_failure(struct fx *f, bool async)
+{
 	struct vg_auditlog *l;
 	struct vg_audit_stats st;
 	struct vg_audit_verify v;
@@ -622,8 +686,9 @@ static void test_write_failure_degrades_and_recovers(void **state)
 	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(vg_auditlog_emit(l, "test.event", NULL, json_pack("{s:i}", "i", i), NULL), 0);
-	assert_int_equal(vg_auditlog_commit(l, &err), 0);
+	assert_int_equal(commit(l, async, &err), 0);
 	durable = vg_auditlog_durable_seq(l);
+	assert_int_equal(durable, 5);
 	snprintf(path, sizeof(path), "%s/%020d.seg", f->dir, 1);
 	assert_int_equal(stat(path, &sb), 0);
 
@@ -634,7 +699,7 @@ static void test_write_failure_degrades_and_recovers(void **state)
 	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 	for (int i = 0; i < 5; i++)
 		assert_int_equal(vg_auditlog_emit(l, "test.event", NULL, json_pack("{s:i}", "i", i), NULL), 0);
-	assert_true(vg_auditlog_commit(l, &err) < 0);
+	assert_true(commit(l, async, &err) < 0);
 	assert_true(vg_auditlog_degraded(l));
 	assert_int_equal(vg_auditlog_durable_seq(l), durable);
 	for (int i = 0; i < 7; i++)
@@ -673,6 +738,55 @@ static void test_write_failure_degrades_and_recovers(void **state)
 	vg_audit_reader_free(rd);
 	assert_int_equal(entered, 1);
 	assert_int_equal(left, 1);
+}
+
+static void test_write_failure_degrades_and_recovers(void **state)
+{
+	write_failure(*state, false);
+}
+
+/* the same with vigild's asynchronous commits: the torn write is cut, nothing acknowledged */
+static void test_async_write_failure(void **state)
+{
+	write_failure(*state, true);
+}
+
+/* Asynchronous commits: durable_seq moves only when the fdatasync is done, every record is
+ * written once in order, and a checkpoint and segment rotation in between keep the chain. */
+static void test_async_commit(void **state)
+{
+	struct fx *f = *state;
+	struct vg_auditlog *l;
+	struct vg_audit_stats st;
+	struct vg_audit_verify v;
+	struct vg_err err;
+
+	f->o.segment_bytes = 16 << 10;
+	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
+	assert_int_equal(vg_auditlog_sync_fd(l), -1);
+	for (int i = 0; i < 500; i++) {
+		assert_int_equal(vg_auditlog_emit(l, "test.event", "s", json_pack("{s:i}", "i", i), NULL), 0);
+		if (i % 10 == 9) {
+			uint64_t before = vg_auditlog_durable_seq(l);
+
+			assert_int_equal(vg_auditlog_commit_async(l, &err), 0);
+			assert_true(vg_auditlog_sync_fd(l) >= 0);
+			/* not durable before its fdatasync is taken */
+			assert_true(vg_auditlog_durable_seq(l) >= before);
+			if (i % 30 == 29)
+				assert_int_equal(vg_auditlog_reap(l, true, &err), 0);
+		}
+	}
+	assert_int_equal(vg_auditlog_reap(l, true, &err), 0);
+	assert_int_equal(vg_auditlog_reap(l, true, &err), 0);
+	vg_auditlog_stats(l, &st);
+	assert_int_equal(st.pending_events, 0);
+	assert_true(st.segments > 2);
+	assert_int_equal(st.durable_seq, st.next_seq - 1);
+	vg_auditlog_close(l);
+	verify(f, &v, key);
+	assert_string_equal(v.reason, "");
+	assert_int_equal(v.records, st.next_seq - 1); /* 500 events, a checkpoint after every 10 */
 }
 
 static void test_rotate_when_full(void **state)
@@ -768,6 +882,7 @@ int main(void)
 		cmocka_unit_test(test_codec),
 		cmocka_unit_test_setup_teardown(test_intact_log_verifies, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_events_are_cloudevents, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_event_bytes_as_jansson, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_flip_byte, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_damage_quarantined_not_cut, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_not_reused, fx_setup, fx_teardown),
@@ -781,6 +896,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_segments_and_reader, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_degrade_when_full, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_write_failure_degrades_and_recovers, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_async_write_failure, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_async_commit, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rotate_when_full, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_retention_by_age, fx_setup, fx_teardown),
 		cmocka_unit_test(test_hostkey_trusted),
