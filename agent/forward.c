@@ -17,6 +17,8 @@
 #define FWD_BACKOFF_MAX_MS 30000u
 #define FWD_IDLE_RESET_S 5
 #define FWD_PERSIST_MS 500u
+/* a sink that confirms by session (RELP): the longest a session stays open while behind */
+#define FWD_CONFIRM_MS 1000u
 
 static char *dup_or_null(const char *s)
 {
@@ -155,6 +157,30 @@ static bool wait_ms(struct vg_fwd *f, uint64_t ms)
 	return stop;
 }
 
+static bool fwd_caught_up(struct vg_fwd *f, uint64_t pos)
+{
+	bool r;
+
+	pthread_mutex_lock(&f->mu);
+	r = f->stop || f->durable <= pos;
+	pthread_mutex_unlock(&f->mu);
+	return r;
+}
+
+/* the sink acknowledged every seq up to cursor (n more events sent) */
+static void fwd_acked(struct vg_fwd *f, uint64_t cursor, size_t n)
+{
+	pthread_mutex_lock(&f->mu);
+	f->cursor = cursor;
+	f->sent_events += n;
+	f->batches++;
+	f->last_ok = vg_now();
+	f->connected = true;
+	if (f->durable <= cursor)
+		f->behind_since = 0;
+	pthread_mutex_unlock(&f->mu);
+}
+
 static void *fwd_main(void *arg)
 {
 	struct vg_fwd *f = arg;
@@ -162,6 +188,7 @@ static void *fwd_main(void *arg)
 	struct arena a = { 0 };
 	struct arena pend = { 0 }; /* a record read past the durable point, kept for later */
 	uint64_t pend_seq = 0, cursor, saved, last_save_ms = 0;
+	uint64_t pos, opened_ms = 0; /* pos: last seq handed to the session (> cursor: unconfirmed) */
 	uint32_t backoff = 0;
 	unsigned int seed = (unsigned int)(vg_now_ms_monotonic() ^ (uintptr_t)f);
 	size_t *offs = calloc(f->batch, sizeof(*offs));
@@ -171,7 +198,7 @@ static void *fwd_main(void *arg)
 	char errbuf[256];
 
 	pthread_mutex_lock(&f->mu);
-	cursor = saved = f->cursor;
+	cursor = saved = pos = f->cursor;
 	pthread_mutex_unlock(&f->mu);
 	if (!offs || !seqs || !evs || !lens) {
 		set_error(f, "out of memory");
@@ -185,8 +212,16 @@ static void *fwd_main(void *arg)
 		struct vg_err err;
 		int k = 0;
 
+		/* caught up, or the session was open long enough: confirm what it carried */
+		if (pos > cursor && (fwd_caught_up(f, pos) || vg_now_ms_monotonic() - opened_ms >= FWD_CONFIRM_MS)) {
+			errbuf[0] = '\0';
+			if (f->ops->confirm(f, errbuf, sizeof(errbuf)) < 0)
+				goto failed;
+			fwd_acked(f, pos, 0);
+			cursor = pos;
+		}
 		pthread_mutex_lock(&f->mu);
-		while (!f->stop && f->durable <= cursor) {
+		while (!f->stop && f->durable <= pos) {
 			struct timespec ts;
 
 			if (f->connected && vg_now() - f->last_ok >= FWD_IDLE_RESET_S) {
@@ -223,7 +258,7 @@ static void *fwd_main(void *arg)
 		}
 		a.len = 0;
 		if (pend_seq && pend_seq <= durable) {
-			if (pend_seq > cursor) {
+			if (pend_seq > pos) {
 				arena_add(&a, pend.buf, pend.len - 1);
 				offs[0] = 0;
 				seqs[0] = pend_seq;
@@ -243,7 +278,7 @@ static void *fwd_main(void *arg)
 			}
 			if (k <= 0)
 				break;
-			if (rec.seq <= cursor)
+			if (rec.seq <= pos)
 				continue;
 			if (rec.seq > durable) {
 				pend.len = 0;
@@ -284,19 +319,23 @@ static void *fwd_main(void *arg)
 
 		errbuf[0] = '\0';
 		if (f->ops->send(f, &b, errbuf, sizeof(errbuf)) == 0) {
-			cursor = b.last_seq;
+			if (pos == cursor)
+				opened_ms = vg_now_ms_monotonic();
+			pos = b.last_seq;
 			backoff = 0;
-			pthread_mutex_lock(&f->mu);
-			f->cursor = cursor;
-			f->sent_events += n;
-			f->batches++;
-			f->last_ok = vg_now();
-			f->connected = true;
-			if (f->durable <= cursor)
-				f->behind_since = 0;
-			pthread_mutex_unlock(&f->mu);
+			if (!f->ops->confirm) {
+				fwd_acked(f, pos, n);
+				cursor = pos;
+			} else {
+				pthread_mutex_lock(&f->mu);
+				f->sent_events += n;
+				pthread_mutex_unlock(&f->mu);
+			}
 			continue;
 		}
+failed:
+		/* resend from the last confirmed seq: the session's unconfirmed frames included */
+		pos = cursor;
 		set_error(f, errbuf[0] ? errbuf : "send failed");
 		vg_log(LOG_WARNING, "audit sink %s: %s (retrying from seq %" PRIu64 ")", f->name, errbuf,
 		       cursor + 1);

@@ -29,8 +29,12 @@ struct vg_fwd_batch {
 struct vg_fwd_ops {
 	/* allocate the transport (f->impl) from f->sink; no I/O */
 	int (*create)(struct vg_fwd *f, char *errbuf, size_t len);
-	/* 0 when the sink acknowledged every event of the batch; else -errno and errbuf */
+	/* 0 when the sink acknowledged every event of the batch, or (with confirm) when the batch
+	 * was handed to the session; else -errno and errbuf */
 	int (*send)(struct vg_fwd *f, const struct vg_fwd_batch *b, char *errbuf, size_t len);
+	/* optional: 0 when the sink acknowledged every event sent in the session so far (the
+	 * session is closed politely to learn it); else -errno and errbuf */
+	int (*confirm)(struct vg_fwd *f, char *errbuf, size_t len);
 	/* the session is suspect (error) or idle: drop it, the next send reconnects */
 	void (*reset)(struct vg_fwd *f);
 	void (*destroy)(struct vg_fwd *f);

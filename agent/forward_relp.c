@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * RELP sink (librelp, TLS). librelp acknowledges frames inside the session but
- * tells its caller nothing per frame, so a batch counts as acknowledged when
- * the session is closed politely afterwards: the peer answers "close" only
- * after it answered every frame before it, and librelp reports any failure
- * on the way through the error callback. One session per batch; the TLS
- * handshake is amortised over up to `batch` events.
+ * tells its caller nothing per frame, so frames count as acknowledged when the
+ * session is closed politely afterwards: the peer answers "close" only after it
+ * answered every frame before it, and librelp reports any failure on the way
+ * through the error callback. The session is kept across batches and closed
+ * (confirm) when the forwarder caught up or every FWD_CONFIRM_MS: the cursor
+ * advances only then, so a failure resends what the closed sessions did not
+ * confirm (at least once).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -171,18 +173,26 @@ static int relp_send(struct vg_fwd *f, const struct vg_fwd_batch *b, char *errbu
 	free(msg);
 	if (r->clt)
 		relpCltHintBurstEnd(r->clt);
-	if (rc == 0) {
-		/* the polite close waits for the peer's answer to every frame sent */
-		relpEngineCltDestruct(r->eng, &r->clt);
-		r->clt = NULL;
-		if (r->failed)
-			rc = -EIO;
-	}
 	if (rc < 0) {
 		snprintf(errbuf, len, "relp %s: %s", f->target, r->err[0] ? r->err : "send failed");
 		relp_reset(f);
 	}
 	return rc;
+}
+
+static int relp_confirm(struct vg_fwd *f, char *errbuf, size_t len)
+{
+	struct relp *r = f->impl;
+
+	if (!r->clt)
+		return 0;
+	/* the polite close waits for the peer's answer to every frame sent */
+	relpEngineCltDestruct(r->eng, &r->clt);
+	r->clt = NULL;
+	if (!r->failed)
+		return 0;
+	snprintf(errbuf, len, "relp %s: %s", f->target, r->err[0] ? r->err : "close failed");
+	return -EIO;
 }
 
 static void relp_destroy(struct vg_fwd *f)
@@ -198,6 +208,7 @@ static void relp_destroy(struct vg_fwd *f)
 const struct vg_fwd_ops vg_fwd_relp_ops = {
 	.create = relp_create,
 	.send = relp_send,
+	.confirm = relp_confirm,
 	.reset = relp_reset,
 	.destroy = relp_destroy,
 };
