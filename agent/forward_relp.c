@@ -21,6 +21,7 @@
 
 #define RELP_TIMEOUT_S 5
 #define RELP_WINDOW 1024
+#define RELP_BURST (RELP_WINDOW / 2)
 
 struct relp {
 	relpEngine_t *eng;
@@ -141,8 +142,6 @@ static int relp_send(struct vg_fwd *f, const struct vg_fwd_batch *b, char *errbu
 
 	if (!r->clt && (rc = relp_connect(f, r, errbuf, len)) < 0)
 		return rc;
-	/* corks the socket: frames of a batch share TCP segments */
-	relpCltHintBurstBegin(r->clt);
 	for (size_t i = 0; i < b->n && !rc; i++) {
 		char when[32];
 		const char *t;
@@ -163,6 +162,14 @@ static int relp_send(struct vg_fwd *f, const struct vg_fwd_batch *b, char *errbu
 				break;
 			}
 			msg = nm;
+		}
+		/* corks the socket so frames share TCP segments, in runs of half a window: a
+		 * send that waits for a full window to be answered must not wait behind frames
+		 * still held in the cork (the kernel holds them up to 200 ms) */
+		if (i % RELP_BURST == 0) {
+			if (i)
+				relpCltHintBurstEnd(r->clt);
+			relpCltHintBurstBegin(r->clt);
 		}
 		memcpy(msg, hdr, (size_t)hl);
 		memcpy(msg + hl, b->events[i], b->lens[i]);
