@@ -26,9 +26,13 @@ _enf_cleanup() {
 	ip netns del "$NSH" 2>/dev/null
 	ip netns del "$NSI" 2>/dev/null
 	if [ -d "$CGBASE" ]; then
-		# processes left in a test cgroup go back to the root before the cgroup goes
+		# processes left in a test cgroup (a prober started by "probe ... &" is the child of the
+		# subshell in $_enf_pids) go back to the root before the cgroup goes, and are stopped
 		for f in $(find "$CGBASE" -name cgroup.procs 2>/dev/null); do
-			for p in $(cat "$f"); do echo "$p" >"$CGROOT/cgroup.procs" 2>/dev/null; done
+			for p in $(cat "$f"); do
+				echo "$p" >"$CGROOT/cgroup.procs" 2>/dev/null
+				kill "$p" 2>/dev/null
+			done
 		done
 		find "$CGBASE" -depth -type d -exec rmdir {} \; 2>/dev/null
 	fi
