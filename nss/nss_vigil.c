@@ -217,6 +217,19 @@ static void close_loader(struct mapping *m)
 	pthread_mutex_unlock(&load_lock);
 }
 
+/* The file this call found to be m's copy: pages it reads in come from it (release() closes it). */
+static void adopt_fd(struct mapping *m, int fd)
+{
+	pthread_mutex_lock(&load_lock);
+	if (m->fd < 0) {
+		m->fd = fd;
+		fd = -1;
+	}
+	pthread_mutex_unlock(&load_lock);
+	if (fd >= 0)
+		close(fd);
+}
+
 static void mapping_free(struct mapping *m)
 {
 	if (!m)
@@ -278,12 +291,15 @@ static int map_file(enum vg_nssc_kind kind, int fd, const struct stat *st, uint6
 		goto fail;
 	}
 	vg_nssc_lazy_set_loader((struct vg_nssc_lazy *)(void *)m->lazy, load_pages, m);
-	m->fd = fd; /* pages the parse touches come from the file already open */
+	/* pages the parse and the rest of this call touch come from the file already open (a
+	 * replacement meanwhile cannot break the copy); release() at the call's end closes it */
+	m->fd = fd;
 	r = vg_nssc_view_parse_lazy(m->addr, len, kind, (struct vg_nssc_lazy *)(void *)m->lazy,
 				    vg_nssc_lazy_size(len), &m->v);
-	m->fd = -1;
-	if (r < 0)
+	if (r < 0) {
+		m->fd = -1; /* the caller closes fd */
 		goto fail;
+	}
 	*out = m;
 	return 0;
 fail:
@@ -334,15 +350,16 @@ static int acquire(enum vg_nssc_kind kind, struct mapping **out)
 		return fd;
 	m = current_ref(kind, gen, &st);
 	if (m) {
-		close(fd);
+		adopt_fd(m, fd);
 		*out = m;
 		return 0;
 	}
 	/* copy and check outside map_lock: other threads keep using what they hold */
 	r = map_file(kind, fd, &st, gen, &m);
-	close(fd);
-	if (r < 0)
+	if (r < 0) {
+		close(fd);
 		return r;
+	}
 	pthread_mutex_lock(&map_lock);
 	if (current[kind] && --current[kind]->refs == 0)
 		old = current[kind];
@@ -490,8 +507,10 @@ static int acquire_whole(enum vg_nssc_kind kind, struct mapping **out)
 
 		if (r < 0)
 			return r;
-		if (vg_nssc_view_check_all(&(*out)->v))
+		if (vg_nssc_view_check_all(&(*out)->v)) {
+			close_loader(*out); /* every page is in: no descriptor outlives this call */
 			return 0;
+		}
 		release(*out);
 		*out = NULL;
 		if (attempt + 1 == ATTEMPTS)
