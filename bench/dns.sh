@@ -64,29 +64,7 @@ while True: s.accept()[0].close()' &
 SPID=$!
 
 # vigild in the tenants' network namespace (its forwarder listens there)
-mkdir -p "$W/state" "$W/run" "$W/keys"
-cat >"$W/vigild.conf" <<EOC
-state_dir = $W/state
-run_dir = $W/run
-socket = $W/run/vigil.sock
-bpffs_dir = $PINS
-trust_file = $W/trust.json
-inbox_dir =
-nss_cache_dir = $W/state/nss
-breakglass_spool = $W/state/breakglass.spool
-hostname = testhost
-enforce = true
-metrics_textfile =
-event_rate_limit = 100
-EOC
-"$BIN/vigilctl" keygen --out "$W/keys/k" >/dev/null
-"$BIN/vigilctl" trust new --out "$W/trust.json" --version 1 --threshold 1 "$W/keys/k.pub" >/dev/null
-nsenter --net="/run/netns/$NSH" "$BIN/vigild" -c "$W/vigild.conf" --foreground >>"$W/vigild.log" 2>&1 &
-VPID=$!
-i=0
-until [ -S "$W/run/vigil.sock" ]; do
-	i=$((i + 1)); [ $i -gt 300 ] && { tail "$W/vigild.log"; exit 1; }; sleep 0.1
-done
+BENCH_VIGILD_NETNS=$NSH bench_vigild_start "event_rate_limit = 100"
 python3 "$ROOT/tests/integration/mkbundle.py" --version 2 --out "$W/b.json" --set 'shared_services=[]' \
 	--set "tenants=[{\"name\": \"bench\", \"id\": 1, \"cgroups\": [\"/vigil-bench-dns-$$\"],
 	  \"egress\": [{\"id\": 1, \"pattern\": \"*.bench.test\", \"proto\": \"tcp\", \"ports\": [443]}]}]" \

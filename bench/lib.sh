@@ -15,7 +15,7 @@ print("bench-result: " + json.dumps({"measure": m, "value": round(v, 4), "better
 
 # A vigild of the bench's own (benches that load BPF: enforce, egress_tput). The caller sets
 # W (work dir), BIN (build dir), PINS (its own bpffs dir) and ROOT; VPID is the daemon's pid.
-# bench_vigild_start [EXTRA CONFIG LINE]
+# bench_vigild_start [EXTRA CONFIG LINE]; BENCH_VIGILD_NETNS=NAME runs it in that network namespace
 bench_vigild_start() {
 	mkdir -p "$W/state" "$W/run" "$W/keys"
 	cat >"$W/vigild.conf" <<EOC
@@ -37,7 +37,8 @@ EOC
 		"$BIN/vigilctl" keygen --out "$W/keys/k" >/dev/null
 		"$BIN/vigilctl" trust new --out "$W/trust.json" --version 1 --threshold 1 "$W/keys/k.pub" >/dev/null
 	}
-	"$BIN/vigild" -c "$W/vigild.conf" --foreground >>"$W/vigild.log" 2>&1 &
+	${BENCH_VIGILD_NETNS:+nsenter --net="/run/netns/$BENCH_VIGILD_NETNS"} \
+		"$BIN/vigild" -c "$W/vigild.conf" --foreground >>"$W/vigild.log" 2>&1 &
 	VPID=$!
 	_i=0
 	until [ -S "$W/run/vigil.sock" ]; do
