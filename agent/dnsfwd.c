@@ -3,9 +3,10 @@
  * vigild's DNS forwarder (docs/dns.md, issue 19): per tenant with rules by name, UDP and TCP
  * sockets on the loopback that the kernel side (agent/dns.h) redirects the tenant's port-53
  * traffic to. A question for a name no rule of the tenant allows is answered here (NXDOMAIN
- * or REFUSED); an allowed one goes to the bundle's resolvers (UDP, TCP when truncated) from a
- * fresh socket with a random id, and every address of the answer is learned for the tenant
- * before the answer goes back. A learn that fails answers SERVFAIL: nothing opens without it.
+ * or REFUSED); an allowed one goes to the bundle's resolvers (UDP, TCP when truncated) with a
+ * random id, over UDP from a pooled socket that carries one question at a time (up_sock), and
+ * every address of the answer is learned for the tenant before the answer goes back. A learn
+ * that fails answers SERVFAIL: nothing opens without it.
  * Everything runs on vigild's loop, non-blocking, with bounded queries and connections.
  */
 #include <arpa/inet.h>
@@ -34,12 +35,33 @@
 #define TCP_IDLE_MS 10000     /* a client connection without a complete question */
 #define TICK_MS 250
 #define UDP_BATCH 64 /* datagrams read per wakeup, so a flood cannot starve the loop */
+#define UDP_VLEN 16  /* of those, read by one recvmmsg */
+#define UDP_QUESTION_MAX 4096 /* a client's question over UDP (longer: malformed, dropped) */
 #define MAX_MATCH 16
 #define SAMPLE_EVERY 64 /* beyond event_rate_limit per second and tenant, one event in this many */
 #define MEMO_MAX 256	/* names remembered per tenant, with the addresses they gave, for explain */
 #define MEMO_ADDRS 8
+/* Upstream UDP sockets (docs/threat-model.md): each carries one question at a time and is
+ * reused for at most POOL_USES questions or POOL_LIFE_MS, then replaced (a new random source
+ * port); one that receives anything but the answer it waits for is never reused. */
+#define POOL_USES 64
+#define POOL_LIFE_MS 10000
+#define POOL_IDLE_MAX 64 /* idle sockets kept, all resolvers together */
 
 struct fwd_tenant;
+struct query;
+
+/* a UDP socket connected to one resolver (its kernel-chosen random source port) */
+struct up_sock {
+	int fd;
+	size_t resolver;
+	uint64_t gen; /* F.gen when opened: resolvers of another policy are not reused */
+	uint64_t expires; /* now_ms() past which it carries no new question */
+	unsigned uses;
+	bool stray; /* got something but its answer, or its question was given up: never reused */
+	struct query *q; /* the question it carries, NULL when idle */
+	struct up_sock *next; /* idle list */
+};
 
 struct tcp_client {
 	struct fwd_tenant *t;
@@ -67,9 +89,11 @@ struct query {
 	socklen_t peerlen;
 	size_t udp_size;
 	struct tcp_client *tc;
-	/* upstream */
+	/* upstream: UDP from a pooled socket, TCP from a fresh connection */
 	size_t resolver, tries;
+	struct up_sock *us;
 	int up_fd;
+	bool up_answered; /* its valid answer came on q->us */
 	bool up_tcp, up_sent;
 	uint8_t *up_buf;
 	size_t up_len;
@@ -116,6 +140,9 @@ static struct {
 	struct vg_dns_policy pol; /* resolvers point into b */
 	struct query *queries;
 	size_t nqueries;
+	struct up_sock *idle; /* upstream sockets waiting for a question */
+	size_t nidle;
+	uint64_t gen; /* bumped by every commit: the resolvers may have changed */
 	int tick;
 	bool registered;
 	char error[512];
@@ -123,6 +150,7 @@ static struct {
 		uint64_t sent, answers, timeouts, bad;
 	} res[8];
 	uint8_t buf[VG_DNS_MSG_MAX + 2];
+	uint8_t qbuf[UDP_VLEN][UDP_QUESTION_MAX]; /* clients' datagrams, one recvmmsg */
 	uint8_t out[VG_DNS_MSG_MAX + 2];
 	struct vg_dns_msg m; /* large: one per process, the loop is single-threaded */
 } F;
@@ -296,10 +324,116 @@ static void reply_local(int fd, const struct sockaddr_storage *peer, socklen_t p
 		sendto(fd, F.out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)peer, peerlen);
 }
 
+/* ---- upstream sockets ---- */
+
+static void pool_close(struct up_sock *s)
+{
+	vg_loop_del_fd(F.d, s->fd);
+	close(s->fd);
+	free(s);
+}
+
+/* S carried its question to the end: back to the idle list while it may carry more */
+static void pool_put(struct up_sock *s)
+{
+	s->q = NULL;
+	if (s->stray || s->gen != F.gen || s->uses >= POOL_USES || now_ms() >= s->expires ||
+	    F.nidle >= POOL_IDLE_MAX) {
+		pool_close(s);
+		return;
+	}
+	s->next = F.idle;
+	F.idle = s;
+	F.nidle++;
+}
+
+static void idle_remove(struct up_sock *s)
+{
+	for (struct up_sock **pp = &F.idle; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			F.nidle--;
+			return;
+		}
+}
+
+/* the idle sockets of another policy or past their time go (every commit and tick); ALL: every one */
+static void pool_trim(bool all)
+{
+	uint64_t now = now_ms();
+
+	for (struct up_sock *s = F.idle, *next; s; s = next) {
+		next = s->next;
+		if (all || s->gen != F.gen || now >= s->expires) {
+			idle_remove(s);
+			pool_close(s);
+		}
+	}
+}
+
+static void on_up_udp(struct vg_daemon *d, int fd, uint32_t events, void *arg);
+static socklen_t resolver_sockaddr(const struct vg_dns_resolver *r, struct sockaddr_storage *ss);
+
+/* a fresh non-blocking socket of TYPE connected to resolver R (a new random source port) */
+static int up_socket(size_t r, int type)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = resolver_sockaddr(&F.pol.resolvers[r], &ss);
+	int fd = socket(ss.ss_family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* a UDP socket to resolver R for question Q: an idle one, else a new one */
+static int pool_get(struct query *q, size_t r, struct up_sock **out)
+{
+	struct up_sock *s;
+	int e;
+
+	for (s = F.idle; s && s->resolver != r; s = s->next)
+		;
+	if (s) {
+		idle_remove(s);
+	} else {
+		if (!(s = calloc(1, sizeof(*s))))
+			return -ENOMEM;
+		if ((s->fd = up_socket(r, SOCK_DGRAM)) < 0 ||
+		    (e = vg_loop_add_fd(F.d, s->fd, EPOLLIN, on_up_udp, s)) < 0) {
+			e = s->fd < 0 ? s->fd : e;
+			if (s->fd >= 0)
+				close(s->fd);
+			free(s);
+			return e;
+		}
+		s->resolver = r;
+		s->gen = F.gen;
+		s->expires = now_ms() + POOL_LIFE_MS;
+	}
+	s->uses++;
+	s->q = q;
+	*out = s;
+	return 0;
+}
+
 /* ---- queries ---- */
 
 static void up_close(struct query *q)
 {
+	if (q->us) {
+		/* a socket whose question is given up (timeout, error) may still get its answer: not reused */
+		if (!q->up_answered)
+			q->us->stray = true;
+		pool_put(q->us);
+		q->us = NULL;
+	}
 	if (q->up_fd >= 0) {
 		vg_loop_del_fd(F.d, q->up_fd);
 		close(q->up_fd);
@@ -468,17 +602,28 @@ static void up_tcp_start(struct query *q);
 
 static void on_up_udp(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 {
-	struct query *q = arg;
+	struct up_sock *s = arg;
+	struct query *q = s->q;
 	ssize_t n = recv(fd, F.buf, sizeof(F.buf), MSG_DONTWAIT);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (!q) {
+		/* idle: a late duplicate, an error, or someone who found the port: it goes */
+		F.res[s->resolver].bad++;
+		idle_remove(s);
+		pool_close(s);
+		return;
+	}
 	if (n < 0) {
 		query_next(q); /* e.g. ECONNREFUSED: nothing listens there */
 		return;
 	}
-	if (!answer_valid(q, F.buf, (size_t)n))
+	if (!answer_valid(q, F.buf, (size_t)n)) {
+		s->stray = true; /* still waits for its answer, never carries another question */
 		return;
+	}
+	q->up_answered = true;
 	if (F.m.truncated) {
 		up_tcp_start(q);
 		return;
@@ -553,25 +698,6 @@ static socklen_t resolver_sockaddr(const struct vg_dns_resolver *r, struct socka
 	return sizeof(*s6);
 }
 
-/* a fresh non-blocking socket connected to the query's resolver (a new random source port each time) */
-static int up_socket(struct query *q, int type)
-{
-	const struct vg_dns_resolver *r = &F.pol.resolvers[q->resolver];
-	struct sockaddr_storage ss;
-	socklen_t sl = resolver_sockaddr(r, &ss);
-	int fd = socket(r->family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 && errno != EINPROGRESS) {
-		int e = -errno;
-
-		close(fd);
-		return e;
-	}
-	return fd;
-}
-
 static void up_tcp_start(struct query *q)
 {
 	int fd;
@@ -579,7 +705,7 @@ static void up_tcp_start(struct query *q)
 	up_close(q);
 	q->up_tcp = true;
 	q->up_buf = malloc(VG_DNS_MSG_MAX + 2);
-	if (!q->up_buf || (fd = up_socket(q, SOCK_STREAM)) < 0) {
+	if (!q->up_buf || (fd = up_socket(q->resolver, SOCK_STREAM)) < 0) {
 		query_next(q);
 		return;
 	}
@@ -591,21 +717,19 @@ static void up_tcp_start(struct query *q)
 
 static int up_start(struct query *q)
 {
-	int fd = up_socket(q, SOCK_DGRAM);
+	int r = pool_get(q, q->resolver, &q->us);
 
-	if (fd < 0)
-		return fd;
-	q->up_fd = fd;
+	if (r < 0)
+		return r;
 	q->up_tcp = false;
+	q->up_answered = false;
 	q->up_id = random_id();
 	q->msg[0] = (uint8_t)(q->up_id >> 8);
 	q->msg[1] = (uint8_t)q->up_id;
 	q->deadline = now_ms() + TRY_MS;
 	F.res[q->resolver].sent++;
-	if (send(fd, q->msg, q->len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)q->len ||
-	    vg_loop_add_fd(F.d, fd, EPOLLIN, on_up_udp, q) < 0) {
-		close(fd);
-		q->up_fd = -1;
+	if (send(q->us->fd, q->msg, q->len, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)q->len) {
+		up_close(q);
 		return -EIO;
 	}
 	return 0;
@@ -681,18 +805,30 @@ static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len
 
 /* ---- client sockets ---- */
 
+/* the datagrams waiting, UDP_VLEN per system call: one call when one question came */
 static void on_udp(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 {
 	struct fwd_tenant *t = arg;
+	struct sockaddr_storage peer[UDP_VLEN];
+	struct iovec iov[UDP_VLEN];
+	struct mmsghdr mm[UDP_VLEN];
+	int n = UDP_VLEN;
 
-	for (int i = 0; i < UDP_BATCH; i++) {
-		struct sockaddr_storage peer;
-		socklen_t pl = sizeof(peer);
-		ssize_t n = recvfrom(fd, F.buf, sizeof(F.buf), MSG_DONTWAIT, (struct sockaddr *)&peer, &pl);
-
-		if (n < 0)
-			return;
-		handle_question(t, F.buf, (size_t)n, fd, &peer, pl, NULL);
+	for (int done = 0; done < UDP_BATCH && n == UDP_VLEN; done += n) {
+		for (int i = 0; i < UDP_VLEN; i++) {
+			iov[i] = (struct iovec){ F.qbuf[i], sizeof(F.qbuf[i]) };
+			mm[i].msg_hdr = (struct msghdr){ .msg_name = &peer[i], .msg_namelen = sizeof(peer[i]),
+							 .msg_iov = &iov[i], .msg_iovlen = 1 };
+		}
+		n = recvmmsg(fd, mm, UDP_VLEN, MSG_DONTWAIT, NULL);
+		for (int i = 0; i < n; i++) {
+			if (mm[i].msg_hdr.msg_flags & MSG_TRUNC) {
+				t->queries++;
+				t->malformed++;
+				continue;
+			}
+			handle_question(t, F.qbuf[i], mm[i].msg_len, fd, &peer[i], mm[i].msg_hdr.msg_namelen, NULL);
+		}
 	}
 }
 
@@ -840,6 +976,7 @@ static void on_tick(struct vg_daemon *d, void *arg)
 			if (!c->busy && c->idle_deadline <= now)
 				tcp_close(c);
 		}
+	pool_trim(false);
 	if (F.tab.n)
 		F.tick = vg_loop_add_timer(d, TICK_MS, on_tick, NULL);
 }
@@ -1032,6 +1169,8 @@ static void dnsfwd_commit(struct vg_daemon *d, const struct vg_bundle *b, void *
 	free(s);
 	F.b = b;
 	F.pol = b->dns;
+	F.gen++;
+	pool_trim(false);
 	if (F.pol.nresolvers > VG_ARRAY_SIZE(F.res))
 		F.pol.nresolvers = VG_ARRAY_SIZE(F.res);
 	memset(F.res, 0, sizeof(F.res));
@@ -1069,6 +1208,7 @@ static void dnsfwd_shutdown(struct vg_daemon *d)
 	free(F.tab.t);
 	F.tab.t = NULL;
 	F.tab.n = 0;
+	pool_trim(true);
 	if (F.tick > 0)
 		vg_loop_cancel_timer(d, F.tick);
 	F.tick = 0;

@@ -14,6 +14,11 @@ count-udp ADDR PORT FILE
 lookups SERVER PORT NAME COUNT [CONNECT_PORT]
     COUNT sequential A questions, each followed by a TCP connect to the first address on
     CONNECT_PORT when given; prints "ok=N seconds=S" (bench/dns.sh)
+slow-server ADDR DELAY ANSWER
+    a resolver on ADDR:53 (UDP) answering every A question with ANSWER (TTL 1) after DELAY seconds
+forge SRC DST DPORT NAME ANSWER
+    the attacker: one answer "NAME A ANSWER" with a random id, sent from SRC:53 to DST:DPORT
+    (a raw socket: SRC may be an address another process serves DNS on)
 """
 import os, random, select, socket, string, struct, sys, time
 
@@ -191,8 +196,44 @@ def cmd_lookups(a):
     return 0
 
 
+def answer(name, qid, addr):
+    m = question(name, 1, qid)
+    m = m[:2] + struct.pack("!HHHHH", 0x8180, 1, 1, 0, 0) + m[12:]
+    return m + struct.pack("!HHHIH", 0xC00C, 1, 1, 1, 4) + socket.inet_aton(addr)
+
+
+def cmd_slow_server(a):
+    addr, delay, ans = a[0], float(a[1]), a[2]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((addr, 53))
+    pending = []
+    while True:
+        r, _, _ = select.select([s], [], [], 0.05)
+        if r:
+            m, peer = s.recvfrom(65535)
+            labels, o = [], 12
+            while m[o]:
+                labels.append(m[o + 1:o + 1 + m[o]].decode())
+                o += 1 + m[o]
+            pending.append((time.time() + delay, answer(".".join(labels), struct.unpack("!H", m[:2])[0], ans), peer))
+        now = time.time()
+        for p in [p for p in pending if p[0] <= now]:
+            s.sendto(p[1], p[2])
+            pending.remove(p)
+
+
+def cmd_forge(a):
+    src, dst, dport, name, ans = a[0], a[1], int(a[2]), a[3], a[4]
+    payload = answer(name, random.randrange(65536), ans)
+    s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_UDP)
+    s.bind((src, 0))
+    # UDP header, checksum 0 (none, allowed over IPv4)
+    s.sendto(struct.pack("!HHHH", 53, dport, 8 + len(payload), 0) + payload, (dst, 0))
+    return 0
+
+
 CMDS = {"query": cmd_query, "flood": cmd_flood, "connect": cmd_connect, "count-udp": cmd_count_udp,
-        "lookups": cmd_lookups}
+        "lookups": cmd_lookups, "slow-server": cmd_slow_server, "forge": cmd_forge}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in CMDS:

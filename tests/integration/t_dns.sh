@@ -4,8 +4,9 @@
 # forwards the tenants' questions. Attacks: a name no rule allows (NXDOMAIN, evented, never
 # forwarded), another tenant using an address this one learned, an address never looked up,
 # another port, a flood of random names (bounded, sampled), old addresses after a rotation,
-# vigild killed (lookups fail closed, learned addresses expire). Evidence: what reaches the
-# counting receivers and dnsmasq's own query log.
+# vigild killed (lookups fail closed, learned addresses expire), answers forged from the
+# resolver's address to the forwarder's upstream socket (idle and with a question in flight).
+# Evidence: what reaches the counting receivers and dnsmasq's own query log.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/enforce_lib.sh"
 
@@ -14,7 +15,7 @@ DNSC="$ROOT/tests/integration/dns_client.py"
 CGA=$(tenant_cgroup alpha)
 CGB=$(tenant_cgroup beta)
 make_topology
-for a in 10.0.0.54 198.51.100.11 198.51.100.12 198.51.100.13; do ip -n "$NSI" addr add "$a/32" dev lo; done
+for a in 10.0.0.54 10.0.0.56 198.51.100.11 198.51.100.12 198.51.100.13; do ip -n "$NSI" addr add "$a/32" dev lo; done
 
 # ---- the DNS server: TTL 1 for everything it serves
 cat >"$T/hosts" <<'EOF'
@@ -34,6 +35,7 @@ while [ $n -lt 140 ]; do echo "198.51.100.$n big.example.test" >>"$T/hosts"; n=$
 ip netns exec "$NSI" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
 	--addn-hosts="$T/hosts" --listen-address=10.0.0.53 --bind-interfaces --port=53 --local-ttl=1 \
 	--cname=www.example.test,cdn.example.test --cname=cdn.example.test,edge.example.test \
+	--server=/slow.example.test/10.0.0.56 \
 	--user=root --group=root --pid-file="$T/dnsmasq.pid" --log-queries --log-facility="$T/dnsmasq.log" &
 _enf_pids="$_enf_pids $!"
 i=0
@@ -43,6 +45,9 @@ until [ -s "$T/dnsmasq.pid" ]; do
 	sleep 0.05
 done
 DNSMASQ=$(cat "$T/dnsmasq.pid")
+# slow.example.test: dnsmasq asks a server that answers after 1 s (a question stays in flight)
+ip netns exec "$NSI" python3 "$ROOT/tests/integration/dns_client.py" slow-server 10.0.0.56 1 198.51.100.15 &
+_enf_pids="$_enf_pids $!"
 # questions dnsmasq was asked (its own log): what the forwarder let through
 asked() { grep -c "query\[" "$T/dnsmasq.log" || true; }
 
@@ -66,7 +71,8 @@ tenants() {
              {"id": 11, "fqdn": "www.example.test", "proto": "tcp", "ports": [443]},
              {"id": 12, "pattern": "*.svc.example.test", "proto": "tcp", "ports": [443]},
              {"id": 13, "fqdn": "big.example.test", "proto": "tcp", "ports": [443]},
-             {"id": 14, "fqdn": "rebind.example.test", "proto": "tcp", "ports": [443]}]},
+             {"id": 14, "fqdn": "rebind.example.test", "proto": "tcp", "ports": [443]},
+             {"id": 15, "fqdn": "slow.example.test", "proto": "tcp", "ports": [443]}]},
  {"name": "beta", "id": 2, "cgroups": ["$CGREL/beta"],
   "egress": [{"id": 20, "fqdn": "other.example.test", "proto": "tcp", "ports": [443]}]}]
 EOF
@@ -208,6 +214,69 @@ out=$(ctl --json explain --tenant alpha --dst api.example.test:80)
 assert_contains "$out" '"decision": "denied"' "explain: port 80 is not covered"
 out=$(ctl explain --tenant beta --dst api.example.test)
 assert_contains "$out" "answered NXDOMAIN" "explain: beta's lookups are refused"
+
+echo "== forged answers: an upstream socket takes only the answer to its one question"
+# vigild's UDP sockets connected to the resolver, by source port (ss -H: Recv-Q Send-Q Local Peer)
+upports() {
+	nsenter --net="/run/netns/$NSH" ss -Hunp dst 10.0.0.53:53 | grep '"vigild"' |
+		awk '{ sub(/.*:/, "", $3); print $3 }' | sort -n | tr '\n' ' '
+}
+bad_answers() { ctl --json status | python3 -c 'import json, sys
+print(json.load(sys.stdin)["modules"]["dns"]["resolvers"][0]["bad_answers"])'; }
+forge() { ip netns exec "$NSI" python3 "$DNSC" forge 10.0.0.53 192.0.2.1 "$@"; }
+# idle: whoever found the port loses it with the first datagram. A first forged datagram
+# retires the socket in use now (it may be near the end of its life); the next two questions
+# share a new one, whose port is then forged to
+ask 127.0.0.1 "$PA" api.example.test A >/dev/null
+p0=$(upports)
+[ -n "$p0" ] && forge "${p0% }" api.example.test 203.0.113.66
+ask 127.0.0.1 "$PA" api.example.test A >/dev/null
+p1=$(upports)
+ask 127.0.0.1 "$PA" api.example.test A >/dev/null
+case $p1 in "" | *" "?*) fail "one idle upstream socket expected, have '$p1'" ;; esac
+assert_eq "$(upports)" "$p1" "questions one after another reuse one upstream socket"
+p1=${p1% }
+bad=$(bad_answers)
+forge "$p1" api.example.test 203.0.113.66
+i=0
+while [ "$(upports)" = "$p1 " ]; do
+	i=$((i + 1))
+	[ $i -gt 40 ] && fail "the idle socket that received a forged answer is still open"
+	sleep 0.05
+done
+ok "the idle socket that received a forged answer was closed"
+[ "$(bad_answers)" -gt "$bad" ] || fail "the forged answer was not counted as bad"
+out=$(ask 127.0.0.1 "$PA" api.example.test A)
+assert_contains "$out" "rcode=0" "the next question is answered (from a new socket)"
+p2=$(upports)
+[ -n "$p2" ] && [ "$p2" != "$p1 " ] || fail "the next question went out from port '$p2' (was $p1)"
+# in flight: a forged answer (a random id: wrong but for a 1 in 65536 chance) to the socket
+# waiting for slow.example.test's answer does not replace it; that socket is never reused
+ask 127.0.0.1 "$PA" slow.example.test A >"$T/slow.out" &
+slowpid=$!
+i=0
+until grep -q "query\[A\] slow.example.test" "$T/dnsmasq.log"; do
+	i=$((i + 1))
+	[ $i -gt 40 ] && fail "slow.example.test was not forwarded"
+	sleep 0.05
+done
+pf=$(upports)
+pf=${pf% }
+forge "$pf" slow.example.test 203.0.113.66
+wait "$slowpid" || fail "no answer for slow.example.test: $(cat "$T/slow.out")"
+assert_contains "$(cat "$T/slow.out")" "addrs=198.51.100.15" "the resolver's answer, not the forged one"
+case " $(upports)" in *" $pf "*) fail "the socket that received a forged answer carries on" ;; esac
+ok "the socket that received a forged answer while in flight is not reused"
+expect "$NSH" "$CGA" <<'EOF'
+tcp 203.0.113.66 443 => deny
+EOF
+# a socket carries at most 64 questions, then its port changes
+ask 127.0.0.1 "$PA" api.example.test A >/dev/null
+p3=$(upports)
+out=$(ip netns exec "$NSH" python3 "$DNSC" lookups 127.0.0.1 "$PA" api.example.test 64)
+assert_contains "$out" "ok=64" "64 more questions answered"
+[ "$(upports)" != "$p3" ] || fail "port $p3 carried more than 64 questions"
+ok "after 64 questions the upstream socket was replaced ($p3-> $(upports))"
 
 echo "== the real path: glibc in the tenant asks the resolver it names, the forwarder answers"
 printf 'nameserver 10.0.0.53\noptions timeout:2 attempts:1\n' >"$T/resolv.conf"
