@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <regex.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 #include <stdbool.h>
@@ -27,6 +28,8 @@ static struct {
 	struct vg_challenge_store chal;
 	struct vg_grant_set grants;
 	struct vg_approval_store approvals;
+	struct vg_hold_store holds; /* grants between commit and confirm */
+	int hold_timer;
 	struct vg_fail_limiter fails;
 	json_t *counters; /* {"<credential id b64url>": last sign count} */
 	int timer;
@@ -737,42 +740,126 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	return *reply ? 0 : -ENOMEM;
 }
 
-/* a grant whose record is on its way to the disk */
-struct pending_grant {
+/* --- commit: approval -> durable record -> module told -> module confirms -> grant (docs/pam.md "Commit") --- */
+
+static void abort_hold(struct vg_daemon *d, const struct vg_hold *h, const char *why, json_t *by)
+{
+	json_t *ev = json_pack("{s:o, s:s}", "grant", grant_event(&h->g), "reason", why);
+
+	if (ev && by)
+		json_object_update(ev, by);
+	vg_log(LOG_NOTICE, "elevation: grant %llu of %s via %s not made: %s", (unsigned long long)h->g.id, h->g.user,
+	       h->g.service, why);
+	vg_daemon_audit(d, "elevation.aborted", h->g.user, ev);
+}
+
+static void schedule_holds(struct vg_daemon *d);
+
+/* A module that was answered but never confirmed gave up waiting (or died): its user was told
+ * there is no grant, so there is none. */
+static void on_hold_timer(struct vg_daemon *d, void *arg)
+{
+	struct vg_hold h;
+
+	st.hold_timer = 0;
+	while (vg_hold_expire_one(&st.holds, vg_now_ms_monotonic(), &h) == 0)
+		abort_hold(d, &h, "not_confirmed", NULL);
+	schedule_holds(d);
+}
+
+static void schedule_holds(struct vg_daemon *d)
+{
+	uint64_t next = vg_hold_next_expiry(&st.holds), now = vg_now_ms_monotonic();
+
+	if (st.hold_timer > 0)
+		vg_loop_cancel_timer(d, st.hold_timer);
+	st.hold_timer = 0;
+	if (next == 0)
+		return;
+	st.hold_timer = vg_loop_add_timer(d, next > now ? next - now : 0, on_hold_timer, NULL);
+	if (st.hold_timer < 0)
+		st.hold_timer = 0;
+}
+
+/* The grant's record is durable (r = 0) or refused by the disk (r < 0): the answer the module
+ * gets. The hold may be gone already (revoked while it was recorded). */
+static int commit_answer(struct vg_daemon *d, const char *token, int r, json_t **reply, struct vg_err *err)
+{
+	const struct vg_hold *h;
+
+	if (r < 0) {
+		vg_hold_remove(&st.holds, token, NULL);
+		return vg_err_set(err, -r, "audit_degraded", "elevation.commit",
+				  "the grant's audit record could not be made durable (%s); no grant was made",
+				  strerror(-r));
+	}
+	if (!(h = vg_hold_mark_durable(&st.holds, token, vg_now_ms_monotonic(), VG_HOLD_CONFIRM_MS)))
+		return vg_err_set(err, ECANCELED, "grant_revoked", "elevation.commit",
+				  "the grant was revoked while it was being recorded; no grant was made");
+	*reply = json_pack("{s:o, s:s}", "grant", vg_grant_to_json(&h->g), "confirm", token);
+	schedule_holds(d);
+	return *reply ? 0 : -ENOMEM;
+}
+
+/* a commit whose grant's record is on its way to the disk */
+struct pending_commit {
 	struct vg_client *c;
-	struct vg_grant g;
+	char token[33];
+	int r;
+	bool delayed;
 };
 
-/* The grant exists only once its record is durable: a kill -9 or a full disk can lose a
- * record of a grant that was refused, never a grant without a record. */
+static void commit_durable(struct vg_daemon *d, int r, void *arg);
+
+#if VIGIL_TEST_HOOKS
+static void commit_delayed(struct vg_daemon *d, void *arg)
+{
+	struct pending_commit *p = arg;
+
+	commit_durable(d, p->r, p);
+}
+
+/* tests stand in for a disk or a vigild slower than the module's patience */
+static bool commit_test_delay(struct vg_daemon *d, struct pending_commit *p, int r)
+{
+	const char *v = getenv("VIGIL_TEST_COMMIT_DELAY_MS");
+
+	if (p->delayed || !v || !*v)
+		return false;
+	p->delayed = true;
+	p->r = r;
+	return vg_loop_add_timer(d, strtoull(v, NULL, 10), commit_delayed, p) > 0;
+}
+#endif
+
 static void commit_durable(struct vg_daemon *d, int r, void *arg)
 {
-	struct pending_grant *p = arg;
+	struct pending_commit *p = arg;
 	struct vg_err err = { 0 };
 	json_t *reply = NULL;
 
-	if (r < 0)
-		vg_err_set(&err, -r, "audit_degraded", "elevation.commit",
-			   "the grant's audit record could not be made durable (%s); no grant was made", strerror(-r));
-	else if ((r = add_grant(d, &p->g)) < 0)
-		vg_err_set(&err, -r, "grant_failed", "elevation.commit", "cannot record the grant: %s", strerror(-r));
-	else if (!(reply = json_pack("{s:o}", "grant", vg_grant_to_json(&p->g))))
-		r = -ENOMEM;
+#if VIGIL_TEST_HOOKS
+	if (commit_test_delay(d, p, r))
+		return;
+#endif
+	r = commit_answer(d, p->token, r, &reply, &err);
 	vg_client_reply(d, p->c, r, reply, &err);
 	free(p);
 }
 
 /* elevation.commit {user, service, tty}: pam_sm_setcred after the whole stack succeeded; the
- * approval of the same user, service and requester (uid, session, tty) becomes a grant, answered
- * when the group commit holding elevation.granted is durable. */
+ * approval of the same user, service and requester (uid, session, tty) is recorded as a grant
+ * and answered, with a confirmation token, once elevation.granted is durable. It becomes a grant
+ * only with elevation.confirm. */
 static int cmd_commit(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
 		      struct vg_err *err)
 {
 	const char *user = req_str(req, "user"), *service = req_str(req, "service");
-	struct pending_grant *p;
+	struct pending_commit *p;
 	struct vg_requester rq;
 	struct vg_approval ap;
-	uint64_t end;
+	struct vg_grant g;
+	char token[33];
 	int r;
 
 	requester_of(peer, req, &rq);
@@ -784,28 +871,65 @@ static int cmd_commit(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	if (vg_audit_degraded(d))
 		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.commit",
 				  "the audit trail is degraded; no grant is recorded until it recovers");
-	if (!(p = calloc(1, sizeof(*p))))
-		return -ENOMEM;
-	p->g = ap.g;
-	p->g.id = vg_grants_reserve_id(&st.grants);
-	p->g.started = vg_now();
-	p->g.expires = p->g.started + (time_t)ap.duration_s;
-	if ((r = vg_daemon_audit(d, "elevation.granted", user, grant_event(&p->g))) < 0) {
-		free(p);
+	g = ap.g;
+	g.id = vg_grants_reserve_id(&st.grants);
+	g.started = vg_now();
+	g.expires = g.started + (time_t)ap.duration_s;
+	if ((r = vg_hold_add(&st.holds, &g, ap.duration_s, token, err)) < 0)
+		return r;
+	if ((r = vg_daemon_audit(d, "elevation.granted", user, grant_event(&g))) < 0) {
+		vg_hold_remove(&st.holds, token, NULL);
 		return vg_err_set(err, -r, "audit_degraded", "elevation.commit",
 				  "the audit trail refused the grant's record (%s); no grant was made", strerror(-r));
 	}
+	if (!(p = calloc(1, sizeof(*p)))) {
+		vg_hold_remove(&st.holds, token, NULL);
+		return -ENOMEM;
+	}
 	p->c = vg_ctl_defer(d);
-	end = vg_audit_next_seq(d);
-	if ((r = vg_audit_when_durable(d, end, commit_durable, p)) == 0)
+	memcpy(p->token, token, sizeof(token));
+	if ((r = vg_audit_when_durable(d, vg_audit_next_seq(d), commit_durable, p)) == 0)
 		return -EINPROGRESS;
-	/* durable already (or the log is gone): decide now */
-	if (r == 1 && (r = add_grant(d, &p->g)) == 0)
-		*reply = json_pack("{s:o}", "grant", vg_grant_to_json(&p->g));
-	else
-		vg_err_set(err, -r, "audit_degraded", "elevation.commit", "no grant was made: %s", strerror(-r));
 	free(p);
-	return r < 0 ? r : *reply ? 0 : -ENOMEM;
+	/* durable already (1), or the log is gone: decide now */
+	return commit_answer(d, token, r == 1 ? 0 : r, reply, err);
+}
+
+/* elevation.confirm {user, service, tty, confirm}: the module received the commit's answer and
+ * tells its user the grant exists; only now does it. */
+static int cmd_confirm(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+		       struct vg_err *err)
+{
+	const struct vg_bundle *b = vg_daemon_bundle(d);
+	struct vg_requester rq;
+	struct vg_hold h;
+	int r;
+
+	requester_of(peer, req, &rq);
+	r = vg_hold_take(&st.holds, req_str(req, "confirm"), req_str(req, "user"), req_str(req, "service"), &rq,
+			 vg_now_ms_monotonic(), &h, err);
+	if (r == -ETIMEDOUT)
+		abort_hold(d, &h, "not_confirmed", NULL);
+	if (r < 0)
+		return r;
+	schedule_holds(d);
+	/* what happened since the commit: a freeze, a policy that no longer lets the user elevate */
+	if ((r = refuse_if_frozen("elevation.confirm", err)) < 0) {
+		abort_hold(d, &h, "frozen", NULL);
+		return r;
+	}
+	if (!b || user_revoked_by(b, h.g.user)) {
+		abort_hold(d, &h, "policy", NULL);
+		return vg_err_set(err, EPERM, "policy", "elevation.confirm",
+				  "no grant was made: the policy in force no longer lets %s elevate", h.g.user);
+	}
+	if ((r = add_grant(d, &h.g)) < 0) {
+		abort_hold(d, &h, "grant_failed", NULL);
+		return vg_err_set(err, -r, "grant_failed", "elevation.confirm", "cannot record the grant: %s",
+				  strerror(-r));
+	}
+	*reply = json_pack("{s:o}", "grant", vg_grant_to_json(&h.g));
+	return *reply ? 0 : -ENOMEM;
 }
 
 /* elevation.account {user, service, uid}: may this account use a protected service at all? */
@@ -856,8 +980,12 @@ static int cmd_grants_list(struct vg_daemon *d, json_t **reply)
 size_t vg_elevation_revoke(struct vg_daemon *d, const char *user, json_t *by, json_t *revoked)
 {
 	struct vg_grant g;
+	struct vg_hold h;
 	size_t n = 0;
 
+	/* a grant still being committed is revoked too: it will never be made */
+	while (vg_hold_remove_user(&st.holds, user, &h) == 0)
+		abort_hold(d, &h, "revoked", by);
 	while (st.grants.n > 0 && vg_grants_remove_user(&st.grants, user ? user : st.grants.g[0].user, &g) == 0) {
 		json_t *ev = json_pack("{s:o}", "grant", grant_event(&g));
 
@@ -907,6 +1035,8 @@ static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char 
 		return cmd_assert(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.commit") == 0)
 		return cmd_commit(d, peer, req, reply, err);
+	if (strcmp(cmd, "elevation.confirm") == 0)
+		return cmd_confirm(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.account") == 0)
 		return cmd_account(d, req, reply, err);
 	if (strcmp(cmd, "grants.list") == 0)
@@ -932,8 +1062,9 @@ static void elev_status(struct vg_daemon *d, json_t *status)
 	for (size_t i = 0; i < st.grants.n; i++)
 		live += st.grants.g[i].expires > vg_now();
 	json_object_update_new(status,
-			    json_pack("{s:I, s:I, s:I, s:I}", "grants", (json_int_t)live, "pending_challenges",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "grants", (json_int_t)live, "pending_challenges",
 				      (json_int_t)st.chal.n, "pending_approvals", (json_int_t)st.approvals.n,
+				      "pending_commits", (json_int_t)st.holds.n,
 				      "failure_events_suppressed", (json_int_t)st.fails.suppressed_total));
 	if (st.frozen[0])
 		json_object_set_new(status, "frozen", json_string(st.frozen));
@@ -946,6 +1077,9 @@ static void elev_shutdown(struct vg_daemon *d)
 		close(st.spool_fd);
 		st.spool_fd = -1;
 	}
+	if (st.hold_timer > 0)
+		vg_loop_cancel_timer(d, st.hold_timer);
+	st.hold_timer = 0;
 	json_decref(st.counters);
 	st.counters = NULL;
 	memset(&st.chal, 0, sizeof(st.chal));

@@ -2,7 +2,8 @@
 /*
  * Machine-side step-up latency (bench/pam.sh): what vigild adds to a sudo step-up, the touch
  * excluded. A software ES256 credential stands in for the key; per round it times
- * elevation.check + elevation.challenge + elevation.assert (verify, posture) + elevation.commit (grant) through the
+ * elevation.check + elevation.challenge + elevation.assert (verify, posture) + elevation.commit and
+ * elevation.confirm (grant) through the
  * control socket, signs between the calls (not timed), then revokes the grant (not timed).
  * Baseline in the same run: round trips of "status".
  *   pam_bench enroll KEYFILE            -> prints the credential JSON for the bundle
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
 		_cleanup_free_ uint8_t *cdh = NULL, *sig = NULL;
 		_cleanup_free_ char *adb = NULL, *sigb = NULL;
 		size_t cdh_len = 0, sig_len = 0;
-		json_t *ch, *g;
+		json_t *ch, *g, *cm;
 		uint64_t t0, t1, t2, t3;
 
 		t0 = now_us();
@@ -154,9 +155,13 @@ int main(int argc, char **argv)
 					    "challenge_id", json_string_value(json_object_get(ch, "challenge_id")), "user",
 					    "alice", "service", "sudo", "tty", "pts/0", "credential_id", cred, "auth_data",
 					    adb, "signature", sigb));
-		/* pam_sm_setcred: the approval becomes the grant (persisted, NSS, audit) */
-		json_decref(call(argv[2], json_pack("{s:s, s:s, s:s, s:s}", "cmd", "elevation.commit", "user", "alice",
-						     "service", "sudo", "tty", "pts/0")));
+		/* pam_sm_setcred: the approval is recorded (audit), then confirmed into the grant (persisted, NSS) */
+		cm = call(argv[2], json_pack("{s:s, s:s, s:s, s:s}", "cmd", "elevation.commit", "user", "alice", "service",
+					     "sudo", "tty", "pts/0"));
+		json_decref(call(argv[2], json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.confirm", "user",
+						     "alice", "service", "sudo", "tty", "pts/0", "confirm",
+						     json_string_value(json_object_get(cm, "confirm")) ?: "")));
+		json_decref(cm);
 		t3 = now_us();
 		step[i] = (t1 - t0) + (t3 - t2);
 		if (getenv("PAM_BENCH_DEBUG"))

@@ -494,6 +494,122 @@ int vg_approval_take(struct vg_approval_store *s, const char *user, const char *
 	return -ENOENT;
 }
 
+/* --- held grants --- */
+
+static void hold_drop(struct vg_hold_store *s, size_t i, struct vg_hold *out)
+{
+	if (out)
+		*out = s->h[i];
+	OPENSSL_cleanse(&s->h[i], sizeof(s->h[i]));
+	if (i + 1 < s->n)
+		memmove(&s->h[i], &s->h[i + 1], (s->n - i - 1) * sizeof(s->h[0]));
+	s->n--;
+}
+
+static struct vg_hold *hold_find(struct vg_hold_store *s, const char *token, size_t *at)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->h[i].token, token) == 0) {
+			*at = i;
+			return &s->h[i];
+		}
+	return NULL;
+}
+
+int vg_hold_add(struct vg_hold_store *s, const struct vg_grant *g, uint32_t duration_s, char token[33],
+		struct vg_err *err)
+{
+	uint8_t tb[16];
+	struct vg_hold *h;
+
+	if (s->n >= VG_HOLDS_MAX)
+		return vg_err_set(err, ENOSPC, "too_many_commits", "elevation.commit",
+				  "%u grants are being committed already; try again", VG_HOLDS_MAX);
+	if (RAND_bytes(tb, sizeof(tb)) != 1)
+		return vg_err_set(err, EIO, "random_failed", "elevation.commit", "the random generator failed");
+	h = &s->h[s->n++];
+	*h = (struct vg_hold){ .g = *g, .duration_s = duration_s };
+	vg_hex(tb, sizeof(tb), h->token);
+	memcpy(token, h->token, sizeof(h->token));
+	return 0;
+}
+
+const struct vg_hold *vg_hold_mark_durable(struct vg_hold_store *s, const char *token, uint64_t now_ms,
+					   uint32_t ttl_ms)
+{
+	size_t i;
+	struct vg_hold *h = hold_find(s, token, &i);
+
+	if (h) {
+		h->durable = true;
+		h->until_ms = now_ms + ttl_ms;
+	}
+	return h;
+}
+
+int vg_hold_take(struct vg_hold_store *s, const char *token, const char *user, const char *service,
+		 const struct vg_requester *rq, uint64_t now_ms, struct vg_hold *out, struct vg_err *err)
+{
+	size_t i;
+	struct vg_hold *h = hold_find(s, token, &i);
+
+	if (!h)
+		return vg_err_set(err, ENOENT, "commit_unknown", "elevation.confirm",
+				  "no grant of this commit is waiting (unknown, already confirmed, revoked or expired)");
+	if (strcmp(h->g.user, user) || strcmp(h->g.service, service) || h->g.by_uid != rq->uid ||
+	    h->g.session != rq->session || strcmp(h->g.tty, rq->tty))
+		return vg_err_set(err, EPERM, "commit_mismatch", "elevation.confirm",
+				  "this commit was made for another user, service or session");
+	if (!h->durable)
+		return vg_err_set(err, EAGAIN, "commit_recording", "elevation.confirm",
+				  "the grant's record is not durable yet");
+	hold_drop(s, i, out);
+	if (out->until_ms <= now_ms)
+		return vg_err_set(err, ETIMEDOUT, "commit_expired", "elevation.confirm",
+				  "the grant was not confirmed within %u ms of its commit", VG_HOLD_CONFIRM_MS);
+	return 0;
+}
+
+int vg_hold_remove(struct vg_hold_store *s, const char *token, struct vg_hold *out)
+{
+	size_t i;
+
+	if (!hold_find(s, token, &i))
+		return -ENOENT;
+	hold_drop(s, i, out);
+	return 0;
+}
+
+int vg_hold_remove_user(struct vg_hold_store *s, const char *user, struct vg_hold *out)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!user || strcmp(s->h[i].g.user, user) == 0) {
+			hold_drop(s, i, out);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int vg_hold_expire_one(struct vg_hold_store *s, uint64_t now_ms, struct vg_hold *out)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->h[i].durable && s->h[i].until_ms <= now_ms) {
+			hold_drop(s, i, out);
+			return 0;
+		}
+	return -ENOENT;
+}
+
+uint64_t vg_hold_next_expiry(const struct vg_hold_store *s)
+{
+	uint64_t next = 0;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->h[i].durable && (next == 0 || s->h[i].until_ms < next))
+			next = s->h[i].until_ms;
+	return next;
+}
+
 /* --- failure events --- */
 
 bool vg_fail_limit(struct vg_fail_limiter *l, const char *user, uint32_t uid, time_t now, uint64_t *suppressed)

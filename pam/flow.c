@@ -476,21 +476,48 @@ int pv_authenticate(const struct pv_args *a, const struct pv_io *io, struct pv_s
 	return rc;
 }
 
+/* Two requests, so that no grant exists that this module did not hear of: commit records the
+ * grant durably and answers with a token; the grant is made only when confirm brings the token
+ * back. A commit that does not answer in time is never confirmed (vigild drops it, audited
+ * elevation.aborted), so "no grant" is then the truth. Once confirm is sent the grant may exist:
+ * the user is told it does, even when the answer to confirm is late. */
 int pv_commit(const struct pv_args *a, const struct pv_io *io, const struct pv_session *s)
 {
-	json_t *reply = NULL;
+	json_t *req, *reply = NULL, *done = NULL;
+	const char *token, *expires;
 	struct vg_err err;
+	enum call_result cr;
 
-	if (call(a, request("elevation.commit", s), &reply, &err) != CALL_OK) {
+	if (call(a, request("elevation.commit", s), &reply, &err) != CALL_OK ||
+	    !(token = json_string_value(json_object_get(reply, "confirm")))) {
+		if (reply)
+			vg_err_set(&err, EPROTO, "reply_malformed", NULL, "malformed commit reply from vigild");
 		/* this login already passed; only the grant that would spare the next touch is missing */
 		logf_(io, LOG_WARNING, "no grant recorded for %s via %s: %s", s->user, s->service, err.msg);
 		say(io->error, io->ctx, "vigil: no grant recorded (%s); the next elevation asks for the key again",
 		    err.msg);
+		json_decref(reply);
 		return PAM_SUCCESS;
 	}
-	say(io->info, io->ctx, "vigil: elevation granted until %s",
-	    json_string_value(json_object_get(json_object_get(reply, "grant"), "expires")) ?: "?");
-	logf_(io, LOG_INFO, "grant recorded for %s via %s", s->user, s->service);
+	expires = json_string_value(json_object_get(json_object_get(reply, "grant"), "expires")) ?: "?";
+	req = request("elevation.confirm", s);
+	if (req)
+		json_object_set_new(req, "confirm", json_string(token));
+	cr = call(a, req, &done, &err);
+	if (cr == CALL_REFUSED || cr == CALL_DOWN) {
+		logf_(io, LOG_WARNING, "no grant recorded for %s via %s: %s", s->user, s->service, err.msg);
+		say(io->error, io->ctx, "vigil: no grant recorded (%s); the next elevation asks for the key again",
+		    err.msg);
+	} else if (cr != CALL_OK) {
+		logf_(io, LOG_WARNING, "grant for %s via %s confirmed but not acknowledged: %s", s->user, s->service,
+		      err.msg);
+		say(io->info, io->ctx, "vigil: elevation granted until %s (vigild has not acknowledged it yet: %s)",
+		    expires, err.msg);
+	} else {
+		say(io->info, io->ctx, "vigil: elevation granted until %s", expires);
+		logf_(io, LOG_INFO, "grant recorded for %s via %s", s->user, s->service);
+	}
+	json_decref(done);
 	json_decref(reply);
 	return PAM_SUCCESS;
 }

@@ -24,6 +24,8 @@
 #define VG_CHALLENGE_MAX 256u
 #define VG_CHALLENGE_PER_REQUESTER 8u
 #define VG_APPROVALS_MAX 64u
+#define VG_HOLDS_MAX 64u
+#define VG_HOLD_CONFIRM_MS 5000u
 #define VG_FAIL_BURST 32u
 #define VG_FAIL_REFILL_S 4u
 #define VG_FAIL_KEYS 256u
@@ -144,6 +146,45 @@ void vg_approval_put(struct vg_approval_store *s, const struct vg_grant *g, uint
  * tty); -ENOENT when there is none. */
 int vg_approval_take(struct vg_approval_store *s, const char *user, const char *service,
 		     const struct vg_requester *rq, time_t now, struct vg_approval *out);
+
+/* --- held grants: between elevation.commit and the module's elevation.confirm (docs/pam.md "Commit") ---
+ * A grant whose record is on its way to the disk (recording), then durable and told to the module
+ * (held until until_ms), becomes a grant only when the module confirms it received the answer: a
+ * module that gave up waiting never confirms, so no grant exists that its user was told is missing.
+ * Every hold leaves the store exactly once (confirmed, expired, removed), so each is audited once. */
+
+struct vg_hold {
+	struct vg_grant g;
+	uint32_t duration_s;
+	char token[33];	  /* hex of 16 random bytes: only the commit's answer carries it */
+	bool durable;	  /* the grant's record is durable and the module has been answered */
+	uint64_t until_ms; /* monotonic ms: not confirmed by then, never a grant (durable holds only) */
+};
+struct vg_hold_store {
+	size_t n;
+	struct vg_hold h[VG_HOLDS_MAX];
+};
+/* Add a recording hold for g with a fresh token (copied to token). -ENOSPC when full. */
+int vg_hold_add(struct vg_hold_store *s, const struct vg_grant *g, uint32_t duration_s, char token[33],
+		struct vg_err *err);
+/* The record of token's grant is durable and the module is being told: it may confirm until
+ * now + ttl. NULL when the hold is gone (removed while recording). */
+const struct vg_hold *vg_hold_mark_durable(struct vg_hold_store *s, const char *token, uint64_t now_ms,
+					   uint32_t ttl_ms);
+/* Take (and forget, whatever the outcome) the hold of token for this requester (uid, session,
+ * tty), user and service. -ENOENT unknown, -EPERM bound elsewhere (kept), -ETIMEDOUT expired
+ * (taken into *out so it can be audited), -EAGAIN still recording (kept). */
+int vg_hold_take(struct vg_hold_store *s, const char *token, const char *user, const char *service,
+		 const struct vg_requester *rq, uint64_t now_ms, struct vg_hold *out, struct vg_err *err);
+/* Remove the hold of token (recording or durable) into *out (may be NULL); -ENOENT when gone. */
+int vg_hold_remove(struct vg_hold_store *s, const char *token, struct vg_hold *out);
+/* Remove one hold (recording or durable), of user or of anyone when user is NULL, into *out;
+ * -ENOENT when none is left. */
+int vg_hold_remove_user(struct vg_hold_store *s, const char *user, struct vg_hold *out);
+/* Remove one hold that was not confirmed in time into *out; -ENOENT when none. */
+int vg_hold_expire_one(struct vg_hold_store *s, uint64_t now_ms, struct vg_hold *out);
+/* Earliest until_ms among durable holds, 0 when none. */
+uint64_t vg_hold_next_expiry(const struct vg_hold_store *s);
 
 /* --- failure events: per (user, requester uid) token bucket so floods cannot fill the audit spool --- */
 

@@ -364,6 +364,68 @@ static void test_approvals(void **state)
 	free(s);
 }
 
+/* A held grant is confirmed only by its token, from its requester, once durable and in time;
+ * every hold leaves the store exactly once (taken, expired or removed). */
+static void test_holds(void **state)
+{
+	struct vg_hold_store *s = calloc(1, sizeof(*s));
+	struct vg_requester bob = { .uid = 1001, .session = 7, .tty = "pts/1" };
+	char t1[33], t2[33], t3[33];
+	struct vg_hold h;
+	struct vg_grant g;
+	struct vg_err err;
+
+	fill_grant(&g, "alice", 1000, 4600);
+	assert_int_equal(vg_hold_add(s, &g, 3600, t1, &err), 0);
+	assert_int_equal(vg_hold_add(s, &g, 3600, t2, &err), 0);
+	assert_string_not_equal(t1, t2);
+	assert_int_equal(strlen(t1), 32);
+	/* recording: no confirm yet, no expiry */
+	assert_int_equal(vg_hold_take(s, t1, "alice", "sudo", &rq_alice, 1, &h, &err), -EAGAIN);
+	assert_int_equal(vg_hold_next_expiry(s), 0);
+	assert_int_equal(vg_hold_expire_one(s, UINT64_MAX, &h), -ENOENT);
+	assert_non_null(vg_hold_mark_durable(s, t1, 1000, VG_HOLD_CONFIRM_MS));
+	assert_non_null(vg_hold_mark_durable(s, t2, 2000, VG_HOLD_CONFIRM_MS));
+	assert_null(vg_hold_mark_durable(s, "0123", 2000, VG_HOLD_CONFIRM_MS));
+	assert_int_equal(vg_hold_next_expiry(s), 1000 + VG_HOLD_CONFIRM_MS);
+	/* another requester, user or service cannot confirm, and the hold stays */
+	assert_int_equal(vg_hold_take(s, t1, "alice", "sudo", &bob, 1001, &h, &err), -EPERM);
+	assert_int_equal(vg_hold_take(s, t1, "alice", "su", &rq_alice, 1001, &h, &err), -EPERM);
+	assert_int_equal(vg_hold_take(s, t1, "bob", "sudo", &rq_alice, 1001, &h, &err), -EPERM);
+	assert_int_equal(vg_hold_take(s, "", "alice", "sudo", &rq_alice, 1001, &h, &err), -ENOENT);
+	assert_int_equal(vg_hold_take(s, t1, "alice", "sudo", &rq_alice, 1001, &h, &err), 0);
+	assert_int_equal(h.duration_s, 3600);
+	assert_string_equal(h.g.user, "alice");
+	/* single use */
+	assert_int_equal(vg_hold_take(s, t1, "alice", "sudo", &rq_alice, 1002, &h, &err), -ENOENT);
+	/* too late: taken out (to be audited), not confirmed */
+	assert_int_equal(vg_hold_take(s, t2, "alice", "sudo", &rq_alice, 2000 + VG_HOLD_CONFIRM_MS, &h, &err),
+			 -ETIMEDOUT);
+	assert_int_equal(s->n, 0);
+	/* expiry and removal */
+	assert_int_equal(vg_hold_add(s, &g, 3600, t1, &err), 0);
+	assert_int_equal(vg_hold_add(s, &g, 3600, t2, &err), 0);
+	fill_grant(&g, "bob", 1000, 4600);
+	assert_int_equal(vg_hold_add(s, &g, 3600, t3, &err), 0);
+	vg_hold_mark_durable(s, t1, 1000, 10);
+	assert_int_equal(vg_hold_expire_one(s, 1009, &h), -ENOENT);
+	assert_int_equal(vg_hold_expire_one(s, 1010, &h), 0);
+	assert_int_equal(vg_hold_expire_one(s, 1010, &h), -ENOENT);
+	assert_int_equal(vg_hold_remove_user(s, "alice", &h), 0);
+	assert_string_equal(h.token, t2);
+	assert_int_equal(vg_hold_remove_user(s, "alice", &h), -ENOENT);
+	assert_int_equal(vg_hold_remove(s, t3, NULL), 0);
+	assert_int_equal(vg_hold_remove(s, t3, NULL), -ENOENT);
+	/* bounded */
+	for (unsigned i = 0; i < VG_HOLDS_MAX; i++)
+		assert_int_equal(vg_hold_add(s, &g, 3600, t1, &err), 0);
+	assert_int_equal(vg_hold_add(s, &g, 3600, t1, &err), -ENOSPC);
+	while (vg_hold_remove_user(s, NULL, &h) == 0)
+		;
+	assert_int_equal(s->n, 0);
+	free(s);
+}
+
 /* A flood of failures by one requester costs VG_FAIL_BURST events, the next one counts the rest;
  * another requester's events are unaffected. */
 static void test_fail_limit(void **state)
@@ -490,6 +552,7 @@ int main(void)
 		cmocka_unit_test(test_grant_reach),
 		cmocka_unit_test(test_grants_expire_all),
 		cmocka_unit_test(test_approvals),
+		cmocka_unit_test(test_holds),
 		cmocka_unit_test(test_fail_limit),
 		cmocka_unit_test(test_counters),
 		cmocka_unit_test(test_breakglass_hash),
