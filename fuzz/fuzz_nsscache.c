@@ -5,6 +5,9 @@
  * the file kind, then the file. Mutations reach the lookups twice: with the
  * checksums skipped, and with the header checksum recomputed so the lazy
  * page checks run. Every lookup, fill and enumeration must stay in bounds.
+ * Seeds: files of format 2 (no index: binary searches) and of format 3
+ * (*-index.seed: lookups walk the hash index, so mutations reach its
+ * descriptor and slots: loops, offsets out of range, wrong keys or records).
  */
 #include <stdint.h>
 #include <stdio.h>

@@ -234,10 +234,133 @@ static int strtab_add(struct strtab *t, const char *s, uint32_t *off)
 
 static size_t align8(size_t n) { return (n + 7) & ~(size_t)7; }
 
+/* The hash index of format 3 (vg_nssc_index), built before the file is laid out. */
+struct index_tables {
+	struct vg_nssc_slot *name, *id; /* NULL: no index */
+	uint32_t name_slots, id_slots, name_probe, id_probe;
+};
+
 struct sections {
 	const void *p[VG_NSSC_SEC__COUNT];
 	size_t size[VG_NSSC_SEC__COUNT];
+	const struct index_tables *index; /* NULL: format 2, no index */
 };
+
+static void index_free(struct index_tables *t)
+{
+	free(t->name);
+	free(t->id);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Places (key, rec) in the first empty slot from hash on; false when the walk would exceed the bound. */
+static bool slot_put(struct vg_nssc_slot *tab, uint32_t slots, uint64_t hash, uint32_t key, uint32_t rec,
+		     uint32_t *probe)
+{
+	uint32_t mask = slots - 1, i = (uint32_t)hash & mask;
+
+	for (uint32_t walk = 1; walk <= VG_NSSC_MAX_PROBE; walk++, i = (i + 1) & mask) {
+		if (tab[i].rec != VG_NSSC_EMPTY)
+			continue;
+		tab[i].key = key;
+		tab[i].rec = rec;
+		if (walk > *probe)
+			*probe = walk;
+		return true;
+	}
+	return false;
+}
+
+/* One table over n records: the hash and key of record i from key_of. Doubles the table when a
+ * walk would be too long; -E2BIG when even the largest table cannot hold them (no index then). */
+static int table_build(uint32_t n, void (*key_of)(const void *ctx, uint32_t i, uint64_t *hash, uint32_t *key),
+		       const void *ctx, struct vg_nssc_slot **out, uint32_t *nslots, uint32_t *probe)
+{
+	uint32_t slots = 8;
+
+	while (slots < n + n / 3 + 1)
+		slots *= 2;
+	for (; slots <= VG_NSSC_MAX_SLOTS; slots *= 2) {
+		struct vg_nssc_slot *tab = malloc((size_t)slots * sizeof(*tab));
+		uint32_t i;
+
+		if (!tab)
+			return -ENOMEM;
+		memset(tab, 0xff, (size_t)slots * sizeof(*tab)); /* every rec VG_NSSC_EMPTY */
+		*probe = 1; /* a miss reads at least its own slot */
+		for (i = 0; i < n; i++) {
+			uint64_t hash;
+			uint32_t key;
+
+			key_of(ctx, i, &hash, &key);
+			if (!slot_put(tab, slots, hash, key, i, probe))
+				break;
+		}
+		if (i == n) {
+			*out = tab;
+			*nslots = slots;
+			return 0;
+		}
+		free(tab);
+	}
+	return -E2BIG;
+}
+
+/* the records of passwd.cache (struct vg_nssc_passwd) or group.cache (struct vg_nssc_group) */
+struct key_ctx {
+	enum vg_nssc_kind kind;
+	const void *records;
+	const char *strings;
+};
+
+static void name_key(const void *ctx, uint32_t i, uint64_t *hash, uint32_t *key)
+{
+	const struct key_ctx *c = ctx;
+	const char *s = c->strings + (c->kind == VG_NSSC_PASSWD ? ((const struct vg_nssc_passwd *)c->records)[i].name
+								  : ((const struct vg_nssc_group *)c->records)[i].name);
+
+	*hash = vg_nssc_name_hash(s, strlen(s));
+	*key = (uint32_t)(*hash >> 32);
+}
+
+static void id_key(const void *ctx, uint32_t i, uint64_t *hash, uint32_t *key)
+{
+	const struct key_ctx *c = ctx;
+
+	*key = c->kind == VG_NSSC_PASSWD ? ((const struct vg_nssc_passwd *)c->records)[i].uid
+					 : ((const struct vg_nssc_group *)c->records)[i].gid;
+	*hash = vg_nssc_id_hash(*key);
+}
+
+/* Both tables, or none: a set of keys no table size can hold within the bound gets no index
+ * (readers then binary-search, as in format 2). */
+static int index_build(const struct key_ctx *c, uint32_t n, struct index_tables *t)
+{
+	int r;
+
+	memset(t, 0, sizeof(*t));
+	r = table_build(n, name_key, c, &t->name, &t->name_slots, &t->name_probe);
+	if (r == 0)
+		r = table_build(n, id_key, c, &t->id, &t->id_slots, &t->id_probe);
+	if (r < 0)
+		index_free(t);
+	return r == -E2BIG ? 0 : r;
+}
+
+/* The index's descriptor at off, then the name table, then the id table. */
+static void index_place(const struct index_tables *t, uint8_t *data, size_t off)
+{
+	struct vg_nssc_index d = { .name_slots = t->name_slots, .id_slots = t->id_slots,
+				   .name_probe = t->name_probe, .id_probe = t->id_probe };
+	size_t name_bytes = (size_t)t->name_slots * sizeof(struct vg_nssc_slot);
+
+	memcpy(d.magic, VG_NSSC_INDEX_MAGIC, sizeof(d.magic));
+	d.name_off = off + sizeof(d);
+	d.id_off = d.name_off + name_bytes;
+	memcpy(data + off, &d, sizeof(d));
+	memcpy(data + d.name_off, t->name, name_bytes);
+	memcpy(data + d.id_off, t->id, (size_t)t->id_slots * sizeof(struct vg_nssc_slot));
+}
 
 static int assemble(enum vg_nssc_kind kind, uint64_t generation, time_t now, uint32_t id_min, uint32_t id_max,
 		    uint32_t count, uint32_t aux, uint32_t aux_name, const struct sections *s,
@@ -250,6 +373,9 @@ static int assemble(enum vg_nssc_kind kind, uint64_t generation, time_t now, uin
 
 	for (int i = 0; i < VG_NSSC_SEC_PAGES; i++)
 		body_len += align8(s->size[i]);
+	if (s->index && s->index->name)
+		body_len += sizeof(struct vg_nssc_index) +
+			    ((size_t)s->index->name_slots + s->index->id_slots) * sizeof(struct vg_nssc_slot);
 	npages = (body_len + VG_NSSC_PAGE - 1) / VG_NSSC_PAGE;
 	body_off = sizeof(h) + npages * sizeof(uint64_t);
 	if (body_off + body_len > VG_NSSC_MAX_FILE)
@@ -275,6 +401,11 @@ static int assemble(enum vg_nssc_kind kind, uint64_t generation, time_t now, uin
 		h.sec[i].size = s->size[i];
 		off += align8(s->size[i]);
 	}
+	if (s->index && s->index->name) {
+		h.index = (uint32_t)off;
+		off += sizeof(struct vg_nssc_index) +
+		       ((size_t)s->index->name_slots + s->index->id_slots) * sizeof(struct vg_nssc_slot);
+	}
 	h.file_size = off;
 	data = calloc(1, off);
 	if (!data)
@@ -282,6 +413,8 @@ static int assemble(enum vg_nssc_kind kind, uint64_t generation, time_t now, uin
 	for (int i = 0; i < VG_NSSC_SEC_PAGES; i++)
 		if (s->size[i])
 			memcpy(data + h.sec[i].off, s->p[i], s->size[i]);
+	if (h.index)
+		index_place(s->index, data, h.index);
 	pages = (uint64_t *)(void *)(data + sizeof(h));
 	for (size_t i = 0; i < npages; i++) {
 		size_t start = body_off + i * VG_NSSC_PAGE, len = off - start < VG_NSSC_PAGE ? off - start : VG_NSSC_PAGE;
@@ -555,6 +688,7 @@ static int build_passwd(const struct vg_identity *id, const struct user_cand *uc
 	uint32_t *by_name = calloc(nuc ? nuc : 1, sizeof(*by_name));
 	uint32_t *by_id = calloc(nuc ? nuc : 1, sizeof(*by_id));
 	struct idx_ctx ctx = { .records = rec };
+	struct index_tables index = { 0 };
 	struct sections s = { 0 };
 	uint32_t n = 0, dummy;
 	int r = -ENOMEM;
@@ -585,6 +719,9 @@ static int build_passwd(const struct vg_identity *id, const struct user_cand *uc
 	if (r < 0)
 		goto out;
 	qsort_r(by_id, n, sizeof(*by_id), cmp_pw_uid, &ctx);
+	r = index_build(&(struct key_ctx){ VG_NSSC_PASSWD, rec, st.buf }, n, &index);
+	if (r < 0)
+		goto out;
 	s.p[VG_NSSC_SEC_RECORDS] = rec;
 	s.size[VG_NSSC_SEC_RECORDS] = n * sizeof(*rec);
 	s.p[VG_NSSC_SEC_BY_NAME] = by_name;
@@ -593,12 +730,14 @@ static int build_passwd(const struct vg_identity *id, const struct user_cand *uc
 	s.size[VG_NSSC_SEC_BY_ID] = n * sizeof(*by_id);
 	s.p[VG_NSSC_SEC_STRINGS] = st.buf;
 	s.size[VG_NSSC_SEC_STRINGS] = st.len;
+	s.index = &index;
 	r = assemble(VG_NSSC_PASSWD, generation, now, id->uid_min, id->uid_max, n, 0, VG_NSSC_NONE, &s, out);
 	*nwritten = n;
 out:
 	free(rec);
 	free(by_name);
 	free(by_id);
+	index_free(&index);
 	free(st.buf);
 	return r;
 }
@@ -634,6 +773,7 @@ static int build_group(const struct vg_identity *id, const struct group_cand *gc
 	uint32_t *members = NULL;
 	struct vg_nssc_member_ref *refs = NULL;
 	struct idx_ctx ctx = { .records = rec };
+	struct index_tables index = { 0 };
 	struct sections s = { 0 };
 	uint32_t n = 0, nm = 0, dummy;
 	const char **withdrawn = NULL;
@@ -643,8 +783,10 @@ static int build_group(const struct vg_identity *id, const struct group_cand *gc
 	for (size_t i = 0; i < ngc; i++)
 		if (gc[i].ok)
 			total += gc[i].g->nmembers;
-	if (total > UINT32_MAX)
-		return -E2BIG;
+	if (total > UINT32_MAX) {
+		r = -E2BIG;
+		goto out;
+	}
 	members = calloc(total ? total : 1, sizeof(*members));
 	refs = calloc(total ? total : 1, sizeof(*refs));
 	if (!rec || !by_name || !by_id || !members || !refs || withdrawn_names(id, now, &withdrawn, &nw) < 0)
@@ -699,6 +841,10 @@ static int build_group(const struct vg_identity *id, const struct group_cand *gc
 	qsort_r(by_id, n, sizeof(*by_id), cmp_gr_gid, &ctx);
 	ctx.strings = st.buf;
 	qsort_r(refs, nm, sizeof(*refs), cmp_member_ref, &ctx);
+	r = index_build(&(struct key_ctx){ VG_NSSC_GROUP, rec, st.buf }, n, &index);
+	if (r < 0)
+		goto out;
+	s.index = &index;
 	s.p[VG_NSSC_SEC_RECORDS] = rec;
 	s.size[VG_NSSC_SEC_RECORDS] = n * sizeof(*rec);
 	s.p[VG_NSSC_SEC_BY_NAME] = by_name;
@@ -721,6 +867,7 @@ out:
 	free(members);
 	free(refs);
 	free(withdrawn);
+	index_free(&index);
 	free(st.buf);
 	return r;
 }
@@ -776,7 +923,7 @@ int vg_nssc_build_identity(const struct vg_identity *id, const char *elev_group,
 	if (r == 0)
 		r = check_groups(id, elev_group, elev_gid, local, gc, &ngc, rep);
 	if (r == 0) {
-		size_t nu;
+		size_t nu = 0;
 
 		r = build_passwd(id, uc, nuc, generation, now, passwd, &nu);
 		if (r == 0 && rep)

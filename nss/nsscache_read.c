@@ -168,9 +168,49 @@ static int parse(const void *buf, size_t len, enum vg_nssc_kind kind, unsigned f
 	return 0;
 }
 
-/* members.cache: the elevation gid lies in the declared range */
-static int check_aux(const struct vg_nssc_view *v)
+/* a table of the index: slots a power of two, inside the body, walks within the bounds */
+static bool table_ok(const struct vg_nssc_view *v, uint32_t slots, uint32_t probe, uint64_t off)
 {
+	return slots >= 8 && slots <= VG_NSSC_MAX_SLOTS && (slots & (slots - 1)) == 0 && probe >= 1 &&
+	       probe <= VG_NSSC_MAX_PROBE && off % 8 == 0 && off >= v->body_off && off <= v->size &&
+	       (uint64_t)slots * sizeof(struct vg_nssc_slot) <= v->size - off;
+}
+
+/*
+ * Format 3's hash index, when the header names one (passwd and group only).
+ * Its descriptor is read once here (a lazy view brings its page in); lookups
+ * then bound every walk by the checked slot count and probe length.
+ */
+static int parse_index(struct vg_nssc_view *v)
+{
+	const struct vg_nssc_header *h = (const struct vg_nssc_header *)(const void *)v->base;
+	struct vg_nssc_index d;
+
+	if (h->index == 0)
+		return 0;
+	if (v->kind == VG_NSSC_MEMBERS || h->index % 8 || h->index < v->body_off || h->index > v->size ||
+	    v->size - h->index < sizeof(d) || !touch(v, h->index, sizeof(d)))
+		return -EBADMSG;
+	memcpy(&d, v->base + h->index, sizeof(d));
+	if (memcmp(d.magic, VG_NSSC_INDEX_MAGIC, sizeof(d.magic)) || !table_ok(v, d.name_slots, d.name_probe, d.name_off) ||
+	    !table_ok(v, d.id_slots, d.id_probe, d.id_off))
+		return -EBADMSG;
+	v->name_slots = (const struct vg_nssc_slot *)(const void *)(v->base + d.name_off);
+	v->name_mask = d.name_slots - 1;
+	v->name_probe = d.name_probe;
+	v->id_slots = (const struct vg_nssc_slot *)(const void *)(v->base + d.id_off);
+	v->id_mask = d.id_slots - 1;
+	v->id_probe = d.id_probe;
+	return 0;
+}
+
+/* members.cache: the elevation gid lies in the declared range; the index is usable */
+static int check_aux(struct vg_nssc_view *v)
+{
+	int r = parse_index(v);
+
+	if (r < 0)
+		return r;
 	if (v->kind == VG_NSSC_MEMBERS && vg_nssc_has_elevation(v) && v->id_max != 0 &&
 	    (v->aux < v->id_min || v->aux > v->id_max))
 		return -EBADMSG;
@@ -297,9 +337,68 @@ static uint32_t record_id(const struct vg_nssc_view *v, const void *r)
 
 /* ---- lookups ---- */
 
+/* slot i of a table, copied: its page checked; false when the page does not match */
+static bool slot_at(const struct vg_nssc_view *v, const struct vg_nssc_slot *tab, uint32_t i, struct vg_nssc_slot *s)
+{
+	if (!touch(v, (size_t)((const uint8_t *)&tab[i] - v->base), sizeof(*s)))
+		return false;
+	memcpy(s, &tab[i], sizeof(*s));
+	return true;
+}
+
+/* format 3: from the name's slot to the first empty one, at most name_probe slots */
+static const void *hash_by_name(const struct vg_nssc_view *v, const char *name, size_t klen)
+{
+	uint64_t hash = vg_nssc_name_hash(name, klen);
+	uint32_t i = (uint32_t)hash & v->name_mask;
+	struct vg_nssc_slot s;
+
+	for (uint32_t walk = 0; walk < v->name_probe; walk++, i = (i + 1) & v->name_mask) {
+		const void *r;
+		bool bad = false;
+		int d;
+
+		if (!slot_at(v, v->name_slots, i, &s) || s.rec == VG_NSSC_EMPTY)
+			return NULL;
+		if (s.key != (uint32_t)(hash >> 32))
+			continue;
+		r = record(v, s.rec);
+		if (!r)
+			return NULL;
+		d = cmp_key(v, name, klen, record_name(v, r), &bad);
+		if (bad)
+			return NULL;
+		if (d == 0)
+			return r;
+	}
+	return NULL;
+}
+
+static const void *hash_by_id(const struct vg_nssc_view *v, uint32_t id)
+{
+	uint32_t i = (uint32_t)vg_nssc_id_hash(id) & v->id_mask;
+	struct vg_nssc_slot s;
+
+	for (uint32_t walk = 0; walk < v->id_probe; walk++, i = (i + 1) & v->id_mask) {
+		const void *r;
+
+		if (!slot_at(v, v->id_slots, i, &s) || s.rec == VG_NSSC_EMPTY)
+			return NULL;
+		if (s.key != id)
+			continue;
+		/* the record must agree: a slot naming another one answers nothing, not the wrong user */
+		r = record(v, s.rec);
+		return r && record_id(v, r) == id ? r : NULL;
+	}
+	return NULL;
+}
+
 static const void *find_by_name(const struct vg_nssc_view *v, const char *name)
 {
 	size_t lo = 0, hi = v->count, klen = strlen(name);
+
+	if (v->name_slots)
+		return hash_by_name(v, name, klen);
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
@@ -328,6 +427,8 @@ static const void *find_by_id(const struct vg_nssc_view *v, uint32_t id)
 
 	if (!v->by_id || id == 0 || id < v->id_min || id > v->id_max)
 		return NULL;
+	if (v->id_slots)
+		return hash_by_id(v, id);
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		const void *r = record(v, u32_at(v, v->by_id, mid));

@@ -3,7 +3,9 @@
  * Bounded reader of the NSS cache files (include/vigil/nsscache.h), shared by
  * libnss_vigil.so.2, its unit tests and the fuzz target. Links only libc.
  *
- * Parsing checks the header, the section bounds and the header checksum;
+ * Parsing checks the header, the section bounds, the hash index's bounds
+ * (format 3; a file without one is searched by its sorted indexes, as in
+ * format 2) and the header checksum;
  * body pages are checked against the page table either all at once
  * (vg_nssc_view_parse) or each the first time an access touches it
  * (vg_nssc_view_parse_lazy, what the NSS module uses). Every access also
@@ -41,6 +43,8 @@ struct vg_nssc_view {
 	size_t nrefs;
 	const char *strings;
 	size_t strings_len;
+	const struct vg_nssc_slot *name_slots, *id_slots; /* format 3's hash index; NULL: binary search */
+	uint32_t name_mask, id_mask, name_probe, id_probe;
 	const uint64_t *pages; /* page table */
 	size_t npages, body_off;
 	struct vg_nssc_lazy *lazy; /* NULL: every page was checked at parse time */

@@ -16,6 +16,12 @@
  *                  records: struct vg_nssc_grant (one per user, latest expiry),
  *                  index by name; readers hide a grant once expires <= now
  *
+ * Format 3 adds a hash index (struct vg_nssc_index, at header.index) to
+ * passwd.cache and group.cache: a lookup by name or id reads one slot, one
+ * record and its strings instead of a binary search. It lies after the
+ * sections, inside the checked body, in a header field readers of format 2
+ * ignore, so the version word stays 2: both readers read both files.
+ *
  * Integrity: header.checksum covers the header (checksum field zero) and the
  * page table; the page table holds one checksum per 4 KiB page of the body.
  * Readers check the header at map time and each body page the first time a
@@ -94,8 +100,33 @@ struct vg_nssc_header {
 	uint32_t count;		 /* records */
 	uint32_t aux;		 /* members: elevation gid (0: no elevation group) */
 	uint32_t aux_name;	 /* members: elevation group name, or VG_NSSC_NONE */
-	uint32_t reserved;
+	uint32_t index;		 /* offset of struct vg_nssc_index (format 3); 0: none (format 2) */
 	struct vg_nssc_section sec[VG_NSSC_SEC__COUNT];
+};
+
+/*
+ * The hash index of format 3: open addressing with linear probing, one table
+ * by name and one by id, each a power of two of slots. A name's slot is
+ * vg_nssc_name_hash() & (slots - 1), its key the hash's upper 32 bits; an
+ * id's slot is vg_nssc_id_hash() & (slots - 1), its key the id itself. A
+ * lookup walks from its slot to the first empty one, never further than the
+ * writer's longest walk (probe, at most VG_NSSC_MAX_PROBE).
+ */
+#define VG_NSSC_INDEX_MAGIC "VIGILIDX" /* 8 bytes, no NUL */
+#define VG_NSSC_MAX_PROBE 64u
+#define VG_NSSC_MAX_SLOTS (1u << 27)
+#define VG_NSSC_EMPTY UINT32_MAX /* rec of an empty slot */
+
+struct vg_nssc_index {
+	char magic[8];
+	uint32_t name_slots, id_slots; /* powers of two; 0: no table */
+	uint32_t name_probe, id_probe; /* the longest walk in each table, >= 1 when it has slots */
+	uint64_t name_off, id_off;     /* file offsets of the tables (struct vg_nssc_slot[]) */
+};
+
+struct vg_nssc_slot {
+	uint32_t key; /* the name hash's upper half, or the id */
+	uint32_t rec; /* record index, or VG_NSSC_EMPTY */
 };
 
 struct vg_nssc_passwd {
@@ -148,6 +179,18 @@ static inline uint64_t vg_nssc_hash_final(uint64_t h)
 	h ^= h >> 29;
 	return h;
 }
+
+/* FNV-1a over the name's bytes, then mixed: slot from the low bits, key from the high ones */
+static inline uint64_t vg_nssc_name_hash(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
+	return vg_nssc_hash_final(h);
+}
+
+static inline uint64_t vg_nssc_id_hash(uint32_t id) { return vg_nssc_hash_final(id * 0x9e3779b97f4a7c15ull); }
 
 /* header (with checksum zero) + page table */
 static inline uint64_t vg_nssc_header_checksum(const struct vg_nssc_header *h, const void *pages)

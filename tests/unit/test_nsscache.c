@@ -476,13 +476,10 @@ static void test_lazy_page_checks(void **state)
 	assert_false(vg_nssc_view_corrupt(&v));
 	assert_int_equal(vg_nssc_view_parse_lazy(copy, pw.len, VG_NSSC_PASSWD, lz, n - 1, &v), -EINVAL);
 
-	/* damage in the body passes the header check and is caught by the first read of its page */
+	/* damage on the page of the hash index (here the only page) is caught at parse */
 	memset(lz, 0, n);
 	copy[pw.len - 9] ^= 1;
-	assert_int_equal(vg_nssc_view_parse_lazy(copy, pw.len, VG_NSSC_PASSWD, lz, n, &v), 0);
-	assert_null(vg_nssc_pw_by_name(&v, "carol"));
-	assert_true(vg_nssc_view_corrupt(&v));
-	assert_null(vg_nssc_pw_by_uid(&v, 60001)); /* and the file stays condemned */
+	assert_int_equal(vg_nssc_view_parse_lazy(copy, pw.len, VG_NSSC_PASSWD, lz, n, &v), -EBADMSG);
 	/* damage in the page table is caught by the header checksum */
 	copy[pw.len - 9] ^= 1;
 	copy[sizeof(struct vg_nssc_header)] ^= 1;
@@ -711,6 +708,266 @@ static void test_empty_inputs(void **state)
 	rmdir(dir);
 }
 
+/* ---- format 3: the hash index ---- */
+
+/* A file changed on purpose gets valid checksums again, so what is tested is the reader's own bounds. */
+static void reseal(struct vg_nssc_buf *b)
+{
+	struct vg_nssc_header *h = (struct vg_nssc_header *)(void *)b->data;
+	uint64_t *pages = (uint64_t *)(void *)(b->data + h->sec[VG_NSSC_SEC_PAGES].off);
+	size_t body = h->sec[VG_NSSC_SEC_PAGES].off + h->sec[VG_NSSC_SEC_PAGES].size;
+
+	for (size_t i = 0; body + i * VG_NSSC_PAGE < b->len; i++) {
+		size_t start = body + i * VG_NSSC_PAGE, n = b->len - start < VG_NSSC_PAGE ? b->len - start : VG_NSSC_PAGE;
+
+		pages[i] = vg_nssc_page_checksum(i, b->data + start, n);
+	}
+	h->checksum = vg_nssc_header_checksum(h, pages);
+}
+
+#define MANY 3000
+
+/* MANY users u000000.. with scattered uids; MANY / 10 groups g00000.. of 10 members each */
+struct many {
+	struct vg_user users[MANY];
+	struct vg_group groups[MANY / 10];
+	char names[MANY + MANY / 10][8];
+	char *members[MANY];
+	struct vg_identity id;
+};
+
+static uint32_t many_uid(size_t i) { return 100000 + (uint32_t)((i * 7919) % 1000003); }
+
+static struct many *many_new(void)
+{
+	struct many *m = calloc(1, sizeof(*m));
+
+	assert_non_null(m);
+	for (size_t i = 0; i < MANY; i++) {
+		snprintf(m->names[i], sizeof(m->names[i]), "u%06zu", i);
+		m->users[i] = user(m->names[i], many_uid(i), 2000000 + (uint32_t)(i % (MANY / 10)), VG_USER_ACTIVE);
+		m->members[i] = m->names[i];
+	}
+	for (size_t i = 0; i < MANY / 10; i++) {
+		snprintf(m->names[MANY + i], sizeof(m->names[0]), "g%05zu", i);
+		m->groups[i] = (struct vg_group){ .name = m->names[MANY + i], .gid = 2000000 + (uint32_t)i,
+						  .nmembers = 10, .members = m->members + 10 * i };
+	}
+	m->id = (struct vg_identity){ .uid_min = 100000, .uid_max = 1100003, .gid_min = 2000000,
+				      .gid_max = 2999999, .nusers = MANY, .users = m->users,
+				      .ngroups = MANY / 10, .groups = m->groups };
+	return m;
+}
+
+/* every user and group found by name and by id, and nothing else */
+static void many_lookups(const struct vg_nssc_view *v, const struct vg_nssc_view *g)
+{
+	char name[16];
+
+	for (size_t i = 0; i < MANY; i++) {
+		const struct vg_nssc_passwd *p;
+
+		snprintf(name, sizeof(name), "u%06zu", i);
+		p = vg_nssc_pw_by_name(v, name);
+		assert_non_null(p);
+		assert_int_equal(p->uid, many_uid(i));
+		assert_ptr_equal(vg_nssc_pw_by_uid(v, many_uid(i)), p);
+		snprintf(name, sizeof(name), "x%06zu", i);
+		assert_null(vg_nssc_pw_by_name(v, name));
+		assert_null(vg_nssc_pw_by_uid(v, 1100001 + (uint32_t)(i % 3)));
+	}
+	for (size_t i = 0; i < MANY / 10; i++) {
+		const struct vg_nssc_group *r;
+
+		snprintf(name, sizeof(name), "g%05zu", i);
+		r = vg_nssc_gr_by_name(g, name);
+		assert_non_null(r);
+		assert_int_equal(r->gid, 2000000 + i);
+		assert_ptr_equal(vg_nssc_gr_by_gid(g, 2000000 + (uint32_t)i), r);
+		assert_null(vg_nssc_gr_by_gid(g, 2500000 + (uint32_t)i));
+	}
+	assert_null(vg_nssc_pw_by_name(v, ""));
+	assert_null(vg_nssc_pw_by_name(v, "u0000000"));
+}
+
+/* What a reader without the index (format 2) sees: header.index 0, the rest unchanged. */
+static void drop_index(struct vg_nssc_buf *b)
+{
+	((struct vg_nssc_header *)(void *)b->data)->index = 0;
+	reseal(b);
+}
+
+static void test_hash_index(void **state)
+{
+	struct many *m = many_new();
+	struct vg_nssc_buf pw, gr;
+	struct vg_nssc_view v, g;
+	uint8_t *lazy;
+
+	build(&m->id, NULL, &pw, &gr, NULL);
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_GROUP, 0, &g), 0);
+	assert_non_null(v.name_slots);
+	assert_non_null(v.id_slots);
+	assert_non_null(g.name_slots);
+	assert_in_range(v.name_probe, 1, VG_NSSC_MAX_PROBE);
+	many_lookups(&v, &g);
+	/* lazily checked: a lookup by name reads a slot, a record and its strings, not a search path */
+	lazy = calloc(1, vg_nssc_lazy_size(pw.len));
+	assert_int_equal(vg_nssc_view_parse_lazy(pw.data, pw.len, VG_NSSC_PASSWD, (struct vg_nssc_lazy *)lazy,
+						 vg_nssc_lazy_size(pw.len), &v),
+			 0);
+	assert_non_null(vg_nssc_pw_by_name(&v, "u001234"));
+	assert_non_null(vg_nssc_pw_by_uid(&v, many_uid(77)));
+	/* damage on another body page passes the parse and is caught by the first read of its page */
+	memset(lazy, 0, vg_nssc_lazy_size(pw.len));
+	pw.data[((struct vg_nssc_header *)(void *)pw.data)->sec[VG_NSSC_SEC_RECORDS].off] ^= 1; /* u000000 */
+	assert_int_equal(vg_nssc_view_parse_lazy(pw.data, pw.len, VG_NSSC_PASSWD, (struct vg_nssc_lazy *)lazy,
+						 vg_nssc_lazy_size(pw.len), &v),
+			 0);
+	assert_false(vg_nssc_view_corrupt(&v));
+	assert_null(vg_nssc_pw_by_name(&v, "u000000"));
+	assert_true(vg_nssc_view_corrupt(&v));
+	assert_null(vg_nssc_pw_by_name(&v, "u001234")); /* and the file stays condemned */
+	pw.data[((struct vg_nssc_header *)(void *)pw.data)->sec[VG_NSSC_SEC_RECORDS].off] ^= 1;
+	free(lazy);
+	/* the same files as a format 2 reader sees them: searched, same answers */
+	drop_index(&pw);
+	drop_index(&gr);
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(vg_nssc_view_parse(gr.data, gr.len, VG_NSSC_GROUP, 0, &g), 0);
+	assert_null(v.name_slots);
+	many_lookups(&v, &g);
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+	free(m);
+}
+
+/* Files the format 2 writer produced (the fuzz seeds' bodies, kept as fixtures) are read as before. */
+static void test_format2_files(void **state)
+{
+	char *p = NULL, *g = NULL;
+	size_t plen = 0, glen = 0;
+	struct vg_nssc_view v, gv;
+	struct passwd pwd;
+	char buf[256];
+	gid_t got[8] = { 0 };
+
+	assert_int_equal(vg_read_file("tests/fixtures/nss/format2-passwd.cache", 1 << 20, &p, &plen), 0);
+	assert_int_equal(vg_read_file("tests/fixtures/nss/format2-group.cache", 1 << 20, &g, &glen), 0);
+	assert_int_equal(vg_nssc_view_parse(p, plen, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_int_equal(vg_nssc_view_parse(g, glen, VG_NSSC_GROUP, 0, &gv), 0);
+	assert_null(v.name_slots);
+	assert_int_equal(vg_nssc_fill_passwd(&v, vg_nssc_pw_by_name(&v, "alice"), &pwd, buf, sizeof(buf)), 0);
+	assert_string_equal(pwd.pw_dir, "/home/alice");
+	assert_ptr_equal(vg_nssc_pw_by_uid(&v, pwd.pw_uid), vg_nssc_pw_by_name(&v, "alice"));
+	assert_null(vg_nssc_pw_by_name(&v, "bob"));
+	assert_non_null(vg_nssc_gr_by_name(&gv, "sre"));
+	assert_int_equal(vg_nssc_user_groups(&gv, NULL, "alice", NOW, collect, got), 0);
+	assert_true(got[0] >= 1);
+	free(p);
+	free(g);
+}
+
+static struct vg_nssc_index *index_of(struct vg_nssc_buf *b)
+{
+	return (struct vg_nssc_index *)(void *)(b->data + ((struct vg_nssc_header *)(void *)b->data)->index);
+}
+
+static struct vg_nssc_slot *slots_of(struct vg_nssc_buf *b, bool by_id)
+{
+	struct vg_nssc_index *d = index_of(b);
+
+	return (struct vg_nssc_slot *)(void *)(b->data + (by_id ? d->id_off : d->name_off));
+}
+
+/*
+ * A hostile index (the file is root's, but the reader is bounded anyway): descriptors out of
+ * bounds are refused at parse; slots that loop, point outside the records, at the wrong
+ * record or carry wrong keys answer nothing, never a crash, a hang or another user.
+ */
+static void test_hostile_index(void **state)
+{
+	struct many *m = many_new();
+	struct vg_nssc_buf pw, gr, orig;
+	struct vg_nssc_view v;
+	const struct vg_nssc_passwd *p;
+	struct vg_nssc_index *d;
+	struct vg_nssc_slot *s;
+	uint32_t slots;
+
+	build(&m->id, NULL, &orig, &gr, NULL);
+	pw.len = orig.len;
+	pw.data = malloc(orig.len);
+	assert_non_null(pw.data);
+	slots = index_of(&orig)->name_slots;
+	/* descriptors the reader refuses: -EBADMSG, so the module answers UNAVAIL */
+	for (int k = 0; k < 9; k++) {
+		memcpy(pw.data, orig.data, orig.len);
+		d = index_of(&pw);
+		switch (k) {
+		case 0: d->name_slots = slots + 8; break;		/* not a power of two */
+		case 1: d->name_slots = slots * 64; break;		/* past the end of the file */
+		case 2: d->id_probe = VG_NSSC_MAX_PROBE + 1; break;	/* walks unbounded */
+		case 3: d->name_probe = 0; break;
+		case 4: d->name_off = pw.len; break;
+		case 5: d->id_off = 4; break;				/* inside the header */
+		case 6: d->magic[0] ^= 1; break;
+		case 7: ((struct vg_nssc_header *)(void *)pw.data)->index = (uint32_t)pw.len - 8; break;
+		case 8: ((struct vg_nssc_header *)(void *)pw.data)->index += 4; break; /* unaligned */
+		}
+		reseal(&pw);
+		assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), -EBADMSG);
+	}
+	/* every slot full with keys that never match: the walk stops at the probe bound */
+	memcpy(pw.data, orig.data, orig.len);
+	s = slots_of(&pw, false);
+	for (uint32_t i = 0; i < slots; i++)
+		s[i] = (struct vg_nssc_slot){ .key = 0, .rec = 0 };
+	index_of(&pw)->name_probe = VG_NSSC_MAX_PROBE;
+	reseal(&pw);
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	assert_null(vg_nssc_pw_by_name(&v, "u000001"));
+	/* slots pointing past the records, or at another user's record under the right key */
+	memcpy(pw.data, orig.data, orig.len);
+	s = slots_of(&pw, false);
+	for (uint32_t i = 0; i < slots; i++)
+		if (s[i].rec != VG_NSSC_EMPTY)
+			s[i].rec = i % 2 ? MANY + 5 : (s[i].rec + 1) % MANY;
+	s = slots_of(&pw, true);
+	for (uint32_t i = 0; i < index_of(&pw)->id_slots; i++)
+		if (s[i].rec != VG_NSSC_EMPTY)
+			s[i].rec = i % 2 ? UINT32_MAX - 1 : (s[i].rec + 1) % MANY;
+	reseal(&pw);
+	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
+	for (size_t i = 0; i < MANY; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "u%06zu", i);
+		p = vg_nssc_pw_by_name(&v, name);
+		assert_true(!p || strcmp(vg_nssc_str(&v, p->name, NULL), name) == 0);
+		p = vg_nssc_pw_by_uid(&v, many_uid(i));
+		assert_true(!p || p->uid == many_uid(i));
+	}
+	/* members.cache never has an index */
+	{
+		struct vg_nssc_buf mb;
+		struct vg_err err = { 0 };
+
+		assert_int_equal(vg_nssc_build_members("vigil-elevated", 64000, NULL, 0, 60000, 64999, 1, NOW, &mb,
+						       NULL, &err),
+				 0);
+		((struct vg_nssc_header *)(void *)mb.data)->index = 192;
+		reseal(&mb);
+		assert_int_equal(vg_nssc_view_parse(mb.data, mb.len, VG_NSSC_MEMBERS, 0, &v), -EBADMSG);
+		vg_nssc_buf_free(&mb);
+	}
+	vg_nssc_buf_free(&pw);
+	vg_nssc_buf_free(&gr);
+	vg_nssc_buf_free(&orig);
+	free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -725,6 +982,9 @@ int main(void)
 		cmocka_unit_test(test_damage_past_checksum_stays_in_bounds),
 		cmocka_unit_test(test_write_files),
 		cmocka_unit_test(test_empty_inputs),
+		cmocka_unit_test(test_hash_index),
+		cmocka_unit_test(test_format2_files),
+		cmocka_unit_test(test_hostile_index),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
