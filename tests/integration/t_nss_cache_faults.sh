@@ -34,7 +34,10 @@ size=$(stat -c %s "$good")
 i=0
 for off in 0 8 40 100 $((size / 2)) $((size - 9)); do
 	cp "$good" "$T/bad"
-	printf '\377' | dd of="$T/bad" bs=1 seek="$off" conv=notrunc status=none
+	# the byte's complement: always a change (0xff would be none in an empty index slot)
+	b=$(od -An -tu1 -j "$off" -N1 "$good" | tr -d ' ')
+	printf "\\$(printf '%03o' $((255 - b)))" | dd of="$T/bad" bs=1 seek="$off" conv=notrunc status=none
+	cmp -s "$good" "$T/bad" && fail "byte $off unchanged"
 	mv "$T/bad" "$NSSDIR/passwd.cache"
 	assert_eq "$(lookup_rc dave)" 2 "byte $off corrupted: unavailable"
 	i=$((i + 1))
