@@ -233,7 +233,8 @@ static int learn_existing(struct vg_learned *t, struct node *n, uint32_t rule, u
 	bool pushed = v.slot[i].rule != rule && slot_live(&v.slot[i], now);
 
 	set_slot(&v, i, rule, tag, expires_ns);
-	if ((r = t->ops.put(t->ops.arg, &n->key, &v)) < 0)
+	/* the kernel holds this value already (vigild is the map's only writer): no system call */
+	if (memcmp(&v, &n->val, sizeof(v)) && (r = t->ops.put(t->ops.arg, &n->key, &v)) < 0)
 		return r;
 	n->val = v;
 	if (pushed)

@@ -2,7 +2,7 @@
 /* vigild's copy of the learned-address map (lib/dns_learned.c): slots extended, never
  * shortened; bounds per tenant and in all hold, and only a flooding tenant loses entries;
  * evictions of live entries are counted, of expired ones not; the kernel (a fake here) sees
- * every change, and a refused write leaves the table as it was. */
+ * every change and no write that changes nothing, and a refused write leaves the table as it was. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,7 +19,7 @@
 struct fake {
 	struct vg_enf_learn_key k[FAKE_MAX];
 	struct vg_enf_learn_val v[FAKE_MAX];
-	size_t n;
+	size_t n, puts;
 	int fail_put;
 };
 
@@ -38,6 +38,7 @@ static int fake_put(void *arg, const struct vg_enf_learn_key *k, const struct vg
 
 	if (f->fail_put)
 		return -f->fail_put;
+	f->puts++;
 	if (i < 0) {
 		if (f->n == FAKE_MAX)
 			return -E2BIG;
@@ -114,6 +115,39 @@ static void test_slots(void **state)
 	assert_int_equal(vg_learned_learn(t, &k, 7, 1, 100, 0), -EINVAL);
 	k = key(VG_ENF_MAX_TENANT + 1, 1);
 	assert_int_equal(vg_learned_learn(t, &k, 7, 1, 100, 0), -EINVAL);
+	vg_learned_free(t);
+}
+
+/* A learn that changes nothing (a resolver's cached answer: the same expiry) writes nothing,
+ * yet counts as recent use for the bound. */
+static void test_unchanged(void **state)
+{
+	struct fake f = { 0 };
+	const struct vg_learned_ops ops = { fake_put, fake_del, &f };
+	struct vg_learned *t = vg_learned_new(2, 16, &ops);
+	struct vg_enf_learn_key a = key(1, 1), b = key(1, 2), c = key(1, 3);
+
+	assert_int_equal(vg_learned_learn(t, &a, 7, 70, 1000, 0), 0);
+	assert_int_equal(f.puts, 1);
+	assert_int_equal(vg_learned_learn(t, &a, 7, 70, 1000, 0), 0);
+	assert_int_equal(vg_learned_learn(t, &a, 7, 70, 900, 0), 0);
+	assert_int_equal(f.puts, 1);
+	/* a new tag, a later expiry: written */
+	assert_int_equal(vg_learned_learn(t, &a, 7, 71, 900, 0), 0);
+	assert_int_equal(f.puts, 2);
+	assert_int_equal(f.v[0].slot[0].tag, 71);
+	assert_int_equal(f.v[0].slot[0].expires_ns, 1000);
+	assert_int_equal(vg_learned_learn(t, &a, 7, 71, 1100, 0), 0);
+	assert_int_equal(f.puts, 3);
+	assert_int_equal(f.v[0].slot[0].expires_ns, 1100);
+	/* a, b; a again without a write; c pushes out b, the least recently learned */
+	assert_int_equal(vg_learned_learn(t, &b, 7, 71, 1100, 0), 0);
+	assert_int_equal(vg_learned_learn(t, &a, 7, 71, 1100, 0), 0);
+	assert_int_equal(f.puts, 4);
+	assert_int_equal(vg_learned_learn(t, &c, 7, 71, 1100, 0), 0);
+	assert_true(fake_find(&f, &a) >= 0);
+	assert_true(fake_find(&f, &b) < 0);
+	assert_true(fake_find(&f, &c) >= 0);
 	vg_learned_free(t);
 }
 
@@ -205,6 +239,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slots),
+		cmocka_unit_test(test_unchanged),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_kernel_refuses),
 	};
