@@ -98,7 +98,7 @@ struct query {
 	uint8_t *up_buf;
 	size_t up_len;
 	uint64_t deadline;
-	struct query *next;
+	struct query *next, *prev; /* F.queries */
 };
 
 struct memo {
@@ -108,7 +108,12 @@ struct memo {
 		int family;
 		uint8_t addr[16];
 	} addr[MEMO_ADDRS];
+};
+
+/* what memo_put scans for a name, apart from the memos themselves (fewer cache lines) */
+struct memo_key {
 	uint64_t used;
+	uint32_t hash; /* of the memo's name */
 };
 
 struct fwd_tenant {
@@ -119,6 +124,7 @@ struct fwd_tenant {
 	size_t nqueries, ntcp;
 	struct tcp_client *clients;
 	struct memo *memo; /* MEMO_MAX */
+	struct memo_key *memo_key; /* MEMO_MAX */
 	uint64_t memo_clock;
 	/* counters */
 	uint64_t queries, allowed, blocked, answered, servfail, timeouts, overload, malformed, learned, learn_failed;
@@ -447,13 +453,12 @@ static void up_close(struct query *q)
 
 static void query_free(struct query *q)
 {
-	struct query **pp;
-
-	for (pp = &F.queries; *pp; pp = &(*pp)->next)
-		if (*pp == q) {
-			*pp = q->next;
-			break;
-		}
+	if (q->prev)
+		q->prev->next = q->next;
+	else
+		F.queries = q->next;
+	if (q->next)
+		q->next->prev = q->prev;
 	up_close(q);
 	if (q->tc && q->tc->busy == q)
 		q->tc->busy = NULL;
@@ -466,36 +471,61 @@ static void query_free(struct query *q)
 static void query_fail(struct query *q, uint8_t rcode, const char *verdict)
 {
 	int n = vg_dns_synth(q->msg, q->len, rcode, F.out, sizeof(F.out));
+	const char *transport = q->tc ? "tcp" : "udp";
 
 	if (rcode == VG_DNS_RCODE_SERVFAIL)
 		q->t->servfail++;
 	else
 		q->t->blocked++;
-	event(q->t, q->qname, q->qtype, verdict, 0, 0, 0, rcode, q->tc ? "tcp" : "udp");
 	if (n >= 0) {
 		F.out[0] = (uint8_t)(q->client_id >> 8);
 		F.out[1] = (uint8_t)q->client_id;
 		reply(q, F.out, (size_t)n);
 	}
+	/* the event after the answer: its cost is not the client's wait */
+	event(q->t, q->qname, q->qtype, verdict, 0, 0, 0, rcode, transport);
 	query_free(q);
 }
 
-static void memo_put(struct fwd_tenant *t, const char *name, int family, const uint8_t *addr)
+static uint32_t name_hash(const char *s)
 {
-	struct memo *m = NULL, *oldest = &t->memo[0];
+	uint32_t h = 2166136261u; /* FNV-1a */
 
-	for (size_t i = 0; i < MEMO_MAX && !m; i++) {
-		if (!strcmp(t->memo[i].name, name))
-			m = &t->memo[i];
-		else if (t->memo[i].used < oldest->used)
-			oldest = &t->memo[i];
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+/* a normalised name (at most VG_DNS_NAME_MAX) into a VG_DNS_NAME_MAX + 1 array */
+static void name_copy(char *dst, const char *src)
+{
+	size_t n = strnlen(src, VG_DNS_NAME_MAX);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+/* NAME (hashed HASH) gave T the address: remembered for explain, the least recently used name goes */
+static void memo_put(struct fwd_tenant *t, const char *name, uint32_t hash, int family, const uint8_t *addr)
+{
+	struct memo_key *k = t->memo_key;
+	struct memo *m;
+	size_t at, oldest = 0;
+
+	for (at = 0; at < MEMO_MAX; at++) {
+		if (k[at].hash == hash && !strcmp(t->memo[at].name, name))
+			break;
+		if (k[at].used < k[oldest].used)
+			oldest = at;
 	}
-	if (!m) {
-		m = oldest;
-		snprintf(m->name, sizeof(m->name), "%s", name);
-		m->naddr = 0;
+	if (at == MEMO_MAX) {
+		at = oldest;
+		k[at].hash = hash;
+		name_copy(t->memo[at].name, name);
+		t->memo[at].naddr = 0;
 	}
-	m->used = ++t->memo_clock;
+	k[at].used = ++t->memo_clock;
+	m = &t->memo[at];
 	for (size_t i = 0; i < m->naddr; i++)
 		if (m->addr[i].family == family && !memcmp(m->addr[i].addr, addr, family == AF_INET ? 4 : 16))
 			return;
@@ -510,6 +540,7 @@ struct learn_ctx {
 	struct fwd_tenant *t;
 	const struct vg_name_rule **rules;
 	size_t nrules, addrs, unlearnable;
+	uint32_t hash; /* of the name, for memo_put */
 	uint64_t now;
 	int r;
 	struct vg_err err;
@@ -530,7 +561,7 @@ static void learn_addr(void *arg, int family, const uint8_t *addr, uint32_t ttl)
 		lc->r = vg_enforce_dns_learn(lc->t->id, lc->rules[i]->id, family, addr, exp, &lc->err);
 	if (lc->r == 0) {
 		lc->addrs++;
-		memo_put(lc->t, F.m.qname, family, addr);
+		memo_put(lc->t, F.m.qname, lc->hash, family, addr);
 	}
 }
 
@@ -539,7 +570,9 @@ static void query_answer(struct query *q, uint8_t *ans, size_t len)
 {
 	const struct vg_name_rule *rules[MAX_MATCH];
 	const struct vg_tenant *bt = bundle_tenant(q->t->id);
-	struct learn_ctx lc = { .t = q->t, .rules = rules, .now = now_ns() };
+	struct learn_ctx lc = { .t = q->t, .rules = rules, .now = now_ns(), .hash = name_hash(q->qname) };
+	const char *transport;
+	uint8_t rcode;
 
 	F.res[q->resolver].answers++;
 	/* the policy may have changed while the question was out: the rules in force decide */
@@ -562,11 +595,13 @@ static void query_answer(struct query *q, uint8_t *ans, size_t len)
 	q->t->learned += lc.addrs;
 	q->t->unlearnable += lc.unlearnable;
 	q->t->answered++;
-	event(q->t, q->qname, q->qtype, "allowed", rules[0]->id, lc.addrs, lc.unlearnable, F.m.rcode,
-	      q->tc ? "tcp" : "udp");
+	rcode = F.m.rcode; /* F.m is reused by a TCP client's next question, handled from reply() */
+	transport = q->tc ? "tcp" : "udp";
 	ans[0] = (uint8_t)(q->client_id >> 8);
 	ans[1] = (uint8_t)q->client_id;
 	reply(q, ans, len);
+	/* the event after the answer (learned before it): its cost is not the client's wait */
+	event(q->t, q->qname, q->qtype, "allowed", rules[0]->id, lc.addrs, lc.unlearnable, rcode, transport);
 	query_free(q);
 }
 
@@ -761,15 +796,15 @@ static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len
 	}
 	if (!bt || F.m.qclass != 1 || !vg_dns_rules_match(F.b, bt, F.m.qname, rules, MAX_MATCH)) {
 		t->blocked++;
-		event(t, F.m.qname, F.m.qtype, "blocked", 0, 0, 0, refuse, transport);
 		reply_local(fd, peer, peerlen, tc, msg, len, refuse);
+		event(t, F.m.qname, F.m.qtype, "blocked", 0, 0, 0, refuse, transport);
 		return;
 	}
 	t->allowed++;
 	if (t->nqueries >= MAX_QUERIES_TENANT || F.nqueries >= MAX_QUERIES || !F.pol.nresolvers) {
 		t->overload++;
-		event(t, F.m.qname, F.m.qtype, "overload", rules[0]->id, 0, 0, VG_DNS_RCODE_SERVFAIL, transport);
 		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_SERVFAIL);
+		event(t, F.m.qname, F.m.qtype, "overload", rules[0]->id, 0, 0, VG_DNS_RCODE_SERVFAIL, transport);
 		return;
 	}
 	q = calloc(1, sizeof(*q));
@@ -782,7 +817,7 @@ static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len
 	q->len = len;
 	q->t = t;
 	q->client_id = F.m.id;
-	snprintf(q->qname, sizeof(q->qname), "%s", F.m.qname);
+	name_copy(q->qname, F.m.qname);
 	q->qtype = F.m.qtype;
 	q->qclass = F.m.qclass;
 	q->reply_fd = fd;
@@ -793,6 +828,8 @@ static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len
 	q->tc = tc;
 	q->up_fd = -1;
 	q->next = F.queries;
+	if (F.queries)
+		F.queries->prev = q;
 	F.queries = q;
 	t->nqueries++;
 	F.nqueries++;
@@ -1000,6 +1037,7 @@ static void tenant_free(struct fwd_tenant *t)
 			close(*fds[i]);
 		}
 	free(t->memo);
+	free(t->memo_key);
 	free(t);
 }
 
@@ -1048,7 +1086,10 @@ static int tenant_new(uint32_t id, struct fwd_tenant **out, struct vg_err *err)
 	struct fwd_tenant *t = calloc(1, sizeof(*t));
 	int r;
 
-	if (!t || !(t->memo = calloc(MEMO_MAX, sizeof(*t->memo)))) {
+	if (!t || !(t->memo = calloc(MEMO_MAX, sizeof(*t->memo))) ||
+	    !(t->memo_key = calloc(MEMO_MAX, sizeof(*t->memo_key)))) {
+		if (t)
+			free(t->memo);
 		free(t);
 		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 	}
