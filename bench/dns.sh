@@ -13,9 +13,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib.sh"
 : "${BUILD:=build}"
 BIN="$ROOT/$BUILD"
-N=${DNS_BENCH_LOOKUPS:-2000}
-Q=${DNS_BENCH_QUERIES:-20000}
-ROUNDS=${DNS_BENCH_ROUNDS:-3}
+N=${DNS_BENCH_LOOKUPS:-500}
+Q=${DNS_BENCH_QUERIES:-5000}
+ROUNDS=${DNS_BENCH_ROUNDS:-10}
 command -v dnsmasq >/dev/null || { echo "dns: SKIPPED (dnsmasq is not installed)"; exit 0; }
 [ "$(id -u)" = 0 ] || { echo "dns: SKIPPED (needs root)"; exit 0; }
 W=$(mktemp -d /tmp/vigil-bench-dns.XXXXXX)
@@ -77,38 +77,53 @@ print(json.load(sys.stdin)["modules"]["dns"]["tenants"]["bench"]["listen"].rspli
 # the client asks the forwarder's socket itself, from the host cgroup (a tenant's redirected
 # question costs the same plus the connect hook's rewrite); t_dns proves the tenant's connects
 client() { nsenter --net="/run/netns/$NSH" python3 "$DNSC" "$@"; }
-secs() { sed -n 's/.*seconds=\([0-9.]*\).*/\1/p'; }
+val() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
+# CPU time (ns) of every thread of process $1 so far: what a question costs it, whatever the load
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%d\n", s }'; }
+DNSMASQ=$(cat "$W/dnsmasq.pid")
 client lookups 10.0.0.53 53 warm.bench.test 200 >/dev/null
 client lookups 127.0.0.1 "$P" warm.bench.test 200 443 >/dev/null
-lat_d=0 lat_f=0 qps_d=0 qps_f=0
+: >"$W/rounds"
 r=0
 while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
-	d=$(client lookups 10.0.0.53 53 api.bench.test "$N" 443 | secs)
-	f=$(client lookups 127.0.0.1 "$P" api.bench.test "$N" 443 | secs)
-	fd=$(client flood 10.0.0.53 53 "$Q" bench.test | secs)
-	ff=$(client flood 127.0.0.1 "$P" "$Q" bench.test | secs)
-	lat_d=$(python3 -c "print($lat_d + $d)")
-	lat_f=$(python3 -c "print($lat_f + $f)")
-	qps_d=$(python3 -c "print($qps_d + $fd)")
-	qps_f=$(python3 -c "print($qps_f + $ff)")
-	echo "dns: round $r: lookup+connect ${d}s direct, ${f}s forwarder ($N); $Q queries ${fd}s direct, ${ff}s forwarder"
+	d=$(client lookups 10.0.0.53 53 api.bench.test "$N" 443)
+	c0=$(cpu_ns "$VPID")
+	f=$(client lookups 127.0.0.1 "$P" api.bench.test "$N" 443)
+	c1=$(cpu_ns "$VPID")
+	m0=$(cpu_ns "$DNSMASQ")
+	fd=$(client flood 10.0.0.53 53 "$Q" bench.test)
+	m1=$(cpu_ns "$DNSMASQ")
+	ff=$(client flood 127.0.0.1 "$P" "$Q" bench.test)
+	c2=$(cpu_ns "$VPID")
+	echo "$(echo "$d" | val seconds) $(echo "$f" | val seconds) $(echo "$d" | val p50_us) $(echo "$f" | val p50_us)" \
+		"$(echo "$fd" | val seconds) $(echo "$ff" | val seconds) $((c1 - c0)) $((c2 - c1)) $((m1 - m0))" >>"$W/rounds"
+	echo "dns: round $r: lookup+connect $(echo "$d" | val seconds)s direct, $(echo "$f" | val seconds)s forwarder ($N);" \
+		"$Q queries $(echo "$fd" | val seconds)s direct, $(echo "$ff" | val seconds)s forwarder"
 done
 learned=$(bench_ctl --json status | python3 -c 'import json, sys
 t = json.load(sys.stdin)["modules"]["dns"]["tenants"]["bench"]
 print(t["answered"], t["addresses_learned"], t["servfail"], t["overload"])')
-python3 - "$lat_d" "$lat_f" "$qps_d" "$qps_f" "$N" "$Q" "$ROUNDS" "$learned" <<'PYEND'
-import sys
-ld, lf, qd, qf = map(float, sys.argv[1:5])
-n, q, rounds = int(sys.argv[5]), int(sys.argv[6]), int(sys.argv[7])
+python3 - "$W/rounds" "$N" "$Q" "$learned" >"$W/summary" <<'PYEND'
+import statistics, sys
+rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
+n, q = int(sys.argv[2]), int(sys.argv[3])
+col = lambda i: [r[i] for r in rows]
+ld, lf, qd, qf = sum(col(0)), sum(col(1)), sum(col(4)), sum(col(5))
+k = len(rows)
 print("dns: lookup-to-connect %.1f us direct, %.1f us through the forwarder: ratio %.3f (goal <= 1.2)"
-      % (ld / (n * rounds) * 1e6, lf / (n * rounds) * 1e6, lf / ld))
+      % (ld / (n * k) * 1e6, lf / (n * k) * 1e6, lf / ld))
+print("dns: median lookup+connect %.1f us direct, %.1f us forwarder: ratio %.3f (median of %d rounds' medians)"
+      % (statistics.median(col(2)), statistics.median(col(3)), statistics.median(f / d for d, f in zip(col(2), col(3))), k))
 print("dns: %.0f queries/s dnsmasq alone, %.0f through the forwarder: %.3f of the resolver's"
-      % (q * rounds / qd, q * rounds / qf, qd / qf))
-print("dns: forwarder answered/learned/servfail/overload: %s" % sys.argv[8])
+      % (q * k / qd, q * k / qf, qd / qf))
+print("dns: vigild CPU per forwarded question %.1f us sequential, %.1f us flood; dnsmasq %.1f us per question (flood)"
+      % (sum(col(6)) / (n * k) / 1e3, sum(col(7)) / (q * k) / 1e3, sum(col(8)) / (q * k) / 1e3))
+print("dns: forwarder answered/learned/servfail/overload: %s" % sys.argv[4])
+print("RATIOS %r %r" % (lf / ld, qd / qf))
 PYEND
+grep -v '^RATIOS' "$W/summary"
+set -- $(sed -n 's/^RATIOS //p' "$W/summary")
 cmd="BENCH=dns make bench"
-bench_result dns_lookup_connect_ratio "$(python3 -c "print($lat_f / $lat_d)")" lower \
-	"lookup+connect straight to dnsmasq, same run" "$cmd"
-bench_result dns_qps_fraction "$(python3 -c "print($qps_d / $qps_f)")" higher \
-	"queries/s of dnsmasq alone, same run" "$cmd"
+bench_result dns_lookup_connect_ratio "$1" lower "lookup+connect straight to dnsmasq, same run" "$cmd"
+bench_result dns_qps_fraction "$2" higher "queries/s of dnsmasq alone, same run" "$cmd"

@@ -13,7 +13,7 @@ count-udp ADDR PORT FILE
     a receiver: the number of datagrams that reached ADDR:PORT, rewritten into FILE
 lookups SERVER PORT NAME COUNT [CONNECT_PORT]
     COUNT sequential A questions, each followed by a TCP connect to the first address on
-    CONNECT_PORT when given; prints "ok=N seconds=S" (bench/dns.sh)
+    CONNECT_PORT when given; prints "ok=N seconds=S p50_us=M" (M: the median question+connect)
 slow-server ADDR DELAY ANSWER
     a resolver on ADDR:53 (UDP) answering every A question with ANSWER (TTL 1) after DELAY seconds
 forge SRC DST DPORT NAME ANSWER
@@ -183,8 +183,10 @@ def cmd_lookups(a):
     server, port, name, count = a[0], int(a[1]), a[2], int(a[3])
     cport = int(a[4]) if len(a) > 4 else 0
     ok = 0
+    each = []
     t0 = time.perf_counter()
     for _ in range(count):
+        t1 = time.perf_counter()
         _, rcode, _, addrs = ask(server, port, name)
         if rcode or not addrs:
             continue
@@ -192,7 +194,9 @@ def cmd_lookups(a):
             c = socket.create_connection((addrs[0], cport), timeout=2)
             c.close()
         ok += 1
-    print("ok=%d seconds=%.6f" % (ok, time.perf_counter() - t0))
+        each.append(time.perf_counter() - t1)
+    each.sort()
+    print("ok=%d seconds=%.6f p50_us=%.1f" % (ok, time.perf_counter() - t0, each[len(each) // 2] * 1e6 if each else 0))
     return 0
 
 
