@@ -100,6 +100,7 @@ static struct enforce {
 	unsigned batch; /* events handled in this wakeup */
 	struct vg_learned *learned; /* vigild's copy of the learned map (egress by name) */
 	int sweep_timer;
+	struct vg_enf_conf conf; /* what the conf map holds */
 } E = { .rb_fd = -1, .watch_fd = -1, .iter_fd = { -1, -1 } };
 
 /* egress by name: vigild's copy of the learned map, swept every LEARN_SWEEP_MS */
@@ -643,10 +644,31 @@ static void stop_events(struct vg_daemon *d)
 	E.rb_fd = -1;
 }
 
+static bool map_empty(int fd, size_t key_size)
+{
+	char key[64];
+
+	return key_size > sizeof(key) || bpf_map_get_next_key(fd, NULL, key) < 0;
+}
+
+/* Set or clear a VG_ENF_HAS_* flag: set before the first entry is written, cleared after the last is gone. */
+static int conf_flag(uint32_t flag, bool on)
+{
+	struct vg_enf_conf c = E.conf;
+	uint32_t zero = 0;
+
+	c.flags = on ? c.flags | flag : c.flags & ~flag;
+	if (c.flags == E.conf.flags)
+		return 0;
+	if (bpf_map_update_elem(E.fd[M_CONF], &zero, &c, BPF_ANY) < 0)
+		return -errno;
+	E.conf = c;
+	return 0;
+}
+
 static int enforce_init(struct vg_daemon *d, struct vg_err *err)
 {
 	const struct vg_config *cfg = vg_daemon_config(d);
-	struct vg_enf_conf conf = { .event_rate_limit = cfg->event_rate_limit, .sample_every = SAMPLE_EVERY };
 	uint32_t zero = 0;
 	int r;
 
@@ -682,7 +704,13 @@ static int enforce_init(struct vg_daemon *d, struct vg_err *err)
 	if (E.iter_fd[0] < 0 && E.iter_fd[1] < 0 && !E.cut_why[0])
 		snprintf(E.cut_why, sizeof(E.cut_why), "the flow-cutting iterators are not loaded");
 	probe_lsm();
-	if (bpf_map_update_elem(E.fd[M_CONF], &zero, &conf, BPF_ANY) < 0) {
+	/* the flags say what the (possibly adopted) maps hold */
+	E.conf = (struct vg_enf_conf){ .event_rate_limit = cfg->event_rate_limit, .sample_every = SAMPLE_EVERY };
+	if (!map_empty(E.fd[M_DNS_FWD_ADDR], sizeof(struct vg_enf_fwd_key)) || !map_empty(E.fd[M_DNS_FWD], sizeof(uint32_t)))
+		E.conf.flags |= VG_ENF_HAS_FORWARDERS;
+	if (!map_empty(E.fd[M_QUARANTINED], sizeof(uint32_t)))
+		E.conf.flags |= VG_ENF_HAS_QUARANTINE;
+	if (bpf_map_update_elem(E.fd[M_CONF], &zero, &E.conf, BPF_ANY) < 0) {
 		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot write the event settings: %s", strerror(errno));
 		goto fail;
 	}
@@ -1442,6 +1470,10 @@ int vg_enforce_quarantine(const struct vg_quarantine *q, size_t n, struct vg_err
 	/* allow lists first, then the set: in between, a tenant is quarantined with no allow list (denied) or not yet */
 	if ((r = install_quarantine_maps(c, VG_ENF_GEN_SLOT(qgen), err)) < 0)
 		goto out;
+	if (n && (r = conf_flag(VG_ENF_HAS_QUARANTINE, true)) < 0) {
+		r = vg_err_set(err, -r, "bpf_map", E.dir, "cannot announce the quarantine: %s", strerror(-r));
+		goto out;
+	}
 	if (bpf_map_update_elem(E.fd[M_Q_ACTIVE], &zero, &qgen, BPF_ANY) < 0) {
 		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot switch the quarantine allow lists: %s", strerror(errno));
 		goto out;
@@ -1449,6 +1481,8 @@ int vg_enforce_quarantine(const struct vg_quarantine *q, size_t n, struct vg_err
 	E.qgen = qgen;
 	if ((r = set_quarantined(q, n, err)) < 0)
 		goto out;
+	if (!n)
+		conf_flag(VG_ENF_HAS_QUARANTINE, false); /* left set, the programs only look up more */
 	/* every cached verdict is judged again: the quarantined tenants' flows are dropped from their next packet */
 	if ((r = move_generation()) < 0) {
 		r = vg_err_set(err, -r, "bpf_map", E.dir, "cannot move the policy generation: %s", strerror(-r));
@@ -1713,6 +1747,10 @@ int vg_enforce_dns_forwarders(const struct vg_dns_forwarder_addr *f, size_t n, s
 			goto out;
 		tenants[i] = f[i].tenant;
 	}
+	if (n && (r = conf_flag(VG_ENF_HAS_FORWARDERS, true)) < 0) {
+		r = vg_err_set(err, -r, "bpf_map", E.dir, "cannot announce the DNS forwarders: %s", strerror(-r));
+		goto out;
+	}
 	/* addresses first: a redirect never points at an address not yet known as a forwarder's */
 	for (size_t i = 0; i < n; i++) {
 		struct vg_enf_fwd_key k[2];
@@ -1731,6 +1769,8 @@ int vg_enforce_dns_forwarders(const struct vg_dns_forwarder_addr *f, size_t n, s
 			goto out;
 		}
 	fwd_prune(v, tenants, n);
+	if (!n && map_empty(E.fd[M_DNS_FWD_ADDR], sizeof(struct vg_enf_fwd_key)) && map_empty(E.fd[M_DNS_FWD], sizeof(uint32_t)))
+		conf_flag(VG_ENF_HAS_FORWARDERS, false); /* left set, the programs only look up more */
 out:
 	free(v);
 	free(tenants);

@@ -15,6 +15,9 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN="$ROOT/$BUILD"
 MAX=${ENFORCE_BENCH_MAX:-100000}
 SECS=${ENFORCE_BENCH_SECONDS:-2}
+# which parts run (all by default): rate stats connrate events
+PARTS=${ENFORCE_BENCH_PARTS:-rate stats connrate events}
+part() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 [ "$(id -u)" = 0 ] || { echo "bench/enforce.sh: skipped (needs root)"; exit 0; }
 [ -x "$BIN/vigild" ] && [ -x "$BIN/tests/enforce_probe" ] || { echo "bench/enforce.sh: build first (make BUILD=$BUILD)"; exit 1; }
 [ -x /usr/bin/python3 ] && PATH="/usr/bin:$PATH"
@@ -44,9 +47,9 @@ rate() {
 	done | sort -n | sed -n 2p
 }
 
-# rules N: N distinct /32 CIDRs (tcp 443), written as bundle tenants, nft set, iptables rules
+# rules N [TENANT CGROUP]: N distinct /32 CIDRs (tcp 443), written as bundle tenants, nft set, iptables rules
 gen() {
-	python3 - "$1" "$W" "/vigil-bench-$$/t" "$ROOT/examples/bundle.json" <<'PY'
+	python3 - "$1" "$W" "${2:-/vigil-bench-$$/t}" "$ROOT/examples/bundle.json" <<'PY'
 import json, sys
 n, w, cg, example = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 addrs = ["10.%d.%d.%d" % (16 + i // 65536, (i // 256) % 256, i % 256) for i in range(n)]
@@ -72,10 +75,11 @@ stop_vigild() { bench_vigild_stop; }
 ctl() { bench_ctl "$@"; }
 push() { bench_push "$W/template.json"; }
 
+ratio() { python3 -c "print('%.2fx' % ($1 / $2))"; }
+if part rate; then
 echo "== enforce: TCP connect+close on loopback from a tenant cgroup (${SECS}s each, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"
 base=$(rate)
 printf '%-28s %10s/s  1.00x\n' "no BPF (baseline)" "$base"
-ratio() { python3 -c "print('%.2fx' % ($1 / $2))"; }
 for n in 10 10000 100000 1000000; do
 	[ "$n" -le "$MAX" ] || continue
 	gen "$n"
@@ -101,9 +105,12 @@ for n in 10 10000 100000 1000000; do
 		ip netns exec "$NS" iptables -F OUTPUT
 	fi
 done
+fi
 
 # bpf_stats: nanoseconds spent in vigil's programs per connect (all of them: sock_create, connect,
-# every packet), for a tenant and for a process outside every tenant.
+# every packet), for a tenant and for a process outside every tenant. vigild attaches at the bench's
+# own cgroup (cgroup_root), so that only the bench's processes run the programs: bpf_stats counts
+# every run of a program, and at the cgroup2 root it would count the whole machine's traffic.
 prog_ns() { # prints "run_time_ns run_cnt" summed over the programs of this vigild's pinned links
 	for f in "$PINS"/link_*; do
 		id=$(bpftool -j link show pinned "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["prog_id"])')
@@ -125,11 +132,12 @@ p = json.load(sys.stdin)
 print(p["name"], p.get("run_time_ns", 0), p.get("run_cnt", 0))'
 	done
 }
+if part stats; then
 echo "== enforce: BPF time per connect (bpf_stats, sum over vigil's programs, 10 rules)"
 stats_was=$(cat /proc/sys/kernel/bpf_stats_enabled)
 echo 1 >/proc/sys/kernel/bpf_stats_enabled
-gen 10
-start_vigild
+gen 10 /t
+bench_vigild_start "cgroup_root = $CG"
 push >/dev/null
 for who in tenant host; do
 	cg="$CG/t"
@@ -171,9 +179,11 @@ printf '%-28s %6s x the bare program\n' "vigil, host" "$(python3 -c "print('%.1f
 bench_result "enforce.bpf_ns_per_connect.tenant_vs_bare_lpm" "$(python3 -c "print($tenant_ns / $bare_ns)")" lower \
 	"one-LPM-lookup connect4 program, same run (bpf_stats)" "make bench BENCH=enforce"
 echo "$stats_was" >/proc/sys/kernel/bpf_stats_enabled
+fi
 
 # connect_rate's cost: the same tenant with a bucket it never empties, against no connect_rate, in
 # interleaved rounds; the connect4 program's own time from bpf_stats, and the connect+close rate
+if part connrate; then
 echo "== enforce: connect_rate cost: tenant with connect_rate 1000000/s (never limited) vs none (10 rules, same run)"
 gen 10
 python3 - "$W/template.json" "$W/template-rate.json" <<'PY'
@@ -213,7 +223,9 @@ bench_result "enforce.connect_rate_bucket.connects_vs_none" "$(python3 -c "print
 	"the same tenant without connect_rate, same run" "make bench BENCH=enforce"
 bench_result "enforce.connect_rate_bucket.connect4_ns_vs_none" "$(python3 -c "print($ns_rate / $ns_none)")" lower \
 	"connect4 ns of the same tenant without connect_rate, same run (bpf_stats)" "make bench BENCH=enforce"
+fi
 
+if part events; then
 echo "== enforce: deny events delivered to vigild (200000 denied connects, no sampling, then default sampling)"
 gen 10
 for limit in 100000000 1000; do
@@ -241,4 +253,5 @@ print("event_rate_limit %-10s denied %d in %d ms (%.0f/s): delivered %d, dropped
     e["events"]["received"] * 1000.0 / ms))' "$limit" "$ms"
 	stop_vigild
 done
+fi
 echo "reproduce: sudo BUILD=$BUILD ENFORCE_BENCH_MAX=$MAX bench/enforce.sh"

@@ -173,6 +173,8 @@ struct sock_state {
 	__u8 passive;	/* accepted (found by accepted()): packets to its peer are replies */
 	__u8 created;	/* pid/uid/comm/tenant below were recorded at sock_create */
 	__u8 addr[16];
+	__u8 early;	/* the verdict was stamped by connect/sendmsg: not valid on the loopback device */
+	__u8 pad[3];
 	__u32 vtenant;	/* tenant the cached verdict was made for (counters) */
 	__u32 tenant;	/* tenant of the creator, under generation cgen */
 	__u32 cgen;
@@ -278,13 +280,16 @@ struct {
 	__type(value, struct connrate_dest);
 } connrate_socks SEC(".maps");
 
+/* The policy a program judges by: judge_dest() finds the generation's (or quarantine's) maps itself. */
 struct policy {
-	void *lpm, *ranges, *cgroups;
+	void *cgroups;
 	__u32 gen;
 	const struct vg_enf_cgroup_val *who;
 	struct vg_enf_cgroup_val me; /* who, as a quarantine changes it */
-	__u8 quarantined;	     /* lpm/ranges are the quarantine's allow list */
+	__u8 quarantined;	     /* judged by the quarantine's allow list */
 	__u8 deny_all;		     /* quarantined, but its allow list cannot be read */
+	__u8 fwd_done;		     /* forwarder addresses already judged (steer_dns) */
+	__u32 flags;		     /* vg_enf_conf.flags */
 };
 
 struct dest {
@@ -334,23 +339,33 @@ struct actor {
 
 enum count_kind { COUNT_VERDICT, COUNT_EVENT_DROPPED, COUNT_PACKET_DROPPED };
 
+/* vg_enf_conf.flags; all set when the settings cannot be read */
+static __always_inline __u32 conf_flags(void)
+{
+	struct vg_enf_conf *cf;
+	__u32 zero = 0;
+
+	cf = bpf_map_lookup_elem(&conf, &zero);
+	return cf ? cf->flags : ~0u;
+}
+
 /* The generation in force and its maps. */
 static __always_inline int load_generation(struct policy *p)
 {
 	__u32 zero = 0, *gen, slot;
 
+	p->flags = conf_flags();
 	gen = bpf_map_lookup_elem(&active, &zero);
 	if (!gen)
 		return -1;
 	p->gen = *gen;
 	slot = VG_ENF_GEN_SLOT(p->gen);
 	p->cgroups = bpf_map_lookup_elem(&gen_cgroups, &slot);
-	p->lpm = bpf_map_lookup_elem(&gen_lpm, &slot);
-	p->ranges = bpf_map_lookup_elem(&gen_ranges, &slot);
 	p->who = NULL;
 	p->quarantined = 0;
 	p->deny_all = 0;
-	if (!p->cgroups || !p->lpm || !p->ranges)
+	p->fwd_done = 0;
+	if (!p->cgroups)
 		return -1;
 	return 0;
 }
@@ -437,7 +452,8 @@ struct judge_req {
 	__u32 port_owner;
 	__u8 dflt;
 	__u8 quarantined; /* judge by the quarantine's allow list */
-	__u8 pad[2];
+	__u8 quarantines; /* some tenant is quarantined (VG_ENF_HAS_QUARANTINE) */
+	__u8 pad;
 	__u32 rule, owner; /* out */
 };
 
@@ -464,7 +480,7 @@ __noinline int judge_dest(struct judge_req *q)
 		return VG_ENF_ALLOW_NOPOLICY;
 	/* a quarantined tenant's listeners are unreachable from every other tenant (6.1 takes map keys from the stack only) */
 	owner = q->port_owner;
-	if (owner && owner != q->tenant && bpf_map_lookup_elem(&quarantined, &owner)) {
+	if (owner && owner != q->tenant && q->quarantines && bpf_map_lookup_elem(&quarantined, &owner)) {
 		q->owner = owner;
 		return VG_ENF_DENY_QUARANTINE;
 	}
@@ -577,7 +593,8 @@ static __always_inline __u32 judge(const struct policy *p, const struct dest *d,
 		return VG_ENF_DENY_QUARANTINE;
 	q.d = *d;
 	/* a forwarder's address: the tenant's own (its steered DNS) or another tenant's */
-	if (p->who->tenant && !p->quarantined && vg_enf_is_local(d->fam, d->addr)) {
+	if (p->who->tenant && !p->quarantined && !p->fwd_done && (p->flags & VG_ENF_HAS_FORWARDERS) &&
+	    vg_enf_is_local(d->fam, d->addr)) {
 		v = (__u32)forwarder_of(&q.d);
 		if (v) {
 			*owner = v;
@@ -589,6 +606,7 @@ static __always_inline __u32 judge(const struct policy *p, const struct dest *d,
 	q.port_owner = port_owner;
 	q.dflt = p->who->dflt;
 	q.quarantined = p->quarantined;
+	q.quarantines = !!(p->flags & VG_ENF_HAS_QUARANTINE);
 	v = (__u32)judge_dest(&q);
 	/* learned names come after everything else (vg_enf_decide): looked up only when nothing else decided */
 	if (v == VG_ENF_DENY_DEFAULT && q.tenant && !q.quarantined) {
@@ -608,12 +626,11 @@ static __always_inline __u32 judge(const struct policy *p, const struct dest *d,
 static __always_inline void quarantine(struct policy *p)
 {
 	__u32 zero = 0, tenant = p->who->tenant, slot, *qgen;
-	void *lpm, *ranges;
 
 	/* always a copy, so that who has one pointer type on every path (the verifier prunes them together) */
 	p->me = *p->who;
 	p->who = &p->me;
-	if (!tenant || !bpf_map_lookup_elem(&quarantined, &tenant))
+	if (!tenant || !(p->flags & VG_ENF_HAS_QUARANTINE) || !bpf_map_lookup_elem(&quarantined, &tenant))
 		return;
 	p->me.mode = 0; /* VG_MODE_ENFORCE */
 	p->quarantined = 1;
@@ -623,15 +640,8 @@ static __always_inline void quarantine(struct policy *p)
 		return;
 	}
 	slot = VG_ENF_GEN_SLOT(*qgen);
-	lpm = bpf_map_lookup_elem(&q_lpm, &slot);
-	ranges = bpf_map_lookup_elem(&q_ranges, &slot);
-	/* the generation's maps stay in place (never NULL for the verifier); deny_all decides */
-	if (!lpm || !ranges) {
+	if (!bpf_map_lookup_elem(&q_lpm, &slot) || !bpf_map_lookup_elem(&q_ranges, &slot))
 		p->deny_all = 1;
-		return;
-	}
-	p->lpm = lpm;
-	p->ranges = ranges;
 }
 
 static __always_inline void count(__u32 tenant, __u32 verdict, __u8 mode, enum count_kind kind)
@@ -882,7 +892,10 @@ static __always_inline __u32 steer_dns(struct bpf_sock_addr *ctx, const struct p
 	struct dns_orig *o;
 	__u32 tenant = p->who->tenant;
 
-	if (forwarder_of(d))
+	if (!(p->flags & VG_ENF_HAS_FORWARDERS))
+		return 0;
+	/* forwarders listen on the loopback only (agent/dnsfwd.c) */
+	if (vg_enf_is_local(d->fam, d->addr) && forwarder_of(d))
 		return VG_ENF_DENY_DNS;
 	if (d->port != 53 || (d->proto != IPPROTO_TCP && d->proto != IPPROTO_UDP))
 		return 0;
@@ -927,9 +940,38 @@ static __always_inline __u32 steer_dns(struct bpf_sock_addr *ctx, const struct p
 	return VG_ENF_ALLOW_DNS;
 }
 
+/*
+ * An allowed connect or datagram: its verdict stamped into the socket's record
+ * as the packet path would cache it, so that the packets that follow cost a
+ * compare. Only where both would judge alike: a TCP or UDP socket created by
+ * the caller's tenant under this generation (the packet path judges by the
+ * socket's tenant) and a destination that is not local (the packet path asks
+ * who receives those; a stamp is not taken on the loopback device either).
+ */
+static __always_inline void stamp(struct bpf_sock_addr *ctx, const struct policy *p, const struct dest *d)
+{
+	struct sock_state *st;
+
+	if (d->proto != IPPROTO_TCP && d->proto != IPPROTO_UDP)
+		return;
+	st = bpf_sk_storage_get(&sock_states, ctx->sk, 0, 0);
+	if (!st || !st->created || st->cgen != p->gen || st->tenant != p->who->tenant)
+		return;
+	st->gen = p->gen;
+	st->allow = 1;
+	st->vtenant = p->who->tenant;
+	st->fam = d->fam;
+	st->proto = d->proto;
+	st->port = d->port;
+	__builtin_memcpy(st->addr, d->addr, 16);
+	st->early = 1;
+	st->cached = 1;
+}
+
 static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct dest *d, __u8 hook, const int v6)
 {
 	__u32 verdict, rule, owner, port_owner = 0;
+	int local = vg_enf_is_local(d->fam, d->addr);
 	struct policy p;
 
 	if (load_generation(&p))
@@ -937,16 +979,24 @@ static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct d
 	p.who = tenant_of_task(&p);
 	if (!p.who)
 		return 1;
+	/* a host that allows everything: nothing to judge, only counted */
+	if (!p.who->tenant && !p.who->dflt) {
+		count(0, VG_ENF_ALLOW_NOPOLICY, 0, COUNT_VERDICT);
+		return 1;
+	}
 	quarantine(&p);
 	if (p.who->tenant && !p.quarantined) {
 		verdict = steer_dns(ctx, &p, d, v6);
 		if (verdict)
 			return decide_task(&p, d, verdict, 0, 0, hook);
+		p.fwd_done = 1;
 	}
-	if (p.who->tenant && vg_enf_proto_class(d->proto) <= VG_ENF_CLASS_UDP && vg_enf_is_local(d->fam, d->addr))
+	if (p.who->tenant && vg_enf_proto_class(d->proto) <= VG_ENF_CLASS_UDP && local)
 		port_owner = local_owner_early(ctx, d, p.gen);
 	verdict = judge(&p, d, port_owner, &rule, &owner);
 	verdict = connect_rate(&p, ctx, d, verdict, hook);
+	if (!local && vg_enf_verdict_allows(verdict))
+		stamp(ctx, &p, d);
 	return decide_task(&p, d, verdict, rule, owner, hook);
 }
 
@@ -1147,7 +1197,7 @@ static __always_inline const struct vg_enf_cgroup_val *tenant_of_skb(struct poli
 static __always_inline const struct vg_enf_cgroup_val *tenant_of_sock(struct policy *p, struct bpf_sock *sk)
 {
 #define SK_ANCESTOR(lvl) bpf_sk_ancestor_cgroup_id(sk, lvl)
-	return FIND_TENANT(p, SK_ANCESTOR);
+	return CACHED_TENANT(p, bpf_sk_cgroup_id(sk), SK_ANCESTOR);
 #undef SK_ANCESTOR
 }
 
@@ -1505,6 +1555,7 @@ static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *
 		st->proto = pk->d.proto;
 		st->port = pk->d.port;
 		__builtin_memcpy(st->addr, pk->d.addr, 16);
+		st->early = 0;
 		st->cached = 1;
 	}
 	return allow;
@@ -1521,7 +1572,7 @@ static __always_inline int answer_of_quarantined(struct __sk_buff *skb)
 	struct policy p;
 	__u32 rule, owner, v;
 
-	if (load_generation(&p))
+	if (!(conf_flags() & VG_ENF_HAS_QUARANTINE) || load_generation(&p))
 		return 0;
 	p.who = tenant_of_skb(&p, skb);
 	if (!p.who || !p.who->tenant)
@@ -1532,6 +1583,41 @@ static __always_inline int answer_of_quarantined(struct __sk_buff *skb)
 	v = pkt.bad ? VG_ENF_DENY_QUARANTINE : judge(&p, &pkt.d, 0, &rule, &owner);
 	count(p.who->tenant, v, 0, COUNT_VERDICT);
 	return !vg_enf_verdict_allows(v);
+}
+
+/*
+ * The common packet: its socket's cached verdict allows it, under this
+ * generation, for this destination. Read straight from the packet, for plain
+ * IPv4 and IPv6 TCP and UDP headers only: options, extension headers, later
+ * fragments (and stamped verdicts on the loopback device) take the full path.
+ */
+static __always_inline int cached_allow(struct __sk_buff *skb, const struct sock_state *st, __u32 gen)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	__u16 *ports;
+
+	if (!st->cached || !st->allow || st->gen != gen || (st->proto != IPPROTO_TCP && st->proto != IPPROTO_UDP))
+		return 0;
+	if (st->early && skb->ifindex == LOOPBACK_IFINDEX)
+		return 0;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = data;
+
+		ports = data + sizeof(*ip);
+		if ((void *)(ports + 2) > end || st->fam != 4 || ip->ihl != 5 || ip->protocol != st->proto ||
+		    (ip->frag_off & bpf_htons(0x1fff)) || ip->daddr != *(const __u32 *)st->addr)
+			return 0;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = data;
+
+		ports = data + sizeof(*ip6);
+		if ((void *)(ports + 2) > end || st->fam != 6 || ip6->nexthdr != st->proto ||
+		    !same_addr((const __u8 *)&ip6->daddr, st->addr))
+			return 0;
+	} else {
+		return 0;
+	}
+	return bpf_ntohs(ports[1]) == st->port;
 }
 
 /*
@@ -1560,12 +1646,18 @@ int vg_skb_egress(struct __sk_buff *skb)
 	gen = bpf_map_lookup_elem(&active, &zero);
 	if (!gen)
 		return 1;
-	/* a host socket while the host allows everything: one hash lookup and a compare */
-	cgid = bpf_skb_cgroup_id(skb);
-	c = bpf_map_lookup_elem(&cg_cache, &cgid);
-	if (c && c->gen == *gen && !c->who.tenant && !c->who.dflt)
-		return 1;
-	st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	st = bpf_sk_storage_get(&sock_states, sk, 0, 0);
+	if (st) {
+		if (cached_allow(skb, st, *gen))
+			return 1;
+	} else {
+		/* a host socket while the host allows everything: one hash lookup and a compare */
+		cgid = bpf_skb_cgroup_id(skb);
+		c = bpf_map_lookup_elem(&cg_cache, &cgid);
+		if (c && c->gen == *gen && !c->who.tenant && !c->who.dflt)
+			return 1;
+		st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	}
 	if (parse_packet(skb, pk) < 0)
 		return 1;
 	/* a TCP socket's reset ends its flow towards a peer it had, and carries nothing (a quarantine's cut sends these) */

@@ -266,9 +266,19 @@ struct vg_enf_counters {
 	__u64 packets_dropped; /* packets of a socket whose cached verdict is deny (no event each) */
 };
 
+/*
+ * vg_enf_conf.flags: what exists at all, so that programs skip the lookups no
+ * tenant needs. vigild sets a flag before it writes the first entry and clears
+ * it after it removed the last one.
+ */
+#define VG_ENF_HAS_FORWARDERS 0x1 /* dns_fwd / dns_fwd_addr have entries */
+#define VG_ENF_HAS_QUARANTINE 0x2 /* quarantined has entries */
+
 struct vg_enf_conf {
 	__u32 event_rate_limit; /* events per second per tenant before sampling */
 	__u32 sample_every;	/* beyond the limit, one event in this many is sent */
+	__u32 flags;		/* VG_ENF_HAS_* */
+	__u32 pad;
 };
 
 struct vg_enf_rate {
