@@ -174,6 +174,29 @@ bare_ns=$(python3 -c "print('%.0f' % (($1 - $3) / $n))")
 bpftool cgroup detach "$CG/t" connect4 pinned "$PINS/bare"
 rm -rf "$PINS"
 printf '%-28s %6s ns per connect\n' "bare LPM connect4 (base)" "$bare_ns"
+# the floor in the same run: programs that only return "allow" at vigil's hooks (sock_create, connect4, egress)
+clang -target bpf -O2 -g -D__TARGET_ARCH_x86 -I"$ROOT/bpf" -c "$ROOT/bpf/bench_floor.bpf.c" -o "$W/floor.o"
+mkdir -p "$PINS"
+bpftool prog loadall "$W/floor.o" "$PINS/floor"
+for h in sock_create connect4 egress; do bpftool cgroup attach "$CG/t" "$h" pinned "$PINS/floor/floor_$h"; done
+floor() {
+	for h in sock_create connect4 egress; do bpftool -j prog show pinned "$PINS/floor/floor_$h"; done | python3 -c '
+import json, sys
+ns = cnt = 0
+for line in sys.stdin:
+    p = json.loads(line)
+    ns += p.get("run_time_ns", 0); cnt += p.get("run_cnt", 0)
+print(ns, cnt)'
+}
+set -- $(floor)
+n=$("$CONNRATE" --cgroup "$CG/t" --netns "/run/netns/$NS" --seconds "$SECS" | awk '{ print $4 }')
+set -- $(floor) "$@"
+floor_ns=$(python3 -c "print('%.0f' % (($1 - $3) / $n))")
+floor_runs=$(python3 -c "print('%.1f' % (($2 - $4) / $n))")
+for h in sock_create connect4 egress; do bpftool cgroup detach "$CG/t" "$h" pinned "$PINS/floor/floor_$h"; done
+rm -rf "$PINS"
+printf '%-28s %6s ns per connect (%s runs), %s x the bare program\n' "empty programs (floor)" "$floor_ns" "$floor_runs" \
+	"$(python3 -c "print('%.1f' % ($floor_ns / $bare_ns))")"
 printf '%-28s %6s x the bare program\n' "vigil, tenant" "$(python3 -c "print('%.1f' % ($tenant_ns / $bare_ns))")"
 printf '%-28s %6s x the bare program\n' "vigil, host" "$(python3 -c "print('%.1f' % ($host_ns / $bare_ns))")"
 bench_result "enforce.bpf_ns_per_connect.tenant_vs_bare_lpm" "$(python3 -c "print($tenant_ns / $bare_ns)")" lower \
