@@ -37,6 +37,8 @@
 #define UDP_BATCH 64 /* datagrams read per wakeup, so a flood cannot starve the loop */
 #define UDP_VLEN 16  /* of those, read by one recvmmsg */
 #define UDP_QUESTION_MAX 4096 /* a client's question over UDP (longer: malformed, dropped) */
+#define OUT_BATCH 32	      /* UDP answers sent together at the end of a loop turn (sendmmsg) */
+#define OUT_MAX 4096	      /* of at most this size; a larger one goes at once */
 #define MAX_MATCH 16
 #define SAMPLE_EVERY 64 /* beyond event_rate_limit per second and tenant, one event in this many */
 #define MEMO_MAX 256	/* names remembered per tenant, with the addresses they gave, for explain */
@@ -157,6 +159,15 @@ static struct {
 	} res[8];
 	uint8_t buf[VG_DNS_MSG_MAX + 2];
 	uint8_t qbuf[UDP_VLEN][UDP_QUESTION_MAX]; /* clients' datagrams, one recvmmsg */
+	struct {
+		int fd;
+		struct sockaddr_storage peer;
+		socklen_t peerlen;
+		size_t len;
+		uint8_t msg[OUT_MAX];
+	} outq[OUT_BATCH]; /* answers of this loop turn to UDP clients, not yet sent */
+	size_t nout;
+	int flush_timer; /* > 0: the 0 ms timer that sends outq after this turn's events */
 	uint8_t out[VG_DNS_MSG_MAX + 2];
 	struct vg_dns_msg m; /* large: one per process, the loop is single-threaded */
 } F;
@@ -252,6 +263,58 @@ static void event(struct fwd_tenant *t, const char *name, uint16_t qtype, const 
 
 /* ---- answering clients ---- */
 
+/* the answers queued this turn, to each socket with as few sendmmsg calls as the order allows */
+static void udp_flush(void)
+{
+	struct mmsghdr mm[OUT_BATCH];
+	struct iovec iov[OUT_BATCH];
+	size_t i = 0;
+
+	for (size_t k = 0; k < F.nout; k++) {
+		iov[k] = (struct iovec){ F.outq[k].msg, F.outq[k].len };
+		mm[k].msg_hdr = (struct msghdr){ .msg_name = &F.outq[k].peer, .msg_namelen = F.outq[k].peerlen,
+						 .msg_iov = &iov[k], .msg_iovlen = 1 };
+	}
+	while (i < F.nout) {
+		size_t run = 1;
+		int r;
+
+		while (i + run < F.nout && F.outq[i + run].fd == F.outq[i].fd)
+			run++;
+		r = sendmmsg(F.outq[i].fd, &mm[i], (unsigned)run, MSG_DONTWAIT | MSG_NOSIGNAL);
+		/* a datagram the socket refuses is lost, as with sendto: the client asks again */
+		i += r > 0 ? (size_t)r : 1;
+	}
+	F.nout = 0;
+}
+
+static void on_flush(struct vg_daemon *d, void *arg)
+{
+	F.flush_timer = 0;
+	udp_flush();
+}
+
+/* MSG to a UDP client: queued until this loop turn's other events are handled (full: sent now) */
+static void udp_send(int fd, const uint8_t *msg, size_t len, const struct sockaddr_storage *peer, socklen_t peerlen)
+{
+	if (len > OUT_MAX || peerlen > sizeof(F.outq[0].peer)) {
+		sendto(fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)peer, peerlen);
+		return;
+	}
+	if (F.nout == OUT_BATCH)
+		udp_flush();
+	F.outq[F.nout].fd = fd;
+	memcpy(&F.outq[F.nout].peer, peer, peerlen);
+	F.outq[F.nout].peerlen = peerlen;
+	memcpy(F.outq[F.nout].msg, msg, len);
+	F.outq[F.nout].len = len;
+	F.nout++;
+	if (!F.flush_timer && (F.flush_timer = vg_loop_add_timer(F.d, 0, on_flush, NULL)) < 0) {
+		F.flush_timer = 0;
+		udp_flush();
+	}
+}
+
 static void tcp_take(struct tcp_client *c);
 static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len, int fd,
 			    const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_client *tc);
@@ -313,7 +376,7 @@ static void reply(struct query *q, uint8_t *msg, size_t len)
 		msg = F.out;
 		len = (size_t)n;
 	}
-	sendto(q->reply_fd, msg, len, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&q->peer, q->peerlen);
+	udp_send(q->reply_fd, msg, len, &q->peer, q->peerlen);
 }
 
 /* A local answer (RCODE, no records) to the question QMSG from a UDP peer or a TCP client. */
@@ -327,7 +390,7 @@ static void reply_local(int fd, const struct sockaddr_storage *peer, socklen_t p
 	if (tc)
 		tcp_reply(tc, F.out, (size_t)n);
 	else
-		sendto(fd, F.out, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr *)peer, peerlen);
+		udp_send(fd, F.out, (size_t)n, peer, peerlen);
 }
 
 /* ---- upstream sockets ---- */
@@ -1022,6 +1085,7 @@ static void on_tick(struct vg_daemon *d, void *arg)
 
 static void tenant_free(struct fwd_tenant *t)
 {
+	udp_flush(); /* queued answers name its sockets by number */
 	while (t->clients)
 		tcp_close(t->clients);
 	for (struct query *q = F.queries, *next; q; q = next) {
@@ -1253,6 +1317,9 @@ static void dnsfwd_shutdown(struct vg_daemon *d)
 	if (F.tick > 0)
 		vg_loop_cancel_timer(d, F.tick);
 	F.tick = 0;
+	if (F.flush_timer > 0)
+		vg_loop_cancel_timer(d, F.flush_timer);
+	F.flush_timer = 0;
 }
 
 /* ---- status, explain ---- */
