@@ -6,7 +6,9 @@
 #  - lookup-to-connect: one A question then a TCP connect to its address, sequentially,
 #    through the forwarder vs straight to dnsmasq (goal: ratio <= 1.2), by one Python client
 #    (its own cost is in both sides);
-#  - queries/s with 64 questions in flight, random names: the forwarder vs dnsmasq alone.
+#  - queries/s with 64 questions in flight, random names: the forwarder vs dnsmasq alone;
+#  - printed only: the median lookups, and vigild's CPU time per forwarded question (its
+#    threads' schedstat) against dnsmasq's, less disturbed by the machine's load.
 # Rounds interleave the two so machine noise hits both. Needs root, dnsmasq.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
