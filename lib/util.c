@@ -20,7 +20,8 @@ static int read_fd(int fd, const struct stat *st, size_t max, char **out, size_t
 
 	if (S_ISREG(st->st_mode) && (uint64_t)st->st_size > max)
 		return -EFBIG;
-	cap = S_ISREG(st->st_mode) ? (size_t)st->st_size + 1 : 4096;
+	/* /proc and sysfs files say size 0: one page at once, not reads of 1, 2, 4... bytes */
+	cap = S_ISREG(st->st_mode) && st->st_size > 0 ? (size_t)st->st_size + 1 : 4096;
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
