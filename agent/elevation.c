@@ -30,6 +30,7 @@ static struct {
 	struct vg_approval_store approvals;
 	struct vg_hold_store holds; /* grants between commit and confirm */
 	int hold_timer;
+	int flush_timer; /* grants confirmed but not yet written */
 	struct vg_fail_limiter fails;
 	json_t *counters; /* {"<credential id b64url>": last sign count} */
 	int timer;
@@ -135,6 +136,31 @@ static int add_grant(struct vg_daemon *d, struct vg_grant *g)
 	save_grants(d);
 	publish_grants(d);
 	schedule_expiry(d);
+	return 0;
+}
+
+static void on_flush_timer(struct vg_daemon *d, void *arg)
+{
+	st.flush_timer = 0;
+	save_grants(d);
+	publish_grants(d);
+}
+
+/* A confirmed step-up grant is answered first and written (grants.json, NSS membership) just
+ * after, 1 ms later so that the loop sends the answer before: its elevation.granted record is
+ * durable already, and a crash in between loses the grant (the next sudo asks for the key),
+ * never adds one. Revokes and expiries stay written before they are answered. */
+static int confirm_grant(struct vg_daemon *d, struct vg_grant *g)
+{
+	int r = vg_grants_put(&st.grants, g);
+
+	if (r < 0)
+		return r;
+	schedule_expiry(d);
+	if (!st.flush_timer && (st.flush_timer = vg_loop_add_timer(d, 1, on_flush_timer, NULL)) < 0) {
+		st.flush_timer = 0;
+		on_flush_timer(d, NULL);
+	}
 	return 0;
 }
 
@@ -923,7 +949,7 @@ static int cmd_confirm(struct vg_daemon *d, const struct vg_peer *peer, json_t *
 		return vg_err_set(err, EPERM, "policy", "elevation.confirm",
 				  "no grant was made: the policy in force no longer lets %s elevate", h.g.user);
 	}
-	if ((r = add_grant(d, &h.g)) < 0) {
+	if ((r = confirm_grant(d, &h.g)) < 0) {
 		abort_hold(d, &h, "grant_failed", NULL);
 		return vg_err_set(err, -r, "grant_failed", "elevation.confirm", "cannot record the grant: %s",
 				  strerror(-r));
@@ -1080,6 +1106,11 @@ static void elev_shutdown(struct vg_daemon *d)
 	if (st.hold_timer > 0)
 		vg_loop_cancel_timer(d, st.hold_timer);
 	st.hold_timer = 0;
+	if (st.flush_timer > 0) {
+		vg_loop_cancel_timer(d, st.flush_timer);
+		st.flush_timer = 0;
+		save_grants(d);
+	}
 	json_decref(st.counters);
 	st.counters = NULL;
 	memset(&st.chal, 0, sizeof(st.chal));

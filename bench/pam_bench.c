@@ -3,12 +3,12 @@
  * Machine-side step-up latency (bench/pam.sh): what vigild adds to a sudo step-up, the touch
  * excluded. A software ES256 credential stands in for the key; per round it times
  * elevation.check + elevation.challenge + elevation.assert (verify, posture) + elevation.commit and
- * elevation.confirm (grant) through the
- * control socket, signs between the calls (not timed), then revokes the grant (not timed).
+ * elevation.confirm (grant) through the control socket, signs between the calls (not timed), then
+ * revokes the grant (not timed).
  * Baseline in the same run: round trips of "status".
  *   pam_bench enroll KEYFILE            -> prints the credential JSON for the bundle
  *   pam_bench run SOCKET KEYFILE ROUNDS -> p50/p99 of step-up and baseline, in ms
- * PAM_BENCH_DEBUG=1 prints each round's split (check+challenge, assert) to stderr.
+ * It also prints p50/p99 of each request (check, challenge, assert, commit, confirm).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,10 +92,24 @@ static json_t *call(const char *sock, json_t *req)
 	return reply;
 }
 
+enum { S_CHECK, S_CHALLENGE, S_ASSERT, S_COMMIT, S_CONFIRM, NSTEPS };
+static const char *const step_name[NSTEPS] = { "check", "challenge", "assert", "commit", "confirm" };
+
+/* one timed request: its time goes to split[step][round] */
+static json_t *timed(uint64_t **split, int step, size_t round, const char *sock, json_t *req)
+{
+	uint64_t t0 = now_us();
+	json_t *reply = call(sock, req);
+
+	split[step][round] = now_us() - t0;
+	return reply;
+}
+
 int main(int argc, char **argv)
 {
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_free_ uint64_t *step = NULL, *base = NULL;
+	uint64_t *split[NSTEPS];
 	char *nl, *cred;
 	uint8_t ad[37], msg[37 + 32];
 	EVP_PKEY *k;
@@ -115,6 +129,9 @@ int main(int argc, char **argv)
 	k = vg_key_from_pem(nl + 1, true);
 	step = calloc(rounds, sizeof(*step));
 	base = calloc(rounds, sizeof(*base));
+	for (int j = 0; j < NSTEPS; j++)
+		if (!(split[j] = calloc(rounds, sizeof(uint64_t))))
+			return 1;
 	if (!k || !step || !base)
 		return 1;
 	vg_sha256(RP_ID, strlen(RP_ID), ad);
@@ -125,18 +142,18 @@ int main(int argc, char **argv)
 		_cleanup_free_ char *adb = NULL, *sigb = NULL;
 		size_t cdh_len = 0, sig_len = 0;
 		json_t *ch, *g, *cm;
-		uint64_t t0, t1, t2, t3;
+		uint64_t t0;
 
 		t0 = now_us();
 		json_decref(call(argv[2], json_pack("{s:s}", "cmd", "status")));
 		base[i] = now_us() - t0;
 
-		t0 = now_us();
-		json_decref(call(argv[2], json_pack("{s:s, s:s, s:s, s:b}", "cmd", "elevation.check", "user", "alice",
-						     "service", "sudo", "use_grant", 1)));
-		ch = call(argv[2], json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.challenge", "user", "alice",
-					     "service", "sudo", "tty", "pts/0", "reason", "CHG-1 bench"));
-		t1 = now_us();
+		json_decref(timed(split, S_CHECK, i, argv[2],
+				  json_pack("{s:s, s:s, s:s, s:b}", "cmd", "elevation.check", "user", "alice", "service",
+					    "sudo", "use_grant", 1)));
+		ch = timed(split, S_CHALLENGE, i, argv[2],
+			   json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.challenge", "user", "alice", "service",
+				     "sudo", "tty", "pts/0", "reason", "CHG-1 bench"));
 		ad[33] = (uint8_t)(ctr >> 24);
 		ad[34] = (uint8_t)(ctr >> 16);
 		ad[35] = (uint8_t)(ctr >> 8);
@@ -150,23 +167,21 @@ int main(int argc, char **argv)
 			return 1;
 		adb = vg_b64_encode(ad, sizeof(ad), false);
 		sigb = vg_b64_encode(sig, sig_len, false);
-		t2 = now_us();
-		g = call(argv[2], json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.assert",
-					    "challenge_id", json_string_value(json_object_get(ch, "challenge_id")), "user",
-					    "alice", "service", "sudo", "tty", "pts/0", "credential_id", cred, "auth_data",
-					    adb, "signature", sigb));
+		g = timed(split, S_ASSERT, i, argv[2],
+			  json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.assert", "challenge_id",
+				    json_string_value(json_object_get(ch, "challenge_id")), "user", "alice", "service",
+				    "sudo", "tty", "pts/0", "credential_id", cred, "auth_data", adb, "signature", sigb));
 		/* pam_sm_setcred: the approval is recorded (audit), then confirmed into the grant (persisted, NSS) */
-		cm = call(argv[2], json_pack("{s:s, s:s, s:s, s:s}", "cmd", "elevation.commit", "user", "alice", "service",
-					     "sudo", "tty", "pts/0"));
-		json_decref(call(argv[2], json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.confirm", "user",
-						     "alice", "service", "sudo", "tty", "pts/0", "confirm",
-						     json_string_value(json_object_get(cm, "confirm")) ?: "")));
+		cm = timed(split, S_COMMIT, i, argv[2],
+			   json_pack("{s:s, s:s, s:s, s:s}", "cmd", "elevation.commit", "user", "alice", "service", "sudo",
+				     "tty", "pts/0"));
+		json_decref(timed(split, S_CONFIRM, i, argv[2],
+				  json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.confirm", "user", "alice",
+					    "service", "sudo", "tty", "pts/0", "confirm",
+					    json_string_value(json_object_get(cm, "confirm")) ?: "")));
 		json_decref(cm);
-		t3 = now_us();
-		step[i] = (t1 - t0) + (t3 - t2);
-		if (getenv("PAM_BENCH_DEBUG"))
-			fprintf(stderr, "check+challenge %llu us, assert %llu us\n", (unsigned long long)(t1 - t0),
-				(unsigned long long)(t3 - t2));
+		for (int j = 0; j < NSTEPS; j++)
+			step[i] += split[j][i];
 		json_decref(ch);
 		json_decref(g);
 		json_decref(call(argv[2], json_pack("{s:s, s:s}", "cmd", "grants.revoke", "user", "alice")));
@@ -175,9 +190,13 @@ int main(int argc, char **argv)
 		double b50 = pct(base, rounds, 0.5), b99 = pct(base, rounds, 0.99);
 		double s50 = pct(step, rounds, 0.5), s99 = pct(step, rounds, 0.99);
 
-		printf("step-up (check+challenge+verify+posture+commit, touch excluded): p50 %.2f ms  p99 %.2f ms"
+		printf("step-up (check+challenge+verify+posture+commit+confirm, touch excluded): p50 %.2f ms  p99 %.2f ms"
 		       "  (target p99 < 20 ms: %s)\n",
 		       s50, s99, s99 < 20.0 ? "met" : "NOT met");
+		printf("  per request:");
+		for (int j = 0; j < NSTEPS; j++)
+			printf(" %s %.2f/%.2f", step_name[j], pct(split[j], rounds, 0.5), pct(split[j], rounds, 0.99));
+		printf(" (p50/p99 ms)\n");
 		printf("baseline (status round trip):                                  p50 %.2f ms  p99 %.2f ms\n",
 		       b50, b99);
 		printf("ratio step-up/baseline: p50 %.1fx  p99 %.1fx  (%zu rounds)\n", s50 / b50, s99 / b99, rounds);
@@ -185,6 +204,8 @@ int main(int argc, char **argv)
 		       "\"better\": \"lower\", \"baseline\": \"status round trip\", "
 		       "\"reproduce\": \"make bench BENCH=pam\"}\n", s50 / b50);
 	}
+	for (int j = 0; j < NSTEPS; j++)
+		free(split[j]);
 	EVP_PKEY_free(k);
 	return 0;
 }
