@@ -127,6 +127,10 @@ enum vg_conn_class { VG_CONN_USER, VG_CONN_ADMIN, VG_CONN_ROOT, VG_CONN_NCLASSES
 #define VG_CONN_MAX_USERS 128
 #define VG_CONN_MAX_PER_ADMIN 64
 #define VG_CONN_MAX_PER_USER 16
+/* requests in flight over all the connections of one uid (docs/control-socket.md "Pipelining") */
+#define VG_INFLIGHT_PER_USER 64
+#define VG_INFLIGHT_PER_ADMIN 256
+#define VG_INFLIGHT_PER_ROOT 1024
 #define VG_LOAD_QUEUE_MAX 4
 
 
@@ -178,6 +182,14 @@ void vg_loader_stop(void);
 /* (re)read the trust file; on failure every bundle is refused until it is fixed */
 void vg_trust_reload(struct vg_daemon *d);
 /* -EINPROGRESS: the answer goes to client later (vg_client_reply) */
+/* the control socket (agent/ctlsock.c): listen; at the end of every loop turn send the answers
+ * and take buffered requests; pending: buffered requests wait for the next turn (do not sleep) */
+int vg_ctl_open(struct vg_daemon *d, struct vg_err *err);
+void vg_ctl_turn_end(struct vg_daemon *d);
+bool vg_ctl_pending(void);
+/* connections, requests in flight, the per-uid peak, cap hits and slow readers closed */
+void vg_ctl_status(struct vg_daemon *d, json_t *out);
+void vg_loop_mod_fd(struct vg_daemon *d, int fd, uint32_t events);
 int vg_policy_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
 		  struct vg_err *err, struct vg_client *client);
 void vg_policy_status(struct vg_daemon *d, json_t *status);

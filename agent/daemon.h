@@ -69,8 +69,9 @@ const char *vg_daemon_hostname(struct vg_daemon *d);
 /* The `status` document (what `vigilctl status` shows) into out. */
 void vg_daemon_status(struct vg_daemon *d, json_t *out);
 
-/* Answering later: in a ctl handler, the connection of the request being handled; the handler
- * returns -EINPROGRESS and answers once with vg_client_reply (r < 0: err is the answer). */
+/* Answering later: in a ctl handler, the caller's request being handled (each request of a
+ * pipelined connection has its own); the handler returns -EINPROGRESS and answers once with
+ * vg_client_reply (r < 0: err is the answer). Answers go out in the order of the requests. */
 struct vg_client;
 struct vg_client *vg_ctl_defer(struct vg_daemon *d);
 void vg_client_reply(struct vg_daemon *d, struct vg_client *c, int r, json_t *reply, const struct vg_err *err);

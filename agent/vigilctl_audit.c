@@ -16,6 +16,7 @@
 #include "vigilctl.h"
 #include "vigil/auditlog.h"
 #include "vigil/crypto.h"
+#include "vigil/ctl.h"
 #include "vigil/util.h"
 
 #define DEFAULT_STATE_DIR "/var/lib/vigil"
@@ -616,23 +617,121 @@ static int run_status(struct vgctl *c, int argc, char **argv)
 	return VGCTL_EXIT_OK;
 }
 
+/* the answers of `audit note --stdin` so far */
+struct note_stream {
+	unsigned long answered, acked, refused;
+	json_int_t first_seq, durable_seq;
+};
+
+static int note_stream_answer(struct vgctl *c, struct vg_ctl_pipe *p, struct note_stream *s)
+{
+	struct vg_err err = { 0 };
+	json_t *reply = NULL, *e;
+
+	if (vg_ctl_pipe_recv(p, &reply, &err) < 0) {
+		vgctl_error("audit note: line %lu: %s (the notes after line %lu are not acknowledged)", s->answered + 1,
+			    err.msg, s->answered);
+		return VGCTL_EXIT_UNREACHABLE;
+	}
+	s->answered++;
+	if (c->json) {
+		char *j = json_dumps(reply, JSON_COMPACT);
+
+		if (j)
+			printf("%s\n", j);
+		free(j);
+	}
+	if (json_is_true(json_object_get(reply, "ok"))) {
+		s->acked++;
+		if (!s->first_seq)
+			s->first_seq = json_integer_value(json_object_get(reply, "first_seq"));
+		s->durable_seq = json_integer_value(json_object_get(reply, "durable_seq"));
+	} else {
+		s->refused++;
+		e = json_object_get(reply, "error");
+		if (!c->json)
+			vgctl_error("audit note: line %lu: %s [%s]", s->answered,
+				    json_string_value(json_object_get(e, "message")) ?: "refused",
+				    json_string_value(json_object_get(e, "code")) ?: "error");
+	}
+	json_decref(reply);
+	return 0;
+}
+
+/* audit note --stdin: every line is a note of its own, one request each, over one pipelined
+ * connection with up to `window` of them in flight; each is answered once durable */
+static int note_stream(struct vgctl *c, unsigned window)
+{
+	struct note_stream s = { 0 };
+	struct vg_ctl_pipe *p = NULL;
+	struct vg_err err = { 0 };
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int r = 0, sr = 0;
+
+	if (vg_ctl_pipe_open(c->socket, window, c->timeout_ms, &p, &err) < 0) {
+		vgctl_error("%s%s%s", err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.msg);
+		return VGCTL_EXIT_UNREACHABLE;
+	}
+	while (!r && (n = getline(&line, &cap, stdin)) >= 0) {
+		json_t *req;
+
+		if (n && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (!(req = json_pack("{s:s, s:s%}", "cmd", "audit.note", "text", line, (size_t)n))) {
+			vgctl_error("audit note: line %lu is not UTF-8", s.answered + vg_ctl_pipe_inflight(p) + 1);
+			r = VGCTL_EXIT_FAIL;
+			break;
+		}
+		while (!r && (sr = vg_ctl_pipe_send(p, req, &err)) == -ENOBUFS)
+			r = note_stream_answer(c, p, &s);
+		if (!r && sr < 0) {
+			vgctl_error("audit note: %s", err.msg);
+			r = VGCTL_EXIT_UNREACHABLE;
+		}
+		json_decref(req);
+	}
+	while (!r && vg_ctl_pipe_inflight(p))
+		r = note_stream_answer(c, p, &s);
+	free(line);
+	vg_ctl_pipe_close(p);
+	if (!c->json)
+		printf("%lu notes recorded (from seq %" JSON_INTEGER_FORMAT ", durable up to seq %" JSON_INTEGER_FORMAT
+		       "), %lu refused\n",
+		       s.acked, s.first_seq, s.durable_seq, s.refused);
+	return r ? r : s.refused ? VGCTL_EXIT_FAIL : VGCTL_EXIT_OK;
+}
+
 static int run_note(struct vgctl *c, int argc, char **argv)
 {
-	static const struct option opts[] = { { "repeat", required_argument, NULL, 'r' }, { NULL, 0, NULL, 0 } };
-	long repeat = 1;
+	static const struct option opts[] = { { "repeat", required_argument, NULL, 'r' },
+					      { "stdin", no_argument, NULL, 's' },
+					      { "window", required_argument, NULL, 'w' },
+					      { NULL, 0, NULL, 0 } };
+	long repeat = 1, window = 0;
+	bool from_stdin = false;
 	json_t *reply = NULL;
 	int o, r;
 
 	reset_getopt();
-	while ((o = getopt_long(argc, argv, "r:", opts, NULL)) != -1) {
-		if (o != 'r')
+	while ((o = getopt_long(argc, argv, "r:sw:", opts, NULL)) != -1) {
+		if (o == 'r')
+			repeat = strtol(optarg, NULL, 10);
+		else if (o == 's')
+			from_stdin = true;
+		else if (o == 'w')
+			window = strtol(optarg, NULL, 10);
+		else
 			return VGCTL_EXIT_USAGE;
-		repeat = strtol(optarg, NULL, 10);
 	}
-	if (optind + 1 != argc) {
-		vgctl_error("audit note: usage: audit note [--repeat N] TEXT");
+	if (from_stdin ? optind != argc || window < 0 || window > VG_CTL_PIPELINE_MAX : optind + 1 != argc) {
+		vgctl_error("audit note: usage: audit note [--repeat N] TEXT | audit note --stdin [--window 1..%d]",
+			    VG_CTL_PIPELINE_MAX);
 		return VGCTL_EXIT_USAGE;
 	}
+	if (from_stdin)
+		return note_stream(c, (unsigned)window);
 	if ((r = vgctl_call(c, json_pack("{s:s, s:s, s:I}", "cmd", "audit.note", "text", argv[optind], "repeat",
 					 (json_int_t)repeat),
 			    &reply)) != 0)
@@ -667,7 +766,8 @@ const struct vgctl_cmd vgctl_audit_cmds[] = {
 	  "copy a time range as a sealed, verifiable sub-log with a manifest", run_export },
 	{ "audit pubkey", "[STATE_DIR]", "print the host public key that signs checkpoints", run_pubkey },
 	{ "audit status", "", "log, spool, degraded state and sink cursors (from vigild)", run_status },
-	{ "audit note", "[--repeat N] TEXT", "record an admin.note event", run_note },
+	{ "audit note", "[--repeat N] TEXT | --stdin [--window N]",
+	  "record an admin.note event (--stdin: one per line, pipelined, each acknowledged once durable)", run_note },
 	{ "audit seal", "", "write a checkpoint now", run_seal },
 	{ NULL, NULL, NULL, NULL },
 };

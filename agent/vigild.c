@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * vigild: the event loop, the control socket and the start/stop sequence.
+ * vigild: the event loop and the start/stop sequence (the control socket: agent/ctlsock.c).
  * Single-threaded: every subsystem runs from this loop (the HTTPS pull runs
  * its transfer in a thread and hands the result back through an eventfd).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,7 +15,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <syslog.h>
 
 #include "audit.h"
@@ -76,7 +73,7 @@ int vg_loop_add_fd(struct vg_daemon *d, int fd, uint32_t events, vg_io_cb cb, vo
 	return 0;
 }
 
-static void loop_mod_fd(struct vg_daemon *d, int fd, uint32_t events)
+void vg_loop_mod_fd(struct vg_daemon *d, int fd, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = watches[fd] };
 
@@ -168,101 +165,17 @@ const char *vg_daemon_hostname(struct vg_daemon *d)
 	return d->hostname;
 }
 
-/* ---- control socket ---- */
-
-struct vg_client {
-	int fd;
-	struct vg_peer peer;
-	enum vg_conn_class cls;
-	struct vg_client *prev, *next;
-	bool drain; /* refused oversized request: discard what still arrives */
-	uint64_t deadline;
-	uint32_t max;
-	char hdr[4];
-	size_t hdr_got;
-	char *body;
-	size_t body_len, body_got;
-	char *out;
-	size_t out_len, out_sent;
-	int timer;
-	json_t *held; /* the answer, until the audit records of the request are durable */
-};
-
-/* The caller's groups as the kernel recorded them at connect() (SO_PEERGROUPS): no /proc
- * lookup after accept, so no PID-reuse window and no later setgroups() by the caller counts. */
-static bool peer_in_group(int fd, gid_t gid, gid_t want)
-{
-	gid_t small[64], *g = small;
-	socklen_t len = sizeof(small);
-	bool found = gid == want;
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
-		if (errno != ERANGE || !(g = malloc(len)))
-			return found;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0)
-			len = 0;
-	}
-	for (size_t i = 0; i < len / sizeof(gid_t); i++)
-		found |= g[i] == want;
-	if (g != small)
-		free(g);
-	return found;
-}
-
-static bool peer_is_admin(struct vg_daemon *d, int fd, uid_t uid, gid_t gid)
-{
-	struct group *gr;
-
-	if (uid == 0)
-		return true;
-	gr = getgrnam(d->cfg.admin_group);
-	return gr && peer_in_group(fd, gid, gr->gr_gid);
-}
-
-static struct vg_client *clients; /* every open connection */
-
-static void client_close(struct vg_daemon *d, struct vg_client *c)
-{
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	vg_loop_del_fd(d, c->fd);
-	if (c->timer > 0)
-		vg_loop_cancel_timer(d, c->timer);
-	close(c->fd);
-	free(c->body);
-	free(c->out);
-	json_decref(c->held);
-	free(c);
-	d->nclients--;
-}
-
-/* how long a caller may take to send its request: an admin's per progress, anyone else's in all */
-static unsigned client_limit_ms(const struct vg_daemon *d, bool admin)
-{
-	return admin ? VG_CTL_ADMIN_IDLE_MS : d->cfg.ctl_timeout_ms;
-}
-
-static void client_timeout(struct vg_daemon *d, void *arg)
-{
-	struct vg_client *c = arg;
-
-	c->timer = 0;
-	vg_log(LOG_NOTICE, "ctl: closing connection from pid %d uid %u: no complete request within %u ms",
-	       (int)c->peer.pid, c->peer.uid, client_limit_ms(d, c->peer.admin));
-	client_close(d, c);
-}
+/* ---- status ---- */
 
 void vg_daemon_status(struct vg_daemon *d, json_t *r)
 {
 	json_t *mods = json_object();
 
-	json_object_set_new(r, "vigild", json_pack("{s:s, s:s, s:I, s:I}", "version", VIGIL_VERSION, "hostname",
-						   d->hostname, "pid", (json_int_t)getpid(), "started_at",
-						   (json_int_t)d->started_at));
+	json_t *v = json_pack("{s:s, s:s, s:I, s:I}", "version", VIGIL_VERSION, "hostname", d->hostname, "pid",
+			      (json_int_t)getpid(), "started_at", (json_int_t)d->started_at);
+
+	vg_ctl_status(d, v);
+	json_object_set_new(r, "vigild", v);
 	vg_policy_status(d, r);
 	vg_pull_status(d, r);
 	for (size_t i = 0; vg_modules[i]; i++)
@@ -273,399 +186,6 @@ void vg_daemon_status(struct vg_daemon *d, json_t *r)
 			json_object_set_new(mods, vg_modules[i]->name, m);
 		}
 	json_object_set_new(r, "modules", mods);
-}
-
-static json_t *finish_reply(int r, json_t *reply, struct vg_err *err)
-{
-	if (r < 0) {
-		json_decref(reply);
-		if (!err->msg[0])
-			vg_err_set(err, -r, "internal", NULL, "%s", strerror(-r));
-		return vg_ctl_error_reply(err);
-	}
-	if (!reply)
-		reply = json_object();
-	json_object_set_new(reply, "ok", json_true());
-	return reply;
-}
-
-static struct vg_client *dispatching; /* the request being handled (vg_ctl_defer) */
-
-struct vg_client *vg_ctl_defer(struct vg_daemon *d)
-{
-	return dispatching;
-}
-
-/* NULL when the command answers later (vg_client_reply) */
-static json_t *dispatch(struct vg_daemon *d, struct vg_client *c, json_t *req)
-{
-	const struct vg_peer *peer = &c->peer;
-	const char *cmd = json_string_value(json_object_get(req, "cmd"));
-	json_t *reply = NULL;
-	struct vg_err err = { 0 };
-	int r = -ENOENT;
-
-	if ((r = vg_ctl_authorize(cmd, peer->uid, peer->admin, d->cfg.admin_group, &err)) < 0)
-		return vg_ctl_error_reply(&err);
-	r = -ENOENT;
-	if (!strcmp(cmd, "status")) {
-		reply = json_object();
-		vg_daemon_status(d, reply);
-		r = 0;
-	} else if (!strcmp(cmd, "ping")) {
-		reply = json_object();
-		r = 0;
-	} else {
-		r = vg_policy_ctl(d, peer, cmd, req, &reply, &err, c);
-		dispatching = c;
-		for (size_t i = 0; r == -ENOENT && vg_modules[i]; i++)
-			if (vg_modules[i]->ctl)
-				r = vg_modules[i]->ctl(d, peer, cmd, req, &reply, &err);
-		dispatching = NULL;
-		if (r == -EINPROGRESS)
-			return NULL;
-	}
-	if (r == -ENOENT && !err.msg[0])
-		vg_err_set(&err, ENOENT, "unknown_command", NULL, "unknown command \"%.64s\" (see docs/control-socket.md)",
-			   cmd);
-	return finish_reply(r, reply, &err);
-}
-
-static void client_io(struct vg_daemon *d, int fd, uint32_t events, void *arg);
-
-static void client_send(struct vg_daemon *d, struct vg_client *c, json_t *reply)
-{
-	if (vg_ctl_frame(reply, &c->out, &c->out_len) < 0) {
-		client_close(d, c);
-		return;
-	}
-	c->out_sent = 0;
-	loop_mod_fd(d, c->fd, EPOLLOUT);
-}
-
-/* an answer to a connection the loop stopped watching while it was prepared */
-static void client_resume(struct vg_daemon *d, struct vg_client *c, json_t *reply)
-{
-	if (vg_loop_add_fd(d, c->fd, EPOLLOUT, client_io, c) < 0) {
-		json_decref(reply);
-		client_close(d, c);
-		return;
-	}
-	client_send(d, c, reply);
-	json_decref(reply);
-}
-
-static void held_reply_durable(struct vg_daemon *d, int r, void *arg)
-{
-	struct vg_client *c = arg;
-	json_t *reply = c->held;
-
-	c->held = NULL;
-	if (r < 0 && json_is_true(json_object_get(reply, "ok"))) {
-		struct vg_err err = { 0 };
-
-		json_decref(reply);
-		vg_err_set(&err, -r, "audit_refused", NULL,
-			   "the audit record of this request could not be made durable (%s), so nothing was done "
-			   "on its behalf; vigilctl audit status shows why",
-			   strerror(-r));
-		reply = vg_ctl_error_reply(&err);
-	}
-	client_resume(d, c, reply);
-}
-
-/* A request that produced audit records is answered once they are durable: the answer of
- * every request handled in one loop turn waits for the same fdatasync (group commit). */
-static bool hold_until_durable(struct vg_daemon *d, struct vg_client *c, uint64_t from, json_t *reply)
-{
-	uint64_t end = vg_audit_next_seq(d);
-
-	if (end == from)
-		return false;
-	int r = vg_audit_when_durable(d, end, held_reply_durable, c);
-
-	if (r == 1)
-		return false;
-	c->held = reply;
-	vg_loop_del_fd(d, c->fd);
-	if (r < 0)
-		held_reply_durable(d, r, c);
-	return true;
-}
-
-static void client_request(struct vg_daemon *d, struct vg_client *c)
-{
-	struct vg_err err = { 0 };
-	json_t *req = NULL, *reply;
-	uint64_t from = vg_audit_next_seq(d);
-
-	/* only an admin's bundle push is this large: parsing it is the loader thread's job */
-	if (c->body_len > VG_CTL_USER_MAX_REQUEST) {
-		char *body = c->body;
-
-		c->body = NULL;
-		if (vg_policy_submit_push(d, body, c->body_len, &c->peer, c, &err) == 0) {
-			vg_loop_del_fd(d, c->fd);
-			return;
-		}
-		reply = vg_ctl_error_reply(&err);
-		client_send(d, c, reply);
-		json_decref(reply);
-		return;
-	}
-	if (vg_ctl_parse_request(c->body, c->body_len, &req, &err) < 0)
-		reply = vg_ctl_error_reply(&err);
-	else
-		reply = dispatch(d, c, req);
-	json_decref(req);
-	free(c->body);
-	c->body = NULL;
-	if (!reply) {
-		/* answered when the load or the commit finishes; the fd is not watched meanwhile */
-		vg_loop_del_fd(d, c->fd);
-		return;
-	}
-	if (hold_until_durable(d, c, from, reply))
-		return;
-	client_send(d, c, reply);
-	json_decref(reply);
-}
-
-void vg_client_reply(struct vg_daemon *d, struct vg_client *c, int r, json_t *reply, const struct vg_err *err)
-{
-	struct vg_err e = *err;
-
-	client_resume(d, c, finish_reply(r, reply, &e));
-}
-
-/* returns true when the connection is done (closed) */
-static bool client_write(struct vg_daemon *d, struct vg_client *c)
-{
-	ssize_t n = send(c->fd, c->out + c->out_sent, c->out_len - c->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-	if (n < 0 && (errno == EAGAIN || errno == EINTR))
-		return false;
-	if (n <= 0) {
-		client_close(d, c);
-		return true;
-	}
-	c->out_sent += (size_t)n;
-	if (c->out_sent < c->out_len)
-		return false;
-	if (!c->drain) {
-		client_close(d, c); /* one request per connection */
-		return true;
-	}
-	/* a refused oversized request: read and drop the rest so the client, still sending, gets to
-	 * read our answer instead of EPIPE; the request timer ends this */
-	free(c->out);
-	c->out = NULL;
-	shutdown(c->fd, SHUT_WR);
-	loop_mod_fd(d, c->fd, EPOLLIN);
-	return false;
-}
-
-static void client_discard(struct vg_daemon *d, struct vg_client *c)
-{
-	char buf[65536];
-	ssize_t n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
-
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-		client_close(d, c);
-}
-
-static void client_too_large(struct vg_daemon *d, struct vg_client *c)
-{
-	struct vg_err err;
-	json_t *reply;
-
-	vg_err_set(&err, EMSGSIZE, "request_too_large", NULL,
-		   "request of %zu bytes exceeds the limit of %u bytes for this caller%s", c->body_len, c->max,
-		   c->peer.admin ? " (it follows max_bundle_bytes in vigild.conf)" : "");
-	reply = vg_ctl_error_reply(&err);
-	c->drain = true;
-	client_send(d, c, reply);
-	json_decref(reply);
-}
-
-/* returns true once the whole request is in c->body */
-static bool client_read(struct vg_daemon *d, struct vg_client *c)
-{
-	ssize_t n;
-
-	if (c->hdr_got < 4) {
-		uint32_t be;
-
-		n = recv(c->fd, c->hdr + c->hdr_got, 4 - c->hdr_got, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return false;
-		if (n <= 0) {
-			client_close(d, c);
-			return false;
-		}
-		c->hdr_got += (size_t)n;
-		if (c->hdr_got < 4)
-			return false;
-		memcpy(&be, c->hdr, 4);
-		c->body_len = ntohl(be);
-		if (c->body_len > c->max) {
-			client_too_large(d, c);
-			return false;
-		}
-		c->body = malloc(c->body_len + 1);
-		if (!c->body) {
-			client_close(d, c);
-			return false;
-		}
-		c->body_got = 0;
-	}
-	if (c->body_got < c->body_len) {
-		n = recv(c->fd, c->body + c->body_got, c->body_len - c->body_got, MSG_DONTWAIT);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
-			return false;
-		if (n <= 0) {
-			client_close(d, c);
-			return false;
-		}
-		c->body_got += (size_t)n;
-		/* an admin's large request (a bundle) is bounded per progress, not in all */
-		if (c->peer.admin && c->timer > 0) {
-			vg_loop_cancel_timer(d, c->timer);
-			c->timer = vg_loop_add_timer(d, VG_CTL_ADMIN_IDLE_MS, client_timeout, c);
-		}
-	}
-	return c->body_got == c->body_len;
-}
-
-static void client_io(struct vg_daemon *d, int fd, uint32_t events, void *arg)
-{
-	struct vg_client *c = arg;
-
-	if (c->out) {
-		client_write(d, c);
-		return;
-	}
-	if (c->drain) {
-		client_discard(d, c);
-		return;
-	}
-	if (!client_read(d, c))
-		return;
-	if (c->timer > 0)
-		vg_loop_cancel_timer(d, c->timer);
-	c->timer = 0;
-	client_request(d, c);
-}
-
-/* Connection slots: a class may hold at most `total` connections and one uid `per_uid` of them,
- * so that users cannot starve admins and nobody can starve root (pam_vigil.so). */
-static const struct {
-	const char *name;
-	size_t total, per_uid;
-} conn_limits[] = {
-	[VG_CONN_USER] = { "user", VG_CONN_MAX_USERS, VG_CONN_MAX_PER_USER },
-	[VG_CONN_ADMIN] = { "admin", VG_CONN_MAX_ADMINS, VG_CONN_MAX_PER_ADMIN },
-	[VG_CONN_ROOT] = { "root", VG_CONN_MAX, VG_CONN_MAX },
-};
-
-static int conn_admit(struct vg_daemon *d, const struct vg_peer *peer, enum vg_conn_class cls, struct vg_err *err)
-{
-	size_t same_class = 0, same_uid = 0;
-
-	for (struct vg_client *c = clients; c; c = c->next) {
-		same_class += c->cls == cls || (cls == VG_CONN_ADMIN && c->cls == VG_CONN_USER);
-		same_uid += c->peer.uid == peer->uid;
-	}
-	if (d->nclients >= VG_CONN_MAX || same_class >= conn_limits[cls].total)
-		return vg_err_set(err, EBUSY, "busy", NULL, "vigild serves %zu connections already: try again", d->nclients);
-	if (same_uid >= conn_limits[cls].per_uid)
-		return vg_err_set(err, EBUSY, "busy", NULL, "uid %u holds %zu connections to vigild (limit %zu): try again",
-				  (unsigned)peer->uid, same_uid, conn_limits[cls].per_uid);
-	return 0;
-}
-
-/* a refused connection gets its answer (it fits the socket buffer) before it is closed */
-static void conn_refuse(int fd, const struct vg_err *err)
-{
-	json_t *reply = vg_ctl_error_reply(err);
-	char *frame = NULL;
-	size_t len;
-
-	if (vg_ctl_frame(reply, &frame, &len) == 0 && send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-		vg_log(LOG_DEBUG, "ctl: cannot tell a refused client why: %m");
-	free(frame);
-	json_decref(reply);
-	close(fd);
-}
-
-static void accept_client(struct vg_daemon *d, int lfd, uint32_t events, void *arg)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-	struct vg_err err = { 0 };
-	struct vg_client *c;
-	struct vg_peer peer;
-	enum vg_conn_class cls;
-	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-	if (fd < 0)
-		return;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		close(fd);
-		return;
-	}
-	peer = (struct vg_peer){ cred.pid, cred.uid, cred.gid, peer_is_admin(d, fd, cred.uid, cred.gid) };
-	cls = peer.uid == 0 ? VG_CONN_ROOT : peer.admin ? VG_CONN_ADMIN : VG_CONN_USER;
-	if (conn_admit(d, &peer, cls, &err) < 0) {
-		d->conn_refused[cls]++;
-		conn_refuse(fd, &err);
-		return;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return;
-	}
-	c->fd = fd;
-	c->peer = peer;
-	c->cls = cls;
-	c->max = peer.admin ? vg_ctl_max_request(d->cfg.max_bundle_bytes) : VG_CTL_USER_MAX_REQUEST;
-	if (vg_loop_add_fd(d, fd, EPOLLIN, client_io, c) < 0) {
-		close(fd);
-		free(c);
-		return;
-	}
-	c->next = clients;
-	if (clients)
-		clients->prev = c;
-	clients = c;
-	d->nclients++;
-	c->timer = vg_loop_add_timer(d, client_limit_ms(d, peer.admin), client_timeout, c);
-}
-
-static int open_socket(struct vg_daemon *d, struct vg_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd, r;
-
-	if (strlen(d->cfg.socket) >= sizeof(sa.sun_path))
-		return vg_err_set(err, ENAMETOOLONG, "config", "socket", "socket path too long");
-	strcpy(sa.sun_path, d->cfg.socket);
-	if ((r = vg_mkdir_p(d->cfg.run_dir, vg_file_mode(VG_DIR_PUBLIC))) < 0)
-		return vg_err_set(err, -r, "run_dir", d->cfg.run_dir, "cannot create run_dir: %s", strerror(-r));
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return vg_err_set(err, errno, "socket", NULL, "socket: %s", strerror(errno));
-	unlink(d->cfg.socket);
-	/* every local user may read status and ask about themselves; policy changes check SO_PEERCRED */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(d->cfg.socket, 0666) < 0 || listen(fd, 512) < 0) {
-		r = vg_err_set(err, errno, "socket", d->cfg.socket, "cannot listen on the control socket: %s",
-			       strerror(errno));
-		close(fd);
-		return r;
-	}
-	d->listen_fd = fd;
-	return vg_loop_add_fd(d, fd, EPOLLIN, accept_client, NULL);
 }
 
 /* ---- signals, config ---- */
@@ -853,7 +373,7 @@ int main(int argc, char **argv)
 		vg_log(LOG_ERR, "cannot start the loader thread: %s", strerror(-r));
 		return 1;
 	}
-	if (open_socket(d, &err) < 0) {
+	if (vg_ctl_open(d, &err) < 0) {
 		vg_log(LOG_ERR, "%s", vg_err_str(&err, msg, sizeof(msg)));
 		return 1;
 	}
@@ -863,7 +383,7 @@ int main(int argc, char **argv)
 
 	while (d->running) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(d->epfd, evs, 32, next_timeout(d));
+		int n = epoll_wait(d->epfd, evs, 32, vg_ctl_pending() ? 0 : next_timeout(d));
 
 		for (int i = 0; i < n; i++) {
 			struct io_watch *w = evs[i].data.ptr;
@@ -878,6 +398,7 @@ int main(int argc, char **argv)
 			}
 		}
 		run_timers(d);
+		vg_ctl_turn_end(d);
 		while (graveyard) {
 			struct io_watch *w = graveyard;
 

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Audit benchmark: durable append rate with group commit vs the disk's own limit
 # (the same record bytes, one write+fdatasync per 1000, same disk, same run), the verify
-# rate, and (as root, with rsyslog-relp) 8 concurrent producers of single events vs one
-# write+fdatasync per event and vs one client's batch, the forward rate through vigild to a
+# rate, and (as root, with rsyslog-relp) 8 concurrent producers of single events (pipelined:
+# vigilctl audit note --stdin) vs one write+fdatasync per event and vs one client's batch, the forward rate through vigild to a
 # real rsyslog over RELP/TLS on loopback (batch 10000 and 1000; a session carries batches
 # for up to 1 s either way) vs rsyslog's own imuxsock -> omrelp to the same collector.
 # Reproduce: sudo make bench BENCH=audit, or: BUILD=build bench/audit.sh [EVENTS] [GROUP]
@@ -97,17 +97,31 @@ PY
 )
 t0=$(date +%s.%N); ctl audit note --repeat 20000 "one client batch" >/dev/null; t1=$(date +%s.%N)
 batch=$(python3 -c "print('%.0f' % (20000 / ($t1 - $t0)))")
+# 8 producers of single events, each a `vigilctl audit note --stdin` (one note per line, one
+# request each, pipelined on one connection, each answered once durable)
+PN=20000
+seq 1 $PN | sed 's/^/producer note /' >"$W/lines"
 c0=$(st 's["commits"]')
+t0=$(date +%s.%N)
+pids=""
+for k in 1 2 3 4 5 6 7 8; do ctl audit note --stdin <"$W/lines" >"$W/prod.$k" & pids="$pids $!"; done
+for p in $pids; do wait "$p" || { echo "a producer failed: $(cat "$W"/prod.*)"; exit 1; }; done
+t1=$(date +%s.%N)
+c1=$(st 's["commits"]')
+prod=$(python3 -c "print('%.0f' % (8 * $PN / ($t1 - $t0)))")
+acked=$(cat "$W"/prod.* | awk '{n += $1} END {print n}')
+[ "$acked" = $((8 * PN)) ] || { echo "producers: $acked of $((8 * PN)) acknowledged"; exit 1; }
+# the same producers without pipelining: one request and connection per event
 mkdir -p "$W/prod"
 set -- $(python3 "$ROOT/tests/integration/audit_producers.py" "$W/run/vigil.sock" 8 5 "$W/prod" | tail -1)
-c1=$(st 's["commits"]')
-prod=$3
+oneconn=$3
 printf "%-62s %8s events/s\n" "write+fdatasync per event (${rec} B), same disk" "$per_event" \
 	"one client, batch of 20000 notes through vigild" "$batch" \
-	"8 producers, one request and connection per event" "$prod"
-python3 -c "print('8 producers: %d events acknowledged with %d fdatasyncs (%.1f events each)' % ($1, $c1 - $c0, $1 / max(1, $c1 - $c0)))
-print('ratio 8 producers / one fdatasync per event: %.2f (goal > 1: producers share fdatasyncs)' % ($prod / $per_event))
-print('ratio 8 producers / one client batch: %.2f (goal >= 0.5)' % ($prod / $batch))"
+	"8 producers of single notes, pipelined (audit note --stdin)" "$prod" \
+	"8 producers, one request and connection per event" "$oneconn"
+python3 -c "print('8 pipelined producers: %d events acknowledged with %d fdatasyncs (%.1f events each)' % ($acked, $c1 - $c0, $acked / max(1, $c1 - $c0)))
+print('ratio 8 producers / one fdatasync per event: %.1f (goal > 1: producers share fdatasyncs)' % ($prod / $per_event))
+print('ratio 8 producers / one client batch: %.2f (goal >= 0.5); without pipelining: %.2f' % ($prod / $batch, $oneconn / $batch))"
 bench_result audit_producers_vs_fsync_per_event "$(python3 -c "print($prod / $per_event)")" higher \
 	"one write+fdatasync per event of the same size, same disk, same run" "sudo make bench BENCH=audit"
 bench_result audit_producers_vs_batch "$(python3 -c "print($prod / $batch)")" higher \

@@ -74,6 +74,7 @@ json_t *vg_ctl_error_reply(const struct vg_err *err)
 
 const struct vg_ctl_command vg_ctl_commands[] = {
 	{ "ping", VG_CTL_ANYONE, "liveness check" },
+	{ "ctl.pipeline", VG_CTL_ANYONE, "carry many requests on this connection, answered in order" },
 	{ "status", VG_CTL_ANYONE, "daemon, policy, trust and module status" },
 	{ "identity.whoami", VG_CTL_ANYONE, "what the policy says about the caller's own uid" },
 	{ "posture", VG_CTL_ANYONE, "device posture verdict (a refresh is rate-limited for non-admins)" },
@@ -273,4 +274,227 @@ int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeou
 		return vg_err_set(err, EPROTO, "reply_malformed", NULL, "vigild sent a malformed reply");
 	}
 	return 0;
+}
+
+/* ---- pipelined client (docs/control-socket.md "Pipelining") ---- */
+
+struct vg_ctl_pipe {
+	int fd;
+	unsigned window, inflight;
+	int timeout_ms;
+	char *out; /* frames not sent yet */
+	size_t out_len, out_sent, out_cap;
+	char *in; /* answer bytes received, not returned yet */
+	size_t in_len, in_cap;
+	char path[108];
+};
+
+static int buf_reserve(char **buf, size_t *cap, size_t need)
+{
+	size_t c = *cap ? *cap : 16384;
+	char *b;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need)
+		c *= 2;
+	if (!(b = realloc(*buf, c)))
+		return -ENOMEM;
+	*buf = b;
+	*cap = c;
+	return 0;
+}
+
+/* 1 when a whole answer is buffered, -EMSGSIZE for one larger than any answer may be */
+static int pipe_have_answer(const struct vg_ctl_pipe *p)
+{
+	uint32_t be;
+
+	if (p->in_len < 4)
+		return 0;
+	memcpy(&be, p->in, 4);
+	if (ntohl(be) > VG_CTL_MAX_REPLY)
+		return -EMSGSIZE;
+	return p->in_len - 4 >= ntohl(be);
+}
+
+/* Send what is queued and receive what arrived, waiting (up to deadline) only when neither
+ * can move: answers are read while requests are still being sent, so neither side blocks. */
+static int pipe_pump(struct vg_ctl_pipe *p, uint64_t deadline)
+{
+	bool moved = false;
+	ssize_t n;
+	int r;
+
+	if (p->out_sent < p->out_len) {
+		n = send(p->fd, p->out + p->out_sent, p->out_len - p->out_sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && errno != EAGAIN && errno != EINTR)
+			return -errno;
+		if (n > 0) {
+			p->out_sent += (size_t)n;
+			moved = true;
+			if (p->out_sent == p->out_len)
+				p->out_sent = p->out_len = 0;
+		}
+	}
+	if ((r = buf_reserve(&p->in, &p->in_cap, p->in_len + 65536)) < 0)
+		return r;
+	n = recv(p->fd, p->in + p->in_len, p->in_cap - p->in_len, MSG_DONTWAIT);
+	if (n == 0)
+		return -ECONNRESET;
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		return -errno;
+	if (n > 0) {
+		p->in_len += (size_t)n;
+		moved = true;
+	}
+	if (moved)
+		return 0;
+	if ((r = wait_fd(p->fd, p->out_len ? POLLIN | POLLOUT : POLLIN, deadline)) < 0)
+		return r;
+	return 0;
+}
+
+static int pipe_queue(struct vg_ctl_pipe *p, json_t *req)
+{
+	char *body = json_dumps(req, JSON_COMPACT);
+	size_t n;
+	uint32_t be;
+	int r;
+
+	if (!body)
+		return -ENOMEM;
+	n = strlen(body);
+	if ((r = buf_reserve(&p->out, &p->out_cap, p->out_len + 4 + n)) < 0) {
+		free(body);
+		return r;
+	}
+	be = htonl((uint32_t)n);
+	memcpy(p->out + p->out_len, &be, 4);
+	memcpy(p->out + p->out_len + 4, body, n);
+	p->out_len += 4 + n;
+	p->inflight++;
+	free(body);
+	return 0;
+}
+
+int vg_ctl_pipe_send(struct vg_ctl_pipe *p, json_t *req, struct vg_err *err)
+{
+	int r;
+
+	if (p->inflight >= p->window)
+		return vg_err_set(err, ENOBUFS, "window_full", NULL,
+				  "%u requests are waiting for their answers: read one first", p->inflight);
+	if ((r = pipe_queue(p, req)) < 0)
+		return vg_err_set(err, -r, "encode", NULL, "cannot encode the request");
+	/* a full window, or a large queue, goes out now; otherwise with the next recv */
+	if (p->inflight == p->window || p->out_len > 65536) {
+		if ((r = pipe_pump(p, vg_now_ms_monotonic() + (uint64_t)p->timeout_ms)) < 0)
+			return ctl_fail(err, r, p->path, "sending the request");
+	}
+	return 0;
+}
+
+int vg_ctl_pipe_recv(struct vg_ctl_pipe *p, json_t **reply, struct vg_err *err)
+{
+	uint64_t deadline = vg_now_ms_monotonic() + (uint64_t)p->timeout_ms;
+	json_error_t jerr;
+	uint32_t be, n;
+	int r;
+
+	*reply = NULL;
+	if (!p->inflight)
+		return vg_err_set(err, EINVAL, "no_request", NULL, "no request is waiting for an answer");
+	while ((r = pipe_have_answer(p)) == 0)
+		if ((r = pipe_pump(p, deadline)) < 0)
+			return ctl_fail(err, r, p->path, "waiting for the reply");
+	if (r < 0)
+		return vg_err_set(err, EMSGSIZE, "reply_too_large", NULL, "reply larger than %u bytes", VG_CTL_MAX_REPLY);
+	memcpy(&be, p->in, 4);
+	n = ntohl(be);
+	*reply = json_loadb(p->in + 4, n, 0, &jerr);
+	memmove(p->in, p->in + 4 + n, p->in_len - 4 - n);
+	p->in_len -= 4 + n;
+	p->inflight--;
+	if (!json_is_object(*reply)) {
+		json_decref(*reply);
+		*reply = NULL;
+		return vg_err_set(err, EPROTO, "reply_malformed", NULL, "vigild sent a malformed reply");
+	}
+	return 0;
+}
+
+unsigned vg_ctl_pipe_inflight(const struct vg_ctl_pipe *p)
+{
+	return p->inflight;
+}
+
+void vg_ctl_pipe_close(struct vg_ctl_pipe *p)
+{
+	if (!p)
+		return;
+	if (p->fd >= 0)
+		close(p->fd);
+	free(p->out);
+	free(p->in);
+	free(p);
+}
+
+/* the answer to ctl.pipeline: the window vigild grants, or vigild's refusal (busy) as err */
+static int pipe_hello(struct vg_ctl_pipe *p, unsigned window, struct vg_err *err)
+{
+	json_t *req = json_pack("{s:s, s:i}", "cmd", "ctl.pipeline", "window", (int)window), *reply = NULL, *e;
+	int r;
+
+	p->window = 1;
+	r = req ? vg_ctl_pipe_send(p, req, err) : vg_err_set(err, ENOMEM, "encode", NULL, "out of memory");
+	json_decref(req);
+	if (r < 0 || (r = vg_ctl_pipe_recv(p, &reply, err)) < 0)
+		return r;
+	if (!json_is_true(json_object_get(reply, "ok"))) {
+		e = json_object_get(reply, "error");
+		r = vg_err_set(err, EBUSY, json_string_value(json_object_get(e, "code")) ?: "error", NULL, "%s",
+			       json_string_value(json_object_get(e, "message")) ?: "ctl.pipeline refused");
+		json_decref(reply);
+		return r;
+	}
+	r = (int)json_integer_value(json_object_get(reply, "window"));
+	json_decref(reply);
+	if (r < 1)
+		return vg_err_set(err, EPROTO, "reply_malformed", NULL, "vigild granted no pipeline window");
+	p->window = (unsigned)r < window ? (unsigned)r : window;
+	return 0;
+}
+
+int vg_ctl_pipe_open(const char *socket_path, unsigned window, int timeout_ms, struct vg_ctl_pipe **out,
+		     struct vg_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct vg_ctl_pipe *p;
+	int r;
+
+	*out = NULL;
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return vg_err_set(err, ENAMETOOLONG, "socket_path", socket_path, "socket path too long");
+	if (!(p = calloc(1, sizeof(*p))))
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	strcpy(sa.sun_path, socket_path);
+	snprintf(p->path, sizeof(p->path), "%s", socket_path);
+	p->timeout_ms = timeout_ms > 0 ? timeout_ms : VG_CTL_TIMEOUT_MS;
+	p->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (p->fd < 0) {
+		r = vg_err_set(err, errno, "socket", NULL, "socket: %s", strerror(errno));
+		goto fail;
+	}
+	if ((r = connect_bounded(p->fd, &sa, vg_now_ms_monotonic() + (uint64_t)p->timeout_ms)) < 0) {
+		r = ctl_fail(err, r == -EAGAIN ? -ETIMEDOUT : r, socket_path, "connect");
+		goto fail;
+	}
+	if ((r = pipe_hello(p, window ? window : VG_CTL_PIPELINE_MAX, err)) < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	vg_ctl_pipe_close(p);
+	return r;
 }

@@ -21,6 +21,7 @@
 #define VG_CTL_TIMEOUT_MS 5000
 #define VG_CTL_USER_MAX_REQUEST (256u << 10) /* non-admin callers never need more */
 #define VG_CTL_ADMIN_IDLE_MS 120000	     /* an admin's request: at most this long without progress */
+#define VG_CTL_PIPELINE_MAX 64		     /* requests in flight on one pipelined connection, at most */
 
 /* err->code of a failed call: nothing listens on the socket (missing, refused) ... */
 #define VG_CTL_ABSENT "vigild_absent"
@@ -33,6 +34,18 @@ uint32_t vg_ctl_max_request(uint64_t max_bundle_bytes);
 
 /* Client side: connect, send req, wait for the reply; every step bounded by timeout_ms together. */
 int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err);
+/* Pipelined client (docs/control-socket.md "Pipelining"): one connection carries many requests,
+ * answered in the order they were sent. open asks vigild for up to `window` requests in flight
+ * (0: VG_CTL_PIPELINE_MAX; vigild may grant fewer). send queues a request (req is not stolen)
+ * and fails with -ENOBUFS while the window is full: recv the oldest answer first. recv returns
+ * the answer of the oldest request still waiting. Each call is bounded by timeout_ms. */
+struct vg_ctl_pipe;
+int vg_ctl_pipe_open(const char *socket_path, unsigned window, int timeout_ms, struct vg_ctl_pipe **out,
+		     struct vg_err *err);
+int vg_ctl_pipe_send(struct vg_ctl_pipe *p, json_t *req, struct vg_err *err);
+int vg_ctl_pipe_recv(struct vg_ctl_pipe *p, json_t **reply, struct vg_err *err);
+unsigned vg_ctl_pipe_inflight(const struct vg_ctl_pipe *p);
+void vg_ctl_pipe_close(struct vg_ctl_pipe *p);
 /* Encode a message into a freshly allocated frame. */
 int vg_ctl_frame(json_t *msg, char **out, size_t *len);
 /* Parse a request body (bounded, strict: object with string "cmd"). Fuzzed. */
