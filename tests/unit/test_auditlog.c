@@ -212,25 +212,26 @@ static void test_event_bytes_as_jansson(void **state)
 	struct vg_arec rec;
 	struct vg_err err;
 	static const char ctl[] = "a\"b\\c/d\be\ff\ng\rh\ti\x01j\x1fk\x7fl";
-	json_t *in[4];
-	const char *subjects[4] = { "uid:0", "s\"\n\x02", "\xff\xfe not utf-8", NULL };
+	json_t *in[5];
+	const char *subjects[5] = { "uid:0", "s\"\n\x02", "\xff\xfe not utf-8", NULL, NULL };
 
 	in[0] = json_pack("{s:s, s:I, s:I, s:b, s:b, s:n, s:f, s:f}", "ctl", ctl, "big", (json_int_t)INT64_MAX, "neg",
 			  (json_int_t)INT64_MIN, "t", 1, "f", 0, "nul", "real", 0.1, "whole", 3.0);
 	in[1] = json_pack("{s:[i, s, [], {}, [{s:[n]}]], s:{}, s:[]}", "arr", -1, "\xc3\xa9t\xc3\xa9 \xe2\x82\xac \xf0\x9f\x94\x91",
 			  "k", "empty", "none");
 	in[2] = json_pack("{s:s%}", "nul inside", "a\0b", (size_t)3);
-	in[3] = json_pack("{s:s, s:s}", "\xe2\x82\xac key", "v", "seq", "replaced by the writer");
+	in[3] = json_pack("{s:s, s:s, s:i}", "\xe2\x82\xac key", "v", "seq", "replaced by the writer", "after", 1);
+	in[4] = json_object(); /* data of nothing but its seq */
 	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		assert_non_null(in[i]);
 		assert_int_equal(vg_auditlog_emit(l, "test.bytes", subjects[i], json_deep_copy(in[i]), NULL), 0);
 	}
 	vg_auditlog_close(l);
 	assert_int_equal(vg_audit_reader_open(f->dir, 1, &r, &err), 0);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 5; i++) {
 		json_t *ev, *want;
-		char *again;
+		char *again, *wd;
 
 		assert_int_equal(vg_audit_reader_next(r, &rec, NULL, &err), 1);
 		ev = json_loadb(rec.payload, rec.len, JSON_ALLOW_NUL, NULL);
@@ -241,6 +242,10 @@ static void test_event_bytes_as_jansson(void **state)
 		want = json_deep_copy(in[i]);
 		json_object_set_new(want, "seq", json_integer((json_int_t)i + 1));
 		assert_true(json_equal(json_object_get(ev, "data"), want));
+		/* the members in jansson's order too: a new seq last, a present one in its place */
+		wd = json_dumps(want, JSON_COMPACT);
+		assert_non_null(strstr(again, wd));
+		free(wd);
 		if (i == 0 || i == 1)
 			assert_string_equal(json_string_value(json_object_get(ev, "subject")), subjects[i]);
 		else
