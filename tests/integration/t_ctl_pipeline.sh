@@ -97,8 +97,10 @@ python3 - "$S" "$T" <<'PY' || fail "root exceeded its in-flight cap or lost answ
 import sys; sys.path.insert(0, sys.argv[2])
 from pipe import *
 conns = [connect(sys.argv[1]) for _ in range(24)]
-for i, (s, _) in enumerate(conns):
-    s.sendall(b"".join(frame({"cmd": "audit.note", "text": "cap-%d-%d" % (i, j)}) for j in range(64)))
+# all 1536 sent as close together as possible, so that they overlap a group commit
+batches = [b"".join(frame({"cmd": "audit.note", "text": "cap-%d-%d" % (i, j)}) for j in range(64)) for i in range(24)]
+for (s, _), b in zip(conns, batches):
+    s.sendall(b)
 n = 0
 for s, (hello, buf) in conns:
     got, _ = read(s, 64, buf)
