@@ -474,9 +474,9 @@ static int pool_get(struct query *q, size_t r, struct up_sock **out)
 	} else {
 		if (!(s = calloc(1, sizeof(*s))))
 			return -ENOMEM;
-		if ((s->fd = up_socket(r, SOCK_DGRAM)) < 0 ||
-		    (e = vg_loop_add_fd(F.d, s->fd, EPOLLIN, on_up_udp, s)) < 0) {
-			e = s->fd < 0 ? s->fd : e;
+		s->fd = up_socket(r, SOCK_DGRAM);
+		e = s->fd < 0 ? s->fd : vg_loop_add_fd(F.d, s->fd, EPOLLIN, on_up_udp, s);
+		if (e < 0) {
 			if (s->fd >= 0)
 				close(s->fd);
 			free(s);
