@@ -5,7 +5,8 @@ query SERVER PORT NAME [A|AAAA|TXT] [--tcp] [--edns SIZE]
     one question; prints "rcode=N tc=0|1 addrs=A,B" (addresses of the answer section)
 flood SERVER PORT COUNT [SUFFIX]
     COUNT questions for random names under SUFFIX (flood.test), 64 in flight;
-    prints "sent=N answered=N rcodes=... seconds=S"
+    prints "sent=N answered=N rcodes=... foreign=N seconds=S" (foreign: datagrams that answer
+    no question of this client's, not counted as answers)
 connect NAME PORT
     getaddrinfo (glibc, /etc/resolv.conf) then a TCP connect to every address, at once:
     prints "ADDR connected" or "ADDR error ERRNO" per address (the first connect after the lookup)
@@ -107,6 +108,14 @@ def cmd_query(a):
     return 0
 
 
+def qname(m):
+    labels, o = [], 12
+    while m[o]:
+        labels.append(m[o + 1:o + 1 + m[o]].decode())
+        o += 1 + m[o]
+    return ".".join(labels)
+
+
 def cmd_flood(a):
     server, port, count = a[0], int(a[1]), int(a[2])
     suffix = a[3] if len(a) > 3 else "flood.test"
@@ -114,8 +123,9 @@ def cmd_flood(a):
     s = socket.socket(family(server), socket.SOCK_DGRAM)
     s.connect((server, port))
     s.setblocking(False)
-    sent = answered = 0
+    sent = answered = foreign = 0
     rcodes = {}
+    asked = set()
     deadline = time.time() + 30
     while (sent < count or answered < sent) and time.time() < deadline:
         while sent < count and sent - answered < 64:
@@ -124,19 +134,25 @@ def cmd_flood(a):
                 s.send(question(name, 1, sent & 0xFFFF))
             except BlockingIOError:
                 break
+            asked.add(name)
             sent += 1
         r, _, _ = select.select([s], [], [], 1.0)
         if not r:
             break
         try:
             while True:
-                _, rcode, _, _ = parse(s.recv(65535))
+                m = s.recv(65535)
+                if qname(m) not in asked:
+                    foreign += 1
+                    continue
+                asked.discard(qname(m))
+                _, rcode, _, _ = parse(m)
                 answered += 1
                 rcodes[rcode] = rcodes.get(rcode, 0) + 1
         except BlockingIOError:
             pass
-    print("sent=%d answered=%d rcodes=%s seconds=%.4f" % (sent, answered, ",".join("%d:%d" % kv for kv in sorted(rcodes.items())),
-                                                       time.perf_counter() - t0))
+    print("sent=%d answered=%d rcodes=%s foreign=%d seconds=%.4f"
+          % (sent, answered, ",".join("%d:%d" % kv for kv in sorted(rcodes.items())), foreign, time.perf_counter() - t0))
     return 0
 
 
@@ -215,11 +231,7 @@ def cmd_slow_server(a):
         r, _, _ = select.select([s], [], [], 0.05)
         if r:
             m, peer = s.recvfrom(65535)
-            labels, o = [], 12
-            while m[o]:
-                labels.append(m[o + 1:o + 1 + m[o]].decode())
-                o += 1 + m[o]
-            pending.append((time.time() + delay, answer(".".join(labels), struct.unpack("!H", m[:2])[0], ans), peer))
+            pending.append((time.time() + delay, answer(qname(m), struct.unpack("!H", m[:2])[0], ans), peer))
         now = time.time()
         for p in [p for p in pending if p[0] <= now]:
             s.sendto(p[1], p[2])

@@ -356,6 +356,17 @@ assert_contains "$out" "rcode=0" "the forwarder still answers after the flood"
 blocked=$(dns_counter alpha blocked)
 [ "$blocked" -ge 3000 ] || fail "blocked counter $blocked"
 ok "status counts $blocked blocked questions"
+# two clients at once, over IPv4 and IPv6, names the pattern allows (forwarded): the answers of
+# one loop turn leave together, each to the client that asked (each client counts the answers to
+# its own questions; a lost one leaves it short, a misdirected one is "foreign")
+ip netns exec "$NSH" python3 "$DNSC" flood 127.0.0.1 "$PA" 400 svc.example.test >"$T/flood4" &
+f4=$!
+out=$(ip netns exec "$NSH" python3 "$DNSC" flood ::1 "$PA6" 400 svc.example.test)
+wait "$f4"
+assert_contains "$out" "answered=400" "the IPv6 client got an answer to each of its 400 questions"
+assert_contains "$out" "foreign=0" "and none meant for another client"
+assert_contains "$(cat "$T/flood4")" "answered=400 " "the IPv4 client at the same time too"
+assert_contains "$(cat "$T/flood4")" "foreign=0" "and none meant for another client"
 
 echo "== vigild killed mid-flow: the flow goes on, lookups fail closed, learned addresses expire"
 mkfifo "$T/flow.in"
