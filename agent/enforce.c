@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1097,9 +1098,62 @@ static int resolve_cgroups(const struct vg_bundle *b, const struct vg_enf_compil
 	return 0;
 }
 
+/*
+ * n entries of stride bytes (key at offset 0, value at val_off) into map fd: in batches of
+ * FILL_CHUNK, one system call each (a kernel without batch updates for this map type takes
+ * them one at a time). -1 with errno and *done set: the entry the kernel refused.
+ */
+#define FILL_CHUNK 8192
+static int fill_map(int fd, const void *base, size_t stride, size_t key_size, size_t val_off, size_t val_size, size_t n,
+		    size_t *done)
+{
+	bool no_batch = false;
+	char *keys = NULL, *vals = NULL;
+	const char *e = base;
+	int r = 0;
+
+	*done = 0;
+	if (n > 1 && (!(keys = malloc(FILL_CHUNK * key_size)) || !(vals = malloc(FILL_CHUNK * val_size)))) {
+		free(keys);
+		errno = ENOMEM;
+		return -1;
+	}
+	while (*done < n && !no_batch && n > 1) {
+		uint32_t k, cnt = (uint32_t)(n - *done < FILL_CHUNK ? n - *done : FILL_CHUNK);
+
+		for (k = 0; k < cnt; k++) {
+			memcpy(keys + k * key_size, e + (*done + k) * stride, key_size);
+			memcpy(vals + k * val_size, e + (*done + k) * stride + val_off, val_size);
+		}
+		if (bpf_map_update_batch(fd, keys, vals, &cnt, NULL) == 0) {
+			*done += cnt;
+			continue;
+		}
+		/* the kernel has no batch update for this map type (ENOTSUPP, 524): one at a time */
+		if (*done == 0 && (errno == 524 || errno == EOPNOTSUPP)) {
+			no_batch = true;
+			break;
+		}
+		*done += cnt;
+		r = -1;
+		goto out;
+	}
+	for (; *done < n; (*done)++)
+		if (bpf_map_update_elem(fd, e + *done * stride, e + *done * stride + val_off, BPF_ANY) < 0) {
+			r = -1;
+			break;
+		}
+out:
+	free(keys);
+	free(vals);
+	return r;
+}
+
 /* The trie and the port intervals of c in new maps (*lpm, *ranges: fds the caller closes). */
 static int create_rule_maps(const struct vg_enf_compiled *c, int *lpm, int *ranges, struct vg_err *err)
 {
+	size_t done;
+
 	*ranges = -1;
 	*lpm = create_inner(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct vg_enf_lpm_key), sizeof(struct vg_enf_lpm_val),
 			    c->nentries, BPF_F_NO_PREALLOC, "vg_lpm", err);
@@ -1109,9 +1163,9 @@ static int create_rule_maps(const struct vg_enf_compiled *c, int *lpm, int *rang
 			       BPF_F_INNER_MAP, "vg_ranges", err);
 	if (*ranges < 0)
 		return *ranges;
-	for (size_t i = 0; i < c->nentries; i++)
-		if (bpf_map_update_elem(*lpm, &c->entries[i].key, &c->entries[i].val, BPF_ANY) < 0)
-			return fill_failed(err, "trie", i, c->nentries);
+	if (fill_map(*lpm, c->entries, sizeof(c->entries[0]), sizeof(c->entries[0].key),
+		     offsetof(struct vg_enf_entry, val), sizeof(c->entries[0].val), c->nentries, &done) < 0)
+		return fill_failed(err, "trie", done, c->nentries);
 	/* arrays take batches: one syscall per chunk instead of one per interval */
 	for (size_t i = 0; i < c->nranges;) {
 		uint32_t keys[4096], n = (uint32_t)(c->nranges - i < 4096 ? c->nranges - i : 4096);
@@ -1140,16 +1194,17 @@ static int create_names_map(const struct vg_enf_compiled *c, struct vg_err *err)
 {
 	int fd = create_inner(BPF_MAP_TYPE_HASH, sizeof(struct vg_enf_name_key), sizeof(struct vg_enf_name_val),
 			      c->nnames, 0, "vg_names", err);
+	size_t done;
 
 	if (fd < 0)
 		return fd;
-	for (size_t i = 0; i < c->nnames; i++)
-		if (bpf_map_update_elem(fd, &c->names[i].key, &c->names[i].val, BPF_ANY) < 0) {
-			int r = fill_failed(err, "name rule", i, c->nnames);
+	if (fill_map(fd, c->names, sizeof(c->names[0]), sizeof(c->names[0].key), offsetof(struct vg_enf_name_entry, val),
+		     sizeof(c->names[0].val), c->nnames, &done) < 0) {
+		int r = fill_failed(err, "name rule", done, c->nnames);
 
-			close(fd);
-			return r;
-		}
+		close(fd);
+		return r;
+	}
 	return fd;
 }
 
