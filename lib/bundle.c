@@ -327,12 +327,23 @@ static int set_grow(struct set *s)
 
 /* ---- parse context ---- */
 
-/* a large bundle's $.identity.users and .groups, read from the bytes (lib/json_scan.c) */
+/* one array read from the bytes: start NULL when it is in the tree */
+struct streamed {
+	struct vg_json_tok tok;
+	size_t n;
+};
+
+/*
+ * A large bundle's big arrays, read from the bytes (lib/json_scan.c): $.identity.users and
+ * .groups, every $.tenants[i].egress and $.shared_services[i].rules (indexed by i).
+ */
 struct identity_stream {
 	const char *buf;
 	size_t len;
 	struct vg_json_tok users, groups; /* start NULL: not streamed */
 	size_t nusers, ngroups;
+	struct streamed *tenant_egress, *shared_rules;
+	size_t ntenants, nshared;
 };
 
 struct ctx {
@@ -343,6 +354,18 @@ struct ctx {
 };
 
 #define FAIL(c, code, path, ...) vg_err_set((c)->err, EINVAL, code, path, __VA_ARGS__)
+
+/* $.tenants[i].egress (tenants) or $.shared_services[i].rules when read from the bytes, else NULL */
+static const struct streamed *streamed_at(const struct ctx *c, bool tenants, size_t i)
+{
+	const struct identity_stream *st = c->stream;
+	const struct streamed *l;
+
+	if (!st || i >= (tenants ? st->ntenants : st->nshared))
+		return NULL;
+	l = tenants ? &st->tenant_egress[i] : &st->shared_rules[i];
+	return l->tok.start ? l : NULL;
+}
 
 const char *vg_json_type_name(const json_t *v)
 {
@@ -738,31 +761,36 @@ static int parse_ports(struct ctx *c, json_t *arr, const char *p, size_t *nports
 	return 0;
 }
 
+/* "443" or "8000-8100" (the whole string): 0 with *lo, *hi (not yet range-checked) */
+static int port_string(const char *s, long *lo, long *hi)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	*lo = *hi = strtol(s, &end, 10);
+	if (*end == '-') {
+		if (end[1] < '0' || end[1] > '9')
+			return -EINVAL;
+		*hi = strtol(end + 1, &end, 10);
+	}
+	return *end ? -EINVAL : 0;
+}
+
+static bool port_range_ok(long lo, long hi)
+{
+	return lo >= 1 && hi <= 65535 && lo <= hi;
+}
+
 int vg_port_parse_json(struct json_t *v, const char *path, struct vg_portrange *out, struct vg_err *err)
 {
 	long lo, hi;
-	char *end;
 
-	if (json_is_integer(v)) {
+	if (json_is_integer(v))
 		lo = hi = (long)json_integer_value(v);
-	} else if (json_is_string(v)) {
-		const char *s = json_string_value(v);
-
-		if (*s < '0' || *s > '9')
-			goto bad;
-		lo = strtol(s, &end, 10);
-		hi = lo;
-		if (*end == '-') {
-			if (end[1] < '0' || end[1] > '9')
-				goto bad;
-			hi = strtol(end + 1, &end, 10);
-		}
-		if (*end)
-			goto bad;
-	} else {
+	else if (!json_is_string(v) || port_string(json_string_value(v), &lo, &hi) < 0)
 		goto bad;
-	}
-	if (lo < 1 || hi > 65535 || lo > hi)
+	if (!port_range_ok(lo, hi))
 		return vg_err_set(err, EINVAL, "schema_value", path, "port range %ld-%ld is outside 1-65535 or reversed",
 				  lo, hi);
 	out->lo = (uint16_t)lo;
@@ -905,12 +933,39 @@ static int cidr_item(struct ctx *c, json_t *v, const char *path, void *out, cons
 	return parse_cidr_value(c, v, path, out);
 }
 
+/* Element v of a rule list (at pi; n: the list's length) into the next rule by address or by name. */
+static int rule_item(struct ctx *c, json_t *v, const char *pi, size_t n, struct vg_rule *rules, size_t *nrules,
+		     struct vg_name_rule **names, size_t *nnames)
+{
+	struct vg_name_rule scratch;
+	bool is_name = false;
+	int r;
+
+	/* the array of names only when a list has one (most have none) */
+	if (names && !*names && json_is_object(v) && (json_object_get(v, "fqdn") || json_object_get(v, "pattern")) &&
+	    !(*names = arena_alloc(c->arena, sizeof(**names) * n)))
+		return -ENOMEM;
+	if ((r = parse_rule(c, v, pi, names != NULL, &rules[*nrules], names && *names ? &(*names)[*nnames] : &scratch,
+			    &is_name)) < 0)
+		return r;
+	if (is_name)
+		(*nnames)++;
+	else
+		(*nrules)++;
+	return 0;
+}
+
+static int streamed_rules(struct ctx *c, const struct streamed *st, const char *p, struct vg_rule *rules,
+			  size_t *nrules, struct vg_name_rule **names, size_t *nnames);
+
 /*
  * An egress list, in its order: rules by address into RULES, rules by name into NAMES
- * (NULL for $.host, which takes addresses only). Both count in TOTAL.
+ * (NULL for $.host, which takes addresses only). Both count in TOTAL. ST: the list read
+ * from the bytes (the tree then holds [] in its place), NULL: from the tree.
  */
-static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char *key, struct vg_rule **rules,
-		       size_t *nrules, struct vg_name_rule **names, size_t *nnames, size_t *total)
+static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char *key, const struct streamed *st,
+		       struct vg_rule **rules, size_t *nrules, struct vg_name_rule **names, size_t *nnames,
+		       size_t *total)
 {
 	json_t *arr, *v;
 	size_t i, n;
@@ -925,30 +980,19 @@ static int parse_rules(struct ctx *c, json_t *obj, const char *path, const char 
 	}
 	if (r < 0 || !arr)
 		return r;
-	n = json_array_size(arr) + 1;
+	n = (st ? st->n : json_array_size(arr)) + 1;
 	*rules = arena_alloc(c->arena, sizeof(**rules) * n);
 	if (!*rules)
 		return -ENOMEM;
 	sub(p, sizeof(p), path, key);
+	*total += n - 1;
+	if (st)
+		return streamed_rules(c, st, p, *rules, nrules, names, nnames);
 	json_array_foreach(arr, i, v) {
-		struct vg_name_rule scratch;
-		bool is_name = false;
-
-		/* the array of names only when a list has one (most have none) */
-		if (names && !*names && json_is_object(v) &&
-		    (json_object_get(v, "fqdn") || json_object_get(v, "pattern")) &&
-		    !(*names = arena_alloc(c->arena, sizeof(**names) * n)))
-			return -ENOMEM;
 		idx(pi, sizeof(pi), p, i);
-		if ((r = parse_rule(c, v, pi, names != NULL, &(*rules)[*nrules], names && *names ? &(*names)[*nnames] : &scratch,
-				    &is_name)) < 0)
+		if ((r = rule_item(c, v, pi, n, *rules, nrules, names, nnames)) < 0)
 			return r;
-		if (is_name)
-			(*nnames)++;
-		else
-			(*nrules)++;
 	}
-	*total += json_array_size(arr);
 	return 0;
 }
 
@@ -988,7 +1032,8 @@ static int parse_shared(struct ctx *c, json_t *root, struct vg_bundle *b)
 				       s->name);
 			break;
 		}
-		if ((r = parse_rules(c, v, pi, "rules", &s->rules, &s->nrules, &s->names, &s->nnames, &b->nrules_total)) < 0)
+		if ((r = parse_rules(c, v, pi, "rules", streamed_at(c, false, i), &s->rules, &s->nrules, &s->names,
+				     &s->nnames, &b->nrules_total)) < 0)
 			break;
 		b->nshared_services++;
 	}
@@ -1255,7 +1300,8 @@ static int parse_tenants(struct ctx *c, json_t *root, struct vg_bundle *b)
 				goto out;
 		}
 		if ((r = parse_cidrs(c, v, pi, "segments", &t->segments, &t->nsegments)) < 0 ||
-		    (r = parse_rules(c, v, pi, "egress", &t->egress, &t->negress, &t->names, &t->nnames, &b->nrules_total)) < 0 ||
+		    (r = parse_rules(c, v, pi, "egress", streamed_at(c, true, i), &t->egress, &t->negress, &t->names,
+				     &t->nnames, &b->nrules_total)) < 0 ||
 		    (r = get_str_array(c, v, pi, "shared", MAX_NAME, &shared, &nshared)) < 0 ||
 		    (r = parse_sockets(c, v, pi, &t->sockets)) < 0 ||
 		    (r = parse_connect_rate(c, v, pi, &t->connect_rate)) < 0)
@@ -1325,7 +1371,7 @@ static int parse_host(struct ctx *c, json_t *root, struct vg_bundle *b)
 	if ((r = check_fields(c, h, "$.host", allowed, NULL)) < 0 ||
 	    (r = get_choice(c, h, "$.host", "mode", modes, 0, &mode)) < 0 ||
 	    (r = get_choice(c, h, "$.host", "default", dflts, 0, &dflt)) < 0 ||
-	    (r = parse_rules(c, h, "$.host", "egress", &b->host.egress, &b->host.negress, NULL, NULL, &b->nrules_total)) < 0)
+	    (r = parse_rules(c, h, "$.host", "egress", NULL, &b->host.egress, &b->host.negress, NULL, NULL, &b->nrules_total)) < 0)
 		return r;
 	b->host.mode = (enum vg_mode)mode;
 	b->host.dflt = (enum vg_default)dflt;
@@ -1701,6 +1747,187 @@ static int element_json(struct ctx *c, const struct vg_json_tok *e, json_t **out
 	return 0;
 }
 
+/* ---- egress rules read from the bytes ---- */
+
+/* a scanned string without escapes: its bytes between the quotes */
+static bool plain(const struct vg_json_tok *t, const char **p, size_t *n)
+{
+	if (t->kind != VG_JSON_STRING || memchr(t->start + 1, '\\', (size_t)(t->end - t->start - 2)))
+		return false;
+	*p = t->start + 1;
+	*n = (size_t)(t->end - t->start - 2);
+	return true;
+}
+
+static bool plain_is(const struct vg_json_tok *t, const char *word)
+{
+	const char *p;
+	size_t n;
+
+	return plain(t, &p, &n) && n == strlen(word) && !memcmp(p, word, n);
+}
+
+/* a string without escapes into buf, NUL-terminated (false: escapes, or too long) */
+static bool plain_copy(const struct vg_json_tok *t, char *buf, size_t len)
+{
+	const char *p;
+	size_t n;
+
+	if (!plain(t, &p, &n) || n >= len)
+		return false;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+	return true;
+}
+
+/* an integer token in [lo, hi] */
+static bool tok_int(const struct vg_json_tok *t, long lo, long hi, long *out)
+{
+	size_t n = (size_t)(t->end - t->start);
+	char buf[24], *end;
+	long long v;
+
+	if (t->kind != VG_JSON_INTEGER || n >= sizeof(buf))
+		return false;
+	memcpy(buf, t->start, n);
+	buf[n] = '\0';
+	errno = 0;
+	v = strtoll(buf, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return false;
+	*out = (long)v;
+	return true;
+}
+
+/* "ports" of a rule read by fast_rule: 1 with rule->ports, 0 when anything is unusual, -ENOMEM */
+static int fast_ports(struct ctx *c, const struct vg_json_tok *arr, struct vg_rule *rule)
+{
+	struct vg_portrange pr[64];
+	struct vg_json_tok k, v;
+	struct vg_json_scan s;
+	bool first = true;
+	size_t n = 0;
+	char buf[16];
+	long lo, hi;
+	int r;
+
+	vg_json_scan_init(&s, c->stream->buf, c->stream->len);
+	vg_json_scan_open(&s, arr);
+	while ((r = vg_json_scan_item(&s, false, 6, &first, &k, &v)) > 0) {
+		if (n == VG_ARRAY_SIZE(pr))
+			return 0;
+		if (v.kind == VG_JSON_INTEGER) {
+			if (!tok_int(&v, 1, 65535, &lo))
+				return 0;
+			hi = lo;
+		} else if (!plain_copy(&v, buf, sizeof(buf)) || port_string(buf, &lo, &hi) < 0) {
+			return 0;
+		}
+		if (!port_range_ok(lo, hi))
+			return 0;
+		pr[n].lo = (uint16_t)lo;
+		pr[n++].hi = (uint16_t)hi;
+	}
+	if (r < 0 || n == 0)
+		return 0;
+	if (!(rule->ports = arena_alloc(c->arena, sizeof(*pr) * n)))
+		return -ENOMEM;
+	memcpy(rule->ports, pr, sizeof(*pr) * n);
+	rule->nports = n;
+	return 1;
+}
+
+/*
+ * A rule by address written the common way ("id", "cidr", "proto", "ports", "comment";
+ * strings without escapes; each key once; every value valid) straight from its bytes, with
+ * no jansson object: 1 with *rule (its id taken), 0 for anything else, which the caller then
+ * parses as jansson would, so that what is wrong is reported as always; -ENOMEM.
+ */
+static int fast_rule(struct ctx *c, const struct vg_json_tok *e, struct vg_rule *rule)
+{
+	static const char *const keys[] = { "id", "cidr", "proto", "ports", "comment" };
+	static const enum vg_json_kind kinds[] = { VG_JSON_INTEGER, VG_JSON_STRING, VG_JSON_STRING, VG_JSON_ARRAY,
+						   VG_JSON_STRING };
+	static const char *const protos[] = { "any", "tcp", "udp", "icmp" };
+	static const uint8_t proto_nums[] = { VG_PROTO_ANY, VG_PROTO_TCP, VG_PROTO_UDP, VG_PROTO_ICMP };
+	struct vg_json_tok f[VG_ARRAY_SIZE(keys)] = { 0 }, k, v;
+	struct vg_json_scan s;
+	bool first = true;
+	char cidr[64];
+	size_t i;
+	long id;
+	int r;
+
+	if (e->kind != VG_JSON_OBJECT)
+		return 0;
+	vg_json_scan_init(&s, c->stream->buf, c->stream->len);
+	vg_json_scan_open(&s, e);
+	while ((r = vg_json_scan_item(&s, true, 5, &first, &k, &v)) > 0) {
+		for (i = 0; i < VG_ARRAY_SIZE(keys) && !plain_is(&k, keys[i]); i++)
+			;
+		if (i == VG_ARRAY_SIZE(keys) || f[i].start || v.kind != kinds[i])
+			return 0;
+		f[i] = v;
+	}
+	if (r < 0 || !tok_int(&f[0], 1, 0x7fffffff, &id) || !plain_copy(&f[1], cidr, sizeof(cidr)) ||
+	    vg_cidr_parse(cidr, &rule->cidr) < 0)
+		return 0;
+	rule->proto = VG_PROTO_ANY;
+	if (f[2].start) {
+		for (i = 0; i < VG_ARRAY_SIZE(protos) && !plain_is(&f[2], protos[i]); i++)
+			;
+		if (i == VG_ARRAY_SIZE(protos))
+			return 0;
+		rule->proto = proto_nums[i];
+	}
+	rule->nports = 0;
+	rule->ports = NULL;
+	if (f[3].start && (rule->proto == VG_PROTO_ICMP || (r = fast_ports(c, &f[3], rule)) <= 0))
+		return r < 0 ? r : 0;
+	/* a duplicate id: the caller's parse reports it */
+	if ((r = set_add_u64(&c->rule_ids, (uint64_t)id)) <= 0)
+		return r;
+	rule->id = (uint32_t)id;
+	return 1;
+}
+
+/* A rule list read from the bytes: each element by fast_rule, or as jansson would have made it. */
+static int streamed_rules(struct ctx *c, const struct streamed *st, const char *p, struct vg_rule *rules,
+			  size_t *nrules, struct vg_name_rule **names, size_t *nnames)
+{
+	struct vg_json_tok k, e;
+	struct vg_json_scan s;
+	bool first = true;
+	char pi[280];
+	size_t i = 0;
+	int r;
+
+	vg_json_scan_init(&s, c->stream->buf, c->stream->len);
+	vg_json_scan_open(&s, &st->tok);
+	while ((r = vg_json_scan_item(&s, false, 4, &first, &k, &e)) > 0) {
+		struct json_mark m;
+		json_t *v;
+
+		if ((r = fast_rule(c, &e, &rules[*nrules])) > 0) {
+			(*nrules)++;
+			i++;
+			continue;
+		}
+		if (r < 0)
+			return r;
+		m = json_arena_mark();
+		idx(pi, sizeof(pi), p, i++);
+		if ((r = element_json(c, &e, &v)) == 0) {
+			r = rule_item(c, v, pi, st->n + 1, rules, nrules, names, nnames);
+			json_decref(v);
+		}
+		json_arena_release(m);
+		if (r < 0)
+			return r;
+	}
+	return r < 0 ? syntax_at(c, s.err_at, s.err) : 0;
+}
+
 /* The elements of $.identity.users or .groups: from the tree, or read one at a time from the bytes. */
 struct items {
 	json_t *arr;
@@ -1928,8 +2155,8 @@ static bool key_is(const struct vg_json_tok *k, const char *name)
 	       !strcmp(buf, name);
 }
 
-/* the array at s->p, its elements counted */
-static int locate_array(struct vg_json_scan *s, struct vg_json_tok *t, size_t *n)
+/* the array at s->p (at nesting depth depth), its elements counted */
+static int locate_array(struct vg_json_scan *s, unsigned depth, struct vg_json_tok *t, size_t *n)
 {
 	struct vg_json_tok k, v;
 	bool first = true;
@@ -1938,9 +2165,59 @@ static int locate_array(struct vg_json_scan *s, struct vg_json_tok *t, size_t *n
 	t->kind = VG_JSON_ARRAY;
 	t->start = s->p++;
 	*n = 0;
-	while ((r = vg_json_scan_item(s, false, 3, &first, &k, &v)) > 0)
+	while ((r = vg_json_scan_item(s, false, depth, &first, &k, &v)) > 0)
 		(*n)++;
 	t->end = s->p;
+	return r;
+}
+
+/* the array member key of the object at s->p (depth 3), into l */
+static int locate_member(struct vg_json_scan *s, const char *key, struct streamed *l)
+{
+	struct vg_json_tok obj = { .kind = VG_JSON_OBJECT, .start = s->p }, k, v;
+	bool first = true;
+	int r;
+
+	vg_json_scan_open(s, &obj);
+	while ((r = vg_json_scan_item(s, true, 3, &first, &k, NULL)) > 0) {
+		/* a second one stays in the tree, where jansson refuses the duplicate */
+		if (!l->tok.start && key_is(&k, key) && vg_json_scan_peek(s) == '[')
+			r = locate_array(s, 4, &l->tok, &l->n);
+		else
+			r = vg_json_scan_value(s, 4, &v);
+		if (r < 0)
+			return r;
+	}
+	return r;
+}
+
+/* $.tenants or $.shared_services at s->p: each element's key array as (*list)[i] */
+static int locate_lists(struct vg_json_scan *s, const char *key, struct streamed **list, size_t *n)
+{
+	struct vg_json_tok arr = { .kind = VG_JSON_ARRAY, .start = s->p }, k, v;
+	bool first = true;
+	size_t cap = 0;
+	int r;
+
+	if (*list)
+		return -EINVAL; /* twice: jansson says so */
+	vg_json_scan_open(s, &arr);
+	while ((r = vg_json_scan_item(s, false, 2, &first, &k, NULL)) > 0) {
+		if (*n == cap) {
+			struct streamed *m = realloc(*list, sizeof(**list) * (cap = cap ? cap * 2 : 16));
+
+			if (!m)
+				return -ENOMEM;
+			*list = m;
+		}
+		memset(&(*list)[*n], 0, sizeof(**list));
+		if (vg_json_scan_peek(s) == '{')
+			r = locate_member(s, key, &(*list)[(*n)++]);
+		else
+			r = vg_json_scan_value(s, 3, &v), (*n)++;
+		if (r < 0)
+			return r;
+	}
 	return r;
 }
 
@@ -1957,7 +2234,7 @@ static int locate_in_identity(struct vg_json_scan *s, struct identity_stream *st
 		if ((u || g) && vg_json_scan_peek(s) == '[') {
 			if ((u ? st->users : st->groups).start)
 				return -EINVAL; /* twice: jansson says so */
-			r = locate_array(s, u ? &st->users : &st->groups, u ? &st->nusers : &st->ngroups);
+			r = locate_array(s, 3, u ? &st->users : &st->groups, u ? &st->nusers : &st->ngroups);
 		} else {
 			r = vg_json_scan_value(s, 3, &v);
 		}
@@ -1982,11 +2259,16 @@ static int locate_identity(const char *buf, size_t len, struct identity_stream *
 	root = (struct vg_json_tok){ .kind = VG_JSON_OBJECT, .start = s.p };
 	vg_json_scan_open(&s, &root);
 	while ((r = vg_json_scan_item(&s, true, 1, &first, &k, NULL)) > 0) {
+		bool tn = key_is(&k, "tenants");
+
 		if (key_is(&k, "identity") && vg_json_scan_peek(&s) == '{') {
 			if (seen)
 				return -EINVAL;
 			seen = true;
 			r = locate_in_identity(&s, st);
+		} else if ((tn || key_is(&k, "shared_services")) && vg_json_scan_peek(&s) == '[') {
+			r = locate_lists(&s, tn ? "egress" : "rules", tn ? &st->tenant_egress : &st->shared_rules,
+					 tn ? &st->ntenants : &st->nshared);
 		} else {
 			r = vg_json_scan_value(&s, 2, &v);
 		}
@@ -1996,31 +2278,68 @@ static int locate_identity(const char *buf, size_t len, struct identity_stream *
 	return r < 0 ? r : vg_json_scan_end(&s);
 }
 
-/* the document with the identity arrays as [] (their elements are streamed), NULL on ENOMEM */
+/* the arrays read from the bytes, in document order, into cut (NULL: only counted) */
+static int cut_cmp(const void *a, const void *b)
+{
+	const struct vg_json_tok *x = *(const struct vg_json_tok *const *)a, *y = *(const struct vg_json_tok *const *)b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+static size_t stream_cuts(const struct identity_stream *st, const struct vg_json_tok **cut)
+{
+	size_t n = 0;
+
+#define CUT(t)                           \
+	do {                             \
+		if ((t)->start && cut)   \
+			cut[n] = (t);    \
+		n += (t)->start != NULL; \
+	} while (0)
+	CUT(&st->users);
+	CUT(&st->groups);
+	for (size_t i = 0; i < st->ntenants; i++)
+		CUT(&st->tenant_egress[i].tok);
+	for (size_t i = 0; i < st->nshared; i++)
+		CUT(&st->shared_rules[i].tok);
+#undef CUT
+	if (cut)
+		qsort(cut, n, sizeof(*cut), cut_cmp);
+	return n;
+}
+
+static void stream_free(struct identity_stream *st)
+{
+	free(st->tenant_egress);
+	free(st->shared_rules);
+	st->tenant_egress = st->shared_rules = NULL;
+	st->ntenants = st->nshared = 0;
+}
+
+/* the document with the streamed arrays as [] (their elements are read from the bytes), NULL on ENOMEM */
 static char *without_arrays(const struct identity_stream *st, size_t *outlen)
 {
-	const struct vg_json_tok *a = &st->users, *z = &st->groups;
-	char *out = malloc(st->len), *o = out;
+	size_t ncut = stream_cuts(st, NULL);
+	const struct vg_json_tok **cut = malloc(sizeof(*cut) * (ncut + 1));
+	char *out = cut ? malloc(st->len) : NULL, *o = out;
 	const char *from = st->buf;
 
-	if (!out)
+	if (!out) {
+		free(cut);
 		return NULL;
-	if (!a->start || (z->start && z->start < a->start)) {
-		a = &st->groups;
-		z = &st->users;
 	}
-	for (const struct vg_json_tok *t = a; t; t = t == a ? z : NULL) {
-		if (!t->start)
-			continue;
-		memcpy(o, from, (size_t)(t->start - from));
-		o += t->start - from;
+	stream_cuts(st, cut);
+	for (size_t i = 0; i < ncut; i++) {
+		memcpy(o, from, (size_t)(cut[i]->start - from));
+		o += cut[i]->start - from;
 		memcpy(o, "[]", 2);
 		o += 2;
-		from = t->end;
+		from = cut[i]->end;
 	}
 	memcpy(o, from, (size_t)(st->buf + st->len - from));
 	o += st->buf + st->len - from;
 	*outlen = (size_t)(o - out);
+	free(cut);
 	return out;
 }
 
@@ -2036,8 +2355,7 @@ static json_t *bundle_tree(struct ctx *c, struct identity_stream *st, const char
 	size_t rlen;
 	char *rest;
 
-	if (locate_identity(buf, len, st) == 0 && (st->users.start || st->groups.start) &&
-	    (rest = without_arrays(st, &rlen))) {
+	if (locate_identity(buf, len, st) == 0 && stream_cuts(st, NULL) && (rest = without_arrays(st, &rlen))) {
 		root = json_loadb(rest, rlen, JSON_REJECT_DUPLICATES, jerr);
 		free(rest);
 		if (root)
@@ -2336,6 +2654,7 @@ int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct 
 	if (!root) {
 		char where[64];
 
+		stream_free(&st);
 		json_arena_end(&ja, NULL);
 		snprintf(where, sizeof(where), "line %d, column %d", jerr.line, jerr.column);
 		r = vg_err_set(err, EINVAL, "json_syntax", where, "not valid JSON: %s", jerr.text);
@@ -2343,12 +2662,14 @@ int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct 
 		return r;
 	}
 	if (set_init(&c.rule_ids, 1024) < 0) {
+		stream_free(&st);
 		json_arena_end(&ja, root);
 		vg_bundle_free(b);
 		return -ENOMEM;
 	}
 	r = parse_root(&c, root, b);
 	set_free(&c.rule_ids);
+	stream_free(&st);
 	/* the whole tree goes with its chunks: no walk to free it */
 	json_arena_end(&ja, root);
 	if (r < 0) {

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -532,6 +533,155 @@ static void test_identity_streamed(void **state)
 	free(pretty);
 }
 
+/* a bundle whose tenant "pay" has egress [RULES] (and nothing else by name) */
+static char *with_egress(const char *rules)
+{
+	const char *from = "[{\"id\": 1, \"cidr\": \"0.0.0.0/0\"";
+	const char *at = strstr(base_bundle, from), *end = strstr(at, "], \"shared\"");
+	char *out = malloc(strlen(base_bundle) + strlen(rules) + 8);
+
+	assert_non_null(out);
+	sprintf(out, "%.*s[%s%s", (int)(at - base_bundle), base_bundle, rules, end);
+	return out;
+}
+
+/* rules with the first key's first letter written as an escape: never the fast path */
+static char *escaped_first_key(const char *rules)
+{
+	char *out = malloc(strlen(rules) + 8), *o = out;
+	bool done = false;
+
+	assert_non_null(out);
+	for (const char *p = rules; *p; p++) {
+		*o++ = *p;
+		if (!done && p[0] == '{' && p[1] == '"') {
+			o += sprintf(o, "\"\\u%04x", (unsigned char)p[2]);
+			p += 2;
+			done = true;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * Egress rules are read from the bytes; a rule written the common way is parsed without a
+ * jansson object (lib/bundle.c fast_rule). Each case below parses the same as the same rule
+ * with a key spelt with an escape (which goes the way jansson would): the same rules, or the
+ * same error with the same code, path and message.
+ */
+static void test_egress_streamed(void **state)
+{
+	static const char *const rule_cases[] = {
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\"}",
+		"{\"cidr\": \"10.0.0.0/8\", \"id\": 7, \"proto\": \"udp\", \"ports\": [53, \"1000-2000\"], \"comment\": \"x\"}",
+		"{\"id\": 7, \"cidr\": \"2001:db8::/32\", \"proto\": \"icmp\"}",
+		"{\"id\": 7, \"cidr\": \"192.0.2.7\", \"proto\": \"any\", \"ports\": [\"0443\"]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\"}, {\"id\": 8, \"cidr\": \"10.0.0.0/8\", \"proto\": \"tcp\"}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.1/8\"}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/33\"}",
+		"{\"id\": 0, \"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": 2147483648, \"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": -7, \"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": 7.0, \"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": \"7\", \"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": 7}",
+		"{\"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": 7, \"cidr\": 10}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"proto\": \"TCP\"}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"proto\": \"icmp\", \"ports\": [1]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": []}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": [0]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": [65536]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": [\"5-3\"]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": [\"8x\"]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": [\"-8\"]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": [443.0]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": 443}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"comment\": 5}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"color\": \"red\"}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"fqdn\": \"a.example.com\"}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\"}, {\"id\": 7, \"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\"}, {\"id\": 900, \"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"cidr\": \"10.0.0.0/8\"}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,"
+		"24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,"
+		"61,62,63,64]}",
+		"{\"id\": 7, \"cidr\": \"10.0.0.0/8\", \"ports\": [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,"
+		"24,25,26,27,28,29,30,31,32,33,34,35,36,37,38,39,40,41,42,43,44,45,46,47,48,49,50,51,52,53,54,55,56,57,58,59,60,"
+		"61,62,63,64,65]}",
+		"\"10.0.0.0/8\"",
+	};
+
+	for (size_t i = 0; i < sizeof(rule_cases) / sizeof(rule_cases[0]); i++) {
+		char *esc = escaped_first_key(rule_cases[i]), *fast = with_egress(rule_cases[i]), *slow = with_egress(esc);
+		struct vg_bundle *bf = NULL, *bs = NULL;
+		struct vg_err ef = { 0 }, es = { 0 };
+		int rf = parse_str(fast, &bf, &ef), rs = parse_str(slow, &bs, &es);
+
+		if (rf != rs)
+			fail_msg("case %zu: %d vs %d (%s / %s)", i, rf, rs, ef.msg, es.msg);
+		assert_string_equal(ef.code, es.code);
+		/* a syntax error's line and column: the escape moved it */
+		if (strcmp(ef.code, "json_syntax"))
+			assert_string_equal(ef.path, es.path);
+		assert_string_equal(ef.msg, es.msg);
+		if (rf == 0) {
+			const struct vg_tenant *tf = &bf->tenants[0], *ts = &bs->tenants[0];
+
+			assert_int_equal(tf->negress, ts->negress);
+			assert_int_equal(bf->nrules_total, bs->nrules_total);
+			for (size_t k = 0; k < tf->negress; k++) {
+				const struct vg_rule *a = &tf->egress[k], *b = &ts->egress[k];
+
+				assert_int_equal(a->id, b->id);
+				assert_int_equal(a->proto, b->proto);
+				assert_memory_equal(&a->cidr, &b->cidr, sizeof(a->cidr));
+				assert_int_equal(a->nports, b->nports);
+				if (a->nports)
+					assert_memory_equal(a->ports, b->ports, sizeof(*a->ports) * a->nports);
+			}
+		}
+		vg_bundle_free(bf);
+		vg_bundle_free(bs);
+		free(esc);
+		free(fast);
+		free(slow);
+	}
+	/* what the fast path produced, checked directly */
+	{
+		char *doc = with_egress(rule_cases[1]);
+		struct vg_bundle *b = NULL;
+		struct vg_err err = { 0 };
+		uint8_t a4[4];
+
+		assert_int_equal(parse_str(doc, &b, &err), 0);
+		assert_int_equal(b->tenants[0].negress, 1);
+		assert_int_equal(b->tenants[0].egress[0].id, 7);
+		assert_int_equal(b->tenants[0].egress[0].proto, VG_PROTO_UDP);
+		assert_int_equal(b->tenants[0].egress[0].cidr.prefixlen, 8);
+		inet_pton(AF_INET, "10.0.0.0", a4);
+		assert_memory_equal(b->tenants[0].egress[0].cidr.addr, a4, 4);
+		assert_int_equal(b->tenants[0].egress[0].nports, 2);
+		assert_int_equal(b->tenants[0].egress[0].ports[0].lo, 53);
+		assert_int_equal(b->tenants[0].egress[0].ports[1].hi, 2000);
+		vg_bundle_free(b);
+		free(doc);
+	}
+	/* a tenant's egress twice, or not an array: the tree's errors */
+	{
+		char *doc = replace_once(base_bundle, "\"shared\": [\"dns\"]", "\"shared\": [\"dns\"], \"egress\": []");
+
+		expect(doc, "json_syntax", NULL, "duplicate");
+		free(doc);
+		doc = with_egress("");
+		free(doc);
+		doc = replace_once(base_bundle, "\"segments\": [\"10.2.0.0/16\"]", "\"segments\": [\"10.2.0.0/16\"], \"egress\": {}");
+		expect(doc, "schema_type", "$.tenants[1].egress", NULL);
+		free(doc);
+	}
+}
+
 static void test_cidr(void **state)
 {
 	struct vg_cidr c;
@@ -564,6 +714,7 @@ int main(void)
 		cmocka_unit_test(test_connect_rate),
 		cmocka_unit_test(test_json_syntax),
 		cmocka_unit_test(test_identity_streamed),
+		cmocka_unit_test(test_egress_streamed),
 		cmocka_unit_test(test_cidr),
 	};
 
