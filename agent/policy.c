@@ -282,6 +282,26 @@ static int push_request(struct vg_load_job *j, struct vg_json_tok *bundle, json_
 	return r;
 }
 
+/* a raw policy.push (vg_ctl_push_split): the bundle moved to the front of the request's bytes,
+ * which become the job's; 1 done, 0 not a raw push */
+static int raw_push(struct vg_load_job *j, struct vg_err *err)
+{
+	struct vg_ctl_push p;
+	int r = vg_ctl_push_split(j->request, j->request_len, &p, err);
+
+	if (r <= 0)
+		return r;
+	if (!(j->sig = malloc(p.sig_len + 1)))
+		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	memcpy(j->sig, j->request + p.sig_off, p.sig_len);
+	j->siglen = p.sig_len;
+	memmove(j->request, j->request + p.bundle_off, p.bundle_len);
+	j->bytes = j->request;
+	j->len = p.bundle_len;
+	j->request = NULL;
+	return 1;
+}
+
 /* a policy.push request as large as a bundle: parsed here, not on the loop */
 static int parse_push(struct vg_load_job *j, struct vg_err *err)
 {
@@ -290,6 +310,8 @@ static int parse_push(struct vg_load_job *j, struct vg_err *err)
 	bool scanned;
 	int r;
 
+	if ((r = raw_push(j, err)) != 0)
+		goto out;
 	/* anything the scanner doubts is parsed whole by jansson, which then says what is wrong */
 	scanned = push_request(j, &bundle, &req, err) == 0;
 	if (!scanned) {
@@ -308,7 +330,7 @@ out:
 	json_decref(req);
 	free(j->request);
 	j->request = NULL;
-	return r;
+	return r < 0 ? r : 0;
 }
 
 /* ---- where the time goes ---- */

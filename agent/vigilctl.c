@@ -37,12 +37,19 @@ void vgctl_error(const char *fmt, ...)
 int vgctl_call(struct vgctl *c, json_t *req, json_t **reply)
 {
 	struct vg_err err = { 0 };
-	json_t *e;
 	int r;
 
 	*reply = NULL;
 	r = vg_ctl_call(c->socket, req, reply, c->timeout_ms, &err);
 	json_decref(req);
+	return vgctl_reply(c, r, &err, reply);
+}
+
+int vgctl_reply(struct vgctl *c, int r, const struct vg_err *call_err, json_t **reply)
+{
+	const struct vg_err err = *call_err;
+	json_t *e;
+
 	if (r < 0) {
 		vgctl_error("%s%s%s", err.path[0] ? err.path : "", err.path[0] ? ": " : "", err.msg);
 		return VGCTL_EXIT_UNREACHABLE;

@@ -42,6 +42,8 @@ struct vgctl_cmd {
 /* Send req (stolen) to vigild. On success returns 0 and the reply; prints the error and
  * returns an exit code otherwise (UNREACHABLE when the socket cannot be reached). */
 int vgctl_call(struct vgctl *c, json_t *req, json_t **reply);
+/* what vg_ctl_call* returned (r, err, *reply) as vgctl_call reports it */
+int vgctl_reply(struct vgctl *c, int r, const struct vg_err *err, json_t **reply);
 /* Print reply as JSON (when --json) and return true; false means print human output. */
 bool vgctl_print_json(struct vgctl *c, json_t *reply);
 /* "vigilctl: what: why\n" to stderr */

@@ -230,11 +230,25 @@ bool vg_ctl_vigild_absent(const struct vg_err *err)
 
 int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err)
 {
+	char *frame = NULL;
+	size_t flen;
+	int r;
+
+	*reply = NULL;
+	if ((r = vg_ctl_frame(req, &frame, &flen)) < 0)
+		return vg_err_set(err, -r, "encode", NULL, "cannot encode the request");
+	r = vg_ctl_call_frame(socket_path, frame, flen, reply, timeout_ms, err);
+	free(frame);
+	return r;
+}
+
+int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, json_t **reply, int timeout_ms,
+		      struct vg_err *err)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint64_t deadline = vg_now_ms_monotonic() + (uint64_t)(timeout_ms > 0 ? timeout_ms : VG_CTL_TIMEOUT_MS);
 	_cleanup_close_ int fd = -1;
-	char *frame = NULL, *body = NULL;
-	size_t flen;
+	char *body = NULL;
 	uint32_t be, n;
 	json_error_t jerr;
 	int r;
@@ -248,10 +262,7 @@ int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeou
 		return vg_err_set(err, errno, "socket", NULL, "socket: %s", strerror(errno));
 	if ((r = connect_bounded(fd, &sa, deadline)) < 0)
 		return ctl_fail(err, r == -EAGAIN ? -ETIMEDOUT : r, socket_path, "connect");
-	if ((r = vg_ctl_frame(req, &frame, &flen)) < 0)
-		return vg_err_set(err, -r, "encode", NULL, "cannot encode the request");
-	r = io_all(fd, frame, flen, true, deadline);
-	free(frame);
+	r = io_all(fd, (char *)frame, flen, true, deadline);
 	if (r < 0)
 		return ctl_fail(err, r, socket_path, "sending the request");
 	if ((r = io_all(fd, (char *)&be, 4, false, deadline)) < 0)
@@ -496,5 +507,80 @@ int vg_ctl_pipe_open(const char *socket_path, unsigned window, int timeout_ms, s
 	return 0;
 fail:
 	vg_ctl_pipe_close(p);
+	return r;
+}
+
+int vg_ctl_push_frame(const char *bundle, size_t len, const char *sig, size_t siglen, char **out, size_t *outlen)
+{
+	char head[128];
+	int h = snprintf(head, sizeof(head), "{\"cmd\":\"policy.push\",\"bundle_bytes\":%zu,\"sig_bytes\":%zu}\n", len,
+			 siglen);
+	size_t body = (size_t)h + len + siglen;
+	uint32_t be;
+	char *f;
+
+	if (body > VG_CTL_MAX_FRAME)
+		return -EMSGSIZE;
+	if (!(f = malloc(4 + body)))
+		return -ENOMEM;
+	be = htonl((uint32_t)body);
+	memcpy(f, &be, 4);
+	memcpy(f + 4, head, (size_t)h);
+	memcpy(f + 4 + h, bundle, len);
+	memcpy(f + 4 + h + len, sig, siglen);
+	*out = f;
+	*outlen = 4 + body;
+	return 0;
+}
+
+/* a raw push header's size field */
+static int push_size(json_t *head, const char *key, size_t *out, struct vg_err *err)
+{
+	json_t *v = json_object_get(head, key);
+
+	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > VG_CTL_MAX_FRAME)
+		return vg_err_set(err, EINVAL, "request_malformed", key,
+				  "a raw policy.push header needs \"%s\": the number of bytes that follow", key);
+	*out = (size_t)json_integer_value(v);
+	return 0;
+}
+
+int vg_ctl_push_split(const char *body, size_t len, struct vg_ctl_push *out, struct vg_err *err)
+{
+	const char *nl = len && body[0] == '{' ? memchr(body, '\n', len < 1024 ? len : 1024) : NULL;
+	struct vg_err ignored;
+	const char *key;
+	json_t *head = NULL, *v;
+	size_t hl;
+	int r;
+
+	/* no header line that is a policy.push object with bundle_bytes: a JSON request */
+	if (!nl || vg_ctl_parse_request(body, (size_t)(nl - body), &head, &ignored) < 0)
+		return 0;
+	if (strcmp(json_string_value(json_object_get(head, "cmd")), "policy.push") ||
+	    !json_object_get(head, "bundle_bytes")) {
+		json_decref(head);
+		return 0;
+	}
+	json_object_foreach(head, key, v)
+		if (strcmp(key, "cmd") && strcmp(key, "bundle_bytes") && strcmp(key, "sig_bytes")) {
+			r = vg_err_set(err, EINVAL, "request_malformed", key, "unknown field in a raw policy.push header");
+			goto out;
+		}
+	if ((r = push_size(head, "bundle_bytes", &out->bundle_len, err)) < 0 ||
+	    (r = push_size(head, "sig_bytes", &out->sig_len, err)) < 0)
+		goto out;
+	hl = (size_t)(nl - body) + 1;
+	if (len - hl != out->bundle_len + out->sig_len) {
+		r = vg_err_set(err, EINVAL, "request_malformed", NULL,
+			       "a raw policy.push announces %zu + %zu bytes and carries %zu", out->bundle_len,
+			       out->sig_len, len - hl);
+		goto out;
+	}
+	out->bundle_off = hl;
+	out->sig_off = hl + out->bundle_len;
+	r = 1;
+out:
+	json_decref(head);
 	return r;
 }

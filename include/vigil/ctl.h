@@ -34,6 +34,22 @@ uint32_t vg_ctl_max_request(uint64_t max_bundle_bytes);
 
 /* Client side: connect, send req, wait for the reply; every step bounded by timeout_ms together. */
 int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err);
+/* The same with a frame already made (vg_ctl_frame, vg_ctl_push_frame). */
+int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, json_t **reply, int timeout_ms,
+		      struct vg_err *err);
+
+/*
+ * A policy.push larger than VG_CTL_USER_MAX_REQUEST goes as raw bytes (docs/control-socket.md):
+ * the frame's body is one line of JSON, {"cmd":"policy.push","bundle_bytes":N,"sig_bytes":M},
+ * a newline, then the N bytes of the bundle and the M bytes of its signature.
+ */
+struct vg_ctl_push {
+	size_t bundle_off, bundle_len, sig_off, sig_len;
+};
+int vg_ctl_push_frame(const char *bundle, size_t len, const char *sig, size_t siglen, char **out, size_t *outlen);
+/* 1 with the parts' places when body is a raw push, 0 when it is none (a JSON request), -EINVAL
+ * with err when its header says raw push and the rest does not match it. Fuzzed (fuzz_push). */
+int vg_ctl_push_split(const char *body, size_t len, struct vg_ctl_push *out, struct vg_err *err);
 /* Pipelined client (docs/control-socket.md "Pipelining"): one connection carries many requests,
  * answered in the order they were sent. open asks vigild for up to `window` requests in flight
  * (0: VG_CTL_PIPELINE_MAX; vigild may grant fewer). send queues a request (req is not stolen)
