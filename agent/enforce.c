@@ -52,14 +52,14 @@ enum {
 	M_ACTIVE, M_CONF, M_GEN_LPM, M_GEN_RANGES, M_GEN_CGROUPS, M_SOCKS, M_COUNTERS, M_RATES, M_EVENTS, M_LSM_SEEN,
 	M_CG_CACHE, M_Q_ACTIVE, M_Q_LPM, M_Q_RANGES, M_QUARANTINED,
 	M_CONNRATE_CONF, M_CONNRATE_BUCKETS, M_CONNRATE_SOCKS, M_GEN_NAMES, M_LEARNED, M_DNS_FWD,
-	M_DNS_FWD_ADDR, M_DNS_ORIGS,
+	M_DNS_FWD_ADDR, M_DNS_ORIGS, M_CG_FRONT, M_HOST_COUNTERS,
 	M__COUNT
 };
 static const char *const map_names[M__COUNT] = {
 	"active", "conf", "gen_lpm", "gen_ranges", "gen_cgroups", "sock_states", "counters", "rates", "events", "lsm_seen",
 	"cg_cache", "q_active", "q_lpm", "q_ranges", "quarantined",
 	"connrate_conf", "connrate_buckets", "connrate_socks",
-	"gen_names", "learned", "dns_fwd", "dns_fwd_addr", "dns_origs",
+	"gen_names", "learned", "dns_fwd", "dns_fwd_addr", "dns_origs", "cg_front", "host_counters",
 };
 /* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {
@@ -2344,13 +2344,14 @@ static int enforce_ctl(struct vg_daemon *d, const struct vg_peer *peer, const ch
 
 static json_t *counters_json(uint32_t tenant)
 {
-	int ncpu = libbpf_num_possible_cpus();
+	int ncpu = libbpf_num_possible_cpus(), fd = tenant ? E.fd[M_COUNTERS] : E.fd[M_HOST_COUNTERS];
 	struct vg_enf_counters *per, sum = { 0 };
 
-	if (ncpu <= 0 || E.fd[M_COUNTERS] < 0)
+	if (ncpu <= 0 || fd < 0)
 		return NULL;
 	per = calloc((size_t)ncpu, sizeof(*per));
-	if (per && bpf_map_lookup_elem(E.fd[M_COUNTERS], &tenant, per) == 0)
+	/* the host's are in host_counters (key 0) */
+	if (per && bpf_map_lookup_elem(fd, &tenant, per) == 0)
 		for (int i = 0; i < ncpu; i++) {
 			sum.allowed += per[i].allowed;
 			sum.denied += per[i].denied;

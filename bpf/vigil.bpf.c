@@ -329,6 +329,36 @@ struct {
 	__type(value, struct cg_cached);
 } cg_cache SEC(".maps");
 
+/*
+ * In front of cg_cache, per CPU: the last cgroup this CPU looked up, read
+ * without a hash lookup. Programs on one CPU interrupt (softirq) or preempt
+ * each other, so the entry is a sequence lock: a writer takes lock (one that
+ * finds it taken leaves the entry alone) and keeps seq odd while it writes; a
+ * reader takes its copy only if seq was even and did not move across the copy.
+ */
+struct cg_front {
+	__u64 lock; /* 64 bits: the BPF compare-and-swap the default CPU version has */
+	__u32 seq;
+	__u32 gen;
+	__u64 cgid;
+	struct vg_enf_cgroup_val who;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct cg_front);
+} cg_front SEC(".maps");
+
+/* The host's counters (tenant 0, the most counted) per CPU without a hash lookup; tenants' in counters. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct vg_enf_counters);
+} host_counters SEC(".maps");
+
 /* The subject of an event. */
 struct actor {
 	__u64 cgroup_id;
@@ -394,21 +424,70 @@ static __always_inline int load_generation(struct policy *p)
 		__w;                                                                       \
 	})
 
-/* FIND_TENANT for the cgroup cgid, through cg_cache. */
-#define CACHED_TENANT(p, cgid, ANCESTOR)                                                  \
+#define barrier() asm volatile("" ::: "memory")
+#define READ_ONCE32(x) (*(volatile __u32 *)&(x))
+
+/* cg_front's entry for (cgid, gen) copied into who: 1 when it was there and whole. */
+static __always_inline int front_get(__u64 cgid, __u32 gen, struct vg_enf_cgroup_val *who)
+{
+	struct cg_front *f;
+	__u32 zero = 0, seq;
+
+	f = bpf_map_lookup_elem(&cg_front, &zero);
+	if (!f)
+		return 0;
+	seq = READ_ONCE32(f->seq);
+	barrier();
+	if ((seq & 1) || f->cgid != cgid || f->gen != gen)
+		return 0;
+	*who = f->who;
+	barrier();
+	return READ_ONCE32(f->seq) == seq;
+}
+
+static __always_inline void front_put(__u64 cgid, __u32 gen, const struct vg_enf_cgroup_val *who)
+{
+	struct cg_front *f;
+	__u32 zero = 0;
+
+	f = bpf_map_lookup_elem(&cg_front, &zero);
+	if (!f || __sync_val_compare_and_swap(&f->lock, 0, 1) != 0)
+		return;
+	READ_ONCE32(f->seq) = f->seq + 1;
+	barrier();
+	f->cgid = cgid;
+	f->gen = gen;
+	f->who = *who;
+	barrier();
+	READ_ONCE32(f->seq) = f->seq + 1;
+	barrier();
+	*(volatile __u64 *)&f->lock = 0;
+}
+
+/* FIND_TENANT for the cgroup cgid, through cg_front and cg_cache, copied into *out (returned; NULL: none). */
+#define CACHED_TENANT(p, cgid, ANCESTOR, out)                                             \
 	({                                                                                \
 		const struct vg_enf_cgroup_val *__t = NULL;                                \
 		struct cg_cached *__c, __n = {};                                           \
 		__u64 __cg = (cgid);                                                       \
-		__c = bpf_map_lookup_elem(&cg_cache, &__cg);                               \
-		if (__c && __c->gen == (p)->gen) {                                         \
-			__t = &__c->who;                                                   \
+		if (front_get(__cg, (p)->gen, (out))) {                                    \
+			__t = (out);                                                       \
 		} else {                                                                   \
-			__t = FIND_TENANT(p, ANCESTOR);                                    \
+			__c = bpf_map_lookup_elem(&cg_cache, &__cg);                       \
+			if (__c && __c->gen == (p)->gen) {                                 \
+				__t = &__c->who;                                           \
+			} else {                                                           \
+				__t = FIND_TENANT(p, ANCESTOR);                            \
+				if (__t) {                                                 \
+					__n.gen = (p)->gen;                                \
+					__n.who = *__t;                                    \
+					bpf_map_update_elem(&cg_cache, &__cg, &__n, BPF_ANY); \
+				}                                                          \
+			}                                                                  \
 			if (__t) {                                                         \
-				__n.gen = (p)->gen;                                        \
-				__n.who = *__t;                                            \
-				bpf_map_update_elem(&cg_cache, &__cg, &__n, BPF_ANY);      \
+				*(out) = *__t;                                             \
+				front_put(__cg, (p)->gen, (out));                          \
+				__t = (out);                                               \
 			}                                                                  \
 		}                                                                          \
 		__t;                                                                       \
@@ -647,14 +726,19 @@ static __always_inline void quarantine(struct policy *p)
 static __always_inline void count(__u32 tenant, __u32 verdict, __u8 mode, enum count_kind kind)
 {
 	struct vg_enf_counters *c, init = {};
+	__u32 zero = 0;
 
-	c = bpf_map_lookup_elem(&counters, &tenant);
-	if (!c) {
-		bpf_map_update_elem(&counters, &tenant, &init, BPF_NOEXIST);
+	if (!tenant) {
+		c = bpf_map_lookup_elem(&host_counters, &zero);
+	} else {
 		c = bpf_map_lookup_elem(&counters, &tenant);
-		if (!c)
-			return;
+		if (!c) {
+			bpf_map_update_elem(&counters, &tenant, &init, BPF_NOEXIST);
+			c = bpf_map_lookup_elem(&counters, &tenant);
+		}
 	}
+	if (!c)
+		return;
 	if (kind == COUNT_EVENT_DROPPED)
 		c->events_dropped++;
 	else if (kind == COUNT_PACKET_DROPPED)
@@ -750,7 +834,7 @@ static __always_inline void task_actor(struct actor *a)
 
 static __always_inline const struct vg_enf_cgroup_val *tenant_of_task(struct policy *p)
 {
-	return CACHED_TENANT(p, bpf_get_current_cgroup_id(), bpf_get_current_ancestor_cgroup_id);
+	return CACHED_TENANT(p, bpf_get_current_cgroup_id(), bpf_get_current_ancestor_cgroup_id, &p->me);
 }
 
 /* 1: let it through; 0: refuse. Counts, and reports a deny with the calling process. */
@@ -1190,14 +1274,15 @@ int BPF_PROG(vg_lsm_socket_create, int family, int type, int protocol, int kern,
 static __always_inline const struct vg_enf_cgroup_val *tenant_of_skb(struct policy *p, struct __sk_buff *skb)
 {
 #define SKB_ANCESTOR(lvl) bpf_skb_ancestor_cgroup_id(skb, lvl)
-	return CACHED_TENANT(p, bpf_skb_cgroup_id(skb), SKB_ANCESTOR);
+	return CACHED_TENANT(p, bpf_skb_cgroup_id(skb), SKB_ANCESTOR, &p->me);
 #undef SKB_ANCESTOR
 }
 
-static __always_inline const struct vg_enf_cgroup_val *tenant_of_sock(struct policy *p, struct bpf_sock *sk)
+static __always_inline const struct vg_enf_cgroup_val *tenant_of_sock(struct policy *p, struct bpf_sock *sk,
+								  struct vg_enf_cgroup_val *out)
 {
 #define SK_ANCESTOR(lvl) bpf_sk_ancestor_cgroup_id(sk, lvl)
-	return CACHED_TENANT(p, bpf_sk_cgroup_id(sk), SK_ANCESTOR);
+	return CACHED_TENANT(p, bpf_sk_cgroup_id(sk), SK_ANCESTOR, out);
 #undef SK_ANCESTOR
 }
 
@@ -1424,6 +1509,7 @@ static __always_inline int accepted(struct __sk_buff *skb, struct bpf_sock *sk, 
 static __always_inline __u32 receiver_owner(struct __sk_buff *skb, struct policy *p, const struct packet *pk)
 {
 	const struct vg_enf_cgroup_val *w;
+	struct vg_enf_cgroup_val who;
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;
 	__u32 size, owner;
@@ -1447,7 +1533,7 @@ static __always_inline __u32 receiver_owner(struct __sk_buff *skb, struct policy
 		sk = bpf_sk_lookup_udp(skb, &t, size, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return 0;
-	w = tenant_of_sock(p, sk);
+	w = tenant_of_sock(p, sk, &who);
 	owner = w ? w->tenant : 0;
 	bpf_sk_release(sk);
 	return owner;
@@ -1633,6 +1719,7 @@ int vg_skb_egress(struct __sk_buff *skb)
 	struct bpf_sock *sk = skb->sk;
 	struct sock_state *st;
 	struct cg_cached *c;
+	struct vg_enf_cgroup_val who;
 	struct packet pkt, *pk = &pkt;
 	__u32 zero = 0, *gen;
 	__u64 cgid;
@@ -1651,11 +1738,16 @@ int vg_skb_egress(struct __sk_buff *skb)
 		if (cached_allow(skb, st, *gen))
 			return 1;
 	} else {
-		/* a host socket while the host allows everything: one hash lookup and a compare */
+		/* a host socket while the host allows everything: cg_front (else cg_cache) and a compare */
 		cgid = bpf_skb_cgroup_id(skb);
-		c = bpf_map_lookup_elem(&cg_cache, &cgid);
-		if (c && c->gen == *gen && !c->who.tenant && !c->who.dflt)
-			return 1;
+		if (front_get(cgid, *gen, &who)) {
+			if (!who.tenant && !who.dflt)
+				return 1;
+		} else {
+			c = bpf_map_lookup_elem(&cg_cache, &cgid);
+			if (c && c->gen == *gen && !c->who.tenant && !c->who.dflt)
+				return 1;
+		}
 		st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	}
 	if (parse_packet(skb, pk) < 0)
