@@ -2308,6 +2308,18 @@ static size_t stream_cuts(const struct identity_stream *st, const struct vg_json
 	return n;
 }
 
+/* how many rules the streamed lists hold (the rule id set's size, known before the parse) */
+static size_t stream_rules(const struct identity_stream *st)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < st->ntenants; i++)
+		n += st->tenant_egress[i].n;
+	for (size_t i = 0; i < st->nshared; i++)
+		n += st->shared_rules[i].n;
+	return n;
+}
+
 static void stream_free(struct identity_stream *st)
 {
 	free(st->tenant_egress);
@@ -2661,7 +2673,7 @@ int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct 
 		vg_bundle_free(b);
 		return r;
 	}
-	if (set_init(&c.rule_ids, 1024) < 0) {
+	if (set_init(&c.rule_ids, 1024 + stream_rules(&st)) < 0) {
 		stream_free(&st);
 		json_arena_end(&ja, root);
 		vg_bundle_free(b);
