@@ -661,6 +661,66 @@ static const char *fail_reason(const char *code)
 	return code;
 }
 
+/* A step-up's answer: sent once its step_up_satisfied record and the new sign counter are both
+ * on disk. The counter file is written from a timer of the same loop turn, usually after the
+ * audit's commit timer (queued first, by the record) has handed the record to the sync thread,
+ * so the two flushes overlap; in either order the answer waits for both. */
+struct pending_assert {
+	struct vg_client *c;
+	json_t *reply;
+	int waiting; /* the record, the counter */
+	int r;
+};
+
+static void assert_done(struct vg_daemon *d, struct pending_assert *p, int r)
+{
+	struct vg_err err = { 0 };
+
+	if (r < 0 && p->r == 0)
+		p->r = r;
+	if (--p->waiting > 0)
+		return;
+	if (p->r < 0)
+		vg_err_set(&err, -p->r, "audit_refused", "elevation.assert",
+			   "the step-up's audit record could not be made durable (%s); refused", strerror(-p->r));
+	vg_client_reply(d, p->c, p->r, p->r < 0 ? NULL : p->reply, &err);
+	if (p->r < 0)
+		json_decref(p->reply);
+	free(p);
+}
+
+static void assert_durable(struct vg_daemon *d, int r, void *arg)
+{
+	assert_done(d, arg, r);
+}
+
+static void assert_counted(struct vg_daemon *d, void *arg)
+{
+	save_counters(d);
+	assert_done(d, arg, 0);
+}
+
+/* 0: *reply is answered the ordinary way (held until the record is durable, the counter written
+ * already); -EINPROGRESS: assert_done answers */
+static int answer_when_counted(struct vg_daemon *d, json_t **reply)
+{
+	struct pending_assert *p = *reply ? calloc(1, sizeof(*p)) : NULL;
+
+	if (p)
+		*p = (struct pending_assert){ .c = vg_ctl_defer(d), .reply = *reply, .waiting = 2 };
+	if (!p || vg_audit_when_durable(d, vg_audit_next_seq(d), assert_durable, p) != 0) {
+		free(p);
+		save_counters(d);
+		return *reply ? 0 : -ENOMEM;
+	}
+	*reply = NULL;
+	if (vg_loop_add_timer(d, 0, assert_counted, p) < 0) {
+		save_counters(d);
+		assert_done(d, p, 0); /* the record is still on its way: no answer from inside the request */
+	}
+	return -EINPROGRESS;
+}
+
 /* elevation.assert {challenge_id, user, service, tty, credential_id, auth_data, signature}
  * or {challenge_id, user, service, tty, client_error, detail} when the key gave nothing. */
 static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
@@ -723,8 +783,8 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 		snprintf(err->code, sizeof(err->code), "%s", why);
 		return r;
 	}
+	/* the next assertion compares with the new counter at once; it is on disk before any answer */
 	json_object_set_new(st.counters, cred->id_b64, json_integer(now_ctr));
-	save_counters(d);
 	/* the cached verdict counts only while fresh (the posture module fails stale results);
 	 * a failing one is collected anew once, so a host fixed a moment ago is not refused */
 	if ((r = vg_posture_verdict(d, false, NULL)) < 0)
@@ -732,6 +792,7 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	if (r < 0) {
 		const char *why = json_is_true(json_object_get(report, "stale")) ? "posture_stale" : "posture_failed";
 
+		save_counters(d);
 		audit_failed(d, &rq, user, service, why, "device posture does not pass", report);
 		json_decref(report);
 		return vg_err_set(err, EACCES, "posture_failed", "elevation.assert",
@@ -739,6 +800,7 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	}
 	json_decref(report);
 	if (vg_audit_degraded(d)) {
+		save_counters(d);
 		audit_failed(d, &rq, user, service, "audit_degraded", NULL, NULL);
 		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.assert",
 				  "the audit trail is degraded; elevation is refused until it recovers");
@@ -763,7 +825,7 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 				  rq.tty, "method", "security_key", "credential", cred->id_b64, "trace_id", ch.id,
 				  "sign_count", (json_int_t)now_ctr, "requester_uid", (json_int_t)rq.uid));
 	*reply = json_pack("{s:o, s:b}", "grant", vg_grant_to_json(&g), "pending", 1);
-	return *reply ? 0 : -ENOMEM;
+	return answer_when_counted(d, reply);
 }
 
 /* --- commit: approval -> durable record -> module told -> module confirms -> grant (docs/pam.md "Commit") --- */
