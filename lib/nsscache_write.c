@@ -253,8 +253,8 @@ static void index_free(struct index_tables *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* Places (key, rec) in the first empty slot from hash on; false when the walk would exceed the bound. */
-static bool slot_put(struct vg_nssc_slot *tab, uint32_t slots, uint64_t hash, uint32_t key, uint32_t rec,
+/* Places s in the first empty slot from hash on; false when the walk would exceed the bound. */
+static bool slot_put(struct vg_nssc_slot *tab, uint32_t slots, uint64_t hash, const struct vg_nssc_slot *s,
 		     uint32_t *probe)
 {
 	uint32_t mask = slots - 1, i = (uint32_t)hash & mask;
@@ -262,8 +262,7 @@ static bool slot_put(struct vg_nssc_slot *tab, uint32_t slots, uint64_t hash, ui
 	for (uint32_t walk = 1; walk <= VG_NSSC_MAX_PROBE; walk++, i = (i + 1) & mask) {
 		if (tab[i].rec != VG_NSSC_EMPTY)
 			continue;
-		tab[i].key = key;
-		tab[i].rec = rec;
+		tab[i] = *s;
 		if (walk > *probe)
 			*probe = walk;
 		return true;
@@ -271,14 +270,15 @@ static bool slot_put(struct vg_nssc_slot *tab, uint32_t slots, uint64_t hash, ui
 	return false;
 }
 
-/* One table over n records: the hash and key of record i from key_of. Doubles the table when a
+/* One table over n records: the hash and slot of record i from slot_of. Doubles the table when a
  * walk would be too long; -E2BIG when even the largest table cannot hold them (no index then). */
-static int table_build(uint32_t n, void (*key_of)(const void *ctx, uint32_t i, uint64_t *hash, uint32_t *key),
+static int table_build(uint32_t n, void (*slot_of)(const void *ctx, uint32_t i, uint64_t *hash, struct vg_nssc_slot *s),
 		       const void *ctx, struct vg_nssc_slot **out, uint32_t *nslots, uint32_t *probe)
 {
 	uint32_t slots = 8;
 
-	while (slots < n + n / 3 + 1)
+	/* at most half full: the longest walk of 100k keys is then about 20 slots (at 3/4, about 180) */
+	while (slots < 2 * (uint64_t)n)
 		slots *= 2;
 	for (; slots <= VG_NSSC_MAX_SLOTS; slots *= 2) {
 		struct vg_nssc_slot *tab = malloc((size_t)slots * sizeof(*tab));
@@ -289,11 +289,11 @@ static int table_build(uint32_t n, void (*key_of)(const void *ctx, uint32_t i, u
 		memset(tab, 0xff, (size_t)slots * sizeof(*tab)); /* every rec VG_NSSC_EMPTY */
 		*probe = 1; /* a miss reads at least its own slot */
 		for (i = 0; i < n; i++) {
+			struct vg_nssc_slot s = { .rec = i };
 			uint64_t hash;
-			uint32_t key;
 
-			key_of(ctx, i, &hash, &key);
-			if (!slot_put(tab, slots, hash, key, i, probe))
+			slot_of(ctx, i, &hash, &s);
+			if (!slot_put(tab, slots, hash, &s, probe))
 				break;
 		}
 		if (i == n) {
@@ -313,23 +313,30 @@ struct key_ctx {
 	const char *strings;
 };
 
-static void name_key(const void *ctx, uint32_t i, uint64_t *hash, uint32_t *key)
+static uint32_t key_name(const struct key_ctx *c, uint32_t i)
 {
-	const struct key_ctx *c = ctx;
-	const char *s = c->strings + (c->kind == VG_NSSC_PASSWD ? ((const struct vg_nssc_passwd *)c->records)[i].name
-								  : ((const struct vg_nssc_group *)c->records)[i].name);
-
-	*hash = vg_nssc_name_hash(s, strlen(s));
-	*key = (uint32_t)(*hash >> 32);
+	return c->kind == VG_NSSC_PASSWD ? ((const struct vg_nssc_passwd *)c->records)[i].name
+					 : ((const struct vg_nssc_group *)c->records)[i].name;
 }
 
-static void id_key(const void *ctx, uint32_t i, uint64_t *hash, uint32_t *key)
+static void name_slot(const void *ctx, uint32_t i, uint64_t *hash, struct vg_nssc_slot *s)
+{
+	const struct key_ctx *c = ctx;
+	const char *name = c->strings + key_name(c, i);
+
+	*hash = vg_nssc_name_hash(name, strlen(name));
+	s->key = (uint32_t)(*hash >> 32);
+	s->name = key_name(c, i);
+}
+
+static void id_slot(const void *ctx, uint32_t i, uint64_t *hash, struct vg_nssc_slot *s)
 {
 	const struct key_ctx *c = ctx;
 
-	*key = c->kind == VG_NSSC_PASSWD ? ((const struct vg_nssc_passwd *)c->records)[i].uid
-					 : ((const struct vg_nssc_group *)c->records)[i].gid;
-	*hash = vg_nssc_id_hash(*key);
+	s->key = c->kind == VG_NSSC_PASSWD ? ((const struct vg_nssc_passwd *)c->records)[i].uid
+					   : ((const struct vg_nssc_group *)c->records)[i].gid;
+	s->name = key_name(c, i);
+	*hash = vg_nssc_id_hash(s->key);
 }
 
 /* Both tables, or none: a set of keys no table size can hold within the bound gets no index
@@ -339,9 +346,9 @@ static int index_build(const struct key_ctx *c, uint32_t n, struct index_tables 
 	int r;
 
 	memset(t, 0, sizeof(*t));
-	r = table_build(n, name_key, c, &t->name, &t->name_slots, &t->name_probe);
+	r = table_build(n, name_slot, c, &t->name, &t->name_slots, &t->name_probe);
 	if (r == 0)
-		r = table_build(n, id_key, c, &t->id, &t->id_slots, &t->id_probe);
+		r = table_build(n, id_slot, c, &t->id, &t->id_slots, &t->id_probe);
 	if (r < 0)
 		index_free(t);
 	return r == -E2BIG ? 0 : r;

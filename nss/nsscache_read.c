@@ -346,6 +346,24 @@ static bool slot_at(const struct vg_nssc_view *v, const struct vg_nssc_slot *tab
 	return true;
 }
 
+/*
+ * The record a slot names, with its name as the slot says: both are asked of
+ * memory at once (the record's strings follow its name), so a lookup waits for
+ * two misses side by side instead of one after the other. NULL when the slot
+ * and the record disagree: the file is not what vigild wrote.
+ */
+static const void *slot_record(const struct vg_nssc_view *v, const struct vg_nssc_slot *s)
+{
+	const void *r;
+
+	if (s->rec < v->count)
+		__builtin_prefetch((const uint8_t *)v->records + (size_t)s->rec * record_size[v->kind]);
+	if (s->name < v->strings_len)
+		__builtin_prefetch(v->strings + s->name);
+	r = record(v, s->rec);
+	return r && record_name(v, r) == s->name ? r : NULL;
+}
+
 /* format 3: from the name's slot to the first empty one, at most name_probe slots */
 static const void *hash_by_name(const struct vg_nssc_view *v, const char *name, size_t klen)
 {
@@ -362,10 +380,10 @@ static const void *hash_by_name(const struct vg_nssc_view *v, const char *name, 
 			return NULL;
 		if (s.key != (uint32_t)(hash >> 32))
 			continue;
-		r = record(v, s.rec);
+		r = slot_record(v, &s);
 		if (!r)
 			return NULL;
-		d = cmp_key(v, name, klen, record_name(v, r), &bad);
+		d = cmp_key(v, name, klen, s.name, &bad);
 		if (bad)
 			return NULL;
 		if (d == 0)
@@ -387,7 +405,7 @@ static const void *hash_by_id(const struct vg_nssc_view *v, uint32_t id)
 		if (s.key != id)
 			continue;
 		/* the record must agree: a slot naming another one answers nothing, not the wrong user */
-		r = record(v, s.rec);
+		r = slot_record(v, &s);
 		return r && record_id(v, r) == id ? r : NULL;
 	}
 	return NULL;

@@ -125,8 +125,10 @@ struct vg_nssc_index {
 };
 
 struct vg_nssc_slot {
-	uint32_t key; /* the name hash's upper half, or the id */
-	uint32_t rec; /* record index, or VG_NSSC_EMPTY */
+	uint32_t key;	   /* the name hash's upper half, or the id */
+	uint32_t rec;	   /* record index, or VG_NSSC_EMPTY */
+	uint32_t name;	   /* the record's name (string offset): read beside the record, not after it */
+	uint32_t reserved; /* 0 */
 };
 
 struct vg_nssc_passwd {

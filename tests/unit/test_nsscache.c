@@ -928,16 +928,28 @@ static void test_hostile_index(void **state)
 	reseal(&pw);
 	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
 	assert_null(vg_nssc_pw_by_name(&v, "u000001"));
-	/* slots pointing past the records, or at another user's record under the right key */
+	/* slots naming records past the end, a record with another name than the slot's, or another
+	 * user's record under the right key (record and name consistent) */
 	memcpy(pw.data, orig.data, orig.len);
-	s = slots_of(&pw, false);
-	for (uint32_t i = 0; i < slots; i++)
-		if (s[i].rec != VG_NSSC_EMPTY)
-			s[i].rec = i % 2 ? MANY + 5 : (s[i].rec + 1) % MANY;
-	s = slots_of(&pw, true);
-	for (uint32_t i = 0; i < index_of(&pw)->id_slots; i++)
-		if (s[i].rec != VG_NSSC_EMPTY)
-			s[i].rec = i % 2 ? UINT32_MAX - 1 : (s[i].rec + 1) % MANY;
+	for (int by_id = 0; by_id < 2; by_id++) {
+		uint32_t n = by_id ? index_of(&pw)->id_slots : slots, prev = VG_NSSC_EMPTY, prev_name = 0;
+
+		s = slots_of(&pw, by_id);
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t rec = s[i].rec, name = s[i].name;
+
+			if (rec == VG_NSSC_EMPTY)
+				continue;
+			if (i % 3 == 0)
+				s[i].rec = i % 2 ? UINT32_MAX - 1 : MANY + i;
+			else if (i % 3 == 1)
+				s[i].name = prev_name;
+			else if (prev != VG_NSSC_EMPTY)
+				s[i] = (struct vg_nssc_slot){ .key = s[i].key, .rec = prev, .name = prev_name };
+			prev = rec;
+			prev_name = name;
+		}
+	}
 	reseal(&pw);
 	assert_int_equal(vg_nssc_view_parse(pw.data, pw.len, VG_NSSC_PASSWD, 0, &v), 0);
 	for (size_t i = 0; i < MANY; i++) {
