@@ -245,7 +245,8 @@ static int cmd_relay_answer(struct vg_daemon *d, const struct vg_peer *peer, jso
 		goto out;
 	}
 	r = assert_answer(d, peer, req, id, a, as, reply, err);
-	if (r < 0)
+	/* -EINPROGRESS: verified, answered once its record and the sign counter are on disk */
+	if (r < 0 && r != -EINPROGRESS)
 		rs.refused++;
 	else
 		rs.accepted++;
