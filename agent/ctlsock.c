@@ -542,10 +542,28 @@ static void req_error(struct vg_daemon *d, struct vg_client *q, struct vg_err *e
 	req_answer(d, q, vg_ctl_error_reply(err));
 }
 
+/* a new request of c, queued after the others (answers leave in this order); NULL: out of memory */
+static struct vg_client *conn_enqueue(struct ctl_conn *c)
+{
+	struct vg_client *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return NULL;
+	q->conn = c;
+	if (c->tail)
+		c->tail->next = q;
+	else
+		c->head = q;
+	c->tail = q;
+	c->inflight++;
+	c->share->inflight++;
+	return q;
+}
+
 /* one complete request; body is freed here unless a large push takes it */
 static void conn_request(struct vg_daemon *d, struct ctl_conn *c, char *body, size_t len, bool owned)
 {
-	struct vg_client *q = calloc(1, sizeof(*q));
+	struct vg_client *q = conn_enqueue(c);
 	struct vg_err err = { 0 };
 	json_t *req = NULL, *reply;
 	uint64_t from = vg_audit_next_seq(d);
@@ -556,14 +574,6 @@ static void conn_request(struct vg_daemon *d, struct ctl_conn *c, char *body, si
 		conn_gone(d, c);
 		return;
 	}
-	q->conn = c;
-	if (c->tail)
-		c->tail->next = q;
-	else
-		c->head = q;
-	c->tail = q;
-	c->inflight++;
-	c->share->inflight++;
 	c->taken = true;
 	budget_take(c);
 	if (c->share->inflight > stats.inflight_peak[c->cls])
@@ -588,7 +598,7 @@ static void conn_request(struct vg_daemon *d, struct ctl_conn *c, char *body, si
 
 static void conn_too_large(struct vg_daemon *d, struct ctl_conn *c, size_t len)
 {
-	struct vg_client *q = calloc(1, sizeof(*q));
+	struct vg_client *q = conn_enqueue(c);
 	struct vg_err err;
 
 	c->drain = true;
@@ -597,14 +607,6 @@ static void conn_too_large(struct vg_daemon *d, struct ctl_conn *c, size_t len)
 		conn_gone(d, c);
 		return;
 	}
-	q->conn = c;
-	if (c->tail)
-		c->tail->next = q;
-	else
-		c->head = q;
-	c->tail = q;
-	c->inflight++;
-	c->share->inflight++;
 	vg_err_set(&err, EMSGSIZE, "request_too_large", NULL,
 		   "request of %zu bytes exceeds the limit of %u bytes for this caller%s", len, c->max,
 		   c->peer.admin ? " (it follows max_bundle_bytes in vigild.conf)" : "");
