@@ -540,7 +540,8 @@ static int push_size(json_t *head, const char *key, size_t *out, struct vg_err *
 
 	if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > VG_CTL_MAX_FRAME)
 		return vg_err_set(err, EINVAL, "request_malformed", key,
-				  "a raw policy.push header needs \"%s\": the number of bytes that follow", key);
+				  "a raw policy.push header needs \"%s\": the number of bytes that follow (0 to 1 GiB)",
+				  key);
 	*out = (size_t)json_integer_value(v);
 	return 0;
 }
@@ -573,8 +574,9 @@ int vg_ctl_push_split(const char *body, size_t len, struct vg_ctl_push *out, str
 	hl = (size_t)(nl - body) + 1;
 	if (len - hl != out->bundle_len + out->sig_len) {
 		r = vg_err_set(err, EINVAL, "request_malformed", NULL,
-			       "a raw policy.push announces %zu + %zu bytes and carries %zu", out->bundle_len,
-			       out->sig_len, len - hl);
+			       "a raw policy.push announces %zu + %zu bytes and carries %zu: the request was cut or "
+			       "padded on its way; send the bundle again with vigilctl policy push",
+			       out->bundle_len, out->sig_len, len - hl);
 		goto out;
 	}
 	out->bundle_off = hl;
