@@ -297,6 +297,45 @@ static void test_credential_invalid(void **state)
 		BIO_free(rb);
 		EVP_PKEY_free(r1024);
 	}
+	/* the key in another PEM block than PUBLIC KEY, or its DER followed by a stray byte */
+	{
+		EVP_PKEY *k = EVP_EC_gen("P-256");
+		BIO *kb = BIO_new(BIO_s_mem());
+		unsigned char *der = NULL, *der2;
+		char *kpem = NULL;
+		int dlen;
+
+		assert_non_null(k);
+		assert_int_equal(PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL), 1);
+		n = BIO_get_mem_data(kb, &kpem);
+		c = e.cred;
+		c.public_key = strndup(kpem, (size_t)n);
+		expect_reject(vg_credential_check(&c, &err), &err, "credential_invalid", "es256");
+		free(c.public_key);
+		dlen = i2d_PUBKEY(k, &der);
+		assert_true(dlen > 0);
+		der2 = malloc((size_t)dlen + 1);
+		memcpy(der2, der, (size_t)dlen);
+		der2[dlen] = 0;
+		assert_int_equal(BIO_reset(kb), 1);
+		assert_true(PEM_write_bio(kb, "PUBLIC KEY", "", der2, dlen + 1) > 0);
+		n = BIO_get_mem_data(kb, &kpem);
+		c.public_key = strndup(kpem, (size_t)n);
+		expect_reject(vg_credential_check(&c, &err), &err, "credential_invalid", "es256");
+		free(c.public_key);
+		/* the same bytes without the stray one: accepted, a comment line before the block too */
+		assert_int_equal(BIO_reset(kb), 1);
+		assert_int_equal(BIO_puts(kb, "enrolled by vigilctl\n"), 21);
+		assert_true(PEM_write_bio(kb, "PUBLIC KEY", "", der2, dlen) > 0);
+		n = BIO_get_mem_data(kb, &kpem);
+		c.public_key = strndup(kpem, (size_t)n);
+		assert_int_equal(vg_credential_check(&c, &err), 0);
+		free(c.public_key);
+		free(der2);
+		OPENSSL_free(der);
+		BIO_free(kb);
+		EVP_PKEY_free(k);
+	}
 	/* an unknown algorithm */
 	c = e.cred;
 	c.alg = -35;
