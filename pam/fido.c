@@ -53,17 +53,15 @@ static int unwrap_bstr(const uint8_t *p, size_t len, const uint8_t **raw, size_t
 	return 0;
 }
 
-int pv_fido_key_open_check(const struct pv_args *a, struct vg_err *err)
+int pv_fido_key_open(const struct pv_args *a, struct fido_dev **key, struct vg_err *err)
 {
-	fido_dev_t *dev = NULL;
-	int r;
-
 	fido_init(0);
-	r = vg_fido_dev_open(a->softfido[0] ? a->softfido : NULL, &dev, err);
-	if (r < 0)
-		return r;
-	vg_fido_dev_close(&dev);
-	return 0;
+	return vg_fido_dev_open(a->softfido[0] ? a->softfido : NULL, key, err);
+}
+
+void pv_fido_key_close(struct fido_dev **key)
+{
+	vg_fido_dev_close(key);
 }
 
 static const char *fido_why(int r)
@@ -88,24 +86,17 @@ static const char *fido_why(int r)
 	}
 }
 
-int pv_fido_assert(const struct pv_args *a, const struct pv_io *io, const struct pv_challenge_in *in,
-		   struct pv_assertion *out, const char **why, char *detail, size_t detail_len)
+int pv_fido_assert(struct fido_dev *dev, const struct pv_args *a, const struct pv_io *io,
+		   const struct pv_challenge_in *in, struct pv_assertion *out, const char **why, char *detail,
+		   size_t detail_len)
 {
-	fido_dev_t *dev = NULL;
 	fido_assert_t *as = NULL;
 	char *pin = NULL;
 	const uint8_t *raw;
 	size_t raw_len;
-	struct vg_err err;
-	int r, fr, ret = -EIO;
+	int fr, ret = -EIO;
 
 	memset(out, 0, sizeof(*out));
-	fido_init(0);
-	if ((r = vg_fido_dev_open(a->softfido[0] ? a->softfido : NULL, &dev, &err)) < 0) {
-		*why = r == -ENODEV ? "no_key" : "key_error";
-		snprintf(detail, detail_len, "%s", err.msg);
-		return r;
-	}
 	as = fido_assert_new();
 	if (!as)
 		goto out;
@@ -164,6 +155,5 @@ out:
 		free(pin);
 	}
 	fido_assert_free(&as);
-	vg_fido_dev_close(&dev);
 	return ret;
 }

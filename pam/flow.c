@@ -333,6 +333,7 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 	const char *ids[16], *why = "key_error";
 	char detail[256] = "";
 	struct pv_assertion as = { 0 };
+	struct fido_dev *key = NULL;
 	struct vg_err err;
 	enum call_result cr;
 	int rc = PAM_AUTH_ERR, kr;
@@ -348,8 +349,9 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 			return PAM_AUTH_ERR;
 		}
 	}
-	/* no key on this host: the administrator signs on their workstation (docs/remote-stepup.md) */
-	kr = pv_fido_key_open_check(a, &err);
+	/* no key on this host: the administrator signs on their workstation (docs/remote-stepup.md);
+	 * a key that is here stays open for the assertion (one enumeration and CTAPHID_INIT) */
+	kr = pv_fido_key_open(a, &key, &err);
 	if (kr < 0) {
 		/* a key that is there but unusable is named, so the admin can fix it, not just relayed */
 		if (kr != -ENODEV) {
@@ -362,11 +364,13 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.challenge", "user", s->user, "service",
 			s->service, "tty", tty, "reason", reason ? reason : "");
 	cr = call(a, req, &reply, &err);
-	if (cr == CALL_DOWN)
+	if (cr == CALL_DOWN) {
+		pv_fido_key_close(&key);
 		return vigild_down(a, io, s, &err);
+	}
 	if (cr != CALL_OK) {
 		say(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
-		return PAM_AUTH_ERR;
+		goto out;
 	}
 	creds = json_object_get(reply, "credentials");
 	ncreds = json_array_size(creds);
@@ -390,7 +394,7 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 		};
 		const char *id = json_string_value(json_object_get(reply, "challenge_id"));
 
-		if (pv_fido_assert(a, io, &in, &as, &why, detail, sizeof(detail)) < 0) {
+		if (pv_fido_assert(key, a, io, &in, &as, &why, detail, sizeof(detail)) < 0) {
 			say(io->error, io->ctx, "vigil: %s; elevation denied", client_msg(why));
 			logf_(io, LOG_NOTICE, "step-up for %s failed on the key: %s (%s)", s->user, why, detail);
 			rc = report_client_failure(a, s, id, why, detail);
@@ -402,6 +406,7 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 	}
 	json_decref(reply);
 	reply = NULL;
+	pv_fido_key_close(&key);
 	cr = call(a, req, &reply, &err);
 	if (cr != CALL_OK) {
 		/* vigild vanishing between challenge and verdict is not "down": nothing was verified */
@@ -413,6 +418,7 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 	logf_(io, LOG_INFO, "step-up satisfied for %s via %s", s->user, s->service);
 	rc = PAM_SUCCESS;
 out:
+	pv_fido_key_close(&key);
 	pv_assertion_free(&as);
 	json_decref(reply);
 	return rc;
