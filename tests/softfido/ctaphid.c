@@ -6,7 +6,12 @@
  * answered, and the answer is queued as frames. A command that waits for a
  * touch that never comes answers KEEPALIVE(UPNEEDED) frames until notouch_ms
  * has passed, then CTAP2_ERR_USER_ACTION_TIMEOUT, as a real key does.
+ * The time the key spends answering (work a hardware key does on its own
+ * processor) is appended in microseconds to $SOFTFIDO_TIME_LOG, if set, when
+ * the device closes: bench/pam.sh tells it apart from the host's time.
  */
+#include <fcntl.h>
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +56,7 @@ struct sf_handle {
 	bool pending;
 	uint64_t pending_deadline_ms;
 	uint8_t pending_cid[4];
+	uint64_t busy_us; /* spent answering frames */
 };
 
 static uint64_t now_ms(void)
@@ -59,6 +65,14 @@ static uint64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static void sleep_ms(uint64_t ms)
@@ -193,9 +207,8 @@ static void handle_msg(struct sf_handle *h)
 	}
 }
 
-static int sf_write(void *handle, const unsigned char *buf, size_t len)
+static int write_frame(struct sf_handle *h, const unsigned char *buf, size_t len)
 {
-	struct sf_handle *h = handle;
 	const uint8_t *f = buf + 1; /* buf[0] is the HID report id */
 
 	if (len != SF_REPORT + 1)
@@ -248,6 +261,17 @@ static int sf_write(void *handle, const unsigned char *buf, size_t len)
 	return (int)len;
 }
 
+/* a request is answered as its last frame arrives: the key's work happens here */
+static int sf_write(void *handle, const unsigned char *buf, size_t len)
+{
+	struct sf_handle *h = handle;
+	uint64_t t0 = now_us();
+	int r = write_frame(h, buf, len);
+
+	h->busy_us += now_us() - t0;
+	return r;
+}
+
 static int sf_read(void *handle, unsigned char *buf, size_t len, int ms)
 {
 	struct sf_handle *h = handle;
@@ -295,12 +319,27 @@ static void *sf_open(const char *path)
 	return h;
 }
 
+static void log_busy(const struct sf_handle *h)
+{
+	const char *path = getenv("SOFTFIDO_TIME_LOG");
+	int fd;
+
+	if (!path || !*path)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return;
+	dprintf(fd, "%llu\n", (unsigned long long)h->busy_us);
+	close(fd);
+}
+
 static void sf_close(void *handle)
 {
 	struct sf_handle *h = handle;
 
 	if (!h)
 		return;
+	log_busy(h);
 	sf_session_free(&h->session);
 	free(h->out);
 	free(h->path);
