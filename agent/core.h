@@ -78,8 +78,8 @@ struct vg_load_job {
 
 struct vg_policy_state {
 	struct vg_bundle *bundle; /* running */
-	char *bytes, *sig;	  /* exactly what was verified */
-	size_t len, siglen;
+	char *bytes;		  /* what was verified, only while no file under policy/ holds it */
+	size_t len;
 	char source[32];
 	time_t applied_at;
 	int64_t highest_version;

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 #include <syslog.h>
@@ -498,6 +499,13 @@ static int prepare_all(struct vg_daemon *d, const struct vg_bundle *b, void **st
 	return 0;
 }
 
+/* Whether a file under policy/ holds the job's bytes once it is applied: the staged copy (renamed
+ * to current.json) or, at start, the persisted file it was read from. */
+static bool bytes_on_disk(const struct vg_load_job *j)
+{
+	return j->stage_name[0] || (j->flags & VG_LOAD_STARTUP);
+}
+
 /* The staged bundle becomes current; the one it replaces becomes last-known-good, unless this is
  * a rollback (what was rolled back from is not "good") or the running one already is that file. */
 static void persist_applied(struct vg_daemon *d, struct vg_load_job *j, unsigned flags, int64_t prev_version,
@@ -548,7 +556,14 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	size_t i;
 	int r;
 
-	if ((r = check_running(d, b, flags, &j->err)) < 0 || (r = prepare_all(d, b, staged, &j->times, &j->err)) < 0)
+	if ((r = check_running(d, b, flags, &j->err)) < 0)
+		return r;
+	/* parsed and written: a file holds the bytes from here on (a 1M-rule bundle is 117 MB) */
+	if (bytes_on_disk(j)) {
+		free(j->bytes);
+		j->bytes = NULL;
+	}
+	if ((r = prepare_all(d, b, staged, &j->times, &j->err)) < 0)
 		return r;
 	step_end(&j->times, VG_STEP_PREPARE);
 
@@ -581,14 +596,11 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	if (!(flags & VG_LOAD_STARTUP))
 		persist_applied(d, j, flags, prev_version, prev_digest);
 	step_end(&j->times, VG_STEP_PERSIST);
-	/* the job's bytes become the running ones: a copy of a large bundle here would stall the loop */
+	/* the running bytes stay in memory only when no file holds them (policy show reads the file) */
 	free(p->bytes);
-	free(p->sig);
 	p->bytes = j->bytes;
 	p->len = j->len;
-	p->sig = j->sig;
-	p->siglen = j->siglen;
-	j->bytes = j->sig = NULL;
+	j->bytes = NULL;
 	vg_bundle_free(old);
 	arm_expiry(d);
 
@@ -640,6 +652,10 @@ void vg_policy_finish(struct vg_daemon *d, struct vg_load_job *j)
 	if (j->done)
 		j->done(d, r, &j->err, j->arg);
 	vg_load_job_free(j);
+	/* A large bundle leaves its buffers free inside malloc's arenas (the loader thread's and the
+	 * loop's), where they would count against vigild's memory until the next push: give them
+	 * back (about 100 MB after a 1M-rule push; docs/benchmarks.md). */
+	malloc_trim(0);
 }
 
 int vg_policy_load(struct vg_daemon *d, char *bytes, size_t len, char *sig, size_t siglen, const char *source,
@@ -780,8 +796,7 @@ void vg_policy_shutdown(struct vg_daemon *d)
 	vg_bundle_free(p->bundle);
 	p->bundle = NULL;
 	free(p->bytes);
-	free(p->sig);
-	p->bytes = p->sig = NULL;
+	p->bytes = NULL;
 }
 
 void vg_policy_status(struct vg_daemon *d, json_t *status)
@@ -916,13 +931,48 @@ static int ctl_rollback(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 	return -EINPROGRESS;
 }
 
+/* The running bundle from the file that holds it, checked against the digest that was applied. */
+static int running_doc(struct vg_daemon *d, json_t **doc, struct vg_err *err)
+{
+	struct vg_policy_state *p = &d->pol;
+	char *bytes = NULL, *sig = NULL, path[512], digest[65];
+	size_t len, siglen;
+	int r;
+
+	*doc = NULL;
+	policy_path(d, p->running_file[0] ? p->running_file : "current.json", path, sizeof(path));
+	if (!p->running_file[0])
+		return vg_err_set(err, EIO, "not_persisted", path,
+				  "the running bundle could not be written to %s (see vigild's log), so it cannot be "
+				  "shown; push it again once the disk is fixed", path);
+	if ((r = read_pair(d, p->running_file, &bytes, &len, &sig, &siglen, err)) < 0)
+		return r;
+	vg_sha256_hex(bytes, len, digest);
+	if (strcmp(digest, p->bundle->digest))
+		r = vg_err_set(err, EIO, "changed_on_disk", path,
+			       "%s no longer holds the running bundle (digest %.16s…, running %.16s…): something "
+			       "other than vigild wrote it; push the bundle again", path, digest, p->bundle->digest);
+	else
+		*doc = json_loadb(bytes, len, 0, NULL);
+	free(bytes);
+	free(sig);
+	return r;
+}
+
 static int ctl_show(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply, struct vg_err *err)
 {
 	json_t *doc;
 
 	if (!d->pol.bundle)
 		return vg_err_set(err, ENOENT, "no_policy", NULL, "no bundle is applied yet");
-	doc = json_loadb(d->pol.bytes, d->pol.len, 0, NULL);
+	if (d->pol.bytes) {
+		doc = json_loadb(d->pol.bytes, d->pol.len, 0, NULL);
+	} else {
+		int r = running_doc(d, &doc, err);
+
+		if (r < 0)
+			return r;
+	}
 	*reply = json_pack("{s:o, s:o}", "summary", bundle_summary(d->pol.bundle), "bundle", doc ? doc : json_null());
 	return 0;
 }

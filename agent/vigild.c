@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include "audit.h"
 #include "core.h"
@@ -285,6 +286,35 @@ static void usage(FILE *f)
 		VG_DEFAULT_CONFIG);
 }
 
+/*
+ * A large bundle is read, verified, parsed and compiled in buffers of hundreds of MB, and in a
+ * virtual machine every first touch of a 4 KiB page is a costly fault (about 16 us on the test
+ * VM: 0.5 s of a 1M-rule push went to memcpy's faults alone). glibc backs its large blocks with
+ * transparent huge pages (madvise) when the tunable glibc.malloc.hugetlb=1 is set, and tunables
+ * are read only when a program starts: vigild executes itself again once with it. An environment
+ * that already sets GLIBC_TUNABLES is the administrator's choice and is kept; so is a kernel with
+ * transparent huge pages off. (vigild(8), ENVIRONMENT; measured in docs/benchmarks.md)
+ */
+static void malloc_hugepages(char **argv)
+{
+	char buf[128] = "";
+	int fd;
+
+	if (getenv("GLIBC_TUNABLES"))
+		return;
+	fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = '\0';
+	close(fd);
+	if (!strstr(buf, "[always]") && !strstr(buf, "[madvise]"))
+		return;
+	if (setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) == 0)
+		execv("/proc/self/exe", argv);
+	unsetenv("GLIBC_TUNABLES"); /* still here: run without */
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -302,6 +332,7 @@ int main(int argc, char **argv)
 	char msg[1100];
 	int o, r;
 
+	malloc_hugepages(argv);
 	while ((o = getopt_long(argc, argv, "c:fvhV", opts, NULL)) != -1) {
 		switch (o) {
 		case 'c': cfg = optarg; break;

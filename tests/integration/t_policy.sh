@@ -13,6 +13,13 @@ last_code() { ctl --json status | python3 -c 'import json,sys; print(json.load(s
 
 out=$(ctl status)
 assert_contains "$out" "none applied yet" "fresh daemon reports no policy"
+# vigild runs with glibc's transparent-huge-page backing of large blocks (vigild(8), ENVIRONMENT)
+if grep -q -e '\[madvise\]' -e '\[always\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null &&
+	[ -z "${GLIBC_TUNABLES:-}" ]; then
+	tr '\0' '\n' <"/proc/$VIGILD_PID/environ" | grep -qx 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1' ||
+		fail "vigild did not re-execute itself with glibc.malloc.hugetlb=1"
+	ok "vigild runs with glibc.malloc.hugetlb=1"
+fi
 
 make_bundle "$T/v1.json" 1
 out=$(ctl policy push "$T/v1.json")
@@ -20,6 +27,9 @@ assert_contains "$out" "applied version 1" "good bundle applied"
 assert_eq "$(running_version)" 1 "status shows version 1"
 digest1=$(sha256sum "$T/v1.json" | cut -d' ' -f1)
 assert_contains "$(ctl status)" "$digest1" "status reports the policy digest"
+# policy show: the running bundle, read back from the file that holds it (not kept in memory)
+shown_version() { ctl --json policy show | python3 -c 'import json,sys; print(json.load(sys.stdin)["bundle"]["version"])'; }
+assert_eq "$(shown_version)" 1 "policy show prints the running bundle"
 
 # tampered: one byte changed after signing
 make_bundle "$T/tampered.json" 2
@@ -99,12 +109,20 @@ start_vigild
 [ -z "$(ls "$T/state/policy" | grep -e '^staged\.' -e '\.tmp\.')" ] || fail "leftovers stay: $(ls "$T/state/policy")"
 ok "staged and temp files of an unfinished load removed at start"
 assert_eq "$(running_version)" 2 "policy survives a restart"
+assert_eq "$(shown_version)" 2 "policy show after a restart (the persisted file)"
 assert_contains "$(cat "$T/vigild.log")" "policy: applied version 2" "re-verified at start"
 # a newer version still goes in; anti-rollback floor survived the restart
 if ctl policy push "$T/v1.json" 2>"$T/err"; then fail "downgrade accepted after restart"; fi
 make_bundle "$T/v4.json" 4
 ctl policy push "$T/v4.json" >/dev/null
 assert_eq "$(running_version)" 4 "version 4 applied"
+assert_eq "$(shown_version)" 4 "policy show after a restart and a push"
+# someone else writes the file that holds the running bundle: show says so, never shows it as running
+cp "$T/state/policy/current.json" "$T/current.keep"
+cp "$T/v1.json" "$T/state/policy/current.json"
+if ctl policy show >"$T/out" 2>"$T/err"; then fail "policy show printed a file that is not the running bundle"; fi
+assert_contains "$(cat "$T/err")" "no longer holds the running bundle" "policy show refuses a replaced file"
+cp "$T/current.keep" "$T/state/policy/current.json"
 
 # the persisted bundle is tampered with while vigild is down: it refuses it and keeps the last-known-good
 stop_vigild
