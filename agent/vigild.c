@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -297,7 +298,8 @@ static void usage(FILE *f)
  */
 static void malloc_hugepages(char **argv)
 {
-	char buf[128] = "";
+	char buf[128] = "", self[PATH_MAX];
+	ssize_t n;
 	int fd;
 
 	if (getenv("GLIBC_TUNABLES"))
@@ -310,9 +312,14 @@ static void malloc_hugepages(char **argv)
 	close(fd);
 	if (!strstr(buf, "[always]") && !strstr(buf, "[madvise]"))
 		return;
+	/* by its own name, so that the process is still called vigild (not "exe") */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(self) - 1)
+		return;
+	self[n] = '\0';
 	if (setenv("GLIBC_TUNABLES", "glibc.malloc.hugetlb=1", 1) == 0)
-		execv("/proc/self/exe", argv);
-	unsetenv("GLIBC_TUNABLES"); /* still here: run without */
+		execv(self, argv);
+	unsetenv("GLIBC_TUNABLES"); /* still here (the binary was replaced or removed): run without */
 }
 
 int main(int argc, char **argv)

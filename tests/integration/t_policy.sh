@@ -18,6 +18,7 @@ if grep -q -e '\[madvise\]' -e '\[always\]' /sys/kernel/mm/transparent_hugepage/
 	[ -z "${GLIBC_TUNABLES:-}" ]; then
 	tr '\0' '\n' <"/proc/$VIGILD_PID/environ" | grep -qx 'GLIBC_TUNABLES=glibc.malloc.hugetlb=1' ||
 		fail "vigild did not re-execute itself with glibc.malloc.hugetlb=1"
+	assert_eq "$(cat "/proc/$VIGILD_PID/comm")" vigild "the re-executed process is still called vigild"
 	ok "vigild runs with glibc.malloc.hugetlb=1"
 fi
 
