@@ -60,6 +60,10 @@ void vg_loop_del_fd(struct vg_daemon *d, int fd);
 /* one-shot timer in ms from now; returns an id > 0 */
 int vg_loop_add_timer(struct vg_daemon *d, uint64_t delay_ms, vg_timer_cb cb, void *arg);
 void vg_loop_cancel_timer(struct vg_daemon *d, int id);
+/* Until UNTIL_NS (CLOCK_MONOTONIC ns) the loop polls its events without sleeping; 0 ends it at
+ * once. For a module that expects an event within microseconds, where a sleep and a wakeup cost
+ * more than the wait (the DNS forwarder, docs/dns.md); the module bounds the time itself. */
+void vg_loop_busy_poll(struct vg_daemon *d, uint64_t until_ns);
 
 /* Daemon state visible to modules */
 const struct vg_config *vg_daemon_config(struct vg_daemon *d);

@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
@@ -119,6 +120,26 @@ void vg_loop_cancel_timer(struct vg_daemon *d, int id)
 			d->timers[i] = d->timers[--d->ntimers];
 			return;
 		}
+}
+
+static uint64_t busy_until_ns;
+
+void vg_loop_busy_poll(struct vg_daemon *d, uint64_t until_ns)
+{
+	busy_until_ns = until_ns;
+}
+
+static bool busy_polling(void)
+{
+	struct timespec ts;
+
+	if (!busy_until_ns)
+		return false;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if ((uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec < busy_until_ns)
+		return true;
+	busy_until_ns = 0;
+	return false;
 }
 
 static int next_timeout(struct vg_daemon *d)
@@ -421,7 +442,7 @@ int main(int argc, char **argv)
 
 	while (d->running) {
 		struct epoll_event evs[32];
-		int n = epoll_wait(d->epfd, evs, 32, vg_ctl_pending() ? 0 : next_timeout(d));
+		int n = epoll_wait(d->epfd, evs, 32, vg_ctl_pending() || busy_polling() ? 0 : next_timeout(d));
 
 		for (int i = 0; i < n; i++) {
 			struct io_watch *w = evs[i].data.ptr;
