@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@
 #define POOL_USES 64
 #define POOL_LIFE_MS 10000
 #define POOL_IDLE_MAX 64 /* idle sockets kept, all resolvers together */
+#define EVQ_MAX 32 /* dns.query events held until this turn's answers have left */
 
 struct fwd_tenant;
 struct query;
@@ -100,6 +102,7 @@ struct query {
 	uint8_t *up_buf;
 	size_t up_len;
 	uint64_t deadline;
+	uint64_t sent_ns; /* the UDP question left (for the resolver's round trip) */
 	struct query *next, *prev; /* F.queries */
 };
 
@@ -156,7 +159,11 @@ static struct {
 	char error[512];
 	struct {
 		uint64_t sent, answers, timeouts, bad;
+		uint64_t rtt_ns; /* round trip of its UDP answers, moving average (0: none yet), rtt_note */
 	} res[8];
+	bool spin_ok;	    /* more than one CPU to run on: busy-polling may pay */
+	uint64_t spin_until; /* the loop busy-polls until then (0: it sleeps) */
+	uint64_t spin_arms; /* questions that busy-polled, for status */
 	uint8_t buf[VG_DNS_MSG_MAX + 2];
 	uint8_t qbuf[UDP_VLEN][UDP_QUESTION_MAX]; /* clients' datagrams, one recvmmsg */
 	struct {
@@ -168,6 +175,17 @@ static struct {
 	} outq[OUT_BATCH]; /* answers of this loop turn to UDP clients, not yet sent */
 	size_t nout;
 	int flush_timer; /* > 0: the 0 ms timer that sends outq after this turn's events */
+	struct evq {
+		struct fwd_tenant *t;
+		char name[VG_DNS_NAME_MAX + 1];
+		uint16_t qtype;
+		uint8_t rcode;
+		bool tcp;
+		const char *verdict;
+		uint32_t rule_id;
+		size_t answers, unlearnable;
+	} evq[EVQ_MAX]; /* events of this turn's questions, recorded once the answers left */
+	size_t nev;
 	uint8_t out[VG_DNS_MSG_MAX + 2];
 	struct vg_dns_msg m; /* large: one per process, the loop is single-threaded */
 } F;
@@ -223,10 +241,19 @@ static const char *qtype_name(uint16_t t, char *buf, size_t len)
 	}
 }
 
+/* a normalised name (at most VG_DNS_NAME_MAX) into a VG_DNS_NAME_MAX + 1 array */
+static void name_copy(char *dst, const char *src)
+{
+	size_t n = strnlen(src, VG_DNS_NAME_MAX);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* ---- audit: every question is an event, sampled under a flood like the kernel's denies ---- */
 
-static void event(struct fwd_tenant *t, const char *name, uint16_t qtype, const char *verdict, uint32_t rule_id,
-		  size_t answers, size_t unlearnable, uint8_t rcode, const char *transport)
+static void event_emit(struct fwd_tenant *t, const char *name, uint16_t qtype, const char *verdict, uint32_t rule_id,
+		       size_t answers, size_t unlearnable, uint8_t rcode, const char *transport)
 {
 	uint64_t sec = now_ms() / 1000;
 	uint32_t limit = vg_daemon_config(F.d)->event_rate_limit;
@@ -261,6 +288,41 @@ static void event(struct fwd_tenant *t, const char *name, uint16_t qtype, const 
 		t->events++;
 }
 
+/* the events held this turn, in order (after the answers they describe) */
+static void event_flush(void)
+{
+	for (size_t i = 0; i < F.nev; i++) {
+		struct evq *e = &F.evq[i];
+
+		event_emit(e->t, e->name, e->qtype, e->verdict, e->rule_id, e->answers, e->unlearnable, e->rcode,
+			   e->tcp ? "tcp" : "udp");
+	}
+	F.nev = 0;
+}
+
+static void udp_flush(void);
+
+/* The event of a question: held while this turn's answers wait to leave (its writing is not
+ * the clients' wait), else recorded now. */
+static void event(struct fwd_tenant *t, const char *name, uint16_t qtype, const char *verdict, uint32_t rule_id,
+		  size_t answers, size_t unlearnable, uint8_t rcode, const char *transport)
+{
+	struct evq *e;
+
+	if (!F.flush_timer) {
+		event_emit(t, name, qtype, verdict, rule_id, answers, unlearnable, rcode, transport);
+		return;
+	}
+	if (F.nev == EVQ_MAX) {
+		udp_flush();
+		event_flush();
+	}
+	e = &F.evq[F.nev++];
+	*e = (struct evq){ .t = t, .qtype = qtype, .rcode = rcode, .tcp = transport[0] == 't', .verdict = verdict,
+			   .rule_id = rule_id, .answers = answers, .unlearnable = unlearnable };
+	name_copy(e->name, name);
+}
+
 /* ---- answering clients ---- */
 
 /* the answers queued this turn, to each socket with as few sendmmsg calls as the order allows */
@@ -292,6 +354,7 @@ static void on_flush(struct vg_daemon *d, void *arg)
 {
 	F.flush_timer = 0;
 	udp_flush();
+	event_flush();
 }
 
 /* MSG to a UDP client: queued until this loop turn's other events are handled (full: sent now) */
@@ -492,6 +555,47 @@ static int pool_get(struct query *q, size_t r, struct up_sock **out)
 	return 0;
 }
 
+/* ---- busy-poll while a fast resolver answers ---- */
+
+/* Q just left for its resolver. On a host with more than one CPU, while its resolver's round
+ * trips average under dns_busy_poll_us, the loop polls instead of sleeping for at most twice
+ * that average and never past dns_busy_poll_us: a sleep and a wakeup cost tens of us, which
+ * only a fast resolver's answer notices, and a slow resolver costs no polling at all. */
+static void spin_arm(struct query *q)
+{
+	uint64_t rtt = F.res[q->resolver].rtt_ns, cap = vg_daemon_config(F.d)->dns_busy_poll_us * 1000ull, until;
+
+	if (!F.spin_ok || !rtt || rtt > cap)
+		return;
+	until = q->sent_ns + (2 * rtt < cap ? 2 * rtt : cap);
+	F.spin_arms++;
+	if (until > F.spin_until) {
+		F.spin_until = until;
+		vg_loop_busy_poll(F.d, until);
+	}
+}
+
+/* nothing is out any more: the loop sleeps again */
+static void spin_end(void)
+{
+	if (F.nqueries || !F.spin_until)
+		return;
+	F.spin_until = 0;
+	vg_loop_busy_poll(F.d, 0);
+}
+
+/* A moving average of resolver R's round trips (a given-up question counts its whole wait),
+ * each counted at most twice dns_busy_poll_us: an occasional slow answer (a miss in the
+ * resolver's cache) moves it less than a resolver that is slow every time. */
+static void rtt_note(size_t r, uint64_t rtt)
+{
+	uint64_t *avg = &F.res[r].rtt_ns, clip = 2000ull * vg_daemon_config(F.d)->dns_busy_poll_us;
+
+	if (clip && rtt > clip)
+		rtt = clip;
+	*avg = *avg ? *avg - *avg / 8 + rtt / 8 : rtt;
+}
+
 /* ---- queries ---- */
 
 static void up_close(struct query *q)
@@ -529,6 +633,7 @@ static void query_free(struct query *q)
 	F.nqueries--;
 	free(q->msg);
 	free(q);
+	spin_end();
 }
 
 static void query_fail(struct query *q, uint8_t rcode, const char *verdict)
@@ -557,15 +662,6 @@ static uint32_t name_hash(const char *s)
 	while (*s)
 		h = (h ^ (uint8_t)*s++) * 16777619u;
 	return h;
-}
-
-/* a normalised name (at most VG_DNS_NAME_MAX) into a VG_DNS_NAME_MAX + 1 array */
-static void name_copy(char *dst, const char *src)
-{
-	size_t n = strnlen(src, VG_DNS_NAME_MAX);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
 }
 
 /* NAME (hashed HASH) gave T the address: remembered for explain, the least recently used name goes */
@@ -722,6 +818,7 @@ static void on_up_udp(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 		return;
 	}
 	q->up_answered = true;
+	rtt_note(q->resolver, now_ns() - q->sent_ns);
 	if (F.m.truncated) {
 		up_tcp_start(q);
 		return;
@@ -830,6 +927,8 @@ static int up_start(struct query *q)
 		up_close(q);
 		return -EIO;
 	}
+	q->sent_ns = now_ns();
+	spin_arm(q);
 	return 0;
 }
 
@@ -1065,6 +1164,7 @@ static void on_tick(struct vg_daemon *d, void *arg)
 		for (struct query *q = F.queries; q; q = q->next)
 			if (q->deadline <= now) {
 				F.res[q->resolver].timeouts++;
+				rtt_note(q->resolver, TRY_MS * 1000000ull);
 				query_next(q);
 				again = true;
 				break;
@@ -1085,7 +1185,8 @@ static void on_tick(struct vg_daemon *d, void *arg)
 
 static void tenant_free(struct fwd_tenant *t)
 {
-	udp_flush(); /* queued answers name its sockets by number */
+	udp_flush(); /* queued answers name its sockets by number, queued events the tenant */
+	event_flush();
 	while (t->clients)
 		tcp_close(t->clients);
 	for (struct query *q = F.queries, *next; q; q = next) {
@@ -1218,7 +1319,10 @@ static void table_abort(struct fwd_table *s)
 
 static int dnsfwd_init(struct vg_daemon *d, struct vg_err *err)
 {
+	cpu_set_t cpus;
+
 	F.d = d;
+	F.spin_ok = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
 	return 0;
 }
 
@@ -1382,17 +1486,19 @@ static void dnsfwd_status(struct vg_daemon *d, json_t *st)
 	for (size_t i = 0; i < F.tab.n; i++)
 		json_object_set_new(tenants, F.tab.t[i]->name, tenant_status(F.tab.t[i]));
 	for (size_t i = 0; i < F.pol.nresolvers; i++)
-		json_array_append_new(res, json_pack("{s:s, s:I, s:I, s:I, s:I}", "address",
+		json_array_append_new(res, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "address",
 						     resolver_str(&F.pol.resolvers[i], buf, sizeof(buf)), "sent",
 						     (json_int_t)F.res[i].sent, "answers", (json_int_t)F.res[i].answers,
 						     "timeouts", (json_int_t)F.res[i].timeouts, "bad_answers",
-						     (json_int_t)F.res[i].bad));
+						     (json_int_t)F.res[i].bad, "rtt_us",
+						     (json_int_t)(F.res[i].rtt_ns / 1000)));
 	json_object_set_new(st, "state", json_string(state));
 	if (F.tab.off)
 		json_object_set_new(st, "reason", json_string("enforcement is not running: rules by name allow nothing"));
 	if (F.error[0])
 		json_object_set_new(st, "error", json_string(F.error));
 	json_object_set_new(st, "outstanding", json_integer((json_int_t)F.nqueries));
+	json_object_set_new(st, "busy_polls", json_integer((json_int_t)F.spin_arms));
 	json_object_set_new(st, "resolvers", res);
 	json_object_set_new(st, "tenants", tenants);
 }

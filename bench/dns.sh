@@ -8,7 +8,9 @@
 #    (its own cost is in both sides);
 #  - queries/s with 64 questions in flight, random names: the forwarder vs dnsmasq alone;
 #  - printed only: the median lookups, and vigild's CPU time per forwarded question (its
-#    threads' schedstat) against dnsmasq's, less disturbed by the machine's load.
+#    threads' schedstat) against dnsmasq's, less disturbed by the machine's load; the questions
+#    vigild busy-polled for and the resolver's round trip it measured (docs/dns.md, "Latency").
+# DNS_BENCH_VIGILD_CONF: a vigild.conf line for the run, e.g. "dns_busy_poll_us = 0" (no polling).
 # Rounds interleave the two so machine noise hits both. Needs root, dnsmasq.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -66,7 +68,8 @@ while True: s.accept()[0].close()' &
 SPID=$!
 
 # vigild in the tenants' network namespace (its forwarder listens there)
-BENCH_VIGILD_NETNS=$NSH bench_vigild_start "event_rate_limit = 100"
+BENCH_VIGILD_NETNS=$NSH bench_vigild_start "event_rate_limit = 100
+${DNS_BENCH_VIGILD_CONF:-}"
 python3 "$ROOT/tests/integration/mkbundle.py" --version 2 --out "$W/b.json" --set 'shared_services=[]' \
 	--set "tenants=[{\"name\": \"bench\", \"id\": 1, \"cgroups\": [\"/vigil-bench-dns-$$\"],
 	  \"egress\": [{\"id\": 1, \"pattern\": \"*.bench.test\", \"proto\": \"tcp\", \"ports\": [443]}]}]" \
@@ -104,8 +107,9 @@ while [ $r -lt "$ROUNDS" ]; do
 		"$Q queries $(echo "$fd" | val seconds)s direct, $(echo "$ff" | val seconds)s forwarder"
 done
 learned=$(bench_ctl --json status | python3 -c 'import json, sys
-t = json.load(sys.stdin)["modules"]["dns"]["tenants"]["bench"]
-print(t["answered"], t["addresses_learned"], t["servfail"], t["overload"])')
+d = json.load(sys.stdin)["modules"]["dns"]
+t = d["tenants"]["bench"]
+print(t["answered"], t["addresses_learned"], t["servfail"], t["overload"], d["busy_polls"], d["resolvers"][0]["rtt_us"])')
 python3 - "$W/rounds" "$N" "$Q" "$learned" >"$W/summary" <<'PYEND'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
@@ -121,7 +125,9 @@ print("dns: %.0f queries/s dnsmasq alone, %.0f through the forwarder: %.3f of th
       % (q * k / qd, q * k / qf, qd / qf))
 print("dns: vigild CPU per forwarded question %.1f us sequential, %.1f us flood; dnsmasq %.1f us per question (flood)"
       % (sum(col(6)) / (n * k) / 1e3, sum(col(7)) / (q * k) / 1e3, sum(col(8)) / (q * k) / 1e3))
-print("dns: forwarder answered/learned/servfail/overload: %s" % sys.argv[4])
+a = sys.argv[4].split()
+print("dns: forwarder answered/learned/servfail/overload: %s; busy-polled for %s answers, resolver round trip %s us"
+      % ("/".join(a[:4]), a[4], a[5]))
 print("RATIOS %r %r" % (lf / ld, qd / qf))
 PYEND
 grep -v '^RATIOS' "$W/summary"
