@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 
 #include "vigil/ctl.h"
@@ -194,6 +195,32 @@ static int io_all(int fd, char *buf, size_t len, bool writing, uint64_t deadline
 	return 0;
 }
 
+/* io_all's sending half for several buffers at once (a raw push: head, bundle, signature) */
+static int send_iov(int fd, struct iovec *iov, int n, uint64_t deadline)
+{
+	while (n > 0) {
+		struct msghdr mh = { .msg_iov = iov, .msg_iovlen = (size_t)n };
+		ssize_t k;
+		int r = wait_fd(fd, POLLOUT, deadline);
+
+		if (r < 0)
+			return r;
+		k = sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (k < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return -errno;
+		}
+		for (; n > 0 && (size_t)k >= iov->iov_len; iov++, n--)
+			k -= (ssize_t)iov->iov_len;
+		if (n > 0) {
+			iov->iov_base = (char *)iov->iov_base + k;
+			iov->iov_len -= (size_t)k;
+		}
+	}
+	return 0;
+}
+
 /* Connect bounded by the deadline: a full listen backlog makes a blocking AF_UNIX connect wait for
  * room, and SO_SNDTIMEO is what bounds that wait (a non-blocking one fails at once with EAGAIN). */
 static int connect_bounded(int fd, const struct sockaddr_un *sa, uint64_t deadline)
@@ -242,8 +269,8 @@ int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeou
 	return r;
 }
 
-int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, json_t **reply, int timeout_ms,
-		      struct vg_err *err)
+static int call_iov(const char *socket_path, struct iovec *iov, int niov, json_t **reply, int timeout_ms,
+		    struct vg_err *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	uint64_t deadline = vg_now_ms_monotonic() + (uint64_t)(timeout_ms > 0 ? timeout_ms : VG_CTL_TIMEOUT_MS);
@@ -262,7 +289,7 @@ int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, j
 		return vg_err_set(err, errno, "socket", NULL, "socket: %s", strerror(errno));
 	if ((r = connect_bounded(fd, &sa, deadline)) < 0)
 		return ctl_fail(err, r == -EAGAIN ? -ETIMEDOUT : r, socket_path, "connect");
-	r = io_all(fd, (char *)frame, flen, true, deadline);
+	r = send_iov(fd, iov, niov, deadline);
 	if (r < 0)
 		return ctl_fail(err, r, socket_path, "sending the request");
 	if ((r = io_all(fd, (char *)&be, 4, false, deadline)) < 0)
@@ -285,6 +312,28 @@ int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, j
 		return vg_err_set(err, EPROTO, "reply_malformed", NULL, "vigild sent a malformed reply");
 	}
 	return 0;
+}
+
+int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, json_t **reply, int timeout_ms,
+		      struct vg_err *err)
+{
+	struct iovec iov = { .iov_base = (char *)frame, .iov_len = flen };
+
+	return call_iov(socket_path, &iov, 1, reply, timeout_ms, err);
+}
+
+int vg_ctl_call_push(const char *socket_path, const char *bundle, size_t len, const char *sig, size_t siglen,
+		     json_t **reply, int timeout_ms, struct vg_err *err)
+{
+	char head[VG_CTL_PUSH_HEAD_MAX];
+	int h = vg_ctl_push_head(len, siglen, head);
+	struct iovec iov[3] = { { head, 0 }, { (char *)bundle, len }, { (char *)sig, siglen } };
+
+	*reply = NULL;
+	if (h < 0)
+		return vg_err_set(err, EMSGSIZE, "request_too_large", NULL, "a push is at most 1 GiB");
+	iov[0].iov_len = (size_t)h;
+	return call_iov(socket_path, iov, 3, reply, timeout_ms, err);
 }
 
 /* ---- pipelined client (docs/control-socket.md "Pipelining") ---- */
@@ -510,27 +559,18 @@ fail:
 	return r;
 }
 
-int vg_ctl_push_frame(const char *bundle, size_t len, const char *sig, size_t siglen, char **out, size_t *outlen)
+int vg_ctl_push_head(size_t len, size_t siglen, char head[VG_CTL_PUSH_HEAD_MAX])
 {
-	char head[128];
-	int h = snprintf(head, sizeof(head), "{\"cmd\":\"policy.push\",\"bundle_bytes\":%zu,\"sig_bytes\":%zu}\n", len,
-			 siglen);
+	int h = snprintf(head + 4, VG_CTL_PUSH_HEAD_MAX - 4, "{\"cmd\":\"policy.push\",\"bundle_bytes\":%zu,\"sig_bytes\":%zu}\n",
+			 len, siglen);
 	size_t body = (size_t)h + len + siglen;
 	uint32_t be;
-	char *f;
 
-	if (body > VG_CTL_MAX_FRAME)
+	if (len > VG_CTL_MAX_FRAME || siglen > VG_CTL_MAX_FRAME || body > VG_CTL_MAX_FRAME)
 		return -EMSGSIZE;
-	if (!(f = malloc(4 + body)))
-		return -ENOMEM;
 	be = htonl((uint32_t)body);
-	memcpy(f, &be, 4);
-	memcpy(f + 4, head, (size_t)h);
-	memcpy(f + 4 + h, bundle, len);
-	memcpy(f + 4 + h + len, sig, siglen);
-	*out = f;
-	*outlen = 4 + body;
-	return 0;
+	memcpy(head, &be, 4);
+	return 4 + h;
 }
 
 /* a raw push header's size field */

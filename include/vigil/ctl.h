@@ -34,7 +34,7 @@ uint32_t vg_ctl_max_request(uint64_t max_bundle_bytes);
 
 /* Client side: connect, send req, wait for the reply; every step bounded by timeout_ms together. */
 int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err);
-/* The same with a frame already made (vg_ctl_frame, vg_ctl_push_frame). */
+/* The same with a frame already made (vg_ctl_frame). */
 int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, json_t **reply, int timeout_ms,
 		      struct vg_err *err);
 
@@ -46,7 +46,13 @@ int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, j
 struct vg_ctl_push {
 	size_t bundle_off, bundle_len, sig_off, sig_len;
 };
-int vg_ctl_push_frame(const char *bundle, size_t len, const char *sig, size_t siglen, char **out, size_t *outlen);
+/* A raw push's first bytes: the 4-byte frame length and the header line; returns their number,
+ * -EMSGSIZE beyond 1 GiB. The bundle's and the signature's bytes follow it unchanged. */
+#define VG_CTL_PUSH_HEAD_MAX 128
+int vg_ctl_push_head(size_t len, size_t siglen, char head[VG_CTL_PUSH_HEAD_MAX]);
+/* vg_ctl_call for a raw push: the three parts are sent from where they are, never copied. */
+int vg_ctl_call_push(const char *socket_path, const char *bundle, size_t len, const char *sig, size_t siglen,
+		     json_t **reply, int timeout_ms, struct vg_err *err);
 /* 1 with the parts' places when body is a raw push, 0 when it is none (a JSON request), -EINVAL
  * with err when its header says raw push and the rest does not match it. Fuzzed (fuzz_push). */
 int vg_ctl_push_split(const char *body, size_t len, struct vg_ctl_push *out, struct vg_err *err);
