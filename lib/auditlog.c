@@ -855,6 +855,7 @@ struct sbuf {
 struct vg_auditlog {
 	char *dir, *source;
 	EVP_PKEY *key;
+	struct vg_signer signer; /* signs checkpoints with key */
 	char key_id[17];
 	struct vg_auditlog_opts o;
 	char log_id[40];
@@ -1507,7 +1508,7 @@ static int checkpoint(struct vg_auditlog *l)
 	r = vg_audit_checkpoint_message(msg, sizeof(msg), l->source, l->log_id, l->next_seq - 1, hh,
 					json_string_value(json_object_get(ev, "time")));
 	if (r >= 0)
-		r = vg_hostkey_sign(l->key, VG_HOSTKEY_AUDIT_CHECKPOINT, msg, strlen(msg), &sig, &siglen);
+		r = vg_hostkey_sign_with(&l->signer, VG_HOSTKEY_AUDIT_CHECKPOINT, msg, strlen(msg), &sig, &siglen);
 	if (r >= 0 && !(sig_b64 = vg_b64_encode(sig, siglen, false)))
 		r = -ENOMEM;
 	if (r >= 0)
@@ -2084,6 +2085,7 @@ int vg_auditlog_open(const struct vg_auditlog_opts *o, struct vg_auditlog **out,
 	snprintf(src, sizeof(src), "%s", o->source);
 	l->source = strdup(src);
 	l->key = o->key;
+	l->signer.key = o->key;
 	l->next_seq = 1;
 	l->last_ckpt_ms = vg_now_ms_monotonic();
 	l->o.dir = l->dir;
@@ -2177,6 +2179,7 @@ void vg_auditlog_close(struct vg_auditlog *l)
 		syncer_free(l->sy);
 		close(l->fd);
 	}
+	vg_signer_clear(&l->signer);
 	free(l->head_pending);
 	free(l->buf);
 	free(l->ev.p);

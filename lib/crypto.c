@@ -176,25 +176,29 @@ static const EVP_MD *md_for(EVP_PKEY *key)
 	return EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256();
 }
 
-int vg_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t **sig, size_t *siglen)
+int vg_signer_sign(struct vg_signer *s, const void *data, size_t len, uint8_t **sig, size_t *siglen)
 {
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	uint8_t *buf = NULL;
 	size_t n = 0;
 	int r = -EIO;
 
-	if (!ctx)
-		return -ENOMEM;
-	if (EVP_DigestSignInit(ctx, NULL, md_for(key), NULL, key) != 1)
-		goto out;
-	if (EVP_DigestSign(ctx, NULL, &n, data, len) != 1)
+	/* a kept context is set up again in place (all arguments NULL), which allocates nothing */
+	if (s->ctx && EVP_DigestSignInit(s->ctx, NULL, NULL, NULL, NULL) != 1)
+		vg_signer_clear(s);
+	if (!s->ctx) {
+		if (!(s->ctx = EVP_MD_CTX_new()))
+			return -ENOMEM;
+		if (EVP_DigestSignInit(s->ctx, NULL, md_for(s->key), NULL, s->key) != 1)
+			goto out;
+	}
+	if (EVP_DigestSign(s->ctx, NULL, &n, data, len) != 1)
 		goto out;
 	buf = malloc(n);
 	if (!buf) {
 		r = -ENOMEM;
 		goto out;
 	}
-	if (EVP_DigestSign(ctx, buf, &n, data, len) != 1)
+	if (EVP_DigestSign(s->ctx, buf, &n, data, len) != 1)
 		goto out;
 	*sig = buf;
 	*siglen = n;
@@ -202,8 +206,24 @@ int vg_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t **sig, size_t *
 	r = 0;
 out:
 	free(buf);
-	EVP_MD_CTX_free(ctx);
+	if (r < 0)
+		vg_signer_clear(s);
 	ERR_clear_error();
+	return r;
+}
+
+void vg_signer_clear(struct vg_signer *s)
+{
+	EVP_MD_CTX_free(s->ctx);
+	s->ctx = NULL;
+}
+
+int vg_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t **sig, size_t *siglen)
+{
+	struct vg_signer s = { .key = key };
+	int r = vg_signer_sign(&s, data, len, sig, siglen);
+
+	vg_signer_clear(&s);
 	return r;
 }
 

@@ -29,12 +29,22 @@ static uint8_t *domain_message(const char *domain, const void *msg, size_t len, 
 	return m;
 }
 
-int vg_hostkey_sign(EVP_PKEY *key, const char *domain, const void *msg, size_t len, uint8_t **sig, size_t *siglen)
+int vg_hostkey_sign_with(struct vg_signer *s, const char *domain, const void *msg, size_t len, uint8_t **sig,
+			 size_t *siglen)
 {
 	size_t ml;
 	_cleanup_free_ uint8_t *m = domain_message(domain, msg, len, &ml);
 
-	return m ? vg_sign(key, m, ml, sig, siglen) : -ENOMEM;
+	return m ? vg_signer_sign(s, m, ml, sig, siglen) : -ENOMEM;
+}
+
+int vg_hostkey_sign(EVP_PKEY *key, const char *domain, const void *msg, size_t len, uint8_t **sig, size_t *siglen)
+{
+	struct vg_signer s = { .key = key };
+	int r = vg_hostkey_sign_with(&s, domain, msg, len, sig, siglen);
+
+	vg_signer_clear(&s);
+	return r;
 }
 
 int vg_hostkey_verify(EVP_PKEY *pub, const char *domain, const void *msg, size_t len, const uint8_t *sig,

@@ -24,6 +24,14 @@ int vg_key_load_private(const char *path, EVP_PKEY **out, struct vg_err *err);
 char *vg_key_public_pem(EVP_PKEY *key);
 char *vg_key_private_pem(EVP_PKEY *key);
 int vg_sign(EVP_PKEY *key, const void *data, size_t len, uint8_t **sig, size_t *siglen);
+/* Signing again and again with one key: the context is kept between signatures (a new one
+ * costs a 3 KiB allocation, which makes glibc consolidate every small chunk freed since). */
+struct vg_signer {
+	EVP_PKEY *key; /* borrowed */
+	EVP_MD_CTX *ctx;
+};
+int vg_signer_sign(struct vg_signer *s, const void *data, size_t len, uint8_t **sig, size_t *siglen);
+void vg_signer_clear(struct vg_signer *s);
 /* 0 if valid, -EBADMSG if not */
 int vg_verify(EVP_PKEY *key, const void *data, size_t len, const uint8_t *sig, size_t siglen);
 

@@ -22,6 +22,10 @@ int vg_hostkey_public_pem(EVP_PKEY *key, char **pem);
 #define VG_HOSTKEY_POSTURE_REPORT "posture-report"
 #define VG_HOSTKEY_EMERGENCY_ACK "emergency-ack"
 int vg_hostkey_sign(EVP_PKEY *key, const char *domain, const void *msg, size_t len, uint8_t **sig, size_t *siglen);
+/* the same with a signing context kept by the caller (vigil/crypto.h) */
+struct vg_signer;
+int vg_hostkey_sign_with(struct vg_signer *s, const char *domain, const void *msg, size_t len, uint8_t **sig,
+			 size_t *siglen);
 /* 0 when sig is the host key's signature of msg for domain */
 int vg_hostkey_verify(EVP_PKEY *pub, const char *domain, const void *msg, size_t len, const uint8_t *sig,
 		      size_t siglen);

@@ -415,6 +415,42 @@ static void test_domain_separation(void **state)
 	free(sig);
 }
 
+/* A kept signing context signs message after message correctly (checkpoints reuse one), for
+ * both key kinds, and stays bound to its domain. */
+static void test_signer_reused(void **state)
+{
+	static const char *algs[] = { "ed25519", "ecdsa-p256" };
+	const char *m[3] = { "first", "second message", "" };
+	struct vg_err err;
+
+	for (size_t a = 0; a < 2; a++) {
+		EVP_PKEY *k = NULL;
+		struct vg_signer s = { 0 };
+
+		assert_int_equal(vg_key_generate(algs[a], &k, &err), 0);
+		s.key = k;
+		for (int round = 0; round < 2; round++)
+			for (size_t i = 0; i < 3; i++) {
+				uint8_t *sig = NULL;
+				size_t siglen = 0;
+
+				assert_int_equal(vg_hostkey_sign_with(&s, VG_HOSTKEY_AUDIT_CHECKPOINT, m[i], strlen(m[i]),
+								      &sig, &siglen), 0);
+				assert_non_null(s.ctx);
+				assert_int_equal(vg_hostkey_verify(k, VG_HOSTKEY_AUDIT_CHECKPOINT, m[i], strlen(m[i]),
+								   sig, siglen), 0);
+				assert_int_not_equal(vg_hostkey_verify(k, VG_HOSTKEY_POSTURE_REPORT, m[i], strlen(m[i]),
+								       sig, siglen), 0);
+				assert_int_not_equal(vg_hostkey_verify(k, VG_HOSTKEY_AUDIT_CHECKPOINT, m[(i + 1) % 3],
+								       strlen(m[(i + 1) % 3]), sig, siglen), 0);
+				free(sig);
+			}
+		vg_signer_clear(&s);
+		assert_null(s.ctx);
+		EVP_PKEY_free(k);
+	}
+}
+
 static void test_rehashed_record(void **state)
 {
 	struct fx *f = *state;
@@ -892,6 +928,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_damage_quarantined_not_cut, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_rollback_not_reused, fx_setup, fx_teardown),
 		cmocka_unit_test(test_domain_separation),
+		cmocka_unit_test(test_signer_reused),
 		cmocka_unit_test_setup_teardown(test_rehashed_record, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_delete_record, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_swap_records, fx_setup, fx_teardown),
