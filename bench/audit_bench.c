@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Audit log benchmark (bench/audit.sh): durable append rate with group commit
- * versus the disk's own limit (the same record bytes written with one
- * write+fdatasync per GROUP, same run), and the verify rate.
+ * versus the disk's own limit (the bytes the log wrote, read back and written
+ * again with one write+fdatasync per GROUP events, same run), and the verify rate.
  * usage: audit_bench DIR EVENTS GROUP
  */
 #include <errno.h>
@@ -29,11 +29,51 @@ static double now_s(void)
 	return clock_s(CLOCK_MONOTONIC);
 }
 
+/* an egress deny as vigild records it: the audit module adds policy_digest before the log
+ * sees the event (agent/audit.c) */
 static json_t *event_data(long i)
 {
-	return json_pack("{s:{s:s, s:i}, s:s, s:s, s:s, s:s, s:s, s:i}", "actor", "user", "alice", "uid", 60001,
+	return json_pack("{s:{s:s, s:i}, s:s, s:s, s:s, s:s, s:s, s:i, s:s}", "actor", "user", "alice", "uid", 60001,
 			 "action", "connect", "resource", "tcp://198.51.100.7:443", "tenant", "payments", "outcome",
-			 "denied", "reason", "no rule allows this destination", "n", (int)i);
+			 "denied", "reason", "no rule allows this destination", "n", (int)i, "policy_digest",
+			 "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08");
+}
+
+/* The log's own bytes, read back, cut after every group of GROUP events (a checkpoint goes
+ * with the group it closes): what the baseline writes. */
+static uint8_t *log_bytes(const char *dir, long group, size_t **cuts, size_t *ncuts, size_t *len)
+{
+	struct vg_audit_reader *r;
+	struct vg_arec rec;
+	struct vg_err err;
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0, nc = 0, cc = 0;
+	long events = 0;
+
+	*cuts = NULL;
+	if (vg_audit_reader_open(dir, 1, &r, &err) < 0)
+		return NULL;
+	while (vg_audit_reader_next(r, &rec, NULL, &err) == 1) {
+		size_t rl = VG_AREC_HDR + rec.len;
+
+		if (rec.kind == VG_AREC_EVENT && events && events % group == 0) {
+			if (nc == cc && !(*cuts = realloc(*cuts, (cc = cc ? cc * 2 : 256) * sizeof(**cuts))))
+				return NULL;
+			(*cuts)[nc++] = n;
+		}
+		events += rec.kind == VG_AREC_EVENT;
+		if (n + rl > cap && !(buf = realloc(buf, cap = (n + rl) * 2)))
+			return NULL;
+		vg_arec_encode(buf + n, rec.prev_hash, rec.seq, rec.kind, rec.payload, rec.len);
+		n += rl;
+	}
+	vg_audit_reader_free(r);
+	if (nc == cc && !(*cuts = realloc(*cuts, (cc + 1) * sizeof(**cuts))))
+		return NULL;
+	(*cuts)[nc++] = n;
+	*ncuts = nc;
+	*len = n;
+	return buf;
 }
 
 int main(int argc, char **argv)
@@ -45,7 +85,7 @@ int main(int argc, char **argv)
 	struct vg_err err;
 	EVP_PKEY *key = NULL;
 	char dir[512], path[600];
-	long n, group, base_n;
+	long n, group;
 	double t0, t1, c1, c_log = 0, t_group, t_log, t_base, t_verify;
 	json_t **datas;
 
@@ -93,34 +133,25 @@ int main(int argc, char **argv)
 	vg_auditlog_stats(l, &st);
 	vg_auditlog_close(l);
 
-	/* the disk's own limit: the same record bytes, pre-encoded, one write + fdatasync
-	 * per GROUP records (what group commit of GROUP can at best reach) */
-	base_n = n;
+	/* the disk's own limit: the very bytes the log wrote (every record, checkpoints included),
+	 * read back, then one write + fdatasync per GROUP events (what group commit of GROUP can
+	 * at best reach) */
+	size_t *cuts, ncuts, total, prev = 0;
+	uint8_t *bytes = log_bytes(dir, group, &cuts, &ncuts, &total);
+
+	if (!bytes)
+		return fprintf(stderr, "cannot read the log back\n"), 1;
 	snprintf(path, sizeof(path), "%s/baseline.log", argv[1]);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_TRUNC, 0600);
-	json_t *ev = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:o}", "specversion", "1.0", "id",
-			       "0123456789abcdef-1000000", "source", "vigil://bench", "type", "dev.vigil.egress.denied",
-			       "time", "2026-11-29T10:00:00Z", "datacontenttype", "application/json", "subject",
-			       "pid:4242", "data", event_data(0));
-	json_object_set_new(json_object_get(ev, "data"), "policy_digest", json_null());
-	json_object_set_new(json_object_get(ev, "data"), "seq", json_integer(1000000));
-	char *s = json_dumps(ev, JSON_COMPACT);
-	size_t len = strlen(s) + VG_AREC_HDR;
-	uint8_t *rec = malloc(len * (size_t)group), prev[32] = { 0 };
 
-	for (long i = 0; i < group; i++) {
-		vg_arec_encode(rec + i * len, prev, (uint64_t)i + 1, VG_AREC_EVENT, s, strlen(s));
-		memcpy(prev, rec + i * len, 32);
-	}
 	t0 = now_s();
-	for (long i = 0; i < base_n; i += group)
-		if (write(fd, rec, len * (size_t)group) != (ssize_t)(len * (size_t)group) || fdatasync(fd) < 0)
+	for (size_t i = 0; i < ncuts; prev = cuts[i++])
+		if (write(fd, bytes + prev, cuts[i] - prev) != (ssize_t)(cuts[i] - prev) || fdatasync(fd) < 0)
 			return perror("baseline"), 1;
 	t_base = now_s() - t0;
 	close(fd);
-	free(rec);
-	free(s);
-	json_decref(ev);
+	free(bytes);
+	free(cuts);
 
 	vg_audit_verify_init(&v, key, 0);
 	t0 = now_s();
@@ -134,12 +165,15 @@ int main(int argc, char **argv)
 	printf("  CPU of the log's own work: %.2f us an event (this thread; the fdatasyncs run on the sync thread)\n",
 	       c_log / n * 1e6);
 	printf("  the same with the producer building each event's data (json_pack): %.0f events/s\n", n / t_group);
-	printf("disk limit, write+fdatasync per %ld records of the same size: %.0f events/s\n", group,
-	       base_n / t_base);
+	printf("disk limit, the log's own bytes (%.0f B a record) written back, write+fdatasync per %ld events: "
+	       "%.0f events/s\n", (double)total / (double)(st.next_seq - 1), group, n / t_base);
 	printf("ratio durable append / disk limit: %.2f (goal >= 0.8); with the producer's json_pack: %.2f\n",
-	       (n / t_log) / (base_n / t_base), (n / t_group) / (base_n / t_base));
+	       (n / t_log) / (n / t_base), (n / t_group) / (n / t_base));
 	printf("verify (chain + %lu checkpoint signatures): %.0f records/s\n", (unsigned long)v.checkpoints,
 	       v.records / t_verify);
+	printf("bench-result: {\"measure\": \"audit_append_vs_disk\", \"value\": %.4f, \"better\": \"higher\", "
+	       "\"baseline\": \"the log's own bytes written back with write+fdatasync per %ld events, same disk, same run\", "
+	       "\"reproduce\": \"sudo make bench BENCH=audit\"}\n", t_base / t_log, group);
 	EVP_PKEY_free(key);
 	return 0;
 }

@@ -854,6 +854,7 @@ struct sbuf {
 
 struct vg_auditlog {
 	char *dir, *source;
+	bool source_utf8; /* else every event is refused, as json_pack would refuse it */
 	EVP_PKEY *key;
 	struct vg_signer signer; /* signs checkpoints with key */
 	char key_id[17];
@@ -1283,19 +1284,30 @@ static int append_record(struct vg_auditlog *l, uint32_t kind, const char *paylo
 	return 0;
 }
 
-static int sb_put(struct sbuf *b, const char *s, size_t n)
+/* room for n more bytes */
+static int sb_grow(struct sbuf *b, size_t n)
 {
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *np;
+	size_t cap = b->cap ? b->cap : 1024;
+	char *np;
 
-		while (cap < b->len + n)
-			cap *= 2;
-		if (!(np = realloc(b->p, cap)))
-			return -ENOMEM;
-		b->p = np;
-		b->cap = cap;
-	}
+	while (cap < b->len + n)
+		cap *= 2;
+	if (!(np = realloc(b->p, cap)))
+		return -ENOMEM;
+	b->p = np;
+	b->cap = cap;
+	return 0;
+}
+
+static inline int sb_reserve(struct sbuf *b, size_t n)
+{
+	return b->len + n <= b->cap ? 0 : sb_grow(b, n);
+}
+
+static inline int sb_put(struct sbuf *b, const char *s, size_t n)
+{
+	if (sb_reserve(b, n) < 0)
+		return -ENOMEM;
 	memcpy(b->p + b->len, s, n);
 	b->len += n;
 	return 0;
@@ -1303,43 +1315,120 @@ static int sb_put(struct sbuf *b, const char *s, size_t n)
 
 #define SB_LIT(b, lit) sb_put(b, lit, sizeof(lit) - 1)
 
-/* A JSON string escaped as jansson's compact dump escapes it (", \, control characters;
- * UTF-8 as is): the encoder below writes the bytes json_dumps(JSON_COMPACT) would write. */
-static int sb_str(struct sbuf *b, const char *s, size_t n)
+/* bytes a JSON string writes as an escape: ", \ and the control characters */
+static const bool json_escaped[256] = { [0 ... 0x1f] = true, ['"'] = true, ['\\'] = true };
+
+/* whether any of 8 bytes needs an escape (< 0x20, '"' or '\\'; exact, bytes >= 0x80 never do) */
+static inline bool word_escaped(const char *s)
+{
+	const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+	uint64_t w, q, bs;
+
+	memcpy(&w, s, 8);
+	q = w ^ (ones * '"');
+	bs = w ^ (ones * '\\');
+	return (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs)) & high;
+}
+
+/* A JSON string's content escaped as jansson's compact dump escapes it (", \, control
+ * characters; UTF-8 as is): the encoder below writes the bytes json_dumps(JSON_COMPACT)
+ * would write. Runs without escapes are found 8 bytes at a time and copied whole. */
+static int sb_esc(struct sbuf *b, const char *s, size_t n)
 {
 	static const char hx[] = "0123456789ABCDEF";
-	size_t run = 0;
-	int r = SB_LIT(b, "\"");
+	size_t i = 0, run;
 
-	for (size_t i = 0; i < n && r == 0; i++) {
-		unsigned char c = (unsigned char)s[i];
+	if (sb_reserve(b, n) < 0)
+		return -ENOMEM;
+	for (;;) {
+		for (run = i; i + 8 <= n && !word_escaped(s + i); i += 8)
+			;
+		for (; i < n && !json_escaped[(unsigned char)s[i]]; i++)
+			;
+		memcpy(b->p + b->len, s + run, i - run);
+		b->len += i - run;
+		if (i == n)
+			return 0;
+		unsigned char c = (unsigned char)s[i++];
 		char esc[6] = { '\\', 'u', '0', '0', hx[c >> 4], hx[c & 15] };
 		size_t el = 6;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
-			continue;
-		r = sb_put(b, s + run, i - run);
-		run = i + 1;
 		if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') {
 			esc[1] = c == '\b' ? 'b' : c == '\f' ? 'f' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : (char)c;
 			el = 2;
 		}
-		if (r == 0)
-			r = sb_put(b, esc, el);
+		/* the escape and the rest, unescaped */
+		if (sb_reserve(b, el + (n - i)) < 0)
+			return -ENOMEM;
+		memcpy(b->p + b->len, esc, el);
+		b->len += el;
 	}
+}
+
+static int sb_str(struct sbuf *b, const char *s, size_t n)
+{
+	int r = SB_LIT(b, "\"");
+
 	if (r == 0)
-		r = sb_put(b, s + run, n - run);
+		r = sb_esc(b, s, n);
 	return r ? r : SB_LIT(b, "\"");
 }
 
+/* an integer in decimal, as "%" JSON_INTEGER_FORMAT writes it */
+static int sb_int(struct sbuf *b, json_int_t v)
+{
+	char t[24];
+	size_t k = sizeof(t);
+	unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		t[--k] = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		t[--k] = '-';
+	return sb_put(b, t + k, sizeof(t) - k);
+}
+
 #define SB_MAX_DEPTH 64
+
+static int sb_json(struct sbuf *b, json_t *v, int depth);
+
+/* An object's members in insertion order. seq > 0: the object's member "seq" gets the value
+ * seq, in its place when it has one, else last (what json_object_set(v, "seq", seq) followed
+ * by json_dumps writes, without changing v). */
+static int sb_object(struct sbuf *b, json_t *v, int depth, uint64_t seq)
+{
+	bool seq_done = !seq, first = true;
+	int r = SB_LIT(b, "{");
+
+	for (void *it = json_object_iter(v); it && r == 0; it = json_object_iter_next(v, it)) {
+		const char *k = json_object_iter_key(it);
+		size_t kl = json_object_iter_key_len(it);
+		bool is_seq = !seq_done && kl == 3 && memcmp(k, "seq", 3) == 0;
+
+		if (!first)
+			r = SB_LIT(b, ",");
+		first = false;
+		if (r == 0)
+			r = sb_str(b, k, kl);
+		if (r == 0)
+			r = SB_LIT(b, ":");
+		if (r == 0)
+			r = is_seq ? sb_int(b, (json_int_t)seq) : sb_json(b, json_object_iter_value(it), depth + 1);
+		seq_done = seq_done || is_seq;
+	}
+	if (r == 0 && !seq_done)
+		r = first ? SB_LIT(b, "\"seq\":") : SB_LIT(b, ",\"seq\":");
+	if (r == 0 && !seq_done)
+		r = sb_int(b, (json_int_t)seq);
+	return r ? r : SB_LIT(b, "}");
+}
 
 /* Compact JSON of v, byte for byte what json_dumps(v, JSON_COMPACT) writes (insertion order)
  * without its per-value allocations; reals, rare in events, are left to jansson. */
 static int sb_json(struct sbuf *b, json_t *v, int depth)
 {
-	char num[32], *s;
-	const char *k;
+	char *s;
 	json_t *x;
 	size_t i;
 	int r = 0;
@@ -1348,19 +1437,7 @@ static int sb_json(struct sbuf *b, json_t *v, int depth)
 		return -ELOOP;
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
-		r = SB_LIT(b, "{");
-		i = 0;
-		json_object_foreach(v, k, x) {
-			if (r == 0 && i++)
-				r = SB_LIT(b, ",");
-			if (r == 0)
-				r = sb_str(b, k, strlen(k));
-			if (r == 0)
-				r = SB_LIT(b, ":");
-			if (r == 0)
-				r = sb_json(b, x, depth + 1);
-		}
-		return r ? r : SB_LIT(b, "}");
+		return sb_object(b, v, depth, 0);
 	case JSON_ARRAY:
 		r = SB_LIT(b, "[");
 		json_array_foreach(v, i, x) {
@@ -1373,7 +1450,7 @@ static int sb_json(struct sbuf *b, json_t *v, int depth)
 	case JSON_STRING:
 		return sb_str(b, json_string_value(v), json_string_length(v));
 	case JSON_INTEGER:
-		return sb_put(b, num, (size_t)snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+		return sb_int(b, json_integer_value(v));
 	case JSON_TRUE:
 		return SB_LIT(b, "true");
 	case JSON_FALSE:
@@ -1409,7 +1486,6 @@ slow:
 static int encode_event(struct vg_auditlog *l, const char *type, const char *subject, json_t *data)
 {
 	struct sbuf *b = &l->ev;
-	char ty[160];
 	time_t now = vg_now();
 	int r;
 
@@ -1417,40 +1493,37 @@ static int encode_event(struct vg_auditlog *l, const char *type, const char *sub
 		vg_time_format(now, l->when);
 		l->when_t = now;
 	}
-	snprintf(ty, sizeof(ty), "dev.vigil.%s", type);
 	/* as make_event: a name that is not UTF-8 is refused, a subject that is not is left out */
-	if (!valid_utf8(ty) || !valid_utf8(l->source)) {
+	if (!json_is_object(data) || !l->source_utf8 || !valid_utf8(type)) {
 		json_decref(data);
 		return -EINVAL;
 	}
 	if (subject && !valid_utf8(subject))
 		subject = NULL;
 	b->len = 0;
-	r = json_object_set_new(data, "seq", json_integer((json_int_t)l->next_seq)) ? -ENOMEM : 0;
+	r = SB_LIT(b, "{\"specversion\":\"1.0\",\"id\":\"");
 	if (r == 0)
-		r = SB_LIT(b, "{\"specversion\":\"1.0\",\"id\":");
-	if (r == 0) {
-		char id[64];
-
-		snprintf(id, sizeof(id), "%s-%" PRIu64, l->log_id, l->next_seq);
-		r = sb_str(b, id, strlen(id));
-	}
+		r = sb_esc(b, l->log_id, strlen(l->log_id));
 	if (r == 0)
-		r = SB_LIT(b, ",\"source\":");
+		r = SB_LIT(b, "-");
+	if (r == 0)
+		r = sb_int(b, (json_int_t)l->next_seq);
+	if (r == 0)
+		r = SB_LIT(b, "\",\"source\":");
 	if (r == 0)
 		r = sb_str(b, l->source, strlen(l->source));
 	if (r == 0)
-		r = SB_LIT(b, ",\"type\":");
+		r = SB_LIT(b, ",\"type\":\"dev.vigil.");
 	if (r == 0)
-		r = sb_str(b, ty, strlen(ty));
+		r = sb_esc(b, type, strlen(type));
 	if (r == 0)
-		r = SB_LIT(b, ",\"time\":");
+		r = SB_LIT(b, "\",\"time\":");
 	if (r == 0)
 		r = sb_str(b, l->when, strlen(l->when));
 	if (r == 0)
 		r = SB_LIT(b, ",\"datacontenttype\":\"application/json\",\"data\":");
 	if (r == 0)
-		r = sb_json(b, data, 1);
+		r = sb_object(b, data, 1, l->next_seq);
 	if (r == 0 && subject)
 		r = SB_LIT(b, ",\"subject\":");
 	if (r == 0 && subject)
@@ -2084,6 +2157,7 @@ int vg_auditlog_open(const struct vg_auditlog_opts *o, struct vg_auditlog **out,
 	l->dir = strdup(o->dir);
 	snprintf(src, sizeof(src), "%s", o->source);
 	l->source = strdup(src);
+	l->source_utf8 = l->source && valid_utf8(l->source);
 	l->key = o->key;
 	l->signer.key = o->key;
 	l->next_seq = 1;

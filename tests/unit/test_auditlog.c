@@ -212,8 +212,9 @@ static void test_event_bytes_as_jansson(void **state)
 	struct vg_arec rec;
 	struct vg_err err;
 	static const char ctl[] = "a\"b\\c/d\be\ff\ng\rh\ti\x01j\x1fk\x7fl";
-	json_t *in[5];
-	const char *subjects[5] = { "uid:0", "s\"\n\x02", "\xff\xfe not utf-8", NULL, NULL };
+	json_t *in[7];
+	const char *subjects[7] = { "uid:0", "s\"\n\x02", "\xff\xfe not utf-8", NULL, NULL, NULL, "x" };
+	char long_str[5000];
 
 	in[0] = json_pack("{s:s, s:I, s:I, s:b, s:b, s:n, s:f, s:f}", "ctl", ctl, "big", (json_int_t)INT64_MAX, "neg",
 			  (json_int_t)INT64_MIN, "t", 1, "f", 0, "nul", "real", 0.1, "whole", 3.0);
@@ -222,14 +223,21 @@ static void test_event_bytes_as_jansson(void **state)
 	in[2] = json_pack("{s:s%}", "nul inside", "a\0b", (size_t)3);
 	in[3] = json_pack("{s:s, s:s, s:i}", "\xe2\x82\xac key", "v", "seq", "replaced by the writer", "after", 1);
 	in[4] = json_object(); /* data of nothing but its seq */
+	in[5] = json_object(); /* a key holding a NUL byte: jansson writes all of it */
+	json_object_setn_new(in[5], "a\0b", 3, json_integer(1));
+	/* escapes on both sides of the encoder's buffer growing */
+	for (size_t i = 0; i < sizeof(long_str) - 1; i++)
+		long_str[i] = i % 97 == 0 ? '\n' : i % 89 == 0 ? '"' : (char)('a' + i % 26);
+	long_str[sizeof(long_str) - 1] = '\0';
+	in[6] = json_pack("{s:s, s:[s, s]}", "long", long_str, "more", long_str, "\x1f");
 	assert_int_equal(vg_auditlog_open(&f->o, &l, &err), 0);
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 7; i++) {
 		assert_non_null(in[i]);
 		assert_int_equal(vg_auditlog_emit(l, "test.bytes", subjects[i], json_deep_copy(in[i]), NULL), 0);
 	}
 	vg_auditlog_close(l);
 	assert_int_equal(vg_audit_reader_open(f->dir, 1, &r, &err), 0);
-	for (int i = 0; i < 5; i++) {
+	for (int i = 0; i < 7; i++) {
 		json_t *ev, *want;
 		char *again, *wd;
 
@@ -246,7 +254,7 @@ static void test_event_bytes_as_jansson(void **state)
 		wd = json_dumps(want, JSON_COMPACT);
 		assert_non_null(strstr(again, wd));
 		free(wd);
-		if (i == 0 || i == 1)
+		if (i == 0 || i == 1 || i == 6)
 			assert_string_equal(json_string_value(json_object_get(ev, "subject")), subjects[i]);
 		else
 			assert_null(json_object_get(ev, "subject"));
