@@ -50,7 +50,8 @@ struct vg_load_times {
 struct vg_load_job {
 	char *request;	   /* owned: a large policy.push request, parsed by the loader thread */
 	size_t request_len;
-	char *bytes, *sig; /* owned */
+	char *bytes, *sig; /* owned; bytes - room is the allocation (a raw push leaves its bundle in place) */
+	size_t room;
 	size_t len, siglen;
 	char source[32];
 	unsigned flags;

@@ -283,8 +283,9 @@ static int push_request(struct vg_load_job *j, struct vg_json_tok *bundle, json_
 	return r;
 }
 
-/* a raw policy.push (vg_ctl_push_split): the bundle moved to the front of the request's bytes,
- * which become the job's; 1 done, 0 not a raw push */
+/* a raw policy.push (vg_ctl_push_split): the request's bytes become the job's, the bundle left
+ * where it is, after its header (the room where the signature check writes its domain prefix:
+ * no copy of a bundle of hundreds of MB); 1 done, 0 not a raw push */
 static int raw_push(struct vg_load_job *j, struct vg_err *err)
 {
 	struct vg_ctl_push p;
@@ -296,8 +297,8 @@ static int raw_push(struct vg_load_job *j, struct vg_err *err)
 		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 	memcpy(j->sig, j->request + p.sig_off, p.sig_len);
 	j->siglen = p.sig_len;
-	memmove(j->request, j->request + p.bundle_off, p.bundle_len);
-	j->bytes = j->request;
+	j->bytes = j->request + p.bundle_off;
+	j->room = p.bundle_off;
 	j->len = p.bundle_len;
 	j->request = NULL;
 	return 1;
@@ -414,7 +415,8 @@ void vg_load_verify(struct vg_load_job *j)
 			       j->trust_error);
 		goto out;
 	}
-	if ((r = vg_sig_verify(j->trust, VG_SIG_DOMAIN_BUNDLE, j->bytes, j->len, j->sig, j->siglen, err)) < 0)
+	if ((r = vg_sig_verify_room(j->trust, VG_SIG_DOMAIN_BUNDLE, j->bytes, j->room, j->len, j->sig, j->siglen,
+				    err)) < 0)
 		goto out;
 	step_end(&j->times, VG_STEP_VERIFY);
 	if ((r = vg_bundle_parse(j->bytes, j->len, &j->b, err)) < 0)
@@ -430,12 +432,20 @@ out:
 	j->r = r;
 }
 
+static void job_bytes_free(struct vg_load_job *j)
+{
+	if (j->bytes)
+		free(j->bytes - j->room);
+	j->bytes = NULL;
+	j->room = 0;
+}
+
 void vg_load_job_free(struct vg_load_job *j)
 {
 	if (!j)
 		return;
 	free(j->request);
-	free(j->bytes);
+	job_bytes_free(j);
 	free(j->sig);
 	json_decref(j->audit_extra);
 	vg_trust_free(j->trust);
@@ -559,10 +569,8 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	if ((r = check_running(d, b, flags, &j->err)) < 0)
 		return r;
 	/* parsed and written: a file holds the bytes from here on (a 1M-rule bundle is 117 MB) */
-	if (bytes_on_disk(j)) {
-		free(j->bytes);
-		j->bytes = NULL;
-	}
+	if (bytes_on_disk(j))
+		job_bytes_free(j);
 	if ((r = prepare_all(d, b, staged, &j->times, &j->err)) < 0)
 		return r;
 	step_end(&j->times, VG_STEP_PREPARE);
@@ -598,9 +606,13 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	step_end(&j->times, VG_STEP_PERSIST);
 	/* the running bytes stay in memory only when no file holds them (policy show reads the file) */
 	free(p->bytes);
-	p->bytes = j->bytes;
-	p->len = j->len;
-	j->bytes = NULL;
+	p->bytes = NULL;
+	if (j->bytes) {
+		p->bytes = memmove(j->bytes - j->room, j->bytes, j->len);
+		p->len = j->len;
+		j->bytes = NULL;
+		j->room = 0;
+	}
 	vg_bundle_free(old);
 	arm_expiry(d);
 

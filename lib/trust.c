@@ -258,12 +258,35 @@ static size_t pick_candidates(const struct vg_trust *t, json_t *sigs, json_t **c
 	return n;
 }
 
+/* domain‖msg for the signature check: written into the room before msg when there is enough of
+ * it (nothing copied), else a copy that *copy owns */
+static const uint8_t *signed_bytes(const char *domain, const void *msg, size_t room, size_t len, size_t *mlen,
+				   uint8_t **copy)
+{
+	size_t dl = strlen(domain);
+
+	*copy = NULL;
+	if (room >= dl) {
+		memcpy((char *)msg - dl, domain, dl);
+		*mlen = dl + len;
+		return (const uint8_t *)msg - dl;
+	}
+	return *copy = with_domain(domain, msg, len, mlen);
+}
+
 int vg_sig_verify(const struct vg_trust *t, const char *domain, const void *msg, size_t len, const char *sig,
 		  size_t siglen, struct vg_err *err)
 {
+	return vg_sig_verify_room(t, domain, (void *)msg, 0, len, sig, siglen, err);
+}
+
+int vg_sig_verify_room(const struct vg_trust *t, const char *domain, void *msg, size_t room, size_t len,
+		       const char *sig, size_t siglen, struct vg_err *err)
+{
 	json_error_t jerr;
 	json_t *doc = NULL, *sigs, **cand = NULL;
-	uint8_t *m = NULL;
+	const uint8_t *m = NULL;
+	uint8_t *copy = NULL;
 	size_t mlen;
 	unsigned good = 0;
 	char notes[512] = "";
@@ -290,7 +313,8 @@ int vg_sig_verify(const struct vg_trust *t, const char *domain, const void *msg,
 		r = -ENOMEM;
 		goto out;
 	}
-	if (pick_candidates(t, sigs, cand, notes, sizeof(notes)) > 0 && !(m = with_domain(domain, msg, len, &mlen))) {
+	if (pick_candidates(t, sigs, cand, notes, sizeof(notes)) > 0 &&
+	    !(m = signed_bytes(domain, msg, room, len, &mlen, &copy))) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -317,7 +341,7 @@ int vg_sig_verify(const struct vg_trust *t, const char *domain, const void *msg,
 	r = 0;
 out:
 	free(cand);
-	free(m);
+	free(copy);
 	json_decref(doc);
 	return r;
 }
