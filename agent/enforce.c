@@ -6,6 +6,7 @@
  * start, applies each bundle as a new generation switched by one map write,
  * and turns the kernel's deny events into audit events.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -61,13 +62,25 @@ static const char *const map_names[M__COUNT] = {
 	"connrate_conf", "connrate_buckets", "connrate_socks",
 	"gen_names", "learned", "dns_fwd", "dns_fwd_addr", "dns_origs", "cg_front", "host_counters",
 };
-/* the programs every kernel must take; vg_lsm_socket_create (LSM_PROG) is optional */
+/* the programs every kernel must take, attached at the cgroup2 root; vg_lsm_socket_create (LSM_PROG) is optional */
 static const char *const prog_names[] = {
-	"vg_connect4", "vg_connect6", "vg_sendmsg4", "vg_sendmsg6", "vg_sock_create", "vg_skb_egress",
+	"vg_connect4", "vg_connect6", "vg_sendmsg4", "vg_sendmsg6",
 	"vg_recvmsg4", "vg_recvmsg6", "vg_getpeername4", "vg_getpeername6",
 };
-/* links pinned by earlier versions: removed with the others, so that an upgrade detaches them */
-static const char *const legacy_links[] = { "vg_sockops" };
+/*
+ * The per-socket programs (socket creation, every packet): pinned as programs and attached
+ * only where sockets need them (place_sock_progs): at each tenant cgroup, or at the cgroup2
+ * root while the host has a policy of its own. Processes outside every tenant then pay
+ * nothing for them (docs/enforcement.md "Where the programs run").
+ */
+static const struct {
+	const char *name;
+	enum bpf_attach_type type;
+} sock_progs[] = {
+	{ "vg_sock_create", BPF_CGROUP_INET_SOCK_CREATE },
+	{ "vg_skb_egress", BPF_CGROUP_INET_EGRESS },
+};
+#define NSOCKPROGS VG_ARRAY_SIZE(sock_progs)
 #define LSM_PROG "vg_lsm_socket_create"
 #define NPROGS VG_ARRAY_SIZE(prog_names)
 /* socket iterators that cut a quarantined tenant's flows: loaded where the kernel has bpf_sock_destroy (6.5) */
@@ -234,74 +247,101 @@ static int find_cgroup_root(const struct vg_config *cfg, struct vg_err *err)
 			  "no cgroup2 filesystem is mounted: mount one or set cgroup_root");
 }
 
-static bool any_pinned(void)
+static bool is_sock_prog(const char *name)
 {
-	char p[PATH_MAX];
-
-	for (size_t i = 0; i <= NPROGS; i++) {
-		pin_path(p, sizeof(p), "link", i < NPROGS ? prog_names[i] : LSM_PROG);
-		if (access(p, F_OK) == 0)
+	for (size_t k = 0; k < NSOCKPROGS; k++)
+		if (!strcmp(name, sock_progs[k].name))
 			return true;
-	}
-	for (int i = 0; i < M__COUNT; i++) {
-		pin_path(p, sizeof(p), "map", map_names[i]);
-		if (access(p, F_OK) == 0)
-			return true;
-	}
-	for (size_t i = 0; i < NITERS; i++) {
-		pin_path(p, sizeof(p), "prog", iter_names[i]);
-		if (access(p, F_OK) == 0)
-			return true;
-	}
 	return false;
 }
 
-/* Removing a link's pin detaches its program (nothing else holds the link). */
+static bool is_pin(const char *name, void *arg)
+{
+	return !strncmp(name, "link_", 5) || !strncmp(name, "map_", 4) || !strncmp(name, "prog_", 5);
+}
+
+static bool any_pinned(void)
+{
+	struct dirent *de;
+	bool any = false;
+	DIR *dir;
+
+	dir = opendir(E.dir);
+	if (!dir)
+		return false;
+	while (!any && (de = readdir(dir)))
+		any = is_pin(de->d_name, NULL);
+	closedir(dir);
+	return any;
+}
+
+/*
+ * Pins in E.dir whose name starts with prefix and that drop() picks: removed, each
+ * appended to removed (if given). Removing a link's pin detaches its program
+ * (nothing else holds the link). 0, or the last -errno.
+ */
+static int unpin_matching(const char *prefix, bool (*drop)(const char *name, void *arg), void *arg, json_t *removed)
+{
+	char **names = NULL, **more, p[PATH_MAX];
+	size_t n = 0, len = strlen(prefix);
+	struct dirent *de;
+	int r = 0;
+	DIR *dir;
+
+	dir = opendir(E.dir);
+	if (!dir)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(dir))) {
+		if (strncmp(de->d_name, prefix, len) || !drop(de->d_name, arg))
+			continue;
+		more = realloc(names, (n + 1) * sizeof(*names));
+		if (!more || !(more[n] = strdup(de->d_name))) {
+			names = more ? more : names;
+			r = -ENOMEM;
+			break;
+		}
+		names = more;
+		n++;
+	}
+	closedir(dir);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(p, sizeof(p), "%s/%s", E.dir, names[i]);
+		if (unlink(p) == 0) {
+			if (removed)
+				json_array_append_new(removed, json_string(p));
+		} else if (errno != ENOENT) {
+			r = -errno;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return r;
+}
+
+/* Every pin: the links first (detached), then maps and programs. */
 static int unpin_all(json_t *removed)
 {
-	char p[PATH_MAX];
-	int r = 0;
+	int r = unpin_matching("link_", is_pin, NULL, removed), r2 = unpin_matching("", is_pin, NULL, removed);
 
-	for (size_t i = 0; i <= NPROGS; i++) {
-		pin_path(p, sizeof(p), "link", i < NPROGS ? prog_names[i] : LSM_PROG);
-		if (unlink(p) == 0) {
-			if (removed)
-				json_array_append_new(removed, json_string(p));
-		} else if (errno != ENOENT) {
-			r = -errno;
-		}
-	}
-	for (size_t i = 0; i < VG_ARRAY_SIZE(legacy_links); i++) {
-		pin_path(p, sizeof(p), "link", legacy_links[i]);
-		if (unlink(p) == 0 && removed)
-			json_array_append_new(removed, json_string(p));
-	}
-	for (int i = 0; i < M__COUNT + (int)NITERS; i++) {
-		if (i < M__COUNT)
-			pin_path(p, sizeof(p), "map", map_names[i]);
-		else
-			pin_path(p, sizeof(p), "prog", iter_names[i - M__COUNT]);
-		if (unlink(p) == 0) {
-			if (removed)
-				json_array_append_new(removed, json_string(p));
-		} else if (errno != ENOENT) {
-			r = -errno;
-		}
-	}
+	if (r2 < 0)
+		r = r2;
 	if (rmdir(E.dir) < 0 && errno != ENOENT && errno != ENOTEMPTY)
 		r = -errno;
 	return r;
 }
 
-/* Open every pinned map; all links must be pinned too, or this is not a complete installation. */
+/* Open every pinned map; the root links and the per-socket programs must be pinned too, or this is not a complete installation. */
 static int adopt(void)
 {
 	char p[PATH_MAX];
 
-	for (size_t i = 0; i < NPROGS; i++) {
+	for (size_t i = 0; i < NPROGS + NSOCKPROGS; i++) {
 		int fd;
 
-		pin_path(p, sizeof(p), "link", prog_names[i]);
+		if (i < NPROGS)
+			pin_path(p, sizeof(p), "link", prog_names[i]);
+		else
+			pin_path(p, sizeof(p), "prog", sock_progs[i - NPROGS].name);
 		fd = bpf_obj_get(p);
 		if (fd < 0)
 			return -ENOENT;
@@ -488,8 +528,8 @@ static int load_and_pin(struct vg_err *err)
 
 		if (!bpf_program__autoload(prog))
 			continue;
-		/* iterators run on demand (enforce_quarantine): pinned as programs, attached nowhere */
-		if (is_iter_prog(bpf_program__name(prog))) {
+		/* iterators run on demand (enforce_quarantine), the per-socket programs where a policy places them */
+		if (is_iter_prog(bpf_program__name(prog)) || is_sock_prog(bpf_program__name(prog))) {
 			pin_path(p, sizeof(p), "prog", bpf_program__name(prog));
 			if ((r = bpf_program__pin(prog, p)) < 0) {
 				r = vg_err_set(err, -r, "bpf_pin", p, "cannot pin program: %s", strerror(-r));
@@ -725,8 +765,8 @@ fail:
 	return r;
 }
 
-/* cgroup id = the kernfs node id that name_to_handle_at() returns for the directory */
-static int cgroup_id(const char *path, uint64_t *id)
+/* cgroup id = the kernfs node id that name_to_handle_at() returns for the directory (path, or dirfd itself with AT_EMPTY_PATH) */
+static int cgroup_id_at(int dirfd, const char *path, int flags, uint64_t *id)
 {
 	struct {
 		struct file_handle fh;
@@ -734,12 +774,17 @@ static int cgroup_id(const char *path, uint64_t *id)
 	} h = { .fh.handle_bytes = sizeof(uint64_t) };
 	int mnt;
 
-	if (name_to_handle_at(AT_FDCWD, path, &h.fh, &mnt, 0) < 0)
+	if (name_to_handle_at(dirfd, path, &h.fh, &mnt, flags) < 0)
 		return -errno;
 	if (h.fh.handle_bytes != sizeof(uint64_t))
 		return -EINVAL;
 	memcpy(id, h.fh.f_handle, sizeof(*id));
 	return 0;
+}
+
+static int cgroup_id(const char *path, uint64_t *id)
+{
+	return cgroup_id_at(AT_FDCWD, path, 0, id);
 }
 
 /* The path the kernel knows cgroup cgid by, relative to the cgroup2 mount ("" for its root). */
@@ -873,9 +918,146 @@ static int cgroup_problem(const struct vg_enf_compiled *c, const uint64_t *ids, 
  */
 #define CGROUP_POLL_MS 1000
 
+/* Where the per-socket programs run: at the cgroup2 root while the host has a policy of its own. */
+static bool host_policy(const struct vg_enf_compiled *c)
+{
+	return c->host.dflt == VG_DEFAULT_DENY;
+}
+
+/* Pin of sock_progs[k]'s link at cgroup id (0: the cgroup2 root). */
+static void sock_link_path(char *buf, size_t len, size_t k, uint64_t id)
+{
+	if (!id)
+		pin_path(buf, len, "link", sock_progs[k].name);
+	else
+		snprintf(buf, len, "%s/link_%s_cg%llu", E.dir, sock_progs[k].name, (unsigned long long)id);
+}
+
+static int attach_sock_prog(size_t k, int cgfd, uint64_t id)
+{
+	char p[PATH_MAX];
+	int pfd, lfd, r = 0;
+
+	sock_link_path(p, sizeof(p), k, id);
+	if (access(p, F_OK) == 0)
+		return 0;
+	pin_path(p, sizeof(p), "prog", sock_progs[k].name);
+	pfd = bpf_obj_get(p);
+	if (pfd < 0)
+		return -errno;
+	lfd = bpf_link_create(pfd, cgfd, sock_progs[k].type, NULL);
+	if (lfd < 0) {
+		r = -errno;
+	} else {
+		sock_link_path(p, sizeof(p), k, id);
+		/* the pin keeps the program attached after this fd closes, and while vigild is down */
+		if (bpf_obj_pin(lfd, p) < 0)
+			r = -errno;
+		close(lfd);
+	}
+	close(pfd);
+	return r;
+}
+
+/*
+ * The per-socket programs attached at cgroup path, whose id is id (0: the cgroup2
+ * root), and pinned; what is attached there already stays. -ESTALE when path is
+ * no longer that cgroup (created again meanwhile: recheck_cgroups takes it up).
+ */
+static int attach_sock_progs(const char *path, uint64_t id)
+{
+	uint64_t now;
+	int cgfd, r = 0;
+
+	cgfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0)
+		return -errno;
+	if (id && (cgroup_id_at(cgfd, "", AT_EMPTY_PATH, &now) < 0 || now != id))
+		r = -ESTALE;
+	for (size_t k = 0; k < NSOCKPROGS && !r; k++)
+		r = attach_sock_prog(k, cgfd, id);
+	close(cgfd);
+	return r;
+}
+
+/* Policy c (tenant cgroup ids, 0: missing) needs the per-socket programs at these cgroups: attached now. */
+static int place_sock_progs(const struct vg_enf_compiled *c, const uint64_t *ids, struct vg_err *err)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (host_policy(c)) {
+		if ((r = attach_sock_progs(E.cgroot, 0)) < 0)
+			return vg_err_set(err, -r, "bpf_attach", E.cgroot, "cannot attach the per-socket programs: %s",
+					  strerror(-r));
+		return 0;
+	}
+	for (size_t i = 0; i < c->ncgroups; i++) {
+		if (!ids[i])
+			continue;
+		snprintf(path, sizeof(path), "%s%s", E.cgroot, c->cgroups[i].path);
+		r = attach_sock_progs(path, ids[i]);
+		if (r < 0 && r != -ESTALE)
+			return vg_err_set(err, -r, "bpf_attach", path, "cannot attach the per-socket programs: %s",
+					  strerror(-r));
+	}
+	return 0;
+}
+
+struct placement {
+	const struct vg_enf_compiled *c;
+	const uint64_t *ids;
+};
+
+/* A per-socket program's link that placement arg does not need (links of other programs: never). */
+static bool unneeded_link(const char *name, void *arg)
+{
+	const struct placement *pl = arg;
+	const char *rest;
+	uint64_t id;
+	char *end;
+
+	for (size_t k = 0; k < NSOCKPROGS; k++) {
+		size_t len = strlen(sock_progs[k].name);
+
+		if (strncmp(name + 5, sock_progs[k].name, len))
+			continue;
+		rest = name + 5 + len;
+		if (!*rest)
+			return !host_policy(pl->c);
+		if (strncmp(rest, "_cg", 3))
+			continue;
+		id = strtoull(rest + 3, &end, 10);
+		if (*end || host_policy(pl->c))
+			return true;
+		for (size_t i = 0; i < pl->c->ncgroups; i++)
+			if (pl->ids[i] == id)
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* Links of the per-socket programs that policy c (ids) does not need: removed, which detaches them. */
+static void prune_sock_progs(const struct vg_enf_compiled *c, const uint64_t *ids)
+{
+	struct placement pl = { c, ids };
+	int r = unpin_matching("link_", unneeded_link, &pl, NULL);
+
+	if (r < 0)
+		vg_log(LOG_ERR, "enforce: cannot detach the per-socket programs where no tenant needs them: %s",
+		       strerror(-r));
+}
+
 static void cgroup_path(size_t i, char *buf, size_t len)
 {
 	snprintf(buf, len, "%s%s", E.cgroot, E.compiled->cgroups[i].path);
+}
+
+static const char *path_of(size_t i, char *buf, size_t len)
+{
+	cgroup_path(i, buf, len);
+	return buf;
 }
 
 static int active_cgroups_map(void)
@@ -932,7 +1114,7 @@ static void recheck_cgroups(struct vg_daemon *d)
 	char path[PATH_MAX], why[1024];
 	bool changed = false;
 	uint64_t *now;
-	int m;
+	int m, r;
 
 	if (E.state != ENF_ACTIVE || !n)
 		return;
@@ -964,6 +1146,11 @@ static void recheck_cgroups(struct vg_daemon *d)
 			problem = why;
 			E.cg_refused[i] = id;
 			id = 0;
+		} else if (id && !host_policy(E.compiled) && (r = attach_sock_progs(path_of(i, path, sizeof(path)), id)) < 0) {
+			snprintf(why, sizeof(why), "cannot attach the per-socket programs at its new id %llu: %s",
+				 (unsigned long long)id, strerror(-r));
+			problem = why;
+			id = 0;
 		} else if (id && bpf_map_update_elem(m, &id, &E.compiled->cgroups[i].val, BPF_ANY) < 0) {
 			snprintf(why, sizeof(why), "cannot enter its new id %llu: %s", (unsigned long long)id, strerror(errno));
 			problem = why;
@@ -975,8 +1162,11 @@ static void recheck_cgroups(struct vg_daemon *d)
 	}
 	close(m);
 	free(now);
-	if (changed && move_generation() < 0)
+	if (!changed)
+		return;
+	if (move_generation() < 0)
 		vg_log(LOG_ERR, "enforce: cannot move the policy generation: %s", strerror(errno));
+	prune_sock_progs(E.compiled, E.cg_ids);
 }
 
 static void on_cgroup_event(struct vg_daemon *d, int fd, uint32_t events, void *arg)
@@ -1343,7 +1533,7 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 		r = vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 		goto fail;
 	}
-	if ((r = resolve_cgroups(b, s->c, s->cg_ids, err)) < 0 ||
+	if ((r = resolve_cgroups(b, s->c, s->cg_ids, err)) < 0 || (r = place_sock_progs(s->c, s->cg_ids, err)) < 0 ||
 	    (r = fill_generation(s->c, VG_ENF_GEN_SLOT(s->gen), s->cg_ids, err)) < 0 ||
 	    (r = fill_connrates(s->c, VG_ENF_GEN_SLOT(s->gen), err)) < 0)
 		goto fail;
@@ -1352,6 +1542,9 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 	*staged = s;
 	return 0;
 fail:
+	/* what place_sock_progs attached for this policy goes again (with no policy known in force, all stays) */
+	if (E.compiled)
+		prune_sock_progs(E.compiled, E.cg_ids);
 	vg_enf_compiled_free(s->c);
 	free(s->cg_ids);
 	free(s->cg_refused);
@@ -1363,11 +1556,13 @@ static void enforce_commit(struct vg_daemon *d, const struct vg_bundle *b, void 
 {
 	struct staged *s = staged;
 	uint32_t zero = 0;
+	bool switched;
 
 	if (!s)
 		return;
 	/* the switch: one write, every hook sees the old generation or the new one */
-	if (bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &s->gen, BPF_ANY) < 0)
+	switched = bpf_map_update_elem(E.fd[M_ACTIVE], &zero, &s->gen, BPF_ANY) == 0;
+	if (!switched)
 		vg_log(LOG_ERR, "enforce: cannot switch to policy version %lld: %s; the previous policy stays in force",
 		       (long long)b->version, strerror(errno));
 	else
@@ -1379,6 +1574,9 @@ static void enforce_commit(struct vg_daemon *d, const struct vg_bundle *b, void 
 	E.cg_ids = s->cg_ids;
 	E.cg_refused = s->cg_refused;
 	free(s);
+	/* after the switch: the per-socket programs leave the cgroups the new policy does not need */
+	if (switched)
+		prune_sock_progs(E.compiled, E.cg_ids);
 	watch_cgroups(d);
 	vg_log(LOG_INFO, "enforce: policy version %lld in force (%zu trie entries, %zu port intervals, %zu cgroups)",
 	       (long long)b->version, E.compiled->nentries, E.compiled->nranges, E.compiled->ncgroups);
@@ -1398,6 +1596,9 @@ static void enforce_abort(struct vg_daemon *d, void *staged)
 	bpf_map_delete_elem(E.fd[M_GEN_CGROUPS], &slot);
 	clear_connrates(slot);
 	bpf_map_delete_elem(E.fd[M_GEN_NAMES], &slot);
+	/* what place_sock_progs attached for it goes again (with no policy known in force, all stays) */
+	if (E.compiled)
+		prune_sock_progs(E.compiled, E.cg_ids);
 	vg_enf_compiled_free(s->c);
 	free(s->cg_ids);
 	free(s->cg_refused);

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0 OR Apache-2.0
 /*
- * vigil egress enforcement. Attached at the cgroup2 root: every socket on the
- * host passes here; the cgroup map (cgroup id -> tenant) decides who is a
- * tenant, walking the caller's ancestors so that cgroups created later below a
- * tenant cgroup are covered. Policy lives in generation slots (gen_* maps of
- * maps) switched by one write to active[0]. docs/enforcement.md has the design.
+ * vigil egress enforcement. The socket-address programs are attached at the
+ * cgroup2 root (they judge the calling process, whatever cgroup its socket
+ * came from); the per-socket ones (sock_create, the packet program) at each
+ * tenant cgroup, or at the root while the host has a policy of its own
+ * (agent/enforce.c, place_sock_progs). The cgroup map (cgroup id -> tenant)
+ * decides who is a tenant, walking the ancestors so that cgroups created later
+ * below a tenant cgroup are covered. Policy lives in generation slots (gen_*
+ * maps of maps) switched by one write to active[0]. docs/enforcement.md has
+ * the design.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>

@@ -245,9 +245,9 @@ pinned_link_ids() {
 	done | sort -n | tr '\n' ' '
 }
 
-# every attachment of vigil programs at the cgroup root, as "prog_name:id" (ids from bpftool cgroup show)
+# every attachment of vigil programs at cgroup $1 (default: the cgroup root), as "prog_name:id" (ids from bpftool cgroup show)
 attached_vigil_progs() {
-	bpftool -j cgroup show "$CGROOT" | python3 -c '
+	bpftool -j cgroup show "${1:-$CGROOT}" | python3 -c '
 import json, sys
 text = sys.stdin.read().strip()
 progs = json.loads(text) if text else []

@@ -19,12 +19,20 @@ tcp 10.9.0.1 80 => deny
 EOF2
 links=$(pinned_link_ids)
 attached=$(attached_vigil_progs)
-# 10 programs at the cgroup root, plus the BPF LSM one where the kernel runs it
+attached_t=$(attached_vigil_progs "$CG")
+# 8 socket-address programs at the cgroup root, the 2 per-socket ones at the tenant cgroup (the host
+# has no policy of its own), plus the BPF LSM one where the kernel runs it
 nlinks=10
 [ -e "$BPFFS/link_vg_lsm_socket_create" ] && nlinks=11
 [ "$(echo $links | wc -w)" = $nlinks ] || fail "expected $nlinks pinned links, have: $links"
-[ "$(echo $attached | wc -w)" -ge 10 ] || fail "expected the 10 cgroup programs attached at $CGROOT, have: $attached"
-ok "$nlinks links pinned and attached: $links"
+[ "$(echo $attached | wc -w)" -ge 8 ] || fail "expected the 8 socket-address programs attached at $CGROOT, have: $attached"
+for p in vg_sock_create vg_skb_egress; do
+	id=$(bpftool -j prog show pinned "$BPFFS/prog_$p" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+	case " $attached " in *" $p:$id "*) fail "$p ($id) is attached at $CGROOT: $attached" ;; esac
+	case " $attached_t " in *" $p:$id "*) ;; *) fail "$p ($id) is not attached at $CG: $attached_t" ;; esac
+done
+[ "$(echo $attached_t | wc -w)" = 2 ] || fail "expected vg_sock_create and vg_skb_egress attached at $CG, have: $attached_t"
+ok "$nlinks links pinned and attached: $links (at the tenant cgroup: $attached_t)"
 
 echo "== kill -9 vigild: enforcement continues"
 kill -9 "$VIGILD_PID"
@@ -47,6 +55,7 @@ done
 ok "vigild says it re-adopted the pins"
 assert_eq "$(pinned_link_ids)" "$links" "the same links are pinned"
 assert_eq "$(attached_vigil_progs)" "$attached" "the same programs are attached, once"
+assert_eq "$(attached_vigil_progs "$CG")" "$attached_t" "the same per-socket programs are attached at the tenant cgroup, once"
 # the deny of port 81 happened while vigild was dead: its event waited in the ring buffer
 wait_audit egress.denied '"port": 81'
 expect "$NSH" "$CG" <<'EOF2'
@@ -75,9 +84,9 @@ ok "links $links are gone"
 # the kernel releases a link after its last pin goes, possibly from a work queue: allow it a moment
 i=0
 while :; do
-	left=$(attached_vigil_progs)
+	left="$(attached_vigil_progs) $(attached_vigil_progs "$CG")"
 	still=""
-	for a in $attached; do
+	for a in $attached $attached_t; do
 		case " $left " in *" $a "*) still="$still $a" ;; esac
 	done
 	[ -z "$still" ] && break
@@ -85,7 +94,7 @@ while :; do
 	[ $i -gt 40 ] && fail "$still still attached at $CGROOT"
 	sleep 0.05
 done
-ok "no program of this vigild is attached at $CGROOT"
+ok "no program of this vigild is attached at $CGROOT or $CG"
 expect "$NSH" "$CG" <<'EOF2'
 tcp 10.9.0.1 80 => allow Network is unreachable
 EOF2
