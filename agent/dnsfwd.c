@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@
 #define POOL_LIFE_MS 10000
 #define POOL_IDLE_MAX 64 /* idle sockets kept, all resolvers together */
 #define EVQ_MAX 32 /* dns.query events held until this turn's answers have left */
+#define SPARE_MS 50 /* the host's idle CPU time sampled at most this often (busy-poll) */
 
 struct fwd_tenant;
 struct query;
@@ -161,9 +163,14 @@ static struct {
 		uint64_t sent, answers, timeouts, bad;
 		uint64_t rtt_ns; /* round trip of its UDP answers, moving average (0: none yet), rtt_note */
 	} res[8];
-	bool spin_ok;	    /* more than one CPU to run on: busy-polling may pay */
+	int ncpu;	     /* CPUs vigild may run on */
+	int stat_fd;	     /* /proc/stat, for the host's idle time (-1: unknown) */
+	uint64_t cpu_total, cpu_idle; /* its "cpu" line at the last tick: all time, idle + iowait */
+	uint32_t spare16;    /* CPUs idle on average between the last two samples, x16 */
+	uint64_t spare_at;   /* now_ms() of the last sample */
 	uint64_t spin_until; /* the loop busy-polls until then (0: it sleeps) */
 	uint64_t spin_arms; /* questions that busy-polled, for status */
+	uint64_t spin_busy; /* and those that would have but no CPU was to spare */
 	uint8_t buf[VG_DNS_MSG_MAX + 2];
 	uint8_t qbuf[UDP_VLEN][UDP_QUESTION_MAX]; /* clients' datagrams, one recvmmsg */
 	struct {
@@ -557,16 +564,48 @@ static int pool_get(struct query *q, size_t r, struct up_sock **out)
 
 /* ---- busy-poll while a fast resolver answers ---- */
 
-/* Q just left for its resolver. On a host with more than one CPU, while its resolver's round
- * trips average under dns_busy_poll_us, the loop polls instead of sleeping for at most twice
- * that average and never past dns_busy_poll_us: a sleep and a wakeup cost tens of us, which
- * only a fast resolver's answer notices, and a slow resolver costs no polling at all. */
+/* At most every SPARE_MS: how many CPUs the host left idle since the last sample (/proc/stat's
+ * "cpu" line: user nice system idle iowait irq softirq steal; stolen time counts as busy) */
+static void spare_sample(void)
+{
+	char buf[256], *p;
+	uint64_t v[8] = { 0 }, total = 0, idle, now = now_ms();
+	ssize_t n;
+
+	if (F.stat_fd < 0 || now - F.spare_at < SPARE_MS || (n = pread(F.stat_fd, buf, sizeof(buf) - 1, 0)) <= 0)
+		return;
+	F.spare_at = now;
+	buf[n] = '\0';
+	if (strncmp(buf, "cpu ", 4))
+		return;
+	p = buf + 4;
+	for (size_t i = 0; i < VG_ARRAY_SIZE(v); i++) {
+		v[i] = strtoull(p, &p, 10);
+		total += v[i];
+	}
+	idle = v[3] + v[4];
+	if (total > F.cpu_total && idle >= F.cpu_idle)
+		F.spare16 = (uint32_t)(16 * (uint64_t)F.ncpu * (idle - F.cpu_idle) / (total - F.cpu_total));
+	F.cpu_total = total;
+	F.cpu_idle = idle;
+}
+
+/* Q just left for its resolver. While its resolver's round trips average under
+ * dns_busy_poll_us, and a CPU is to spare (more than one, and at least half a CPU idle between
+ * the last two samples), the loop polls instead of sleeping for at most twice that average and never past
+ * dns_busy_poll_us: a sleep and a wakeup cost tens of us, which only a fast resolver's answer
+ * notices; a slow resolver costs no polling at all, nor does a busy host lose a CPU to it. */
 static void spin_arm(struct query *q)
 {
 	uint64_t rtt = F.res[q->resolver].rtt_ns, cap = vg_daemon_config(F.d)->dns_busy_poll_us * 1000ull, until;
 
-	if (!F.spin_ok || !rtt || rtt > cap)
+	if (F.ncpu < 2 || F.stat_fd < 0 || !rtt || rtt > cap)
 		return;
+	spare_sample();
+	if (F.spare16 < 8) {
+		F.spin_busy++;
+		return;
+	}
 	until = q->sent_ns + (2 * rtt < cap ? 2 * rtt : cap);
 	F.spin_arms++;
 	if (until > F.spin_until) {
@@ -1177,6 +1216,7 @@ static void on_tick(struct vg_daemon *d, void *arg)
 				tcp_close(c);
 		}
 	pool_trim(false);
+	spare_sample();
 	if (F.tab.n)
 		F.tick = vg_loop_add_timer(d, TICK_MS, on_tick, NULL);
 }
@@ -1322,7 +1362,9 @@ static int dnsfwd_init(struct vg_daemon *d, struct vg_err *err)
 	cpu_set_t cpus;
 
 	F.d = d;
-	F.spin_ok = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 && CPU_COUNT(&cpus) > 1;
+	F.ncpu = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+	F.stat_fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
+	spare_sample(); /* the next sample's figure counts from here; no polling before it */
 	return 0;
 }
 
@@ -1412,6 +1454,9 @@ static void dnsfwd_commit(struct vg_daemon *d, const struct vg_bundle *b, void *
 
 static void dnsfwd_shutdown(struct vg_daemon *d)
 {
+	if (F.stat_fd >= 0)
+		close(F.stat_fd);
+	F.stat_fd = -1;
 	for (size_t i = 0; i < F.tab.n; i++)
 		tenant_free(F.tab.t[i]);
 	free(F.tab.t);
@@ -1499,6 +1544,7 @@ static void dnsfwd_status(struct vg_daemon *d, json_t *st)
 		json_object_set_new(st, "error", json_string(F.error));
 	json_object_set_new(st, "outstanding", json_integer((json_int_t)F.nqueries));
 	json_object_set_new(st, "busy_polls", json_integer((json_int_t)F.spin_arms));
+	json_object_set_new(st, "busy_polls_host_busy", json_integer((json_int_t)F.spin_busy));
 	json_object_set_new(st, "resolvers", res);
 	json_object_set_new(st, "tenants", tenants);
 }

@@ -85,6 +85,8 @@ client() { nsenter --net="/run/netns/$NSH" python3 "$DNSC" "$@"; }
 val() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 # CPU time (ns) of every thread of process $1 so far: what a question costs it, whatever the load
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%d\n", s }'; }
+# answers vigild busy-polled for so far (docs/dns.md, "Latency")
+polls() { bench_ctl --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["modules"]["dns"]["busy_polls"])'; }
 DNSMASQ=$(cat "$W/dnsmasq.pid")
 client lookups 10.0.0.53 53 warm.bench.test 200 >/dev/null
 client lookups 127.0.0.1 "$P" warm.bench.test 200 443 >/dev/null
@@ -93,16 +95,19 @@ r=0
 while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 	d=$(client lookups 10.0.0.53 53 api.bench.test "$N" 443)
+	p0=$(polls)
 	c0=$(cpu_ns "$VPID")
 	f=$(client lookups 127.0.0.1 "$P" api.bench.test "$N" 443)
 	c1=$(cpu_ns "$VPID")
+	p1=$(polls)
+	c1f=$(cpu_ns "$VPID")
 	m0=$(cpu_ns "$DNSMASQ")
 	fd=$(client flood 10.0.0.53 53 "$Q" bench.test)
 	m1=$(cpu_ns "$DNSMASQ")
 	ff=$(client flood 127.0.0.1 "$P" "$Q" bench.test)
 	c2=$(cpu_ns "$VPID")
 	echo "$(echo "$d" | val seconds) $(echo "$f" | val seconds) $(echo "$d" | val p50_us) $(echo "$f" | val p50_us)" \
-		"$(echo "$fd" | val seconds) $(echo "$ff" | val seconds) $((c1 - c0)) $((c2 - c1)) $((m1 - m0))" >>"$W/rounds"
+		"$(echo "$fd" | val seconds) $(echo "$ff" | val seconds) $((c1 - c0)) $((c2 - c1f)) $((m1 - m0)) $((p1 - p0))" >>"$W/rounds"
 	echo "dns: round $r: lookup+connect $(echo "$d" | val seconds)s direct, $(echo "$f" | val seconds)s forwarder ($N);" \
 		"$Q queries $(echo "$fd" | val seconds)s direct, $(echo "$ff" | val seconds)s forwarder"
 done
@@ -126,8 +131,8 @@ print("dns: %.0f queries/s dnsmasq alone, %.0f through the forwarder: %.3f of th
 print("dns: vigild CPU per forwarded question %.1f us sequential, %.1f us flood; dnsmasq %.1f us per question (flood)"
       % (sum(col(6)) / (n * k) / 1e3, sum(col(7)) / (q * k) / 1e3, sum(col(8)) / (q * k) / 1e3))
 a = sys.argv[4].split()
-print("dns: forwarder answered/learned/servfail/overload: %s; busy-polled for %s answers, resolver round trip %s us"
-      % ("/".join(a[:4]), a[4], a[5]))
+print("dns: forwarder answered/learned/servfail/overload: %s; busy-polled for %s answers in all, %.0f%% of the"
+      " sequential ones; resolver round trip now %s us" % ("/".join(a[:4]), a[4], 100.0 * sum(col(9)) / (n * k), a[5]))
 print("RATIOS %r %r" % (lf / ld, qd / qf))
 PYEND
 grep -v '^RATIOS' "$W/summary"
