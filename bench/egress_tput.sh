@@ -26,13 +26,21 @@ PINS="/sys/fs/bpf/vigil-bench-tput-$$"
 VPID=""
 SPID=""
 cleanup() {
+	# every step, whatever the one before returned (set -e would stop at a killed process's status)
+	set +e
 	[ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null
 	# shellcheck disable=SC2086
 	[ -n "$SPID" ] && kill $SPID 2>/dev/null && wait $SPID 2>/dev/null
 	rm -rf "$PINS"
 	ip netns del "$C" 2>/dev/null
 	ip netns del "$S" 2>/dev/null
-	rmdir "$CG/t" "$CG" 2>/dev/null
+	# a process that has just exited can keep its cgroup busy for a moment
+	i=0
+	while [ -d "$CG" ] && [ $i -lt 40 ]; do
+		rmdir "$CG/t" "$CG" 2>/dev/null
+		i=$((i + 1))
+		[ -d "$CG" ] && sleep 0.05
+	done
 	rm -rf "$W"
 }
 trap cleanup EXIT INT TERM

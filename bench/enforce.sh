@@ -28,6 +28,8 @@ NS="vgbench$$"
 PINS="/sys/fs/bpf/vigil-bench-$$"
 VPID=""
 cleanup() {
+	# every step, whatever the one before returned (set -e would stop at a killed process's status)
+	set +e
 	[ -n "$VPID" ] && kill "$VPID" 2>/dev/null && wait "$VPID" 2>/dev/null
 	rm -rf "$PINS"
 	ip netns del "$NS" 2>/dev/null
