@@ -275,6 +275,35 @@ int vg_daemon_audit(struct vg_daemon *d, const char *type, const char *subject, 
 	return emit_event(d, type, subject, data, &seq);
 }
 
+int vg_audit_replay(struct vg_daemon *d, uint64_t from, vg_audit_replay_cb fn, void *arg, struct vg_err *err)
+{
+	struct vg_audit_reader *rd = NULL;
+	struct vg_arec rec;
+	int r;
+
+	if (!A.log)
+		return vg_err_set(err, ENODEV, "audit_unavailable", "audit", "the audit log is not open");
+	if ((r = vg_audit_reader_open(A.dir, from, &rd, err)) < 0)
+		return r;
+	while ((r = vg_audit_reader_next(rd, &rec, NULL, err)) != 0) {
+		json_t *ev;
+		const char *type;
+
+		if (r == -EBADMSG)
+			continue;
+		if (r < 0)
+			break;
+		if (rec.kind != VG_AREC_EVENT || !(ev = json_loadb(rec.payload, rec.len, 0, NULL)))
+			continue;
+		type = json_string_value(json_object_get(ev, "type"));
+		if (type && strncmp(type, "dev.vigil.", 10) == 0 && json_is_object(json_object_get(ev, "data")))
+			fn(type + 10, json_object_get(ev, "data"), arg);
+		json_decref(ev);
+	}
+	vg_audit_reader_free(rd);
+	return r;
+}
+
 bool vg_audit_degraded(struct vg_daemon *d)
 {
 	/* no commit here: the grant's own record is made durable with its group (vg_audit_when_durable) */

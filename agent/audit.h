@@ -21,4 +21,11 @@ typedef void (*vg_audit_durable_cb)(struct vg_daemon *d, int r, void *arg);
 uint64_t vg_audit_next_seq(struct vg_daemon *d);
 int vg_audit_when_durable(struct vg_daemon *d, uint64_t end, vg_audit_durable_cb cb, void *arg);
 
+/* The local log's event records from seq `from` on, oldest first, as fn(type, data, arg) with
+ * the type without its "dev.vigil." prefix: for state a module writes after answering and
+ * rebuilds from records that were durable before the answer (elevation's sign counters).
+ * Bytes that are not a record are skipped. 0, or -errno (-ENODEV: no log open). */
+typedef void (*vg_audit_replay_cb)(const char *type, json_t *data, void *arg);
+int vg_audit_replay(struct vg_daemon *d, uint64_t from, vg_audit_replay_cb fn, void *arg, struct vg_err *err);
+
 #endif
