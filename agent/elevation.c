@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Elevation module of vigild (agent/elevation.h, docs/pam.md). */
 #include <errno.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,9 @@ static struct {
 	int flush_timer; /* grants confirmed but not yet written */
 	struct vg_fail_limiter fails;
 	json_t *counters; /* {"<credential id b64url>": last sign count} */
+	bool counters_rebuilt; /* what the file lacks was read from the audit log */
+	uint64_t counters_from; /* the audit seq to read from until then */
+	int counters_timer;	/* counters changed, not yet written */
 	int timer;
 	int spool_fd; /* inotify on the break-glass spool's directory, or -1 */
 	char frozen[300]; /* why no new grant is minted now (docs/emergency.md "freeze"); "" = not frozen */
@@ -63,21 +67,162 @@ static int save_grants(struct vg_daemon *d)
 	return r;
 }
 
+/* sign_counters.json is written by a thread of its own once it runs: its fsyncs would hold the
+ * loop, and every answer due meanwhile. It takes the newest text; one not taken yet is replaced
+ * (a single writer: files land in the order their counters were made). */
+static struct {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char path[512];
+	char *text; /* to write next */
+	bool running, stop;
+} W = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+static int write_counters(const char *path, const char *txt)
+{
+	int r = vg_write_file_atomic(path, txt, strlen(txt), 0600);
+
+	if (r < 0)
+		vg_log(LOG_ERR, "elevation: cannot write %s: %s", path, strerror(-r));
+	return r;
+}
+
+static void *counters_writer(void *arg)
+{
+	pthread_mutex_lock(&W.mu);
+	for (;;) {
+		char *txt;
+
+		while (!W.text && !W.stop)
+			pthread_cond_wait(&W.cv, &W.mu);
+		if (!W.text)
+			break;
+		txt = W.text;
+		W.text = NULL;
+		pthread_mutex_unlock(&W.mu);
+		write_counters(W.path, txt);
+		free(txt);
+		pthread_mutex_lock(&W.mu);
+	}
+	pthread_mutex_unlock(&W.mu);
+	return NULL;
+}
+
+static void writer_start(struct vg_daemon *d)
+{
+	state_path(d, "sign_counters.json", W.path, sizeof(W.path));
+	W.stop = false;
+	W.running = pthread_create(&W.th, NULL, counters_writer, NULL) == 0;
+	if (!W.running)
+		vg_log(LOG_WARNING, "elevation: no thread for sign_counters.json; it is written on the loop");
+}
+
+/* what is handed over is written before the thread ends */
+static void writer_stop(void)
+{
+	if (!W.running)
+		return;
+	pthread_mutex_lock(&W.mu);
+	W.stop = true;
+	pthread_cond_signal(&W.cv);
+	pthread_mutex_unlock(&W.mu);
+	pthread_join(W.th, NULL);
+	W.running = false;
+}
+
 static int save_counters(struct vg_daemon *d)
 {
 	char path[512];
-	json_t *o = json_pack("{s:O}", "counters", st.counters);
-	_cleanup_free_ char *txt = o ? json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
+	/* every step_up_satisfied record so far is counted (emitted with its counter update) */
+	json_t *o = json_pack("{s:O, s:I}", "counters", st.counters, "through_seq",
+			      (json_int_t)vg_audit_next_seq(d));
+	char *txt = o ? json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
 	int r;
 
 	json_decref(o);
 	if (!txt)
 		return -ENOMEM;
+	if (W.running) {
+		pthread_mutex_lock(&W.mu);
+		free(W.text);
+		W.text = txt;
+		pthread_cond_signal(&W.cv);
+		pthread_mutex_unlock(&W.mu);
+		return 0;
+	}
 	state_path(d, "sign_counters.json", path, sizeof(path));
-	r = vg_write_file_atomic(path, txt, strlen(txt), 0600);
-	if (r < 0)
-		vg_log(LOG_ERR, "elevation: cannot write %s: %s", path, strerror(-r));
+	r = write_counters(path, txt);
+	free(txt);
 	return r;
+}
+
+/* Sign counters (docs/pam.md "Sign counters"): a step-up is answered once its step_up_satisfied
+ * record, which carries the credential and its new counter, is durable; sign_counters.json is
+ * written just after, with the audit seq it is complete to, and what a crash kept out of it is
+ * read back from the log before the next assertion is checked. */
+static void on_counters_timer(struct vg_daemon *d, void *arg)
+{
+	st.counters_timer = 0;
+	save_counters(d);
+}
+
+static void counters_changed(struct vg_daemon *d)
+{
+	if (!st.counters_timer && (st.counters_timer = vg_loop_add_timer(d, 1, on_counters_timer, NULL)) < 0) {
+		st.counters_timer = 0;
+		save_counters(d);
+	}
+}
+
+static void counters_durable(struct vg_daemon *d, int r, void *arg)
+{
+	counters_changed(d);
+}
+
+/* The file is handed to its thread once the record is durable, 1 ms after the answer went out:
+ * its flushes do not compete with the record's. */
+static void counters_after_answer(struct vg_daemon *d)
+{
+	if (vg_audit_when_durable(d, vg_audit_next_seq(d), counters_durable, NULL) != 0)
+		counters_changed(d);
+}
+
+static void rebuild_counter(const char *type, json_t *data, void *arg)
+{
+	const char *cred = json_string_value(json_object_get(data, "credential"));
+	json_t *n = json_object_get(data, "sign_count");
+	bool *changed = arg;
+
+	if (strcmp(type, "step_up_satisfied") != 0 || !cred || !json_is_integer(n) || json_integer_value(n) < 0 ||
+	    json_integer_value(n) > UINT32_MAX ||
+	    json_integer_value(n) <= json_integer_value(json_object_get(st.counters, cred)))
+		return;
+	json_object_set_new(st.counters, cred, json_integer(json_integer_value(n)));
+	*changed = true;
+}
+
+/* Before a counter is compared: the counters the file lacks, from the audit log (once). A log
+ * that cannot be read refuses the step-up: a lower counter would let a cloned key pass. */
+static int counters_ready(struct vg_daemon *d, struct vg_err *err)
+{
+	bool changed = false;
+	char why[sizeof(err->msg)];
+	int r;
+
+	if (st.counters_rebuilt)
+		return 0;
+	if ((r = vg_audit_replay(d, st.counters_from, rebuild_counter, &changed, err)) < 0) {
+		snprintf(why, sizeof(why), "%s", err->msg);
+		vg_log(LOG_ERR, "elevation: sign counters cannot be read back from the audit log: %s", why);
+		return vg_err_set(err, -r, "counters_unavailable", "elevation.assert",
+				  "the sign counters cannot be read back from the audit log (%s); step-up refused",
+				  why);
+	}
+	st.counters_rebuilt = true;
+	if (changed)
+		save_counters(d);
+	return 0;
 }
 
 static json_t *grant_event(const struct vg_grant *g)
@@ -318,16 +463,31 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 	/* a lowered counter would let a cloned key pass: the same trust as the grants */
 	r = vg_read_trusted(path, COUNTERS_FILE_MAX, &buf, &len, err);
 	if (r == 0) {
-		r = vg_counters_parse(buf, len, &st.counters, err);
+		r = vg_counters_parse(buf, len, &st.counters, &st.counters_from, err);
 		if (r < 0) {
 			snprintf(err->path, sizeof(err->path), "%.255s", path);
 			return r;
 		}
+		/* a file without through_seq was made durable before its answers: complete; it gets
+		 * one now, before any assertion is answered without waiting for it */
+		if (st.counters_from == VG_COUNTERS_NO_SEQ && (r = save_counters(d)) < 0)
+			return vg_err_set(err, -r, "counters_unwritable", path, "cannot rewrite %s: %s", path,
+					  strerror(-r));
+		st.counters_rebuilt = st.counters_from == VG_COUNTERS_NO_SEQ;
 	} else if (r == -ENOENT) {
+		/* none yet, or lost: every counter the log holds */
 		st.counters = json_object();
+		st.counters_from = 0;
 	} else {
 		return r;
 	}
+	if (!st.counters)
+		return vg_err_set(err, ENOMEM, "out_of_memory", path, "out of memory");
+	vg_err_clear(err);
+	/* now when the log is open; otherwise before the first assertion */
+	counters_ready(d, err);
+	vg_err_clear(err);
+	writer_start(d);
 	/* grants that ran out while vigild was down expire now, audited */
 	expire_now(d);
 	watch_spool(d);
@@ -661,66 +821,6 @@ static const char *fail_reason(const char *code)
 	return code;
 }
 
-/* A step-up's answer: sent once its step_up_satisfied record and the new sign counter are both
- * on disk. The counter file is written from a timer of the same loop turn, usually after the
- * audit's commit timer (queued first, by the record) has handed the record to the sync thread,
- * so the two flushes overlap; in either order the answer waits for both. */
-struct pending_assert {
-	struct vg_client *c;
-	json_t *reply;
-	int waiting; /* the record, the counter */
-	int r;
-};
-
-static void assert_done(struct vg_daemon *d, struct pending_assert *p, int r)
-{
-	struct vg_err err = { 0 };
-
-	if (r < 0 && p->r == 0)
-		p->r = r;
-	if (--p->waiting > 0)
-		return;
-	if (p->r < 0)
-		vg_err_set(&err, -p->r, "audit_refused", "elevation.assert",
-			   "the step-up's audit record could not be made durable (%s); refused", strerror(-p->r));
-	vg_client_reply(d, p->c, p->r, p->r < 0 ? NULL : p->reply, &err);
-	if (p->r < 0)
-		json_decref(p->reply);
-	free(p);
-}
-
-static void assert_durable(struct vg_daemon *d, int r, void *arg)
-{
-	assert_done(d, arg, r);
-}
-
-static void assert_counted(struct vg_daemon *d, void *arg)
-{
-	save_counters(d);
-	assert_done(d, arg, 0);
-}
-
-/* 0: *reply is answered the ordinary way (held until the record is durable, the counter written
- * already); -EINPROGRESS: assert_done answers */
-static int answer_when_counted(struct vg_daemon *d, json_t **reply)
-{
-	struct pending_assert *p = *reply ? calloc(1, sizeof(*p)) : NULL;
-
-	if (p)
-		*p = (struct pending_assert){ .c = vg_ctl_defer(d), .reply = *reply, .waiting = 2 };
-	if (!p || vg_audit_when_durable(d, vg_audit_next_seq(d), assert_durable, p) != 0) {
-		free(p);
-		save_counters(d);
-		return *reply ? 0 : -ENOMEM;
-	}
-	*reply = NULL;
-	if (vg_loop_add_timer(d, 0, assert_counted, p) < 0) {
-		save_counters(d);
-		assert_done(d, p, 0); /* the record is still on its way: no answer from inside the request */
-	}
-	return -EINPROGRESS;
-}
-
 /* elevation.assert {challenge_id, user, service, tty, credential_id, auth_data, signature}
  * or {challenge_id, user, service, tty, client_error, detail} when the key gave nothing. */
 static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
@@ -770,6 +870,10 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
 		return r;
 	}
+	if ((r = counters_ready(d, err)) < 0) {
+		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
+		return r;
+	}
 	prev = (uint32_t)json_integer_value(json_object_get(st.counters, cred->id_b64));
 	r = vg_assertion_verify(cred, b->elevation.rp_id ? b->elevation.rp_id : "", hash, ad, ad_len, sig, sig_len,
 				b->elevation.require_uv, prev, &now_ctr, err);
@@ -783,7 +887,8 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 		snprintf(err->code, sizeof(err->code), "%s", why);
 		return r;
 	}
-	/* the next assertion compares with the new counter at once; it is on disk before any answer */
+	/* the next assertion compares with the new counter at once; the step_up_satisfied record
+	 * below carries it to disk before the answer, the counters file follows */
 	json_object_set_new(st.counters, cred->id_b64, json_integer(now_ctr));
 	/* the cached verdict counts only while fresh (the posture module fails stale results);
 	 * a failing one is collected anew once, so a host fixed a moment ago is not refused */
@@ -824,8 +929,9 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 			json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I}", "user", user, "service", service, "tty",
 				  rq.tty, "method", "security_key", "credential", cred->id_b64, "trace_id", ch.id,
 				  "sign_count", (json_int_t)now_ctr, "requester_uid", (json_int_t)rq.uid));
+	counters_after_answer(d);
 	*reply = json_pack("{s:o, s:b}", "grant", vg_grant_to_json(&g), "pending", 1);
-	return answer_when_counted(d, reply);
+	return *reply ? 0 : -ENOMEM;
 }
 
 /* --- commit: approval -> durable record -> module told -> module confirms -> grant (docs/pam.md "Commit") --- */
@@ -1173,6 +1279,12 @@ static void elev_shutdown(struct vg_daemon *d)
 		st.flush_timer = 0;
 		save_grants(d);
 	}
+	if (st.counters_timer > 0) {
+		vg_loop_cancel_timer(d, st.counters_timer);
+		st.counters_timer = 0;
+		save_counters(d);
+	}
+	writer_stop();
 	json_decref(st.counters);
 	st.counters = NULL;
 	memset(&st.chal, 0, sizeof(st.chal));

@@ -245,8 +245,7 @@ static int cmd_relay_answer(struct vg_daemon *d, const struct vg_peer *peer, jso
 		goto out;
 	}
 	r = assert_answer(d, peer, req, id, a, as, reply, err);
-	/* -EINPROGRESS: verified, answered once its record and the sign counter are on disk */
-	if (r < 0 && r != -EINPROGRESS)
+	if (r < 0)
 		rs.refused++;
 	else
 		rs.accepted++;

@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const char *p = (const char *)data + 1;
 	size_t n = size ? size - 1 : 0;
 	json_t *c = NULL;
+	uint64_t through = 0;
 	char *s;
 
 	if (size == 0)
@@ -32,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		break;
 	case 1:
-		if (vg_counters_parse(p, n, &c, &err) == 0)
+		if (vg_counters_parse(p, n, &c, &through, &err) == 0)
 			json_decref(c);
 		break;
 	case 2:

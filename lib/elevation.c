@@ -649,28 +649,30 @@ bool vg_fail_limit(struct vg_fail_limiter *l, const char *user, uint32_t uid, ti
 	return true;
 }
 
-int vg_counters_parse(const char *buf, size_t len, json_t **out, struct vg_err *err)
+int vg_counters_parse(const char *buf, size_t len, json_t **out, uint64_t *through_seq, struct vg_err *err)
 {
 	json_error_t je;
-	json_t *root, *c, *v;
+	json_t *root, *c, *v, *t;
 	const char *k;
 
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
 		return vg_err_set(err, EINVAL, "counters_invalid", "counters", "line %d: %s", je.line, je.text);
 	c = json_object_get(root, "counters");
-	if (!json_is_object(c))
+	t = json_object_get(root, "through_seq");
+	if (!json_is_object(c) || (t && (!json_is_integer(t) || json_integer_value(t) < 0)))
 		goto bad;
 	json_object_foreach(c, k, v)
 		if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > UINT32_MAX)
 			goto bad;
 	*out = json_incref(c);
+	*through_seq = t ? (uint64_t)json_integer_value(t) : VG_COUNTERS_NO_SEQ;
 	json_decref(root);
 	return 0;
 bad:
 	json_decref(root);
 	return vg_err_set(err, EINVAL, "counters_invalid", "counters",
-			  "expected {\"counters\": {\"<credential id>\": 0..4294967295}}");
+			  "expected {\"counters\": {\"<credential id>\": 0..4294967295}, \"through_seq\": 0..}");
 }
 
 /* --- break-glass --- */

@@ -204,8 +204,13 @@ struct vg_fail_limiter {
  * false: withhold it (counted). VG_FAIL_BURST at once, then one per VG_FAIL_REFILL_S. */
 bool vg_fail_limit(struct vg_fail_limiter *l, const char *user, uint32_t uid, time_t now, uint64_t *suppressed);
 
-/* --- sign counters per credential (clone detection), state file {"counters": {"<id>": N}} --- */
-int vg_counters_parse(const char *buf, size_t len, json_t **out, struct vg_err *err);
+/* --- sign counters per credential (clone detection) ---
+ * State file {"counters": {"<id>": N}, "through_seq": S}: every step_up_satisfied audit record
+ * with a seq below S is counted in it (vigild writes it after answering and rebuilds what is
+ * newer from the log, docs/pam.md "Sign counters"). *through_seq = VG_COUNTERS_NO_SEQ when the
+ * file has none (written by a vigild that made it durable before answering). */
+#define VG_COUNTERS_NO_SEQ UINT64_MAX
+int vg_counters_parse(const char *buf, size_t len, json_t **out, uint64_t *through_seq, struct vg_err *err);
 
 /* --- break-glass --- */
 

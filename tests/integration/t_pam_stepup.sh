@@ -1,7 +1,8 @@
 #!/bin/sh
 # FIDO2 step-up through a real PAM stack (pamtester) with the software key (softfido, test
 # builds): success creates a grant (visible in NSS as elevation group membership), a grant is
-# reused without touch, revoke, no touch, wrong key, cloned key, UV required but missing,
+# reused without touch, revoke, no touch, wrong key, cloned key, a counters file one step behind
+# (completed from the audit log), UV required but missing,
 # posture failing, expiry on time (also across a vigild restart), grants survive restarts.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pam_common.sh"
@@ -31,7 +32,8 @@ audit_has step_up_required alice || fail "step_up_required not audited"
 audit_has step_up_satisfied security_key || fail "step_up_satisfied not audited"
 audit_has elevation.granted alice || fail "elevation.granted not audited"
 ok "step_up_required, step_up_satisfied, elevation.granted audited"
-grep -q '"counters"' "$T/state/sign_counters.json" || fail "sign counter not persisted"
+counted() { grep -q '"counters"' "$T/state/sign_counters.json" 2>/dev/null; }
+poll_until 5 counted || fail "sign counter not persisted"
 elevated() { in_nss_ns getent -s vigil group vigil-elevated | grep -q alice; }
 not_elevated() { ! elevated; }
 poll_until 10 elevated || fail "NSS does not show alice in vigil-elevated: $(in_nss_ns getent -s vigil group vigil-elevated)"
@@ -82,6 +84,24 @@ grep -qa "CLONED" "$T/vigild.log" || fail "vigild did not log the clone loudly"
 ok "cloned key denied, audited"
 sf counter_mode increment
 ctl revoke alice >/dev/null 2>&1 || true
+
+# the counters file is written just after the answer: a crash in between leaves it one step
+# behind, and the step_up_satisfied record (durable before the answer) fills it in at start.
+# The counter the key last used, sent again as a copy of the key would, is then a clone.
+cp -p "$T/state/sign_counters.json" "$T/counters.behind"
+pamt "CHG-45\n" sudo alice authenticate
+[ "$RC" = 0 ] || fail "step-up before the counters rollback failed: $OUT"
+used=$("$BIN/tests/softfido-ctl" get "$SOFTFIDO" counter) || fail "softfido-ctl get counter"
+stop_vigild
+cp -p "$T/counters.behind" "$T/state/sign_counters.json"
+start_vigild
+clones=$(grep -ca CLONED "$T/vigild.log")
+sf counter $((used - 1))
+pamt "CHG-45\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "counter $used accepted again after the counters file lost its last write: $OUT"
+[ "$(grep -ca CLONED "$T/vigild.log")" -gt "$clones" ] || fail "the replayed counter $used was not called a clone"
+grep -q '"through_seq"' "$T/state/sign_counters.json" || fail "sign_counters.json names no through_seq"
+ok "sign counter rebuilt from the audit log after the counters file lost its last write"
 
 # UV required, the key cannot verify the user
 pam_bundle 2 --set elevation.require_uv=true

@@ -454,13 +454,20 @@ static void test_counters(void **state)
 {
 	json_t *c = NULL;
 	struct vg_err err;
-	const char *good = "{\"counters\":{\"abc\":7}}";
+	const char *good = "{\"counters\":{\"abc\":7}}", *with = "{\"counters\":{\"abc\":7},\"through_seq\":42}";
+	const char *bad[] = { "{\"counters\":{\"a\":-1}}", "{\"counters\":{\"a\":\"1\"}}",
+			      "{\"counters\":{},\"through_seq\":-1}", "{\"counters\":{},\"through_seq\":\"4\"}" };
+	uint64_t through = 0;
 
-	assert_int_equal(vg_counters_parse(good, strlen(good), &c, &err), 0);
+	assert_int_equal(vg_counters_parse(good, strlen(good), &c, &through, &err), 0);
 	assert_int_equal(json_integer_value(json_object_get(c, "abc")), 7);
+	assert_true(through == VG_COUNTERS_NO_SEQ);
 	json_decref(c);
-	assert_int_equal(vg_counters_parse("{\"counters\":{\"a\":-1}}", 21, &c, &err), -EINVAL);
-	assert_int_equal(vg_counters_parse("{\"counters\":{\"a\":\"1\"}}", 22, &c, &err), -EINVAL);
+	assert_int_equal(vg_counters_parse(with, strlen(with), &c, &through, &err), 0);
+	assert_true(through == 42);
+	json_decref(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(vg_counters_parse(bad[i], strlen(bad[i]), &c, &through, &err), -EINVAL);
 }
 
 static void test_breakglass_hash(void **state)
