@@ -1652,9 +1652,11 @@ static __always_inline int judge_packet(struct __sk_buff *skb, struct bpf_sock *
 }
 
 /*
- * A packet of a request socket (SYN-ACK; the kernel runs this program for it
- * in the listener's cgroup): 1 when the listener's tenant is quarantined and
- * the peer is not on its allow list, so that its listeners are unreachable.
+ * An answer to what a peer sent: a TCP listener's SYN-ACK (the kernel runs this
+ * program for it with the listener as the packet's socket, in the listener's
+ * cgroup), or a packet of a socket that is not a full one (timewait). 1 when
+ * the listener's tenant is quarantined and the peer is not on its allow list,
+ * so that its listeners are unreachable.
  */
 static __always_inline int answer_of_quarantined(struct __sk_buff *skb)
 {
@@ -1730,9 +1732,13 @@ int vg_skb_egress(struct __sk_buff *skb)
 
 	if (!sk)
 		return 1;
-	/* request sockets answer what the peer sent (SYN-ACK), unless their listener's tenant is quarantined */
+	/*
+	 * A listener sends only SYN-ACKs, to the address the SYN came from: an
+	 * answer, not an egress decision, unless its tenant is quarantined. TCP
+	 * only: a listening SCTP socket sends to any address.
+	 */
 	sk = bpf_sk_fullsock(sk);
-	if (!sk)
+	if (!sk || (sk->state == BPF_TCP_LISTEN_STATE && sk->protocol == IPPROTO_TCP && sk->type == SOCK_STREAM))
 		return answer_of_quarantined(skb) ? 0 : 1;
 	gen = bpf_map_lookup_elem(&active, &zero);
 	if (!gen)

@@ -245,11 +245,25 @@ pinned_link_ids() {
 	done | sort -n | tr '\n' ' '
 }
 
-# every attachment of vigil programs at cgroup $1 (default: the cgroup root), as "prog_name:id" (ids from bpftool cgroup show)
+# every attachment of this test's vigil programs at cgroup $1 (default: the cgroup root), as "prog_name:id"
+# (ids from bpftool cgroup show): programs named vg_* that use a map pinned under $BPFFS, so that the
+# programs of other vigilds on the machine (other tests, benchmarks) do not count. The map ids are
+# taken at the first call, while the pins exist, and kept in $T for calls after an unload.
 attached_vigil_progs() {
+	if [ ! -s "$T/enf_map_ids" ]; then
+		for f in "$BPFFS"/map_*; do
+			bpftool -j map show pinned "$f" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])'
+		done | tr '\n' ' ' >"$T/enf_map_ids"
+		[ -s "$T/enf_map_ids" ] || fail "no maps pinned under $BPFFS"
+	fi
 	bpftool -j cgroup show "${1:-$CGROOT}" | python3 -c '
-import json, sys
+import json, subprocess, sys
+ours = set(int(i) for i in sys.argv[1].split())
 text = sys.stdin.read().strip()
 progs = json.loads(text) if text else []
-print(" ".join(sorted("%s:%s" % (p["name"], p["id"]) for p in progs if p.get("name", "").startswith("vg_"))))'
+def uses_ours(pid):
+    out = subprocess.run(["bpftool", "-j", "prog", "show", "id", str(pid)], capture_output=True, text=True).stdout
+    return bool(ours & set(json.loads(out or "{}").get("map_ids", [])))
+print(" ".join(sorted("%s:%s" % (p["name"], p["id"]) for p in progs
+                      if p.get("name", "").startswith("vg_") and uses_ours(p["id"]))))' "$(cat "$T/enf_map_ids")"
 }

@@ -14,10 +14,8 @@ ip -n "$NSH" link set lo up
 enforce_vigild "cgroup_root = $CGBASE"
 TENANT='[{"name": "t1", "id": 1, "mode": "enforce", "cgroups": ["/t1"],
 	"egress": [{"id": 10, "cidr": "10.9.0.0/24", "proto": "tcp", "ports": ["443"]}]}]'
-# 127.0.0.0/8: the host's receiver answers the tenant's flows (a host listener's answers are judged
-# as the host's egress while the host has a policy: docs/enforcement.md, "Limits and known gaps")
-HOST_DENY='{"mode": "enforce", "default": "deny", "egress": [{"id": 20, "cidr": "10.8.0.0/24", "proto": "tcp"},
-	{"id": 21, "cidr": "127.0.0.0/8", "proto": "tcp"}]}'
+# not naming the loopback: the host's receiver answers the tenant's flows (replies are not egress decisions)
+HOST_DENY='{"mode": "enforce", "default": "deny", "egress": [{"id": 20, "cidr": "10.8.0.0/24", "proto": "tcp"}]}'
 
 # our per-socket programs attached at cgroup $1, as "name" words (ids from our pinned programs)
 ours_at() {
