@@ -351,9 +351,27 @@ struct ctx {
 	struct vg_err *err;
 	struct set rule_ids;
 	const struct identity_stream *stream; /* NULL: the whole bundle is a jansson tree */
+	const struct vg_portrange *last_ports; /* the previous rule's port list, which the next may share */
+	size_t last_nports;
 };
 
 #define FAIL(c, code, path, ...) vg_err_set((c)->err, EINVAL, code, path, __VA_ARGS__)
+
+/* A rule's port list in the bundle's arena: the previous rule's when it is the same (a large
+ * bundle mostly repeats one list, and 1M copies would cost 16 MB), else a copy. */
+static struct vg_portrange *ports_keep(struct ctx *c, const struct vg_portrange *pr, size_t n)
+{
+	struct vg_portrange *p;
+
+	if (c->last_ports && c->last_nports == n && !memcmp(c->last_ports, pr, n * sizeof(*pr)))
+		return (struct vg_portrange *)c->last_ports;
+	if (!(p = arena_alloc_raw(c->arena, n * sizeof(*pr))))
+		return NULL;
+	memcpy(p, pr, n * sizeof(*pr));
+	c->last_ports = p;
+	c->last_nports = n;
+	return p;
+}
 
 /* $.tenants[i].egress (tenants) or $.shared_services[i].rules when read from the bytes, else NULL */
 static const struct streamed *streamed_at(const struct ctx *c, bool tenants, size_t i)
@@ -738,26 +756,26 @@ static int parse_cidr_value(struct ctx *c, json_t *v, const char *p, struct vg_c
 	return vg_cidr_parse_json(v, p, out, c->err);
 }
 
-static int parse_ports(struct ctx *c, json_t *arr, const char *p, size_t *nports, struct vg_portrange **ports)
+static int parse_ports(struct ctx *c, json_t *arr, const char *p, uint8_t *nports, struct vg_portrange **ports)
 {
+	struct vg_portrange pr[VG_MAX_PORTS];
+	size_t i, n = json_array_size(arr);
 	json_t *v;
-	size_t i;
 	char pi[300];
 	int r;
 
-	*nports = json_array_size(arr);
-	if (*nports == 0)
+	if (n == 0)
 		return FAIL(c, "schema_value", p, "an empty port list allows nothing: leave \"ports\" out for every port");
-	if (*nports > 64)
-		return FAIL(c, "schema_value", p, "at most 64 port entries per rule; split the rule");
-	*ports = arena_alloc(c->arena, sizeof(**ports) * *nports);
-	if (!*ports)
-		return -ENOMEM;
+	if (n > VG_MAX_PORTS)
+		return FAIL(c, "schema_value", p, "at most %d port entries per rule; split the rule", VG_MAX_PORTS);
 	json_array_foreach(arr, i, v) {
 		idx(pi, sizeof(pi), p, i);
-		if ((r = vg_port_parse_json(v, pi, &(*ports)[i], c->err)) < 0)
+		if ((r = vg_port_parse_json(v, pi, &pr[i], c->err)) < 0)
 			return r;
 	}
+	if (!(*ports = ports_keep(c, pr, n)))
+		return -ENOMEM;
+	*nports = (uint8_t)n;
 	return 0;
 }
 
@@ -868,7 +886,7 @@ static int parse_name_value(struct ctx *c, json_t *obj, const char *path, enum r
 
 /* id (unique across the bundle, rules by address and by name alike), proto, ports, comment */
 static int parse_rule_common(struct ctx *c, json_t *obj, const char *path, uint32_t *id, uint8_t *proto,
-			     size_t *nports, struct vg_portrange **ports)
+			     uint8_t *nports, struct vg_portrange **ports)
 {
 	static const char *const protos[] = { "any", "tcp", "udp", "icmp", NULL };
 	static const uint8_t proto_nums[] = { VG_PROTO_ANY, VG_PROTO_TCP, VG_PROTO_UDP, VG_PROTO_ICMP };
@@ -1802,7 +1820,7 @@ static bool tok_int(const struct vg_json_tok *t, long lo, long hi, long *out)
 /* "ports" of a rule read by fast_rule: 1 with rule->ports, 0 when anything is unusual, -ENOMEM */
 static int fast_ports(struct ctx *c, const struct vg_json_tok *arr, struct vg_rule *rule)
 {
-	struct vg_portrange pr[64];
+	struct vg_portrange pr[VG_MAX_PORTS];
 	struct vg_json_tok k, v;
 	struct vg_json_scan s;
 	bool first = true;
@@ -1830,10 +1848,9 @@ static int fast_ports(struct ctx *c, const struct vg_json_tok *arr, struct vg_ru
 	}
 	if (r < 0 || n == 0)
 		return 0;
-	if (!(rule->ports = arena_alloc(c->arena, sizeof(*pr) * n)))
+	if (!(rule->ports = ports_keep(c, pr, n)))
 		return -ENOMEM;
-	memcpy(rule->ports, pr, sizeof(*pr) * n);
-	rule->nports = n;
+	rule->nports = (uint8_t)n;
 	return 1;
 }
 

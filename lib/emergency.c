@@ -191,7 +191,7 @@ static int parse_allow(json_t *o, const char *path, struct vg_rule *rule, uint32
 	snprintf(p, sizeof(p), "%s.ports", path);
 	if (rule->proto == VG_PROTO_ICMP)
 		return FAIL(err, "schema_value", p, "ICMP has no ports: remove \"ports\" or change \"proto\"");
-	if (!(ports = array_field(o, path, "ports", 1, 64, err)))
+	if (!(ports = array_field(o, path, "ports", 1, VG_MAX_PORTS, err)))
 		return -EINVAL;
 	rule->ports = calloc(json_array_size(ports), sizeof(*rule->ports));
 	if (!rule->ports)

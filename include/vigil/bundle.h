@@ -27,6 +27,8 @@ struct vg_cidr {
 	uint8_t addr[16];  /* network byte order; IPv4 uses the first 4 bytes; host bits are zero */
 };
 
+#define VG_MAX_PORTS 64 /* port entries per rule */
+
 struct vg_portrange {
 	uint16_t lo, hi; /* inclusive; lo <= hi */
 };
@@ -36,9 +38,10 @@ struct vg_rule {
 	uint32_t id; /* unique across the whole bundle, > 0; reported in events and explain */
 	struct vg_cidr cidr;
 	uint8_t proto;
-	size_t nports;
-	struct vg_portrange *ports;
+	uint8_t nports;		    /* at most VG_MAX_PORTS */
+	struct vg_portrange *ports; /* rules with the same list may share it (read-only) */
 };
+_Static_assert(sizeof(struct vg_rule) <= 32, "a 1M-rule bundle keeps 1M of these: keep the rule small");
 
 /*
  * An egress rule by DNS name (docs/dns.md): it allows the addresses that the tenant's own
@@ -49,7 +52,7 @@ struct vg_name_rule {
 	uint32_t id;   /* unique across the whole bundle, the same id space as vg_rule */
 	char *pattern; /* normalised name or "*.<name>" (vg_dns_pattern_check) */
 	uint8_t proto;
-	size_t nports;
+	uint8_t nports; /* at most VG_MAX_PORTS */
 	struct vg_portrange *ports;
 };
 

@@ -668,6 +668,40 @@ static void test_egress_streamed(void **state)
 		vg_bundle_free(b);
 		free(doc);
 	}
+	/* consecutive rules with the same port list share one copy; a different list (even one that
+	 * starts the same) gets its own, on the fast path and the jansson path alike (an escaped
+	 * first key sends the first rule the jansson way) */
+	for (int slow = 0; slow < 2; slow++) {
+		const char *rules = "{\"id\": 7, \"cidr\": \"10.0.0.1/32\", \"ports\": [443, \"80-81\"]}, "
+				    "{\"id\": 8, \"cidr\": \"10.0.0.2/32\", \"ports\": [443, \"80-81\"]}, "
+				    "{\"id\": 9, \"cidr\": \"10.0.0.3/32\", \"ports\": [443]}, "
+				    "{\"id\": 10, \"cidr\": \"10.0.0.4/32\"}, "
+				    "{\"id\": 11, \"cidr\": \"10.0.0.5/32\", \"ports\": [443, \"80-81\", 9]}";
+		char *esc = slow ? escaped_first_key(rules) : NULL, *doc = with_egress(slow ? esc : rules);
+		struct vg_bundle *b = NULL;
+		struct vg_err err = { 0 };
+		const struct vg_rule *r;
+
+		assert_int_equal(parse_str(doc, &b, &err), 0);
+		r = b->tenants[0].egress;
+		assert_int_equal(b->tenants[0].negress, 5);
+		assert_int_equal(r[0].nports, 2);
+		assert_int_equal(r[1].nports, 2);
+		assert_int_equal(r[2].nports, 1);
+		assert_int_equal(r[3].nports, 0);
+		assert_int_equal(r[4].nports, 3);
+		assert_ptr_equal(r[0].ports, r[1].ports); /* slow: the first by jansson, the second fast */
+		assert_ptr_not_equal(r[1].ports, r[2].ports);
+		assert_ptr_not_equal(r[2].ports, r[4].ports);
+		assert_int_equal(r[1].ports[1].lo, 80);
+		assert_int_equal(r[1].ports[1].hi, 81);
+		assert_int_equal(r[2].ports[0].lo, 443);
+		assert_int_equal(r[4].ports[2].lo, 9);
+		assert_int_equal(r[4].ports[1].hi, 81);
+		vg_bundle_free(b);
+		free(doc);
+		free(esc);
+	}
 	/* a tenant's egress twice, or not an array: the tree's errors */
 	{
 		char *doc = replace_once(base_bundle, "\"shared\": [\"dns\"]", "\"shared\": [\"dns\"], \"egress\": []");
