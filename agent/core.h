@@ -45,6 +45,7 @@ struct vg_load_times {
 	uint32_t cpu[VG_STEP__COUNT];	 /* ms of the CPU of the thread that ran the step */
 	const char *slowest[VG_STEP__COUNT]; /* PREPARE, COMMIT: the module that took longest */
 	uint32_t slowest_ms[VG_STEP__COUNT];
+	uint32_t stage_wait_ms; /* STAGE runs beside PARSE: how long the parse's end waited for it */
 };
 
 struct vg_load_job {

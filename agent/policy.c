@@ -379,25 +379,72 @@ static void log_times(const struct vg_load_job *j, int64_t version)
 	uint32_t total = 0;
 
 	for (int s = 0; s < VG_STEP__COUNT; s++)
-		total += t->wall[s];
+		total += s == VG_STEP_STAGE ? t->stage_wait_ms : t->wall[s];
 	vg_log(LOG_INFO,
 	       "policy: version %lld from %s applied %u ms after receipt: queued %u, decode %u/%u, verify %u/%u, parse %u/%u, "
-	       "stage %u/%u, handoff %u, prepare %u/%u (%s %u), commit %u/%u (%s %u), persist %u/%u (ms wall/CPU)",
+	       "stage %u/%u (beside the parse, waited %u), handoff %u, prepare %u/%u (%s %u), commit %u/%u (%s %u), persist %u/%u (ms wall/CPU)",
 	       (long long)version, j->source, total, t->wall[VG_STEP_QUEUED], t->wall[VG_STEP_DECODE],
 	       t->cpu[VG_STEP_DECODE], t->wall[VG_STEP_VERIFY],
 	       t->cpu[VG_STEP_VERIFY], t->wall[VG_STEP_PARSE], t->cpu[VG_STEP_PARSE], t->wall[VG_STEP_STAGE],
-	       t->cpu[VG_STEP_STAGE], t->wall[VG_STEP_HANDOFF], t->wall[VG_STEP_PREPARE], t->cpu[VG_STEP_PREPARE],
+	       t->cpu[VG_STEP_STAGE], t->stage_wait_ms, t->wall[VG_STEP_HANDOFF], t->wall[VG_STEP_PREPARE], t->cpu[VG_STEP_PREPARE],
 	       t->slowest[VG_STEP_PREPARE] ? t->slowest[VG_STEP_PREPARE] : "-", t->slowest_ms[VG_STEP_PREPARE],
 	       t->wall[VG_STEP_COMMIT], t->cpu[VG_STEP_COMMIT],
 	       t->slowest[VG_STEP_COMMIT] ? t->slowest[VG_STEP_COMMIT] : "-", t->slowest_ms[VG_STEP_COMMIT],
 	       t->wall[VG_STEP_PERSIST], t->cpu[VG_STEP_PERSIST]);
 }
 
+/* The stage runs on a thread of its own beside the parse, which reads the same bytes (a 1M-rule
+ * bundle: 0.4 s of writing that no longer adds to the apply). A bundle the parse or the checks
+ * after it refuse is unstaged with every other refusal (finish). */
+struct stage_run {
+	struct vg_load_job *j;
+	pthread_t th;
+	uint64_t start_ms;
+	uint32_t wall_ms, cpu_ms;
+};
+
+static void *stage_main(void *arg)
+{
+	struct stage_run *st = arg;
+	uint64_t cpu = vg_thread_cpu_us();
+
+	stage(st->j);
+	st->cpu_ms = (uint32_t)((vg_thread_cpu_us() - cpu) / 1000u);
+	st->wall_ms = (uint32_t)(vg_now_ms_monotonic() - st->start_ms);
+	return NULL;
+}
+
+/* 1: the stage runs beside the caller, 0: nothing to stage, or no thread (stage_end writes it) */
+static int stage_begin(struct vg_load_job *j, struct stage_run *st)
+{
+	*st = (struct stage_run){ .j = j, .start_ms = vg_now_ms_monotonic() };
+	if (!j->stage_name[0])
+		return 0;
+	return pthread_create(&st->th, NULL, stage_main, st) == 0;
+}
+
+/* The stage's own wall and CPU time are what the log shows; the wait for it is the only part of
+ * it on the apply's path. */
+static void stage_end(struct vg_load_job *j, struct stage_run *st, int running)
+{
+	struct vg_load_times *t = &j->times;
+
+	if (running)
+		pthread_join(st->th, NULL);
+	else if (j->stage_name[0])
+		stage_main(st);
+	t->wall[VG_STEP_STAGE] += st->wall_ms;
+	t->cpu[VG_STEP_STAGE] += st->cpu_ms;
+	t->stage_wait_ms += (uint32_t)(vg_now_ms_monotonic() - t->mark_ms);
+	step_mark(t);
+}
+
 /* The loader thread's half: reads only the job. */
 void vg_load_verify(struct vg_load_job *j)
 {
 	struct vg_err *err = &j->err;
-	int r;
+	struct stage_run st;
+	int r, staging;
 
 	step_waited(&j->times, VG_STEP_QUEUED);
 	vg_err_clear(err);
@@ -419,15 +466,12 @@ void vg_load_verify(struct vg_load_job *j)
 				    err)) < 0)
 		goto out;
 	step_end(&j->times, VG_STEP_VERIFY);
-	if ((r = vg_bundle_parse(j->bytes, j->len, &j->b, err)) < 0)
-		goto out;
-	if ((r = vg_check_scope(j->b, j->hostname, j->labels, err)) < 0)
-		goto out;
-	if ((r = vg_check_time(j->b, j->now, j->skew_s, j->flags & VG_LOAD_STARTUP, err)) == 0) {
-		step_end(&j->times, VG_STEP_PARSE);
-		stage(j);
-		step_end(&j->times, VG_STEP_STAGE);
-	}
+	staging = stage_begin(j, &st);
+	if ((r = vg_bundle_parse(j->bytes, j->len, &j->b, err)) == 0 &&
+	    (r = vg_check_scope(j->b, j->hostname, j->labels, err)) == 0)
+		r = vg_check_time(j->b, j->now, j->skew_s, j->flags & VG_LOAD_STARTUP, err);
+	step_end(&j->times, VG_STEP_PARSE);
+	stage_end(j, &st, staging);
 out:
 	j->r = r;
 }

@@ -69,6 +69,9 @@ make_bundle "$T/badcidr.json" 2 --set 'tenants.0.egress.0.cidr="10.0.0.0/40"'
 if ctl policy push "$T/badcidr.json" 2>"$T/err"; then fail "bad CIDR accepted"; fi
 assert_contains "$(cat "$T/err")" '$.tenants[0].egress[0].cidr' "schema error names the JSON path"
 assert_eq "$(running_version)" 1 "every rejection left version 1 running"
+# the stage is written beside the parse: what the parse or the checks after it refused is gone
+[ -z "$(ls "$T/state/policy" | grep -e '^staged\.' -e '\.tmp\.')" ] || fail "a refused bundle stays staged: $(ls "$T/state/policy")"
+ok "refused bundles (expired, scope, label, schema) leave nothing staged"
 
 # newer version, then downgrade and version reuse
 make_bundle "$T/v2.json" 2
