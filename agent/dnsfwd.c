@@ -165,12 +165,17 @@ static struct {
 	} res[8];
 	int ncpu;	     /* CPUs vigild may run on */
 	int stat_fd;	     /* /proc/stat, for the host's idle time (-1: unknown) */
-	uint64_t cpu_total, cpu_idle; /* its "cpu" line at the last tick: all time, idle + iowait */
-	uint32_t spare16;    /* CPUs idle on average between the last two samples, x16 */
+	uint64_t cpu_total, cpu_idle; /* its "cpu" line at the last sample: all time, idle + iowait */
+	uint64_t own_ns, wall_ns;     /* the loop thread's CPU time and the clock at the last sample */
+	uint32_t spare16;    /* CPUs idle, or used by vigild's loop, between the last two samples, x16 */
 	uint64_t spare_at;   /* now_ms() of the last sample */
-	uint64_t spin_until; /* the loop busy-polls until then (0: it sleeps) */
+	uint64_t spin_until; /* the loop busy-polls for a resolver's answer until then (0: no) */
 	uint64_t spin_arms; /* questions that busy-polled, for status */
 	uint64_t spin_busy; /* and those that would have but no CPU was to spare */
+	uint64_t answered_ns; /* this turn's UDP answers left (0: a question came since) */
+	uint64_t gap_ns;      /* clients' answer-to-next-question time, moving average (0: none yet) */
+	uint64_t listen_until; /* the loop busy-polls for the next question until then (0: no) */
+	uint64_t listen_arms, listen_busy; /* answers followed by such a window; those without a CPU to spare */
 	uint8_t buf[VG_DNS_MSG_MAX + 2];
 	uint8_t qbuf[UDP_VLEN][UDP_QUESTION_MAX]; /* clients' datagrams, one recvmmsg */
 	struct {
@@ -357,10 +362,13 @@ static void udp_flush(void)
 	F.nout = 0;
 }
 
+static void listen_arm(void);
+
 static void on_flush(struct vg_daemon *d, void *arg)
 {
 	F.flush_timer = 0;
 	udp_flush();
+	listen_arm();
 	event_flush();
 }
 
@@ -562,14 +570,25 @@ static int pool_get(struct query *q, size_t r, struct up_sock **out)
 	return 0;
 }
 
-/* ---- busy-poll while a fast resolver answers ---- */
+/* ---- busy-poll: for a fast resolver's answer, for a client's next question ---- */
 
-/* At most every SPARE_MS: how many CPUs the host left idle since the last sample (/proc/stat's
- * "cpu" line: user nice system idle iowait irq softirq steal; stolen time counts as busy) */
+static uint64_t loop_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* At most every SPARE_MS: how many CPUs the rest of the host left to spare since the last sample:
+ * idle (/proc/stat's "cpu" line: user nice system idle iowait irq softirq steal; stolen time
+ * counts as busy) plus what vigild's loop thread itself used (its polling must not count
+ * against itself) */
 static void spare_sample(void)
 {
 	char buf[256], *p;
-	uint64_t v[8] = { 0 }, total = 0, idle, now = now_ms();
+	uint64_t v[8] = { 0 }, total = 0, idle, now = now_ms(), own = loop_cpu_ns(), wall = now_ns();
 	ssize_t n;
 
 	if (F.stat_fd < 0 || now - F.spare_at < SPARE_MS || (n = pread(F.stat_fd, buf, sizeof(buf) - 1, 0)) <= 0)
@@ -584,25 +603,42 @@ static void spare_sample(void)
 		total += v[i];
 	}
 	idle = v[3] + v[4];
-	if (total > F.cpu_total && idle >= F.cpu_idle)
-		F.spare16 = (uint32_t)(16 * (uint64_t)F.ncpu * (idle - F.cpu_idle) / (total - F.cpu_total));
+	if (total > F.cpu_total && idle >= F.cpu_idle && wall > F.wall_ns && own >= F.own_ns)
+		F.spare16 = (uint32_t)(16 * (uint64_t)F.ncpu * (idle - F.cpu_idle) / (total - F.cpu_total) +
+				       16 * (own - F.own_ns) / (wall - F.wall_ns));
 	F.cpu_total = total;
 	F.cpu_idle = idle;
+	F.own_ns = own;
+	F.wall_ns = wall;
+}
+
+/* May the loop poll now? More than one CPU, and the rest of the host left at least one of
+ * them to spare between the last two samples (the one polling takes): a busy host loses no
+ * CPU to polling. */
+static bool spare_cpu(void)
+{
+	spare_sample();
+	return F.spare16 >= 16;
+}
+
+/* the loop polls until the later of the two windows, or sleeps */
+static void poll_update(void)
+{
+	vg_loop_busy_poll(F.d, F.spin_until > F.listen_until ? F.spin_until : F.listen_until);
 }
 
 /* Q just left for its resolver. While its resolver's round trips average under
- * dns_busy_poll_us, and a CPU is to spare (more than one, and at least half a CPU idle between
- * the last two samples), the loop polls instead of sleeping for at most twice that average and never past
- * dns_busy_poll_us: a sleep and a wakeup cost tens of us, which only a fast resolver's answer
- * notices; a slow resolver costs no polling at all, nor does a busy host lose a CPU to it. */
+ * dns_busy_poll_us, and a CPU is to spare (spare_cpu), the loop polls instead of sleeping for
+ * at most twice that average and never past dns_busy_poll_us: a sleep and a wakeup cost tens
+ * of us, which only a fast resolver's answer notices; a slow resolver costs no polling at all,
+ * nor does a busy host lose a CPU to it. */
 static void spin_arm(struct query *q)
 {
 	uint64_t rtt = F.res[q->resolver].rtt_ns, cap = vg_daemon_config(F.d)->dns_busy_poll_us * 1000ull, until;
 
 	if (F.ncpu < 2 || F.stat_fd < 0 || !rtt || rtt > cap)
 		return;
-	spare_sample();
-	if (F.spare16 < 8) {
+	if (!spare_cpu()) {
 		F.spin_busy++;
 		return;
 	}
@@ -610,17 +646,59 @@ static void spin_arm(struct query *q)
 	F.spin_arms++;
 	if (until > F.spin_until) {
 		F.spin_until = until;
-		vg_loop_busy_poll(F.d, until);
+		poll_update();
 	}
 }
 
-/* nothing is out any more: the loop sleeps again */
+/* nothing is out any more: no polling for an answer */
 static void spin_end(void)
 {
 	if (F.nqueries || !F.spin_until)
 		return;
 	F.spin_until = 0;
-	vg_loop_busy_poll(F.d, 0);
+	poll_update();
+}
+
+/* A moving average of AVG with sample X clipped at twice CAP_NS (0: no clip). */
+static void avg_note(uint64_t *avg, uint64_t x, uint64_t cap_ns)
+{
+	if (cap_ns && x > 2 * cap_ns)
+		x = 2 * cap_ns;
+	*avg = *avg ? *avg - *avg / 8 + x / 8 : x;
+}
+
+/* This turn's UDP answers just left. While the clients' next questions have come on average
+ * within dns_listen_poll_us of the answers before them, and a CPU is to spare, the loop polls
+ * for the next question instead of sleeping, for at most twice that average and never past
+ * dns_listen_poll_us: a client asking questions one after another gets no wakeup of vigild's
+ * for each; a quiet tenant, or one asking seldom, costs no polling at all. */
+static void listen_arm(void)
+{
+	uint64_t cap = vg_daemon_config(F.d)->dns_listen_poll_us * 1000ull;
+
+	F.answered_ns = now_ns();
+	if (F.ncpu < 2 || F.stat_fd < 0 || !F.gap_ns || F.gap_ns > cap)
+		return;
+	if (!spare_cpu()) {
+		F.listen_busy++;
+		return;
+	}
+	F.listen_arms++;
+	F.listen_until = F.answered_ns + (2 * F.gap_ns < cap ? 2 * F.gap_ns : cap);
+	poll_update();
+}
+
+/* A client's question came: the time since the last answers left counts for listen_arm, and
+ * the window it opened (if any) has done its work. */
+static void listen_note(void)
+{
+	if (F.answered_ns)
+		avg_note(&F.gap_ns, now_ns() - F.answered_ns, vg_daemon_config(F.d)->dns_listen_poll_us * 1000ull);
+	F.answered_ns = 0;
+	if (F.listen_until) {
+		F.listen_until = 0;
+		poll_update();
+	}
 }
 
 /* A moving average of resolver R's round trips (a given-up question counts its whole wait),
@@ -628,11 +706,7 @@ static void spin_end(void)
  * resolver's cache) moves it less than a resolver that is slow every time. */
 static void rtt_note(size_t r, uint64_t rtt)
 {
-	uint64_t *avg = &F.res[r].rtt_ns, clip = 2000ull * vg_daemon_config(F.d)->dns_busy_poll_us;
-
-	if (clip && rtt > clip)
-		rtt = clip;
-	*avg = *avg ? *avg - *avg / 8 + rtt / 8 : rtt;
+	avg_note(&F.res[r].rtt_ns, rtt, 1000ull * vg_daemon_config(F.d)->dns_busy_poll_us);
 }
 
 /* ---- queries ---- */
@@ -1052,6 +1126,7 @@ static void on_udp(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 	struct mmsghdr mm[UDP_VLEN];
 	int n = UDP_VLEN;
 
+	listen_note();
 	for (int done = 0; done < UDP_BATCH && n == UDP_VLEN; done += n) {
 		for (int i = 0; i < UDP_VLEN; i++) {
 			iov[i] = (struct iovec){ F.qbuf[i], sizeof(F.qbuf[i]) };
@@ -1545,6 +1620,8 @@ static void dnsfwd_status(struct vg_daemon *d, json_t *st)
 	json_object_set_new(st, "outstanding", json_integer((json_int_t)F.nqueries));
 	json_object_set_new(st, "busy_polls", json_integer((json_int_t)F.spin_arms));
 	json_object_set_new(st, "busy_polls_host_busy", json_integer((json_int_t)F.spin_busy));
+	json_object_set_new(st, "listen_polls", json_integer((json_int_t)F.listen_arms));
+	json_object_set_new(st, "listen_polls_host_busy", json_integer((json_int_t)F.listen_busy));
 	json_object_set_new(st, "resolvers", res);
 	json_object_set_new(st, "tenants", tenants);
 }

@@ -55,8 +55,9 @@ asked() { grep -c "query\[" "$T/dnsmasq.log" || true; }
 # the cgroup2 and bpf mounts), so its forwarder listens on that namespace's loopback
 make_keys
 # dns_busy_poll_us: vigild polls for every answer of this resolver (docs/dns.md, "Latency"), so
-# every promise below is proven with polling on, whatever the machine's load
-write_config "enforce = true" "event_rate_limit = 50" "dns_busy_poll_us = 100000"
+# every promise below is proven with polling on, whatever the machine's load; dns_listen_poll_us:
+# questions one after another (a few ms apart even on a loaded machine) are polled for too
+write_config "enforce = true" "event_rate_limit = 50" "dns_busy_poll_us = 100000" "dns_listen_poll_us = 20000"
 nsenter --net="/run/netns/$NSH" "$VIGILD" -c "$T/vigild.conf" --foreground >>"$T/vigild.log" 2>&1 &
 VIGILD_PID=$!
 i=0
@@ -144,6 +145,29 @@ if [ "$(nproc)" -gt 1 ]; then
 else
 	assert_eq "$(dns_global polls)" "$p0" "one CPU: vigild never polls"
 fi
+
+echo "== questions one after another: vigild polls for the next one instead of sleeping, and stops"
+# (or, while the host has no CPU to spare, counts that it did not); a burst must not leave it spinning
+listen_polls() {
+	ctl --json status | python3 -c 'import json, sys
+d = json.load(sys.stdin)["modules"]["dns"]; print(d["listen_polls"] + d["listen_polls_host_busy"])'
+}
+cpu_ms() { cat /proc/"$VIGILD_PID"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s / 1e6 }'; }
+l0=$(listen_polls)
+assert_contains "$(ip netns exec "$NSH" python3 "$DNSC" lookups 127.0.0.1 "$PA" api.example.test 60)" "ok=60" \
+	"60 questions one after another answered"
+if [ "$(nproc)" -gt 1 ]; then
+	[ "$(listen_polls)" -ge $((l0 + 30)) ] || fail "polling for the next question was not considered ($l0 -> $(listen_polls))"
+	ok "polling for the next question decided after $(($(listen_polls) - l0)) of 60 answers"
+else
+	assert_eq "$(listen_polls)" "$l0" "one CPU: vigild never polls"
+fi
+sleep 0.2
+c0=$(cpu_ms)
+sleep 1
+c1=$(cpu_ms)
+[ $((c1 - c0)) -lt 200 ] || fail "vigild used $((c1 - c0)) ms of CPU in the second after the questions stopped"
+ok "no polling once the questions stopped ($((c1 - c0)) ms of CPU in the next second)"
 
 echo "== another tenant cannot use what alpha learned"
 expect "$NSH" "$CGB" <<'EOF'
