@@ -7,9 +7,13 @@
 #    through the forwarder vs straight to dnsmasq (goal: ratio <= 1.2), by one Python client
 #    (its own cost is in both sides);
 #  - queries/s with 64 questions in flight, random names: the forwarder vs dnsmasq alone;
-#  - printed only: the median lookups, and vigild's CPU time per forwarded question (its
-#    threads' schedstat) against dnsmasq's, less disturbed by the machine's load; the questions
-#    vigild busy-polled for and the resolver's round trip it measured (docs/dns.md, "Latency").
+#  - printed only: the median and 99th percentile lookups, and vigild's CPU time per forwarded
+#    question (its threads' schedstat) against dnsmasq's, less disturbed by the machine's load;
+#    the questions vigild busy-polled for and the resolver's round trip it measured, the answers
+#    after which it polled for the next question (docs/dns.md, "Latency");
+#  - beside them, in the same rounds: the forwarder's lookups with dns_listen_poll_us = 0 (no
+#    polling for the next question; the configuration reloaded by SIGHUP), and vigild's CPU per
+#    1000 sequential lookups with and without it: what that polling costs.
 # DNS_BENCH_VIGILD_CONF: a vigild.conf line for the run, e.g. "dns_busy_poll_us = 0" (no polling).
 # Rounds interleave the two so machine noise hits both. Needs root, dnsmasq.
 set -eu
@@ -84,9 +88,23 @@ print(json.load(sys.stdin)["modules"]["dns"]["tenants"]["bench"]["listen"].rspli
 client() { nsenter --net="/run/netns/$NSH" python3 "$DNSC" "$@"; }
 val() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 # CPU time (ns) of every thread of process $1 so far: what a question costs it, whatever the load
-cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%d\n", s }'; }
+# (%.0f: mawk's %d stops at 2^31 ns, 2.1 s)
+cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
 # answers vigild busy-polled for so far (docs/dns.md, "Latency")
-polls() { bench_ctl --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["modules"]["dns"]["busy_polls"])'; }
+polls() { bench_ctl --json status | python3 -c 'import json, sys
+d = json.load(sys.stdin)["modules"]["dns"]; print(d["busy_polls"], d["listen_polls"])'; }
+# vigild.conf as started, or with polling for the next question off (SIGHUP reloads it)
+cp "$W/vigild.conf" "$W/vigild.conf.on"
+{ cat "$W/vigild.conf.on"; echo "dns_listen_poll_us = 0"; } >"$W/vigild.conf.off"
+reconf() {
+	_n=$(grep -c 'SIGHUP: configuration' "$W/vigild.log" || true)
+	cp "$W/vigild.conf.$1" "$W/vigild.conf"
+	kill -HUP "$VPID"
+	_i=0
+	until [ "$(grep -c 'SIGHUP: configuration' "$W/vigild.log" || true)" -gt "$_n" ]; do
+		_i=$((_i + 1)); [ $_i -gt 100 ] && { echo "dns: vigild did not reload its configuration" >&2; exit 1; }; sleep 0.05
+	done
+}
 DNSMASQ=$(cat "$W/dnsmasq.pid")
 client lookups 10.0.0.53 53 warm.bench.test 200 >/dev/null
 client lookups 127.0.0.1 "$P" warm.bench.test 200 443 >/dev/null
@@ -95,6 +113,11 @@ r=0
 while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 	d=$(client lookups 10.0.0.53 53 api.bench.test "$N" 443)
+	reconf off
+	o0=$(cpu_ns "$VPID")
+	o=$(client lookups 127.0.0.1 "$P" api.bench.test "$N" 443)
+	o1=$(cpu_ns "$VPID")
+	reconf on
 	p0=$(polls)
 	c0=$(cpu_ns "$VPID")
 	f=$(client lookups 127.0.0.1 "$P" api.bench.test "$N" 443)
@@ -106,15 +129,20 @@ while [ $r -lt "$ROUNDS" ]; do
 	m1=$(cpu_ns "$DNSMASQ")
 	ff=$(client flood 127.0.0.1 "$P" "$Q" bench.test)
 	c2=$(cpu_ns "$VPID")
+	set -- $p0 $p1
 	echo "$(echo "$d" | val seconds) $(echo "$f" | val seconds) $(echo "$d" | val p50_us) $(echo "$f" | val p50_us)" \
-		"$(echo "$fd" | val seconds) $(echo "$ff" | val seconds) $((c1 - c0)) $((c2 - c1f)) $((m1 - m0)) $((p1 - p0))" >>"$W/rounds"
-	echo "dns: round $r: lookup+connect $(echo "$d" | val seconds)s direct, $(echo "$f" | val seconds)s forwarder ($N);" \
+		"$(echo "$fd" | val seconds) $(echo "$ff" | val seconds) $((c1 - c0)) $((c2 - c1f)) $((m1 - m0)) $(($3 - $1))" \
+		"$(echo "$d" | val p99_us) $(echo "$f" | val p99_us) $(echo "$o" | val seconds) $(echo "$o" | val p50_us)" \
+		"$(echo "$o" | val p99_us) $((o1 - o0)) $(($4 - $2))" >>"$W/rounds"
+	echo "dns: round $r: lookup+connect $(echo "$d" | val seconds)s direct, $(echo "$f" | val seconds)s forwarder," \
+		"$(echo "$o" | val seconds)s forwarder without polling for the next question ($N);" \
 		"$Q queries $(echo "$fd" | val seconds)s direct, $(echo "$ff" | val seconds)s forwarder"
 done
 learned=$(bench_ctl --json status | python3 -c 'import json, sys
 d = json.load(sys.stdin)["modules"]["dns"]
 t = d["tenants"]["bench"]
-print(t["answered"], t["addresses_learned"], t["servfail"], t["overload"], d["busy_polls"], d["resolvers"][0]["rtt_us"])')
+print(t["answered"], t["addresses_learned"], t["servfail"], t["overload"], d["busy_polls"], d["resolvers"][0]["rtt_us"],
+      d["listen_polls_host_busy"])')
 python3 - "$W/rounds" "$N" "$Q" "$learned" >"$W/summary" <<'PYEND'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
@@ -126,13 +154,24 @@ print("dns: lookup-to-connect %.1f us direct, %.1f us through the forwarder: rat
       % (ld / (n * k) * 1e6, lf / (n * k) * 1e6, lf / ld))
 print("dns: median lookup+connect %.1f us direct, %.1f us forwarder: ratio %.3f (median of %d rounds' medians)"
       % (statistics.median(col(2)), statistics.median(col(3)), statistics.median(f / d for d, f in zip(col(2), col(3))), k))
+print("dns: p99 lookup+connect %.1f us direct, %.1f us forwarder: ratio %.3f (median of %d rounds' p99s)"
+      % (statistics.median(col(10)), statistics.median(col(11)), statistics.median(f / d for d, f in zip(col(10), col(11))), k))
+lo = sum(col(12))
+print("dns: without polling for the next question (dns_listen_poll_us = 0, same rounds): %.1f us, ratio %.3f;"
+      " median %.1f us (ratio %.3f), p99 %.1f us (ratio %.3f)"
+      % (lo / (n * k) * 1e6, lo / ld, statistics.median(col(13)), statistics.median(o / d for d, o in zip(col(2), col(13))),
+         statistics.median(col(14)), statistics.median(o / d for d, o in zip(col(10), col(14)))))
+print("dns: vigild CPU per 1000 sequential lookups %.1f ms, %.1f ms without polling for the next question;"
+      " polled for the next question after %.0f%% of the answers"
+      % (sum(col(6)) / (n * k) / 1e3, sum(col(15)) / (n * k) / 1e3, 100.0 * sum(col(16)) / (n * k)))
 print("dns: %.0f queries/s dnsmasq alone, %.0f through the forwarder: %.3f of the resolver's"
       % (q * k / qd, q * k / qf, qd / qf))
 print("dns: vigild CPU per forwarded question %.1f us sequential, %.1f us flood; dnsmasq %.1f us per question (flood)"
       % (sum(col(6)) / (n * k) / 1e3, sum(col(7)) / (q * k) / 1e3, sum(col(8)) / (q * k) / 1e3))
 a = sys.argv[4].split()
 print("dns: forwarder answered/learned/servfail/overload: %s; busy-polled for %s answers in all, %.0f%% of the"
-      " sequential ones; resolver round trip now %s us" % ("/".join(a[:4]), a[4], 100.0 * sum(col(9)) / (n * k), a[5]))
+      " sequential ones; resolver round trip now %s us; no CPU to spare for polling for the next question %s times"
+      % ("/".join(a[:4]), a[4], 100.0 * sum(col(9)) / (n * k), a[5], a[6]))
 print("RATIOS %r %r" % (lf / ld, qd / qf))
 PYEND
 grep -v '^RATIOS' "$W/summary"

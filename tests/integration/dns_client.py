@@ -14,7 +14,8 @@ count-udp ADDR PORT FILE
     a receiver: the number of datagrams that reached ADDR:PORT, rewritten into FILE
 lookups SERVER PORT NAME COUNT [CONNECT_PORT]
     COUNT sequential A questions, each followed by a TCP connect to the first address on
-    CONNECT_PORT when given; prints "ok=N seconds=S p50_us=M" (M: the median question+connect)
+    CONNECT_PORT when given; prints "ok=N seconds=S p50_us=M p99_us=K" (the median and 99th
+    percentile question+connect)
 slow-server ADDR DELAY ANSWER
     a resolver on ADDR:53 (UDP) answering every A question with ANSWER (TTL 1) after DELAY seconds
 forge SRC DST DPORT NAME ANSWER
@@ -212,7 +213,8 @@ def cmd_lookups(a):
         ok += 1
         each.append(time.perf_counter() - t1)
     each.sort()
-    print("ok=%d seconds=%.6f p50_us=%.1f" % (ok, time.perf_counter() - t0, each[len(each) // 2] * 1e6 if each else 0))
+    pct = lambda f: each[min(len(each) - 1, int(len(each) * f))] * 1e6 if each else 0
+    print("ok=%d seconds=%.6f p50_us=%.1f p99_us=%.1f" % (ok, time.perf_counter() - t0, pct(0.5), pct(0.99)))
     return 0
 
 
