@@ -15,6 +15,8 @@
 #    polling for the next question; the configuration reloaded by SIGHUP), and vigild's CPU per
 #    1000 sequential lookups with and without it: what that polling costs.
 # DNS_BENCH_VIGILD_CONF: a vigild.conf line for the run, e.g. "dns_busy_poll_us = 0" (no polling).
+# DNS_BENCH_SPLIT=1 (needs perf): after the rounds, one traced run of DNS_BENCH_SPLIT_LOOKUPS (300)
+# lookups each way, and where the time of a lookup goes, step by step (bench/dns_split.py).
 # Rounds interleave the two so machine noise hits both. Needs root, dnsmasq.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -138,6 +140,18 @@ while [ $r -lt "$ROUNDS" ]; do
 		"$(echo "$o" | val seconds)s forwarder without polling for the next question ($N);" \
 		"$Q queries $(echo "$fd" | val seconds)s direct, $(echo "$ff" | val seconds)s forwarder"
 done
+if [ "${DNS_BENCH_SPLIT:-0}" = 1 ] && command -v perf >/dev/null; then
+	ev=sched:sched_switch,sched:sched_waking,raw_syscalls:sys_enter,raw_syscalls:sys_exit
+	for side in direct fwd; do
+		if [ $side = direct ]; then to="10.0.0.53 53"; else to="127.0.0.1 $P"; fi
+		# shellcheck disable=SC2086
+		perf record -q -o "$W/$side.perf" -e "$ev" -a -- nsenter --net="/run/netns/$NSH" \
+			python3 "$DNSC" lookups $to api.bench.test "${DNS_BENCH_SPLIT_LOOKUPS:-300}" 443 >/dev/null
+		perf script -i "$W/$side.perf" -F comm,pid,tid,cpu,time,event,trace 2>/dev/null >"$W/$side.trace"
+		python3 "$ROOT/bench/dns_split.py" "$W/$side.trace" $side "$VPID" "$DNSMASQ"
+		rm -f "$W/$side.perf" "$W/$side.trace"
+	done
+fi
 learned=$(bench_ctl --json status | python3 -c 'import json, sys
 d = json.load(sys.stdin)["modules"]["dns"]
 t = d["tenants"]["bench"]
