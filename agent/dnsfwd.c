@@ -588,12 +588,14 @@ static uint64_t loop_cpu_ns(void)
 static void spare_sample(void)
 {
 	char buf[256], *p;
-	uint64_t v[8] = { 0 }, total = 0, idle, now = now_ms(), own = loop_cpu_ns(), wall = now_ns();
+	uint64_t v[8] = { 0 }, total = 0, idle, now = now_ms(), own, wall;
 	ssize_t n;
 
 	if (F.stat_fd < 0 || now - F.spare_at < SPARE_MS || (n = pread(F.stat_fd, buf, sizeof(buf) - 1, 0)) <= 0)
 		return;
 	F.spare_at = now;
+	own = loop_cpu_ns(); /* a system call: only with a sample */
+	wall = now_ns();
 	buf[n] = '\0';
 	if (strncmp(buf, "cpu ", 4))
 		return;
