@@ -283,6 +283,11 @@ int vg_audit_replay(struct vg_daemon *d, uint64_t from, vg_audit_replay_cb fn, v
 
 	if (!A.log)
 		return vg_err_set(err, ENODEV, "audit_unavailable", "audit", "the audit log is not open");
+#if VIGIL_TEST_HOOKS
+	/* tests stand in for a log that cannot be read back (an I/O error, no descriptor left) */
+	if ((r = atoi(getenv("VIGIL_TEST_AUDIT_REPLAY_ERRNO") ?: "0")) > 0)
+		return vg_err_set(err, r, "audit_log_unreadable", A.dir, "cannot read: %s", strerror(r));
+#endif
 	if ((r = vg_audit_reader_open(A.dir, from, &rd, err)) < 0)
 		return r;
 	while ((r = vg_audit_reader_next(rd, &rec, NULL, err)) != 0) {

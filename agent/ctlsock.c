@@ -46,6 +46,7 @@ struct vg_client {
 	json_t *answer; /* what to send, once ready */
 	json_t *held;	/* the answer, until the audit records of the request are durable */
 	bool ready;
+	bool early; /* answered before its audit records are durable (vg_ctl_answer_before_durable) */
 };
 
 struct ctl_conn {
@@ -438,6 +439,12 @@ struct vg_client *vg_ctl_defer(struct vg_daemon *d)
 	return dispatching;
 }
 
+void vg_ctl_answer_before_durable(struct vg_daemon *d)
+{
+	if (dispatching)
+		dispatching->early = true;
+}
+
 void vg_client_reply(struct vg_daemon *d, struct vg_client *q, int r, json_t *reply, const struct vg_err *err)
 {
 	struct vg_err e = *err;
@@ -591,7 +598,7 @@ static void conn_request(struct vg_daemon *d, struct ctl_conn *c, char *body, si
 	json_decref(req);
 	if (owned)
 		free(body);
-	if (!reply || hold_until_durable(d, q, from, reply))
+	if (!reply || (!q->early && hold_until_durable(d, q, from, reply)))
 		return;
 	req_answer(d, q, reply);
 }

@@ -159,33 +159,35 @@ static int save_counters(struct vg_daemon *d)
 
 /* Sign counters (docs/pam.md "Sign counters"): a step-up is answered once its step_up_satisfied
  * record, which carries the credential and its new counter, is durable; sign_counters.json is
- * written just after, with the audit seq it is complete to, and what a crash kept out of it is
- * read back from the log before the next assertion is checked. */
+ * written once the step-up is over (with grants.json after its confirm), or COUNTERS_WRITE_MS
+ * after the answer when no grant follows, with the audit seq it is complete to: its flushes never
+ * share the disk with the records a step-up waits for. What a crash kept out of it is read back
+ * from the log before the next assertion is checked. */
+#define COUNTERS_WRITE_MS 1000
+
 static void on_counters_timer(struct vg_daemon *d, void *arg)
 {
 	st.counters_timer = 0;
 	save_counters(d);
 }
 
-static void counters_changed(struct vg_daemon *d)
+static void counters_after_answer(struct vg_daemon *d)
 {
-	if (!st.counters_timer && (st.counters_timer = vg_loop_add_timer(d, 1, on_counters_timer, NULL)) < 0) {
+	if (!st.counters_timer &&
+	    (st.counters_timer = vg_loop_add_timer(d, COUNTERS_WRITE_MS, on_counters_timer, NULL)) < 0) {
 		st.counters_timer = 0;
 		save_counters(d);
 	}
 }
 
-static void counters_durable(struct vg_daemon *d, int r, void *arg)
+/* the step-up is over: the counters it changed are written now */
+static void counters_flush(struct vg_daemon *d)
 {
-	counters_changed(d);
-}
-
-/* The file is handed to its thread once the record is durable, 1 ms after the answer went out:
- * its flushes do not compete with the record's. */
-static void counters_after_answer(struct vg_daemon *d)
-{
-	if (vg_audit_when_durable(d, vg_audit_next_seq(d), counters_durable, NULL) != 0)
-		counters_changed(d);
+	if (st.counters_timer <= 0)
+		return;
+	vg_loop_cancel_timer(d, st.counters_timer);
+	st.counters_timer = 0;
+	save_counters(d);
 }
 
 static void rebuild_counter(const char *type, json_t *data, void *arg)
@@ -194,7 +196,9 @@ static void rebuild_counter(const char *type, json_t *data, void *arg)
 	json_t *n = json_object_get(data, "sign_count");
 	bool *changed = arg;
 
-	if (strcmp(type, "step_up_satisfied") != 0 || !cred || !json_is_integer(n) || json_integer_value(n) < 0 ||
+	/* step_up_failed: a verified assertion refused afterwards (audit_failed_counted) */
+	if ((strcmp(type, "step_up_satisfied") != 0 && strcmp(type, "step_up_failed") != 0) || !cred ||
+	    !json_is_integer(n) || json_integer_value(n) < 0 ||
 	    json_integer_value(n) > UINT32_MAX ||
 	    json_integer_value(n) <= json_integer_value(json_object_get(st.counters, cred)))
 		return;
@@ -287,6 +291,7 @@ static int add_grant(struct vg_daemon *d, struct vg_grant *g)
 static void on_flush_timer(struct vg_daemon *d, void *arg)
 {
 	st.flush_timer = 0;
+	counters_flush(d);
 	save_grants(d);
 	publish_grants(d);
 }
@@ -631,15 +636,40 @@ static void audit_limited(struct vg_daemon *d, const char *type, const char *use
 	vg_daemon_audit(d, type, user, o);
 }
 
-static void audit_failed(struct vg_daemon *d, const struct vg_requester *rq, const char *user, const char *service,
-			 const char *reason, const char *detail, json_t *extra)
+static json_t *failed_event(const struct vg_requester *rq, const char *user, const char *service, const char *reason,
+			    const char *detail, json_t *extra)
 {
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "user", user, "service", service, "tty", rq->tty, "reason",
 			      reason, "detail", detail ? detail : "");
 
 	if (o && extra)
 		json_object_set(o, "posture", extra);
-	audit_limited(d, "step_up_failed", user, rq->uid, o);
+	return o;
+}
+
+static void audit_failed(struct vg_daemon *d, const struct vg_requester *rq, const char *user, const char *service,
+			 const char *reason, const char *detail, json_t *extra)
+{
+	audit_limited(d, "step_up_failed", user, rq->uid, failed_event(rq, user, service, reason, detail, extra));
+}
+
+/* A verified assertion refused afterwards (posture, audit degraded) advanced its credential's
+ * counter: its step_up_failed record carries credential and sign_count as step_up_satisfied does
+ * and is never rate-limited (each one took a touch), so the answer waits for it and the log
+ * replay finds it ("Sign counters"). */
+static void audit_failed_counted(struct vg_daemon *d, const struct vg_requester *rq, const char *user,
+				 const char *service, const char *reason, const char *detail, json_t *extra,
+				 const struct vg_credential *cred, uint32_t sign_count)
+{
+	json_t *o = failed_event(rq, user, service, reason, detail, extra);
+
+	if (o) {
+		json_object_set_new(o, "credential", json_string(cred->id_b64));
+		json_object_set_new(o, "sign_count", json_integer(sign_count));
+		if (rq->uid != VG_UID_NONE)
+			json_object_set_new(o, "requester_uid", json_integer(rq->uid));
+	}
+	vg_daemon_audit(d, "step_up_failed", user, o);
 }
 
 static const struct vg_bundle *need_bundle(struct vg_daemon *d, struct vg_err *err)
@@ -744,6 +774,10 @@ static int cmd_challenge(struct vg_daemon *d, const struct vg_peer *peer, json_t
 	*reply = json_pack("{s:s, s:s?, s:s?, s:b, s:o, s:s}", "challenge_id", ch.id, "client_data_hash", cdh,
 			   "rp_id", b->elevation.rp_id, "uv_required", b->elevation.require_uv,
 			   "credentials", creds, "expires", exp);
+	/* a challenge authorises nothing: its record is flushed while the key is touched, and the
+	 * assert's answer waits for it with its own (docs/pam.md "Step-up") */
+	if (*reply)
+		vg_ctl_answer_before_durable(d);
 	return *reply ? 0 : -ENOMEM;
 }
 
@@ -898,7 +932,7 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 		const char *why = json_is_true(json_object_get(report, "stale")) ? "posture_stale" : "posture_failed";
 
 		save_counters(d);
-		audit_failed(d, &rq, user, service, why, "device posture does not pass", report);
+		audit_failed_counted(d, &rq, user, service, why, "device posture does not pass", report, cred, now_ctr);
 		json_decref(report);
 		return vg_err_set(err, EACCES, "posture_failed", "elevation.assert",
 				  "device posture does not pass the policy (vigilctl posture shows why)");
@@ -906,7 +940,7 @@ static int cmd_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	json_decref(report);
 	if (vg_audit_degraded(d)) {
 		save_counters(d);
-		audit_failed(d, &rq, user, service, "audit_degraded", NULL, NULL);
+		audit_failed_counted(d, &rq, user, service, "audit_degraded", NULL, NULL, cred, now_ctr);
 		return vg_err_set(err, EAGAIN, "audit_degraded", "elevation.assert",
 				  "the audit trail is degraded; elevation is refused until it recovers");
 	}
@@ -1279,11 +1313,7 @@ static void elev_shutdown(struct vg_daemon *d)
 		st.flush_timer = 0;
 		save_grants(d);
 	}
-	if (st.counters_timer > 0) {
-		vg_loop_cancel_timer(d, st.counters_timer);
-		st.counters_timer = 0;
-		save_counters(d);
-	}
+	counters_flush(d);
 	writer_stop();
 	json_decref(st.counters);
 	st.counters = NULL;

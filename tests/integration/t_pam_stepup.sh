@@ -2,8 +2,9 @@
 # FIDO2 step-up through a real PAM stack (pamtester) with the software key (softfido, test
 # builds): success creates a grant (visible in NSS as elevation group membership), a grant is
 # reused without touch, revoke, no touch, wrong key, cloned key, a counters file one step behind
-# (completed from the audit log), UV required but missing,
-# posture failing, expiry on time (also across a vigild restart), grants survive restarts.
+# (completed from the audit log), UV required but missing, posture failing (its counter recorded
+# and read back), an audit log that cannot be read back (refused), expiry on time (also across a
+# vigild restart), grants survive restarts.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pam_common.sh"
 . "$(dirname "$0")/nss_ns.sh"
@@ -132,15 +133,43 @@ sf uv on
 # posture failing: prod requires EDR, disk encryption, secure boot; this VM's fixture has none
 mkdir -p "$T/posture"
 pam_bundle 3 --set environment='"prod"'
+cp -p "$T/state/sign_counters.json" "$T/counters.behind"
 pamt "CHG-48\n" sudo alice authenticate
 [ "$RC" != 0 ] || fail "elevation granted with failing posture: $OUT"
 assert_contains "$OUT" "posture" "posture failure named on screen"
 audit_has step_up_failed '"posture_failed"' || fail "step_up_failed posture_failed not audited"
 ok "posture failing: denied, audited"
 
+# The refused assertion was verified and advanced the key's counter: its record carries it. A
+# crash that kept it out of the counters file (rolled back below) loses nothing, and a copy of
+# the key that reuses that counter is a clone. First a log that cannot be read back (an I/O
+# error, stood in for by the test hook): the step-up is refused, counters_unavailable.
+used=$("$BIN/tests/softfido-ctl" get "$SOFTFIDO" counter) || fail "softfido-ctl get counter"
+pam_bundle 4
+stop_vigild
+cp -p "$T/counters.behind" "$T/state/sign_counters.json"
+export VIGIL_TEST_AUDIT_REPLAY_ERRNO=5
+start_vigild
+unset VIGIL_TEST_AUDIT_REPLAY_ERRNO
+sf counter $((used - 1))
+pamt "CHG-48\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "step-up accepted while the audit log could not be read back: $OUT"
+audit_has step_up_failed '"counters_unavailable"' || fail "step_up_failed counters_unavailable not audited: $OUT"
+ok "audit log unreadable: sign counters unavailable, step-up refused, audited"
+stop_vigild
+start_vigild
+clones=$(grep -ca CLONED "$T/vigild.log")
+sf counter $((used - 1))
+pamt "CHG-48\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "counter $used of a refused assertion accepted again after a rollback: $OUT"
+[ "$(grep -ca CLONED "$T/vigild.log")" -gt "$clones" ] || fail "the refused assertion's counter $used was not called a clone"
+pamt "CHG-48\n" sudo alice authenticate
+[ "$RC" = 0 ] || fail "step-up refused once the audit log is readable again: $OUT"
+ok "a refused assertion's counter is read back from the audit log: reusing it is a clone"
+
 # expiry on time (the policy's shortest grant is 60 s), with vigild running and across a
 # restart: vigild started with its test clock past the grant's end expires it at start
-pam_bundle 4 --set elevation.default_duration=60 --set elevation.max_duration=60
+pam_bundle 5 --set elevation.default_duration=60 --set elevation.max_duration=60
 pamt "CHG-49\n" sudo alice authenticate setcred
 [ "$RC" = 0 ] || fail "short grant not created: $OUT"
 has_grant() { ctl --json grants | grep -q '"alice"'; }
