@@ -325,6 +325,56 @@ static int set_grow(struct set *s)
 	return 0;
 }
 
+/* Rule ids (1..0x7fffffff, 0 = empty slot): 4 bytes a slot, since a 1M-rule bundle needs 2M slots. */
+struct idset {
+	uint32_t *keys;
+	size_t cap, n;
+};
+
+static int idset_init(struct idset *s, size_t expect)
+{
+	s->cap = 16;
+	while (s->cap < expect * 2 + 16)
+		s->cap <<= 1;
+	s->n = 0;
+	s->keys = calloc(s->cap, sizeof(*s->keys));
+	return s->keys ? 0 : -ENOMEM;
+}
+
+static void idset_put(uint32_t *keys, size_t cap, uint32_t id)
+{
+	size_t i = u64_slot(id, cap);
+
+	while (keys[i])
+		i = (i + 1) & (cap - 1);
+	keys[i] = id;
+}
+
+/* 1 if inserted, 0 if already present, -ENOMEM */
+static int idset_add(struct idset *s, uint32_t id)
+{
+	size_t i;
+
+	if ((s->n + 1) * 2 > s->cap) {
+		uint32_t *keys = calloc(s->cap * 2, sizeof(*keys));
+
+		if (!keys)
+			return -ENOMEM;
+		for (size_t j = 0; j < s->cap; j++)
+			if (s->keys[j])
+				idset_put(keys, s->cap * 2, s->keys[j]);
+		free(s->keys);
+		s->keys = keys;
+		s->cap *= 2;
+	}
+	for (i = u64_slot(id, s->cap); s->keys[i]; i = (i + 1) & (s->cap - 1))
+		if (s->keys[i] == id)
+			return 0;
+	s->keys[i] = id;
+	s->n++;
+	return 1;
+}
+
 /* ---- parse context ---- */
 
 /* one array read from the bytes: start NULL when it is in the tree */
@@ -349,7 +399,7 @@ struct identity_stream {
 struct ctx {
 	struct arena *arena;
 	struct vg_err *err;
-	struct set rule_ids;
+	struct idset rule_ids;
 	const struct identity_stream *stream; /* NULL: the whole bundle is a jansson tree */
 	const struct vg_portrange *last_ports; /* the previous rule's port list, which the next may share */
 	size_t last_nports;
@@ -898,7 +948,9 @@ static int parse_rule_common(struct ctx *c, json_t *obj, const char *path, uint3
 	if ((r = get_int(c, obj, path, "id", true, 1, 0x7fffffff, 0, &v)) < 0)
 		return r;
 	*id = (uint32_t)v;
-	if (!set_add_u64(&c->rule_ids, *id)) {
+	if ((r = idset_add(&c->rule_ids, *id)) < 0)
+		return r;
+	if (r == 0) {
 		sub(p, sizeof(p), path, "id");
 		return vg_err_set(c->err, EINVAL, "schema_duplicate", p,
 				  "rule id %u is used twice; rule ids are unique across the bundle", *id);
@@ -1902,7 +1954,7 @@ static int fast_rule(struct ctx *c, const struct vg_json_tok *e, struct vg_rule 
 	if (f[3].start && (rule->proto == VG_PROTO_ICMP || (r = fast_ports(c, &f[3], rule)) <= 0))
 		return r < 0 ? r : 0;
 	/* a duplicate id: the caller's parse reports it */
-	if ((r = set_add_u64(&c->rule_ids, (uint64_t)id)) <= 0)
+	if ((r = idset_add(&c->rule_ids, (uint32_t)id)) <= 0)
 		return r;
 	rule->id = (uint32_t)id;
 	return 1;
@@ -2690,14 +2742,14 @@ int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct 
 		vg_bundle_free(b);
 		return r;
 	}
-	if (set_init(&c.rule_ids, 1024 + stream_rules(&st)) < 0) {
+	if (idset_init(&c.rule_ids, 1024 + stream_rules(&st)) < 0) {
 		stream_free(&st);
 		json_arena_end(&ja, root);
 		vg_bundle_free(b);
 		return -ENOMEM;
 	}
 	r = parse_root(&c, root, b);
-	set_free(&c.rule_ids);
+	free(c.rule_ids.keys);
 	stream_free(&st);
 	/* the whole tree goes with its chunks: no walk to free it */
 	json_arena_end(&ja, root);
