@@ -23,13 +23,17 @@ _Static_assert(VG_TENANT_SOCK_RAW == VG_ENF_SOCK_RAW && VG_TENANT_SOCK_PACKET ==
 /* what one CIDR of one tenant's view contributes */
 enum item_kind { ITEM_OWN, ITEM_SHARED, ITEM_SEGMENT };
 
+/* 32 bytes: a tenant's view of 1M rules holds 1M of these while it is built */
 struct item {
 	uint8_t fam, plen;
+	uint8_t kind; /* enum item_kind */
 	uint8_t addr[16];
-	enum item_kind kind;
-	const struct vg_rule *rule; /* OWN, SHARED */
-	uint32_t owner;		    /* SEGMENT */
+	union {
+		const struct vg_rule *rule; /* OWN, SHARED */
+		uint32_t owner;		    /* SEGMENT */
+	};
 };
+_Static_assert(sizeof(struct item) <= 32, "keep the item small");
 
 struct node {
 	uint8_t fam, plen;
@@ -76,9 +80,11 @@ static int add_item(struct builder *bd, const struct vg_cidr *cidr, enum item_ki
 	it->fam = cidr->family == AF_INET ? 4 : 6;
 	it->plen = cidr->prefixlen;
 	memcpy(it->addr, cidr->addr, it->fam == 4 ? 4 : 16);
-	it->kind = kind;
-	it->rule = rule;
-	it->owner = owner;
+	it->kind = (uint8_t)kind;
+	if (kind == ITEM_SEGMENT)
+		it->owner = owner;
+	else
+		it->rule = rule;
 	return 0;
 }
 
