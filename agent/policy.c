@@ -615,6 +615,8 @@ static int apply(struct vg_daemon *d, struct vg_load_job *j)
 	/* parsed and written: a file holds the bytes from here on (a 1M-rule bundle is 117 MB) */
 	if (bytes_on_disk(j))
 		job_bytes_free(j);
+	/* what the parse left free inside malloc's heaps goes back before the compile's peak */
+	malloc_trim(0);
 	if ((r = prepare_all(d, b, staged, &j->times, &j->err)) < 0)
 		return r;
 	step_end(&j->times, VG_STEP_PREPARE);
