@@ -46,7 +46,7 @@ struct vg_enf_name_entry {
 
 struct vg_enf_compiled {
 	size_t nentries;
-	struct vg_enf_entry *entries; /* sorted by (tenant, fam, prefixlen, addr) */
+	struct vg_enf_entry *entries; /* sorted by (tenant, fam, addr, prefixlen) */
 	size_t nranges;
 	struct vg_enf_range *ranges;
 	size_t ncgroups;
