@@ -255,20 +255,6 @@ bool vg_ctl_vigild_absent(const struct vg_err *err)
 	return strcmp(err->code, VG_CTL_ABSENT) == 0 || strcmp(err->code, "no_policy") == 0;
 }
 
-int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err)
-{
-	char *frame = NULL;
-	size_t flen;
-	int r;
-
-	*reply = NULL;
-	if ((r = vg_ctl_frame(req, &frame, &flen)) < 0)
-		return vg_err_set(err, -r, "encode", NULL, "cannot encode the request");
-	r = vg_ctl_call_frame(socket_path, frame, flen, reply, timeout_ms, err);
-	free(frame);
-	return r;
-}
-
 static int call_iov(const char *socket_path, struct iovec *iov, int niov, json_t **reply, int timeout_ms,
 		    struct vg_err *err)
 {
@@ -314,12 +300,19 @@ static int call_iov(const char *socket_path, struct iovec *iov, int niov, json_t
 	return 0;
 }
 
-int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, json_t **reply, int timeout_ms,
-		      struct vg_err *err)
+int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err)
 {
-	struct iovec iov = { .iov_base = (char *)frame, .iov_len = flen };
+	struct iovec iov = { 0 };
+	char *frame = NULL;
+	int r;
 
-	return call_iov(socket_path, &iov, 1, reply, timeout_ms, err);
+	*reply = NULL;
+	if ((r = vg_ctl_frame(req, &frame, &iov.iov_len)) < 0)
+		return vg_err_set(err, -r, "encode", NULL, "cannot encode the request");
+	iov.iov_base = frame;
+	r = call_iov(socket_path, &iov, 1, reply, timeout_ms, err);
+	free(frame);
+	return r;
 }
 
 int vg_ctl_call_push(const char *socket_path, const char *bundle, size_t len, const char *sig, size_t siglen,

@@ -34,9 +34,6 @@ uint32_t vg_ctl_max_request(uint64_t max_bundle_bytes);
 
 /* Client side: connect, send req, wait for the reply; every step bounded by timeout_ms together. */
 int vg_ctl_call(const char *socket_path, json_t *req, json_t **reply, int timeout_ms, struct vg_err *err);
-/* The same with a frame already made (vg_ctl_frame). */
-int vg_ctl_call_frame(const char *socket_path, const char *frame, size_t flen, json_t **reply, int timeout_ms,
-		      struct vg_err *err);
 
 /*
  * A policy.push larger than VG_CTL_USER_MAX_REQUEST goes as raw bytes (docs/control-socket.md):
