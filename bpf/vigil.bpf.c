@@ -177,7 +177,7 @@ struct sock_state {
 	__u8 passive;	/* accepted (found by accepted()): packets to its peer are replies */
 	__u8 created;	/* pid/uid/comm/tenant below were recorded at sock_create */
 	__u8 addr[16];
-	__u8 early;	/* the verdict was stamped by connect/sendmsg: not valid on the loopback device */
+	__u8 early;	/* stamped by connect/sendmsg: EARLY_BLIND not valid on the loopback device */
 	__u8 pad[3];
 	__u32 vtenant;	/* tenant the cached verdict was made for (counters) */
 	__u32 tenant;	/* tenant of the creator, under generation cgen */
@@ -303,6 +303,10 @@ struct dest {
 	__u8 family; /* of the socket */
 	__u8 fam;    /* as matched: 4 or 6 */
 };
+
+/* sock_state.early: how connect/sendmsg stamped the verdict */
+#define EARLY_BLIND 1	 /* a destination that is not local: judged without its receiver */
+#define EARLY_RECEIVER 2 /* a local TCP destination whose listener's owner was known */
 
 /* A packet as the skb program reads it (on the stack: a per-CPU buffer could be overwritten by a softirq run). */
 struct packet {
@@ -885,12 +889,18 @@ static __always_inline void dest_v6(struct dest *d, const __u8 a[16])
 /*
  * Owner of the local socket a connect/sendmsg would reach, as far as the
  * socket hook can tell: the tenant recorded when that socket was created under
- * the generation in force. Otherwise 0, and the packet path decides.
+ * the generation in force. Otherwise 0, and the packet path decides. *known:
+ * the TCP SYN will reach that very socket, so the packet path may take this
+ * verdict (stamp): a listener with a record, in no SO_REUSEPORT group (the
+ * kernel picks a group's member by the packet's addresses, which the hook
+ * does not know yet).
  */
-static __always_inline __u32 local_owner_early(struct bpf_sock_addr *ctx, const struct dest *d, __u32 gen)
+static __always_inline __u32 local_owner_early(struct bpf_sock_addr *ctx, const struct dest *d, __u32 gen,
+					       int *known)
 {
 	struct bpf_sock_tuple t = {};
 	struct sock_state *st;
+	struct tcp_sock *tp;
 	struct bpf_sock *sk;
 	__u32 owner = 0, size;
 
@@ -910,8 +920,11 @@ static __always_inline __u32 local_owner_early(struct bpf_sock_addr *ctx, const 
 	if (!sk)
 		return 0;
 	st = bpf_sk_storage_get(&sock_states, sk, 0, 0);
-	if (st && st->created && st->cgen == gen)
+	if (st && st->created && st->cgen == gen) {
 		owner = st->tenant;
+		tp = d->proto == IPPROTO_TCP ? bpf_skc_to_tcp_sock(sk) : NULL;
+		*known = tp && !tp->inet_conn.icsk_inet.sk.sk_reuseport_cb;
+	}
 	bpf_sk_release(sk);
 	return owner;
 }
@@ -1036,7 +1049,7 @@ static __always_inline __u32 steer_dns(struct bpf_sock_addr *ctx, const struct p
  * socket's tenant) and a destination that is not local (the packet path asks
  * who receives those; a stamp is not taken on the loopback device either).
  */
-static __always_inline void stamp(struct bpf_sock_addr *ctx, const struct policy *p, const struct dest *d)
+static __always_inline void stamp(struct bpf_sock_addr *ctx, const struct policy *p, const struct dest *d, __u8 early)
 {
 	struct sock_state *st;
 
@@ -1052,14 +1065,14 @@ static __always_inline void stamp(struct bpf_sock_addr *ctx, const struct policy
 	st->proto = d->proto;
 	st->port = d->port;
 	__builtin_memcpy(st->addr, d->addr, 16);
-	st->early = 1;
+	st->early = early;
 	st->cached = 1;
 }
 
 static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct dest *d, __u8 hook, const int v6)
 {
 	__u32 verdict, rule, owner, port_owner = 0;
-	int local = vg_enf_is_local(d->fam, d->addr);
+	int local = vg_enf_is_local(d->fam, d->addr), known = 0;
 	struct policy p;
 
 	if (load_generation(&p))
@@ -1080,11 +1093,15 @@ static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct d
 		p.fwd_done = 1;
 	}
 	if (p.who->tenant && vg_enf_proto_class(d->proto) <= VG_ENF_CLASS_UDP && local)
-		port_owner = local_owner_early(ctx, d, p.gen);
+		port_owner = local_owner_early(ctx, d, p.gen, &known);
 	verdict = judge(&p, d, port_owner, &rule, &owner);
 	verdict = connect_rate(&p, ctx, d, verdict, hook);
-	if (!local && vg_enf_verdict_allows(verdict))
-		stamp(ctx, &p, d);
+	if (vg_enf_verdict_allows(verdict)) {
+		if (!local)
+			stamp(ctx, &p, d, EARLY_BLIND);
+		else if (known && d->proto == IPPROTO_TCP)
+			stamp(ctx, &p, d, EARLY_RECEIVER);
+	}
 	return decide_task(&p, d, verdict, rule, owner, hook);
 }
 
@@ -1471,26 +1488,14 @@ static __always_inline int is_peer(struct bpf_sock *sk, const struct dest *d)
 #define BPF_TCP_SYN_SENT_STATE 2
 #define BPF_TCP_LISTEN_STATE 10
 
-/*
- * An accepted TCP connection: accepted sockets are cloned from their listener,
- * so sock_create never saw them; one that is past SYN_SENT and whose local
- * address and port have a listener was accepted. Asked once per socket, at its
- * first judged packet (cheaper than a sockops program, which runs for every
- * TCP callback of every connection on the host).
- */
-static __always_inline int accepted(struct __sk_buff *skb, struct bpf_sock *sk, struct sock_state *st,
-				    const struct packet *pk)
+/* 1: a TCP listener holds the packet's source address and port (the lookup of an incoming packet from no peer). */
+static __always_inline int listener_holds(struct __sk_buff *skb, const struct packet *pk)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *l;
 	__u32 size;
 	int r;
 
-	if (st->passive)
-		return 1;
-	if (st->created || pk->d.proto != IPPROTO_TCP || sk->state == BPF_TCP_SYN_SENT_STATE)
-		return 0;
-	/* the listener lookup of an incoming packet to our address and port, from no peer */
 	if (pk->d.fam == 4) {
 		__builtin_memcpy(&t.ipv4.daddr, pk->saddr, 4);
 		t.ipv4.dport = bpf_htons(pk->sport);
@@ -1505,8 +1510,33 @@ static __always_inline int accepted(struct __sk_buff *skb, struct bpf_sock *sk, 
 		return 0;
 	r = l->state == BPF_TCP_LISTEN_STATE;
 	bpf_sk_release(l);
-	st->passive = r;
 	return r;
+}
+
+/*
+ * A TCP socket accepted from a listener: accepted sockets are cloned from
+ * their listener, so sock_create never saw them; one that is past SYN_SENT
+ * and whose local address and port have a listener was accepted.
+ */
+static __always_inline int accepted_sock(struct bpf_sock *sk, const struct packet *pk)
+{
+	return pk->d.proto == IPPROTO_TCP && sk->state != BPF_TCP_SYN_SENT_STATE;
+}
+
+/*
+ * accepted_sock() for a socket with a record: asked once per socket, at its
+ * first judged packet, and remembered (cheaper than a sockops program, which
+ * runs for every TCP callback of every connection on the host).
+ */
+static __always_inline int accepted(struct __sk_buff *skb, struct bpf_sock *sk, struct sock_state *st,
+				    const struct packet *pk)
+{
+	if (st->passive)
+		return 1;
+	if (st->created || !accepted_sock(sk, pk))
+		return 0;
+	st->passive = listener_holds(skb, pk);
+	return st->passive;
 }
 
 /* Tenant of the socket on this host that receives the packet (listener or connected peer), 0: host or none. */
@@ -1678,6 +1708,26 @@ static __always_inline int answer_of_quarantined(struct __sk_buff *skb)
 }
 
 /*
+ * A reply of an accepted TCP socket without a record, in its first segments:
+ * one listener lookup instead of a record (a socket storage allocation) for
+ * connections that send little; a longer one gets its record and the cached
+ * compare. No reply pass while a quarantine exists (judged in full).
+ */
+#define REPLY_SEGS_WITHOUT_RECORD 4
+static __always_inline int young_reply(struct __sk_buff *skb, struct bpf_sock *sk, const struct packet *pk)
+{
+	struct bpf_tcp_sock *tp;
+
+	if (sk->protocol != IPPROTO_TCP || sk->type != SOCK_STREAM || pk->bad || pk->nroute ||
+	    !accepted_sock(sk, pk) || (conf_flags() & VG_ENF_HAS_QUARANTINE))
+		return 0;
+	tp = bpf_tcp_sock(sk);
+	if (!tp || tp->segs_out >= REPLY_SEGS_WITHOUT_RECORD)
+		return 0;
+	return is_peer(sk, &pk->d) && listener_holds(skb, pk);
+}
+
+/*
  * The common packet: its socket's cached verdict allows it, under this
  * generation, for this destination. Read straight from the packet, for plain
  * IPv4 and IPv6 TCP and UDP headers only: options, extension headers, later
@@ -1690,7 +1740,7 @@ static __always_inline int cached_allow(struct __sk_buff *skb, const struct sock
 
 	if (!st->cached || !st->allow || st->gen != gen || (st->proto != IPPROTO_TCP && st->proto != IPPROTO_UDP))
 		return 0;
-	if (st->early && skb->ifindex == LOOPBACK_IFINDEX)
+	if (st->early == EARLY_BLIND && skb->ifindex == LOOPBACK_IFINDEX)
 		return 0;
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr *ip = data;
@@ -1747,6 +1797,8 @@ int vg_skb_egress(struct __sk_buff *skb)
 	if (st) {
 		if (cached_allow(skb, st, *gen))
 			return 1;
+		if (parse_packet(skb, pk) < 0)
+			return 1;
 	} else {
 		/* a host socket while the host allows everything: cg_front (else cg_cache) and a compare */
 		cgid = bpf_skb_cgroup_id(skb);
@@ -1758,10 +1810,12 @@ int vg_skb_egress(struct __sk_buff *skb)
 			if (c && c->gen == *gen && !c->who.tenant && !c->who.dflt)
 				return 1;
 		}
+		if (parse_packet(skb, pk) < 0)
+			return 1;
+		if (young_reply(skb, sk, pk))
+			return 1;
 		st = bpf_sk_storage_get(&sock_states, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	}
-	if (parse_packet(skb, pk) < 0)
-		return 1;
 	/* a TCP socket's reset ends its flow towards a peer it had, and carries nothing (a quarantine's cut sends these) */
 	if (pk->rst_only && sk->type == SOCK_STREAM && sk->protocol == IPPROTO_TCP)
 		return 1;
