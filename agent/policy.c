@@ -482,7 +482,7 @@ void vg_load_verify(struct vg_load_job *j)
 	side_end(&dg);
 	step_end(&j->times, VG_STEP_VERIFY);
 	side_begin(&st, j, stage);
-	if ((r = vg_bundle_parse(j->bytes, j->len, &j->b, err)) == 0 &&
+	if ((r = vg_bundle_parse_digested(j->bytes, j->len, j->digest, &j->b, err)) == 0 &&
 	    (r = vg_check_scope(j->b, j->hostname, j->labels, err)) == 0)
 		r = vg_check_time(j->b, j->now, j->skew_s, j->flags & VG_LOAD_STARTUP, err);
 	step_end(&j->times, VG_STEP_PARSE);

@@ -1853,17 +1853,18 @@ static bool plain_copy(const struct vg_json_tok *t, char *buf, size_t len)
 /* an integer token in [lo, hi] */
 static bool tok_int(const struct vg_json_tok *t, long lo, long hi, long *out)
 {
-	size_t n = (size_t)(t->end - t->start);
-	char buf[24], *end;
-	long long v;
+	const char *p = t->start;
+	bool neg = p < t->end && *p == '-';
+	long long v = 0;
 
-	if (t->kind != VG_JSON_INTEGER || n >= sizeof(buf))
+	/* the scanner checked the syntax; 18 digits cannot overflow */
+	if (t->kind != VG_JSON_INTEGER || t->end - t->start - neg > 18)
 		return false;
-	memcpy(buf, t->start, n);
-	buf[n] = '\0';
-	errno = 0;
-	v = strtoll(buf, &end, 10);
-	if (errno || *end || v < lo || v > hi)
+	for (p += neg; p < t->end; p++)
+		v = v * 10 + (*p - '0');
+	if (neg)
+		v = -v;
+	if (v < lo || v > hi)
 		return false;
 	*out = (long)v;
 	return true;
@@ -2711,6 +2712,15 @@ static int parse_root(struct ctx *c, json_t *root, struct vg_bundle *b)
 
 int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct vg_err *err)
 {
+	char digest[65];
+
+	vg_sha256_hex(buf, len, digest);
+	return vg_bundle_parse_digested(buf, len, digest, out, err);
+}
+
+int vg_bundle_parse_digested(const char *buf, size_t len, const char *digest, struct vg_bundle **out,
+			     struct vg_err *err)
+{
 	struct ctx c = { .err = err };
 	struct identity_stream st;
 	struct json_arena ja;
@@ -2729,7 +2739,7 @@ int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct 
 		return -ENOMEM;
 	}
 	b->arena = c.arena;
-	vg_sha256_hex(buf, len, b->digest);
+	snprintf(b->digest, sizeof(b->digest), "%s", digest);
 	json_arena_begin(&ja);
 	root = bundle_tree(&c, &st, buf, len, &jerr);
 	if (!root) {

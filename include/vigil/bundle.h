@@ -254,6 +254,10 @@ struct vg_bundle {
 
 /* Parse and strictly validate; on error fills err (message, JSON path, code) and returns -EINVAL. */
 int vg_bundle_parse(const char *buf, size_t len, struct vg_bundle **out, struct vg_err *err);
+/* The same, with the digest (hex SHA-256 of buf) already computed by the caller (vigild's loader
+ * computes it beside the signature check: 80 ms for a 1M-rule bundle). */
+int vg_bundle_parse_digested(const char *buf, size_t len, const char *digest, struct vg_bundle **out,
+			     struct vg_err *err);
 void vg_bundle_free(struct vg_bundle *b);
 
 const char *vg_env_name(enum vg_env e);
