@@ -122,6 +122,10 @@ static int scan_string(struct vg_json_scan *s)
 		unsigned char c;
 		size_t n;
 
+		/* the common run: printable ASCII without a quote or a backslash */
+		while (s->p < s->end && (unsigned char)*s->p >= 0x20 && (unsigned char)*s->p < 0x80 && *s->p != '"' &&
+		       *s->p != '\\')
+			s->p++;
 		if (s->p >= s->end)
 			return fail(s, s->p, "premature end of input in a string");
 		c = (unsigned char)*s->p;
@@ -158,6 +162,9 @@ static int number_range(struct vg_json_scan *s, const char *start, bool real)
 	char small[64], *copy = small;
 	size_t n = (size_t)(s->p - start);
 	bool bad;
+
+	if (!real && n - (*start == '-') <= 18) /* an integer of 18 digits fits in 64 bits */
+		return 0;
 
 	if (n >= sizeof(small) && !(copy = malloc(n + 1)))
 		return fail(s, start, "out of memory");
