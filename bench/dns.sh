@@ -11,9 +11,10 @@
 #    question (its threads' schedstat) against dnsmasq's, less disturbed by the machine's load;
 #    the questions vigild busy-polled for and the resolver's round trip it measured, the answers
 #    after which it polled for the next question (docs/dns.md, "Latency");
-#  - beside them, in the same rounds: the forwarder's lookups with dns_listen_poll_us = 0 (no
-#    polling for the next question; the configuration reloaded by SIGHUP), and vigild's CPU per
-#    1000 sequential lookups with and without it: what that polling costs.
+#  - the forwarder's lookups are taken with dns_listen_poll_us = 200 (polling for the next
+#    question) and, beside them in the same rounds, with 0 (the default since 30 Nov: no polling
+#    for the next question; the configuration reloaded by SIGHUP), and vigild's CPU per 1000
+#    sequential lookups with and without it: what that polling costs.
 # DNS_BENCH_VIGILD_CONF: a vigild.conf line for the run, e.g. "dns_busy_poll_us = 0" (no polling).
 # DNS_BENCH_SPLIT=1 (needs perf): after the rounds, one traced run of DNS_BENCH_SPLIT_LOOKUPS (300)
 # lookups each way, and where the time of a lookup goes, step by step (bench/dns_split.py).
@@ -95,8 +96,8 @@ cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f
 # answers vigild busy-polled for so far (docs/dns.md, "Latency")
 polls() { bench_ctl --json status | python3 -c 'import json, sys
 d = json.load(sys.stdin)["modules"]["dns"]; print(d["busy_polls"], d["listen_polls"])'; }
-# vigild.conf as started, or with polling for the next question off (SIGHUP reloads it)
-cp "$W/vigild.conf" "$W/vigild.conf.on"
+# vigild.conf with polling for the next question (200 us), or without (0, the default; SIGHUP reloads it)
+{ cat "$W/vigild.conf"; echo "dns_listen_poll_us = 200"; } >"$W/vigild.conf.on"
 { cat "$W/vigild.conf.on"; echo "dns_listen_poll_us = 0"; } >"$W/vigild.conf.off"
 reconf() {
 	_n=$(grep -c 'SIGHUP: configuration' "$W/vigild.log" || true)
@@ -164,14 +165,14 @@ n, q = int(sys.argv[2]), int(sys.argv[3])
 col = lambda i: [r[i] for r in rows]
 ld, lf, qd, qf = sum(col(0)), sum(col(1)), sum(col(4)), sum(col(5))
 k = len(rows)
-print("dns: lookup-to-connect %.1f us direct, %.1f us through the forwarder: ratio %.3f (goal <= 1.2)"
+print("dns: lookup-to-connect %.1f us direct, %.1f us through the forwarder (dns_listen_poll_us = 200): ratio %.3f (goal <= 1.2)"
       % (ld / (n * k) * 1e6, lf / (n * k) * 1e6, lf / ld))
 print("dns: median lookup+connect %.1f us direct, %.1f us forwarder: ratio %.3f (median of %d rounds' medians)"
       % (statistics.median(col(2)), statistics.median(col(3)), statistics.median(f / d for d, f in zip(col(2), col(3))), k))
 print("dns: p99 lookup+connect %.1f us direct, %.1f us forwarder: ratio %.3f (median of %d rounds' p99s)"
       % (statistics.median(col(10)), statistics.median(col(11)), statistics.median(f / d for d, f in zip(col(10), col(11))), k))
 lo = sum(col(12))
-print("dns: without polling for the next question (dns_listen_poll_us = 0, same rounds): %.1f us, ratio %.3f;"
+print("dns: without polling for the next question (dns_listen_poll_us = 0, the default, same rounds): %.1f us, ratio %.3f;"
       " median %.1f us (ratio %.3f), p99 %.1f us (ratio %.3f)"
       % (lo / (n * k) * 1e6, lo / ld, statistics.median(col(13)), statistics.median(o / d for d, o in zip(col(2), col(13))),
          statistics.median(col(14)), statistics.median(o / d for d, o in zip(col(10), col(14)))))

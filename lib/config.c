@@ -68,7 +68,7 @@ static const struct key keys[] = {
 	U(enforce_max_entries, "16777216"),
 	U(dns_learned_per_tenant, "65536"),
 	U(dns_busy_poll_us, "200"),
-	U(dns_listen_poll_us, "200"),
+	U(dns_listen_poll_us, "0"),
 	C(failmode, "secure", "secure|safe"),
 	S(metrics_textfile, ""),
 	U(metrics_interval_s, "15"),
