@@ -69,6 +69,8 @@ static const struct key keys[] = {
 	U(dns_learned_per_tenant, "65536"),
 	U(dns_busy_poll_us, "200"),
 	U(dns_listen_poll_us, "0"),
+	U(dns_cache_entries, "10000"),
+	Z(dns_cache_bytes, "8M"),
 	C(failmode, "secure", "secure|safe"),
 	S(metrics_textfile, ""),
 	U(metrics_interval_s, "15"),

@@ -69,7 +69,9 @@ struct vg_config {
 	uint32_t enforce_max_entries; /* largest compiled policy (trie entries) accepted, 16777216 */
 	uint32_t dns_learned_per_tenant; /* addresses a tenant may hold learned by name at once, 65536 */
 	uint32_t dns_busy_poll_us; /* DNS forwarder: most a question busy-polls for its answer, 200 (0: never) */
-	uint32_t dns_listen_poll_us; /* DNS forwarder: most an answer busy-polls for the next question, 200 (0: never) */
+	uint32_t dns_listen_poll_us; /* DNS forwarder: most an answer busy-polls for the next question, 0 (never) */
+	uint32_t dns_cache_entries; /* DNS forwarder: answers cached at most, 10000 (0: no cache) */
+	uint64_t dns_cache_bytes; /* DNS forwarder: bytes the cached answers take at most, 8 MiB (0: no cache) */
 	/* elevation */
 	char failmode[16]; /* informative default for PAM docs */
 	/* metrics (docs/monitoring.md) */
