@@ -28,6 +28,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "vigil/dns.h"
+#include "vigil/dns_cache.h"
 #include "vigil/util.h"
 
 #define MAX_QUERIES_TENANT 64 /* outstanding forwarded questions of one tenant */
@@ -56,6 +57,19 @@
 
 struct fwd_tenant;
 struct query;
+
+/* a question's dns.query event */
+struct evq {
+	struct fwd_tenant *t;
+	char name[VG_DNS_NAME_MAX + 1];
+	uint16_t qtype;
+	uint8_t rcode;
+	bool tcp;
+	const char *verdict;
+	const char *cache; /* "hit", "miss", "off"; NULL: not looked up (a blocked or malformed question) */
+	uint32_t rule_id;
+	size_t answers, unlearnable;
+};
 
 /* a UDP socket connected to one resolver (its kernel-chosen random source port) */
 struct up_sock {
@@ -105,6 +119,9 @@ struct query {
 	size_t up_len;
 	uint64_t deadline;
 	uint64_t sent_ns; /* the UDP question left (for the resolver's round trip) */
+	int qflags;	  /* vg_dns_query_flags: its key in the cache (< 0: its answer is not cached) */
+	uint64_t gen;	  /* F.gen when asked: an answer to another policy's question is not cached */
+	const char *cache; /* "miss", or "off": no cache */
 	struct query *next, *prev; /* F.queries */
 };
 
@@ -136,6 +153,7 @@ struct fwd_tenant {
 	/* counters */
 	uint64_t queries, allowed, blocked, answered, servfail, timeouts, overload, malformed, learned, learn_failed;
 	uint64_t unlearnable; /* answer addresses no name may open (vg_dns_addr_unlearnable) */
+	uint64_t cache_hits;  /* questions answered from the cache */
 	uint64_t events, events_dropped;
 	uint64_t ev_second, ev_count;
 };
@@ -187,18 +205,13 @@ static struct {
 	} outq[OUT_BATCH]; /* answers of this loop turn to UDP clients, not yet sent */
 	size_t nout;
 	int flush_timer; /* > 0: the 0 ms timer that sends outq after this turn's events */
-	struct evq {
-		struct fwd_tenant *t;
-		char name[VG_DNS_NAME_MAX + 1];
-		uint16_t qtype;
-		uint8_t rcode;
-		bool tcp;
-		const char *verdict;
-		uint32_t rule_id;
-		size_t answers, unlearnable;
-	} evq[EVQ_MAX]; /* events of this turn's questions, recorded once the answers left */
+	struct evq evq[EVQ_MAX]; /* events of this turn's questions, recorded once the answers left */
 	size_t nev;
 	uint8_t out[VG_DNS_MSG_MAX + 2];
+	uint8_t hit[VG_DNS_CACHE_MSG_MAX]; /* an answer from the cache */
+	struct vg_dns_cache *cache; /* NULL: off */
+	uint32_t cache_entries;	    /* the bounds it was made with (vigild.conf, SIGHUP) */
+	uint64_t cache_bytes;
 	struct vg_dns_msg m; /* large: one per process, the loop is single-threaded */
 } F;
 
@@ -264,9 +277,9 @@ static void name_copy(char *dst, const char *src)
 
 /* ---- audit: every question is an event, sampled under a flood like the kernel's denies ---- */
 
-static void event_emit(struct fwd_tenant *t, const char *name, uint16_t qtype, const char *verdict, uint32_t rule_id,
-		       size_t answers, size_t unlearnable, uint8_t rcode, const char *transport)
+static void event_emit(const struct evq *e)
 {
+	struct fwd_tenant *t = e->t;
 	uint64_t sec = now_ms() / 1000;
 	uint32_t limit = vg_daemon_config(F.d)->event_rate_limit;
 	bool sampled = false;
@@ -285,15 +298,17 @@ static void event_emit(struct fwd_tenant *t, const char *name, uint16_t qtype, c
 		sampled = true;
 	}
 	j = json_pack("{s:s, s:I, s:s, s:s, s:s, s:I, s:I, s:s, s:b}", "tenant", t->name, "tenant_id",
-		      (json_int_t)t->id, "name", name, "type", qtype_name(qtype, tb, sizeof(tb)), "verdict", verdict,
-		      "answers", (json_int_t)answers, "rcode", (json_int_t)rcode, "transport", transport, "sampled",
-		      sampled);
+		      (json_int_t)t->id, "name", e->name, "type", qtype_name(e->qtype, tb, sizeof(tb)), "verdict",
+		      e->verdict, "answers", (json_int_t)e->answers, "rcode", (json_int_t)e->rcode, "transport",
+		      e->tcp ? "tcp" : "udp", "sampled", sampled);
 	if (!j)
 		return;
-	if (rule_id)
-		json_object_set_new(j, "rule_id", json_integer(rule_id));
-	if (unlearnable)
-		json_object_set_new(j, "unlearnable", json_integer((json_int_t)unlearnable));
+	if (e->rule_id)
+		json_object_set_new(j, "rule_id", json_integer(e->rule_id));
+	if (e->unlearnable)
+		json_object_set_new(j, "unlearnable", json_integer((json_int_t)e->unlearnable));
+	if (e->cache)
+		json_object_set_new(j, "cache", json_string(e->cache));
 	if (sampled)
 		json_object_set_new(j, "events_dropped", json_integer((json_int_t)t->events_dropped));
 	if (vg_daemon_audit(F.d, "dns.query", t->name, j) == 0)
@@ -303,36 +318,27 @@ static void event_emit(struct fwd_tenant *t, const char *name, uint16_t qtype, c
 /* the events held this turn, in order (after the answers they describe) */
 static void event_flush(void)
 {
-	for (size_t i = 0; i < F.nev; i++) {
-		struct evq *e = &F.evq[i];
-
-		event_emit(e->t, e->name, e->qtype, e->verdict, e->rule_id, e->answers, e->unlearnable, e->rcode,
-			   e->tcp ? "tcp" : "udp");
-	}
+	for (size_t i = 0; i < F.nev; i++)
+		event_emit(&F.evq[i]);
 	F.nev = 0;
 }
 
 static void udp_flush(void);
 
-/* The event of a question: held while this turn's answers wait to leave (its writing is not
- * the clients' wait), else recorded now. */
-static void event(struct fwd_tenant *t, const char *name, uint16_t qtype, const char *verdict, uint32_t rule_id,
-		  size_t answers, size_t unlearnable, uint8_t rcode, const char *transport)
+/* The event E of a question (its name NAME): held while this turn's answers wait to leave
+ * (its writing is not the clients' wait), else recorded now. */
+static void event(struct evq *e, const char *name)
 {
-	struct evq *e;
-
+	name_copy(e->name, name);
 	if (!F.flush_timer) {
-		event_emit(t, name, qtype, verdict, rule_id, answers, unlearnable, rcode, transport);
+		event_emit(e);
 		return;
 	}
 	if (F.nev == EVQ_MAX) {
 		udp_flush();
 		event_flush();
 	}
-	e = &F.evq[F.nev++];
-	*e = (struct evq){ .t = t, .qtype = qtype, .rcode = rcode, .tcp = transport[0] == 't', .verdict = verdict,
-			   .rule_id = rule_id, .answers = answers, .unlearnable = unlearnable };
-	name_copy(e->name, name);
+	F.evq[F.nev++] = *e;
 }
 
 /* ---- answering clients ---- */
@@ -427,6 +433,25 @@ static void tcp_reply(struct tcp_client *c, const uint8_t *msg, size_t len)
 	c->idle_deadline = now_ms() + TCP_IDLE_MS;
 }
 
+/* The answer MSG (its id already the client's) to a UDP client's question QMSG, which takes
+ * UDP_SIZE bytes: larger, header and question with TC, the client asks again over TCP. */
+static void udp_answer(int fd, const struct sockaddr_storage *peer, socklen_t peerlen, const uint8_t *qmsg,
+		       size_t qlen, size_t udp_size, const uint8_t *msg, size_t len)
+{
+	if (len > udp_size) {
+		int n = vg_dns_synth(qmsg, qlen, msg[3] & 0x0f, F.out, sizeof(F.out));
+
+		if (n < 0)
+			return;
+		F.out[0] = msg[0];
+		F.out[1] = msg[1];
+		F.out[2] |= 0x02;
+		msg = F.out;
+		len = (size_t)n;
+	}
+	udp_send(fd, msg, len, peer, peerlen);
+}
+
 /* The answer MSG (its id already the client's) to the query's client. */
 static void reply(struct query *q, uint8_t *msg, size_t len)
 {
@@ -440,21 +465,8 @@ static void reply(struct query *q, uint8_t *msg, size_t len)
 			tcp_take(c);
 		return;
 	}
-	if (q->reply_fd < 0)
-		return;
-	if (len > q->udp_size) {
-		/* larger than the client takes over UDP: header and question with TC, it asks again over TCP */
-		int n = vg_dns_synth(q->msg, q->len, msg[3] & 0x0f, F.out, sizeof(F.out));
-
-		if (n < 0)
-			return;
-		F.out[0] = (uint8_t)(q->client_id >> 8);
-		F.out[1] = (uint8_t)q->client_id;
-		F.out[2] |= 0x02;
-		msg = F.out;
-		len = (size_t)n;
-	}
-	udp_send(q->reply_fd, msg, len, &q->peer, q->peerlen);
+	if (q->reply_fd >= 0)
+		udp_answer(q->reply_fd, &q->peer, q->peerlen, q->msg, q->len, q->udp_size, msg, len);
 }
 
 /* A local answer (RCODE, no records) to the question QMSG from a UDP peer or a TCP client. */
@@ -754,7 +766,8 @@ static void query_free(struct query *q)
 static void query_fail(struct query *q, uint8_t rcode, const char *verdict)
 {
 	int n = vg_dns_synth(q->msg, q->len, rcode, F.out, sizeof(F.out));
-	const char *transport = q->tc ? "tcp" : "udp";
+	struct evq e = { .t = q->t, .qtype = q->qtype, .rcode = rcode, .tcp = q->tc != NULL, .verdict = verdict,
+			 .cache = q->cache };
 
 	if (rcode == VG_DNS_RCODE_SERVFAIL)
 		q->t->servfail++;
@@ -766,7 +779,7 @@ static void query_fail(struct query *q, uint8_t rcode, const char *verdict)
 		reply(q, F.out, (size_t)n);
 	}
 	/* the event after the answer: its cost is not the client's wait */
-	event(q->t, q->qname, q->qtype, verdict, 0, 0, 0, rcode, transport);
+	event(&e, q->qname);
 	query_free(q);
 }
 
@@ -816,27 +829,53 @@ struct learn_ctx {
 	size_t nrules, addrs, unlearnable;
 	uint32_t hash; /* of the name, for memo_put */
 	uint64_t now;
+	uint64_t age_ns; /* of the answer: 0 fetched now, else cached since */
 	int r;
 	struct vg_err err;
+	struct vg_dns_cache_addr caddrs[VG_DNS_MAX_RR]; /* what was learned, for the cache */
 };
 
-/* every address, under every matching rule, before the answer is returned */
+/* ADDR (a learnable address) for the tenant under every matching rule, before the answer is
+ * returned: until the answer's TTL left (vg_dns_learn_ns); a map write only where the entry is
+ * missing or would expire sooner (vg_learned_learn) */
+static void learn_one(struct learn_ctx *lc, int family, const uint8_t *addr, uint32_t ttl)
+{
+	uint64_t exp = lc->now + vg_dns_learn_ns(&F.pol, ttl, lc->age_ns);
+
+	for (size_t i = 0; i < lc->nrules && lc->r == 0; i++)
+		lc->r = vg_enforce_dns_learn(lc->t->id, lc->rules[i]->id, family, addr, exp, &lc->err);
+	if (lc->r == 0) {
+		struct vg_dns_cache_addr *ca = &lc->caddrs[lc->addrs++];
+
+		ca->family = (uint8_t)family;
+		memcpy(ca->addr, addr, family == AF_INET ? 4 : 16);
+		ca->ttl = ttl;
+		memo_put(lc->t, F.m.qname, lc->hash, family, addr);
+	}
+}
+
+/* every address of a resolver's answer (vg_dns_answer_addrs, at most VG_DNS_MAX_RR) */
 static void learn_addr(void *arg, int family, const uint8_t *addr, uint32_t ttl)
 {
 	struct learn_ctx *lc = arg;
-	uint64_t exp = lc->now + vg_dns_learn_seconds(&F.pol, ttl) * 1000000000ull;
 
 	/* DNS rebinding: whoever controls a name's records cannot open loopback, metadata, ... */
 	if (vg_dns_addr_unlearnable(family, addr)) {
 		lc->unlearnable++;
 		return;
 	}
-	for (size_t i = 0; i < lc->nrules && lc->r == 0; i++)
-		lc->r = vg_enforce_dns_learn(lc->t->id, lc->rules[i]->id, family, addr, exp, &lc->err);
-	if (lc->r == 0) {
-		lc->addrs++;
-		memo_put(lc->t, F.m.qname, lc->hash, family, addr);
-	}
+	learn_one(lc, family, addr, ttl);
+}
+
+/* Keep the resolver's answer ANS to Q (learned as LC says) for the next askers: a positive
+ * answer (records, not truncated) to a question of the policy in force. */
+static void cache_put(struct query *q, const uint8_t *ans, size_t len, const struct learn_ctx *lc)
+{
+	if (!F.cache || q->qflags < 0 || q->gen != F.gen || F.m.rcode != VG_DNS_RCODE_OK || F.m.truncated ||
+	    !(ans[6] | ans[7]))
+		return;
+	vg_dns_cache_put(F.cache, q->qname, q->qtype, (uint8_t)q->qflags, ans, len, lc->caddrs, lc->addrs,
+			 lc->unlearnable, F.pol.ttl_max, lc->now);
 }
 
 /* A valid answer from a resolver (parsed into F.m): learn, then answer. */
@@ -845,8 +884,7 @@ static void query_answer(struct query *q, uint8_t *ans, size_t len)
 	const struct vg_name_rule *rules[MAX_MATCH];
 	const struct vg_tenant *bt = bundle_tenant(q->t->id);
 	struct learn_ctx lc = { .t = q->t, .rules = rules, .now = now_ns(), .hash = name_hash(q->qname) };
-	const char *transport;
-	uint8_t rcode;
+	struct evq e;
 
 	F.res[q->resolver].answers++;
 	/* the policy may have changed while the question was out: the rules in force decide */
@@ -869,13 +907,15 @@ static void query_answer(struct query *q, uint8_t *ans, size_t len)
 	q->t->learned += lc.addrs;
 	q->t->unlearnable += lc.unlearnable;
 	q->t->answered++;
-	rcode = F.m.rcode; /* F.m is reused by a TCP client's next question, handled from reply() */
-	transport = q->tc ? "tcp" : "udp";
+	/* before reply(): F.m and F.buf are reused by a TCP client's next question, handled from there */
+	cache_put(q, ans, len, &lc);
+	e = (struct evq){ .t = q->t, .qtype = q->qtype, .rcode = F.m.rcode, .tcp = q->tc != NULL, .verdict = "allowed",
+			  .cache = q->cache, .rule_id = rules[0]->id, .answers = lc.addrs, .unlearnable = lc.unlearnable };
 	ans[0] = (uint8_t)(q->client_id >> 8);
 	ans[1] = (uint8_t)q->client_id;
 	reply(q, ans, len);
 	/* the event after the answer (learned before it): its cost is not the client's wait */
-	event(q->t, q->qname, q->qtype, "allowed", rules[0]->id, lc.addrs, lc.unlearnable, rcode, transport);
+	event(&e, q->qname);
 	query_free(q);
 }
 
@@ -1047,44 +1087,81 @@ static int up_start(struct query *q)
 	return 0;
 }
 
-/* A question from a client of tenant T (over UDP from PEER at FD, or over TCP connection TC). */
-static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len, int fd,
-			    const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_client *tc)
-{
-	const struct vg_name_rule *rules[MAX_MATCH];
-	const struct vg_tenant *bt = bundle_tenant(t->id);
-	const char *transport = tc ? "tcp" : "udp";
-	struct vg_err err;
-	struct query *q;
-	uint8_t refuse = F.pol.refuse == VG_DNS_REFUSE_REFUSED ? VG_DNS_RCODE_REFUSED : VG_DNS_RCODE_NXDOMAIN;
+/* ---- the cache of answers (docs/dns.md, "The cache") ---- */
 
-	t->queries++;
-	if (len < 12)
+/* the cache as vigild.conf bounds it now (a change, on SIGHUP, starts it again, empty) */
+static void cache_sync(void)
+{
+	const struct vg_config *cfg = vg_daemon_config(F.d);
+
+	if (cfg->dns_cache_entries == F.cache_entries && cfg->dns_cache_bytes == F.cache_bytes)
 		return;
-	if (vg_dns_parse(msg, len, &F.m, &err) < 0 || F.m.response) {
-		t->malformed++;
-		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_FORMERR);
-		return;
-	}
-	if (vg_dns_opcode(msg) != 0) {
-		t->malformed++;
-		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_NOTIMP);
-		return;
-	}
-	if (!bt || F.m.qclass != 1 || !vg_dns_rules_match(F.b, bt, F.m.qname, rules, MAX_MATCH)) {
-		t->blocked++;
-		reply_local(fd, peer, peerlen, tc, msg, len, refuse);
-		event(t, F.m.qname, F.m.qtype, "blocked", 0, 0, 0, refuse, transport);
-		return;
-	}
-	t->allowed++;
-	if (t->nqueries >= MAX_QUERIES_TENANT || F.nqueries >= MAX_QUERIES || !F.pol.nresolvers) {
-		t->overload++;
+	vg_dns_cache_free(F.cache);
+	F.cache_entries = cfg->dns_cache_entries;
+	F.cache_bytes = cfg->dns_cache_bytes;
+	F.cache = vg_dns_cache_new(F.cache_entries, F.cache_bytes);
+	if (!F.cache && F.cache_entries && F.cache_bytes)
+		vg_log(LOG_ERR, "dns: out of memory for a cache of %u answers: answers are not cached", F.cache_entries);
+}
+
+/*
+ * The question MSG (parsed into F.m, allowed to T by RULES) answered from the cache: every
+ * address of the cached answer is learned for T, under T's rules, until the moment its TTL
+ * left says, before the answer leaves; a learn that fails answers SERVFAIL, as for a fetched
+ * answer. -ENOENT: a miss, the question goes to the resolver.
+ */
+static int cache_answer(struct fwd_tenant *t, const uint8_t *msg, size_t len, int qflags,
+			const struct vg_name_rule **rules, size_t nrules, int fd, const struct sockaddr_storage *peer,
+			socklen_t peerlen, struct tcp_client *tc)
+{
+	struct learn_ctx lc = { .t = t, .rules = rules, .nrules = nrules, .now = now_ns(), .hash = name_hash(F.m.qname) };
+	const struct vg_dns_cache_entry *ce = vg_dns_cache_get(F.cache, F.m.qname, F.m.qtype, (uint8_t)qflags, lc.now);
+	struct evq e = { .t = t, .qtype = F.m.qtype, .tcp = tc != NULL, .verdict = "allowed", .cache = "hit",
+			 .rule_id = rules[0]->id };
+	int n;
+
+	if (!ce || (n = vg_dns_cache_answer(ce, msg, len, lc.now, F.hit, sizeof(F.hit))) < 0)
+		return -ENOENT;
+	lc.age_ns = lc.now - ce->fetched_ns;
+	for (size_t i = 0; i < ce->naddrs && lc.r == 0; i++)
+		learn_one(&lc, ce->addrs[i].family, ce->addrs[i].addr, ce->addrs[i].ttl);
+	t->cache_hits++;
+	if (lc.r < 0) {
+		char m[1024];
+
+		t->learn_failed++;
+		t->servfail++;
+		vg_log(LOG_ERR, "dns: tenant %s: %s: cannot learn an address, answering SERVFAIL: %s", t->name, F.m.qname,
+		       vg_err_str(&lc.err, m, sizeof(m)));
 		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_SERVFAIL);
-		event(t, F.m.qname, F.m.qtype, "overload", rules[0]->id, 0, 0, VG_DNS_RCODE_SERVFAIL, transport);
-		return;
+		e.verdict = "learn_failed";
+		e.rcode = VG_DNS_RCODE_SERVFAIL;
+		e.rule_id = 0;
+		event(&e, F.m.qname);
+		return 0;
 	}
-	q = calloc(1, sizeof(*q));
+	t->learned += lc.addrs;
+	t->unlearnable += ce->unlearnable;
+	t->answered++;
+	e.rcode = F.hit[3] & 0x0f;
+	e.answers = lc.addrs;
+	e.unlearnable = ce->unlearnable;
+	if (tc)
+		tcp_reply(tc, F.hit, (size_t)n);
+	else
+		udp_answer(fd, peer, peerlen, msg, len, vg_dns_udp_size(msg, len), F.hit, (size_t)n);
+	event(&e, F.m.qname);
+	return 0;
+}
+
+/* ---- questions ---- */
+
+/* The allowed question MSG (parsed into F.m) to the resolver: a query waiting for its answer. */
+static void query_start(struct fwd_tenant *t, const uint8_t *msg, size_t len, int qflags, int fd,
+			const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_client *tc)
+{
+	struct query *q = calloc(1, sizeof(*q));
+
 	if (!q || !(q->msg = malloc(len))) {
 		free(q);
 		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_SERVFAIL);
@@ -1097,6 +1174,9 @@ static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len
 	name_copy(q->qname, F.m.qname);
 	q->qtype = F.m.qtype;
 	q->qclass = F.m.qclass;
+	q->qflags = qflags;
+	q->gen = F.gen;
+	q->cache = F.cache ? "miss" : "off";
 	q->reply_fd = fd;
 	if (peer)
 		memcpy(&q->peer, peer, peerlen);
@@ -1115,6 +1195,56 @@ static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len
 	q->resolver = 0;
 	if (up_start(q) < 0)
 		query_next(q);
+}
+
+/* A question from a client of tenant T (over UDP from PEER at FD, or over TCP connection TC). */
+static void handle_question(struct fwd_tenant *t, const uint8_t *msg, size_t len, int fd,
+			    const struct sockaddr_storage *peer, socklen_t peerlen, struct tcp_client *tc)
+{
+	const struct vg_name_rule *rules[MAX_MATCH];
+	const struct vg_tenant *bt = bundle_tenant(t->id);
+	struct evq e = { .t = t, .tcp = tc != NULL };
+	struct vg_err err;
+	size_t nrules;
+	int qflags;
+
+	t->queries++;
+	if (len < 12)
+		return;
+	if (vg_dns_parse(msg, len, &F.m, &err) < 0 || F.m.response) {
+		t->malformed++;
+		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_FORMERR);
+		return;
+	}
+	if (vg_dns_opcode(msg) != 0) {
+		t->malformed++;
+		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_NOTIMP);
+		return;
+	}
+	e.qtype = F.m.qtype;
+	nrules = bt && F.m.qclass == 1 ? vg_dns_rules_match(F.b, bt, F.m.qname, rules, MAX_MATCH) : 0;
+	if (!nrules) {
+		t->blocked++;
+		e.rcode = F.pol.refuse == VG_DNS_REFUSE_REFUSED ? VG_DNS_RCODE_REFUSED : VG_DNS_RCODE_NXDOMAIN;
+		reply_local(fd, peer, peerlen, tc, msg, len, e.rcode);
+		e.verdict = "blocked";
+		event(&e, F.m.qname);
+		return;
+	}
+	t->allowed++;
+	cache_sync();
+	qflags = F.cache ? vg_dns_query_flags(msg, len) : -1;
+	if (qflags >= 0 && cache_answer(t, msg, len, qflags, rules, nrules, fd, peer, peerlen, tc) == 0)
+		return;
+	if (t->nqueries >= MAX_QUERIES_TENANT || F.nqueries >= MAX_QUERIES || !F.pol.nresolvers) {
+		t->overload++;
+		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_SERVFAIL);
+		e = (struct evq){ .t = t, .qtype = F.m.qtype, .tcp = tc != NULL, .verdict = "overload", .rule_id = rules[0]->id,
+				  .rcode = VG_DNS_RCODE_SERVFAIL, .cache = F.cache ? "miss" : "off" };
+		event(&e, F.m.qname);
+		return;
+	}
+	query_start(t, msg, len, qflags, fd, peer, peerlen, tc);
 }
 
 /* ---- client sockets ---- */
@@ -1293,6 +1423,8 @@ static void on_tick(struct vg_daemon *d, void *arg)
 				tcp_close(c);
 		}
 	pool_trim(false);
+	if (F.cache)
+		vg_dns_cache_sweep(F.cache, now_ns());
 	spare_sample();
 	if (F.tab.n)
 		F.tick = vg_loop_add_timer(d, TICK_MS, on_tick, NULL);
@@ -1499,6 +1631,10 @@ static void dnsfwd_commit(struct vg_daemon *d, const struct vg_bundle *b, void *
 	F.pol = b->dns;
 	F.gen++;
 	pool_trim(false);
+	/* answers fetched under another policy (resolvers, rules, TTL bounds) are not served under this one */
+	cache_sync();
+	if (F.cache)
+		vg_dns_cache_flush(F.cache);
 	if (F.pol.nresolvers > VG_ARRAY_SIZE(F.res))
 		F.pol.nresolvers = VG_ARRAY_SIZE(F.res);
 	memset(F.res, 0, sizeof(F.res));
@@ -1540,6 +1676,10 @@ static void dnsfwd_shutdown(struct vg_daemon *d)
 	F.tab.t = NULL;
 	F.tab.n = 0;
 	pool_trim(true);
+	vg_dns_cache_free(F.cache);
+	F.cache = NULL;
+	F.cache_entries = 0;
+	F.cache_bytes = 0;
 	if (F.tick > 0)
 		vg_loop_cancel_timer(d, F.tick);
 	F.tick = 0;
@@ -1591,12 +1731,29 @@ static json_t *tenant_status(struct fwd_tenant *t)
 	if (!j)
 		return NULL;
 	json_object_set_new(j, "unlearnable", json_integer((json_int_t)t->unlearnable));
+	json_object_set_new(j, "cache_hits", json_integer((json_int_t)t->cache_hits));
 	if (t->addr.v6.sin6_family)
 		json_object_set_new(j, "listen6", json_string(sockaddr_str(&t->addr.v6, a6, sizeof(a6))));
 	if (vg_enforce_dns_stats(t->id, &st) == 0)
 		json_object_set_new(j, "learned", json_pack("{s:I, s:I}", "addresses", (json_int_t)st.entries,
 							    "evictions", (json_int_t)st.evictions));
 	return j;
+}
+
+static json_t *cache_status(void)
+{
+	struct vg_dns_cache_stats cs;
+
+	cache_sync();
+	if (!F.cache)
+		return json_pack("{s:s}", "state", "off");
+	vg_dns_cache_stats(F.cache, &cs);
+	return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "state", "on", "entries",
+			 (json_int_t)cs.entries, "bytes", (json_int_t)cs.bytes, "index_bytes", (json_int_t)cs.index_bytes,
+			 "max_entries", (json_int_t)cs.max_entries, "max_bytes", (json_int_t)cs.max_bytes, "hits",
+			 (json_int_t)cs.hits, "misses", (json_int_t)cs.misses, "stored", (json_int_t)cs.stored,
+			 "evictions", (json_int_t)cs.evictions, "expired", (json_int_t)cs.expired, "flushes",
+			 (json_int_t)cs.flushes);
 }
 
 static void dnsfwd_status(struct vg_daemon *d, json_t *st)
@@ -1625,6 +1782,7 @@ static void dnsfwd_status(struct vg_daemon *d, json_t *st)
 	json_object_set_new(st, "listen_polls", json_integer((json_int_t)F.listen_arms));
 	json_object_set_new(st, "listen_polls_host_busy", json_integer((json_int_t)F.listen_busy));
 	json_object_set_new(st, "resolvers", res);
+	json_object_set_new(st, "cache", cache_status());
 	json_object_set_new(st, "tenants", tenants);
 }
 

@@ -13,6 +13,7 @@
 #define LABEL_MAX 63
 #define WIRE_NAME_MAX 255
 #define CLASS_IN 1
+#define NS_PER_S 1000000000ull
 
 static bool label_char(unsigned char c)
 {
@@ -453,11 +454,84 @@ int vg_dns_synth(const uint8_t *q, size_t qlen, uint8_t rcode, uint8_t *out, siz
 	return (int)len;
 }
 
-uint64_t vg_dns_learn_seconds(const struct vg_dns_policy *p, uint32_t ttl)
+int vg_dns_query_flags(const uint8_t *q, size_t qlen)
 {
-	if (ttl < p->ttl_min)
-		ttl = p->ttl_min;
-	if (ttl > p->ttl_max)
-		ttl = p->ttl_max;
-	return (uint64_t)ttl + p->grace;
+	size_t end;
+	int f;
+
+	if (qlen < HDR_LEN || question_end(q, qlen, &end) < 0 || get16(q + 6) || get16(q + 8) || get16(q + 10) > 1)
+		return -EINVAL;
+	f = (q[2] & 0x01 ? VG_DNS_QF_RD : 0) | (q[3] & 0x10 ? VG_DNS_QF_CD : 0) | (q[3] & 0x20 ? VG_DNS_QF_AD : 0);
+	if (!get16(q + 10))
+		return end == qlen ? f : -EINVAL;
+	/* the one additional record: an OPT (root name, type 41) of version 0 with no options, ending the message */
+	if (end + 11 != qlen || q[end] || get16(q + end + 1) != 41 || q[end + 6] || get16(q + end + 9))
+		return -EINVAL;
+	return f | VG_DNS_QF_OPT | (q[end + 7] & 0x80 ? VG_DNS_QF_DO : 0);
+}
+
+/* past the name at OFF (labels, ending in a root label or a pointer; not followed) */
+static int skip_name(const uint8_t *m, size_t len, size_t *off)
+{
+	size_t pos = *off;
+
+	for (size_t wire = 0;;) {
+		if (pos >= len)
+			return -EINVAL;
+		if ((m[pos] & 0xc0) == 0xc0) {
+			*off = pos + 2;
+			return pos + 2 <= len ? 0 : -EINVAL;
+		}
+		if (m[pos] & 0xc0)
+			return -EINVAL;
+		wire += (size_t)m[pos] + 1;
+		if (wire > WIRE_NAME_MAX)
+			return -EINVAL;
+		if (!m[pos]) {
+			*off = pos + 1;
+			return 0;
+		}
+		pos += 1 + (size_t)m[pos];
+	}
+}
+
+int vg_dns_ttl_fields(const uint8_t *m, size_t len, uint16_t *off, size_t max, uint32_t *min_ttl, size_t *qend)
+{
+	size_t pos, n = 0, nrr;
+
+	*min_ttl = UINT32_MAX;
+	if (len < HDR_LEN || len > VG_DNS_MSG_MAX || get16(m + 4) != 1 || question_end(m, len, &pos) < 0)
+		return -EINVAL;
+	*qend = pos;
+	nrr = (size_t)get16(m + 6) + get16(m + 8) + get16(m + 10);
+	for (size_t i = 0; i < nrr; i++) {
+		uint32_t ttl;
+
+		if (skip_name(m, len, &pos) < 0 || pos + 10 > len || pos + 10 + get16(m + pos + 8) > len)
+			return -EINVAL;
+		if (get16(m + pos) != 41) {
+			if (n == max)
+				return -E2BIG;
+			ttl = get32(m + pos + 4);
+			if (ttl & 0x80000000u)
+				ttl = 0;
+			if (ttl < *min_ttl)
+				*min_ttl = ttl;
+			off[n++] = (uint16_t)(pos + 4);
+		}
+		pos += 10 + (size_t)get16(m + pos + 8);
+	}
+	return pos == len ? (int)n : -EINVAL;
+}
+
+uint64_t vg_dns_learn_ns(const struct vg_dns_policy *p, uint32_t ttl, uint64_t age_ns)
+{
+	uint64_t left = (uint64_t)ttl * NS_PER_S;
+
+	left = left > age_ns ? left - age_ns : 0;
+	if (left < (uint64_t)p->ttl_min * NS_PER_S)
+		left = (uint64_t)p->ttl_min * NS_PER_S;
+	if (left > (uint64_t)p->ttl_max * NS_PER_S)
+		left = (uint64_t)p->ttl_max * NS_PER_S;
+	return left + (uint64_t)p->grace * NS_PER_S;
 }

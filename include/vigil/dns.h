@@ -117,8 +117,34 @@ int vg_dns_synth(const uint8_t *q, size_t qlen, uint8_t rcode, uint8_t *out, siz
 /* The UDP payload size the query Q accepts in answers: 512, or its OPT record's (RFC 6891). */
 size_t vg_dns_udp_size(const uint8_t *q, size_t qlen);
 
-/* Seconds an address answered with TTL stays learned: TTL clamped into [ttl_min, ttl_max], plus grace. */
-uint64_t vg_dns_learn_seconds(const struct vg_dns_policy *p, uint32_t ttl);
+/*
+ * Nanoseconds from now an address answered with TTL stays learned, the answer AGE_NS old
+ * (0: fetched now; a cached answer: since it was fetched): what is left of the TTL,
+ * clamped into [ttl_min, ttl_max], plus grace. A cached answer's address thus stays learned
+ * until the same moment as when it was fetched, unless ttl_min lifts it.
+ */
+uint64_t vg_dns_learn_ns(const struct vg_dns_policy *p, uint32_t ttl, uint64_t age_ns);
+
+/*
+ * What of a question (QLEN bytes, accepted by vg_dns_parse as a query) changes the answer a
+ * resolver gives, for keying a cache of answers: RD, CD and AD of its header, whether it
+ * carries an OPT record and that record's DO bit (VG_DNS_QF_*). -EINVAL when no cached
+ * answer may answer it: records in its answer or authority section, additional records
+ * other than one OPT record of EDNS version 0 without options (a cookie or a client subnet
+ * makes the answer the client's own).
+ */
+enum { VG_DNS_QF_RD = 1, VG_DNS_QF_CD = 2, VG_DNS_QF_AD = 4, VG_DNS_QF_OPT = 8, VG_DNS_QF_DO = 16 };
+int vg_dns_query_flags(const uint8_t *q, size_t qlen);
+
+/*
+ * The TTL fields of every record of the message M (LEN bytes, exactly one question) in its
+ * answer, authority and additional sections, OPT records left out (their TTL field holds
+ * EDNS flags): the offset of each into OFF (at most MAX), the smallest TTL into *MIN_TTL
+ * (UINT32_MAX when none; a TTL with the top bit set counts as 0). The question's end into
+ * *QEND (its name uncompressed). The number of fields, or -EINVAL (malformed, a compressed
+ * question, bytes after the last record) / -E2BIG (more than MAX records).
+ */
+int vg_dns_ttl_fields(const uint8_t *m, size_t len, uint16_t *off, size_t max, uint32_t *min_ttl, size_t *qend);
 
 /* The opcode of a message of at least a header's length (0: a standard query). */
 static inline unsigned vg_dns_opcode(const uint8_t *buf)

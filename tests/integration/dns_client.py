@@ -2,7 +2,8 @@
 """DNS test client for t_dns.sh and bench/dns.sh (docs/dns.md).
 
 query SERVER PORT NAME [A|AAAA|TXT] [--tcp] [--edns SIZE]
-    one question; prints "rcode=N tc=0|1 addrs=A,B" (addresses of the answer section)
+    one question; prints "rcode=N tc=0|1 addrs=A,B qname=NAME ttl=T" (addresses of the answer
+    section, the question's name as the answer gives it back, the first answer record's TTL)
 flood SERVER PORT COUNT [SUFFIX]
     COUNT questions for random names under SUFFIX (flood.test), 64 in flight;
     prints "sent=N answered=N rcodes=... foreign=N seconds=S" (foreign: datagrams that answer
@@ -68,6 +69,16 @@ def family(server):
     return socket.AF_INET6 if ":" in server else socket.AF_INET
 
 
+LAST = [b""]  # the last answer ask() took, as it came
+
+
+def first_ttl(m):
+    if struct.unpack("!H", m[6:8])[0] == 0:
+        return -1
+    off = skip_name(m, skip_name(m, 12) + 4)
+    return struct.unpack("!I", m[off + 4:off + 8])[0]
+
+
 def ask(server, port, name, qtype=1, tcp=False, edns=0, timeout=3.0):
     qid = random.randrange(65536)
     msg = question(name, qtype, qid, edns)
@@ -83,15 +94,18 @@ def ask(server, port, name, qtype=1, tcp=False, edns=0, timeout=3.0):
                 raise OSError("connection closed")
             buf += chunk
         s.close()
+        LAST[0] = buf[2:]
         return parse(buf[2:])
     s = socket.socket(family(server), socket.SOCK_DGRAM)
     s.settimeout(timeout)
     s.connect((server, port))
     s.send(msg)
     while True:
-        r = parse(s.recv(65535))
+        m = s.recv(65535)
+        r = parse(m)
         if r[0] == qid:
             s.close()
+            LAST[0] = m
             return r
 
 
@@ -105,7 +119,7 @@ def cmd_query(a):
     except OSError as e:
         print("error %s" % e)
         return 1
-    print("rcode=%d tc=%d addrs=%s" % (rcode, tc, ",".join(addrs)))
+    print("rcode=%d tc=%d addrs=%s qname=%s ttl=%d" % (rcode, tc, ",".join(addrs), qname(LAST[0]), first_ttl(LAST[0])))
     return 0
 
 

@@ -56,8 +56,11 @@ asked() { grep -c "query\[" "$T/dnsmasq.log" || true; }
 make_keys
 # dns_busy_poll_us: vigild polls for every answer of this resolver (docs/dns.md, "Latency"), so
 # every promise below is proven with polling on, whatever the machine's load; dns_listen_poll_us:
-# questions one after another (a few ms apart even on a loaded machine) are polled for too
-write_config "enforce = true" "event_rate_limit = 50" "dns_busy_poll_us = 100000" "dns_listen_poll_us = 20000"
+# questions one after another (a few ms apart even on a loaded machine) are polled for too;
+# dns_cache_entries = 0: no cache of answers, so every allowed question here goes to the resolver
+# (its sockets, forged answers, polling); t_dns_cache proves the cache, and this file that 0 turns it off
+write_config "enforce = true" "event_rate_limit = 50" "dns_busy_poll_us = 100000" "dns_listen_poll_us = 20000" \
+	"dns_cache_entries = 0"
 nsenter --net="/run/netns/$NSH" "$VIGILD" -c "$T/vigild.conf" --foreground >>"$T/vigild.log" 2>&1 &
 VIGILD_PID=$!
 i=0
@@ -115,6 +118,8 @@ assert_contains "$out" "rcode=0" "alpha: api.example.test answered"
 assert_contains "$out" "198.51.100.10" "the answer has .10"
 assert_contains "$out" "198.51.100.11" "the answer has .11"
 [ "$(asked)" -gt "$before" ] || fail "dnsmasq was not asked"
+assert_eq "$(ctl --json status | python3 -c 'import json, sys; print(json.load(sys.stdin)["modules"]["dns"]["cache"])')" \
+	"{'state': 'off'}" "dns_cache_entries = 0: no cache"
 c0=$(field r443 conns)
 expect "$NSH" "$CGA" <<'EOF'
 tcpwait 198.51.100.10 443 => allow connected

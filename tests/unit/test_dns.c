@@ -16,6 +16,8 @@
 #include "vigil/bundle.h"
 #include "vigil/dns.h"
 
+#define NS 1000000000ull
+
 static void test_names(void **state)
 {
 	char out[VG_DNS_NAME_MAX + 1], big[300];
@@ -308,9 +310,14 @@ static void test_forwarder_rules(void **state)
 	assert_true(vg_dns_tenant_has_names(b, &b->tenants[1]));
 	assert_false(vg_dns_tenant_has_names(b, &b->tenants[2]));
 	/* TTLs clamped into [10, 600], plus the grace */
-	assert_int_equal(vg_dns_learn_seconds(&b->dns, 0), 40);
-	assert_int_equal(vg_dns_learn_seconds(&b->dns, 300), 330);
-	assert_int_equal(vg_dns_learn_seconds(&b->dns, 86400), 630);
+	assert_true(vg_dns_learn_ns(&b->dns, 0, 0) == 40 * NS);
+	assert_true(vg_dns_learn_ns(&b->dns, 300, 0) == 330 * NS);
+	assert_true(vg_dns_learn_ns(&b->dns, 86400, 0) == 630 * NS);
+	/* a cached answer 100.5 s old: what is left of its TTL, so the same expiry as when fetched */
+	assert_true(vg_dns_learn_ns(&b->dns, 300, 100 * NS + NS / 2) == 229 * NS + NS / 2);
+	/* ttl_min lifts what is left; an answer older than its TTL counts as 0 left */
+	assert_true(vg_dns_learn_ns(&b->dns, 300, 290 * NS) == 40 * NS);
+	assert_true(vg_dns_learn_ns(&b->dns, 10, 20 * NS) == 40 * NS);
 	vg_bundle_free(b);
 }
 
