@@ -3,22 +3,24 @@
 # the same run. dnsmasq serves every name under bench.test from a second network namespace
 # over a veth pair; vigild runs with a tenant whose rule "*.bench.test" makes every question
 # forwarded and every answer learned (a BPF map write) before it returns.
-#  - lookup-to-connect: one A question then a TCP connect to its address, sequentially,
-#    through the forwarder vs straight to dnsmasq (goal: ratio <= 1.2), by one Python client
-#    (its own cost is in both sides);
-#  - queries/s with 64 questions in flight, random names: the forwarder vs dnsmasq alone;
-#  - printed only: the median and 99th percentile lookups, and vigild's CPU time per forwarded
-#    question (its threads' schedstat) against dnsmasq's, less disturbed by the machine's load;
-#    the questions vigild busy-polled for and the resolver's round trip it measured, the answers
-#    after which it polled for the next question (docs/dns.md, "Latency");
-#  - the forwarder's lookups are taken with dns_listen_poll_us = 200 (polling for the next
-#    question) and, beside them in the same rounds, with 0 (the default since 30 Nov: no polling
-#    for the next question; the configuration reloaded by SIGHUP), and vigild's CPU per 1000
-#    sequential lookups with and without it: what that polling costs.
+#  - lookup-to-connect, repeat lookups: one A question for the same name, then a TCP connect
+#    to its address, sequentially, through the forwarder (answered from its cache after the
+#    first) vs straight to dnsmasq (goal: ratio <= 1.2), by one Python client (its own cost is
+#    in both sides);
+#  - lookup-to-connect, first lookups: a name never asked before every time (every question a
+#    miss at vigild, fetched from dnsmasq), vs dnsmasq answering the same kind of fresh names
+#    directly;
+#  - the repeat lookups again with the cache off (dns_cache_entries = 0, SIGHUP), in the same
+#    rounds: the forwarder as it was before the cache;
+#  - queries/s with 64 in flight, random names (misses): the forwarder vs dnsmasq alone;
+#  - printed only: medians and 99th percentiles, vigild's CPU time per 1000 sequential lookups
+#    (its threads' schedstat) with hits, misses and no cache, dnsmasq's per question, and the
+#    cache's memory for 10,000 entries (its own count of bytes, and vigild's RSS growth while
+#    10,000 fresh names filled it, before the rounds).
 # DNS_BENCH_VIGILD_CONF: a vigild.conf line for the run, e.g. "dns_busy_poll_us = 0" (no polling).
 # DNS_BENCH_SPLIT=1 (needs perf): after the rounds, one traced run of DNS_BENCH_SPLIT_LOOKUPS (300)
 # lookups each way, and where the time of a lookup goes, step by step (bench/dns_split.py).
-# Rounds interleave the two so machine noise hits both. Needs root, dnsmasq.
+# Rounds interleave the sides so machine noise hits all of them. Needs root, dnsmasq.
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/bench/lib.sh"
@@ -93,12 +95,9 @@ val() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
 # CPU time (ns) of every thread of process $1 so far: what a question costs it, whatever the load
 # (%.0f: mawk's %d stops at 2^31 ns, 2.1 s)
 cpu_ns() { cat /proc/"$1"/task/*/schedstat | awk '{ s += $1 } END { printf "%.0f\n", s }'; }
-# answers vigild busy-polled for so far (docs/dns.md, "Latency")
-polls() { bench_ctl --json status | python3 -c 'import json, sys
-d = json.load(sys.stdin)["modules"]["dns"]; print(d["busy_polls"], d["listen_polls"])'; }
-# vigild.conf with polling for the next question (200 us), or without (0, the default; SIGHUP reloads it)
-{ cat "$W/vigild.conf"; echo "dns_listen_poll_us = 200"; } >"$W/vigild.conf.on"
-{ cat "$W/vigild.conf.on"; echo "dns_listen_poll_us = 0"; } >"$W/vigild.conf.off"
+# vigild.conf with the cache (the default) or without it (SIGHUP reloads it; turning it on again starts it empty)
+cp "$W/vigild.conf" "$W/vigild.conf.on"
+{ cat "$W/vigild.conf"; echo "dns_cache_entries = 0"; } >"$W/vigild.conf.off"
 reconf() {
 	_n=$(grep -c 'SIGHUP: configuration' "$W/vigild.log" || true)
 	cp "$W/vigild.conf.$1" "$W/vigild.conf"
@@ -108,38 +107,55 @@ reconf() {
 		_i=$((_i + 1)); [ $_i -gt 100 ] && { echo "dns: vigild did not reload its configuration" >&2; exit 1; }; sleep 0.05
 	done
 }
+cache() { bench_ctl --json status | python3 -c 'import json, sys
+c = json.load(sys.stdin)["modules"]["dns"]["cache"]; print(c.get("entries", 0), c.get("bytes", 0), c.get("index_bytes", 0),
+      c.get("hits", 0), c.get("evictions", 0))'; }
+rss_kb() { awk '/^VmRSS/ { print $2 }' /proc/"$1"/status; }
 DNSMASQ=$(cat "$W/dnsmasq.pid")
 client lookups 10.0.0.53 53 warm.bench.test 200 >/dev/null
 client lookups 127.0.0.1 "$P" warm.bench.test 200 443 >/dev/null
+# the cache's memory first (freed memory stays in vigild's heap: RSS would not show a refill):
+# 10,000 fresh names fill it from (almost) empty
+rss0=$(rss_kb "$VPID")
+client flood 127.0.0.1 "$P" 10000 bench.test >/dev/null
+rss1=$(rss_kb "$VPID")
+mem="$(cache) $rss0 $rss1"
 : >"$W/rounds"
 r=0
 while [ $r -lt "$ROUNDS" ]; do
 	r=$((r + 1))
 	d=$(client lookups 10.0.0.53 53 api.bench.test "$N" 443)
+	c0=$(cpu_ns "$VPID")
+	f=$(client lookups 127.0.0.1 "$P" api.bench.test "$N" 443)
+	c1=$(cpu_ns "$VPID")
+	fd=$(client lookups 10.0.0.53 53 '{}.bench.test' "$N" 443)
+	c2=$(cpu_ns "$VPID")
+	ff=$(client lookups 127.0.0.1 "$P" '{}.bench.test' "$N" 443)
+	c3=$(cpu_ns "$VPID")
 	reconf off
 	o0=$(cpu_ns "$VPID")
 	o=$(client lookups 127.0.0.1 "$P" api.bench.test "$N" 443)
 	o1=$(cpu_ns "$VPID")
 	reconf on
-	p0=$(polls)
-	c0=$(cpu_ns "$VPID")
-	f=$(client lookups 127.0.0.1 "$P" api.bench.test "$N" 443)
-	c1=$(cpu_ns "$VPID")
-	p1=$(polls)
-	c1f=$(cpu_ns "$VPID")
 	m0=$(cpu_ns "$DNSMASQ")
-	fd=$(client flood 10.0.0.53 53 "$Q" bench.test)
+	qd=$(client flood 10.0.0.53 53 "$Q" bench.test)
 	m1=$(cpu_ns "$DNSMASQ")
-	ff=$(client flood 127.0.0.1 "$P" "$Q" bench.test)
-	c2=$(cpu_ns "$VPID")
-	set -- $p0 $p1
+	c4=$(cpu_ns "$VPID")
+	qf=$(client flood 127.0.0.1 "$P" "$Q" bench.test)
+	c5=$(cpu_ns "$VPID")
+	# 0-3 repeat: seconds and p50 direct, forwarder; 4-5 flood seconds direct, forwarder; 6-8 CPU ns: vigild
+	# hits, vigild flood, dnsmasq flood; 9-10 p99 repeat; 11-13 no cache: seconds, p50, p99; 14 its CPU;
+	# 15-20 first lookups: seconds, p50, p99 direct and forwarder; 21 vigild's CPU for them
 	echo "$(echo "$d" | val seconds) $(echo "$f" | val seconds) $(echo "$d" | val p50_us) $(echo "$f" | val p50_us)" \
-		"$(echo "$fd" | val seconds) $(echo "$ff" | val seconds) $((c1 - c0)) $((c2 - c1f)) $((m1 - m0)) $(($3 - $1))" \
+		"$(echo "$qd" | val seconds) $(echo "$qf" | val seconds) $((c1 - c0)) $((c5 - c4)) $((m1 - m0))" \
 		"$(echo "$d" | val p99_us) $(echo "$f" | val p99_us) $(echo "$o" | val seconds) $(echo "$o" | val p50_us)" \
-		"$(echo "$o" | val p99_us) $((o1 - o0)) $(($4 - $2))" >>"$W/rounds"
-	echo "dns: round $r: lookup+connect $(echo "$d" | val seconds)s direct, $(echo "$f" | val seconds)s forwarder," \
-		"$(echo "$o" | val seconds)s forwarder without polling for the next question ($N);" \
-		"$Q queries $(echo "$fd" | val seconds)s direct, $(echo "$ff" | val seconds)s forwarder"
+		"$(echo "$o" | val p99_us) $((o1 - o0))" \
+		"$(echo "$fd" | val seconds) $(echo "$fd" | val p50_us) $(echo "$fd" | val p99_us)" \
+		"$(echo "$ff" | val seconds) $(echo "$ff" | val p50_us) $(echo "$ff" | val p99_us) $((c3 - c2))" >>"$W/rounds"
+	echo "dns: round $r: lookup+connect $(echo "$d" | val seconds)s direct, $(echo "$f" | val seconds)s forwarder" \
+		"(repeat: cache hits), $(echo "$o" | val seconds)s forwarder without cache; first lookups" \
+		"$(echo "$fd" | val seconds)s direct, $(echo "$ff" | val seconds)s forwarder ($N each);" \
+		"$Q queries $(echo "$qd" | val seconds)s direct, $(echo "$qf" | val seconds)s forwarder"
 done
 if [ "${DNS_BENCH_SPLIT:-0}" = 1 ] && command -v perf >/dev/null; then
 	ev=sched:sched_switch,sched:sched_waking,raw_syscalls:sys_enter,raw_syscalls:sys_exit
@@ -156,41 +172,45 @@ fi
 learned=$(bench_ctl --json status | python3 -c 'import json, sys
 d = json.load(sys.stdin)["modules"]["dns"]
 t = d["tenants"]["bench"]
-print(t["answered"], t["addresses_learned"], t["servfail"], t["overload"], d["busy_polls"], d["resolvers"][0]["rtt_us"],
-      d["listen_polls_host_busy"])')
-python3 - "$W/rounds" "$N" "$Q" "$learned" >"$W/summary" <<'PYEND'
+print(t["answered"], t["addresses_learned"], t["servfail"], t["overload"], t["cache_hits"], d["busy_polls"],
+      d["resolvers"][0]["rtt_us"])')
+python3 - "$W/rounds" "$N" "$Q" "$learned" "$mem" >"$W/summary" <<'PYEND'
 import statistics, sys
 rows = [list(map(float, l.split())) for l in open(sys.argv[1])]
 n, q = int(sys.argv[2]), int(sys.argv[3])
 col = lambda i: [r[i] for r in rows]
-ld, lf, qd, qf = sum(col(0)), sum(col(1)), sum(col(4)), sum(col(5))
+med = statistics.median
 k = len(rows)
-print("dns: lookup-to-connect %.1f us direct, %.1f us through the forwarder (dns_listen_poll_us = 200): ratio %.3f (goal <= 1.2)"
-      % (ld / (n * k) * 1e6, lf / (n * k) * 1e6, lf / ld))
-print("dns: median lookup+connect %.1f us direct, %.1f us forwarder: ratio %.3f (median of %d rounds' medians)"
-      % (statistics.median(col(2)), statistics.median(col(3)), statistics.median(f / d for d, f in zip(col(2), col(3))), k))
-print("dns: p99 lookup+connect %.1f us direct, %.1f us forwarder: ratio %.3f (median of %d rounds' p99s)"
-      % (statistics.median(col(10)), statistics.median(col(11)), statistics.median(f / d for d, f in zip(col(10), col(11))), k))
-lo = sum(col(12))
-print("dns: without polling for the next question (dns_listen_poll_us = 0, the default, same rounds): %.1f us, ratio %.3f;"
-      " median %.1f us (ratio %.3f), p99 %.1f us (ratio %.3f)"
-      % (lo / (n * k) * 1e6, lo / ld, statistics.median(col(13)), statistics.median(o / d for d, o in zip(col(2), col(13))),
-         statistics.median(col(14)), statistics.median(o / d for d, o in zip(col(10), col(14)))))
-print("dns: vigild CPU per 1000 sequential lookups %.1f ms, %.1f ms without polling for the next question;"
-      " polled for the next question after %.0f%% of the answers"
-      % (sum(col(6)) / (n * k) / 1e3, sum(col(15)) / (n * k) / 1e3, 100.0 * sum(col(16)) / (n * k)))
-print("dns: %.0f queries/s dnsmasq alone, %.0f through the forwarder: %.3f of the resolver's"
+def side(name, ds, fs, dp50, fp50, dp99, fp99):
+    d, f = sum(col(ds)), sum(col(fs))
+    print("dns: %s: lookup+connect %.1f us direct, %.1f us through the forwarder: ratio %.3f (goal <= 1.2);"
+          " median %.1f vs %.1f us (ratio %.3f, median of %d rounds), p99 %.1f vs %.1f us (ratio %.3f)"
+          % (name, d / (n * k) * 1e6, f / (n * k) * 1e6, f / d, med(col(dp50)), med(col(fp50)),
+             med(b / a for a, b in zip(col(dp50), col(fp50))), k, med(col(dp99)), med(col(fp99)),
+             med(b / a for a, b in zip(col(dp99), col(fp99)))))
+    return f / d
+rep = side("repeat lookups (the same name: cache hits)", 0, 1, 2, 3, 9, 10)
+first = side("first lookups (a fresh name each time: misses)", 15, 18, 16, 19, 17, 20)
+side("repeat lookups without the cache (dns_cache_entries = 0, same rounds)", 0, 11, 2, 12, 9, 13)
+print("dns: vigild CPU per 1000 sequential lookups: %.1f ms repeat (hits), %.1f ms first (misses), %.1f ms without the cache"
+      % (sum(col(6)) / (n * k) / 1e3, sum(col(21)) / (n * k) / 1e3, sum(col(14)) / (n * k) / 1e3))
+qd, qf = sum(col(4)), sum(col(5))
+print("dns: %.0f queries/s dnsmasq alone, %.0f through the forwarder (random names: misses): %.3f of the resolver's"
       % (q * k / qd, q * k / qf, qd / qf))
-print("dns: vigild CPU per forwarded question %.1f us sequential, %.1f us flood; dnsmasq %.1f us per question (flood)"
-      % (sum(col(6)) / (n * k) / 1e3, sum(col(7)) / (q * k) / 1e3, sum(col(8)) / (q * k) / 1e3))
+print("dns: CPU per question in the flood: vigild %.1f us, dnsmasq %.1f us"
+      % (sum(col(7)) / (q * k) / 1e3, sum(col(8)) / (q * k) / 1e3))
+e, b, ib, _, ev, r0, r1 = map(int, sys.argv[5].split())
+print("dns: cache memory: %d entries take %d bytes (%.0f each: %.2f MiB per 10,000) + index %d bytes; vigild's RSS"
+      " grew %d KiB while 10,000 fresh names filled it (%d evictions counted)"
+      % (e, b, b / max(e, 1), b / max(e, 1) * 10000 / 1048576, ib, r1 - r0, ev))
 a = sys.argv[4].split()
-print("dns: forwarder answered/learned/servfail/overload: %s; busy-polled for %s answers in all, %.0f%% of the"
-      " sequential ones; resolver round trip now %s us; no CPU to spare for polling for the next question %s times"
-      % ("/".join(a[:4]), a[4], 100.0 * sum(col(9)) / (n * k), a[5], a[6]))
-print("RATIOS %r %r" % (lf / ld, qd / qf))
+print("dns: forwarder answered/learned/servfail/overload: %s; cache hits %s; busy-polled for %s answers;"
+      " resolver round trip now %s us" % ("/".join(a[:4]), a[4], a[5], a[6]))
+print("RATIOS %r %r %r" % (rep, first, qd / qf))
 PYEND
 grep -v '^RATIOS' "$W/summary"
 set -- $(sed -n 's/^RATIOS //p' "$W/summary")
 cmd="BENCH=dns make bench"
-bench_result dns_lookup_connect_ratio "$1" lower "lookup+connect straight to dnsmasq, same run" "$cmd"
-bench_result dns_qps_fraction "$2" higher "queries/s of dnsmasq alone, same run" "$cmd"
+bench_result dns_lookup_connect_ratio "$1" lower "repeat lookups (cache hits) straight to dnsmasq, same run" "$cmd"
+bench_result dns_first_lookup_ratio "$2" lower "first lookups (fresh names, misses) straight to dnsmasq, same run" "$cmd"
+bench_result dns_qps_fraction "$3" higher "queries/s of dnsmasq alone, same run" "$cmd"

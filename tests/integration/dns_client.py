@@ -16,7 +16,8 @@ count-udp ADDR PORT FILE
 lookups SERVER PORT NAME COUNT [CONNECT_PORT]
     COUNT sequential A questions, each followed by a TCP connect to the first address on
     CONNECT_PORT when given; prints "ok=N seconds=S p50_us=M p99_us=K" (the median and 99th
-    percentile question+connect)
+    percentile question+connect). "{}" in NAME: a name never asked before each time (a
+    random token of this run and the question's number)
 slow-server ADDR DELAY ANSWER
     a resolver on ADDR:53 (UDP) answering every A question with ANSWER (TTL 1) after DELAY seconds
 forge SRC DST DPORT NAME ANSWER
@@ -215,10 +216,12 @@ def cmd_lookups(a):
     cport = int(a[4]) if len(a) > 4 else 0
     ok = 0
     each = []
+    token = "".join(random.choice(string.ascii_lowercase) for _ in range(8))
+    names = [name.replace("{}", "%s%d" % (token, i)) for i in range(count)]
     t0 = time.perf_counter()
-    for _ in range(count):
+    for i in range(count):
         t1 = time.perf_counter()
-        _, rcode, _, addrs = ask(server, port, name)
+        _, rcode, _, addrs = ask(server, port, names[i])
         if rcode or not addrs:
             continue
         if cport:
