@@ -64,9 +64,10 @@ def marks(fwd, cl, vg, dm):
               ("dm_sends", lambda e: syscall(e, dm, NR_SENDMSG, True), "up_sent"),
               ("vg_woken", lambda e: woken(e, vg), "dm_sends"),
               ("up_read", lambda e: syscall(e, vg, NR_RECVFROM, False), "dm_sends"),
-              ("learn0", lambda e: syscall(e, vg, NR_BPF, True), "up_read"),
+              ("learn0", lambda e: syscall(e, vg, NR_BPF, True), "q_read"),
               ("learn1", lambda e: syscall(e, vg, NR_BPF, False), "learn0"),
-              ("ans0", lambda e: syscall(e, vg, NR_SENDMMSG, True), "up_read"),
+              # after the upstream answer, or straight after the question (a cache hit: no upstream send)
+              ("ans0", lambda e: syscall(e, vg, NR_SENDMMSG, True), "q_read"),
               ("ans1", lambda e: syscall(e, vg, NR_SENDMMSG, False), "ans0")]
     else:
         m += [("ans0", lambda e: syscall(e, dm, NR_SENDMSG, True), "q_read"),
@@ -113,7 +114,8 @@ def main():
                   ("dm_sends", "vg_woken", "  (vigild asleep) dnsmasq sends -> vigild woken"),
                   ("up_read", "learn0", "vigild: answer read -> learn (parse, match)"),
                   ("learn0", "learn1", "vigild: learn (bpf map update system call)"),
-                  ("learn1", "ans0", "vigild: learned -> answer sent (sendmmsg)")]
+                  ("learn1", "ans0", "vigild: learned -> answer sent (sendmmsg)"),
+                  ("q_read", "ans0", "vigild: question read -> answer sent (cache hits: no question upstream)", "hit")]
     else:
         steps += [("q_read", "ans0", "dnsmasq: question read -> answer sent")]
     steps += [("ans0", "ans1", "the answer's send system call (the client it wakes may run first)"),
@@ -123,16 +125,18 @@ def main():
               ("q_sent", "answered", "LOOKUP: question -> answer"),
               ("q_sent", "next", "ITERATION: lookup + connect")]
     print("dns_split %s: %d lookups traced" % ("forwarder" if fwd else "direct", len(ls)))
-    for a, b, what in steps:
-        v = [x[b] - x[a] for x in ls if a in x and b in x]
+    hit = lambda x: "ans0" in x and not ("up_sent" in x and x["up_sent"] < x["ans0"])
+    for a, b, what, *only in steps:
+        v = [x[b] - x[a] for x in ls if a in x and b in x and (not only or hit(x))]
         if v:
             print("  %-58s median %7.1f us  mean %7.1f us  (%d)" % (what, statistics.median(v), sum(v) / len(v), len(v)))
     if fwd:
         asleep = sum(1 for x in ls if "srv_woken" in x and x["srv_woken"] < x.get("q_read", 0))
         polled = sum(1 for x in ls if "up_read" in x and not ("vg_woken" in x and x["vg_woken"] < x["up_read"]))
         print("  vigild asleep when the question came: %d of %d; the answer read without a wakeup of vigild's"
-              " (it polled, or was still running): %d"
-              % (asleep, len(ls), polled))
+              " (it polled, or was still running): %d; answered from the cache: %d; bpf calls for a hit: %d"
+              % (asleep, len(ls), polled, sum(map(hit, ls)),
+                 sum(1 for x in ls if hit(x) and "learn0" in x and x["learn0"] < x["ans0"])))
 
 
 if __name__ == "__main__":
