@@ -17,11 +17,13 @@ struct vg_dns_cache {
 struct vg_dns_cache *vg_dns_cache_new(size_t max_entries, size_t max_bytes)
 {
 	struct vg_dns_cache *c;
-	size_t nb = 16;
+	/* no more entries than the bytes hold (each takes more than its header): the index's size */
+	size_t fit = max_bytes / sizeof(struct vg_dns_cache_entry), want = max_entries < fit ? max_entries : fit,
+	       nb = 16;
 
 	if (!max_entries || !max_bytes)
 		return NULL;
-	while (nb < max_entries && nb < ((size_t)1 << 24))
+	while (nb < want && nb < ((size_t)1 << 24))
 		nb <<= 1;
 	c = calloc(1, sizeof(*c));
 	if (!c || !(c->buckets = calloc(nb, sizeof(*c->buckets)))) {

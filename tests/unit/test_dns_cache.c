@@ -224,6 +224,7 @@ static void test_hit_and_countdown(void **state)
 static void test_lifetime(void **state)
 {
 	struct vg_dns_cache *c = vg_dns_cache_new(16, 1 << 20);
+	struct vg_dns_cache_stats st;
 	uint8_t ans[512];
 	size_t an = answer(ans, "api.example.com", 300, 300);
 
@@ -250,6 +251,11 @@ static void test_lifetime(void **state)
 	assert_int_equal(vg_dns_cache_put(c, "api.example.com", VG_DNS_A, 0, ans, an, NULL, 0, 0, 600, T0), 0);
 	vg_dns_cache_flush(c);
 	assert_null(vg_dns_cache_get(c, "api.example.com", VG_DNS_A, 0, T0));
+	vg_dns_cache_free(c);
+	/* the index is sized for the entries the bytes can hold, not a huge entry count */
+	c = vg_dns_cache_new(1u << 30, 1 << 20);
+	vg_dns_cache_stats(c, &st);
+	assert_true(st.index_bytes <= (1 << 20) / 4); /* not 2^24 buckets (128 MiB) */
 	vg_dns_cache_free(c);
 	assert_null(vg_dns_cache_new(0, 1 << 20));
 	assert_null(vg_dns_cache_new(16, 0));
