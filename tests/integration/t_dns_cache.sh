@@ -8,8 +8,8 @@
 # question as asked (case, id) with TTLs counted down; EDNS0 questions are another key; a
 # truncated answer over UDP and the whole one over TCP; expiry at the TTL, then the resolver is
 # asked again and a rotated answer learned while the old address expires; a flood of names does
-# not grow the cache past its bound (evictions counted); a policy apply empties it;
-# dns_cache_entries = 0 turns it off.
+# not grow the cache past its bound (evictions counted); negative answers are not kept; a policy
+# apply empties it; dns_cache_entries = 0 turns it off.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/enforce_lib.sh"
 
@@ -21,7 +21,8 @@ make_topology
 for a in 198.51.100.11 198.51.100.20 198.51.100.21; do ip -n "$NSI" addr add "$a/32" dev lo; done
 
 # ---- dnsmasq: api and big with a TTL of 600 (host records), rot with 3 (a hosts file it rereads
-# on SIGHUP), every name under svc.example.test answered 198.51.100.50 (TTL 3)
+# on SIGHUP), every name under svc.example.test answered 198.51.100.50 (TTL 3); example.test is
+# its own (--local): a name it does not know is NXDOMAIN, a type it has no record of NODATA
 echo "198.51.100.20 rot.example.test" >"$T/hosts"
 big=""
 n=100
@@ -30,7 +31,7 @@ while [ $n -lt 140 ]; do big="$big --host-record=big.example.test,198.51.100.$n,
 ip netns exec "$NSI" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
 	--addn-hosts="$T/hosts" --listen-address=10.0.0.53 --bind-interfaces --port=53 --local-ttl=3 \
 	--host-record=api.example.test,198.51.100.10,600 --host-record=api.example.test,198.51.100.11,600 $big \
-	--address=/svc.example.test/198.51.100.50 \
+	--address=/svc.example.test/198.51.100.50 --local=/example.test/ \
 	--user=root --group=root --pid-file="$T/dnsmasq.pid" --log-queries --log-facility="$T/dnsmasq.log" &
 _enf_pids="$_enf_pids $!"
 i=0
@@ -57,7 +58,8 @@ tenants='[{"name": "alpha", "id": 1, "cgroups": ["'$CGREL'/alpha"],
   "egress": [{"id": 10, "fqdn": "api.example.test", "proto": "tcp", "ports": [443]},
              {"id": 11, "fqdn": "rot.example.test", "proto": "tcp", "ports": [443]},
              {"id": 12, "fqdn": "big.example.test", "proto": "tcp", "ports": [443]},
-             {"id": 13, "pattern": "*.svc.example.test", "proto": "tcp", "ports": [443]}]},
+             {"id": 13, "pattern": "*.svc.example.test", "proto": "tcp", "ports": [443]},
+             {"id": 14, "fqdn": "gone.example.test", "proto": "tcp", "ports": [443]}]},
  {"name": "beta", "id": 2, "cgroups": ["'$CGREL'/beta"],
   "egress": [{"id": 20, "fqdn": "api.example.test", "proto": "tcp", "ports": [443]}]}]'
 dns='{"resolvers": ["10.0.0.53"], "ttl_min": 1, "ttl_max": 600, "grace": 1}'
@@ -147,6 +149,16 @@ expect "$NSH" "$CGA" <<'EOF'
 tcp 198.51.100.100 443 => allow
 tcp 198.51.100.139 443 => allow
 EOF
+
+echo "== negative answers are not cached: NODATA, NXDOMAIN"
+out=$(ask 127.0.0.1 "$PA" rot.example.test AAAA)
+assert_contains "$out" "rcode=0 tc=0 addrs= " "rot.example.test has no AAAA: NOERROR without records"
+ask 127.0.0.1 "$PA" rot.example.test AAAA >/dev/null
+assert_eq "$(asked rot.example.test AAAA)" "2" "both AAAA questions went to dnsmasq"
+out=$(ask 127.0.0.1 "$PA" gone.example.test A)
+assert_contains "$out" "rcode=3 " "gone.example.test (allowed, unknown to dnsmasq): NXDOMAIN"
+ask 127.0.0.1 "$PA" gone.example.test A >/dev/null
+assert_eq "$(asked gone.example.test)" "2" "both questions went to dnsmasq"
 
 echo "== TTLs count down; at expiry the resolver is asked again, a rotated answer learned, the old address expires"
 out=$(ask 127.0.0.1 "$PA" rot.example.test A)
