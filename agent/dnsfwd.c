@@ -854,6 +854,16 @@ static void learn_one(struct learn_ctx *lc, int family, const uint8_t *addr, uin
 	}
 }
 
+/* a learn for NAME failed (LC says why): the question is answered SERVFAIL, nothing opens */
+static void learn_failed(const struct learn_ctx *lc, const char *name)
+{
+	char m[1024];
+
+	lc->t->learn_failed++;
+	vg_log(LOG_ERR, "dns: tenant %s: %s: cannot learn an address, answering SERVFAIL: %s", lc->t->name, name,
+	       vg_err_str(&lc->err, m, sizeof(m)));
+}
+
 /* every address of a resolver's answer (vg_dns_answer_addrs, at most VG_DNS_MAX_RR) */
 static void learn_addr(void *arg, int family, const uint8_t *addr, uint32_t ttl)
 {
@@ -896,11 +906,7 @@ static void query_answer(struct query *q, uint8_t *ans, size_t len)
 	}
 	vg_dns_answer_addrs(&F.m, learn_addr, &lc);
 	if (lc.r < 0) {
-		char msg[1024];
-
-		q->t->learn_failed++;
-		vg_log(LOG_ERR, "dns: tenant %s: %s: cannot learn an address, answering SERVFAIL: %s", q->t->name,
-		       q->qname, vg_err_str(&lc.err, msg, sizeof(msg)));
+		learn_failed(&lc, q->qname);
 		query_fail(q, VG_DNS_RCODE_SERVFAIL, "learn_failed");
 		return;
 	}
@@ -1127,12 +1133,8 @@ static int cache_answer(struct fwd_tenant *t, const uint8_t *msg, size_t len, in
 		learn_one(&lc, ce->addrs[i].family, ce->addrs[i].addr, ce->addrs[i].ttl);
 	t->cache_hits++;
 	if (lc.r < 0) {
-		char m[1024];
-
-		t->learn_failed++;
+		learn_failed(&lc, F.m.qname);
 		t->servfail++;
-		vg_log(LOG_ERR, "dns: tenant %s: %s: cannot learn an address, answering SERVFAIL: %s", t->name, F.m.qname,
-		       vg_err_str(&lc.err, m, sizeof(m)));
 		reply_local(fd, peer, peerlen, tc, msg, len, VG_DNS_RCODE_SERVFAIL);
 		e.verdict = "learn_failed";
 		e.rcode = VG_DNS_RCODE_SERVFAIL;

@@ -208,6 +208,15 @@ assert_eq "$(st cache.flushes)" "$((f0 + 1))" "the flush counted"
 ask 127.0.0.1 "$PA" api.example.test A >/dev/null
 assert_eq "$(asked api.example.test)" "$((n + 1))" "the next question goes to the resolver"
 
+echo "== a hit whose learn fails (enforcement unloaded) answers SERVFAIL, never the cached addresses"
+n=$(asked api.example.test)
+f0=$(st tenants.alpha.learn_failed)
+ctl unload >/dev/null
+out=$(ask 127.0.0.1 "$PA" api.example.test A)
+assert_contains "$out" "rcode=2 tc=0 addrs= " "SERVFAIL without addresses"
+assert_eq "$(asked api.example.test)" "$n" "it was a hit (dnsmasq not asked)"
+assert_eq "$(st tenants.alpha.learn_failed)" "$((f0 + 1))" "learn_failed counted"
+
 echo "== dns_cache_entries = 0: no cache (SIGHUP)"
 r0=$(grep -c 'SIGHUP: configuration' "$T/vigild.log" || true)
 sed -i 's/^dns_cache_entries = 50$/dns_cache_entries = 0/' "$T/vigild.conf"
