@@ -36,6 +36,7 @@
 #include "daemon.h"
 #include "dns.h"
 #include "enforce_cut.h"
+#include "vigil/enforce_fill.h"
 #include "vigil/dns_learned.h"
 #include "vigil/emergency.h"
 #include "vigil/enforce.h"
@@ -1339,23 +1340,13 @@ out:
 	return r;
 }
 
-/* The trie and the port intervals of c in new maps (*lpm, *ranges: fds the caller closes). */
-static int create_rule_maps(const struct vg_enf_compiled *c, int *lpm, int *ranges, struct vg_err *err)
+/* The port intervals of c in a new map (*ranges: an fd the caller closes); the trie was filled beside the compile. */
+static int create_ranges_map(const struct vg_enf_compiled *c, int *ranges, struct vg_err *err)
 {
-	size_t done;
-
-	*ranges = -1;
-	*lpm = create_inner(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct vg_enf_lpm_key), sizeof(struct vg_enf_lpm_val),
-			    c->nentries, BPF_F_NO_PREALLOC, "vg_lpm", err);
-	if (*lpm < 0)
-		return *lpm;
 	*ranges = create_inner(BPF_MAP_TYPE_ARRAY, sizeof(uint32_t), sizeof(struct vg_enf_range), c->nranges,
 			       BPF_F_INNER_MAP, "vg_ranges", err);
 	if (*ranges < 0)
 		return *ranges;
-	if (fill_map(*lpm, c->entries, sizeof(c->entries[0]), sizeof(c->entries[0].key),
-		     offsetof(struct vg_enf_entry, val), sizeof(c->entries[0].val), c->nentries, &done) < 0)
-		return fill_failed(err, "trie", done, c->nentries);
 	/* arrays take batches: one syscall per chunk instead of one per interval */
 	for (size_t i = 0; i < c->nranges;) {
 		uint32_t keys[4096], n = (uint32_t)(c->nranges - i < 4096 ? c->nranges - i : 4096);
@@ -1367,6 +1358,22 @@ static int create_rule_maps(const struct vg_enf_compiled *c, int *lpm, int *rang
 		i += n;
 	}
 	return 0;
+}
+
+/* The trie and the port intervals of c in new maps, filled after the compile (the small quarantine lists). */
+static int create_rule_maps(const struct vg_enf_compiled *c, int *lpm, int *ranges, struct vg_err *err)
+{
+	size_t done;
+
+	*ranges = -1;
+	*lpm = create_inner(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct vg_enf_lpm_key), sizeof(struct vg_enf_lpm_val),
+			    c->nentries, BPF_F_NO_PREALLOC, "vg_lpm", err);
+	if (*lpm < 0)
+		return *lpm;
+	if (fill_map(*lpm, c->entries, sizeof(c->entries[0]), sizeof(c->entries[0].key),
+		     offsetof(struct vg_enf_entry, val), sizeof(c->entries[0].val), c->nentries, &done) < 0)
+		return fill_failed(err, "trie", done, c->nentries);
+	return create_ranges_map(c, ranges, err);
 }
 
 static void close_fds(int a, int b, int c)
@@ -1398,12 +1405,17 @@ static int create_names_map(const struct vg_enf_compiled *c, struct vg_err *err)
 	return fd;
 }
 
-static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint64_t *ids, struct vg_err *err)
+/*
+ * The generation's maps into the inactive slot: lpm is the trie *fill is putting c's
+ * entries into (it ends here, before the slot points at the trie; *fill is NULL after).
+ */
+static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint64_t *ids, int lpm,
+			   struct vg_trie_fill **fill, uint64_t *fill_cpu_ms, struct vg_err *err)
 {
-	int lpm = -1, ranges = -1, cgroups = -1, names = -1, r;
+	int ranges = -1, cgroups = -1, names = -1, r;
 	uint64_t host = VG_ENF_HOST_CGID;
 
-	if ((r = create_rule_maps(c, &lpm, &ranges, err)) < 0)
+	if ((r = create_ranges_map(c, &ranges, err)) < 0)
 		goto out;
 	if ((names = create_names_map(c, err)) < 0) {
 		r = names;
@@ -1425,6 +1437,10 @@ static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint6
 			goto out;
 		}
 	}
+	r = vg_trie_fill_end(*fill, fill_cpu_ms, err);
+	*fill = NULL;
+	if (r < 0)
+		goto out;
 	/* the inactive slot: nothing reads it until active[0] points there */
 	if (bpf_map_update_elem(E.fd[M_GEN_LPM], &slot, &lpm, BPF_ANY) < 0 ||
 	    bpf_map_update_elem(E.fd[M_GEN_RANGES], &slot, &ranges, BPF_ANY) < 0 ||
@@ -1436,9 +1452,7 @@ static int fill_generation(struct vg_enf_compiled *c, uint32_t slot, const uint6
 	r = 0;
 out:
 	/* the outer maps hold their own references */
-	close_fds(lpm, ranges, cgroups);
-	if (names >= 0)
-		close(names);
+	close_fds(ranges, cgroups, names);
 	return r;
 }
 
@@ -1512,9 +1526,11 @@ static void connrate_status(json_t *c, uint32_t tenant)
 
 static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void **staged, struct vg_err *err)
 {
+	size_t limit = vg_daemon_config(d)->enforce_max_entries;
+	struct vg_trie_fill *fill = NULL;
+	uint64_t t0, t1, fill_cpu = 0;
 	struct staged *s;
-	uint64_t t0, t1;
-	int r;
+	int r, lpm = -1;
 
 	*staged = NULL;
 	if (E.state != ENF_ACTIVE)
@@ -1523,7 +1539,17 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 	if (!s)
 		return vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 	t0 = vg_now_ms_monotonic();
-	if ((r = vg_enf_compile(b, vg_daemon_config(d)->enforce_max_entries, &s->c, err)) < 0)
+	/* no-prealloc: max_entries only caps the trie, and the compile refuses more than the limit */
+	if (!limit || limit > VG_ENF_MAX_ENTRIES)
+		limit = VG_ENF_MAX_ENTRIES;
+	lpm = create_inner(BPF_MAP_TYPE_LPM_TRIE, sizeof(struct vg_enf_lpm_key), sizeof(struct vg_enf_lpm_val),
+			   limit, BPF_F_NO_PREALLOC, "vg_lpm", err);
+	if (lpm < 0) {
+		r = lpm;
+		goto fail;
+	}
+	if ((r = vg_trie_fill_start(&fill, lpm, err)) < 0 ||
+	    (r = vg_enf_compile_sink(b, limit, vg_trie_fill_sink(fill), &s->c, err)) < 0)
 		goto fail;
 	t1 = vg_now_ms_monotonic();
 	s->gen = E.gen + 1;
@@ -1534,14 +1560,21 @@ static int enforce_prepare(struct vg_daemon *d, const struct vg_bundle *b, void 
 		goto fail;
 	}
 	if ((r = resolve_cgroups(b, s->c, s->cg_ids, err)) < 0 || (r = place_sock_progs(s->c, s->cg_ids, err)) < 0 ||
-	    (r = fill_generation(s->c, VG_ENF_GEN_SLOT(s->gen), s->cg_ids, err)) < 0 ||
+	    (r = fill_generation(s->c, VG_ENF_GEN_SLOT(s->gen), s->cg_ids, lpm, &fill, &fill_cpu, err)) < 0 ||
 	    (r = fill_connrates(s->c, VG_ENF_GEN_SLOT(s->gen), err)) < 0)
 		goto fail;
-	vg_log(LOG_INFO, "enforce: version %lld compiled in %llu ms, kernel maps filled in %llu ms", (long long)b->version,
-	       (unsigned long long)(t1 - t0), (unsigned long long)(vg_now_ms_monotonic() - t1));
+	close(lpm); /* the slot holds it */
+	vg_log(LOG_INFO,
+	       "enforce: version %lld compiled in %llu ms, kernel maps filled in %llu ms (the trie's %zu entries beside the compile, on a thread of %llu ms CPU)",
+	       (long long)b->version, (unsigned long long)(t1 - t0), (unsigned long long)(vg_now_ms_monotonic() - t1),
+	       s->c->nentries, (unsigned long long)fill_cpu);
 	*staged = s;
 	return 0;
 fail:
+	if (fill)
+		vg_trie_fill_end(fill, NULL, NULL);
+	if (lpm >= 0)
+		close(lpm);
 	/* what place_sock_progs attached for this policy goes again (with no policy known in force, all stays) */
 	if (E.compiled)
 		prune_sock_progs(E.compiled, E.cg_ids);

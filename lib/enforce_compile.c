@@ -49,7 +49,24 @@ struct builder {
 	struct vg_enf_range *tmp, *tmp2; /* VG_ENF_MAX_INTERVALS each */
 	size_t limit;
 	struct vg_err *err;
+	const struct vg_enf_sink *sink; /* NULL: none */
+	size_t handed;			/* entries handed to the sink */
+	bool sink_failed;		/* its error is in err */
 };
+
+/* The entries made since the last hand-over, to the sink (all of them when last). */
+static int hand_over(struct builder *bd, bool last)
+{
+	size_t n = bd->c->nentries - bd->handed;
+	int r;
+
+	if (!bd->sink || !n || (!last && n < bd->sink->every))
+		return 0;
+	bd->handed += n;
+	r = bd->sink->chunk(bd->sink->arg, bd->c->entries + bd->handed - n, n, bd->err);
+	bd->sink_failed = r < 0;
+	return r;
+}
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
 {
@@ -295,6 +312,8 @@ static int build_view(struct builder *bd, uint32_t tenant)
 		e->val = nd->val;
 		depth++;
 		i += ngrp;
+		if ((r = hand_over(bd, false)) < 0)
+			return r;
 	}
 	return 0;
 }
@@ -471,8 +490,14 @@ static int compile_connect_rates(const struct vg_bundle *b, struct vg_enf_compil
 int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_enf_compiled **out,
 		   struct vg_err *err)
 {
+	return vg_enf_compile_sink(b, limit_entries, NULL, out, err);
+}
+
+int vg_enf_compile_sink(const struct vg_bundle *b, size_t limit_entries, const struct vg_enf_sink *sink,
+			struct vg_enf_compiled **out, struct vg_err *err)
+{
 	struct builder bd = { .limit = limit_entries && limit_entries < VG_ENF_MAX_ENTRIES ? limit_entries : VG_ENF_MAX_ENTRIES,
-			      .err = err };
+			      .err = err, .sink = sink && sink->every ? sink : NULL };
 	struct vg_enf_compiled *c;
 	size_t ncg = 0;
 	int r = -ENOMEM;
@@ -507,6 +532,8 @@ int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_en
 		if ((r = compile_tenant(&bd, b, t)) < 0 || (r = compile_tenant_names(&bd, b, t)) < 0)
 			goto out;
 	}
+	if ((r = hand_over(&bd, true)) < 0)
+		goto out;
 	/* the per-tenant items (40 MB for 1M rules) are not needed by the sort that follows */
 	free(bd.items);
 	bd.items = NULL;
@@ -520,7 +547,7 @@ int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_en
 	c = NULL;
 	r = 0;
 out:
-	if (r == -ENOMEM)
+	if (r == -ENOMEM && !bd.sink_failed)
 		vg_err_set(err, ENOMEM, "enforce_nomem", "$", "out of memory compiling the egress policy");
 	free(bd.items);
 	free(bd.tmp);

@@ -68,6 +68,21 @@ const struct vg_enf_name_entry *vg_enf_name_find(const struct vg_enf_compiled *c
 /* limit_entries: 0 or above VG_ENF_MAX_ENTRIES = VG_ENF_MAX_ENTRIES; a larger policy is rejected with err. */
 int vg_enf_compile(const struct vg_bundle *b, size_t limit_entries, struct vg_enf_compiled **out,
 		   struct vg_err *err);
+
+/*
+ * Trie entries handed over while they are compiled, so the kernel's trie can be filled
+ * beside the compile: chunk() gets each run of `every` new entries (the last run shorter)
+ * in the order they are made (not the final sorted order), every entry exactly once. The
+ * pointer is valid during the call only. A negative return aborts the compile with it;
+ * chunk() has set err then.
+ */
+struct vg_enf_sink {
+	int (*chunk)(void *arg, const struct vg_enf_entry *e, size_t n, struct vg_err *err);
+	void *arg;
+	size_t every;
+};
+int vg_enf_compile_sink(const struct vg_bundle *b, size_t limit_entries, const struct vg_enf_sink *sink,
+			struct vg_enf_compiled **out, struct vg_err *err);
 void vg_enf_compiled_free(struct vg_enf_compiled *c);
 
 struct vg_enf_verdict_info {
