@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "vigil/dns.h"
 #include "vigil/dns_cache.h"
@@ -10,6 +11,7 @@
 struct vg_dns_cache {
 	struct vg_dns_cache_entry **buckets;
 	size_t nbuckets; /* a power of two */
+	uint32_t seed;	 /* secret: a tenant cannot choose names that share a bucket */
 	struct vg_dns_cache_entry *head, *tail;
 	struct vg_dns_cache_stats st;
 };
@@ -30,6 +32,11 @@ struct vg_dns_cache *vg_dns_cache_new(size_t max_entries, size_t max_bytes)
 		free(c);
 		return NULL;
 	}
+	if (getrandom(&c->seed, sizeof(c->seed), 0) != sizeof(c->seed)) {
+		free(c->buckets);
+		free(c);
+		return NULL;
+	}
 	c->nbuckets = nb;
 	c->st.max_entries = max_entries;
 	c->st.max_bytes = max_bytes;
@@ -37,14 +44,20 @@ struct vg_dns_cache *vg_dns_cache_new(size_t max_entries, size_t max_bytes)
 	return c;
 }
 
-static uint32_t key_hash(const char *name, uint16_t qtype, uint8_t flags)
+/* FNV-1a from a secret start, then a finaliser (murmur3's) so that every bit of it moves the bucket */
+static uint32_t key_hash(const struct vg_dns_cache *c, const char *name, uint16_t qtype, uint8_t flags)
 {
-	uint32_t h = 2166136261u; /* FNV-1a */
+	uint32_t h = 2166136261u ^ c->seed;
 
 	while (*name)
 		h = (h ^ (uint8_t)*name++) * 16777619u;
 	h = (h ^ qtype) * 16777619u;
-	return (h ^ flags) * 16777619u;
+	h = (h ^ flags) * 16777619u;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	return h ^ (h >> 16);
 }
 
 static void unlink_entry(struct vg_dns_cache *c, struct vg_dns_cache_entry *e)
@@ -127,7 +140,7 @@ int vg_dns_cache_put(struct vg_dns_cache *c, const char *name, uint16_t qtype, u
 		     uint32_t ttl_max, uint64_t now)
 {
 	uint16_t off[VG_DNS_CACHE_RR_MAX];
-	uint32_t min_ttl, hash = key_hash(name, qtype, flags);
+	uint32_t min_ttl, hash = key_hash(c, name, qtype, flags);
 	struct vg_dns_cache_entry *e, *old;
 	size_t qend;
 	int n;
@@ -185,7 +198,7 @@ int vg_dns_cache_put(struct vg_dns_cache *c, const char *name, uint16_t qtype, u
 const struct vg_dns_cache_entry *vg_dns_cache_get(struct vg_dns_cache *c, const char *name, uint16_t qtype,
 						  uint8_t flags, uint64_t now)
 {
-	struct vg_dns_cache_entry *e = find(c, key_hash(name, qtype, flags), name, qtype, flags);
+	struct vg_dns_cache_entry *e = find(c, key_hash(c, name, qtype, flags), name, qtype, flags);
 
 	if (e && e->expires_ns <= now) {
 		unlink_entry(c, e);
