@@ -752,6 +752,8 @@ static int enforce_init(struct vg_daemon *d, struct vg_err *err)
 		E.conf.flags |= VG_ENF_HAS_FORWARDERS;
 	if (!map_empty(E.fd[M_QUARANTINED], sizeof(uint32_t)))
 		E.conf.flags |= VG_ENF_HAS_QUARANTINE;
+	if (!map_empty(E.fd[M_CONNRATE_CONF], sizeof(struct vg_enf_connrate_key)))
+		E.conf.flags |= VG_ENF_HAS_CONNRATE;
 	if (bpf_map_update_elem(E.fd[M_CONF], &zero, &E.conf, BPF_ANY) < 0) {
 		r = vg_err_set(err, errno, "bpf_map", E.dir, "cannot write the event settings: %s", strerror(errno));
 		goto fail;
@@ -1479,9 +1481,21 @@ static void clear_connrates(uint32_t slot)
 	}
 }
 
+/* VG_ENF_HAS_CONNRATE follows connrate_conf: cleared only once no slot has settings (the programs then skip the lookup). */
+static void connrate_flag_update(void)
+{
+	if (map_empty(E.fd[M_CONNRATE_CONF], sizeof(struct vg_enf_connrate_key)))
+		conf_flag(VG_ENF_HAS_CONNRATE, false); /* left set, the programs only look up more */
+}
+
 static int fill_connrates(const struct vg_enf_compiled *c, uint32_t slot, struct vg_err *err)
 {
+	int r;
+
 	clear_connrates(slot);
+	connrate_flag_update();
+	if (c->nconnrates && (r = conf_flag(VG_ENF_HAS_CONNRATE, true)) < 0)
+		return vg_err_set(err, -r, "bpf_map", E.dir, "cannot write the connect_rate flag: %s", strerror(-r));
 	for (size_t i = 0; i < c->nconnrates; i++) {
 		struct vg_enf_connrate_key key = { .tenant = c->connrates[i].tenant, .slot = slot };
 
@@ -1628,6 +1642,7 @@ static void enforce_abort(struct vg_daemon *d, void *staged)
 	bpf_map_delete_elem(E.fd[M_GEN_RANGES], &slot);
 	bpf_map_delete_elem(E.fd[M_GEN_CGROUPS], &slot);
 	clear_connrates(slot);
+	connrate_flag_update();
 	bpf_map_delete_elem(E.fd[M_GEN_NAMES], &slot);
 	/* what place_sock_progs attached for it goes again (with no policy known in force, all stays) */
 	if (E.compiled)

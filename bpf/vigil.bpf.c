@@ -178,7 +178,9 @@ struct sock_state {
 	__u8 created;	/* pid/uid/comm/tenant below were recorded at sock_create */
 	__u8 addr[16];
 	__u8 early;	/* stamped by connect/sendmsg: EARLY_BLIND not valid on the loopback device */
-	__u8 pad[3];
+	__u8 verdict;	/* a stamp's verdict, and its rule below (sendmsg's next datagram, stamp_hit) */
+	__u8 pad[2];
+	__u32 rule;
 	__u32 vtenant;	/* tenant the cached verdict was made for (counters) */
 	__u32 tenant;	/* tenant of the creator, under generation cgen */
 	__u32 cgen;
@@ -947,7 +949,8 @@ static __always_inline __u32 connect_rate(const struct policy *p, struct bpf_soc
 	__u64 now;
 	int ok;
 
-	if (!tenant || !vg_enf_verdict_allows(verdict) || (d->proto != IPPROTO_TCP && d->proto != IPPROTO_UDP))
+	if (!tenant || !(p->flags & VG_ENF_HAS_CONNRATE) || !vg_enf_verdict_allows(verdict) ||
+	    (d->proto != IPPROTO_TCP && d->proto != IPPROTO_UDP))
 		return verdict;
 	cf = bpf_map_lookup_elem(&connrate_conf, &key);
 	if (!cf)
@@ -1049,7 +1052,8 @@ static __always_inline __u32 steer_dns(struct bpf_sock_addr *ctx, const struct p
  * socket's tenant) and a destination that is not local (the packet path asks
  * who receives those; a stamp is not taken on the loopback device either).
  */
-static __always_inline void stamp(struct bpf_sock_addr *ctx, const struct policy *p, const struct dest *d, __u8 early)
+static __always_inline void stamp(struct bpf_sock_addr *ctx, const struct policy *p, const struct dest *d, __u8 early,
+				  __u32 verdict, __u32 rule)
 {
 	struct sock_state *st;
 
@@ -1060,6 +1064,8 @@ static __always_inline void stamp(struct bpf_sock_addr *ctx, const struct policy
 		return;
 	st->gen = p->gen;
 	st->allow = 1;
+	st->verdict = verdict;
+	st->rule = rule;
 	st->vtenant = p->who->tenant;
 	st->fam = d->fam;
 	st->proto = d->proto;
@@ -1069,10 +1075,30 @@ static __always_inline void stamp(struct bpf_sock_addr *ctx, const struct policy
 	st->cached = 1;
 }
 
+/*
+ * A datagram to the destination sendmsg stamped last on this socket, under the
+ * generation in force, for the caller's tenant: judge() would give the stamp's
+ * verdict again. Not for learned names (they expire without a new generation)
+ * nor for local destinations (never stamped blind).
+ */
+static __always_inline const struct sock_state *stamp_hit(struct bpf_sock_addr *ctx, const struct policy *p,
+							  const struct dest *d)
+{
+	struct sock_state *st;
+
+	st = bpf_sk_storage_get(&sock_states, ctx->sk, 0, 0);
+	if (!st || !st->cached || !st->allow || st->early != EARLY_BLIND || st->gen != p->gen ||
+	    st->vtenant != p->who->tenant || st->verdict == VG_ENF_ALLOW_NAME || st->port != d->port ||
+	    st->proto != d->proto || st->fam != d->fam || !same_addr(st->addr, d->addr))
+		return NULL;
+	return st;
+}
+
 static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct dest *d, __u8 hook, const int v6)
 {
 	__u32 verdict, rule, owner, port_owner = 0;
 	int local = vg_enf_is_local(d->fam, d->addr), known = 0;
+	const struct sock_state *hit;
 	struct policy p;
 
 	if (load_generation(&p))
@@ -1092,15 +1118,21 @@ static __always_inline int sock_addr_enforce(struct bpf_sock_addr *ctx, struct d
 			return decide_task(&p, d, verdict, 0, 0, hook);
 		p.fwd_done = 1;
 	}
+	/* a socket that keeps sending to one destination: judged once per generation */
+	if (hook == VG_ENF_HOOK_SENDMSG && !local && (hit = stamp_hit(ctx, &p, d))) {
+		rule = hit->rule;
+		verdict = connect_rate(&p, ctx, d, hit->verdict, hook);
+		return decide_task(&p, d, verdict, rule, 0, hook);
+	}
 	if (p.who->tenant && vg_enf_proto_class(d->proto) <= VG_ENF_CLASS_UDP && local)
 		port_owner = local_owner_early(ctx, d, p.gen, &known);
 	verdict = judge(&p, d, port_owner, &rule, &owner);
 	verdict = connect_rate(&p, ctx, d, verdict, hook);
 	if (vg_enf_verdict_allows(verdict)) {
 		if (!local)
-			stamp(ctx, &p, d, EARLY_BLIND);
+			stamp(ctx, &p, d, EARLY_BLIND, verdict, rule);
 		else if (known && d->proto == IPPROTO_TCP)
-			stamp(ctx, &p, d, EARLY_RECEIVER);
+			stamp(ctx, &p, d, EARLY_RECEIVER, verdict, rule);
 	}
 	return decide_task(&p, d, verdict, rule, owner, hook);
 }

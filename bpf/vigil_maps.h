@@ -273,6 +273,7 @@ struct vg_enf_counters {
  */
 #define VG_ENF_HAS_FORWARDERS 0x1 /* dns_fwd / dns_fwd_addr have entries */
 #define VG_ENF_HAS_QUARANTINE 0x2 /* quarantined has entries */
+#define VG_ENF_HAS_CONNRATE 0x4   /* connrate_conf has entries */
 
 struct vg_enf_conf {
 	__u32 event_rate_limit; /* events per second per tenant before sampling */

@@ -150,3 +150,52 @@ ok "beta would_deny counter: $(status_counter beta would_deny)"
 expect "$NSH" "$CGA" <<'EOF'
 tcp 198.51.100.10 444 => deny
 EOF
+
+echo "== one unconnected UDP socket: each datagram judged by the policy in force (sendmsg's stamp)"
+count udp 5007 u5007 "$NSI" -
+mkfifo "$T/keep.in"
+probe "$NSH" "$CGA" --hold <"$T/keep.in" >"$T/keep.out" 2>&1 &
+_enf_pids="$_enf_pids $!"
+exec 7>"$T/keep.in"
+# answers KEEP N: waits until the kept prober answered N requests
+answers() {
+	i=0
+	until [ "$(grep -c . "$T/keep.out")" -ge "$1" ]; do
+		i=$((i + 1))
+		[ $i -gt 100 ] && fail "the kept prober answered $(grep -c . "$T/keep.out") of $1: $(cat "$T/keep.out")"
+		sleep 0.05
+	done
+}
+for i in 1 2 3; do echo "udpkeep 198.51.100.10 5007" >&7; done
+answers 3
+arrives u5007 msgs 0 "alpha's datagrams from one socket"
+# another destination from the same socket, then the first one again
+echo "udpkeep 198.51.100.10 5011" >&7
+echo "udpkeep 198.51.100.10 5007" >&7
+answers 5
+assert_eq "$(sed -n 4p "$T/keep.out")" deny "the kept socket's datagram to a port alpha may not reach"
+assert_eq "$(sed -n 5p "$T/keep.out")" "allow sent" "the kept socket's datagram to the first destination again"
+i=0
+while [ "$(field u5007 msgs)" -lt 4 ]; do
+	i=$((i + 1))
+	[ $i -gt 40 ] && fail "alpha's 4 allowed datagrams did not all arrive: $(cat "$T/u5007")"
+	sleep 0.05
+done
+b=$(field u5007 msgs)
+push_bundle 4 --set "tenants=$(tenants audit | sed 's/"5000-5010"/"5000-5006"/')"
+echo "udpkeep 198.51.100.10 5007" >&7
+echo "udpkeep 198.51.100.10 5007" >&7
+answers 7
+assert_eq "$(sed -n 6p "$T/keep.out")$(sed -n 7p "$T/keep.out")" denydeny \
+	"the kept socket's datagrams after the policy denied their destination"
+unchanged u5007 msgs "$b" "alpha's datagrams from the kept socket after the policy denied them"
+exec 7>&-
+# both refused by the sendmsg hook itself (early EPERM, the process named): none reached the packet path
+i=0
+until [ "$(audit_events egress.denied | grep '"port": 5007' | grep -c '"hook": "sendmsg"')" -ge 2 ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && fail "the kept socket's datagrams after the change were not both refused at sendmsg: $(audit_events egress.denied | grep '"port": 5007')"
+	sleep 0.1
+done
+assert_eq "$(audit_events egress.denied | grep '"port": 5007' | grep -c '"hook": "egress_packet"')" 0 \
+	"the kept socket's datagrams after the change are refused at sendmsg, not dropped later"

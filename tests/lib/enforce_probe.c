@@ -10,6 +10,7 @@
  *   tcpwait ADDR PORT   connect, wait for the handshake (bounded)
  *   udp ADDR PORT       connect + send              (connected UDP)
  *   udpsend ADDR PORT   sendto                      (unconnected UDP)
+ *   udpkeep ADDR PORT   sendto from one unconnected UDP socket per family, kept for all requests
  *   ping ADDR           ICMP echo on a ping socket, waits for the reply (bounded)
  *   raw ADDR            ICMP echo on a raw socket
  *   listen tcp|udp PORT bind on the wildcard address and keep the socket open
@@ -163,6 +164,23 @@ static void do_udp(struct dst *d, int connected)
 	}
 	answer(n < 0 ? errno : 0, "sent");
 	close(fd);
+}
+
+/* sendto from the unconnected socket of d's family this prober keeps (one socket's datagrams, judged each time) */
+static void do_udpkeep(struct dst *d)
+{
+	static int fd4 = -1, fd6 = -1;
+	int *fd = d->family == AF_INET ? &fd4 : &fd6;
+	ssize_t n;
+
+	if (*fd < 0)
+		*fd = socket(d->family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0) {
+		answer(errno, "");
+		return;
+	}
+	n = sendto(*fd, "probe", 5, 0, (struct sockaddr *)&d->ss, d->len);
+	answer(n < 0 ? errno : 0, "sent");
 }
 
 static void do_icmp(struct dst *d, int raw)
@@ -664,6 +682,8 @@ int main(int argc, char **argv)
 			do_udp(&d, 1);
 		else if (!strcmp(op, "udpsend"))
 			do_udp(&d, 0);
+		else if (!strcmp(op, "udpkeep"))
+			do_udpkeep(&d);
 		else if (!strcmp(op, "ping"))
 			do_icmp(&d, 0);
 		else if (!strcmp(op, "raw"))
