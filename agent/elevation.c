@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Elevation module of vigild (agent/elevation.h, docs/pam.md). */
 #include <errno.h>
-#include <pthread.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "elevation.h"
 #include "identity.h"
 #include "posture.h"
+#include "statefile.h"
 #include "vigil/assertion.h"
 #include "vigil/elevation.h"
 #include "vigil/util.h"
@@ -31,7 +31,6 @@ static struct {
 	struct vg_approval_store approvals;
 	struct vg_hold_store holds; /* grants between commit and confirm */
 	int hold_timer;
-	int flush_timer; /* grants confirmed but not yet written */
 	struct vg_fail_limiter fails;
 	json_t *counters; /* {"<credential id b64url>": last sign count} */
 	bool counters_rebuilt; /* what the file lacks was read from the audit log */
@@ -47,114 +46,80 @@ static void state_path(struct vg_daemon *d, const char *name, char *buf, size_t 
 	snprintf(buf, len, "%s/%s", vg_daemon_config(d)->state_dir, name);
 }
 
-static void publish_grants(struct vg_daemon *d)
+static uint64_t publish_grants(struct vg_daemon *d)
 {
-	vg_identity_set_grants(d, st.grants.g, st.grants.n);
+	return vg_identity_set_grants(d, st.grants.g, st.grants.n);
 }
 
-static int save_grants(struct vg_daemon *d)
-{
+/* A state file's new text, written by the state file writer (agent/statefile.h). */
+struct text_version {
 	char path[512];
-	_cleanup_free_ char *txt = vg_grants_serialize(&st.grants);
-	int r;
+	char *text;
+};
 
-	if (!txt)
-		return -ENOMEM;
-	state_path(d, "grants.json", path, sizeof(path));
-	r = vg_write_file_atomic(path, txt, strlen(txt), 0600);
-	if (r < 0)
-		vg_log(LOG_ERR, "elevation: cannot write %s: %s", path, strerror(-r));
-	return r;
+static int text_write(void *arg, struct vg_err *err)
+{
+	struct text_version *t = arg;
+	int r = vg_write_file_atomic(t->path, t->text, strlen(t->text), 0600);
+
+	return r < 0 ? vg_err_set(err, -r, "state_unwritable", t->path, "cannot write %s: %s", t->path, strerror(-r))
+		     : 0;
 }
 
-/* sign_counters.json is written by a thread of its own once it runs: its fsyncs would hold the
- * loop, and every answer due meanwhile. It takes the newest text; one not taken yet is replaced
- * (a single writer: files land in the order their counters were made). */
-static struct {
-	pthread_t th;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	char path[512];
-	char *text; /* to write next */
-	bool running, stop;
-} W = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
-
-static int write_counters(const char *path, const char *txt)
+static void text_done(struct vg_daemon *d, void *arg, int r, const struct vg_err *err)
 {
-	int r = vg_write_file_atomic(path, txt, strlen(txt), 0600);
+	struct text_version *t = arg;
 
-	if (r < 0)
-		vg_log(LOG_ERR, "elevation: cannot write %s: %s", path, strerror(-r));
-	return r;
+	if (r < 0 && r != -ECANCELED)
+		vg_log(LOG_ERR, "elevation: %s", err->msg);
+	free(t->text);
+	free(t);
 }
 
-static void *counters_writer(void *arg)
+/* txt is taken; 0 when it could not be handed over (logged) */
+static uint64_t put_text(struct vg_daemon *d, enum vg_sf_file f, const char *name, char *txt)
 {
-	pthread_mutex_lock(&W.mu);
-	for (;;) {
-		char *txt;
+	struct text_version *t = txt ? calloc(1, sizeof(*t)) : NULL;
 
-		while (!W.text && !W.stop)
-			pthread_cond_wait(&W.cv, &W.mu);
-		if (!W.text)
-			break;
-		txt = W.text;
-		W.text = NULL;
-		pthread_mutex_unlock(&W.mu);
-		write_counters(W.path, txt);
+	if (!t) {
+		vg_log(LOG_ERR, "elevation: out of memory: %s not written", name);
 		free(txt);
-		pthread_mutex_lock(&W.mu);
+		return 0;
 	}
-	pthread_mutex_unlock(&W.mu);
-	return NULL;
+	state_path(d, name, t->path, sizeof(t->path));
+	t->text = txt;
+	return vg_sf_put(d, f, &(const struct vg_sf_job){ text_write, text_done, t });
 }
 
-static void writer_start(struct vg_daemon *d)
+static uint64_t save_grants(struct vg_daemon *d)
 {
-	state_path(d, "sign_counters.json", W.path, sizeof(W.path));
-	W.stop = false;
-	W.running = pthread_create(&W.th, NULL, counters_writer, NULL) == 0;
-	if (!W.running)
-		vg_log(LOG_WARNING, "elevation: no thread for sign_counters.json; it is written on the loop");
+	return put_text(d, VG_SF_GRANTS, "grants.json", vg_grants_serialize(&st.grants));
 }
 
-/* what is handed over is written before the thread ends */
-static void writer_stop(void)
+/* every step_up_satisfied record so far is counted (emitted with its counter update) */
+static char *counters_text(struct vg_daemon *d)
 {
-	if (!W.running)
-		return;
-	pthread_mutex_lock(&W.mu);
-	W.stop = true;
-	pthread_cond_signal(&W.cv);
-	pthread_mutex_unlock(&W.mu);
-	pthread_join(W.th, NULL);
-	W.running = false;
-}
-
-static int save_counters(struct vg_daemon *d)
-{
-	char path[512];
-	/* every step_up_satisfied record so far is counted (emitted with its counter update) */
 	json_t *o = json_pack("{s:O, s:I}", "counters", st.counters, "through_seq",
 			      (json_int_t)vg_audit_next_seq(d));
 	char *txt = o ? json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS) : NULL;
-	int r;
 
 	json_decref(o);
-	if (!txt)
-		return -ENOMEM;
-	if (W.running) {
-		pthread_mutex_lock(&W.mu);
-		free(W.text);
-		W.text = txt;
-		pthread_cond_signal(&W.cv);
-		pthread_mutex_unlock(&W.mu);
-		return 0;
-	}
-	state_path(d, "sign_counters.json", path, sizeof(path));
-	r = write_counters(path, txt);
-	free(txt);
-	return r;
+	return txt;
+}
+
+/* sign_counters.json goes to the writer: its fsyncs would hold the loop, and every answer due
+ * meanwhile */
+static void save_counters(struct vg_daemon *d)
+{
+	put_text(d, VG_SF_COUNTERS, "sign_counters.json", counters_text(d));
+}
+
+/* at start, before any assertion is answered without waiting for it */
+static int save_counters_now(struct vg_daemon *d, const char *path)
+{
+	_cleanup_free_ char *txt = counters_text(d);
+
+	return txt ? vg_write_file_atomic(path, txt, strlen(txt), 0600) : -ENOMEM;
 }
 
 /* Sign counters (docs/pam.md "Sign counters"): a step-up is answered once its step_up_satisfied
@@ -288,18 +253,10 @@ static int add_grant(struct vg_daemon *d, struct vg_grant *g)
 	return 0;
 }
 
-static void on_flush_timer(struct vg_daemon *d, void *arg)
-{
-	st.flush_timer = 0;
-	counters_flush(d);
-	save_grants(d);
-	publish_grants(d);
-}
-
-/* A confirmed step-up grant is answered first and written (grants.json, NSS membership) just
- * after, 1 ms later so that the loop sends the answer before: its elevation.granted record is
- * durable already, and a crash in between loses the grant (the next sudo asks for the key),
- * never adds one. Revokes and expiries stay written before they are answered. */
+/* A confirmed step-up grant is answered at once; grants.json, the NSS membership and the sign
+ * counters are handed to the state file writer: its elevation.granted record is durable already,
+ * and a crash before the files are written loses the grant (the next sudo asks for the key),
+ * never adds one. Revokes are answered once their files are written. */
 static int confirm_grant(struct vg_daemon *d, struct vg_grant *g)
 {
 	int r = vg_grants_put(&st.grants, g);
@@ -307,10 +264,9 @@ static int confirm_grant(struct vg_daemon *d, struct vg_grant *g)
 	if (r < 0)
 		return r;
 	schedule_expiry(d);
-	if (!st.flush_timer && (st.flush_timer = vg_loop_add_timer(d, 1, on_flush_timer, NULL)) < 0) {
-		st.flush_timer = 0;
-		on_flush_timer(d, NULL);
-	}
+	publish_grants(d);
+	save_grants(d);
+	counters_flush(d);
 	return 0;
 }
 
@@ -475,7 +431,7 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 		}
 		/* a file without through_seq was made durable before its answers: complete; it gets
 		 * one now, before any assertion is answered without waiting for it */
-		if (st.counters_from == VG_COUNTERS_NO_SEQ && (r = save_counters(d)) < 0)
+		if (st.counters_from == VG_COUNTERS_NO_SEQ && (r = save_counters_now(d, path)) < 0)
 			return vg_err_set(err, -r, "counters_unwritable", path, "cannot rewrite %s: %s", path,
 					  strerror(-r));
 		st.counters_rebuilt = st.counters_from == VG_COUNTERS_NO_SEQ;
@@ -492,7 +448,6 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 	/* now when the log is open; otherwise before the first assertion */
 	counters_ready(d, err);
 	vg_err_clear(err);
-	writer_start(d);
 	/* grants that ran out while vigild was down expire now, audited */
 	expire_now(d);
 	watch_spool(d);
@@ -567,6 +522,9 @@ static void elev_commit(struct vg_daemon *d, const struct vg_bundle *b, void *st
 		schedule_expiry(d);
 	}
 	publish_grants(d);
+	/* what the policy revoked is on disk before the bundle is in force */
+	if (changed)
+		vg_sf_drain(d);
 }
 
 void vg_elevation_freeze(struct vg_daemon *d, const char *why)
@@ -1205,12 +1163,14 @@ static int cmd_grants_list(struct vg_daemon *d, json_t **reply)
 	return *reply ? 0 : -ENOMEM;
 }
 
-size_t vg_elevation_revoke(struct vg_daemon *d, const char *user, json_t *by, json_t *revoked)
+/* *ticket: the state file writer's, once grants.json and the membership are written */
+static size_t revoke_grants(struct vg_daemon *d, const char *user, json_t *by, json_t *revoked, uint64_t *ticket)
 {
 	struct vg_grant g;
 	struct vg_hold h;
 	size_t n = 0;
 
+	*ticket = 0;
 	/* a grant still being committed is revoked too: it will never be made */
 	while (vg_hold_remove_user(&st.holds, user, &h) == 0)
 		abort_hold(d, &h, "revoked", by);
@@ -1225,11 +1185,56 @@ size_t vg_elevation_revoke(struct vg_daemon *d, const char *user, json_t *by, js
 		n++;
 	}
 	if (n) {
-		save_grants(d);
-		publish_grants(d);
+		uint64_t t = save_grants(d);
+
+		*ticket = publish_grants(d);
+		*ticket = *ticket > t ? *ticket : t;
 		schedule_expiry(d);
 	}
 	return n;
+}
+
+size_t vg_elevation_revoke(struct vg_daemon *d, const char *user, json_t *by, json_t *revoked)
+{
+	uint64_t ticket;
+	size_t n = revoke_grants(d, user, by, revoked, &ticket);
+
+	/* an emergency's revoke is on disk before its acknowledgement */
+	if (n)
+		vg_sf_drain(d);
+	return n;
+}
+
+/* an admin's revoke, answered once its files are written and its records durable */
+struct pending_revoke {
+	struct vg_client *c;
+	json_t *reply;
+	uint64_t end;
+};
+
+static void revoke_answer(struct vg_daemon *d, int r, void *arg)
+{
+	struct pending_revoke *p = arg;
+	struct vg_err err = { 0 };
+
+	if (r < 0)
+		vg_err_set(&err, -r, "audit_refused", "grants.revoke",
+			   "the revocation's audit records could not be made durable (%s); vigilctl audit status "
+			   "shows why",
+			   strerror(-r));
+	vg_client_reply(d, p->c, r, r < 0 ? NULL : p->reply, &err);
+	if (r < 0)
+		json_decref(p->reply);
+	free(p);
+}
+
+static void revoke_written(struct vg_daemon *d, void *arg)
+{
+	struct pending_revoke *p = arg;
+	int r = vg_audit_when_durable(d, p->end, revoke_answer, p);
+
+	if (r != 0)
+		revoke_answer(d, r == 1 ? 0 : r, p);
 }
 
 static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
@@ -1238,8 +1243,11 @@ static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	const char *user = req_str(req, "user");
 	json_t *revoked = json_array();
 	json_t *by = json_pack("{s:s, s:i}", "by", "admin", "by_uid", (int)peer->uid);
+	struct pending_revoke *p;
+	uint64_t ticket;
+	int r;
 
-	vg_elevation_revoke(d, user, by, revoked);
+	revoke_grants(d, user, by, revoked, &ticket);
 	json_decref(by);
 	if (json_array_size(revoked) == 0) {
 		json_decref(revoked);
@@ -1247,7 +1255,19 @@ static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	}
 	/* "revoked" stays the first grant for older vigilctl; "all" lists every one */
 	*reply = json_pack("{s:O, s:o}", "revoked", json_array_get(revoked, 0), "all", revoked);
-	return *reply ? 0 : -ENOMEM;
+	if (!*reply)
+		return -ENOMEM;
+	/* the loop serves other requests while the files are written */
+	if (!(p = calloc(1, sizeof(*p))) || (r = vg_sf_when_written(d, ticket, revoke_written, p)) != 0) {
+		free(p);
+		vg_sf_drain(d);
+		return 0;
+	}
+	p->c = vg_ctl_defer(d);
+	p->reply = *reply;
+	p->end = vg_audit_next_seq(d);
+	*reply = NULL;
+	return -EINPROGRESS;
 }
 
 static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
@@ -1308,13 +1328,9 @@ static void elev_shutdown(struct vg_daemon *d)
 	if (st.hold_timer > 0)
 		vg_loop_cancel_timer(d, st.hold_timer);
 	st.hold_timer = 0;
-	if (st.flush_timer > 0) {
-		vg_loop_cancel_timer(d, st.flush_timer);
-		st.flush_timer = 0;
-		save_grants(d);
-	}
 	counters_flush(d);
-	writer_stop();
+	/* what is handed over is written before vigild ends */
+	vg_sf_stop(d);
 	json_decref(st.counters);
 	st.counters = NULL;
 	memset(&st.chal, 0, sizeof(st.chal));

@@ -15,6 +15,7 @@
 #include "daemon.h"
 #include "identity.h"
 #include "nsscache_read.h"
+#include "statefile.h"
 #include "vigil/nsscache.h"
 #include "vigil/util.h"
 
@@ -276,22 +277,29 @@ static void audit_conflicts(struct vg_daemon *d, const struct vg_nssc_report *re
 			json_pack("{s:I, s:o}", "count", (json_int_t)rep->nconflicts, "conflicts", list));
 }
 
-/* Writes the set together (vg_nssc_write_set); a failure is logged, audited and shown in status. */
-static int write_caches(struct vg_daemon *d, const struct vg_nssc_file *files, size_t n)
+static void cache_failed(struct vg_daemon *d, const struct vg_err *err)
 {
 	const struct vg_config *c = vg_daemon_config(d);
-	struct vg_err err = { 0 };
 	char msg[600];
+
+	vg_err_str(err, msg, sizeof(msg));
+	vg_log(LOG_ERR, "identity: %s", msg);
+	snprintf(st.last_error, sizeof(st.last_error), "%s", msg);
+	vg_daemon_audit(d, "identity.cache_failed", err->path[0] ? err->path : c->nss_cache_dir,
+			json_pack("{s:s, s:s}", "reason", err->code, "error", msg));
+}
+
+/* Writes the set together (vg_nssc_write_set); a failure is logged, audited and shown in status.
+ * After what the state file writer holds, which would land after it otherwise. */
+static int write_caches(struct vg_daemon *d, const struct vg_nssc_file *files, size_t n)
+{
+	struct vg_err err = { 0 };
 	int r;
 
-	r = vg_nssc_write_set(c->nss_cache_dir, files, n, &err);
-	if (r < 0) {
-		vg_err_str(&err, msg, sizeof(msg));
-		vg_log(LOG_ERR, "identity: %s", msg);
-		snprintf(st.last_error, sizeof(st.last_error), "%s", msg);
-		vg_daemon_audit(d, "identity.cache_failed", err.path[0] ? err.path : c->nss_cache_dir,
-				json_pack("{s:s, s:s}", "reason", err.code, "error", msg));
-	}
+	vg_sf_drain(d);
+	r = vg_nssc_write_set(vg_daemon_config(d)->nss_cache_dir, files, n, &err);
+	if (r < 0)
+		cache_failed(d, &err);
 	return r;
 }
 
@@ -334,21 +342,50 @@ static void identity_abort(struct vg_daemon *d, void *staged)
 	staged_free(staged);
 }
 
-void vg_identity_set_grants(struct vg_daemon *d, const struct vg_grant *g, size_t n)
+/* members.cache with new grants, written by the state file writer (agent/statefile.h) */
+struct members_version {
+	char dir[256];
+	struct vg_nssc_buf buf;
+	struct vg_nssc_report rep;
+};
+
+static int members_write(void *arg, struct vg_err *err)
+{
+	struct members_version *m = arg;
+
+	return vg_nssc_write_set(m->dir, &(const struct vg_nssc_file){ VG_NSSC_MEMBERS_FILE, &m->buf }, 1, err);
+}
+
+static void members_done(struct vg_daemon *d, void *arg, int r, const struct vg_err *err)
+{
+	struct members_version *m = arg;
+
+	if (r == 0) {
+		st.live_grants = m->rep.ngrants;
+		for (size_t i = 0; i < m->rep.nconflicts; i++)
+			vg_log(LOG_WARNING, "identity: grant not served: %s: %s", m->rep.conflicts[i].name,
+			       m->rep.conflicts[i].why);
+	} else if (r != -ECANCELED) {
+		cache_failed(d, err);
+	}
+	vg_nssc_buf_free(&m->buf);
+	vg_nssc_report_free(&m->rep);
+	free(m);
+}
+
+uint64_t vg_identity_set_grants(struct vg_daemon *d, const struct vg_grant *g, size_t n)
 {
 	const struct vg_bundle *b = vg_daemon_bundle(d);
-	struct vg_nssc_report rep = { 0 };
-	struct vg_nssc_buf buf = { 0 };
+	struct members_version *m;
 	struct vg_grant *copy = NULL;
 	struct vg_err err = { 0 };
 	char msg[600];
-	int r;
 
 	if (n) {
 		copy = malloc(n * sizeof(*copy));
 		if (!copy) {
 			vg_log(LOG_ERR, "identity: out of memory: NSS memberships not updated");
-			return;
+			return 0;
 		}
 		memcpy(copy, g, n * sizeof(*copy));
 	}
@@ -356,20 +393,20 @@ void vg_identity_set_grants(struct vg_daemon *d, const struct vg_grant *g, size_
 	st.grants = copy;
 	st.ngrants = n;
 	if (!b)
-		return; /* written with the first bundle */
-	r = build_members(b, &buf, &rep, &err);
-	if (r < 0) {
+		return 0; /* written with the first bundle */
+	if (!(m = calloc(1, sizeof(*m)))) {
+		vg_log(LOG_ERR, "identity: out of memory: NSS memberships not updated");
+		return 0;
+	}
+	snprintf(m->dir, sizeof(m->dir), "%s", vg_daemon_config(d)->nss_cache_dir);
+	if (build_members(b, &m->buf, &m->rep, &err) < 0) {
 		vg_err_str(&err, msg, sizeof(msg));
 		vg_log(LOG_ERR, "identity: cannot build the membership cache: %s", msg);
 		snprintf(st.last_error, sizeof(st.last_error), "%s", msg);
-	} else if (write_caches(d, &(const struct vg_nssc_file){ VG_NSSC_MEMBERS_FILE, &buf }, 1) == 0) {
-		st.live_grants = rep.ngrants;
-		for (size_t i = 0; i < rep.nconflicts; i++)
-			vg_log(LOG_WARNING, "identity: grant not served: %s: %s", rep.conflicts[i].name,
-			       rep.conflicts[i].why);
+		members_done(d, m, -ECANCELED, &err);
+		return 0;
 	}
-	vg_nssc_buf_free(&buf);
-	vg_nssc_report_free(&rep);
+	return vg_sf_put(d, VG_SF_MEMBERS, &(const struct vg_sf_job){ members_write, members_done, m });
 }
 
 static bool in_group(const struct vg_bundle *b, const char *group, const char *user)

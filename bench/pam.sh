@@ -85,6 +85,36 @@ cp /etc/passwd "$W/passwd"
 cp /etc/shadow "$W/shadow"
 echo "alice:x:60001:60001:Alice:/tmp:/bin/sh" >>"$W/passwd"
 echo "alice:$(openssl passwd -6 bench-pw):19000:0:99999:7:::" >>"$W/shadow"
+# PAM_BENCH_PING=1: a client pings vigild every 2 ms during the rounds (fresh connection each, as
+# PAM makes them) and the ping latencies say how long vigild's loop was held (e.g. by file writes)
+PING=""
+if [ -n "${PAM_BENCH_PING:-}" ]; then
+	python3 - "$W/run/vigil.sock" "$W/ping" <<'PY' &
+import json, os, socket, struct, sys, time
+path, out = sys.argv[1], sys.argv[2]
+req = json.dumps({"cmd": "ping"}).encode()
+msg = struct.pack(">I", len(req)) + req
+lat = []
+while not os.path.exists(out + ".stop"):
+    t = time.perf_counter()
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(msg)
+    h = b""
+    while len(h) < 4:
+        h += s.recv(4 - len(h))
+    n, b = struct.unpack(">I", h)[0], b""
+    while len(b) < n:
+        b += s.recv(n - len(b))
+    s.close()
+    lat.append((time.perf_counter() - t) * 1000)
+    time.sleep(0.002)
+lat.sort()
+open(out, "w").write("vigild's loop during the rounds: %d pings, p50 %.2f  p99 %.2f  max %.2f ms; over 10 ms: %d\n"
+                     % (len(lat), lat[len(lat) // 2], lat[int(len(lat) * 0.99)], lat[-1], sum(x > 10 for x in lat)))
+PY
+	PING=$!
+fi
 unshare -m --propagation private sh -c '
 	w=$1 ctl=$2 rounds=$3
 	mount --bind "$w/pam.d" /etc/pam.d && mount --bind "$w/passwd" /etc/passwd &&
@@ -105,6 +135,11 @@ unshare -m --propagation private sh -c '
 		svc=unix; printf "bench-pw\n" | t pamtester bench-unix alice authenticate
 		i=$((i + 1))
 	done' sh "$W" "$BIN/vigilctl" "$ROUNDS"
+if [ -n "$PING" ]; then
+	touch "$W/ping.stop"
+	wait "$PING"
+	cat "$W/ping"
+fi
 python3 - "$W" <<'PY'
 import os, sys
 w = sys.argv[1]
