@@ -275,10 +275,25 @@ int vg_daemon_audit(struct vg_daemon *d, const char *type, const char *subject, 
 	return emit_event(d, type, subject, data, &seq);
 }
 
+/* The first record read back is the one asked for (from, or seq 1 for the whole log): the
+ * records before it were not removed by retention or rotation (their content is unknown). */
+static int replay_starts_at(uint64_t from, uint64_t first, struct vg_err *err)
+{
+	uint64_t want = from ? from : 1;
+
+	if (first <= want)
+		return 0;
+	return vg_err_set(err, ENODATA, "audit_log_trimmed", A.dir,
+			  "the audit log no longer holds records %" PRIu64 "..%" PRIu64
+			  " (removed by retention or rotation, or damaged); it starts at seq %" PRIu64,
+			  want, first - 1, first);
+}
+
 int vg_audit_replay(struct vg_daemon *d, uint64_t from, vg_audit_replay_cb fn, void *arg, struct vg_err *err)
 {
 	struct vg_audit_reader *rd = NULL;
 	struct vg_arec rec;
+	bool started = false;
 	int r;
 
 	if (!A.log)
@@ -298,6 +313,9 @@ int vg_audit_replay(struct vg_daemon *d, uint64_t from, vg_audit_replay_cb fn, v
 			continue;
 		if (r < 0)
 			break;
+		if (!started && (r = replay_starts_at(from, rec.seq, err)) < 0)
+			break;
+		started = true;
 		if (rec.kind != VG_AREC_EVENT || !(ev = json_loadb(rec.payload, rec.len, 0, NULL)))
 			continue;
 		type = json_string_value(json_object_get(ev, "type"));

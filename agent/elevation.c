@@ -185,7 +185,8 @@ static int counters_ready(struct vg_daemon *d, struct vg_err *err)
 		snprintf(why, sizeof(why), "%s", err->msg);
 		vg_log(LOG_ERR, "elevation: sign counters cannot be read back from the audit log: %s", why);
 		return vg_err_set(err, -r, "counters_unavailable", "elevation.assert",
-				  "the sign counters cannot be read back from the audit log (%s); step-up refused",
+				  "the sign counters cannot be read back from the audit log (%s); step-up refused "
+				  "(docs/pam.md \"Sign counters\")",
 				  why);
 	}
 	st.counters_rebuilt = true;

@@ -3,7 +3,8 @@
 # builds): success creates a grant (visible in NSS as elevation group membership), a grant is
 # reused without touch, revoke, no touch, wrong key, cloned key, a counters file one step behind
 # (completed from the audit log), UV required but missing, posture failing (its counter recorded
-# and read back), an audit log that cannot be read back (refused), expiry on time (also across a
+# and read back), an audit log that cannot be read back (refused), a log that lost the records
+# the counters file needs (refused until the documented recovery), expiry on time (also across a
 # vigild restart), grants survive restarts.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pam_common.sh"
@@ -166,6 +167,43 @@ pamt "CHG-48\n" sudo alice authenticate
 pamt "CHG-48\n" sudo alice authenticate
 [ "$RC" = 0 ] || fail "step-up refused once the audit log is readable again: $OUT"
 ok "a refused assertion's counter is read back from the audit log: reusing it is a clone"
+
+# The log no longer holds the records after the counters file's through_seq (retention or
+# rotation removed their segments, done here by hand while vigild is down): the counters they
+# carried are unknown, so every step-up is refused until an administrator accepts the loss by
+# naming where the log starts (the recovery of docs/pam.md "Sign counters").
+seq_of() { echo "${1%.seg}" | sed 's/^0*//'; }
+cp -p "$T/state/sign_counters.json" "$T/counters.behind"
+behind=$(sed -n 's/.*"through_seq": *\([0-9]*\).*/\1/p' "$T/counters.behind")
+[ -n "$behind" ] || fail "no through_seq in sign_counters.json"
+stop_vigild
+echo "audit_segment_bytes = 4096" >>"$T/vigild.conf"
+start_vigild
+i=0
+while [ $i -lt 30 ]; do
+	ctl audit note "filler $i" >/dev/null || fail "audit note refused"
+	i=$((i + 1))
+done
+stop_vigild
+for f in $(ls "$T/state/audit" | grep '[.]seg$'); do
+	[ "$(seq_of "$f")" -le "$behind" ] && rm "$T/state/audit/$f"
+done
+first=$(seq_of "$(ls "$T/state/audit" | grep '[.]seg$' | head -1)")
+[ "$first" -gt "$behind" ] || fail "the segments up to seq $behind were not removed"
+cp -p "$T/counters.behind" "$T/state/sign_counters.json"
+start_vigild
+pamt "CHG-51\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "step-up accepted although the log lost the records after seq $behind: $OUT"
+grep -qa "no longer holds records $behind\.\.$((first - 1)).*starts at seq $first" "$T/vigild.log" ||
+	fail "vigild does not say which records the log lost: $(grep -a counters "$T/vigild.log" | tail -2)"
+ok "counters' records removed from the log: step-up refused, the gap named"
+stop_vigild
+printf '{"counters": {}, "through_seq": %s}\n' "$first" >"$T/state/sign_counters.json"
+chmod 600 "$T/state/sign_counters.json"
+start_vigild
+pamt "CHG-51\n" sudo alice authenticate
+[ "$RC" = 0 ] || fail "step-up refused after the documented recovery: $OUT"
+ok "recovery (through_seq = where the log starts): step-up works again"
 
 # expiry on time (the policy's shortest grant is 60 s), with vigild running and across a
 # restart: vigild started with its test clock past the grant's end expires it at start
