@@ -87,6 +87,16 @@ ok "cloned key denied, audited"
 sf counter_mode increment
 ctl revoke alice >/dev/null 2>&1 || true
 
+# reuse_is_clone N WHEN: the key signs with counter N again, as a copy of the key would:
+# refused, and vigild calls it a clone
+reuse_is_clone() {
+	clones=$(grep -ca CLONED "$T/vigild.log")
+	sf counter $(($1 - 1))
+	pamt "CHG-45\n" sudo alice authenticate
+	[ "$RC" != 0 ] || fail "counter $1 accepted again $2: $OUT"
+	[ "$(grep -ca CLONED "$T/vigild.log")" -gt "$clones" ] || fail "counter $1 reused $2 was not called a clone"
+}
+
 # the counters file is written just after the answer: a crash in between leaves it one step
 # behind, and the step_up_satisfied record (durable before the answer) fills it in at start.
 # The counter the key last used, sent again as a copy of the key would, is then a clone.
@@ -97,11 +107,7 @@ used=$("$BIN/tests/softfido-ctl" get "$SOFTFIDO" counter) || fail "softfido-ctl 
 stop_vigild
 cp -p "$T/counters.behind" "$T/state/sign_counters.json"
 start_vigild
-clones=$(grep -ca CLONED "$T/vigild.log")
-sf counter $((used - 1))
-pamt "CHG-45\n" sudo alice authenticate
-[ "$RC" != 0 ] || fail "counter $used accepted again after the counters file lost its last write: $OUT"
-[ "$(grep -ca CLONED "$T/vigild.log")" -gt "$clones" ] || fail "the replayed counter $used was not called a clone"
+reuse_is_clone "$used" "after the counters file lost its last write"
 grep -q '"through_seq"' "$T/state/sign_counters.json" || fail "sign_counters.json names no through_seq"
 ok "sign counter rebuilt from the audit log after the counters file lost its last write"
 
@@ -159,11 +165,7 @@ audit_has step_up_failed '"counters_unavailable"' || fail "step_up_failed counte
 ok "audit log unreadable: sign counters unavailable, step-up refused, audited"
 stop_vigild
 start_vigild
-clones=$(grep -ca CLONED "$T/vigild.log")
-sf counter $((used - 1))
-pamt "CHG-48\n" sudo alice authenticate
-[ "$RC" != 0 ] || fail "counter $used of a refused assertion accepted again after a rollback: $OUT"
-[ "$(grep -ca CLONED "$T/vigild.log")" -gt "$clones" ] || fail "the refused assertion's counter $used was not called a clone"
+reuse_is_clone "$used" "(a refused assertion's) after a rollback"
 pamt "CHG-48\n" sudo alice authenticate
 [ "$RC" = 0 ] || fail "step-up refused once the audit log is readable again: $OUT"
 ok "a refused assertion's counter is read back from the audit log: reusing it is a clone"
