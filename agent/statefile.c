@@ -36,6 +36,9 @@ static struct {
 	struct version *pending[VG_SF_NFILES];
 	uint64_t pending_ticket; /* the newest ticket among pending */
 	uint64_t written;	 /* every ticket up to this one is written */
+#if VIGIL_TEST_HOOKS
+	unsigned test_delay_ms; /* VIGIL_TEST_STATEFILE_DELAY_MS */
+#endif
 	struct version *fin, **fin_tail;
 	/* loop only */
 	uint64_t ticket;
@@ -81,6 +84,11 @@ static void *writer_main(void *arg)
 		memset(S.pending, 0, sizeof(S.pending));
 		upto = S.pending_ticket;
 		pthread_mutex_unlock(&S.mu);
+#if VIGIL_TEST_HOOKS
+		/* tests stand in for a slow disk: what waits for the files must wait this long */
+		if (S.test_delay_ms)
+			usleep(S.test_delay_ms * 1000u);
+#endif
 		for (int f = 0; f < VG_SF_NFILES; f++)
 			if (take[f])
 				take[f]->r = take[f]->job.write(take[f]->job.arg, &take[f]->err);
@@ -152,6 +160,9 @@ static void start(struct vg_daemon *d)
 	if (S.running || S.start_failed || S.stop)
 		return;
 	S.fin_tail = &S.fin;
+#if VIGIL_TEST_HOOKS
+	S.test_delay_ms = (unsigned)atoi(getenv("VIGIL_TEST_STATEFILE_DELAY_MS") ?: "0");
+#endif
 	S.efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (S.efd >= 0 && vg_loop_add_fd(d, S.efd, EPOLLIN, on_written, NULL) == 0) {
 		if (pthread_create(&S.th, NULL, writer_main, NULL) == 0) {
