@@ -4,7 +4,9 @@
 # iperf3 server in another namespace: TCP bulk, UDP bulk (1400-byte datagrams) and small UDP
 # datagrams (64 bytes, packets/s). Rounds alternate, in the same run: no BPF attached (vigild
 # stopped, its pins removed) and vigil enforcing a bundle that allows the server (every packet
-# goes through the cgroup_skb program and its per-socket cached verdict).
+# goes through the cgroup_skb program and its per-socket cached verdict); and the floor: an empty
+# cgroup_skb/egress program (bpf/bench_floor.bpf.c) at the tenant cgroup, what any packet
+# program costs there.
 # Reproduce: sudo make bench BENCH=egress_tput, or: sudo BUILD=build bench/egress_tput.sh
 # Goal (issue 17): >= 0.97 of no BPF for TCP and UDP bulk.
 set -eu
@@ -71,6 +73,17 @@ b["shared_services"] = []
 json.dump(b, open(w + "/template.json", "w"))
 PY
 
+clang -target bpf -O2 -g -D__TARGET_ARCH_x86 -I"$ROOT/bpf" -c "$ROOT/bpf/bench_floor.bpf.c" -o "$W/floor.o"
+floor_attach() {
+	mkdir -p "$PINS"
+	bpftool prog loadall "$W/floor.o" "$PINS/floor"
+	bpftool cgroup attach "$CG/t" egress pinned "$PINS/floor/floor_egress"
+}
+floor_detach() {
+	bpftool cgroup detach "$CG/t" egress pinned "$PINS/floor/floor_egress"
+	rm -rf "$PINS"
+}
+
 # one iperf3 run from the tenant cgroup; prints bits/s (bulk) or packets/s (small)
 run() { # tcp | udp | small
 	case $1 in
@@ -98,10 +111,13 @@ PY
 }
 
 echo "== egress_tput: tenant -> veth -> iperf3 server, ${SECS}s per run, $ROUNDS interleaved rounds, $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg)"
-for k in tcp udp small; do : >"$W/$k.none"; : >"$W/$k.vigil"; done
+for k in tcp udp small; do : >"$W/$k.none"; : >"$W/$k.vigil"; : >"$W/$k.floor"; done
 r=1
 while [ "$r" -le "$ROUNDS" ]; do
 	for k in tcp udp small; do run "$k" >>"$W/$k.none"; done
+	floor_attach
+	for k in tcp udp small; do run "$k" >>"$W/$k.floor"; done
+	floor_detach
 	bench_vigild_start
 	bench_push "$W/template.json" >/dev/null
 	# the tenant really is judged: a destination the bundle does not allow is refused
@@ -123,15 +139,22 @@ unit = {"tcp": ("TCP bulk", 1e9, "Gbit/s"), "udp": ("UDP bulk, 1400 B", 1e9, "Gb
 for k, (name, div, u) in unit.items():
     none = [float(x) for x in open("%s/%s.none" % (w, k))]
     vig = [float(x) for x in open("%s/%s.vigil" % (w, k))]
-    a, b = statistics.median(none), statistics.median(vig)
-    print("%-20s no BPF %8.2f %s   vigil %8.2f %s   %.3fx" % (name, a / div, u, b / div, u, b / a))
+    flo = [float(x) for x in open("%s/%s.floor" % (w, k))]
+    a, b, f = statistics.median(none), statistics.median(vig), statistics.median(flo)
+    print("%-20s no BPF %8.2f %s   vigil %8.2f %s   %.3fx   (empty egress program %.3fx)" %
+          (name, a / div, u, b / div, u, b / a, f / a))
     print("ratio %s %f" % (k, b / a))
+    print("floor %s %f" % (k, f / a))
 PY
-grep -v "^ratio " "$W/summary"
+grep -v -e "^ratio " -e "^floor " "$W/summary"
 for k in tcp udp small; do
 	v=$(awk -v k="$k" '$1 == "ratio" && $2 == k { print $3 }' "$W/summary")
 	bench_result "egress_tput.$k.vigil_vs_no_bpf" "$v" higher \
 		"the same iperf3 run from the tenant with no BPF attached (median of interleaved rounds)" \
+		"make bench BENCH=egress_tput"
+	f=$(awk -v k="$k" '$1 == "floor" && $2 == k { print $3 }' "$W/summary")
+	bench_result "egress_tput.$k.empty_program_vs_no_bpf" "$f" higher \
+		"the same iperf3 run with no BPF attached; an empty cgroup_skb/egress program at the tenant cgroup (the floor)" \
 		"make bench BENCH=egress_tput"
 done
 echo "reproduce: sudo BUILD=$BUILD TPUT_BENCH_SECONDS=$SECS TPUT_BENCH_ROUNDS=$ROUNDS bench/egress_tput.sh"
