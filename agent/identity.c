@@ -313,8 +313,23 @@ static void identity_commit(struct vg_daemon *d, const struct vg_bundle *b, void
 	};
 
 	uint64_t t0 = vg_now_ms_monotonic(), t1;
+	struct vg_nssc_report mrep = { 0 };
+	struct vg_nssc_buf members = { 0 };
+	struct vg_err err = { 0 };
 
 	st.last_error[0] = '\0';
+	/*
+	 * The membership as the grants stand now: the elevation module's commit (before this one)
+	 * revoked the grants this bundle no longer allows, after the prepare built s->members.
+	 */
+	if (build_members(b, &members, &mrep, &err) == 0) {
+		vg_nssc_buf_free(&s->members);
+		s->members = members;
+		s->rep.ngrants = mrep.ngrants;
+	} else {
+		vg_log(LOG_ERR, "identity: cannot build the membership cache again: %s", err.msg);
+	}
+	vg_nssc_report_free(&mrep);
 	/* all three complete on disk before any is renamed: readers see the old set, then the new */
 	if (write_caches(d, files, sizeof(files) / sizeof(files[0])) == 0) {
 		t1 = vg_now_ms_monotonic();
