@@ -267,3 +267,20 @@ def uses_ours(pid):
 print(" ".join(sorted("%s:%s" % (p["name"], p["id"]) for p in progs
                       if p.get("name", "").startswith("vg_") and uses_ours(p["id"]))))' "$(cat "$T/enf_map_ids")"
 }
+
+# dnsmasq_start [ARG...] : dnsmasq in $NSI answering on 10.0.0.53:53 from $T/hosts and ARGs, its
+# questions logged in $T/dnsmasq.log; returns once it runs, its pid in DNSMASQ
+dnsmasq_start() {
+	ip netns exec "$NSI" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+		--addn-hosts="$T/hosts" --listen-address=10.0.0.53 --bind-interfaces --port=53 \
+		--user=root --group=root --pid-file="$T/dnsmasq.pid" --log-queries --log-facility="$T/dnsmasq.log" \
+		"$@" &
+	_enf_pids="$_enf_pids $!"
+	_i=0
+	until [ -s "$T/dnsmasq.pid" ]; do
+		_i=$((_i + 1))
+		[ $_i -gt 100 ] && fail "dnsmasq did not start"
+		sleep 0.05
+	done
+	DNSMASQ=$(cat "$T/dnsmasq.pid")
+}

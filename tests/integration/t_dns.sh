@@ -32,19 +32,9 @@ EOF
 # more addresses than a 512-byte UDP answer holds: dnsmasq sets TC, the forwarder asks again over TCP
 n=100
 while [ $n -lt 140 ]; do echo "198.51.100.$n big.example.test" >>"$T/hosts"; n=$((n + 1)); done
-ip netns exec "$NSI" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-	--addn-hosts="$T/hosts" --listen-address=10.0.0.53 --bind-interfaces --port=53 --local-ttl=1 \
+dnsmasq_start --local-ttl=1 \
 	--cname=www.example.test,cdn.example.test --cname=cdn.example.test,edge.example.test \
-	--server=/slow.example.test/10.0.0.56 \
-	--user=root --group=root --pid-file="$T/dnsmasq.pid" --log-queries --log-facility="$T/dnsmasq.log" &
-_enf_pids="$_enf_pids $!"
-i=0
-until [ -s "$T/dnsmasq.pid" ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "dnsmasq did not start"
-	sleep 0.05
-done
-DNSMASQ=$(cat "$T/dnsmasq.pid")
+	--server=/slow.example.test/10.0.0.56
 # slow.example.test: dnsmasq asks a server that answers after 1 s (a question stays in flight)
 ip netns exec "$NSI" python3 "$ROOT/tests/integration/dns_client.py" slow-server 10.0.0.56 1 198.51.100.15 &
 _enf_pids="$_enf_pids $!"

@@ -28,19 +28,9 @@ big=""
 n=100
 while [ $n -lt 140 ]; do big="$big --host-record=big.example.test,198.51.100.$n,600"; n=$((n + 1)); done
 # shellcheck disable=SC2086
-ip netns exec "$NSI" dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
-	--addn-hosts="$T/hosts" --listen-address=10.0.0.53 --bind-interfaces --port=53 --local-ttl=3 \
+dnsmasq_start --local-ttl=3 \
 	--host-record=api.example.test,198.51.100.10,600 --host-record=api.example.test,198.51.100.11,600 $big \
-	--address=/svc.example.test/198.51.100.50 --local=/example.test/ \
-	--user=root --group=root --pid-file="$T/dnsmasq.pid" --log-queries --log-facility="$T/dnsmasq.log" &
-_enf_pids="$_enf_pids $!"
-i=0
-until [ -s "$T/dnsmasq.pid" ]; do
-	i=$((i + 1))
-	[ $i -gt 100 ] && fail "dnsmasq did not start"
-	sleep 0.05
-done
-DNSMASQ=$(cat "$T/dnsmasq.pid")
+	--address=/svc.example.test/198.51.100.50 --local=/example.test/
 # questions for NAME (A, unless a type is given) that reached dnsmasq (its own log)
 asked() { grep -c "query\[${2:-A}\] $1 " "$T/dnsmasq.log" || true; }
 
