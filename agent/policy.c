@@ -1005,50 +1005,65 @@ static int ctl_rollback(struct vg_daemon *d, const struct vg_peer *peer, json_t 
 	return -EINPROGRESS;
 }
 
-/* The running bundle from the file that holds it, checked against the digest that was applied. */
-static int running_doc(struct vg_daemon *d, json_t **doc, struct vg_err *err)
+/*
+ * policy.show: a piece of the running bundle, offset..offset+max (at most SHOW_PIECE), read from
+ * the file under policy/ that holds it (or from memory when none could be written). vigilctl
+ * asks piece after piece and checks the whole against the applied digest: a 1M-rule bundle is
+ * 117 MB, which no single reply carries and which vigild's loop must not parse to show.
+ */
+#define SHOW_PIECE (4u << 20)
+
+static int show_piece(struct vg_daemon *d, uint64_t off, size_t max, char **b64, uint64_t *total, char *path,
+		      size_t pathlen, struct vg_err *err)
 {
 	struct vg_policy_state *p = &d->pol;
-	char *bytes = NULL, *sig = NULL, path[512], digest[65];
-	size_t len, siglen;
+	char *bytes = NULL;
+	size_t len;
 	int r;
 
-	*doc = NULL;
-	policy_path(d, p->running_file[0] ? p->running_file : "current.json", path, sizeof(path));
+	path[0] = '\0';
+	if (p->bytes) {
+		*total = p->len;
+		len = off >= p->len ? 0 : p->len - off < max ? (size_t)(p->len - off) : max;
+		*b64 = vg_b64_encode((const uint8_t *)p->bytes + (off < p->len ? off : 0), len, false);
+		return *b64 ? 0 : vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
+	}
+	policy_path(d, p->running_file[0] ? p->running_file : "current.json", path, pathlen);
 	if (!p->running_file[0])
 		return vg_err_set(err, EIO, "not_persisted", path,
 				  "the running bundle could not be written to %s (see vigild's log), so it cannot be "
 				  "shown; push it again once the disk is fixed", path);
-	if ((r = read_pair(d, p->running_file, &bytes, &len, &sig, &siglen, err)) < 0)
+	if ((r = vg_read_trusted_range(path, off, max, &bytes, &len, total, err)) < 0)
 		return r;
-	vg_sha256_hex(bytes, len, digest);
-	if (strcmp(digest, p->bundle->digest))
-		r = vg_err_set(err, EIO, "changed_on_disk", path,
-			       "%s no longer holds the running bundle (digest %.16s…, running %.16s…): something "
-			       "other than vigild wrote it; push the bundle again", path, digest, p->bundle->digest);
-	else
-		*doc = json_loadb(bytes, len, 0, NULL);
+	*b64 = vg_b64_encode((const uint8_t *)bytes, len, false);
 	free(bytes);
-	free(sig);
-	return r;
+	return *b64 ? 0 : vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 }
 
 static int ctl_show(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply, struct vg_err *err)
 {
-	json_t *doc;
+	json_t *o = json_object_get(req, "offset"), *m = json_object_get(req, "max");
+	size_t max = SHOW_PIECE;
+	uint64_t off = 0, total;
+	char *b64 = NULL, path[512];
+	int r;
 
 	if (!d->pol.bundle)
 		return vg_err_set(err, ENOENT, "no_policy", NULL, "no bundle is applied yet");
-	if (d->pol.bytes) {
-		doc = json_loadb(d->pol.bytes, d->pol.len, 0, NULL);
-	} else {
-		int r = running_doc(d, &doc, err);
-
-		if (r < 0)
-			return r;
-	}
-	*reply = json_pack("{s:o, s:o}", "summary", bundle_summary(d->pol.bundle), "bundle", doc ? doc : json_null());
-	return 0;
+	if ((o && (!json_is_integer(o) || json_integer_value(o) < 0)) ||
+	    (m && (!json_is_integer(m) || json_integer_value(m) <= 0)))
+		return vg_err_set(err, EINVAL, "bad_request", o ? "offset" : "max",
+				  "offset must be an integer >= 0 and max one > 0");
+	if (o)
+		off = (uint64_t)json_integer_value(o);
+	if (m && (uint64_t)json_integer_value(m) < max)
+		max = (size_t)json_integer_value(m);
+	if ((r = show_piece(d, off, max, &b64, &total, path, sizeof(path), err)) < 0)
+		return r;
+	*reply = json_pack("{s:o, s:I, s:I, s:s, s:s}", "summary", bundle_summary(d->pol.bundle), "offset",
+			   (json_int_t)off, "total", (json_int_t)total, "bytes", b64, "file", path);
+	free(b64);
+	return *reply ? 0 : vg_err_set(err, ENOMEM, "out_of_memory", NULL, "out of memory");
 }
 
 static int ctl_trust_update(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,

@@ -564,24 +564,99 @@ out:
 	return r;
 }
 
+/* The running bundle, piece by piece (policy.show), checked whole against the applied digest. */
+static int fetch_running(struct vgctl *c, json_t **summary, char **bytes, size_t *len)
+{
+	uint64_t off = 0, total = 1;
+	char digest[65], *buf = NULL, file[512] = "";
+	size_t cap = 0;
+	int r = 0;
+
+	*summary = NULL;
+	while (off < total) {
+		json_t *reply, *s;
+		uint8_t *piece = NULL;
+		size_t n = 0;
+
+		if ((r = vgctl_call(c, json_pack("{s:s, s:I}", "cmd", "policy.show", "offset", (json_int_t)off), &reply)))
+			goto fail;
+		s = json_object_get(reply, "summary");
+		total = (uint64_t)json_integer_value(json_object_get(reply, "total"));
+		snprintf(file, sizeof(file), "%s", str(reply, "file"));
+		if (vg_b64_decode(str(reply, "bytes"), &piece, &n) < 0 || (!n && off < total) || total > MAX_FILE ||
+		    (*summary && !json_equal(s, *summary))) {
+			/* the file shrank, or another bundle was applied while it was read */
+			free(piece);
+			json_decref(reply);
+			vgctl_error("the running bundle changed while it was read; run policy show again");
+			r = VGCTL_EXIT_FAIL;
+			goto fail;
+		}
+		if (!*summary)
+			*summary = json_incref(s);
+		if (off + n > cap) {
+			char *nb = realloc(buf, total + 1);
+
+			if (!nb) {
+				free(piece);
+				json_decref(reply);
+				vgctl_error("out of memory for a bundle of %llu bytes", (unsigned long long)total);
+				r = VGCTL_EXIT_FAIL;
+				goto fail;
+			}
+			buf = nb;
+			cap = total;
+		}
+		memcpy(buf + off, piece, n);
+		off += n;
+		free(piece);
+		json_decref(reply);
+	}
+	vg_sha256_hex(buf ? buf : "", (size_t)off, digest);
+	if (strcmp(digest, str(*summary, "policy_digest"))) {
+		vgctl_error("%s no longer holds the running bundle (digest %.16s…, running %.16s…): something other "
+			    "than vigild wrote it; push the bundle again", file[0] ? file : "vigild's copy", digest,
+			    str(*summary, "policy_digest"));
+		r = VGCTL_EXIT_FAIL;
+		goto fail;
+	}
+	*bytes = buf;
+	*len = (size_t)off;
+	return 0;
+fail:
+	free(buf);
+	json_decref(*summary);
+	*summary = NULL;
+	return r;
+}
+
 static int cmd_policy_show(struct vgctl *c, int argc, char **argv)
 {
-	json_t *reply, *s;
-	char *out;
+	json_t *s, *doc, *out;
+	json_error_t je;
+	char *bytes, *text;
+	size_t len;
 	int r;
 
-	if ((r = vgctl_call(c, json_pack("{s:s}", "cmd", "policy.show"), &reply)))
+	if ((r = fetch_running(c, &s, &bytes, &len)))
 		return r;
-	if (!vgctl_print_json(c, reply)) {
-		s = json_object_get(reply, "summary");
+	doc = json_loadb(bytes, len, 0, &je);
+	free(bytes);
+	if (!doc) {
+		json_decref(s);
+		vgctl_error("the running bundle does not parse as JSON here (%s, byte %d)", je.text, je.position);
+		return VGCTL_EXIT_FAIL;
+	}
+	out = json_pack("{s:o, s:o}", "summary", s, "bundle", doc);
+	if (!vgctl_print_json(c, out)) {
 		printf("# version %lld, digest %s, expires %s\n", (long long)json_integer_value(json_object_get(s, "version")),
 		       str(s, "policy_digest"), str(s, "expires_at"));
-		out = json_dumps(json_object_get(reply, "bundle"), JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-		if (out)
-			printf("%s\n", out);
-		free(out);
+		text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (text)
+			printf("%s\n", text);
+		free(text);
 	}
-	json_decref(reply);
+	json_decref(out);
 	return 0;
 }
 

@@ -151,6 +151,43 @@ int vg_read_trusted(const char *path, size_t max, char **out, size_t *len, struc
 	return 0;
 }
 
+int vg_read_trusted_range(const char *path, uint64_t off, size_t max, char **out, size_t *len, uint64_t *total,
+			  struct vg_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	size_t n = 0, want;
+	char *buf;
+	int r;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return vg_err_set(err, errno, "unreadable", path, "cannot read %s: %s", path, strerror(errno));
+	if ((r = vg_file_trusted(path, &st, err)) < 0)
+		return r;
+	*total = (uint64_t)st.st_size;
+	want = off >= *total ? 0 : *total - off < max ? (size_t)(*total - off) : max;
+	if (!(buf = malloc(want + 1)))
+		return vg_err_set(err, ENOMEM, "out_of_memory", path, "out of memory reading %s", path);
+	while (n < want) {
+		ssize_t k = pread(fd, buf + n, want - n, (off_t)(off + n));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) { /* shorter than fstat said: the reader's digest tells */
+			if (k < 0) {
+				free(buf);
+				return vg_err_set(err, errno, "unreadable", path, "cannot read %s: %s", path, strerror(errno));
+			}
+			break;
+		}
+		n += (size_t)k;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = n;
+	return 0;
+}
+
 unsigned vg_file_mode(enum vg_file_kind kind)
 {
 	switch (kind) {

@@ -42,6 +42,9 @@ struct vg_body {
 size_t vg_body_write(char *p, size_t size, size_t n, void *arg);
 /* vg_read_file + vg_file_trusted on the opened file; errors (with err) name the file. */
 int vg_read_trusted(const char *path, size_t max, char **out, size_t *len, struct vg_err *err);
+/* At most max bytes from offset off of a trusted file (the same check); *total: its size. */
+int vg_read_trusted_range(const char *path, uint64_t off, size_t max, char **out, size_t *len, uint64_t *total,
+			  struct vg_err *err);
 
 /* The one place that decides file modes: every file vigild writes is one of these. */
 enum vg_file_kind {

@@ -161,6 +161,31 @@ stop_vigild
 start_vigild
 assert_eq "$(running_version)" 5 "rotated trust file persists across restart"
 
+# policy show of a bundle larger than one reply piece (4 MiB): vigilctl asks piece after piece and
+# prints exactly the bytes that were applied (a 1M-rule bundle, 117 MB, was once refused by the
+# client's 64 MiB reply cap after vigild had parsed it whole on its loop)
+make_bundle "$T/v6.json" 6
+python3 - "$T/v6.json" <<'PY'
+import json, sys
+b = json.load(open(sys.argv[1]))
+b["tenants"][0]["egress"] = [{"id": 1000 + i, "cidr": "10.%d.%d.%d/32" % (64 + i // 65536, (i // 256) % 256, i % 256), "proto": "tcp",
+                              "ports": ["443"], "comment": "padding to make the bundle larger than one piece"}
+                             for i in range(70000)]
+json.dump(b, open(sys.argv[1], "w"), indent=1)
+PY
+rm -f "$T/v6.json.sig"
+"$VIGILCTL" policy sign --key "$T/keys/sec2.key" "$T/v6.json" >/dev/null
+[ "$(stat -c %s "$T/v6.json")" -gt $((8 << 20)) ] || fail "the test bundle is not larger than two pieces"
+out=$(ctl policy push "$T/v6.json" 2>&1) || fail "the large bundle was refused: $out"
+ctl --json policy show >"$T/shown.json" || fail "policy show of the large bundle failed"
+python3 - "$T/shown.json" "$T/v6.json" <<'PY' || fail "policy show did not print the applied bundle"
+import json, sys
+shown, applied = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert shown["bundle"] == applied, "bundle differs"
+assert shown["summary"]["version"] == 6
+PY
+ok "policy show prints a bundle of $(stat -c %s "$T/v6.json") bytes, piece by piece"
+
 # offline verification
 out=$("$VIGILCTL" policy verify --trust "$T/etc/trust.json" "$T/v5.json")
 assert_contains "$out" "OK:" "policy verify accepts a good bundle"
