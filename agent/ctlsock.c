@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <grp.h>
 #include <stdio.h>
 #include <string.h>
@@ -450,6 +451,14 @@ void vg_client_reply(struct vg_daemon *d, struct vg_client *q, int r, json_t *re
 	struct vg_err e = *err;
 
 	req_answer(d, q, finish_reply(r, reply, &e));
+}
+
+bool vg_client_gone(const struct vg_client *q)
+{
+	struct pollfd p = { .fd = q->conn->fd };
+
+	/* a closed peer of a unix stream socket shows as POLLHUP even when nothing is read */
+	return q->conn->gone || (poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)));
 }
 
 /* ctl.pipeline {window}: from now on this connection carries many requests */

@@ -79,6 +79,8 @@ void vg_daemon_status(struct vg_daemon *d, json_t *out);
 struct vg_client;
 struct vg_client *vg_ctl_defer(struct vg_daemon *d);
 void vg_client_reply(struct vg_daemon *d, struct vg_client *c, int r, json_t *reply, const struct vg_err *err);
+/* The caller of a deferred request hung up: its answer can no longer arrive. */
+bool vg_client_gone(const struct vg_client *c);
 /* In a ctl handler: the request being handled is answered without waiting for its audit records
  * to be durable. Only for an answer that authorises nothing (docs/audit.md "Durability"):
  * records become durable in seq order, so every later answer that waits covers them too. */

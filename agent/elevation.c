@@ -14,6 +14,7 @@
 
 #include "audit.h"
 #include "elevation.h"
+#include "elevation_key.h"
 #include "identity.h"
 #include "posture.h"
 #include "statefile.h"
@@ -454,6 +455,10 @@ static int elev_init(struct vg_daemon *d, struct vg_err *err)
 	watch_spool(d);
 	ingest_spool(d, &nbg);
 	schedule_expiry(d);
+	/* without the worker, key operations are refused (key_unavailable); nothing else depends on it */
+	if (vg_key_start(d, err) < 0)
+		vg_log(LOG_ERR, "elevation: the local security key cannot be used: %s", err->msg);
+	vg_err_clear(err);
 	return 0;
 }
 
@@ -1271,6 +1276,58 @@ static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	return -EINPROGRESS;
 }
 
+/* elevation.key_probe {softfido}: is a security key plugged into this host (the worker looks) */
+static int cmd_key_probe(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, struct vg_err *err)
+{
+	char test_path[512];
+
+	vg_key_test_path(peer, req_str(req, "softfido"), test_path, sizeof(test_path));
+	return vg_key_probe(d, test_path, err);
+}
+
+/* elevation.key_assert {challenge_id, user, service, tty, pin, softfido, touch_timeout_s}: the local
+ * key signs a live challenge this requester was issued; everything signed comes from the challenge */
+static int cmd_key_assert(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, struct vg_err *err)
+{
+	const struct vg_bundle *b = need_bundle(d, err);
+	const char *user = req_str(req, "user"), *service = req_str(req, "service"), *tty = req_str(req, "tty");
+	const char *pin = json_string_value(json_object_get(req, "pin"));
+	json_int_t touch = json_integer_value(json_object_get(req, "touch_timeout_s"));
+	struct vg_key_sign sign = { 0 };
+	const struct vg_user *u;
+	struct vg_requester rq;
+	struct vg_challenge ch;
+	char test_path[512];
+	int r;
+
+	if (!b)
+		return -ENODATA;
+	requester_of(peer, req, &rq);
+	if ((r = vg_challenge_store_use(&st.chal, req_str(req, "challenge_id"), user, service, tty, rq.uid, vg_now(),
+					&ch, err)) < 0) {
+		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
+		return r;
+	}
+	u = vg_bundle_user_by_name(b, user);
+	if (!u || u->state != VG_USER_ACTIVE)
+		return vg_err_set(err, EPERM, "user_not_active", "elevation.key_assert",
+				  "%s is not an active user in the policy; elevation refused", user);
+	snprintf(sign.rp_id, sizeof(sign.rp_id), "%s", b->elevation.rp_id ? b->elevation.rp_id : "");
+	memcpy(sign.client_data_hash, ch.client_data_hash, sizeof(sign.client_data_hash));
+	sign.uv = b->elevation.require_uv;
+	sign.touch_timeout_s = touch >= 1 && touch <= VG_KEY_TOUCH_MAX_S ? (uint32_t)touch : VG_KEY_TOUCH_MAX_S;
+	for (size_t i = 0; i < u->ncreds && sign.ncreds < VG_KEY_CREDS_MAX; i++) {
+		if (!(sign.cred[sign.ncreds] = malloc(u->creds[i].id_len)))
+			break;
+		memcpy(sign.cred[sign.ncreds], u->creds[i].id, u->creds[i].id_len);
+		sign.cred_len[sign.ncreds++] = u->creds[i].id_len;
+	}
+	if (pin && *pin)
+		sign.pin = strdup(pin);
+	vg_key_test_path(peer, req_str(req, "softfido"), test_path, sizeof(test_path));
+	return vg_key_assert(d, test_path, &sign, err);
+}
+
 static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,
 		    struct vg_err *err)
 {
@@ -1282,6 +1339,10 @@ static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char 
 		return cmd_challenge(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.assert") == 0)
 		return cmd_assert(d, peer, req, reply, err);
+	if (strcmp(cmd, "elevation.key_probe") == 0)
+		return cmd_key_probe(d, peer, req, err);
+	if (strcmp(cmd, "elevation.key_assert") == 0)
+		return cmd_key_assert(d, peer, req, err);
 	if (strcmp(cmd, "elevation.commit") == 0)
 		return cmd_commit(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.confirm") == 0)
@@ -1329,6 +1390,7 @@ static void elev_shutdown(struct vg_daemon *d)
 	if (st.hold_timer > 0)
 		vg_loop_cancel_timer(d, st.hold_timer);
 	st.hold_timer = 0;
+	vg_key_stop(d);
 	counters_flush(d);
 	/* what is handed over is written before vigild ends */
 	vg_sf_stop(d);

@@ -97,6 +97,8 @@ const struct vg_ctl_command vg_ctl_commands[] = {
 	{ "audit.seal", VG_CTL_ADMIN, "write a signed checkpoint now" },
 	{ "elevation.check", VG_CTL_ROOT, "PAM: may this user elevate" },
 	{ "elevation.challenge", VG_CTL_ROOT, "PAM: issue a step-up challenge" },
+	{ "elevation.key_probe", VG_CTL_ROOT, "PAM: is a security key plugged into this host" },
+	{ "elevation.key_assert", VG_CTL_ROOT, "PAM: the local security key signs a live challenge" },
 	{ "elevation.assert", VG_CTL_ROOT, "PAM: verify an assertion, record an approval" },
 	{ "elevation.commit", VG_CTL_ROOT, "PAM setcred: record the approval as a grant to confirm" },
 	{ "elevation.confirm", VG_CTL_ROOT, "PAM setcred: the commit's answer arrived, make the grant" },

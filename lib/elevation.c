@@ -187,6 +187,26 @@ int vg_challenge_store_add(struct vg_challenge_store *s, const struct vg_challen
 	return 0;
 }
 
+/* The one check of what a challenge is bound to (take and use) */
+static int challenge_bound(const struct vg_challenge *c, const char *user, const char *service, const char *tty,
+			   time_t now, struct vg_err *err)
+{
+	if (c->expires <= now)
+		return vg_err_set(err, ETIMEDOUT, "challenge_expired", "challenge",
+				  "the step-up challenge expired; authenticate again");
+	if (strcmp(c->user, user ? user : "") || strcmp(c->service, service ? service : "") ||
+	    strcmp(c->tty, tty ? tty : ""))
+		return vg_err_set(err, EPERM, "challenge_mismatch", "challenge",
+				  "the challenge was issued for another user, service or terminal");
+	return 0;
+}
+
+static int challenge_unknown(struct vg_err *err)
+{
+	return vg_err_set(err, ENOENT, "challenge_unknown", "challenge",
+			  "unknown or already used step-up challenge; authenticate again");
+}
+
 int vg_challenge_store_take(struct vg_challenge_store *s, const char *id, const char *user, const char *service,
 			    const char *tty, time_t now, struct vg_challenge *out, struct vg_err *err)
 {
@@ -198,17 +218,35 @@ int vg_challenge_store_take(struct vg_challenge_store *s, const char *id, const 
 		*out = *c;
 		/* single use: forgotten before any check, so a failed attempt cannot be replayed */
 		store_drop(s, i);
-		if (out->expires <= now)
-			return vg_err_set(err, ETIMEDOUT, "challenge_expired", "challenge",
-					  "the step-up challenge expired; authenticate again");
-		if (strcmp(out->user, user ? user : "") || strcmp(out->service, service ? service : "") ||
-		    strcmp(out->tty, tty ? tty : ""))
+		return challenge_bound(out, user, service, tty, now, err);
+	}
+	return challenge_unknown(err);
+}
+
+int vg_challenge_store_use(struct vg_challenge_store *s, const char *id, const char *user, const char *service,
+			   const char *tty, uint32_t requester_uid, time_t now, struct vg_challenge *out,
+			   struct vg_err *err)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		struct vg_challenge *c = &s->c[i];
+		int r;
+
+		if (!id || strcmp(c->id, id) != 0)
+			continue;
+		if ((r = challenge_bound(c, user, service, tty, now, err)) < 0)
+			return r;
+		if (c->requester_uid != requester_uid)
 			return vg_err_set(err, EPERM, "challenge_mismatch", "challenge",
-					  "the challenge was issued for another user, service or terminal");
+					  "the challenge was issued to another requester");
+		if (c->key_ops >= VG_CHALLENGE_KEY_OPS)
+			return vg_err_set(err, EBUSY, "key_ops_exhausted", "challenge",
+					  "the security key was already asked %u times for this challenge; authenticate again",
+					  VG_CHALLENGE_KEY_OPS);
+		c->key_ops++;
+		*out = *c;
 		return 0;
 	}
-	return vg_err_set(err, ENOENT, "challenge_unknown", "challenge",
-			  "unknown or already used step-up challenge; authenticate again");
+	return challenge_unknown(err);
 }
 
 /* --- grants --- */

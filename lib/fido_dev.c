@@ -5,6 +5,7 @@
  * state file; nothing of that path is compiled into production builds.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,10 +19,8 @@
 
 /* The softfido state file a test named, or NULL when none exists; -errno in *why when the
  * one the test named exists but the caller's real uid cannot use it (a key out of reach). */
-static const char *test_softfido_path(const char *test_path, int *why)
+static const char *test_softfido_path(const char *test_path, bool exact, int *why)
 {
-	const char *env = secure_getenv("VIGIL_TEST_SOFTFIDO");
-
 	*why = 0;
 	if (test_path && *test_path) {
 		if (access(test_path, R_OK | W_OK) == 0)
@@ -31,11 +30,7 @@ static const char *test_softfido_path(const char *test_path, int *why)
 			return test_path;
 		}
 	}
-	if (env && *env && access(env, F_OK) == 0)
-		return env;
-	if (access(VG_TEST_SOFTFIDO_PATH, F_OK) == 0)
-		return VG_TEST_SOFTFIDO_PATH;
-	return NULL;
+	return exact ? NULL : vg_fido_test_path(NULL);
 }
 #endif
 
@@ -85,14 +80,14 @@ static int open_first_device(fido_dev_t **out, struct vg_err *err)
 			  n, last == FIDO_OK ? "U2F only" : fido_strerr(last));
 }
 
-int vg_fido_dev_open(const char *test_path, fido_dev_t **out, struct vg_err *err)
+static int dev_open(const char *test_path, bool exact, fido_dev_t **out, struct vg_err *err)
 {
 	*out = NULL;
 	fido_init(0);
 #if VIGIL_TEST_HOOKS
 	{
 		int why;
-		const char *sf = test_softfido_path(test_path, &why);
+		const char *sf = test_softfido_path(test_path, exact, &why);
 
 		if (sf) {
 			fido_dev_t *dev;
@@ -116,6 +111,17 @@ int vg_fido_dev_open(const char *test_path, fido_dev_t **out, struct vg_err *err
 	}
 #else
 	(void)test_path;
+	(void)exact;
 #endif
 	return open_first_device(out, err);
+}
+
+int vg_fido_dev_open(const char *test_path, fido_dev_t **out, struct vg_err *err)
+{
+	return dev_open(test_path, false, out, err);
+}
+
+int vg_fido_dev_open_exact(const char *test_path, fido_dev_t **out, struct vg_err *err)
+{
+	return dev_open(test_path, true, out, err);
 }

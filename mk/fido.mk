@@ -17,6 +17,9 @@ endif
 
 VIGILCTL_EXTRA_LIBS += $(FIDO_LIBS)
 $(BUILD)/vigilctl: $(FIDO_DEPS)
+# vigild drives the local security key for pam_vigil.so (agent/elevation_key.c)
+VIGILD_EXTRA_LIBS += $(FIDO_LIBS)
+$(BUILD)/vigild $(UNIT_BINS): $(FIDO_DEPS)
 
 $(BUILD)/tests/softfido/%.o: tests/softfido/%.c $(wildcard tests/softfido/*.h)
 	@mkdir -p $(dir $@)

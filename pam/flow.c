@@ -15,6 +15,7 @@
 #include "relay.h"
 #include "vigil/ctl.h"
 #include "vigil/elevation.h"
+#include "vigil/fido_testpath.h"
 #include "vigil/util.h"
 
 static int set_path(char *dst, size_t cap, const char *v, const char *key, char *errbuf, size_t errlen)
@@ -118,13 +119,14 @@ enum call_result { CALL_OK, CALL_REFUSED, CALL_DOWN, CALL_BROKEN };
  * applies); REFUSED: vigild answered no (err filled from its reply); BROKEN: anything else,
  * including a vigild that exists but does not answer in time, which a local user can cause and
  * which therefore is never "down". */
-static enum call_result call(const struct pv_args *a, json_t *req, json_t **reply, struct vg_err *err)
+static enum call_result call_within(const struct pv_args *a, json_t *req, json_t **reply, uint32_t timeout_ms,
+				       struct vg_err *err)
 {
 	json_t *e;
 	int r;
 
 	vg_err_clear(err);
-	r = vg_ctl_call(a->socket, req, reply, (int)a->ctl_timeout_ms, err);
+	r = vg_ctl_call(a->socket, req, reply, (int)timeout_ms, err);
 	json_decref(req);
 	if (r < 0)
 		return vg_ctl_vigild_absent(err) ? CALL_DOWN : CALL_BROKEN;
@@ -136,6 +138,11 @@ static enum call_result call(const struct pv_args *a, json_t *req, json_t **repl
 	json_decref(*reply);
 	*reply = NULL;
 	return vg_ctl_vigild_absent(err) ? CALL_DOWN : CALL_REFUSED;
+}
+
+static enum call_result call(const struct pv_args *a, json_t *req, json_t **reply, struct vg_err *err)
+{
+	return call_within(a, req, reply, a->ctl_timeout_ms, err);
 }
 
 /* --- break-glass, the one path that works with vigild down --- */
@@ -323,17 +330,87 @@ static const char *client_msg(const char *why)
 	return "the security key failed";
 }
 
+/* Where the step-up goes: 1 the key plugged in here (vigild drives it), 0 the relay, or a PAM code. */
+static int local_key(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
+{
+	json_t *req = json_pack("{s:s}", "cmd", "elevation.key_probe"), *reply = NULL;
+	const char *key, *tp = vg_fido_test_path(a->softfido);
+	struct vg_err err;
+	enum call_result cr;
+	int rc;
+
+	if (req && tp)
+		json_object_set_new(req, "softfido", json_string(tp));
+	cr = call(a, req, &reply, &err);
+	if (cr == CALL_DOWN)
+		return vigild_down(a, io, s, &err);
+	if (cr != CALL_OK) {
+		say(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
+		return PAM_AUTH_ERR;
+	}
+	key = json_string_value(json_object_get(reply, "key")) ?: "";
+	rc = strcmp(key, "present") == 0;
+	/* a key that is there but unusable is named, so the admin can fix it, not just relayed */
+	if (strcmp(key, "unusable") == 0) {
+		const char *why = json_string_value(json_object_get(reply, "detail")) ?: "?";
+
+		logf_(io, LOG_WARNING, "security key unusable for %s (%s); offering remote step-up", s->user, why);
+		say(io->error, io->ctx, "vigil: the security key here cannot be used (%s)", why);
+	}
+	json_decref(reply);
+	return rc;
+}
+
+/* vigild has the key sign the challenge it issued (the touch wait bounds the call); the PIN, when
+ * the key asks for one, is typed here and sent once. 0 and *reply: the assertion; else why. */
+static int key_assert(const struct pv_args *a, const struct pv_io *io, const struct pv_session *s, const char *id,
+		      json_t **reply, char *why, size_t why_len, char *detail, size_t detail_len)
+{
+	const char *tp = vg_fido_test_path(a->softfido);
+	char *pin = NULL;
+	struct vg_err err;
+	enum call_result cr;
+
+	for (;;) {
+		json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "cmd", "elevation.key_assert", "challenge_id",
+					id, "user", s->user, "service", s->service, "tty", s->tty ? s->tty : "",
+					"touch_timeout_s", (int)a->touch_timeout_s);
+
+		if (req && tp)
+			json_object_set_new(req, "softfido", json_string(tp));
+		if (req && pin)
+			json_object_set_new(req, "pin", json_string(pin));
+		io->info(io->ctx, "Touch your security key");
+		cr = call_within(a, req, reply, a->touch_timeout_s * 1000u + a->ctl_timeout_ms, &err);
+		if (pin) {
+			explicit_bzero(pin, strlen(pin));
+			free(pin);
+			pin = NULL;
+		} else if (cr == CALL_REFUSED && strcmp(err.code, "pin_required") == 0) {
+			pin = io->prompt(io->ctx, false, "Security key PIN: ");
+			if (pin && *pin)
+				continue;
+			free(pin);
+			pin = NULL;
+			vg_err_set(&err, EACCES, "uv_missing", NULL, "no PIN given");
+		}
+		break;
+	}
+	if (cr == CALL_OK)
+		return 0;
+	snprintf(why, why_len, "%s",
+		 cr != CALL_REFUSED ? "key_error" : strcmp(err.code, "pin_required") == 0 ? "uv_missing" : err.code);
+	snprintf(detail, detail_len, "%s", err.msg);
+	return -EPERM;
+}
+
 static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_session *s, json_t *check)
 {
 	const char *tty = s->tty ? s->tty : "";
 	_cleanup_free_ char *reason = NULL;
-	_cleanup_free_ uint8_t *cdh = NULL;
-	size_t cdh_len = 0, ncreds;
-	json_t *req, *reply = NULL, *creds;
-	const char *ids[16], *why = "key_error";
-	char detail[256] = "";
-	struct pv_assertion as = { 0 };
-	struct fido_dev *key = NULL;
+	json_t *req, *reply = NULL, *as = NULL;
+	const char *id;
+	char why[64] = "key_error", detail[256] = "";
 	struct vg_err err;
 	enum call_result cr;
 	int rc = PAM_AUTH_ERR, kr;
@@ -349,64 +426,36 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 			return PAM_AUTH_ERR;
 		}
 	}
-	/* no key on this host: the administrator signs on their workstation (docs/remote-stepup.md);
-	 * a key that is here stays open for the assertion (one enumeration and CTAPHID_INIT) */
-	kr = pv_fido_key_open(a, &key, &err);
-	if (kr < 0) {
-		/* a key that is there but unusable is named, so the admin can fix it, not just relayed */
-		if (kr != -ENODEV) {
-			logf_(io, LOG_WARNING, "security key unusable for %s (%s); offering remote step-up", s->user,
-			      err.msg);
-			say(io->error, io->ctx, "vigil: the security key here cannot be used (%s)", err.msg);
-		}
-		return pv_relay_step_up(a, io, s, reason);
-	}
+	/* no key on this host: the administrator signs on their workstation (docs/remote-stepup.md) */
+	if ((kr = local_key(a, io, s)) != 1)
+		return kr == 0 ? pv_relay_step_up(a, io, s, reason) : kr;
 	req = json_pack("{s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.challenge", "user", s->user, "service",
 			s->service, "tty", tty, "reason", reason ? reason : "");
 	cr = call(a, req, &reply, &err);
-	if (cr == CALL_DOWN) {
-		pv_fido_key_close(&key);
+	if (cr == CALL_DOWN)
 		return vigild_down(a, io, s, &err);
-	}
 	if (cr != CALL_OK) {
 		say(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
 		goto out;
 	}
-	creds = json_object_get(reply, "credentials");
-	ncreds = json_array_size(creds);
-	if (ncreds == 0 || ncreds > VG_ARRAY_SIZE(ids) ||
-	    vg_b64_decode(json_string_value(json_object_get(reply, "client_data_hash")) ?: "!", &cdh, &cdh_len) < 0 ||
-	    cdh_len != 32 || !json_is_string(json_object_get(reply, "challenge_id"))) {
+	if (!(id = json_string_value(json_object_get(reply, "challenge_id")))) {
 		logf_(io, LOG_ERR, "malformed challenge from vigild");
 		say(io->error, io->ctx, "vigil: internal error (malformed challenge); elevation denied");
 		goto out;
 	}
-	for (size_t i = 0; i < ncreds; i++)
-		if (!(ids[i] = json_string_value(json_array_get(creds, i))))
-			goto out;
-	{
-		struct pv_challenge_in in = {
-			.rp_id = json_string_value(json_object_get(reply, "rp_id")) ?: "",
-			.client_data_hash = cdh,
-			.ncreds = ncreds,
-			.creds = ids,
-			.uv = json_is_true(json_object_get(reply, "uv_required")),
-		};
-		const char *id = json_string_value(json_object_get(reply, "challenge_id"));
-
-		if (pv_fido_assert(key, a, io, &in, &as, &why, detail, sizeof(detail)) < 0) {
-			say(io->error, io->ctx, "vigil: %s; elevation denied", client_msg(why));
-			logf_(io, LOG_NOTICE, "step-up for %s failed on the key: %s (%s)", s->user, why, detail);
-			rc = report_client_failure(a, s, id, why, detail);
-			goto out;
-		}
-		req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", "elevation.assert", "challenge_id",
-				id, "user", s->user, "service", s->service, "tty", tty, "credential_id",
-				as.credential_id, "auth_data", as.auth_data, "signature", as.signature);
+	if (key_assert(a, io, s, id, &as, why, sizeof(why), detail, sizeof(detail)) < 0) {
+		say(io->error, io->ctx, "vigil: %s; elevation denied", client_msg(why));
+		logf_(io, LOG_NOTICE, "step-up for %s failed on the key: %s (%s)", s->user, why, detail);
+		rc = report_client_failure(a, s, id, why, detail);
+		goto out;
 	}
+	/* the assertion goes back as the key made it: vigild verifies it like any other */
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:O, s:O}", "cmd", "elevation.assert", "challenge_id", id,
+			"user", s->user, "service", s->service, "tty", tty, "credential_id",
+			json_object_get(as, "credential_id"), "auth_data", json_object_get(as, "auth_data"), "signature",
+			json_object_get(as, "signature"));
 	json_decref(reply);
 	reply = NULL;
-	pv_fido_key_close(&key);
 	cr = call(a, req, &reply, &err);
 	if (cr != CALL_OK) {
 		/* vigild vanishing between challenge and verdict is not "down": nothing was verified */
@@ -418,8 +467,7 @@ static int step_up(const struct pv_args *a, const struct pv_io *io, struct pv_se
 	logf_(io, LOG_INFO, "step-up satisfied for %s via %s", s->user, s->service);
 	rc = PAM_SUCCESS;
 out:
-	pv_fido_key_close(&key);
-	pv_assertion_free(&as);
+	json_decref(as);
 	json_decref(reply);
 	return rc;
 }

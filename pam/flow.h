@@ -57,30 +57,4 @@ int pv_account(const struct pv_args *a, const struct pv_io *io, const struct pv_
  * grant. Always PAM_SUCCESS: the login already passed, only a later reuse is at stake. */
 int pv_commit(const struct pv_args *a, const struct pv_io *io, const struct pv_session *s);
 
-/* Get an assertion from the open security key (pam/fido.c). Returns 0, or -errno with a
- * step_up_failed reason in why ("no_key", "timeout", "wrong_key", "uv_missing", "key_error"). */
-struct pv_assertion {
-	char *credential_id; /* base64url */
-	char *auth_data;     /* base64 of the raw authenticatorData */
-	char *signature;     /* base64 */
-};
-struct pv_challenge_in {
-	const char *rp_id;
-	const uint8_t *client_data_hash; /* 32 bytes */
-	size_t ncreds;
-	const char *const *creds; /* base64url credential ids */
-	bool uv;
-};
-/* The security key, opened once per step-up: the probe that decides between the local key and
- * the relay, then the assertion, use the same open device (libfido2's fido_dev_t). */
-struct fido_dev;
-/* 0 and *key: a security key is usable here; -ENODEV: none on this host; other -errno: a key that
- * cannot be used (err says why) */
-int pv_fido_key_open(const struct pv_args *a, struct fido_dev **key, struct vg_err *err);
-void pv_fido_key_close(struct fido_dev **key);
-int pv_fido_assert(struct fido_dev *key, const struct pv_args *a, const struct pv_io *io,
-		   const struct pv_challenge_in *in, struct pv_assertion *out, const char **why, char *detail,
-		   size_t detail_len);
-void pv_assertion_free(struct pv_assertion *as);
-
 #endif

@@ -23,6 +23,7 @@
 #define VG_CHALLENGE_TTL_S 120u
 #define VG_CHALLENGE_MAX 256u
 #define VG_CHALLENGE_PER_REQUESTER 8u
+#define VG_CHALLENGE_KEY_OPS 3u /* elevation.key_assert on one challenge (a PIN retry included) */
 #define VG_APPROVALS_MAX 64u
 #define VG_HOLDS_MAX 64u
 #define VG_HOLD_CONFIRM_MS 5000u
@@ -72,6 +73,7 @@ struct vg_challenge {
 	time_t expires;
 	uint8_t client_data_hash[32]; /* vg_relay_context_hash of (id, expires, user, host, service, reason) */
 	uint32_t requester_uid;	      /* who asked (struct vg_requester.uid): the per-requester bound */
+	uint32_t key_ops;	      /* times vigild asked the local key to sign it (elevation.key_assert) */
 };
 
 struct vg_challenge_store {
@@ -93,6 +95,13 @@ int vg_challenge_store_add(struct vg_challenge_store *s, const struct vg_challen
  * user, service and tty. -ENOENT unknown/used, -ETIMEDOUT expired, -EPERM bound elsewhere. */
 int vg_challenge_store_take(struct vg_challenge_store *s, const char *id, const char *user, const char *service,
 			    const char *tty, time_t now, struct vg_challenge *out, struct vg_err *err);
+
+/* The live challenge id, without taking it, for vigild to have the local key sign it: bound to the
+ * same user, service and tty as for take, and to the requester uid that asked for it. Same
+ * errors as take; -EBUSY when it was already signed VG_CHALLENGE_KEY_OPS times. Counts the use. */
+int vg_challenge_store_use(struct vg_challenge_store *s, const char *id, const char *user, const char *service,
+			   const char *tty, uint32_t requester_uid, time_t now, struct vg_challenge *out,
+			   struct vg_err *err);
 
 /* --- grants --- */
 

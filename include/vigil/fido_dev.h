@@ -13,9 +13,7 @@
 #include <fido.h>
 
 #include "vigil/err.h"
-
-/* Fixed state path test builds also look at: sudo clears the environment. */
-#define VG_TEST_SOFTFIDO_PATH "/run/vigil-test/softfido.state"
+#include "vigil/fido_testpath.h"
 
 /*
  * Open the first usable FIDO2 key and return it in *out (close with vg_fido_dev_close).
@@ -26,6 +24,10 @@
  * Returns 0, -ENODEV (no key plugged in: err->code "no_key") or -EIO ("key_open_failed").
  */
 int vg_fido_dev_open(const char *test_path, fido_dev_t **out, struct vg_err *err);
+/* The same, for vigild opening the key a PAM process named (agent/elevation_key.c): test builds
+ * use test_path only (never vigild's own environment or VG_TEST_SOFTFIDO_PATH), real devices
+ * when it is empty. */
+int vg_fido_dev_open_exact(const char *test_path, fido_dev_t **out, struct vg_err *err);
 void vg_fido_dev_close(fido_dev_t **dev);
 
 #endif

@@ -155,11 +155,13 @@ pam_start_env() {
 	start_vigild
 }
 
+# softfido_build : vigild, which drives the security key for pam_vigil.so, is a test build
+# (make TESTHOOKS=1) and can open the software key
+softfido_build() { nm "$VIGILD" 2>/dev/null | grep -q ' softfido_open$'; }
+
 # softfido_enroll : a software key for alice (test builds only), its credential in $T/cred.json
 softfido_enroll() {
-	nm -D "$PAM_SO" 2>/dev/null | grep -q softfido ||
-		nm "$PAM_SO" 2>/dev/null | grep -q softfido ||
-		skip "pam_vigil.so is not a test build (make TESTHOOKS=1): it cannot use the software key"
+	softfido_build || skip "vigild is not a test build (make TESTHOOKS=1): it cannot use the software key"
 	[ -x "$BIN/tests/softfido-ctl" ] || skip "softfido-ctl not built"
 	"$BIN/tests/softfido-ctl" create "$SOFTFIDO" || fail "softfido create"
 	"$BIN/tests/softfido-ctl" set "$SOFTFIDO" notouch_ms 1000 || fail "softfido notouch_ms"

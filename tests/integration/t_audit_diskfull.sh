@@ -14,7 +14,7 @@ need_root
 [ -n "${VIGIL_UNSHARED:-}" ] || skip "needs a private mount namespace (unshare -m)"
 
 elevate=no
-if { nm -D "$PAM_SO"; nm "$PAM_SO"; } 2>/dev/null | grep -q softfido && [ -x "$BIN/tests/softfido-ctl" ]; then
+if softfido_build && [ -x "$BIN/tests/softfido-ctl" ]; then
 	softfido_enroll
 	elevate=yes
 fi

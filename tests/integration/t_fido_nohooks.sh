@@ -1,6 +1,6 @@
 #!/bin/sh
 # Production builds carry no trace of the software authenticator: lib/fido_dev.c and
-# agent/vigilctl_enroll.c compiled without VIGIL_TEST_HOOKS reference no softfido symbol and
+# lib/fido_testpath.c and agent/vigilctl_enroll.c compiled without VIGIL_TEST_HOOKS reference no softfido symbol and
 # no test path or variable, while the same sources with the hook do (so this test can fail).
 # When $BUILD holds a production vigilctl, it is checked too.
 . "$(dirname "$0")/lib.sh"
@@ -12,7 +12,7 @@ flags="-std=gnu11 -O2 -g -I$ROOT/include -I$ROOT/agent -D_GNU_SOURCE $(pkg-confi
 # traces OBJ : softfido symbols and test-only strings in an object or binary
 traces() { { nm "$1" 2>/dev/null | grep -i softfido; strings -a "$1" | grep -iE 'softfido|/run/vigil-test'; } || true; }
 
-for src in lib/fido_dev.c agent/vigilctl_enroll.c; do
+for src in lib/fido_dev.c lib/fido_testpath.c agent/vigilctl_enroll.c; do
 	o=$T/$(basename "$src" .c)
 	# shellcheck disable=SC2086
 	$CC $flags -c "$ROOT/$src" -o "$o.prod.o" || fail "cannot compile $src"

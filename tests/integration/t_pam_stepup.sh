@@ -68,7 +68,21 @@ pamt "CHG-43\n" sudo alice authenticate
 [ "$RC" != 0 ] || fail "no touch was accepted: $OUT"
 assert_contains "$OUT" "not touched in time" "no touch: denied with a message"
 audit_has step_up_failed '"timeout"' || fail "step_up_failed timeout not audited"
+# vigild drives the key: a caller that hangs up while vigild waits for its touch ends the wait
+# (CTAPHID_CANCEL), so the next caller is not held behind a key blinking for nobody
+sf notouch_ms 30000
+(pamt "CHG-43\n" sudo alice authenticate) &
+hung=$!
+sleep 1
+pkill -f "pamtester -v sudo alice" || true
+wait $hung 2>/dev/null || true
 sf touch yes
+t0=$(date +%s)
+IN_NS_TIMEOUT=20 pamt "CHG-43\n" sudo alice authenticate
+[ "$RC" = 0 ] || fail "the next step-up after a caller hung up mid-touch failed (held behind the old wait?): $OUT"
+[ $(($(date +%s) - t0)) -lt 20 ] || fail "the next step-up waited for the abandoned touch"
+ok "a caller that hangs up mid-touch cancels vigild's wait on the key"
+sf notouch_ms 1000
 
 # wrong key: the key signs with another private key
 sf wrong_key yes

@@ -11,6 +11,7 @@
  * the device closes: bench/pam.sh tells it apart from the host's time.
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -57,6 +58,9 @@ struct sf_handle {
 	uint64_t pending_deadline_ms;
 	uint8_t pending_cid[4];
 	uint64_t busy_us; /* spent answering frames */
+	/* a CANCEL may be written from another thread while one reads (vigild's loop cancels the
+	 * touch wait of a caller that hung up, as a real key's hidraw allows) */
+	pthread_mutex_t mu;
 };
 
 static uint64_t now_ms(void)
@@ -265,33 +269,45 @@ static int write_frame(struct sf_handle *h, const unsigned char *buf, size_t len
 static int sf_write(void *handle, const unsigned char *buf, size_t len)
 {
 	struct sf_handle *h = handle;
-	uint64_t t0 = now_us();
-	int r = write_frame(h, buf, len);
+	uint64_t t0;
+	int r;
 
+	pthread_mutex_lock(&h->mu);
+	t0 = now_us();
+	r = write_frame(h, buf, len);
 	h->busy_us += now_us() - t0;
+	pthread_mutex_unlock(&h->mu);
 	return r;
 }
 
 static int sf_read(void *handle, unsigned char *buf, size_t len, int ms)
 {
 	struct sf_handle *h = handle;
+	bool keepalive = false;
 
 	if (len < SF_REPORT)
 		return -1;
+	pthread_mutex_lock(&h->mu);
 	if (h->pending && h->out_off == h->out_len) {
-		uint64_t now = now_ms();
-
-		if (now < h->pending_deadline_ms) {
-			uint8_t ka = STATUS_UPNEEDED;
-
-			sleep_ms(KEEPALIVE_MS);
-			queue_msg(h, h->pending_cid, HID_KEEPALIVE, &ka, 1);
+		if (now_ms() < h->pending_deadline_ms) {
+			keepalive = true;
 		} else {
 			h->pending = false;
 			queue_status(h, h->pending_cid, CTAP2_ERR_USER_ACTION_TIMEOUT, NULL, 0);
 		}
 	}
+	if (keepalive) {
+		uint8_t ka = STATUS_UPNEEDED;
+
+		pthread_mutex_unlock(&h->mu);
+		sleep_ms(KEEPALIVE_MS);
+		pthread_mutex_lock(&h->mu);
+		/* a CANCEL that arrived meanwhile already queued its answer */
+		if (h->pending)
+			queue_msg(h, h->pending_cid, HID_KEEPALIVE, &ka, 1);
+	}
 	if (h->out_off == h->out_len) {
+		pthread_mutex_unlock(&h->mu);
 		/* nothing to say: a silent device; a timeout as hid read would report */
 		if (ms > 0)
 			sleep_ms(ms < 100 ? (uint64_t)ms : 100);
@@ -299,6 +315,7 @@ static int sf_read(void *handle, unsigned char *buf, size_t len, int ms)
 	}
 	memcpy(buf, h->out + h->out_off, SF_REPORT);
 	h->out_off += SF_REPORT;
+	pthread_mutex_unlock(&h->mu);
 	return SF_REPORT;
 }
 
@@ -311,6 +328,7 @@ static void *sf_open(const char *path)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return NULL;
+	pthread_mutex_init(&h->mu, NULL);
 	h->path = strdup(path);
 	if (!h->path) {
 		free(h);
@@ -343,6 +361,7 @@ static void sf_close(void *handle)
 	sf_session_free(&h->session);
 	free(h->out);
 	free(h->path);
+	pthread_mutex_destroy(&h->mu);
 	free(h);
 }
 

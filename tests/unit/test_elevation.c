@@ -144,6 +144,39 @@ static void test_challenge_binding(void **state)
 	free(s);
 }
 
+/* What vigild has the local key sign: a live challenge, the requester's own, a bounded number of
+ * times; the use does not consume it (elevation.assert still takes it once). */
+static void test_challenge_key_use(void **state)
+{
+	struct vg_challenge_store *s = calloc(1, sizeof(*s));
+	struct vg_challenge a, got;
+	struct vg_err err;
+
+	assert_int_equal(vg_challenge_new(&a, "alice", "h1", "sudo", "pts/1", "", 1000, 120, &err), 0);
+	a.requester_uid = 1000;
+	assert_int_equal(vg_challenge_store_add(s, &a, 1000, &err), 0);
+	/* another requester, user, service or tty: refused, and the refusals do not count */
+	assert_int_equal(vg_challenge_store_use(s, a.id, "alice", "sudo", "pts/1", 1001, 1001, &got, &err), -EPERM);
+	assert_string_equal(err.code, "challenge_mismatch");
+	assert_int_equal(vg_challenge_store_use(s, a.id, "mallory", "sudo", "pts/1", 1000, 1001, &got, &err), -EPERM);
+	assert_int_equal(vg_challenge_store_use(s, a.id, "alice", "su", "pts/1", 1000, 1001, &got, &err), -EPERM);
+	assert_int_equal(vg_challenge_store_use(s, a.id, "alice", "sudo", "pts/2", 1000, 1001, &got, &err), -EPERM);
+	assert_int_equal(vg_challenge_store_use(s, "nope", "alice", "sudo", "pts/1", 1000, 1001, &got, &err), -ENOENT);
+	for (unsigned i = 0; i < VG_CHALLENGE_KEY_OPS; i++) {
+		assert_int_equal(vg_challenge_store_use(s, a.id, "alice", "sudo", "pts/1", 1000, 1001, &got, &err), 0);
+		assert_memory_equal(got.client_data_hash, a.client_data_hash, 32);
+	}
+	assert_int_equal(vg_challenge_store_use(s, a.id, "alice", "sudo", "pts/1", 1000, 1001, &got, &err), -EBUSY);
+	assert_string_equal(err.code, "key_ops_exhausted");
+	/* still there for the assertion, once */
+	assert_int_equal(vg_challenge_store_take(s, a.id, "alice", "sudo", "pts/1", 1001, &got, &err), 0);
+	assert_int_equal(vg_challenge_store_use(s, a.id, "alice", "sudo", "pts/1", 1000, 1001, &got, &err), -ENOENT);
+	/* expired */
+	assert_int_equal(vg_challenge_store_add(s, &a, 1000, &err), 0);
+	assert_int_equal(vg_challenge_store_use(s, a.id, "alice", "sudo", "pts/1", 1000, 1120, &got, &err), -ETIMEDOUT);
+	free(s);
+}
+
 static void test_challenge_single_use_and_expiry(void **state)
 {
 	struct vg_challenge_store *s = calloc(1, sizeof(*s));
@@ -553,6 +586,7 @@ int main(void)
 		cmocka_unit_test(test_grant_duration_caps),
 		cmocka_unit_test(test_reason),
 		cmocka_unit_test(test_challenge_binding),
+		cmocka_unit_test(test_challenge_key_use),
 		cmocka_unit_test(test_challenge_single_use_and_expiry),
 		cmocka_unit_test(test_challenge_fair_eviction),
 		cmocka_unit_test(test_grants),
