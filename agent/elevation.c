@@ -1276,11 +1276,42 @@ static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 	return -EINPROGRESS;
 }
 
-/* elevation.key_probe {softfido}: is a security key plugged into this host (the worker looks) */
-static int cmd_key_probe(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, struct vg_err *err)
+/* The key plugged into this host answers only its own user's requests (the requester's real uid
+ * is the user's, as in sudo) and root-started logins (sshd, login: requester uid 0). Another
+ * account's `su alice` never makes alice's key wait for a touch: the touch alice gives for her own
+ * prompt would sign it. That account gets the relay, whose code names what is signed. */
+static int key_serves(const struct vg_bundle *b, const char *user, const struct vg_requester *rq,
+		      struct vg_err *err)
 {
+	const struct vg_user *u = vg_bundle_user_by_name(b, user);
+
+	if (!u || u->state != VG_USER_ACTIVE)
+		return vg_err_set(err, EPERM, "user_not_active", "security key",
+				  "%s is not an active user in the policy; elevation refused", user);
+	if (rq->uid != 0 && rq->uid != u->uid)
+		return vg_err_set(err, EPERM, "key_not_yours", "security key",
+				  "the security key here answers only %s's own requests (uid %u), not uid %u's",
+				  user, (unsigned)u->uid, (unsigned)rq->uid);
+	return 0;
+}
+
+/* elevation.key_probe {user, softfido}: is a security key plugged into this host that answers this
+ * request (the worker looks); {"key": "absent"} when it would not answer it */
+static int cmd_key_probe(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
+			 struct vg_err *err)
+{
+	const struct vg_bundle *b = need_bundle(d, err);
+	struct vg_requester rq;
 	char test_path[512];
 
+	if (!b)
+		return -ENODATA;
+	requester_of(peer, req, &rq);
+	if (key_serves(b, req_str(req, "user"), &rq, err) < 0) {
+		*reply = json_pack("{s:s, s:s}", "key", "absent", "detail", err->msg);
+		vg_err_clear(err);
+		return *reply ? 0 : -ENOMEM;
+	}
 	vg_key_test_path(peer, req_str(req, "softfido"), test_path, sizeof(test_path));
 	return vg_key_probe(d, test_path, err);
 }
@@ -1308,10 +1339,11 @@ static int cmd_key_assert(struct vg_daemon *d, const struct vg_peer *peer, json_
 		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
 		return r;
 	}
+	if ((r = key_serves(b, user, &rq, err)) < 0) {
+		audit_failed(d, &rq, user, service, err->code, err->msg, NULL);
+		return r;
+	}
 	u = vg_bundle_user_by_name(b, user);
-	if (!u || u->state != VG_USER_ACTIVE)
-		return vg_err_set(err, EPERM, "user_not_active", "elevation.key_assert",
-				  "%s is not an active user in the policy; elevation refused", user);
 	snprintf(sign.rp_id, sizeof(sign.rp_id), "%s", b->elevation.rp_id ? b->elevation.rp_id : "");
 	memcpy(sign.client_data_hash, ch.client_data_hash, sizeof(sign.client_data_hash));
 	sign.uv = b->elevation.require_uv;
@@ -1340,7 +1372,7 @@ static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char 
 	if (strcmp(cmd, "elevation.assert") == 0)
 		return cmd_assert(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.key_probe") == 0)
-		return cmd_key_probe(d, peer, req, err);
+		return cmd_key_probe(d, peer, req, reply, err);
 	if (strcmp(cmd, "elevation.key_assert") == 0)
 		return cmd_key_assert(d, peer, req, err);
 	if (strcmp(cmd, "elevation.commit") == 0)

@@ -333,7 +333,7 @@ static const char *client_msg(const char *why)
 /* Where the step-up goes: 1 the key plugged in here (vigild drives it), 0 the relay, or a PAM code. */
 static int local_key(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
 {
-	json_t *req = json_pack("{s:s}", "cmd", "elevation.key_probe"), *reply = NULL;
+	json_t *req = json_pack("{s:s, s:s}", "cmd", "elevation.key_probe", "user", s->user), *reply = NULL;
 	const char *key, *tp = vg_fido_test_path(a->softfido);
 	struct vg_err err;
 	enum call_result cr;

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Another account hammering `su alice` cannot fill the audit spool or block alice: 1000 failed
-# attempts (the key plugged in here is not one alice enrolled, in a 256 KiB spool with when_full=degrade and no sink)
-# cost a bounded number of step_up_* records, a later one saying how many it stands for; the
-# trail does not degrade, and alice's own sudo still steps up.
+# attempts (challenges nobody answers — at most 8 parked per requester — in a 256 KiB spool with
+# when_full=degrade and no sink) cost a bounded number of step_up_* records, a later one saying
+# how many it stands for; the trail does not degrade, and alice's own sudo still steps up.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pam_common.sh"
 command -v setpriv >/dev/null || skip "setpriv (util-linux) missing"
@@ -19,14 +19,13 @@ EOS
 done
 
 # outsider (real uid 1999, as inside setuid su) tries `su alice` 1000 times through the su stack
-# (pam_loop: one process, a fresh PAM handle per attempt). vigild asks the key plugged in here,
-# the outsider's own, which holds no credential of alice's: every attempt ends in wrong_key.
+# (pam_loop: one process, a fresh PAM handle per attempt). The key plugged in here answers only
+# alice's own requests (vigild refuses another account's: docs/pam.md, step 4), so the module
+# takes the relay path and parks challenges nobody answers.
 [ -x "$BIN/tests/pam_loop" ] || skip "pam_loop not built"
-mv "$SOFTFIDO" "$T/alice-key.state"
-"$BIN/tests/softfido-ctl" create "$SOFTFIDO" >/dev/null || fail "softfido create (the outsider's key)"
 t0=$(date +%s)
 res=$(IN_NS_TIMEOUT=300 in_ns "$BIN/tests/pam_loop" --ruid 1999 su alice 1000 CHG-1) || fail "pam_loop failed: $res"
-assert_eq "$res" "ok=0 fail=1000" "every su alice attempt with the outsider's key failed"
+assert_eq "$res" "ok=0 fail=1000" "every su alice attempt without a touch failed"
 ok "1000 su alice attempts by another account failed ($(($(date +%s) - t0)) s)"
 
 failed=$(audit_count step_up_failed)
@@ -46,8 +45,7 @@ audit_has step_up_failed suppressed_before || audit_has step_up_required suppres
 	fail "no event says how many were withheld"
 ok "the next record that goes out counts the withheld ones"
 
-# alice, from her own uid, with her key plugged in again, is not blocked by the failed attempts
+# alice, from her own uid (the key answers her), is not blocked by the parked or failed attempts
 chmod o+x "$T"
-mv "$T/alice-key.state" "$SOFTFIDO"
 res=$(in_ns "$BIN/tests/pam_loop" --ruid 60001 sudo alice 1 CHG-2) || fail "pam_loop failed: $res"
 assert_eq "$res" "ok=1 fail=0" "alice's own sudo after the flood steps up"
