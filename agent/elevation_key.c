@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <syslog.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -17,12 +18,16 @@
 #include "vigil/util.h"
 
 #define CANCEL_POLL_MS 200u
+/* the probe's open key waits this long for the same caller's key_assert (one enumeration and
+ * CTAPHID_INIT per step-up, as when the PAM process held it) */
+#define HOLD_MS 5000u
 
 enum job_kind { JOB_PROBE, JOB_ASSERT };
 
 struct job {
 	enum job_kind kind;
 	struct vg_client *client;
+	pid_t pid; /* the caller */
 	char test_path[512];
 	struct vg_key_sign sign;
 	/* results, written by the worker */
@@ -44,9 +49,14 @@ static struct {
 	fido_dev_t *open_dev;  /* its device while a touch may be awaited (fido_dev_cancel) */
 	bool cancel_sent;
 	unsigned queued;       /* queued + current: the VG_KEY_QUEUE_MAX bound */
+	/* worker only: the key the last probe opened, kept for that caller's assertion */
+	fido_dev_t *held;
+	pid_t held_pid;
+	char held_path[512];
+	uint64_t held_until;
 	/* loop only */
 	int cancel_timer;
-} K = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1 };
+} K = { .mu = PTHREAD_MUTEX_INITIALIZER, .efd = -1 };
 
 static void sign_clear(struct vg_key_sign *s)
 {
@@ -130,13 +140,40 @@ static void set_dev(fido_dev_t *dev)
 	pthread_mutex_unlock(&K.mu);
 }
 
+static void release_held(void)
+{
+	vg_fido_dev_close(&K.held);
+	K.held_pid = 0;
+}
+
+/* the probe's device when this caller's assertion follows it, else a fresh one */
+static int take_dev(const struct job *j, fido_dev_t **dev, struct vg_err *err)
+{
+	if (K.held && K.held_pid == j->pid && strcmp(K.held_path, j->test_path) == 0 &&
+	    vg_now_ms_monotonic() < K.held_until) {
+		*dev = K.held;
+		K.held = NULL;
+		K.held_pid = 0;
+		return 0;
+	}
+	release_held();
+	return vg_fido_dev_open_exact(j->test_path, dev, err);
+}
+
 static void run_probe(struct job *j)
 {
 	fido_dev_t *dev = NULL;
 	struct vg_err err = { 0 };
-	int r = vg_fido_dev_open_exact(j->test_path, &dev, &err);
+	int r;
 
-	vg_fido_dev_close(&dev);
+	release_held();
+	r = vg_fido_dev_open_exact(j->test_path, &dev, &err);
+	if (r == 0) {
+		K.held = dev;
+		K.held_pid = j->pid;
+		snprintf(K.held_path, sizeof(K.held_path), "%s", j->test_path);
+		K.held_until = vg_now_ms_monotonic() + HOLD_MS;
+	}
 	j->reply = json_pack("{s:s, s:s}", "key", r == 0 ? "present" : r == -ENODEV ? "absent" : "unusable", "detail",
 			     r == 0 ? "" : err.msg);
 	j->r = j->reply ? 0 : -ENOMEM;
@@ -167,7 +204,7 @@ static int run_assert(struct job *j)
 	fido_assert_t *as = NULL;
 	int fr, r;
 
-	if ((r = vg_fido_dev_open_exact(j->test_path, &dev, &j->err)) < 0) {
+	if ((r = take_dev(j, &dev, &j->err)) < 0) {
 		snprintf(j->err.code, sizeof(j->err.code), "%s", r == -ENODEV ? "no_key" : "key_error");
 		return r;
 	}
@@ -204,6 +241,22 @@ out:
 	return r;
 }
 
+/* under K.mu: sleep until a job comes or the monotonic deadline (ms) passes */
+static void wait_until(uint64_t deadline_ms)
+{
+	uint64_t now = vg_now_ms_monotonic(), left = deadline_ms > now ? deadline_ms - now : 0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += (time_t)(left / 1000);
+	ts.tv_nsec += (long)(left % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&K.cv, &K.mu, &ts);
+}
+
 static void *worker_main(void *arg)
 {
 	uint64_t one = 1;
@@ -213,8 +266,20 @@ static void *worker_main(void *arg)
 	for (;;) {
 		struct job *j;
 
-		while (!K.queue && !K.stop)
-			pthread_cond_wait(&K.cv, &K.mu);
+		while (!K.queue && !K.stop) {
+			if (!K.held) {
+				pthread_cond_wait(&K.cv, &K.mu);
+				continue;
+			}
+			/* a held key is let go when its caller does not come back in time */
+			if (vg_now_ms_monotonic() >= K.held_until) {
+				pthread_mutex_unlock(&K.mu);
+				release_held();
+				pthread_mutex_lock(&K.mu);
+				continue;
+			}
+			wait_until(K.held_until);
+		}
 		if (!K.queue)
 			break;
 		j = K.queue;
@@ -236,6 +301,7 @@ static void *worker_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&K.mu);
+	release_held();
 	return NULL;
 }
 
@@ -286,6 +352,12 @@ int vg_key_start(struct vg_daemon *d, struct vg_err *err)
 {
 	int r;
 
+	pthread_condattr_t ca;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&K.cv, &ca);
+	pthread_condattr_destroy(&ca);
 	K.queue = K.done = NULL;
 	K.queue_tail = &K.queue;
 	K.done_tail = &K.done;
@@ -382,18 +454,20 @@ static int hand_over(struct vg_daemon *d, struct job *j, struct vg_err *err)
 	return -EINPROGRESS;
 }
 
-int vg_key_probe(struct vg_daemon *d, const char *test_path, struct vg_err *err)
+int vg_key_probe(struct vg_daemon *d, pid_t pid, const char *test_path, struct vg_err *err)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
 	if (!j)
 		return vg_err_set(err, ENOMEM, "internal", "security key", "out of memory");
 	j->kind = JOB_PROBE;
+	j->pid = pid;
 	snprintf(j->test_path, sizeof(j->test_path), "%s", test_path ? test_path : "");
 	return hand_over(d, j, err);
 }
 
-int vg_key_assert(struct vg_daemon *d, const char *test_path, struct vg_key_sign *sign, struct vg_err *err)
+int vg_key_assert(struct vg_daemon *d, pid_t pid, const char *test_path, struct vg_key_sign *sign,
+		  struct vg_err *err)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -402,6 +476,7 @@ int vg_key_assert(struct vg_daemon *d, const char *test_path, struct vg_key_sign
 		return vg_err_set(err, ENOMEM, "internal", "security key", "out of memory");
 	}
 	j->kind = JOB_ASSERT;
+	j->pid = pid;
 	j->sign = *sign;
 	memset(sign, 0, sizeof(*sign));
 	snprintf(j->test_path, sizeof(j->test_path), "%s", test_path ? test_path : "");

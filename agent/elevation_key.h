@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "daemon.h"
 
@@ -36,12 +37,14 @@ void vg_key_stop(struct vg_daemon *d);
  * Production: ignored. */
 void vg_key_test_path(const struct vg_peer *peer, const char *path, char *out, size_t len);
 
-/* elevation.key_probe: answers {"key": "present"|"absent"|"unusable", "detail"} later.
+/* elevation.key_probe: answers {"key": "present"|"absent"|"unusable", "detail"} later. A key found
+ * stays open a few seconds for the assertion of the same caller (pid).
  * Returns -EINPROGRESS (handed over) or -errno with err set. */
-int vg_key_probe(struct vg_daemon *d, const char *test_path, struct vg_err *err);
+int vg_key_probe(struct vg_daemon *d, pid_t pid, const char *test_path, struct vg_err *err);
 /* elevation.key_assert: answers {"credential_id", "auth_data", "signature"} later, or an error
  * (pin_required, timeout, wrong_key, uv_missing, key_error). Takes *sign's buffers whatever it
  * returns. */
-int vg_key_assert(struct vg_daemon *d, const char *test_path, struct vg_key_sign *sign, struct vg_err *err);
+int vg_key_assert(struct vg_daemon *d, pid_t pid, const char *test_path, struct vg_key_sign *sign,
+		  struct vg_err *err);
 
 #endif
