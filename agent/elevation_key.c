@@ -336,6 +336,8 @@ static void on_done(struct vg_daemon *d, int fd, uint32_t events, void *arg)
  * the worker then moves on to the next caller instead of blinking for nobody */
 static void cancel_poll(struct vg_daemon *d, void *arg)
 {
+	bool busy;
+
 	(void)arg;
 	K.cancel_timer = 0;
 	pthread_mutex_lock(&K.mu);
@@ -343,8 +345,10 @@ static void cancel_poll(struct vg_daemon *d, void *arg)
 		fido_dev_cancel(K.open_dev);
 		K.cancel_sent = true;
 	}
+	busy = K.queued > 0;
 	pthread_mutex_unlock(&K.mu);
-	if (K.running)
+	/* polled only while operations are pending: an idle vigild is not woken */
+	if (K.running && busy)
 		K.cancel_timer = vg_loop_add_timer(d, CANCEL_POLL_MS, cancel_poll, NULL);
 }
 
@@ -378,7 +382,6 @@ int vg_key_start(struct vg_daemon *d, struct vg_err *err)
 		return vg_err_set(err, r, "internal", "security key", "cannot start the key worker: %s", strerror(r));
 	}
 	K.running = true;
-	K.cancel_timer = vg_loop_add_timer(d, CANCEL_POLL_MS, cancel_poll, NULL);
 	return 0;
 }
 
@@ -451,6 +454,8 @@ static int hand_over(struct vg_daemon *d, struct job *j, struct vg_err *err)
 	K.queue_tail = &j->next;
 	pthread_cond_signal(&K.cv);
 	pthread_mutex_unlock(&K.mu);
+	if (K.cancel_timer <= 0)
+		K.cancel_timer = vg_loop_add_timer(d, CANCEL_POLL_MS, cancel_poll, NULL);
 	return -EINPROGRESS;
 }
 
