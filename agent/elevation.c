@@ -1313,7 +1313,7 @@ static int cmd_key_probe(struct vg_daemon *d, const struct vg_peer *peer, json_t
 		return *reply ? 0 : -ENOMEM;
 	}
 	vg_key_test_path(peer, req_str(req, "softfido"), test_path, sizeof(test_path));
-	return vg_key_probe(d, peer->pid, test_path, err);
+	return vg_key_probe(d, peer->pid, rq.uid, req_str(req, "user"), test_path, err);
 }
 
 /* elevation.key_assert {challenge_id, user, service, tty, pin, softfido, touch_timeout_s}: the local
@@ -1357,7 +1357,7 @@ static int cmd_key_assert(struct vg_daemon *d, const struct vg_peer *peer, json_
 	if (pin && *pin)
 		sign.pin = strdup(pin);
 	vg_key_test_path(peer, req_str(req, "softfido"), test_path, sizeof(test_path));
-	return vg_key_assert(d, peer->pid, test_path, &sign, err);
+	return vg_key_assert(d, peer->pid, rq.uid, user, test_path, &sign, err);
 }
 
 static int elev_ctl(struct vg_daemon *d, const struct vg_peer *peer, const char *cmd, json_t *req, json_t **reply,

@@ -18,6 +18,8 @@
 #include "vigil/util.h"
 
 #define CANCEL_POLL_MS 200u
+/* how long an operation waits behind another (a touch wait) before it is answered key_busy */
+#define QUEUE_WAIT_MS 2000u
 /* the probe's open key waits this long for the same caller's key_assert (one enumeration and
  * CTAPHID_INIT per step-up, as when the PAM process held it) */
 #define HOLD_MS 5000u
@@ -27,7 +29,10 @@ enum job_kind { JOB_PROBE, JOB_ASSERT };
 struct job {
 	enum job_kind kind;
 	struct vg_client *client;
-	pid_t pid; /* the caller */
+	pid_t pid;	/* the caller */
+	uint32_t uid;	/* its requester uid (struct vg_requester) */
+	char user[64];	/* whose step-up */
+	uint64_t handed; /* monotonic ms it was handed over */
 	char test_path[512];
 	struct vg_key_sign sign;
 	/* results, written by the worker */
@@ -334,8 +339,43 @@ static void on_done(struct vg_daemon *d, int fd, uint32_t events, void *arg)
 
 /* loop: a caller that hung up while its key waits for a touch cancels the wait (CTAPHID_CANCEL);
  * the worker then moves on to the next caller instead of blinking for nobody */
+static struct vg_err busy_err(void)
+{
+	struct vg_err e = { 0 };
+
+	vg_err_set(&e, EBUSY, "key_busy", "security key",
+		   "the security key is waiting for another step-up's touch; try again when it is done");
+	return e;
+}
+
+/* under K.mu: take out the waiting operations whose caller hung up or that waited QUEUE_WAIT_MS */
+static struct job *take_stale(uint64_t now)
+{
+	struct job **pp = &K.queue, *stale = NULL;
+
+	while (*pp) {
+		struct job *j = *pp;
+
+		if (now >= j->handed + QUEUE_WAIT_MS || vg_client_gone(j->client)) {
+			*pp = j->next;
+			j->next = stale;
+			stale = j;
+			K.queued--;
+		} else {
+			pp = &j->next;
+		}
+	}
+	K.queue_tail = pp;
+	return stale;
+}
+
+/* loop, while operations are pending: a caller that hung up while its key waits for a touch
+ * cancels the wait (CTAPHID_CANCEL), so the worker moves on instead of blinking for nobody; an
+ * operation that would wait behind a touch longer than QUEUE_WAIT_MS is answered key_busy (a
+ * real key answers a second caller "channel busy" at once) */
 static void cancel_poll(struct vg_daemon *d, void *arg)
 {
+	struct job *stale, *next;
 	bool busy;
 
 	(void)arg;
@@ -345,8 +385,16 @@ static void cancel_poll(struct vg_daemon *d, void *arg)
 		fido_dev_cancel(K.open_dev);
 		K.cancel_sent = true;
 	}
+	stale = take_stale(vg_now_ms_monotonic());
 	busy = K.queued > 0;
 	pthread_mutex_unlock(&K.mu);
+	for (; stale; stale = next) {
+		struct vg_err e = busy_err();
+
+		next = stale->next;
+		vg_client_reply(d, stale->client, -EBUSY, NULL, &e);
+		job_free(stale);
+	}
 	/* polled only while operations are pending: an idle vigild is not woken */
 	if (K.running && busy)
 		K.cancel_timer = vg_loop_add_timer(d, CANCEL_POLL_MS, cancel_poll, NULL);
@@ -432,14 +480,46 @@ void vg_key_test_path(const struct vg_peer *peer, const char *path, char *out, s
 #endif
 }
 
+/* a probe or an assertion of the same requester for the same user while one of its assertions
+ * waits: it would only wait behind it */
+static bool same_requester(const struct job *q, const struct job *j)
+{
+	/* one whose caller hung up is being cancelled: the caller's retry waits for that, briefly */
+	return q && q->kind == JOB_ASSERT && q->uid == j->uid && strcmp(q->user, j->user) == 0 &&
+	       !vg_client_gone(q->client);
+}
+
+/* under K.mu: an assertion of the same requester for the same user runs or waits */
+static bool requester_waiting(const struct job *j)
+{
+	if (same_requester(K.current, j))
+		return true;
+	for (const struct job *q = K.queue; q; q = q->next)
+		if (same_requester(q, j))
+			return true;
+	return false;
+}
+
+/* One key operation at a time, VG_KEY_QUEUE_MAX waiting, and one assertion per requester and user:
+ * a user cannot hold the key's queue for others by parking prompts. */
 static int hand_over(struct vg_daemon *d, struct job *j, struct vg_err *err)
 {
+	int r;
+
 	pthread_mutex_lock(&K.mu);
 	if (!K.running) {
 		pthread_mutex_unlock(&K.mu);
 		job_free(j);
 		return vg_err_set(err, EIO, "key_unavailable", "security key",
 				  "vigild cannot drive the local security key (see its log); use remote step-up");
+	}
+	if (requester_waiting(j)) {
+		pthread_mutex_unlock(&K.mu);
+		r = vg_err_set(err, EBUSY, "key_busy", "security key",
+			       "a step-up of %s by uid %u is already waiting for the security key; finish or cancel it first",
+			       j->user, (unsigned)j->uid);
+		job_free(j);
+		return r;
 	}
 	if (K.queued >= VG_KEY_QUEUE_MAX) {
 		pthread_mutex_unlock(&K.mu);
@@ -449,6 +529,7 @@ static int hand_over(struct vg_daemon *d, struct job *j, struct vg_err *err)
 				  VG_KEY_QUEUE_MAX);
 	}
 	j->client = vg_ctl_defer(d);
+	j->handed = vg_now_ms_monotonic();
 	K.queued++;
 	*K.queue_tail = j;
 	K.queue_tail = &j->next;
@@ -459,7 +540,8 @@ static int hand_over(struct vg_daemon *d, struct job *j, struct vg_err *err)
 	return -EINPROGRESS;
 }
 
-int vg_key_probe(struct vg_daemon *d, pid_t pid, const char *test_path, struct vg_err *err)
+int vg_key_probe(struct vg_daemon *d, pid_t pid, uint32_t uid, const char *user, const char *test_path,
+		 struct vg_err *err)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -467,12 +549,14 @@ int vg_key_probe(struct vg_daemon *d, pid_t pid, const char *test_path, struct v
 		return vg_err_set(err, ENOMEM, "internal", "security key", "out of memory");
 	j->kind = JOB_PROBE;
 	j->pid = pid;
+	j->uid = uid;
+	snprintf(j->user, sizeof(j->user), "%s", user);
 	snprintf(j->test_path, sizeof(j->test_path), "%s", test_path ? test_path : "");
 	return hand_over(d, j, err);
 }
 
-int vg_key_assert(struct vg_daemon *d, pid_t pid, const char *test_path, struct vg_key_sign *sign,
-		  struct vg_err *err)
+int vg_key_assert(struct vg_daemon *d, pid_t pid, uint32_t uid, const char *user, const char *test_path,
+		  struct vg_key_sign *sign, struct vg_err *err)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -482,6 +566,8 @@ int vg_key_assert(struct vg_daemon *d, pid_t pid, const char *test_path, struct 
 	}
 	j->kind = JOB_ASSERT;
 	j->pid = pid;
+	j->uid = uid;
+	snprintf(j->user, sizeof(j->user), "%s", user);
 	j->sign = *sign;
 	memset(sign, 0, sizeof(*sign));
 	snprintf(j->test_path, sizeof(j->test_path), "%s", test_path ? test_path : "");

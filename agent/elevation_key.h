@@ -13,7 +13,8 @@
 
 #include "daemon.h"
 
-#define VG_KEY_QUEUE_MAX 8u	   /* key operations waiting or running; beyond: key_busy */
+#define VG_KEY_QUEUE_MAX 8u	   /* key operations waiting or running; beyond: key_busy; one assertion
+				    * per requester uid and user; none waits more than 2 s behind another */
 #define VG_KEY_TOUCH_MAX_S 300u	   /* longest touch wait a caller may ask for (the PAM argument timeout= allows 300) */
 #define VG_KEY_CREDS_MAX 16u
 
@@ -40,11 +41,13 @@ void vg_key_test_path(const struct vg_peer *peer, const char *path, char *out, s
 /* elevation.key_probe: answers {"key": "present"|"absent"|"unusable", "detail"} later. A key found
  * stays open a few seconds for the assertion of the same caller (pid).
  * Returns -EINPROGRESS (handed over) or -errno with err set. */
-int vg_key_probe(struct vg_daemon *d, pid_t pid, const char *test_path, struct vg_err *err);
-/* elevation.key_assert: answers {"credential_id", "auth_data", "signature"} later, or an error
+int vg_key_probe(struct vg_daemon *d, pid_t pid, uint32_t uid, const char *user, const char *test_path,
+		 struct vg_err *err);
+/* elevation.key_assert for the requester uid's step-up of user (one at a time per pair: key_busy):
+ * answers {"credential_id", "auth_data", "signature"} later, or an error
  * (pin_required, timeout, wrong_key, uv_missing, key_error). Takes *sign's buffers whatever it
  * returns. */
-int vg_key_assert(struct vg_daemon *d, pid_t pid, const char *test_path, struct vg_key_sign *sign,
-		  struct vg_err *err);
+int vg_key_assert(struct vg_daemon *d, pid_t pid, uint32_t uid, const char *user, const char *test_path,
+		  struct vg_key_sign *sign, struct vg_err *err);
 
 #endif

@@ -327,6 +327,8 @@ static const char *client_msg(const char *why)
 		return "this security key is not enrolled for you";
 	if (strcmp(why, "uv_missing") == 0)
 		return "the security key could not verify you (PIN or biometrics)";
+	if (strcmp(why, "key_busy") == 0)
+		return "another step-up of yours is waiting for the security key; finish that one first";
 	return "the security key failed";
 }
 

@@ -74,6 +74,16 @@ sf notouch_ms 30000
 (pamt "CHG-43\n" sudo alice authenticate) &
 hung=$!
 sleep 1
+# meanwhile the same requester's second step-up for alice does not queue behind it (one each)
+pamt "CHG-43\n" sudo alice authenticate
+[ "$RC" != 0 ] || fail "a second step-up was let through while the first waits for the key: $OUT"
+assert_contains "$OUT" "is already waiting for the security key" "one key operation per requester and user"
+# and another requester (alice's own uid, as inside setuid sudo) is told at once that the key is
+# busy rather than left waiting behind a touch that may never come
+chmod o+x "$T"
+res=$(IN_NS_TIMEOUT=20 in_ns "$BIN/tests/pam_loop" --ruid 60001 sudo alice 1 CHG-2 2>&1) || fail "pam_loop failed: $res"
+assert_contains "$res" "waiting for another step-up's touch" "another requester is answered key_busy, not held"
+assert_contains "$res" "ok=0 fail=1" "the busy key's step-up fails"
 pkill -f "pamtester -v sudo alice" || true
 wait $hung 2>/dev/null || true
 sf touch yes
