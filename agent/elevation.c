@@ -1296,7 +1296,7 @@ static int key_serves(const struct vg_bundle *b, const char *user, const struct 
 }
 
 /* elevation.key_probe {user, softfido}: is a security key plugged into this host that answers this
- * request (the worker looks); {"key": "absent"} when it would not answer it */
+ * request (the worker looks); {"key": "not_yours"} when it would not answer it */
 static int cmd_key_probe(struct vg_daemon *d, const struct vg_peer *peer, json_t *req, json_t **reply,
 			 struct vg_err *err)
 {
@@ -1308,7 +1308,7 @@ static int cmd_key_probe(struct vg_daemon *d, const struct vg_peer *peer, json_t
 		return -ENODATA;
 	requester_of(peer, req, &rq);
 	if (key_serves(b, req_str(req, "user"), &rq, err) < 0) {
-		*reply = json_pack("{s:s, s:s}", "key", "absent", "detail", err->msg);
+		*reply = json_pack("{s:s, s:s}", "key", "not_yours", "detail", err->msg);
 		vg_err_clear(err);
 		return *reply ? 0 : -ENOMEM;
 	}

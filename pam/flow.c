@@ -352,6 +352,8 @@ static int local_key(const struct pv_args *a, const struct pv_io *io, struct pv_
 	}
 	key = json_string_value(json_object_get(reply, "key")) ?: "";
 	rc = strcmp(key, "present") == 0;
+	if (strcmp(key, "not_yours") == 0)
+		say(io->info, io->ctx, "vigil: the security key here answers only %s's own requests", s->user);
 	/* a key that is there but unusable is named, so the admin can fix it, not just relayed */
 	if (strcmp(key, "unusable") == 0) {
 		const char *why = json_string_value(json_object_get(reply, "detail")) ?: "?";
