@@ -8,7 +8,7 @@
 #     permission_denied and the key is never opened;
 # (b) a live challenge named with another user, service, tty, or by another requester (a root
 #     PAM process of another real uid, as outsider's setuid su is): challenge_mismatch, unsigned;
-#     another account's own `su alice` challenge: the key is "absent" for it and key_assert is
+#     another account's own `su alice` challenge: the probe answers "not_yours" and key_assert is
 #     refused (key_not_yours), so alice's touch can never sign it; what the key signs comes from
 #     the challenge only (fields the caller adds change nothing);
 # (c) a used or unknown challenge id: challenge_unknown, unsigned;
@@ -146,7 +146,7 @@ assert_eq "$(key_used)" "$before" "mismatched key_assert: the key was never open
 ours=$CH
 challenge outsider_su su pts/9
 kc outsider_su "$PROBE"
-assert_contains "$REPLY" '"key": "absent"' "outsider's su alice is told there is no key here"
+assert_contains "$REPLY" '"key": "not_yours"' "outsider's su alice is told the key here is not for it"
 key_assert outsider_su "$CH" alice su pts/9
 assert_eq "$CODE" key_not_yours "key_assert on outsider's own su alice challenge"
 assert_eq "$(key_used)" "$before" "outsider's su alice: the key was never opened"
