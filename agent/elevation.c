@@ -1277,7 +1277,8 @@ static int cmd_revoke(struct vg_daemon *d, const struct vg_peer *peer, json_t *r
 }
 
 /* The key plugged into this host answers only its own user's requests (the requester's real uid
- * is the user's, as in sudo) and root-started logins (sshd, login: requester uid 0). Another
+ * is the user's, as in sudo) and root-started logins at this host (login; not sshd from a remote
+ * host, PAM_RHOST set: the relay is for that). Another
  * account's `su alice` never makes alice's key wait for a touch: the touch alice gives for her own
  * prompt would sign it. That account gets the relay, whose code names what is signed. */
 static int key_serves(const struct vg_bundle *b, const char *user, const struct vg_requester *rq,
@@ -1292,6 +1293,10 @@ static int key_serves(const struct vg_bundle *b, const char *user, const struct 
 		return vg_err_set(err, EPERM, "key_not_yours", "security key",
 				  "the security key here answers only %s's own requests (uid %u), not uid %u's",
 				  user, (unsigned)u->uid, (unsigned)rq->uid);
+	/* a remote login (sshd: uid 0 with a remote host) signs on the admin's workstation */
+	if (rq->uid == 0 && rq->rhost[0])
+		return vg_err_set(err, EPERM, "key_not_yours", "security key",
+				  "the security key here does not answer a login from %s", rq->rhost);
 	return 0;
 }
 

@@ -328,14 +328,21 @@ static const char *client_msg(const char *why)
 	if (strcmp(why, "uv_missing") == 0)
 		return "the security key could not verify you (PIN or biometrics)";
 	if (strcmp(why, "key_busy") == 0)
-		return "another step-up of yours is waiting for the security key; finish that one first";
+		return "the security key is busy with another step-up; try again when it is done";
 	return "the security key failed";
+}
+
+/* The PAM items vigild records with a grant; who asks (uid, session) vigild reads itself. */
+static json_t *request(const char *cmd, const struct pv_session *s)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", cmd, "user", s->user, "service", s->service, "tty",
+			 s->tty ? s->tty : "", "rhost", s->rhost ? s->rhost : "", "ruser", s->ruser ? s->ruser : "");
 }
 
 /* Where the step-up goes: 1 the key plugged in here (vigild drives it), 0 the relay, or a PAM code. */
 static int local_key(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
 {
-	json_t *req = json_pack("{s:s, s:s}", "cmd", "elevation.key_probe", "user", s->user), *reply = NULL;
+	json_t *req = request("elevation.key_probe", s), *reply = NULL;
 	const char *key, *tp = vg_fido_test_path(a->softfido);
 	struct vg_err err;
 	enum call_result cr;
@@ -346,6 +353,11 @@ static int local_key(const struct pv_args *a, const struct pv_io *io, struct pv_
 	cr = call(a, req, &reply, &err);
 	if (cr == CALL_DOWN)
 		return vigild_down(a, io, s, &err);
+	/* vigild cannot drive a key at all: the workstation still can */
+	if (cr == CALL_REFUSED && strcmp(err.code, "key_unavailable") == 0) {
+		logf_(io, LOG_WARNING, "vigild cannot drive a security key (%s); offering remote step-up", err.msg);
+		return 0;
+	}
 	if (cr != CALL_OK) {
 		say(io->error, io->ctx, "vigil: elevation denied: %s", err.msg);
 		return PAM_AUTH_ERR;
@@ -353,7 +365,7 @@ static int local_key(const struct pv_args *a, const struct pv_io *io, struct pv_
 	key = json_string_value(json_object_get(reply, "key")) ?: "";
 	rc = strcmp(key, "present") == 0;
 	if (strcmp(key, "not_yours") == 0)
-		say(io->info, io->ctx, "vigil: the security key here answers only %s's own requests", s->user);
+		say(io->info, io->ctx, "vigil: %s", json_string_value(json_object_get(reply, "detail")) ?: "");
 	/* a key that is there but unusable is named, so the admin can fix it, not just relayed */
 	if (strcmp(key, "unusable") == 0) {
 		const char *why = json_string_value(json_object_get(reply, "detail")) ?: "?";
@@ -376,10 +388,12 @@ static int key_assert(const struct pv_args *a, const struct pv_io *io, const str
 	enum call_result cr;
 
 	for (;;) {
-		json_t *req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "cmd", "elevation.key_assert", "challenge_id",
-					id, "user", s->user, "service", s->service, "tty", s->tty ? s->tty : "",
-					"touch_timeout_s", (int)a->touch_timeout_s);
+		json_t *req = request("elevation.key_assert", s);
 
+		if (req) {
+			json_object_set_new(req, "challenge_id", json_string(id));
+			json_object_set_new(req, "touch_timeout_s", json_integer(a->touch_timeout_s));
+		}
 		if (req && tp)
 			json_object_set_new(req, "softfido", json_string(tp));
 		if (req && pin)
@@ -476,12 +490,6 @@ out:
 	return rc;
 }
 
-/* The PAM items vigild records with a grant; who asks (uid, session) vigild reads itself. */
-static json_t *request(const char *cmd, const struct pv_session *s)
-{
-	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "cmd", cmd, "user", s->user, "service", s->service, "tty",
-			 s->tty ? s->tty : "", "rhost", s->rhost ? s->rhost : "", "ruser", s->ruser ? s->ruser : "");
-}
 
 int pv_authenticate(const struct pv_args *a, const struct pv_io *io, struct pv_session *s)
 {

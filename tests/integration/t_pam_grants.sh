@@ -93,6 +93,13 @@ assert_not_contains "$OUT" "RAN-AS-alice" "su alice from another account: refuse
 assert_contains "$OUT" "the security key here answers only alice's own requests" "su alice from another account: not offered alice's key"
 assert_not_contains "$OUT" "Touch your security key" "su alice from another account: no touch prompt"
 
+# a remote login (sshd, PAM_RHOST set) is not served by the key plugged in here either: alice's
+# touch for her own prompt must not let someone in over ssh; it gets the relay
+pamt "CHG-7\n" -I rhost=203.0.113.9 sshd alice authenticate
+[ "$RC" != 0 ] || fail "sshd from a remote host succeeded without an answer: $OUT"
+assert_contains "$OUT" "does not answer a login from 203.0.113.9" "a remote sshd login is not offered the host's key"
+assert_not_contains "$OUT" "Touch your security key" "a remote sshd login: no touch prompt"
+
 # 5. sshd and login to alice: uid 0 in a session of their own
 for svc in sshd login; do
 	pamt "CHG-7\n" "$svc" alice authenticate

@@ -84,7 +84,9 @@ chmod o+x "$T"
 res=$(IN_NS_TIMEOUT=20 in_ns "$BIN/tests/pam_loop" --ruid 60001 sudo alice 1 CHG-2 2>&1) || fail "pam_loop failed: $res"
 assert_contains "$res" "waiting for another step-up's touch" "another requester is answered key_busy, not held"
 assert_contains "$res" "ok=0 fail=1" "the busy key's step-up fails"
-pkill -f "pamtester -v sudo alice" || true
+# this test's own pamtester (a descendant of $hung), not another run's on the same machine
+kill_tree() { for c in $(pgrep -P "$1"); do kill_tree "$c"; done; kill "$1" 2>/dev/null || true; }
+kill_tree "$hung"
 wait $hung 2>/dev/null || true
 sf touch yes
 t0=$(date +%s)
