@@ -24,7 +24,7 @@ struct pv_args {
 	char socket[256];
 	char breakglass[256];
 	char spool[256];
-	char softfido[256]; /* honoured by test builds only (include/vigil/fido_dev.h) */
+	char softfido[256]; /* test builds only: named to vigild, which opens it (include/vigil/fido_testpath.h) */
 	enum pv_failmode failmode;
 	uint32_t touch_timeout_s;
 	uint32_t ctl_timeout_ms;
